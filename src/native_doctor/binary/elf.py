@@ -1,0 +1,701 @@
+"""Read what a dynamic loader needs from an ELF file, touching as few bytes as possible.
+
+Only the ELF header, the program header table and what the segments point at are read: PT_INTERP,
+the PT_DYNAMIC segment (in one read), the strings it names in the dynamic string table, the
+DT_VERNEED / DT_VERDEF chains, PT_GNU_STACK and the GNU property note. Section headers are never
+read: they sit at the end of the file, and a wheel member may be decompressed on demand.
+
+References: the System V gABI ("gABI", chapters 4 and 5), the Linux Standard Base Core
+specification ("LSB", symbol versioning), "Linux Extensions to gABI" (GNU property notes) and
+the x86-64 psABI (ISA level bits).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum, IntFlag
+from types import MappingProxyType
+
+from native_doctor.binary._bytes import MAX_STRING, ByteSource, BytesSource, View
+from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
+from native_doctor.errors import BinaryFormatError
+
+__all__ = ["read_elf"]
+
+#: Most dynamic entries read; real files have a few dozen.
+MAX_DYNAMIC_ENTRIES = 100_000
+#: Most verneed/vernaux (or verdef) entries followed in one chain.
+MAX_VERSION_ENTRIES = 100_000
+#: Most bytes of one note segment scanned for the GNU property note.
+MAX_NOTE_BYTES = 1 << 16
+#: Smallest read: the head of the file, a string table or version chain come in pieces this big.
+READ_CHUNK = 4096
+
+
+class ElfClass(IntEnum):
+    """e_ident[EI_CLASS]."""
+
+    ELFCLASS32 = 1
+    ELFCLASS64 = 2
+
+
+class ElfData(IntEnum):
+    """e_ident[EI_DATA]."""
+
+    ELFDATA2LSB = 1
+    ELFDATA2MSB = 2
+
+
+class ElfType(IntEnum):
+    """e_type."""
+
+    ET_NONE = 0
+    ET_REL = 1
+    ET_EXEC = 2
+    ET_DYN = 3
+    ET_CORE = 4
+
+
+class Machine(IntEnum):
+    """e_machine values this reader names."""
+
+    EM_386 = 3
+    EM_IAMCU = 6
+    EM_MIPS = 8
+    EM_PPC = 20
+    EM_PPC64 = 21
+    EM_S390 = 22
+    EM_ARM = 40
+    EM_X86_64 = 62
+    EM_AARCH64 = 183
+    EM_RISCV = 243
+    EM_LOONGARCH = 258
+
+
+class SegmentType(IntEnum):
+    """p_type values this reader uses."""
+
+    PT_LOAD = 1
+    PT_DYNAMIC = 2
+    PT_INTERP = 3
+    PT_NOTE = 4
+    PT_GNU_STACK = 0x6474E551
+    PT_GNU_PROPERTY = 0x6474E553
+
+
+class SegmentFlag(IntFlag):
+    """p_flags."""
+
+    PF_X = 0x1
+    PF_W = 0x2
+    PF_R = 0x4
+
+
+class DynamicTag(IntEnum):
+    """d_tag values this reader uses."""
+
+    DT_NULL = 0
+    DT_NEEDED = 1
+    DT_STRTAB = 5
+    DT_STRSZ = 10
+    DT_SONAME = 14
+    DT_RPATH = 15
+    DT_TEXTREL = 22
+    DT_RUNPATH = 29
+    DT_FLAGS = 30
+    DT_FLAGS_1 = 0x6FFFFFFB
+    DT_VERDEF = 0x6FFFFFFC
+    DT_VERDEFNUM = 0x6FFFFFFD
+    DT_VERNEED = 0x6FFFFFFE
+    DT_VERNEEDNUM = 0x6FFFFFFF
+
+
+class DynamicFlag(IntFlag):
+    """DT_FLAGS bits."""
+
+    DF_TEXTREL = 0x4
+
+
+class DynamicFlag1(IntFlag):
+    """DT_FLAGS_1 bits."""
+
+    DF_1_PIE = 0x08000000
+
+
+class VersionFlag(IntFlag):
+    """vd_flags / vna_flags bits (LSB)."""
+
+    VER_FLG_BASE = 0x1
+    VER_FLG_WEAK = 0x2
+
+
+#: LSB: "vn_version ... shall be set to 1"; the same for vd_version.
+VER_CURRENT = 1
+
+
+class NoteType(IntEnum):
+    """n_type values of notes named "GNU"."""
+
+    NT_GNU_PROPERTY_TYPE_0 = 5
+
+
+class GnuProperty(IntEnum):
+    """pr_type values this reader uses."""
+
+    GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
+
+
+_GNU_NOTE_NAME = b"GNU\0"
+_X86_MACHINES = frozenset({Machine.EM_386, Machine.EM_IAMCU, Machine.EM_X86_64})
+_ELF_MAGIC = b"\x7fELF"
+_EI_NIDENT = 16
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Struct formats for one (EI_CLASS, EI_DATA) pair."""
+
+    bits: int
+    byteorder: str
+    #: The ELF header after e_ident: e_type, e_machine, e_version, e_entry, e_phoff, e_shoff,
+    #: e_flags, e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx.
+    ehdr: struct.Struct
+    #: Elf32_Phdr and Elf64_Phdr order their fields differently; see :func:`_segment`.
+    phdr: struct.Struct
+    #: d_tag, d_un.
+    dyn: struct.Struct
+    #: Elf_Verneed / Elf_Vernaux / Elf_Verdef / Elf_Verdaux have the same size in both classes.
+    verneed: struct.Struct
+    vernaux: struct.Struct
+    verdef: struct.Struct
+    verdaux: struct.Struct
+    #: n_namesz, n_descsz, n_type (32-bit words in both classes).
+    note: struct.Struct
+    #: pr_type, pr_datasz.
+    prop: struct.Struct
+    u32: struct.Struct
+
+
+def _make_layout(bits: int, order: str) -> _Layout:
+    word = "Q" if bits == 64 else "I"  # Elf64_Addr/Off/Xword vs Elf32_Addr/Off/Word
+    phdr = "IIQQQQQQ" if bits == 64 else "IIIIIIII"
+    return _Layout(
+        bits=bits,
+        byteorder="little" if order == "<" else "big",
+        ehdr=struct.Struct(f"{order}HHI{word}{word}{word}IHHHHHH"),
+        phdr=struct.Struct(order + phdr),
+        dyn=struct.Struct(f"{order}{word}{word}"),
+        verneed=struct.Struct(order + "HHIII"),
+        vernaux=struct.Struct(order + "IHHII"),
+        verdef=struct.Struct(order + "HHHHIII"),
+        verdaux=struct.Struct(order + "II"),
+        note=struct.Struct(order + "III"),
+        prop=struct.Struct(order + "II"),
+        u32=struct.Struct(order + "I"),
+    )
+
+
+_LAYOUTS: dict[tuple[int, int], _Layout] = {
+    (ElfClass.ELFCLASS32, ElfData.ELFDATA2LSB): _make_layout(32, "<"),
+    (ElfClass.ELFCLASS32, ElfData.ELFDATA2MSB): _make_layout(32, ">"),
+    (ElfClass.ELFCLASS64, ElfData.ELFDATA2LSB): _make_layout(64, "<"),
+    (ElfClass.ELFCLASS64, ElfData.ELFDATA2MSB): _make_layout(64, ">"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    elf_type: int
+    machine: int
+    phoff: int
+    phentsize: int
+    phnum: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    type: int
+    flags: int
+    offset: int
+    vaddr: int
+    filesz: int
+    align: int
+
+
+@dataclass(slots=True)
+class _Dynamic:
+    """The raw values of the dynamic entries this reader uses (string-table indexes, addresses)."""
+
+    needed: list[int] = field(default_factory=list)
+    soname: int | None = None
+    rpath: int | None = None
+    runpath: int | None = None
+    strtab: int | None = None
+    strsz: int | None = None
+    verneed: int | None = None
+    verneednum: int | None = None
+    verdef: int | None = None
+    verdefnum: int | None = None
+    flags: int = 0
+    flags_1: int = 0
+    textrel: bool = False
+
+
+class _Reader:
+    """Reads the file in few, small pieces and keeps them: later reads inside a piece are free."""
+
+    __slots__ = ("_pieces", "_view")
+
+    def __init__(self, view: View) -> None:
+        self._view = view
+        self._pieces: list[tuple[int, bytes, View]] = []
+
+    def sub(self, offset: int, length: int, what: str) -> View:
+        """A bounds-checked view of exactly ``length`` bytes at file offset ``offset``."""
+        for start, data, view in self._pieces:
+            if start <= offset and offset + length <= start + len(data):
+                return view.sub(offset - start, length, what)
+        piece = self._read(offset, length, what)
+        return piece.sub(0, length, what)
+
+    def cstring(self, offset: int, what: str, max_length: int) -> str:
+        """The NUL-terminated string at file offset ``offset`` (at most ``max_length`` bytes)."""
+        for start, data, view in self._pieces:
+            rel = offset - start
+            if 0 <= rel < len(data) and data.find(b"\0", rel, rel + max_length + 1) >= 0:
+                return view.cstring(rel, what, max_length=max_length)
+        piece = self._read(offset, max_length + 1, what, at_most=True)
+        return piece.cstring(0, what, max_length=max_length)
+
+    def _read(self, offset: int, length: int, what: str, *, at_most: bool = False) -> View:
+        """Read ``length`` bytes (``at_most``: up to ``length``), but a chunk at least, and keep them."""
+        available = self._view.limit - offset
+        if at_most:
+            length = max(0, min(length, available))
+        data = self._view.bytes(offset, max(length, min(READ_CHUNK, available)), what)
+        view = View(BytesSource(data))
+        self._pieces.append((offset, data, view))
+        return view
+
+
+class _StringTable:
+    """The dynamic string table (DT_STRTAB, DT_STRSZ), read string by string."""
+
+    __slots__ = ("_offset", "_reader", "_size")
+
+    def __init__(self, reader: _Reader, offset: int, size: int) -> None:
+        self._reader = reader
+        self._offset = offset
+        self._size = size
+
+    def get(self, index: int, what: str) -> str:
+        """The string at ``index``: gABI "a string table index ... references a null-terminated string"."""
+        if index >= self._size:
+            raise BinaryFormatError(
+                f"{what}: string index {index} is outside the dynamic string table ({self._size} bytes)",
+                offset=self._offset,
+            )
+        max_length = min(MAX_STRING, self._size - index - 1)
+        return self._reader.cstring(self._offset + index, what, max_length)
+
+
+class _ChainGuard:
+    """Bounds a linked chain of table entries: no entry visited twice, at most ``limit`` entries."""
+
+    __slots__ = ("_limit", "_seen", "_what")
+
+    def __init__(self, what: str, limit: int) -> None:
+        self._what = what
+        self._limit = limit
+        self._seen: set[int] = set()
+
+    def visit(self, offset: int) -> None:
+        """Record a visit to the entry at ``offset``; raise on a cycle or too many entries."""
+        if offset in self._seen:
+            raise BinaryFormatError(f"{self._what}: chain loops back to offset {offset}", offset=offset)
+        if len(self._seen) >= self._limit:
+            raise BinaryFormatError(f"{self._what}: more than {self._limit} entries", offset=offset)
+        self._seen.add(offset)
+
+
+def read_elf(source: ByteSource) -> BinaryInfo:
+    """Parse the ELF file in ``source`` into a :class:`BinaryInfo`.
+
+    :raises BinaryFormatError: the bytes are not a well-formed ELF file.
+    """
+    reader = _Reader(View(source))
+    layout = _identify(reader)
+    header = _read_header(reader, layout)
+    segments = _read_program_headers(reader, layout, header)
+    dynamic_segment = _first(segments, SegmentType.PT_DYNAMIC)
+    dynamic = _read_dynamic(reader, layout, dynamic_segment) if dynamic_segment else _Dynamic()
+    names = _read_names(reader, layout, segments, dynamic)
+    return BinaryInfo(
+        format=BinaryFormat.ELF,
+        arch=_arch(header.machine, layout),
+        bits=layout.bits,
+        byteorder=layout.byteorder,
+        kind=_kind(header.elf_type, dynamic),
+        interpreter=_read_interpreter(reader, segments),
+        executable_stack=_executable_stack(segments),
+        # gABI: DT_TEXTREL "the relocation entries might cause a modification to a non-writable
+        # segment"; DF_TEXTREL in DT_FLAGS says the same.
+        text_relocations=dynamic.textrel or bool(dynamic.flags & DynamicFlag.DF_TEXTREL),
+        x86_isa_level=_x86_isa_level(reader, layout, header, segments),
+        needed=names.needed,
+        soname=names.soname,
+        rpath=names.rpath,
+        runpath=names.runpath,
+        symbol_versions=MappingProxyType(names.symbol_versions),
+        version_definitions=names.version_definitions,
+    )
+
+
+def _identify(reader: _Reader) -> _Layout:
+    ident = reader.sub(0, _EI_NIDENT, "ELF identification").bytes(0, _EI_NIDENT, "ELF identification")
+    if ident[:4] != _ELF_MAGIC:
+        raise BinaryFormatError("not an ELF file (bad magic number)", offset=0)
+    # gABI: e_ident[EI_CLASS] (byte 4) "identifies the file's class, or capacity";
+    # e_ident[EI_DATA] (byte 5) "specifies the encoding of ... data structures".
+    layout = _LAYOUTS.get((ident[4], ident[5]))
+    if layout is None:
+        raise BinaryFormatError(f"unsupported ELF class/data encoding {ident[4]}/{ident[5]}", offset=4)
+    return layout
+
+
+def _read_header(reader: _Reader, layout: _Layout) -> _Header:
+    fields = reader.sub(_EI_NIDENT, layout.ehdr.size, "ELF header").unpack(layout.ehdr, 0, "ELF header")
+    e_type, e_machine, _version, _entry, e_phoff, _shoff, _flags, _ehsize, e_phentsize, e_phnum = fields[:10]
+    if e_phnum == 0xFFFF:
+        # gABI: PN_XNUM means "the actual number of program header table entries is contained in
+        # the sh_info field of the section header at index 0": only core files need that many.
+        raise BinaryFormatError("extended program header count (PN_XNUM) is not supported", offset=16)
+    if e_phnum and e_phentsize < layout.phdr.size:
+        raise BinaryFormatError(f"program header entry size {e_phentsize} is too small", offset=16)
+    return _Header(e_type, e_machine, e_phoff, e_phentsize, e_phnum)
+
+
+def _read_program_headers(reader: _Reader, layout: _Layout, header: _Header) -> list[_Segment]:
+    if header.phnum == 0:
+        return []
+    table = reader.sub(header.phoff, header.phentsize * header.phnum, "program header table")
+    return [
+        _segment(layout, table.unpack(layout.phdr, i * header.phentsize, "program header"))
+        for i in range(header.phnum)
+    ]
+
+
+def _segment(layout: _Layout, fields: tuple[int, ...]) -> _Segment:
+    if layout.bits == 64:
+        # Elf64_Phdr: p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align.
+        p_type, p_flags, p_offset, p_vaddr, _paddr, p_filesz, _memsz, p_align = fields
+    else:
+        # Elf32_Phdr: p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags, p_align.
+        p_type, p_offset, p_vaddr, _paddr, p_filesz, _memsz, p_flags, p_align = fields
+    return _Segment(p_type, p_flags, p_offset, p_vaddr, p_filesz, p_align)
+
+
+def _first(segments: list[_Segment], kind: SegmentType) -> _Segment | None:
+    return next((s for s in segments if s.type == kind), None)
+
+
+def _read_interpreter(reader: _Reader, segments: list[_Segment]) -> str | None:
+    # gABI: PT_INTERP "specifies the location and size of a null-terminated path name to invoke
+    # as an interpreter".
+    seg = _first(segments, SegmentType.PT_INTERP)
+    if seg is None:
+        return None
+    if seg.filesz == 0:
+        raise BinaryFormatError("PT_INTERP segment is empty", offset=seg.offset)
+    return reader.cstring(seg.offset, "PT_INTERP path", min(MAX_STRING, seg.filesz - 1))
+
+
+def _executable_stack(segments: list[_Segment]) -> bool | None:
+    # Linux Extensions to gABI: "PT_GNU_STACK: the p_flags member specifies the permissions on
+    # the segment containing the stack". glibc lets the last one win.
+    stacks = [s for s in segments if s.type == SegmentType.PT_GNU_STACK]
+    return bool(stacks[-1].flags & SegmentFlag.PF_X) if stacks else None
+
+
+def _read_dynamic(reader: _Reader, layout: _Layout, seg: _Segment) -> _Dynamic:
+    """Collect the dynamic entries this reader uses, reading the segment in one piece."""
+    size = layout.dyn.size
+    count = min(seg.filesz // size, MAX_DYNAMIC_ENTRIES)
+    dynamic = _Dynamic()
+    if count == 0:
+        return dynamic
+    table = reader.sub(seg.offset, count * size, "dynamic segment")
+    for i in range(count):
+        tag, value = table.unpack(layout.dyn, i * size, "dynamic entry")
+        # gABI: "An entry with a DT_NULL tag marks the end of the _DYNAMIC array."
+        if tag == DynamicTag.DT_NULL:
+            break
+        _apply_dynamic_entry(dynamic, tag, value)
+    return dynamic
+
+
+def _apply_dynamic_entry(dynamic: _Dynamic, tag: int, value: int) -> None:
+    # Single-valued tags: the last entry wins, as in glibc's l_info[] table.
+    match tag:
+        case DynamicTag.DT_NEEDED:
+            dynamic.needed.append(value)
+        case DynamicTag.DT_SONAME:
+            dynamic.soname = value
+        case DynamicTag.DT_RPATH:
+            dynamic.rpath = value
+        case DynamicTag.DT_RUNPATH:
+            dynamic.runpath = value
+        case DynamicTag.DT_STRTAB:
+            dynamic.strtab = value
+        case DynamicTag.DT_STRSZ:
+            dynamic.strsz = value
+        case DynamicTag.DT_VERNEED:
+            dynamic.verneed = value
+        case DynamicTag.DT_VERNEEDNUM:
+            dynamic.verneednum = value
+        case DynamicTag.DT_VERDEF:
+            dynamic.verdef = value
+        case DynamicTag.DT_VERDEFNUM:
+            dynamic.verdefnum = value
+        case DynamicTag.DT_FLAGS:
+            dynamic.flags = value
+        case DynamicTag.DT_FLAGS_1:
+            dynamic.flags_1 = value
+        case DynamicTag.DT_TEXTREL:
+            dynamic.textrel = True
+        case _:
+            pass
+
+
+def _kind(elf_type: int, dynamic: _Dynamic) -> FileKind:
+    if elf_type == ElfType.ET_EXEC:
+        return FileKind.EXECUTABLE
+    if elf_type == ElfType.ET_DYN:
+        # DF_1_PIE (binutils >= 2.26): "the object is a position-independent executable".
+        if dynamic.flags_1 & DynamicFlag1.DF_1_PIE:
+            return FileKind.EXECUTABLE
+        return FileKind.SHARED_LIBRARY
+    if elf_type == ElfType.ET_REL:
+        return FileKind.OBJECT
+    return FileKind.OTHER
+
+
+def _map_address(segments: list[_Segment], address: int, what: str) -> tuple[int, int]:
+    """File offset of a virtual address, and how many file bytes its PT_LOAD segment has from there.
+
+    gABI: dynamic entries such as DT_STRTAB hold "addresses", which "a program header's p_vaddr
+    and p_offset" relate to file offsets for loadable segments.
+    """
+    for seg in segments:
+        if seg.type == SegmentType.PT_LOAD and seg.vaddr <= address < seg.vaddr + seg.filesz:
+            delta = address - seg.vaddr
+            return seg.offset + delta, seg.filesz - delta
+    raise BinaryFormatError(f"{what}: address {address:#x} is in no loadable segment")
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """What the dynamic string table resolves to."""
+
+    needed: tuple[str, ...] = ()
+    soname: str | None = None
+    rpath: tuple[str, ...] = ()
+    runpath: tuple[str, ...] = ()
+    symbol_versions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    version_definitions: tuple[str, ...] = ()
+
+
+def _read_names(reader: _Reader, layout: _Layout, segments: list[_Segment], dynamic: _Dynamic) -> _Names:
+    """Resolve the dynamic entries that name strings, and the version chains."""
+    singles = (dynamic.soname, dynamic.rpath, dynamic.runpath, dynamic.verneed, dynamic.verdef)
+    if not dynamic.needed and all(value is None for value in singles):
+        return _Names()
+    if dynamic.strtab is None:
+        raise BinaryFormatError("dynamic segment names strings but has no DT_STRTAB")
+    offset, available = _map_address(segments, dynamic.strtab, "DT_STRTAB")
+    # gABI: DT_STRSZ "holds the size, in bytes, of the string table".
+    strtab = _StringTable(reader, offset, available if dynamic.strsz is None else dynamic.strsz)
+    symbol_versions: dict[str, tuple[str, ...]] = {}
+    if dynamic.verneed is not None:
+        start, _ = _map_address(segments, dynamic.verneed, "DT_VERNEED")
+        symbol_versions = _read_verneed(reader, layout, strtab, start, dynamic.verneednum)
+    version_definitions: tuple[str, ...] = ()
+    if dynamic.verdef is not None:
+        start, _ = _map_address(segments, dynamic.verdef, "DT_VERDEF")
+        version_definitions = _read_verdef(reader, layout, strtab, start, dynamic.verdefnum)
+    return _Names(
+        needed=tuple(strtab.get(i, "DT_NEEDED") for i in dynamic.needed),
+        soname=None if dynamic.soname is None else strtab.get(dynamic.soname, "DT_SONAME"),
+        rpath=_search_path(strtab, dynamic.rpath, "DT_RPATH"),
+        runpath=_search_path(strtab, dynamic.runpath, "DT_RUNPATH"),
+        symbol_versions=symbol_versions,
+        version_definitions=version_definitions,
+    )
+
+
+def _search_path(strtab: _StringTable, index: int | None, what: str) -> tuple[str, ...]:
+    # gABI: "The string is a colon-separated list of directories"; empty entries are dropped.
+    if index is None:
+        return ()
+    return tuple(part for part in strtab.get(index, what).split(":") if part)
+
+
+def _read_verneed(
+    reader: _Reader, layout: _Layout, strtab: _StringTable, offset: int, count: int | None
+) -> dict[str, tuple[str, ...]]:
+    """Follow the Elf_Verneed chain: {file name: sorted version names}.
+
+    LSB: "vn_aux: offset in bytes to a corresponding entry in an array of Elf_Vernaux
+    structures"; "vn_next: offset in bytes to the next Verneed entry"; 0 ends each chain.
+    """
+    needed: dict[str, set[str]] = {}
+    files = _ChainGuard("DT_VERNEED", MAX_VERSION_ENTRIES)
+    entries = _ChainGuard("DT_VERNEED auxiliary entries", MAX_VERSION_ENTRIES)
+    for _ in range(MAX_VERSION_ENTRIES if count is None else min(count, MAX_VERSION_ENTRIES)):
+        files.visit(offset)
+        entry = reader.sub(offset, layout.verneed.size, "verneed entry")
+        vn_version, vn_cnt, vn_file, vn_aux, vn_next = entry.unpack(layout.verneed, 0, "verneed entry")
+        if vn_version != VER_CURRENT:
+            raise BinaryFormatError(f"verneed entry: unsupported vn_version {vn_version}", offset=offset)
+        names = needed.setdefault(strtab.get(vn_file, "verneed file name"), set())
+        aux = offset + vn_aux
+        for _ in range(vn_cnt):
+            entries.visit(aux)
+            vernaux = reader.sub(aux, layout.vernaux.size, "vernaux entry")
+            _hash, _flags, _other, vna_name, vna_next = vernaux.unpack(layout.vernaux, 0, "vernaux entry")
+            names.add(strtab.get(vna_name, "vernaux version name"))
+            if vna_next == 0:
+                break
+            aux += vna_next
+        if vn_next == 0:
+            break
+        offset += vn_next
+    return {name: tuple(sorted(versions)) for name, versions in needed.items()}
+
+
+def _read_verdef(
+    reader: _Reader, layout: _Layout, strtab: _StringTable, offset: int, count: int | None
+) -> tuple[str, ...]:
+    """Follow the Elf_Verdef chain: the defined version names, base version left out.
+
+    LSB: "VER_FLG_BASE: version definition of the file itself"; the first Elf_Verdaux entry
+    "vda_name" names the version, later ones its predecessors.
+    """
+    names: dict[str, None] = {}
+    chain = _ChainGuard("DT_VERDEF", MAX_VERSION_ENTRIES)
+    for _ in range(MAX_VERSION_ENTRIES if count is None else min(count, MAX_VERSION_ENTRIES)):
+        chain.visit(offset)
+        entry = reader.sub(offset, layout.verdef.size, "verdef entry")
+        vd_version, vd_flags, _ndx, vd_cnt, _hash, vd_aux, vd_next = entry.unpack(
+            layout.verdef, 0, "verdef entry"
+        )
+        if vd_version != VER_CURRENT:
+            raise BinaryFormatError(f"verdef entry: unsupported vd_version {vd_version}", offset=offset)
+        if vd_cnt and not vd_flags & VersionFlag.VER_FLG_BASE:
+            verdaux = reader.sub(offset + vd_aux, layout.verdaux.size, "verdaux entry")
+            vda_name, _next = verdaux.unpack(layout.verdaux, 0, "verdaux entry")
+            names.setdefault(strtab.get(vda_name, "verdaux version name"), None)
+        if vd_next == 0:
+            break
+        offset += vd_next
+    return tuple(names)
+
+
+def _arch(machine: int, layout: _Layout) -> str:
+    wide = layout.bits == 64
+    match machine:
+        case Machine.EM_X86_64:
+            return "x86_64"
+        case Machine.EM_386:
+            return "i686"
+        case Machine.EM_AARCH64:
+            return "aarch64"
+        case Machine.EM_ARM:
+            return "armv7l"
+        case Machine.EM_PPC64:
+            return "ppc64le" if layout.byteorder == "little" else "ppc64"
+        case Machine.EM_PPC:
+            return "ppc"
+        case Machine.EM_S390:
+            return "s390x" if wide else "s390"
+        case Machine.EM_RISCV:
+            return "riscv64" if wide else "riscv32"
+        case Machine.EM_LOONGARCH:
+            return "loongarch64"
+        case Machine.EM_MIPS:
+            return "mips64" if wide else "mips"
+        case _:
+            return f"unknown-{machine}"
+
+
+def _x86_isa_level(reader: _Reader, layout: _Layout, header: _Header, segments: list[_Segment]) -> int | None:
+    """The highest x86-64 ISA level bit of GNU_PROPERTY_X86_ISA_1_NEEDED, for x86 files only."""
+    if header.machine not in _X86_MACHINES:
+        return None
+    # Linux Extensions to gABI: "PT_GNU_PROPERTY ... the location and size of the
+    # .note.gnu.property section"; without it, look through every PT_NOTE.
+    notes = [s for s in segments if s.type == SegmentType.PT_GNU_PROPERTY]
+    notes = notes or [s for s in segments if s.type == SegmentType.PT_NOTE]
+    mask: int | None = None
+    for seg in notes:
+        found = _isa_needed_in_notes(reader, layout, seg)
+        if found is not None:
+            mask = (mask or 0) | found
+    if mask is None:
+        return None
+    # x86-64 psABI: GNU_PROPERTY_X86_ISA_1_BASELINE (1 << 0), _V2 (1 << 1), _V3 (1 << 2), _V4 (1 << 3).
+    for level in (4, 3, 2, 1):
+        if mask & (1 << (level - 1)):
+            return level
+    return None
+
+
+def _align(value: int, alignment: int) -> int:
+    return (value + alignment - 1) & -alignment
+
+
+def _isa_needed_in_notes(reader: _Reader, layout: _Layout, seg: _Segment) -> int | None:
+    """OR of the GNU_PROPERTY_X86_ISA_1_NEEDED values in one note segment, None if absent."""
+    # gABI: note name and descriptor are padded to 4 bytes; GNU property notes in 64-bit files
+    # use 8 and say so in p_align.
+    align = 8 if seg.align == 8 else 4
+    scanned = min(seg.filesz, MAX_NOTE_BYTES)
+    if scanned < layout.note.size:
+        return None
+    notes = reader.sub(seg.offset, scanned, "note segment")
+    mask: int | None = None
+    pos = 0
+    while pos + layout.note.size <= scanned:
+        namesz, descsz, n_type = notes.unpack(layout.note, pos, "note header")
+        name_at = pos + layout.note.size
+        desc_at = _align(name_at + namesz, align)
+        if desc_at + descsz > scanned:
+            if scanned < seg.filesz:
+                break  # the rest of an oversized segment is not scanned
+            raise BinaryFormatError("note runs past the end of its segment", offset=seg.offset + pos)
+        name = notes.bytes(name_at, namesz, "note name")
+        if n_type == NoteType.NT_GNU_PROPERTY_TYPE_0 and name == _GNU_NOTE_NAME:
+            found = _isa_needed_in_properties(layout, notes.sub(desc_at, descsz, "GNU property note"))
+            if found is not None:
+                mask = (mask or 0) | found
+        pos = _align(desc_at + descsz, align)
+    return mask
+
+
+def _isa_needed_in_properties(layout: _Layout, desc: View) -> int | None:
+    # Linux Extensions to gABI: an array of "pr_type, pr_datasz, pr_data" whose pr_data is
+    # "aligned to 4 bytes in 32-bit objects and 8 bytes in 64-bit objects".
+    align = 8 if layout.bits == 64 else 4
+    mask: int | None = None
+    pos = 0
+    while pos + layout.prop.size <= desc.limit:
+        pr_type, pr_datasz = desc.unpack(layout.prop, pos, "GNU property")
+        data_at = pos + layout.prop.size
+        if data_at + pr_datasz > desc.limit:
+            raise BinaryFormatError("GNU property runs past the end of its note", offset=desc.base + pos)
+        if pr_type == GnuProperty.GNU_PROPERTY_X86_ISA_1_NEEDED and pr_datasz == 4:
+            (value,) = desc.unpack(layout.u32, data_at, "GNU_PROPERTY_X86_ISA_1_NEEDED")
+            mask = (mask or 0) | value
+        pos = _align(data_at + pr_datasz, align)
+    return mask
