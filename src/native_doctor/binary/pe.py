@@ -139,6 +139,8 @@ _DELAY_DESCRIPTOR = struct.Struct("<IIIIIIII")
 _EXPORT_NAME = struct.Struct("<I")
 _EXPORT_NAME_OFFSET = 12
 _EXPORT_DIRECTORY_SIZE = 40
+#: Bytes read first when looking for a NUL-terminated DLL name (longer names take a second read).
+_NAME_PROBE = 64
 #: ImgDelayDescr.grAttrs bit 0 (delayimp.h ``dlattrRva``): the descriptor's addresses are RVAs.
 _DLATTR_RVA = 0x1
 
@@ -246,8 +248,11 @@ class _Image:
 
     def string(self, rva: int, what: str) -> str:
         """The NUL-terminated name at ``rva``."""
-        offset, _ = self.locate(rva, what)
-        name = self.view.cstring(offset, what)
+        offset, available = self.locate(rva, what)
+        # DLL names are short: probe a few bytes first rather than MAX_STRING of them.
+        head = self.view.bytes(offset, min(_NAME_PROBE, available), what)
+        end = head.find(b"\0")
+        name = head[:end].decode("utf-8", "backslashreplace") if end >= 0 else self.view.cstring(offset, what)
         if not name:
             raise BinaryFormatError(f"{what}: empty name at RVA {rva:#x}", offset=offset)
         return name
