@@ -359,10 +359,12 @@ def _read_thin(view: View, *, expected_cputype: int | None) -> BinaryInfo:
         bits=64 if is64 else 32,
         byteorder="big" if big else "little",
         kind=_KINDS.get(filetype, FileKind.OTHER),
-        needed=tuple(commands.needed),
+        # A library named by two commands (lld 14 writes both LC_LOAD_DYLIB and LC_REEXPORT_DYLIB
+        # for ``-reexport-l``) is loaded once: keep its first position.
+        needed=_union([tuple(commands.needed)]),
         rpath=tuple(commands.rpath),
         install_name=commands.install_name,
-        weak_needed=tuple(commands.weak_needed),
+        weak_needed=_union([tuple(commands.weak_needed)]),
         min_os=commands.min_os,
         sdk=commands.sdk,
         os_platform=commands.os_platform,
