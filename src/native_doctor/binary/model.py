@@ -70,7 +70,7 @@ class BinaryInfo:
     interpreter: str | None = None
     #: Symbol versions needed, per needed file (SHT_GNU_verneed / DT_VERNEED):
     #: ``{"libc.so.6": ("GLIBC_2.14", "GLIBC_2.2.5")}``; versions sorted, files as named in verneed.
-    symbol_versions: Mapping[str, tuple[str, ...]] = field(default=_EMPTY)
+    symbol_versions: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY)
     #: Versions this file defines (SHT_GNU_verdef / DT_VERDEF), e.g. ``("GLIBCXX_3.4", ...)``;
     #: the file's own base version (the SONAME entry) is left out.
     version_definitions: tuple[str, ...] = ()
