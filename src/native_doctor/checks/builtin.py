@@ -1,0 +1,103 @@
+"""The checks ``inspect`` runs: problems reading an artifact, and libraries nothing provides.
+
+The full catalog grows here, one function per check; each is pure over an Inspection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from native_doctor.checks.registry import Finding, Severity, register
+from native_doctor.model import Resolution
+
+if TYPE_CHECKING:
+    from native_doctor.analysis import Inspection
+
+UNREADABLE_ARCHIVE = register(
+    "ND001",
+    "unreadable-archive",
+    Severity.ERROR,
+    summary="The artifact cannot be read as a wheel.",
+    what="That the file is a zip archive with a spec-conforming wheel file name and a .dist-info/WHEEL file.",
+    why=(
+        'pip refuses such a file ("zipfile.BadZipFile: File is not a zip file", "... is not a valid wheel '
+        'filename"), and nothing in it can be checked.'
+    ),
+    fix=(
+        "Rebuild the wheel with a PEP 517 build front end (`python -m build`, `pip wheel`, cibuildwheel) "
+        "instead of zipping files by hand; re-download it if the file was truncated in transit."
+    ),
+    references=("https://packaging.python.org/en/latest/specifications/binary-distribution-format/",),
+)(None)
+
+
+@register(
+    "ND002",
+    "unreadable-binary",
+    Severity.ERROR,
+    summary="A file has an ELF, Mach-O or PE magic number but is malformed.",
+    what="That every file that starts like a native binary parses as one (headers, load commands, tables).",
+    why=(
+        'The loader rejects a malformed binary at import time ("ImportError: ... invalid ELF header", '
+        '"not a mach-o file", "%1 is not a valid Win32 application"); a truncated or corrupted library '
+        "in a wheel usually means a broken build or repair step."
+    ),
+    fix=(
+        "Rebuild the wheel; if a repair tool (auditwheel, delocate, delvewheel) or `strip` touched the file, "
+        "rerun it with a current release. If the file is data that merely starts with these bytes, rename it "
+        "with a data suffix."
+    ),
+    references=("https://refspecs.linuxfoundation.org/elf/gabi4+/contents.html",),
+)
+def unreadable_binary(inspection: Inspection) -> Iterator[Finding]:
+    """One finding per native file that could not be parsed."""
+    for native in inspection.unreadable:
+        yield unreadable_binary.finding(
+            f"{native.path} could not be read: {native.error}",
+            inspection.artifact.path,
+            native.path,
+            native.error,
+        )
+
+
+@register(
+    "ND201",
+    "external-library",
+    Severity.ERROR,
+    summary="A binary needs a library that is neither bundled nor provided by the platform.",
+    what=(
+        "For every needed library (ELF DT_NEEDED, Mach-O LC_LOAD_DYLIB, PE import table), whether the target "
+        "platform's loader finds it inside the wheel (RPATH/RUNPATH with $ORIGIN, @loader_path/@rpath, the "
+        "module's directory or an added DLL directory) or the platform guarantees it (manylinux/musllinux "
+        "policy libraries, macOS /usr/lib and /System, Windows system DLLs)."
+    ),
+    why=(
+        'On a machine without that library the import fails: "ImportError: libfoo.so.1: cannot open shared '
+        'object file: No such file or directory" (Linux), "Library not loaded: @rpath/libfoo.dylib" '
+        '(macOS), "DLL load failed while importing _foo: The specified module could not be found" (Windows).'
+    ),
+    fix=(
+        "Repair the wheel so the library is vendored and found: `auditwheel repair` (Linux), "
+        "`delocate-wheel` (macOS), `delvewheel repair` (Windows), or cibuildwheel's default repair step. "
+        "If another distribution provides the library at run time (e.g. nvidia-* or torch), exclude it from "
+        "the repair, add that distribution to Requires-Dist and point RPATH/@rpath at its directory."
+    ),
+    references=(
+        "https://peps.python.org/pep-0600/",
+        "https://pypackaging-native.github.io/key-issues/native-dependencies/",
+    ),
+)
+def external_library(inspection: Inspection) -> Iterator[Finding]:
+    """One finding per binary and external library it needs."""
+    for binary in inspection.binaries:
+        for dep in binary.dependencies:
+            if dep.resolution is Resolution.EXTERNAL:
+                lazy = " (loaded lazily: fails on first use)" if dep.lazy else ""
+                yield external_library.finding(
+                    f"{binary.native.path} needs {dep.name}, which is not bundled and not provided by the "
+                    f"platform{lazy}: {dep.via}",
+                    inspection.artifact.path,
+                    binary.native.path,
+                    dep.name,
+                )

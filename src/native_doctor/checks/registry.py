@@ -1,0 +1,146 @@
+"""The check registry: every check's code, name, severity, status and documentation, once.
+
+Codes are ``ND`` plus three digits, grouped by hundreds: ``ND0xx`` reading inputs, ``ND1xx``
+wheel tags, ``ND2xx`` dependencies, ``ND3xx`` Linux, ``ND4xx`` macOS, ``ND5xx`` Windows,
+``ND6xx`` ABI, ``ND7xx`` environments. A code is never reused; a removed check keeps its entry.
+The documentation text feeds ``native-doctor explain``, the JSON output and the docs alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from native_doctor.analysis import Inspection
+
+__all__ = ["Check", "Finding", "Severity", "Status", "all_checks", "get", "register", "run_checks"]
+
+_CODE = re.compile(r"^ND\d{3}$")
+_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+DOCS_BASE = "https://github.com/native-doctor/native-doctor/blob/main/docs/checks.md"
+
+
+class Severity(StrEnum):
+    """How bad a finding is; ``--fail-on`` compares against this order."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        """0 for info, 1 for warning, 2 for error."""
+        return list(Severity).index(self)
+
+
+class Status(StrEnum):
+    """A check's life cycle (as in ruff): removed checks keep their code reserved."""
+
+    STABLE = "stable"
+    PREVIEW = "preview"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem found in one artifact."""
+
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    #: The artifact (wheel path, dist-info path) the finding is about.
+    artifact: str
+    #: The member (file inside the artifact), when the finding is about one.
+    member: str | None = None
+    #: The specific thing: a library name, a symbol version, a tag.
+    detail: str | None = None
+
+    @property
+    def url(self) -> str:
+        """Where the check is documented."""
+        return f"{DOCS_BASE}#{self.code.lower()}-{self.name}"
+
+
+CheckFunction = Callable[["Inspection"], Iterable[Finding]]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A registered check and its documentation."""
+
+    code: str
+    name: str
+    severity: Severity
+    status: Status
+    summary: str
+    #: What it checks.
+    what: str
+    #: Why it matters: the failure a user sees, with the real error message.
+    why: str
+    #: How to fix it.
+    fix: str
+    references: tuple[str, ...]
+    function: CheckFunction | None
+
+    def finding(
+        self, message: str, artifact: str, member: str | None = None, detail: str | None = None
+    ) -> Finding:
+        """A finding of this check, at its default severity."""
+        return Finding(self.code, self.name, self.severity, message, artifact, member, detail)
+
+
+_REGISTRY: dict[str, Check] = {}
+
+
+def register(
+    code: str,
+    name: str,
+    severity: Severity,
+    *,
+    summary: str,
+    what: str,
+    why: str,
+    fix: str,
+    references: tuple[str, ...] = (),
+    status: Status = Status.STABLE,
+) -> Callable[[CheckFunction | None], Check]:
+    """Register a check: use as a decorator on its function (``None`` for source-level checks)."""
+    if not _CODE.match(code) or not _NAME.match(name):
+        raise ValueError(f"malformed check code or name: {code} {name}")
+
+    def decorate(function: CheckFunction | None) -> Check:
+        if code in _REGISTRY or any(c.name == name for c in _REGISTRY.values()):
+            raise ValueError(f"check {code} ({name}) registered twice")
+        check = Check(code, name, severity, status, summary, what, why, fix, references, function)
+        _REGISTRY[code] = check
+        return check
+
+    return decorate
+
+
+def all_checks() -> list[Check]:
+    """Every registered check, sorted by code."""
+    from native_doctor.checks import builtin  # noqa: F401 - registers the built-in checks
+
+    return [_REGISTRY[code] for code in sorted(_REGISTRY)]
+
+
+def get(code_or_name: str) -> Check | None:
+    """The check with this code (any case) or name."""
+    wanted = code_or_name.strip()
+    for check in all_checks():
+        if check.code == wanted.upper() or check.name == wanted.lower():
+            return check
+    return None
+
+
+def run_checks(inspection: Inspection) -> Iterator[Finding]:
+    """Every finding of every stable check on one inspected artifact."""
+    for check in all_checks():
+        if check.function is not None and check.status is Status.STABLE:
+            yield from check.function(inspection)

@@ -1,0 +1,337 @@
+"""The command line: the only module that prints.
+
+``main(argv)`` returns the exit code: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or
+input error, 3 internal error. Results go to stdout (or ``--output``, written atomically);
+progress and messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from native_doctor import __version__
+from native_doctor.errors import InvalidArchiveError, NativeDoctorError, UsageError
+
+__all__ = ["entrypoint", "main"]
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+_COMMANDS = ("env", "inspect", "explain")
+_DESCRIPTION = """\
+Find, explain and fix the problems native code causes in Python packaging.
+
+commands:
+  env        (default) examine the running Python environment's native files
+  inspect    read wheels of any platform: binaries, dependencies, platform tags
+  explain    print the documentation of a check (code or name), or --all
+
+exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
+"""
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run native-doctor with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args.pop(0) if args and args[0] in _COMMANDS else "env"
+    parser = _parsers()[command]
+    try:
+        options = parser.parse_args(args)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return EXIT_CLEAN if exc.code in (0, None) else EXIT_USAGE
+    try:
+        return int(_RUNNERS[command](options))
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except NativeDoctorError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERNAL
+    except Exception:
+        _error("internal error (this is a bug in native-doctor; please report it with the lines below)")
+        traceback.print_exc(file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+# --- parsers ------------------------------------------------------------------------------------
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="native-doctor", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    _add_output_options(parser)
+    parser.add_argument("--version", action="version", version=f"native-doctor {__version__}")
+    return parser
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+    )
+    parser.add_argument("-o", "--output", type=Path, help="write the report to this file (atomically)")
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour in text output (default: auto)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show system libraries and symbol versions"
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info"),
+        default="error",
+        help="lowest finding severity that makes the exit code 1 (default: error)",
+    )
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+
+
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    env = _top_parser()
+    env.add_argument(
+        "--path", type=Path, action="append", help="a site-packages directory to examine instead"
+    )
+    inspect = argparse.ArgumentParser(
+        prog="native-doctor inspect",
+        description="Read wheels of any platform from any host: native files, dependencies, platform tags.",
+    )
+    inspect.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
+    _add_output_options(inspect)
+    explain = argparse.ArgumentParser(
+        prog="native-doctor explain", description="Print a check's documentation."
+    )
+    explain.add_argument("check", nargs="?", help="a check code (ND201) or name (external-library)")
+    explain.add_argument("--all", action="store_true", help="every check")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    return {"env": env, "inspect": inspect, "explain": explain}
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def _run_inspect(options: argparse.Namespace) -> int:
+    from native_doctor.analysis import inspect_artifact
+    from native_doctor.checks.builtin import UNREADABLE_ARCHIVE
+    from native_doctor.checks.registry import run_checks
+    from native_doctor.sources.wheel import read_wheel
+
+    inspections = []
+    findings = []
+    for path in options.wheels:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+        with _progress(f"reading {path.name}") as tick:
+            try:
+                artifact = read_wheel(path, progress=tick)
+            except InvalidArchiveError as exc:
+                findings.append(UNREADABLE_ARCHIVE.finding(str(exc), str(path)))
+                continue
+        inspection = inspect_artifact(artifact)
+        inspections.append(inspection)
+        findings.extend(run_checks(inspection))
+    return _report(options, inspections, findings, header=[], extra={})
+
+
+def _run_env(options: argparse.Namespace) -> int:
+    from native_doctor.analysis import inspect_artifact
+    from native_doctor.checks.registry import run_checks
+    from native_doctor.platforms.loader import FileIndex
+    from native_doctor.sources.env import host_libraries, read_environment, site_packages
+
+    directories = options.path or site_packages()
+    for directory in directories:
+        if not directory.is_dir():
+            raise UsageError(f"{directory}: not a directory")
+    host = host_libraries()
+    inspections = []
+    findings = []
+    for directory in directories:
+        with _progress(f"reading {directory}") as tick:
+            environment = read_environment(directory, progress=tick)
+        everything = [n for d in environment.distributions for n in d.native]
+        dll_dirs = [p for d in environment.distributions for p in d.dll_directories]
+        index = FileIndex(everything, dll_dirs)
+        for dist in environment.distributions:
+            if dist.native:
+                inspection = inspect_artifact(dist, index=index, host_libraries=host)
+                inspections.append(inspection)
+                findings.extend(run_checks(inspection))
+    described = {
+        "python": sys.executable,
+        "python_version": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "platform": f"{platform.system()} {platform.machine()}",
+        "site_packages": [str(d) for d in directories],
+    }
+    header = [
+        f"Python {described['python_version']} ({sys.executable}) on {described['platform']}",
+        f"site-packages: {', '.join(described['site_packages'])}",
+        f"{len(inspections)} installed distribution(s) carry native files",
+    ]
+    return _report(options, inspections, findings, header=header, extra={"environment": described})
+
+
+def _run_explain(options: argparse.Namespace) -> int:
+    import json
+
+    from native_doctor.checks.registry import Check, all_checks, get
+
+    if options.all:
+        checks = all_checks()
+    elif options.check:
+        found = get(options.check)
+        if found is None:
+            raise UsageError(f"unknown check {options.check!r}; `native-doctor explain --all` lists them")
+        checks = [found]
+    else:
+        raise UsageError("name a check (code or name) or pass --all")
+
+    def as_dict(check: Check) -> dict[str, Any]:
+        return {
+            "code": check.code,
+            "name": check.name,
+            "severity": check.severity.value,
+            "status": check.status.value,
+            "summary": check.summary,
+            "what": check.what,
+            "why": check.why,
+            "fix": check.fix,
+            "references": list(check.references),
+        }
+
+    if options.format == "json":
+        sys.stdout.write(json.dumps([as_dict(c) for c in checks], indent=2) + "\n")
+        return EXIT_CLEAN
+    for check in checks:
+        print(f"{check.code} {check.name} ({check.severity.value}, {check.status.value})")
+        print(f"  {check.summary}\n")
+        for title, text in (
+            ("What it checks", check.what),
+            ("Why it matters", check.why),
+            ("How to fix", check.fix),
+        ):
+            print(f"{title}:\n  {text}\n")
+        if check.references:
+            print("References:\n" + "".join(f"  {r}\n" for r in check.references))
+    return EXIT_CLEAN
+
+
+_RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "env": _run_env,
+    "inspect": _run_inspect,
+    "explain": _run_explain,
+}
+
+
+# --- output -------------------------------------------------------------------------------------
+
+
+def _report(
+    options: argparse.Namespace,
+    inspections: list[Any],
+    findings: list[Any],
+    *,
+    header: list[str],
+    extra: dict[str, Any],
+) -> int:
+    from native_doctor.checks.registry import Severity
+    from native_doctor.report.json_report import document, dumps, sorted_findings
+
+    findings = sorted_findings(findings)
+    if options.format == "json":
+        _write(options.output, dumps(document(inspections, findings, extra=extra)))
+    else:
+        _write_text(options, inspections, findings, header)
+    threshold = Severity(options.fail_on).rank
+    failing = any(f.severity.rank >= threshold for f in findings)
+    return EXIT_FINDINGS if failing and not options.exit_zero else EXIT_CLEAN
+
+
+def _write_text(
+    options: argparse.Namespace, inspections: list[Any], findings: list[Any], header: list[str]
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from native_doctor.report.text import render
+
+    if options.output is None:
+        console = _console(sys.stdout, options.color)
+        render(console, inspections, findings, header=header, verbose=options.verbose)
+        return
+    buffer = io.StringIO()
+    render(
+        Console(file=buffer, no_color=True, width=120),
+        inspections,
+        findings,
+        header=header,
+        verbose=options.verbose,
+    )
+    _write(options.output, buffer.getvalue())
+
+
+def _console(stream: Any, color: str) -> Any:
+    from rich.console import Console
+
+    if color == "always":
+        return Console(file=stream, force_terminal=True, soft_wrap=True)
+    if color == "never":
+        return Console(file=stream, no_color=True, force_terminal=False, soft_wrap=True)
+    return Console(
+        file=stream, soft_wrap=True
+    )  # rich honours NO_COLOR, FORCE_COLOR and whether the stream is a TTY
+
+
+def _write(path: Path | None, text: str) -> None:
+    """Write to stdout, or atomically to ``path`` (a temporary file renamed into place)."""
+    if path is None:
+        sys.stdout.write(text)
+        return
+    directory = path.resolve().parent
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A transient progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=_console(sys.stderr, "auto")) as bar:
+        task = bar.add_task(label, total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield tick
+
+
+def _error(message: str) -> None:
+    print(f"native-doctor: error: {message}", file=sys.stderr)

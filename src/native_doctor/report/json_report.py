@@ -1,0 +1,132 @@
+"""The JSON report: a versioned, documented contract (see docs/json-schema.md).
+
+Keys are stable within a ``schema_version``; new keys may be added, none removed or renamed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from native_doctor import __version__
+from native_doctor.analysis import BinaryReport, Inspection
+from native_doctor.binary.model import BinaryInfo
+from native_doctor.checks.registry import Finding
+
+__all__ = ["SCHEMA_VERSION", "document", "dumps", "finding_to_dict", "inspection_to_dict"]
+
+SCHEMA_VERSION = 1
+
+
+def document(
+    inspections: Iterable[Inspection],
+    findings: Iterable[Finding],
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole report as plain JSON-ready data."""
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "native-doctor", "version": __version__},
+    }
+    if extra:
+        doc.update(extra)
+    doc["artifacts"] = [inspection_to_dict(i) for i in inspections]
+    doc["findings"] = [finding_to_dict(f) for f in findings]
+    return doc
+
+
+def dumps(doc: Mapping[str, Any]) -> str:
+    """Serialize a report (stable key order as built, two-space indent, ASCII-safe)."""
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def inspection_to_dict(inspection: Inspection) -> dict[str, Any]:
+    """One artifact's entry in ``artifacts``."""
+    artifact = inspection.artifact
+    platform = inspection.platform
+    return {
+        "path": artifact.path,
+        "kind": artifact.kind.value,
+        "name": artifact.name,
+        "version": artifact.version,
+        "size": artifact.size,
+        "claimed_tags": list(artifact.claimed_tags),
+        "installer": artifact.installer,
+        "platform": {
+            "os": platform.os.value if platform.os else None,
+            "libc": platform.libc,
+            "archs": list(platform.archs),
+            "claimed": list(platform.claimed_platforms),
+            "qualifies_for": list(platform.qualifies_for),
+        },
+        "external_libraries": list(inspection.external_libraries),
+        "repair": {"tool": inspection.repair.tool, "vendored": list(inspection.repair.vendored)},
+        "binaries": [_binary(b) for b in inspection.binaries],
+    }
+
+
+def _binary(report: BinaryReport) -> dict[str, Any]:
+    native = report.native
+    info = native.info
+    entry: dict[str, Any] = {
+        "path": native.path,
+        "install_path": native.install_path,
+        "size": native.size,
+        "error": native.error,
+    }
+    if info is not None:
+        entry.update(_info(info))
+    entry["dependencies"] = [
+        {"name": d.name, "resolution": d.resolution.value, "member": d.member, "via": d.via, "lazy": d.lazy}
+        for d in report.dependencies
+    ]
+    return entry
+
+
+def _info(info: BinaryInfo) -> dict[str, Any]:
+    return {
+        "format": info.format.value,
+        "arch": info.arch,
+        "archs": list(info.archs),
+        "bits": info.bits,
+        "byteorder": info.byteorder,
+        "kind": info.kind.value,
+        "needed": list(info.needed),
+        "delay_needed": list(info.delay_needed),
+        "soname": info.soname,
+        "install_name": info.install_name,
+        "rpath": list(info.rpath),
+        "runpath": list(info.runpath),
+        "symbol_versions": {lib: list(v) for lib, v in info.symbol_versions.items()},
+        "min_os": info.min_os,
+        "slices": [_slice(s) for s in info.slices],
+        "linker_version": info.linker_version,
+        "x86_isa_level": info.x86_isa_level,
+    }
+
+
+def _slice(info: BinaryInfo) -> dict[str, Any]:
+    return {"arch": info.arch, "min_os": info.min_os, "sdk": info.sdk, "needed": list(info.needed)}
+
+
+def finding_to_dict(finding: Finding) -> dict[str, Any]:
+    """One entry of ``findings``."""
+    return {
+        "code": finding.code,
+        "name": finding.name,
+        "severity": finding.severity.value,
+        "message": finding.message,
+        "artifact": finding.artifact,
+        "member": finding.member,
+        "detail": finding.detail,
+        "url": finding.url,
+    }
+
+
+def sorted_findings(findings: Sequence[Finding]) -> list[Finding]:
+    """Findings in a stable order: artifact, severity (worst first), code, member, detail."""
+    return sorted(
+        findings, key=lambda f: (f.artifact, -f.severity.rank, f.code, f.member or "", f.detail or "")
+    )

@@ -1,0 +1,108 @@
+"""The text report for people, rendered with rich (colour only where the console allows it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+
+from native_doctor.analysis import BinaryReport, Inspection
+from native_doctor.checks.registry import Finding, Severity
+from native_doctor.model import ArtifactKind, Resolution
+
+__all__ = ["render"]
+
+_STYLE = {Resolution.BUNDLED: "green", Resolution.SYSTEM: "dim", Resolution.EXTERNAL: "bold red"}
+_SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def render(
+    console: Console,
+    inspections: Sequence[Inspection],
+    findings: Sequence[Finding],
+    *,
+    header: Sequence[str] = (),
+    verbose: bool = False,
+) -> None:
+    """Print the report: optional header lines, each artifact, then the findings."""
+    for line in header:
+        console.print(line, highlight=False)
+    for inspection in inspections:
+        _artifact(console, inspection, verbose=verbose)
+    _findings(console, findings)
+
+
+def _artifact(console: Console, inspection: Inspection, *, verbose: bool) -> None:
+    artifact = inspection.artifact
+    platform = inspection.platform
+    title = artifact.path if artifact.kind is ArtifactKind.WHEEL else f"{artifact.name} {artifact.version}"
+    console.print()
+    console.print(f"[bold]{escape(title)}[/]", highlight=False)
+    if artifact.kind is ArtifactKind.DISTRIBUTION:
+        _field(console, "location", artifact.path)
+    if platform.claimed_platforms:
+        _field(console, "claimed", ", ".join(platform.claimed_platforms))
+    if platform.qualifies_for:
+        _field(console, "qualifies for", ", ".join(platform.qualifies_for))
+    elif platform.os is not None:
+        _field(console, "qualifies for", "[red]no single platform tag (mixed architectures?)[/]", markup=True)
+    if inspection.repair.tool:
+        count = len(inspection.repair.vendored)
+        _field(console, "repaired by", f"{inspection.repair.tool} ({count} vendored libraries)")
+    external = inspection.external_libraries
+    if external:
+        _field(console, "external", f"[bold red]{escape(', '.join(external))}[/]", markup=True)
+    if not inspection.binaries:
+        _field(console, "native files", "none")
+    for binary in inspection.binaries:
+        _binary(console, binary, verbose=verbose)
+
+
+def _field(console: Console, label: str, value: str, *, markup: bool = False) -> None:
+    text = value if markup else escape(value)
+    console.print(f"  [cyan]{label + ':':<15}[/]{text}", highlight=False)
+
+
+def _binary(console: Console, report: BinaryReport, *, verbose: bool) -> None:
+    native = report.native
+    info = native.info
+    if info is None:
+        console.print(f"  [bold red]{escape(native.path)}[/]  unreadable: {escape(native.error or '')}")
+        return
+    shape = f"{info.format.value} {info.arch} {info.bits}-bit {info.kind.value}"
+    if info.min_os:
+        shape += f", macOS >= {info.min_os}"
+    console.print(f"  [bold]{escape(native.path)}[/]  [dim]{escape(shape)}[/]", highlight=False)
+    for dep in report.dependencies:
+        if dep.resolution is Resolution.SYSTEM and not verbose:
+            continue
+        target = dep.member or dep.via
+        lazy = " (lazy)" if dep.lazy else ""
+        console.print(
+            f"    [{_STYLE[dep.resolution]}]{dep.resolution.value:<8}[/] {escape(dep.name)}{lazy}  "
+            f"[dim]{escape(target)}[/]",
+            highlight=False,
+        )
+    system = [d.name for d in report.dependencies if d.resolution is Resolution.SYSTEM]
+    if system and not verbose:
+        console.print(f"    [dim]system   {escape(', '.join(system))}[/]", highlight=False)
+    if verbose and info.symbol_versions:
+        for library, versions in info.symbol_versions.items():
+            console.print(
+                f"    [dim]versions {escape(library)}: {escape(', '.join(versions))}[/]", highlight=False
+            )
+
+
+def _findings(console: Console, findings: Sequence[Finding]) -> None:
+    if not findings:
+        return
+    console.print()
+    console.print(f"[bold]{len(findings)} finding{'s' if len(findings) != 1 else ''}[/]")
+    for finding in findings:
+        style = _SEVERITY_STYLE[finding.severity]
+        console.print(
+            f"  [{style}]{finding.severity.value:<7}[/] [bold]{finding.code}[/] {finding.name}: "
+            f"{escape(finding.message)}",
+            highlight=False,
+        )

@@ -1,0 +1,148 @@
+"""Read a wheel straight from its zip archive: metadata, file list, and every native member.
+
+Nothing is extracted to disk. Only the native members (found by their magic number) and the
+``.dist-info`` metadata are decompressed, each through :class:`ZipMemberSource`, and only as
+far as its binary reader asks.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from native_doctor.binary import SNIFF_BYTES, BinaryInfo, read_binary, sniff
+from native_doctor.errors import BinaryFormatError, InvalidArchiveError
+from native_doctor.model import Artifact, ArtifactKind, NativeFile
+from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
+from native_doctor.sources._members import install_path, may_be_native
+from native_doctor.sources._zip import ZipMemberSource
+
+__all__ = ["ProgressCallback", "read_wheel"]
+
+#: Called with (members done, members total) while a wheel is read.
+ProgressCallback = Callable[[int, int], None]
+#: Repair tools leave these in ``.dist-info``.
+_MARKER_FILES = ("DELVEWHEEL", "sboms/auditwheel.cdx.json")
+_MAX_METADATA = 16 << 20
+
+
+def read_wheel(path: str | Path, *, progress: ProgressCallback | None = None) -> Artifact:
+    """Read a wheel file.
+
+    :raises InvalidArchiveError: not a zip file, a wheel file name that does not follow the
+        spec, or no ``.dist-info`` directory.
+    """
+    path = Path(path)
+    try:
+        name, version, _build, tags = parse_wheel_filename(path.name)
+    except InvalidWheelFilename as exc:
+        raise InvalidArchiveError(f"{path.name}: {exc}") from None
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InvalidArchiveError(f"{path}: not a readable zip archive ({exc})") from exc
+    with archive:
+        infos = [info for info in archive.infolist() if not info.is_dir()]
+        dist_info = _dist_info_dir(infos, path)
+        wheel_meta = _read_email(archive, f"{dist_info}/WHEEL")
+        metadata = _read_email(archive, f"{dist_info}/METADATA")
+        native = _read_native(archive, infos, progress)
+        files = tuple(install_path(info.filename) for info in infos)
+        hooks = _read_hooks(archive, infos)
+    purelib = wheel_meta.get("Root-Is-Purelib")
+    return Artifact(
+        kind=ArtifactKind.WHEEL,
+        path=str(path),
+        name=str(name),
+        version=str(version),
+        claimed_tags=tuple(sorted(str(tag) for tag in tags)),
+        files=files,
+        native=native,
+        requires_dist=tuple(metadata.get_all("Requires-Dist") or ()),
+        root_is_purelib=None if purelib is None else purelib.strip().lower() == "true",
+        size=path.stat().st_size,
+        markers=tuple(m for m in _MARKER_FILES if f"{dist_info}/{m}" in {i.filename for i in infos}),
+        dll_directories=dll_directories(hooks, directories_of(files)),
+    )
+
+
+def _read_hooks(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> list[tuple[str, bytes]]:
+    """Contents of the small ``__init__.py``-like files that may add DLL directories."""
+    hooks = []
+    for info in infos:
+        path = install_path(info.filename)
+        if is_hook_file(path) and info.file_size <= _MAX_METADATA:
+            try:
+                hooks.append((path, archive.read(info)))
+            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+                raise InvalidArchiveError(f"{info.filename}: cannot read: {exc}") from exc
+    return hooks
+
+
+def _dist_info_dir(infos: list[zipfile.ZipInfo], path: Path) -> str:
+    candidates = sorted(
+        {info.filename.split("/", 1)[0] for info in infos if info.filename.count("/") == 1}
+        & {info.filename.split("/", 1)[0] for info in infos if info.filename.endswith(".dist-info/WHEEL")}
+    )
+    if not candidates:
+        raise InvalidArchiveError(f"{path.name}: no .dist-info/WHEEL file: not a wheel")
+    return candidates[0]
+
+
+def _read_email(archive: zipfile.ZipFile, member: str) -> email.message.Message:
+    try:
+        info = archive.getinfo(member)
+    except KeyError:
+        return email.message.Message()
+    if info.file_size > _MAX_METADATA:
+        raise InvalidArchiveError(f"{member}: {info.file_size} bytes is too large for metadata")
+    try:
+        text = archive.read(info).decode("utf-8", "replace")
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InvalidArchiveError(f"{member}: cannot read: {exc}") from exc
+    return email.parser.Parser().parsestr(text, headersonly=True)
+
+
+def _read_native(
+    archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], progress: ProgressCallback | None
+) -> tuple[NativeFile, ...]:
+    found: list[NativeFile] = []
+    for done, info in enumerate(infos, 1):
+        if may_be_native(info.filename) and info.file_size >= SNIFF_BYTES:
+            native = _read_member(archive, info)
+            if native is not None:
+                found.append(native)
+        if progress is not None:
+            progress(done, len(infos))
+    return tuple(found)
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> NativeFile | None:
+    source = ZipMemberSource(archive, info)
+    try:
+        try:
+            if sniff(source.read_at(0, SNIFF_BYTES)) is None:
+                return None
+        except InvalidArchiveError as exc:
+            return _native(info, None, str(exc))
+        try:
+            return _native(info, read_binary(source), None)
+        except (BinaryFormatError, InvalidArchiveError) as exc:
+            return _native(info, None, str(exc))
+    finally:
+        source.close()
+
+
+def _native(info: zipfile.ZipInfo, binary: BinaryInfo | None, error: str | None) -> NativeFile:
+    return NativeFile(
+        path=info.filename,
+        install_path=install_path(info.filename),
+        size=info.file_size,
+        fingerprint=f"{info.CRC:08x}:{info.file_size}",
+        info=binary,
+        error=error,
+    )
