@@ -308,7 +308,7 @@ def ensure(entry: CorpusWheel, *, quiet: bool = True) -> Path:
     """A verified local copy of ``entry`` in the cache, fetching it if needed.
 
     Order: the cached file (if its sha256 matches), an identical file in one of the local wheel
-    directories (hard-linked or copied), else ``pip download`` from the package index.  Raises
+    directories (copied), else ``pip download`` from the package index.  Raises
     :class:`CorpusError` naming the wheel when it cannot be obtained or its hash is wrong.
     """
     cache = cache_dir()
@@ -334,10 +334,9 @@ def _install_local(source: Path, target: Path) -> None:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
-    try:
-        os.link(source, tmp)
-    except OSError:
-        shutil.copyfile(source, tmp)
+    # A copy, not a hard link: a test that damaged its cached wheel must not damage the source,
+    # which may be the package index pip itself reads from.
+    shutil.copyfile(source, tmp)
     tmp.replace(target)
 
 
