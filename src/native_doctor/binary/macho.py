@@ -233,6 +233,17 @@ class _Preloaded:
         return self._data[rel : rel + length]
 
 
+def _load(view: View, offset: int, length: int, what: str) -> View:
+    """Read ``length`` bytes at ``offset`` of ``view`` in one read; a :class:`View` over them.
+
+    The returned view starts at ``offset`` (its offsets are relative to it) and reports errors at
+    absolute file offsets, like every other view.
+    """
+    data = view.bytes(offset, length, what)
+    start = view.base + offset
+    return View(_Preloaded(view.source.size, start, data), start, length)
+
+
 @dataclass(slots=True)
 class _Commands:
     """What the load-command walk of one thin image collected."""
@@ -272,15 +283,15 @@ def _read_fat(view: View, magic: FatMagic) -> BinaryInfo:
     is64 = magic is FatMagic.FAT_MAGIC_64
     entry_size = _FAT_ARCH_64_SIZE if is64 else _FAT_ARCH_SIZE
     table_end = _FAT_HEADER_SIZE + nfat_arch * entry_size
-    table = view.bytes(_FAT_HEADER_SIZE, nfat_arch * entry_size, "fat_arch table")
+    table = _load(view, _FAT_HEADER_SIZE, nfat_arch * entry_size, "fat_arch table")
     # fat.h fat_arch: "cpu_type_t cputype; cpu_subtype_t cpusubtype; uint32_t offset /* file offset
     # to this object file */; uint32_t size /* size of this object file */; uint32_t align /* alignment
     # as a power of 2 */"; fat_arch_64 widens offset and size to uint64_t and adds uint32_t reserved.
     layout = struct.Struct(">iiQQII" if is64 else ">iiIII")
     slices: list[BinaryInfo] = []
     for index in range(nfat_arch):
-        cputype, _subtype, offset, size, *_ = layout.unpack_from(table, index * entry_size)
         what = f"fat slice {index}"
+        cputype, _subtype, offset, size, *_ = table.unpack(layout, index * entry_size, what)
         if offset < table_end:
             raise BinaryFormatError(
                 f"{what}: offset {offset} overlaps the fat header ({table_end} bytes)",
@@ -332,8 +343,8 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 def _read_thin(view: View, *, expected_cputype: int | None) -> BinaryInfo:
     """Parse one thin image: its ``mach_header`` (32 or 64-bit, either byte order) and load commands."""
-    raw_magic = view.bytes(0, 4, "Mach-O magic number")
-    (magic,) = struct.unpack(">I", raw_magic)
+    head = _load(view, 0, _HEADER_SIZE_32, "mach header")  # the fields both widths share
+    (magic,) = head.unpack(">I", 0, "Mach-O magic number")
     if magic not in _MACH_MAGICS:
         if magic in (FatMagic.FAT_MAGIC, FatMagic.FAT_MAGIC_64) and expected_cputype is not None:
             raise BinaryFormatError("fat slice is itself a fat file", offset=view.base)
@@ -345,7 +356,7 @@ def _read_thin(view: View, *, expected_cputype: int | None) -> BinaryInfo:
     order = ">" if big else "<"
     # loader.h: "struct mach_header { uint32_t magic; cpu_type_t cputype; cpu_subtype_t cpusubtype;
     # uint32_t filetype; uint32_t ncmds; uint32_t sizeofcmds; uint32_t flags; }" (+ reserved in _64).
-    cputype, cpusubtype, filetype, ncmds, sizeofcmds, _flags = view.unpack(order + "iIIIII", 4, "mach header")
+    cputype, cpusubtype, filetype, ncmds, sizeofcmds, _flags = head.unpack(order + "iIIIII", 4, "mach header")
     if expected_cputype is not None and cputype != expected_cputype:
         raise BinaryFormatError(
             f"fat slice: fat_arch cputype {expected_cputype} but the slice's mach header says {cputype}",
@@ -396,9 +407,7 @@ def _walk_commands(
             f"mach header: {ncmds} load commands cannot fit in sizeofcmds {sizeofcmds}",
             offset=view.base + 16,
         )
-    data = view.bytes(header_size, sizeofcmds, "load commands")
-    start = view.base + header_size
-    area = View(_Preloaded(view.source.size, start, data), start, sizeofcmds)
+    area = _load(view, header_size, sizeofcmds, "load commands")
     cmd_struct = struct.Struct(order + "II")
     result = _Commands()
     offset = 0
@@ -411,7 +420,7 @@ def _walk_commands(
         if cmdsize < _LOAD_COMMAND_SIZE or cmdsize % align:
             raise BinaryFormatError(
                 f"{what}: cmdsize {cmdsize} is not a multiple of {align} of at least {_LOAD_COMMAND_SIZE}",
-                offset=start + offset,
+                offset=area.base + offset,
             )
         command = area.sub(offset, cmdsize, what)
         _interpret(command, order, cmd & ~LC_REQ_DYLD, what, result)
