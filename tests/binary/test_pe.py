@@ -598,40 +598,63 @@ def _parse_or_reject(data: bytes) -> None:
     assert info.format is BinaryFormat.PE
 
 
-@pytest.fixture(scope="session")
-def fuzz_target(mingw64: Path) -> tuple[bytes, list[tuple[int, int]]]:
-    """user.dll and the byte ranges worth mutating: headers, section table, import and export data."""
-    data = (mingw64 / "user.dll").read_bytes()
+def _fuzz_ranges(data: bytes) -> list[tuple[int, int]]:
+    """Byte ranges worth mutating: headers and section table, import/delay-import/export data."""
     layout = _Layout(data)
     ranges = [(0, layout.section_table + 40 * layout.section_count)]
-    import_rva, import_size = layout.directory(1)
-    start = layout.offset_of(import_rva)
-    ranges.append((start, start + import_size))
-    # The import names follow the lookup tables; cover the rest of the table's neighbourhood.
-    ranges.append((start, min(len(data), start + 0x400)))
-    export = layout.offset_of(layout.directory(0)[0])
-    ranges.append((export, export + 0x80))
-    return data, ranges
+    for index, span in ((0, 0x80), (1, 0x400), (13, 0x200)):
+        rva, size = layout.directory(index)
+        if rva:
+            # The table itself and what follows it (lookup tables, names).
+            start = layout.offset_of(rva)
+            ranges += [(start, start + max(size, 4)), (start, min(len(data), start + span))]
+    return ranges
+
+
+@pytest.fixture(scope="session")
+def fuzz_target(mingw64: Path) -> tuple[bytes, list[tuple[int, int]]]:
+    """user.dll (GNU ld: imports, exports) and its ranges worth mutating."""
+    data = (mingw64 / "user.dll").read_bytes()
+    return data, _fuzz_ranges(data)
+
+
+@pytest.fixture(scope="session")
+def fuzz_delay_target(delay32: Path) -> tuple[bytes, list[tuple[int, int]]]:
+    """delay.dll (lld, PE32: imports, delay imports, exports) and its ranges worth mutating."""
+    data = (delay32 / "delay.dll").read_bytes()
+    return data, _fuzz_ranges(data)
 
 
 _INTERESTING = st.sampled_from([0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0x1000, 0x200])
+
+
+def _mutate(original: bytes, ranges: list[tuple[int, int]], data: st.DataObject) -> bytes:
+    mutated = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 8), label="edits")):
+        low, high = data.draw(st.sampled_from(ranges), label="range")
+        at = data.draw(st.integers(low, max(low, min(high, len(original)) - 4)), label="offset")
+        if data.draw(st.booleans(), label="word"):
+            value = data.draw(_INTERESTING | st.integers(0, 0xFFFFFFFF), label="value")
+            struct.pack_into("<I", mutated, at, value)
+        else:
+            mutated[at] = data.draw(st.integers(0, 255), label="byte")
+    return bytes(mutated)
 
 
 @pytest.mark.toolchain
 @FUZZ
 @given(data=st.data())
 def test_fuzz_mutations(fuzz_target: tuple[bytes, list[tuple[int, int]]], data: st.DataObject) -> None:
-    original, ranges = fuzz_target
-    mutated = bytearray(original)
-    for _ in range(data.draw(st.integers(1, 8), label="edits")):
-        low, high = data.draw(st.sampled_from(ranges), label="range")
-        at = data.draw(st.integers(low, max(low, high - 4)), label="offset")
-        if data.draw(st.booleans(), label="word"):
-            value = data.draw(_INTERESTING | st.integers(0, 0xFFFFFFFF), label="value")
-            struct.pack_into("<I", mutated, at, value)
-        else:
-            mutated[at] = data.draw(st.integers(0, 255), label="byte")
-    _parse_or_reject(bytes(mutated))
+    _parse_or_reject(_mutate(*fuzz_target, data))
+
+
+@pytest.mark.toolchain
+@FUZZ
+@given(data=st.data())
+def test_fuzz_delay_mutations(
+    fuzz_delay_target: tuple[bytes, list[tuple[int, int]]], data: st.DataObject
+) -> None:
+    _parse_or_reject(_mutate(*fuzz_delay_target, data))
 
 
 @pytest.mark.toolchain

@@ -373,6 +373,11 @@ def _optional_header(header: View) -> _OptionalHeader:
     if magic not in _LAYOUTS:
         raise BinaryFormatError(f"unknown optional header magic {magic:#x} (expected 0x10b or 0x20b)")
     layout = _LAYOUTS[OptionalHeaderMagic(magic)]
+    if header.limit < layout.directories_offset:
+        raise BinaryFormatError(
+            f"SizeOfOptionalHeader {header.limit} is too small for a {OptionalHeaderMagic(magic).name} "
+            f"optional header ({layout.directories_offset} bytes before the data directories)"
+        )
     (image_base,) = header.unpack(layout.image_base, layout.image_base_offset, "optional header ImageBase")
     (size_of_headers,) = header.unpack("<I", layout.size_of_headers_offset, "optional header SizeOfHeaders")
     (subsystem,) = header.unpack("<H", layout.subsystem_offset, "optional header Subsystem")
