@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import posixpath
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
@@ -89,21 +89,92 @@ def resolve_all(
 ) -> dict[str, tuple[Dependency, ...]]:
     """Resolve every needed library of every readable native file; keyed by artifact path."""
     context = linux_context or LinuxContext()
+    by_format: dict[BinaryFormat, list[NativeFile]] = {}
+    for native in files:
+        if native.info is not None:
+            by_format.setdefault(native.info.format, []).append(native)
+    result: dict[str, tuple[Dependency, ...]] = {}
+    for native in by_format.get(BinaryFormat.PE, ()):
+        result[native.path] = tuple(_resolve_pe(native, _info(native), index))
+    result.update(_resolve_elf_files(by_format.get(BinaryFormat.ELF, []), index, context))
+    result.update(_resolve_macho_files(by_format.get(BinaryFormat.MACHO, []), index))
+    return result
+
+
+Retry = Callable[[NativeFile, Dependency, tuple[NativeFile, ...]], Dependency]
+
+
+def _through_loaders(
+    files: Sequence[NativeFile], first: Mapping[str, list[Dependency]], retry: Retry
+) -> dict[str, tuple[Dependency, ...]]:
+    """Second pass: retry each external dependency with the chain of images that load its binary.
+
+    Both ld.so (DT_RPATH of the loaders, already-loaded SONAMEs) and dyld (LC_RPATH of the
+    loaders) search with what the images that caused a library to be loaded carry.
+    """
+    loaders: dict[str, list[NativeFile]] = {}
+    for native in files:
+        for dep in first[native.path]:
+            if dep.member is not None and dep.member != native.path:
+                loaders.setdefault(dep.member, []).append(native)
     result: dict[str, tuple[Dependency, ...]] = {}
     for native in files:
-        info = native.info
-        if info is None:
-            continue
-        if info.format is BinaryFormat.ELF:
-            result[native.path] = tuple(_resolve_elf(native, info, index, context))
-        elif info.format is BinaryFormat.PE:
-            result[native.path] = tuple(_resolve_pe(native, info, index))
-    macho = [n for n in files if n.info is not None and n.info.format is BinaryFormat.MACHO]
-    result.update(_resolve_macho_files(macho, index))
+        deps = first[native.path]
+        if any(d.resolution is Resolution.EXTERNAL for d in deps):
+            chain = _loader_chain(native, loaders)[1:]
+            if chain:
+                deps = [retry(native, d, chain) if d.resolution is Resolution.EXTERNAL else d for d in deps]
+        result[native.path] = tuple(deps)
     return result
 
 
 # --- Linux --------------------------------------------------------------------------------------
+
+
+def _resolve_elf_files(
+    files: Sequence[NativeFile], index: FileIndex, ctx: LinuxContext
+) -> dict[str, tuple[Dependency, ...]]:
+    first = {n.path: list(_resolve_elf(n, _info(n), index, ctx)) for n in files}
+
+    def retry(native: NativeFile, dep: Dependency, chain: tuple[NativeFile, ...]) -> Dependency:
+        return _elf_through_loaders(native, dep, chain, first, index, ctx) or dep
+
+    return _through_loaders(files, first, retry)
+
+
+def _elf_through_loaders(
+    native: NativeFile,
+    dep: Dependency,
+    chain: tuple[NativeFile, ...],
+    first: Mapping[str, list[Dependency]],
+    index: FileIndex,
+    ctx: LinuxContext,
+) -> Dependency | None:
+    """ld.so's two ways a loader helps: a library it loaded first, and its DT_RPATH."""
+    if "/" in dep.name:
+        return None
+    # ld.so loads breadth first and reuses a loaded object whose SONAME matches: the loaders'
+    # own direct dependencies are in the process before this binary's are looked for.
+    for loader in chain:
+        for loaded in first[loader.path]:
+            if loaded.member is not None and loaded.name == dep.name:
+                return Dependency(
+                    dep.name, Resolution.BUNDLED, loaded.member, f"already loaded by {loader.path}"
+                )
+    # glibc: the loaders' DT_RPATH is searched unless the requesting object has DT_RUNPATH (and a
+    # loader with DT_RUNPATH contributes nothing); musl searches both kinds, up the whole chain.
+    if _info(native).runpath and ctx.libc != "musl":
+        return None
+    for loader in chain:
+        info = _info(loader)
+        entries = info.rpath if not info.runpath else (info.runpath if ctx.libc == "musl" else ())
+        origin = posixpath.dirname(loader.install_path)
+        for entry in entries:
+            directory = _expand_origin(entry, origin, info.arch)
+            found = index.find(directory, dep.name) if directory is not None else None
+            if found is not None:
+                return Dependency(dep.name, Resolution.BUNDLED, found.path, f"RPATH {entry} of {loader.path}")
+    return None
 
 
 def _resolve_elf(
@@ -186,24 +257,13 @@ def _resolve_dll(name: str, directory: str, arch: str, index: FileIndex, *, lazy
 def _resolve_macho_files(files: Sequence[NativeFile], index: FileIndex) -> dict[str, tuple[Dependency, ...]]:
     """Resolve Mach-O files together: an ``@rpath`` may be found through a loader's LC_RPATH."""
     first = {n.path: [_resolve_install_name(n, name, (n,), index) for name in _info(n).needed] for n in files}
-    loaders: dict[str, list[NativeFile]] = {}
-    for native in files:
-        for dep in first[native.path]:
-            if dep.member is not None:
-                loaders.setdefault(dep.member, []).append(native)
-    result: dict[str, tuple[Dependency, ...]] = {}
-    for native in files:
-        deps = first[native.path]
-        if any(d.resolution is Resolution.EXTERNAL and d.name.startswith("@rpath/") for d in deps):
-            chain = _loader_chain(native, loaders)
-            deps = [
-                _resolve_install_name(native, d.name, chain, index)
-                if d.resolution is Resolution.EXTERNAL
-                else d
-                for d in deps
-            ]
-        result[native.path] = tuple(deps)
-    return result
+
+    def retry(native: NativeFile, dep: Dependency, chain: tuple[NativeFile, ...]) -> Dependency:
+        if not dep.name.startswith("@rpath/"):
+            return dep
+        return _resolve_install_name(native, dep.name, (native, *chain), index)
+
+    return _through_loaders(files, first, retry)
 
 
 def _loader_chain(native: NativeFile, loaders: Mapping[str, list[NativeFile]]) -> tuple[NativeFile, ...]:
