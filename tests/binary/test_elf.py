@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _toolchain import require, run
-from native_doctor.binary import BinaryInfo, BytesSource, FileKind, read_binary
+from native_doctor.binary import BinaryInfo, BytesSource, FileKind, elf, read_binary
 from native_doctor.binary.elf import read_elf
 from native_doctor.errors import BinaryFormatError
 
@@ -77,6 +77,8 @@ RECIPES: dict[str, Recipe] = {
         may_refuse=True,
     ),
     "libisa_v3.so": _shared("gcc", "libisa_v3.so", "base.c", extra=("-Wl,-z,x86-64-v3",)),
+    "libisa_v4.so": _shared("gcc", "libisa_v4.so", "base.c", extra=("-Wl,-z,x86-64-v4",)),
+    "i686/libisa_v2.so": _shared("i686-linux-gnu-gcc", "libisa_v2.so", "base.c", extra=("-Wl,-z,x86-64-v2",)),
     "pie": Recipe("gcc", ("-fPIE", "-pie", "main.c", "-o", "{out}")),
     "nopie": Recipe("gcc", ("-fno-pie", "-no-pie", "main.c", "-o", "{out}")),
     "static": Recipe("gcc", ("-static", "-fno-pie", "-no-pie", "main.c", "-o", "{out}")),
@@ -154,6 +156,7 @@ EXPECTED: dict[str, dict[str, object]] = {
     "libexecstack.so": {"executable_stack": True, "text_relocations": False},
     "libtextrel.so": {"text_relocations": True},
     "libisa_v3.so": {"x86_isa_level": 3},
+    "libisa_v4.so": {"x86_isa_level": 4},
     "pie": {"kind": FileKind.EXECUTABLE, "interpreter": "/lib64/ld-linux-x86-64.so.2", "x86_isa_level": 1},
     "nopie": {"kind": FileKind.EXECUTABLE, "interpreter": "/lib64/ld-linux-x86-64.so.2"},
     "static": {"kind": FileKind.EXECUTABLE, "interpreter": None, "needed": (), "symbol_versions": {}},
@@ -173,6 +176,7 @@ _CROSS_EXPECTED = {
 }
 for _name in list(EXPECTED):
     EXPECTED[_name] = {**_NATIVE, "executable_stack": False, **EXPECTED[_name]}
+EXPECTED["i686/libisa_v2.so"] = {**_CROSS_EXPECTED["i686"][0], "x86_isa_level": 2}
 for _arch, (_ident, _interp) in _CROSS_EXPECTED.items():
     EXPECTED[f"{_arch}/libversioned.so"] = {
         **_ident,
@@ -496,6 +500,91 @@ def test_pie_without_df_1_pie_is_a_shared_library(builder: Builder) -> None:
     assert read_elf(BytesSource(data)).kind is FileKind.SHARED_LIBRARY
 
 
+def test_isa_level_from_pt_note_without_pt_gnu_property(builder: Builder) -> None:
+    """Without PT_GNU_PROPERTY the property note is found in a PT_NOTE segment (8-byte aligned)."""
+    data = bytearray(builder.get("libisa_v3.so").read_bytes())
+    phoff, phentsize, phnum = struct.unpack_from("<Q", data, 0x20) + struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        if struct.unpack_from("<I", data, phoff + i * phentsize)[0] == 0x6474E553:
+            struct.pack_into("<I", data, phoff + i * phentsize, 0)  # PT_GNU_PROPERTY -> PT_NULL
+            break
+    else:
+        pytest.fail("no PT_GNU_PROPERTY")
+    assert read_elf(BytesSource(bytes(data))).x86_isa_level == 3
+
+
+# Hand-made files: one PT_LOAD maps the whole file at address 0, PT_DYNAMIC sits at 0x200.
+_STRTAB = b"\0libfoo.so\0V1\0"  # "libfoo.so" at 1, "V1" at 11
+_STRTAB_AT = 0x1000
+_TABLES_AT = 0x2000
+
+
+def tiny_elf(dynamic: list[tuple[int, int]], tables: bytes = b"") -> bytes:
+    """A 64-bit little-endian ET_DYN file with the given dynamic entries and version tables."""
+    size = _TABLES_AT + len(tables)
+    dyn_size = 16 * len(dynamic)
+    phdrs = [(1, 5, 0, 0, 0, size, size, 0x1000), (2, 6, 0x200, 0x200, 0x200, dyn_size, dyn_size, 8)]
+    data = bytearray(size)
+    data[:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
+    struct.pack_into("<HHIQQQIHHHHHH", data, 16, 3, 62, 1, 0, 64, 0, 0, 64, 56, len(phdrs), 64, 0, 0)
+    for i, phdr in enumerate(phdrs):
+        struct.pack_into("<IIQQQQQQ", data, 64 + 56 * i, *phdr)
+    for i, entry in enumerate(dynamic):
+        struct.pack_into("<QQ", data, 0x200 + 16 * i, *entry)
+    data[_STRTAB_AT : _STRTAB_AT + len(_STRTAB)] = _STRTAB
+    data[_TABLES_AT:] = tables
+    return bytes(data)
+
+
+_STRINGS = [(5, _STRTAB_AT), (10, len(_STRTAB))]  # DT_STRTAB, DT_STRSZ
+
+
+def _verneed(cnt: int, aux: int, nxt: int) -> bytes:
+    return struct.pack("<HHIII", 1, cnt, 1, aux, nxt)
+
+
+def _vernaux(nxt: int) -> bytes:
+    return struct.pack("<IHHII", 0, 0, 2, 11, nxt)
+
+
+def test_tiny_elf_reads() -> None:
+    tables = _verneed(1, 16, 0) + _vernaux(0)
+    info = read_elf(BytesSource(tiny_elf([(1, 1), *_STRINGS, (0x6FFFFFFE, _TABLES_AT), (0, 0)], tables)))
+    assert info.needed == ("libfoo.so",)
+    assert dict(info.symbol_versions) == {"libfoo.so": ("V1",)}
+    assert info.kind is FileKind.SHARED_LIBRARY
+    assert info.executable_stack is None
+
+
+def test_version_entries_are_budgeted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """vn_cnt and DT_VERNEEDNUM are attacker-controlled: a shared budget bounds the walk."""
+    monkeypatch.setattr(elf, "MAX_VERSION_ENTRIES", 50)
+    aux = _vernaux(16) * 40 + _vernaux(0)
+    size = 16 + len(aux)
+    tables = _verneed(41, 16, size) + aux + _verneed(41, 16, 0) + aux
+    data = tiny_elf([*_STRINGS, (0x6FFFFFFE, _TABLES_AT), (0x6FFFFFFF, 2), (0, 0)], tables)
+    with pytest.raises(BinaryFormatError, match="too many entries"):
+        read_elf(BytesSource(data))
+
+
+def test_dynamic_entries_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without DT_NULL, at most MAX_DYNAMIC_ENTRIES entries are read."""
+    monkeypatch.setattr(elf, "MAX_DYNAMIC_ENTRIES", 10)
+    data = tiny_elf([*_STRINGS, *[(1, 1)] * 20])
+    assert read_elf(BytesSource(data)).needed == ("libfoo.so",) * 8
+
+
+def test_strings_without_strtab() -> None:
+    with pytest.raises(BinaryFormatError, match="no DT_STRTAB"):
+        read_elf(BytesSource(tiny_elf([(1, 1), (0, 0)])))
+
+
+def test_unterminated_string() -> None:
+    data = tiny_elf([(5, _STRTAB_AT), (10, 5), (1, 1), (0, 0)])  # "libf" without its NUL in DT_STRSZ
+    with pytest.raises(BinaryFormatError, match="unterminated"):
+        read_elf(BytesSource(data))
+
+
 # --------------------------------------------------------------------------------------------
 # Fuzzing: every input yields a BinaryInfo or a BinaryFormatError, nothing else
 # --------------------------------------------------------------------------------------------
@@ -508,18 +597,37 @@ FUZZ = settings(
 )
 
 
+@dataclass(frozen=True)
+class Seed:
+    """A real file to mutate, and the byte ranges a clean parse of it reads."""
+
+    data: bytes
+    hot: tuple[tuple[int, int], ...]
+
+
 @pytest.fixture(scope="session")
-def seeds(builder: Builder) -> list[bytes]:
-    """Real files to mutate: synthetic ones of each class/endianness and a system library."""
-    found = []
-    for name in ("versioned_user", "librpath.so", "i686/versioned_user", "s390x/libversioned.so"):
+def seeds(builder: Builder) -> list[Seed]:
+    """Synthetic files of each class and byte order, and a system library."""
+    paths = []
+    for name in (
+        "versioned_user",
+        "librpath.so",
+        "i686/versioned_user",
+        "s390x/libversioned.so",
+        "ppc/versioned_user",
+    ):
         if shutil.which(RECIPES[name].compiler):
-            found.append(builder.get(name).read_bytes())
-    system = SYSTEM_LIB_DIR / "libz.so.1"
-    if system.exists():
-        found.append(system.read_bytes())
-    if not found:
+            paths.append(builder.get(name))
+    if (SYSTEM_LIB_DIR / "libz.so.1").exists():
+        paths.append(SYSTEM_LIB_DIR / "libz.so.1")
+    if not paths:
         pytest.skip("no seed binaries")
+    found = []
+    for path in paths:
+        source = RecordingSource(path.read_bytes())
+        read_elf(source)
+        hot = tuple((o, min(o + n, source.size)) for o, n in source.reads if o < source.size)
+        found.append(Seed(path.read_bytes(), hot))
     return found
 
 
@@ -535,43 +643,32 @@ def check_total(data: bytes) -> None:
 _interesting = st.sampled_from([0, 1, 0x7F, 0x80, 0xFF])
 
 
-@FUZZ
-@given(data=st.data())
-def test_fuzz_mutated_headers(seeds: list[bytes], data: st.DataObject) -> None:
-    seed = bytearray(data.draw(st.sampled_from(seeds)))
-    span = min(len(seed), 4096)
-    for _ in range(data.draw(st.integers(1, 16))):
-        pos = data.draw(st.integers(4, span - 1))
-        seed[pos] = data.draw(_interesting | st.integers(0, 255))
-    check_total(bytes(seed))
-
-
 _word = st.tuples(
-    st.sampled_from([2, 4, 8]),
-    st.integers(16, 8191),
-    st.sampled_from([0, 1, 0xFFFF, 2**31, 2**64 - 1]) | st.integers(0, 2**64 - 1),
+    st.sampled_from([1, 2, 4, 8]),
+    st.integers(0, 2**32),
+    st.sampled_from([0, 1, 0x7F, 0xFF, 0xFFFF, 2**31, 2**64 - 1]) | st.integers(0, 2**64 - 1),
     st.sampled_from(["little", "big"]),
 )
 
 
 @FUZZ
-@given(seed_index=st.integers(0, 99), words=st.lists(_word, min_size=1, max_size=4))
-def test_fuzz_mutated_words(
-    seeds: list[bytes], seed_index: int, words: list[tuple[int, int, int, str]]
-) -> None:
-    """Overwrite whole words (offsets, sizes, counts) in the headers and the dynamic segment."""
-    seed = bytearray(seeds[seed_index % len(seeds)])
+@given(seed_index=st.integers(0, 99), words=st.lists(_word, min_size=1, max_size=8))
+def test_fuzz_mutated(seeds: list[Seed], seed_index: int, words: list[tuple[int, int, int, str]]) -> None:
+    """Overwrite bytes and whole words (offsets, sizes, counts) where the reader looks."""
+    seed = seeds[seed_index % len(seeds)]
+    data = bytearray(seed.data)
     for width, pos, value, order in words:
-        at = pos % (min(len(seed), 8192) - width)
+        start, end = seed.hot[pos % len(seed.hot)]
+        at = max(4, start + pos % max(1, end - start - width))
         word = (value % 2 ** (8 * width)).to_bytes(width, "little" if order == "little" else "big")
-        seed[at : at + width] = word
-    check_total(bytes(seed))
+        data[at : at + width] = word
+    check_total(bytes(data))
 
 
 @FUZZ
 @given(data=st.data())
-def test_fuzz_truncated(seeds: list[bytes], data: st.DataObject) -> None:
-    seed = data.draw(st.sampled_from(seeds))
+def test_fuzz_truncated(seeds: list[Seed], data: st.DataObject) -> None:
+    seed = data.draw(st.sampled_from(seeds)).data
     check_total(seed[: data.draw(st.integers(0, len(seed)))])
 
 

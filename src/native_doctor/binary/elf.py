@@ -27,8 +27,11 @@ __all__ = ["read_elf"]
 MAX_DYNAMIC_ENTRIES = 100_000
 #: Most verneed/vernaux (or verdef) entries followed in one chain.
 MAX_VERSION_ENTRIES = 100_000
-#: Most bytes of one note segment scanned for the GNU property note.
+#: Most bytes of one note segment scanned for the GNU property note, and most segments scanned.
 MAX_NOTE_BYTES = 1 << 16
+MAX_NOTE_SEGMENTS = 16
+#: Largest program header table read (65534 entries of 56 bytes fit).
+MAX_PROGRAM_HEADER_BYTES = 4 << 20
 #: Smallest read: the head of the file, a string table or version chain come in pieces this big.
 READ_CHUNK = 4096
 
@@ -253,7 +256,7 @@ class _Reader:
 
     def sub(self, offset: int, length: int, what: str) -> View:
         """A bounds-checked view of exactly ``length`` bytes at file offset ``offset``."""
-        for start, data, view in self._pieces:
+        for start, data, view in reversed(self._pieces):  # chains read forward
             if start <= offset and offset + length <= start + len(data):
                 return view.sub(offset - start, length, what)
         piece = self._read(offset, length, what)
@@ -261,7 +264,7 @@ class _Reader:
 
     def cstring(self, offset: int, what: str, max_length: int) -> str:
         """The NUL-terminated string at file offset ``offset`` (at most ``max_length`` bytes)."""
-        for start, data, view in self._pieces:
+        for start, data, view in reversed(self._pieces):  # chains read forward
             rel = offset - start
             if 0 <= rel < len(data) and data.find(b"\0", rel, rel + max_length + 1) >= 0:
                 return view.cstring(rel, what, max_length=max_length)
@@ -300,22 +303,41 @@ class _StringTable:
         return self._reader.cstring(self._offset + index, what, max_length)
 
 
-class _ChainGuard:
-    """Bounds a linked chain of table entries: no entry visited twice, at most ``limit`` entries."""
+class _Budget:
+    """How many more entries of one table may be read, shared by its nested chains."""
 
-    __slots__ = ("_limit", "_seen", "_what")
+    __slots__ = ("_left", "_what")
 
     def __init__(self, what: str, limit: int) -> None:
         self._what = what
-        self._limit = limit
+        self._left = limit
+
+    def spend(self, offset: int) -> None:
+        """Count one more entry; raise when there are too many."""
+        if self._left <= 0:
+            raise BinaryFormatError(f"{self._what}: too many entries", offset=offset)
+        self._left -= 1
+
+
+class _ChainGuard:
+    """Bounds one linked chain of table entries: no entry visited twice, and a shared budget.
+
+    The LSB's next-entry fields are unsigned byte offsets added to the current entry's, so a
+    chain cannot really loop; the guard keeps that true whatever the arithmetic becomes.
+    """
+
+    __slots__ = ("_budget", "_seen", "_what")
+
+    def __init__(self, what: str, budget: _Budget) -> None:
+        self._what = what
+        self._budget = budget
         self._seen: set[int] = set()
 
     def visit(self, offset: int) -> None:
         """Record a visit to the entry at ``offset``; raise on a cycle or too many entries."""
         if offset in self._seen:
             raise BinaryFormatError(f"{self._what}: chain loops back to offset {offset}", offset=offset)
-        if len(self._seen) >= self._limit:
-            raise BinaryFormatError(f"{self._what}: more than {self._limit} entries", offset=offset)
+        self._budget.spend(offset)
         self._seen.add(offset)
 
 
@@ -373,6 +395,10 @@ def _read_header(reader: _Reader, layout: _Layout) -> _Header:
         raise BinaryFormatError("extended program header count (PN_XNUM) is not supported", offset=16)
     if e_phnum and e_phentsize < layout.phdr.size:
         raise BinaryFormatError(f"program header entry size {e_phentsize} is too small", offset=16)
+    if e_phnum * e_phentsize > MAX_PROGRAM_HEADER_BYTES:
+        raise BinaryFormatError(
+            f"program header table of {e_phnum * e_phentsize} bytes is too large", offset=16
+        )
     return _Header(e_type, e_machine, e_phoff, e_phentsize, e_phnum)
 
 
@@ -550,8 +576,8 @@ def _read_verneed(
     structures"; "vn_next: offset in bytes to the next Verneed entry"; 0 ends each chain.
     """
     needed: dict[str, set[str]] = {}
-    files = _ChainGuard("DT_VERNEED", MAX_VERSION_ENTRIES)
-    entries = _ChainGuard("DT_VERNEED auxiliary entries", MAX_VERSION_ENTRIES)
+    budget = _Budget("DT_VERNEED", MAX_VERSION_ENTRIES)
+    files = _ChainGuard("DT_VERNEED", budget)
     for _ in range(MAX_VERSION_ENTRIES if count is None else min(count, MAX_VERSION_ENTRIES)):
         files.visit(offset)
         entry = reader.sub(offset, layout.verneed.size, "verneed entry")
@@ -560,6 +586,7 @@ def _read_verneed(
             raise BinaryFormatError(f"verneed entry: unsupported vn_version {vn_version}", offset=offset)
         names = needed.setdefault(strtab.get(vn_file, "verneed file name"), set())
         aux = offset + vn_aux
+        entries = _ChainGuard("vernaux", budget)
         for _ in range(vn_cnt):
             entries.visit(aux)
             vernaux = reader.sub(aux, layout.vernaux.size, "vernaux entry")
@@ -583,7 +610,7 @@ def _read_verdef(
     "vda_name" names the version, later ones its predecessors.
     """
     names: dict[str, None] = {}
-    chain = _ChainGuard("DT_VERDEF", MAX_VERSION_ENTRIES)
+    chain = _ChainGuard("DT_VERDEF", _Budget("DT_VERDEF", MAX_VERSION_ENTRIES))
     for _ in range(MAX_VERSION_ENTRIES if count is None else min(count, MAX_VERSION_ENTRIES)):
         chain.visit(offset)
         entry = reader.sub(offset, layout.verdef.size, "verdef entry")
@@ -638,7 +665,7 @@ def _x86_isa_level(reader: _Reader, layout: _Layout, header: _Header, segments: 
     notes = [s for s in segments if s.type == SegmentType.PT_GNU_PROPERTY]
     notes = notes or [s for s in segments if s.type == SegmentType.PT_NOTE]
     mask: int | None = None
-    for seg in notes:
+    for seg in notes[:MAX_NOTE_SEGMENTS]:
         found = _isa_needed_in_notes(reader, layout, seg)
         if found is not None:
             mask = (mask or 0) | found
