@@ -559,6 +559,36 @@ def test_import_table_without_terminator() -> None:
         read_binary(bytes(data))
 
 
+@pytest.mark.toolchain
+@pytest.mark.parametrize("zero_fill", [True, False], ids=["zero-fill-terminates", "no-zero-fill"])
+def test_import_table_ending_with_file_data(mingw64: Path, zero_fill: bool) -> None:
+    """Descriptors moved to the very end of a section's file data: the terminator is only in memory.
+
+    With VirtualSize > SizeOfRawData the loader sees zeros after the last descriptor (terminated);
+    with VirtualSize == SizeOfRawData the table runs off its section.
+    """
+    data = bytearray((mingw64 / "user.dll").read_bytes())
+    layout = _Layout(data)
+    rva, _ = layout.directory(1)
+    expected = read_pe(BytesSource(bytes(data))).needed
+    table = bytes(data[layout.offset_of(rva) : layout.offset_of(rva) + 20 * len(expected)])
+    for i in range(layout.section_count):  # a section with room for the table after VirtualSize
+        header = layout.section_table + 40 * i
+        vsize, va, raw_size, raw = struct.unpack_from("<IIII", data, header + 8)
+        if raw_size - vsize >= len(table):
+            break
+    else:
+        pytest.fail("no section with slack for the import table")
+    data[raw + raw_size - len(table) : raw + raw_size] = table
+    struct.pack_into("<I", data, header + 8, raw_size + (0x100 if zero_fill else 0))
+    struct.pack_into("<II", data, layout.directory_offset(1), va + raw_size - len(table), len(table))
+    if zero_fill:
+        assert read_pe(BytesSource(bytes(data))).needed == expected
+    else:
+        with pytest.raises(BinaryFormatError, match="no terminating null entry"):
+            read_pe(BytesSource(bytes(data)))
+
+
 def test_descriptor_cap() -> None:
     data = bytearray(_image())
     big = bytearray(0x200 + 20 * (MAX_DESCRIPTORS + 2) + 16)

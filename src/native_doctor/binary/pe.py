@@ -234,6 +234,10 @@ class _Image:
             return self._clip(rva, self.headers_end - rva, rva, what)
         raise BinaryFormatError(f"{what}: RVA {rva:#x} is not inside any section")
 
+    def zero_filled(self, rva: int) -> bool:
+        """Whether ``rva`` lies past a section's file data but inside its VirtualSize (zeros in memory)."""
+        return any(s.raw_size <= rva - s.virtual_address < s.mapped_size for s in self.sections)
+
     def _clip(self, offset: int, backed: int, rva: int, what: str) -> tuple[int, int]:
         available = min(backed, self.view.limit - offset)
         if available <= 0:
@@ -280,6 +284,8 @@ class _Image:
                 yield fields
             index += count
             batch = count * 2
+        if limit <= MAX_DESCRIPTORS and available % entry.size == 0 and self.zero_filled(rva + available):
+            return  # the loader sees the section's zero fill: a null terminator
         raise BinaryFormatError(
             f"{what}: no terminating null entry before the end of the section's data", offset=offset
         )
