@@ -32,6 +32,8 @@ MAX_NOTE_BYTES = 1 << 16
 MAX_NOTE_SEGMENTS = 16
 #: Largest program header table read (65534 entries of 56 bytes fit).
 MAX_PROGRAM_HEADER_BYTES = 4 << 20
+#: Pieces of the file kept in memory (a chain spread over a huge file must not pile them up).
+MAX_PIECES = 16
 #: Smallest read: the head of the file, a string table or version chain come in pieces this big.
 READ_CHUNK = 4096
 
@@ -279,6 +281,8 @@ class _Reader:
         data = self._view.bytes(offset, max(length, min(READ_CHUNK, available)), what)
         view = View(BytesSource(data))
         self._pieces.append((offset, data, view))
+        if len(self._pieces) > MAX_PIECES:
+            del self._pieces[1]  # keep the head of the file; forget the oldest other piece
         return view
 
 
