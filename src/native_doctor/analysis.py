@@ -95,7 +95,7 @@ def inspect_artifact(
         os=target,
         libc=libc,
         archs=_common_archs(readable, target),
-        qualifies_for=_qualifies_for(target, libc, readable),
+        qualifies_for=_qualifies_for(target, libc, readable, claimed),
         claimed_platforms=claimed,
     )
     return Inspection(artifact, binaries, platform, _repair(artifact, binaries))
@@ -158,14 +158,14 @@ def _common_archs(binaries: Sequence[BinaryReport], target: TargetOS | None) -> 
 
 
 def _qualifies_for(
-    target: TargetOS | None, libc: str | None, binaries: Sequence[BinaryReport]
+    target: TargetOS | None, libc: str | None, binaries: Sequence[BinaryReport], claimed: Sequence[str]
 ) -> tuple[str, ...]:
     platform_binaries = _platform_binaries(binaries, target)
     infos = _infos(platform_binaries)
     if not infos:
         return ()
     if target is TargetOS.LINUX:
-        return _linux_tags(libc or "glibc", infos, platform_binaries)
+        return _linux_tags(libc or "glibc", infos, platform_binaries, claimed)
     if target is TargetOS.MACOS:
         return _macos_tags(infos)
     archs = {info.arch for info in infos}
@@ -176,7 +176,9 @@ def _qualifies_for(
 _LOADER = re.compile(r"^(ld-linux.*|ld64\.so\.\d|ld-musl-.*)$")
 
 
-def _linux_tags(libc: str, infos: Sequence[BinaryInfo], binaries: Sequence[BinaryReport]) -> tuple[str, ...]:
+def _linux_tags(
+    libc: str, infos: Sequence[BinaryInfo], binaries: Sequence[BinaryReport], claimed: Sequence[str]
+) -> tuple[str, ...]:
     archs = {info.arch for info in infos}
     if len(archs) != 1:
         return ()
@@ -193,7 +195,26 @@ def _linux_tags(libc: str, infos: Sequence[BinaryInfo], binaries: Sequence[Binar
     best = linux.best_policy(arch, kind, external=external, versions=versions)
     if best is None:
         return (f"linux_{arch}",)
+    if kind == "musl":
+        best = _musl_floor(best, arch, claimed)
     return (best.tag(arch), *best.alias_tags(arch))
+
+
+def _policy_version(policy: linux.LinuxPolicy, arch: str) -> tuple[int, int]:
+    parsed = linux.parse_linux_platform_tag(policy.tag(arch))
+    return parsed[1] if parsed else (0, 0)
+
+
+def _musl_floor(best: linux.LinuxPolicy, arch: str, claimed: Sequence[str]) -> linux.LinuxPolicy:
+    """musl has no symbol versioning, so binaries cannot prove they run on an older musl than the
+    one the wheel claims: never answer below the lowest claimed musllinux version (when claimed)."""
+    floors = [p[1] for p in map(linux.parse_linux_platform_tag, claimed) if p is not None and p[0] == "musl"]
+    if not floors or _policy_version(best, arch) >= min(floors):
+        return best
+    for policy in linux.policies("musl"):
+        if _policy_version(policy, arch) == min(floors):
+            return policy
+    return best
 
 
 def _macos_tags(infos: Sequence[BinaryInfo]) -> tuple[str, ...]:
