@@ -82,6 +82,7 @@ RECIPES: dict[str, Recipe] = {
     "pie": Recipe("gcc", ("-fPIE", "-pie", "main.c", "-o", "{out}")),
     "nopie": Recipe("gcc", ("-fno-pie", "-no-pie", "main.c", "-o", "{out}")),
     "static": Recipe("gcc", ("-static", "-fno-pie", "-no-pie", "main.c", "-o", "{out}")),
+    "static-pie": Recipe("gcc", ("-static-pie", "-fPIE", "main.c", "-o", "{out}")),
     "object.o": Recipe("gcc", ("-c", "base.c", "-o", "{out}")),
 }
 for _arch, _cc in _CROSS.items():
@@ -160,6 +161,7 @@ EXPECTED: dict[str, dict[str, object]] = {
     "pie": {"kind": FileKind.EXECUTABLE, "interpreter": "/lib64/ld-linux-x86-64.so.2", "x86_isa_level": 1},
     "nopie": {"kind": FileKind.EXECUTABLE, "interpreter": "/lib64/ld-linux-x86-64.so.2"},
     "static": {"kind": FileKind.EXECUTABLE, "interpreter": None, "needed": (), "symbol_versions": {}},
+    "static-pie": {"kind": FileKind.EXECUTABLE, "interpreter": None, "needed": (), "soname": None},
     "object.o": {
         "kind": FileKind.OBJECT,
         "needed": (),
