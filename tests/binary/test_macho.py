@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import struct
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,8 +26,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _corpus import CorpusWheel, corpus_params, ensure
 from _toolchain import require, run
-from native_doctor.binary import BinaryFormat, BinaryInfo, BytesSource, FileKind, read_binary
+from native_doctor.binary import (
+    SNIFF_BYTES,
+    BinaryFormat,
+    BinaryInfo,
+    BytesSource,
+    FileKind,
+    read_binary,
+    sniff,
+)
 from native_doctor.binary.macho import CpuType, read_macho
 from native_doctor.errors import BinaryFormatError
 
@@ -668,11 +678,10 @@ def _reference(
     return run(tools["objdump"], "--macho", f"--arch={arch}", objdump_flag, path)
 
 
-def otool_commands(tools: dict[str, str], path: Path, arch: str | None = None) -> list[dict[str, str]]:
-    """``llvm-otool -l``, one dict per load command (first value of each key)."""
-    out = _reference(tools, path, arch, "-l", "--private-headers")
+def parse_load_commands(text: str) -> list[dict[str, str]]:
+    """``llvm-otool -l`` output, one dict per load command (first value of each key)."""
     commands: list[dict[str, str]] = []
-    for line in out.splitlines():
+    for line in text.splitlines():
         if line.startswith("Load command"):
             commands.append({})
         elif commands and len(parts := line.split(None, 1)) == 2:
@@ -682,11 +691,16 @@ def otool_commands(tools: dict[str, str], path: Path, arch: str | None = None) -
 
 def otool_summary(tools: dict[str, str], path: Path, arch: str | None = None) -> dict[str, object]:
     """The fields the reader reports, as the reference tool sees them."""
+    return summarize(parse_load_commands(_reference(tools, path, arch, "-l", "--private-headers")))
+
+
+def summarize(commands: list[dict[str, str]]) -> dict[str, object]:
+    """The fields the reader reports, from parsed ``llvm-otool -l`` load commands."""
     needed: list[str] = []
     weak: list[str] = []
     rpath: list[str] = []
     summary: dict[str, object] = {"install_name": None, "os_platform": None, "min_os": None, "sdk": None}
-    for c in otool_commands(tools, path, arch):
+    for c in commands:
         cmd = c.get("cmd", "")
         if cmd in _OTOOL_DYLIBS:
             needed.append(c["name"].rsplit(" (offset", 1)[0])
@@ -1006,3 +1020,49 @@ def test_fuzz_truncated_synthetic(real_seeds: list[bytes]) -> None:
         must_parse_or_reject(seed[: cut % (len(seed) + 1)])
 
     check()
+
+
+# --- real wheels -------------------------------------------------------------------------------
+
+MACOS_WHEELS = [
+    p for family in ("macos-x86_64", "macos-arm64", "macos-universal2") for p in corpus_params(family=family)
+]
+
+
+def _split_otool(text: str, paths: list[Path]) -> dict[Path, str]:
+    """Cut the output of one ``llvm-otool -l`` run over several files at each ``path:`` line."""
+    parts: dict[Path, list[str]] = {}
+    by_header = {f"{p}:": p for p in paths}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line in by_header:
+            current = parts.setdefault(by_header[line], [])
+        elif current is not None:
+            current.append(line)
+    return {p: "\n".join(lines) for p, lines in parts.items()}
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("entry", MACOS_WHEELS)
+def test_corpus_differential(entry: CorpusWheel, tools: dict[str, str], tmp_path: Path) -> None:
+    """Every Mach-O file of each macOS corpus wheel reads as llvm-otool (or llvm-objdump) reads it."""
+    infos: dict[Path, BinaryInfo] = {}
+    with zipfile.ZipFile(ensure(entry)) as zf:
+        for index, member in enumerate(zf.infolist()):
+            with zf.open(member) as fh:
+                if sniff(fh.read(SNIFF_BYTES)) is not BinaryFormat.MACHO:
+                    continue
+            data = zf.read(member)
+            path = tmp_path / str(index)
+            path.write_bytes(data)
+            infos[path] = read_binary(data)
+            assert_reads_only_headers(data)
+    assert infos, "no Mach-O file in a macOS wheel"
+    thin = [p for p, info in infos.items() if not info.slices]
+    if thin:  # one llvm-otool run for all thin files
+        outputs = _split_otool(run(tools["otool"], "-l", *thin), thin)
+        for path in thin:
+            assert ours(infos[path]) == summarize(parse_load_commands(outputs[path])), path
+    for path, info in infos.items():
+        for image in info.slices:
+            assert ours(image) == otool_summary(tools, path, image.arch), (path, image.arch)
