@@ -1,11 +1,13 @@
 """Tests for the Mach-O reader.
 
-Three sources of binaries:
+Four sources of binaries:
 
-* hand-assembled images (``_tiny``), toolchain-free, for exact field checks and every malformed case;
+* hand-assembled images (``tiny``, ``fat``), toolchain-free, for exact field checks and every
+  malformed case;
 * synthetic dylibs, bundles and executables compiled at test time from ``macho_src/`` with clang 14
   and ld64.lld 14 (no macOS SDK: ``-nostdlib`` and a stand-in libSystem), compared field by field
-  with ``llvm-otool -l`` / ``-hv`` (differential tests);
+  with ``llvm-otool -l`` / ``-hv`` (fat slices: ``llvm-objdump --macho --arch``);
+* every Mach-O file of the macOS wheels of the real-wheel corpus, compared the same way;
 * byte surgery on those synthetic files for what no toolchain here writes: big-endian thin images
   (ppc/ppc64), FAT_MAGIC_64 wrappers, i386 / x86_64h / arm64e cpu types, LC_LOAD_UPWARD_DYLIB and
   LC_LAZY_LOAD_DYLIB commands, commands written without their LC_REQ_DYLD bit.
@@ -58,7 +60,6 @@ LC_LOAD_UPWARD_DYLIB = 0x23 | LC_REQ_DYLD
 LC_VERSION_MIN_MACOSX = 0x24
 LC_VERSION_MIN_IPHONEOS = 0x25
 LC_BUILD_VERSION = 0x32
-LC_SEGMENT_64 = 0x19
 DYLIB_CMDS = {LC_LOAD_DYLIB, LC_ID_DYLIB, LC_LOAD_WEAK_DYLIB, LC_REEXPORT_DYLIB}
 DYLIB_CMDS |= {LC_LAZY_LOAD_DYLIB, LC_LOAD_UPWARD_DYLIB}
 
@@ -431,6 +432,17 @@ def test_malformed(case: str) -> None:
     data, message = MALFORMED[case]
     with pytest.raises(BinaryFormatError, match=message):
         parse(data)
+
+
+def test_error_offsets_are_absolute() -> None:
+    """An error inside a fat slice names the offset in the whole file."""
+    bad = _with(GOOD, _cmd_offset(1) + 4, "<I", 0)
+    with pytest.raises(BinaryFormatError) as thin:
+        parse(bad)
+    with pytest.raises(BinaryFormatError) as in_fat:
+        parse(fat([bad], align=4096))
+    assert thin.value.offset == _cmd_offset(1)
+    assert in_fat.value.offset == 4096 + _cmd_offset(1)
 
 
 class RecordingSource:
