@@ -297,7 +297,7 @@ class _StringTable:
         self._size = size
 
     def get(self, index: int, what: str) -> str:
-        """The string at ``index``: gABI "a string table index ... references a null-terminated string"."""
+        """The string at ``index`` (gABI: "one references a string as an index into the string section")."""
         if index >= self._size:
             raise BinaryFormatError(
                 f"{what}: string index {index} is outside the dynamic string table ({self._size} bytes)",
@@ -365,8 +365,8 @@ def read_elf(source: ByteSource) -> BinaryInfo:
         kind=_kind(header.elf_type, dynamic),
         interpreter=_read_interpreter(reader, segments),
         executable_stack=_executable_stack(segments),
-        # gABI: DT_TEXTREL "the relocation entries might cause a modification to a non-writable
-        # segment"; DF_TEXTREL in DT_FLAGS says the same.
+        # gABI: with DT_TEXTREL (or DF_TEXTREL in DT_FLAGS) "one or more relocation entries might
+        # request modifications to a non-writable segment".
         text_relocations=dynamic.textrel or bool(dynamic.flags & DynamicFlag.DF_TEXTREL),
         x86_isa_level=_x86_isa_level(reader, layout, header, segments),
         needed=names.needed,
@@ -502,7 +502,8 @@ def _kind(elf_type: int, dynamic: _Dynamic) -> FileKind:
     if elf_type == ElfType.ET_EXEC:
         return FileKind.EXECUTABLE
     if elf_type == ElfType.ET_DYN:
-        # DF_1_PIE (binutils >= 2.26): "the object is a position-independent executable".
+        # DF_1_PIE (a GNU extension, glibc <elf.h>: "Object is a PIE"), set by ld for -pie. Older
+        # PIEs without it read as shared libraries, like libc.so.6, which has a PT_INTERP too.
         if dynamic.flags_1 & DynamicFlag1.DF_1_PIE:
             return FileKind.EXECUTABLE
         return FileKind.SHARED_LIBRARY
@@ -514,8 +515,8 @@ def _kind(elf_type: int, dynamic: _Dynamic) -> FileKind:
 def _map_address(segments: list[_Segment], address: int, what: str) -> tuple[int, int]:
     """File offset of a virtual address, and how many file bytes its PT_LOAD segment has from there.
 
-    gABI: dynamic entries such as DT_STRTAB hold "addresses", which "a program header's p_vaddr
-    and p_offset" relate to file offsets for loadable segments.
+    gABI: DT_STRTAB "holds the address of the string table"; a PT_LOAD header's p_vaddr and
+    p_offset say where the bytes at that address are in the file.
     """
     for seg in segments:
         if seg.type == SegmentType.PT_LOAD and seg.vaddr <= address < seg.vaddr + seg.filesz:
@@ -565,7 +566,8 @@ def _read_names(reader: _Reader, layout: _Layout, segments: list[_Segment], dyna
 
 
 def _search_path(strtab: _StringTable, index: int | None, what: str) -> tuple[str, ...]:
-    # gABI: "The string is a colon-separated list of directories"; empty entries are dropped.
+    # gABI: DT_RUNPATH names "a string that contains a list of directories, separated by colons";
+    # DT_RPATH is read the same way. Empty entries are dropped.
     if index is None:
         return ()
     return tuple(part for part in strtab.get(index, what).split(":") if part)
@@ -664,8 +666,8 @@ def _x86_isa_level(reader: _Reader, layout: _Layout, header: _Header, segments: 
     """The highest x86-64 ISA level bit of GNU_PROPERTY_X86_ISA_1_NEEDED, for x86 files only."""
     if header.machine not in _X86_MACHINES:
         return None
-    # Linux Extensions to gABI: "PT_GNU_PROPERTY ... the location and size of the
-    # .note.gnu.property section"; without it, look through every PT_NOTE.
+    # Linux Extensions to gABI: PT_GNU_PROPERTY covers the .note.gnu.property section, which a
+    # PT_NOTE covers too; files from older linkers have only the PT_NOTE.
     notes = [s for s in segments if s.type == SegmentType.PT_GNU_PROPERTY]
     notes = notes or [s for s in segments if s.type == SegmentType.PT_NOTE]
     mask: int | None = None
@@ -688,8 +690,8 @@ def _align(value: int, alignment: int) -> int:
 
 def _isa_needed_in_notes(reader: _Reader, layout: _Layout, seg: _Segment) -> int | None:
     """OR of the GNU_PROPERTY_X86_ISA_1_NEEDED values in one note segment, None if absent."""
-    # gABI: note name and descriptor are padded to 4 bytes; GNU property notes in 64-bit files
-    # use 8 and say so in p_align.
+    # gABI: "Padding is present, if necessary, to ensure 4-byte alignment for the descriptor"
+    # (and the next note); GNU property notes in 64-bit files pad to 8 and set p_align to 8.
     align = 8 if seg.align == 8 else 4
     scanned = min(seg.filesz, MAX_NOTE_BYTES)
     if scanned < layout.note.size:
@@ -715,8 +717,8 @@ def _isa_needed_in_notes(reader: _Reader, layout: _Layout, seg: _Segment) -> int
 
 
 def _isa_needed_in_properties(layout: _Layout, desc: View) -> int | None:
-    # Linux Extensions to gABI: an array of "pr_type, pr_datasz, pr_data" whose pr_data is
-    # "aligned to 4 bytes in 32-bit objects and 8 bytes in 64-bit objects".
+    # Linux Extensions to gABI: the descriptor is an array of properties (pr_type, pr_datasz,
+    # pr_data), each padded to 8 bytes in 64-bit objects and to 4 bytes in 32-bit objects.
     align = 8 if layout.bits == 64 else 4
     mask: int | None = None
     pos = 0
