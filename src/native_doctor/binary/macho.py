@@ -211,8 +211,9 @@ MAX_SIZEOFCMDS = 16 * 1024 * 1024
 class _Preloaded:
     """A :class:`ByteSource` holding only ``data``, found at ``start`` in a source of ``size`` bytes.
 
-    The load commands are read once into memory and then parsed through a :class:`View` over this
-    object, so bounds checks and error offsets stay those of the whole file.
+    A header, the fat_arch table or the load commands are read once into memory and then parsed
+    through a :class:`View` over this object, so bounds checks and error offsets stay those of the
+    whole file.
     """
 
     __slots__ = ("_data", "_size", "_start")
@@ -415,8 +416,9 @@ def _walk_commands(
         what = f"load command {index}"
         cmd, cmdsize = area.unpack(cmd_struct, offset, what)
         # loader.h: "The cmdsize field is the size in bytes of the particular load command structure
-        # plus anything that follows it that is a part of the load command ... In MH_MAGIC_64 files the
-        # size of each load command must be a multiple of 8 (4 for 32-bit files)."
+        # plus anything that follows it that is a part of the load command ... The cmdsize for 32-bit
+        # architectures MUST be a multiple of 4 bytes and for 64-bit architectures MUST be a multiple
+        # of 8 bytes"
         if cmdsize < _LOAD_COMMAND_SIZE or cmdsize % align:
             raise BinaryFormatError(
                 f"{what}: cmdsize {cmdsize} is not a multiple of {align} of at least {_LOAD_COMMAND_SIZE}",
