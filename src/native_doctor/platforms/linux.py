@@ -143,7 +143,10 @@ class LinuxPolicy:
             return True
         key, numbers = parse_symbol_version(version)
         ceiling = self.ceiling(arch, key)
-        return ceiling is not None and numbers <= ceiling
+        if ceiling is None or bool(numbers) != bool(ceiling):
+            # No ceiling, or a bare "GLIBC" against a numbered key (or a number on a bare one).
+            return False
+        return numbers <= ceiling
 
     def allows_library(self, arch: str, soname: str) -> bool:
         """Whether ``soname`` may stay external (unbundled) on ``arch``."""
@@ -266,8 +269,9 @@ def build_policies(document: Mapping[str, Any], *, libc: Libc, where: str) -> tu
     """Validate a policy document and build its policies, most compatible first.
 
     Raises :class:`PolicyDataError` on a malformed document, a libc mismatch, duplicate names
-    or priorities, or a policy that allows less than a more compatible one (PEP 600 requires
-    each newer policy to be a superset).
+    or priorities, or a ceiling lower than a more compatible policy's (PEP 600 requires each
+    newer policy to be a superset). Libraries are cumulative: ``base_libraries`` plus every
+    ``add_libraries`` of this and all more compatible policies.
     """
     if document.get("libc") != libc:
         raise PolicyDataError(f"{where}: libc is {document.get('libc')!r}, expected {libc!r}")
@@ -388,11 +392,12 @@ def _check_unique(built: list[LinuxPolicy], where: str) -> None:
 
 
 def _check_monotonic(built: list[LinuxPolicy], where: str) -> None:
-    """Each policy must allow at least what every more compatible policy allows (PEP 600)."""
+    """Each policy must allow at least the symbol versions of the more compatible one (PEP 600).
+
+    (Libraries need no check: each policy inherits the previous one's by construction.)
+    """
     for older, newer in itertools.pairwise(built):
         for arch in set(older.architectures) & set(newer.architectures):
-            if not older.libraries_for(arch) <= newer.libraries_for(arch):
-                raise PolicyDataError(f"{where}: {newer.name} drops libraries of {older.name} on {arch}")
             for key, ceiling in older.ceilings[arch].items():
                 if ceiling is not None and not _covers(newer.ceiling(arch, key), ceiling):
                     raise PolicyDataError(f"{where}: {newer.name} lowers {key} on {arch}")
