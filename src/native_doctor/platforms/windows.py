@@ -56,12 +56,11 @@ def is_system_dll(name: str, arch: str | None = None) -> bool:
     """Whether Windows itself provides DLL ``name`` (``KERNEL32.dll``, ``api-ms-win-crt-*``, ...).
 
     ``msvcrt.dll`` counts (every Windows has it; a separate check warns against linking it).
-    ``arch`` is accepted for callers that know it; the data does not differ per architecture
-    (see ``windows.json``), so an unknown ``arch`` raises ValueError and a known one changes
-    nothing.
+    ``arch`` is accepted for callers that know it, but the data (MinGW-w64 import libraries, see
+    ``windows.json``) does not tell architectures apart, so it does not change the answer - an
+    unknown architecture (``unknown-452``) is not an error either.
     """
-    if arch is not None and normalize_arch(arch) is None:
-        raise ValueError(f"unknown Windows architecture {arch!r}")
+    del arch  # same answer on every architecture with the current data
     data = _load()
     lowered = name.lower()
     return lowered in data.dlls or any(fnmatch.fnmatchcase(lowered, p) for p in data.patterns)
