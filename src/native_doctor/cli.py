@@ -16,10 +16,14 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from native_doctor import __version__
 from native_doctor.errors import InvalidArchiveError, NativeDoctorError, UsageError
+
+if TYPE_CHECKING:
+    from native_doctor.analysis import Inspection
+    from native_doctor.checks.registry import Finding
 
 __all__ = ["entrypoint", "main"]
 
@@ -132,8 +136,8 @@ def _run_inspect(options: argparse.Namespace) -> int:
     from native_doctor.checks.registry import run_checks
     from native_doctor.sources.wheel import read_wheel
 
-    inspections = []
-    findings = []
+    inspections: list[Inspection] = []
+    findings: list[Finding] = []
     for path in options.wheels:
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
@@ -160,8 +164,8 @@ def _run_env(options: argparse.Namespace) -> int:
         if not directory.is_dir():
             raise UsageError(f"{directory}: not a directory")
     host = host_libraries()
-    inspections = []
-    findings = []
+    inspections: list[Inspection] = []
+    findings: list[Finding] = []
     for directory in directories:
         with _progress(f"reading {directory}") as tick:
             environment = read_environment(directory, progress=tick)

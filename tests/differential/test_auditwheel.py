@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _corpus import CorpusWheel, ensure, wheels
 
+from _corpus import CorpusWheel, ensure, wheels
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.sources.wheel import read_wheel
 
@@ -74,7 +74,9 @@ def _symbol_versions(inspection: Inspection) -> dict[str, list[str]]:
 
 @pytest.mark.corpus
 @pytest.mark.parametrize("entry", [pytest.param(w, id=w.filename) for w in _linux_corpus()])
-def test_agrees_with_auditwheel_show(entry: CorpusWheel, auditwheel_answers: dict[str, dict[str, Any]]) -> None:
+def test_agrees_with_auditwheel_show(
+    entry: CorpusWheel, auditwheel_answers: dict[str, dict[str, Any]]
+) -> None:
     theirs = auditwheel_answers[entry.filename]
     ours = _ours(entry)
     assert ours.platform.qualifies_for, "no tag computed"

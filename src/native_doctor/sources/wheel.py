@@ -8,8 +8,11 @@ far as its binary reader asks.
 from __future__ import annotations
 
 import email.parser
+import os
+import threading
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
@@ -28,6 +31,9 @@ ProgressCallback = Callable[[int, int], None]
 #: Repair tools leave these in ``.dist-info``.
 _MARKER_FILES = ("DELVEWHEEL", "sboms/auditwheel.cdx.json")
 _MAX_METADATA = 16 << 20
+#: Above this many compressed bytes of candidate members, read them on worker threads.
+_PARALLEL_BYTES = 32 << 20
+_WORKERS = min(4, os.cpu_count() or 1)
 
 
 def read_wheel(path: str | Path, *, progress: ProgressCallback | None = None) -> Artifact:
@@ -50,7 +56,7 @@ def read_wheel(path: str | Path, *, progress: ProgressCallback | None = None) ->
         dist_info = _dist_info_dir(infos, path)
         wheel_meta = _read_email(archive, f"{dist_info}/WHEEL")
         metadata = _read_email(archive, f"{dist_info}/METADATA")
-        native = _read_native(archive, infos, progress)
+        native = _read_native(path, archive, infos, progress)
         files = tuple(install_path(info.filename) for info in infos)
         hooks = _read_hooks(archive, infos)
     purelib = wheel_meta.get("Root-Is-Purelib")
@@ -108,17 +114,48 @@ def _read_email(archive: zipfile.ZipFile, member: str) -> email.message.Message:
 
 
 def _read_native(
-    archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], progress: ProgressCallback | None
+    path: Path, archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], progress: ProgressCallback | None
 ) -> tuple[NativeFile, ...]:
-    found: list[NativeFile] = []
-    for done, info in enumerate(infos, 1):
-        if may_be_native(info.filename) and info.file_size >= SNIFF_BYTES:
-            native = _read_member(archive, info)
-            if native is not None:
-                found.append(native)
-        if progress is not None:
-            progress(done, len(infos))
-    return tuple(found)
+    """Every native member, in archive order. Large wheels are read on a few threads: zlib
+    releases the GIL while it inflates, and inflating is most of the work (docs/performance.md)."""
+    candidates = [i for i in infos if may_be_native(i.filename) and i.file_size >= SNIFF_BYTES]
+    if sum(i.compress_size for i in candidates) < _PARALLEL_BYTES or _WORKERS < 2:
+        results = []
+        for done, info in enumerate(candidates, 1):
+            results.append(_read_member(archive, info))
+            if progress is not None:
+                progress(done, len(candidates))
+    else:
+        results = _read_parallel(path, candidates, progress)
+    return tuple(native for native in results if native is not None)
+
+
+def _read_parallel(
+    path: Path, candidates: list[zipfile.ZipInfo], progress: ProgressCallback | None
+) -> list[NativeFile | None]:
+    local = threading.local()
+    opened: list[zipfile.ZipFile] = []
+
+    def task(info: zipfile.ZipInfo) -> NativeFile | None:
+        archive: zipfile.ZipFile | None = getattr(local, "archive", None)
+        if archive is None:
+            archive = local.archive = zipfile.ZipFile(path)  # one handle per thread: reads seek it
+            opened.append(archive)
+        return _read_member(archive, info)
+
+    results: list[NativeFile | None] = [None] * len(candidates)
+    order = sorted(range(len(candidates)), key=lambda n: -candidates[n].compress_size)  # biggest first
+    try:
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            futures = {pool.submit(task, candidates[n]): n for n in order}
+            for done, future in enumerate(as_completed(futures), 1):
+                results[futures[future]] = future.result()
+                if progress is not None:
+                    progress(done, len(candidates))
+    finally:
+        for archive in opened:
+            archive.close()
+    return results
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> NativeFile | None:
