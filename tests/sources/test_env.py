@@ -1,0 +1,89 @@
+"""Reading an installed environment through RECORD, and resolving across distributions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from native_doctor import cli
+from native_doctor.analysis import inspect_artifact
+from native_doctor.model import ArtifactKind, Resolution
+from native_doctor.platforms.loader import FileIndex
+from native_doctor.sources.env import host_libraries, read_environment
+
+
+def install(site: Path, name: str, files: dict[str, bytes], *, tag: str = "cp311-cp311-linux_x86_64") -> None:
+    """Lay out an installed distribution the way an installer would: files plus a .dist-info."""
+    dist_info = site / f"{name}-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    for relative, data in files.items():
+        target = site / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist_info / "WHEEL").write_text(f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: {tag}\n")
+    (dist_info / "INSTALLER").write_text("pip\n")
+    record = [f"{relative},," for relative in files]
+    record += [f"{name}-1.0.dist-info/{n},," for n in ("METADATA", "WHEEL", "INSTALLER", "RECORD")]
+    (dist_info / "RECORD").write_text("\n".join(record) + "\n")
+
+
+@pytest.fixture
+def site(tmp_path: Path, elf_pair: dict[str, bytes]) -> Path:
+    """``app`` needs ``libdep.so.1``, which the separate ``deplib`` distribution installs; ``lonely``
+    needs it too but has no search path that reaches it."""
+    site = tmp_path / "site-packages"
+    install(site, "deplib", {"demo.libs/libdep.so.1": elf_pair["libdep.so.1"]})
+    install(site, "app", {"demo/__init__.py": b"", "demo/_ext.so": elf_pair["_ext.so"]})
+    install(site, "lonely", {"lonely/sub/_ext.so": elf_pair["_ext.so"]})  # RPATH lands in lonely/
+    install(site, "pure", {"pure/__init__.py": b""}, tag="py3-none-any")
+    return site
+
+
+def test_distributions_are_read_through_record(site: Path) -> None:
+    environment = read_environment(site)
+    names = [d.name for d in environment.distributions]
+    assert names == ["app", "deplib", "lonely", "pure"]
+    app = environment.distributions[0]
+    assert app.kind is ArtifactKind.DISTRIBUTION
+    assert app.installer == "pip"
+    assert [n.path for n in app.native] == ["demo/_ext.so"]
+    assert environment.distributions[3].native == ()
+
+
+def test_dependencies_resolve_across_distributions_and_the_host(site: Path) -> None:
+    environment = read_environment(site)
+    index = FileIndex([n for d in environment.distributions for n in d.native])
+    host = host_libraries()
+    by_name = {
+        d.name: inspect_artifact(d, index=index, host_libraries=host) for d in environment.distributions
+    }
+    [app_ext] = by_name["app"].binaries
+    deps = {d.name: d for d in app_ext.dependencies}
+    assert deps["libdep.so.1"].resolution is Resolution.BUNDLED
+    assert deps["libdep.so.1"].member == "demo.libs/libdep.so.1"
+    assert deps["libc.so.6"].resolution is Resolution.SYSTEM
+    assert "found on this host" in deps["libc.so.6"].via
+    assert by_name["lonely"].external_libraries == ("libdep.so.1",)
+
+
+def test_env_command_on_a_site_packages_directory(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["--path", str(site), "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1  # lonely's external library is an error finding
+    assert [a["name"] for a in doc["artifacts"]] == ["app", "deplib", "lonely"]
+    assert {f["code"] for f in doc["findings"]} == {"ND201"}
+    assert doc["environment"]["site_packages"] == [str(site)]
+
+
+def test_record_entries_that_vanished_are_skipped(site: Path) -> None:
+    (site / "demo" / "_ext.so").unlink()
+    environment = read_environment(site)
+    assert next(d for d in environment.distributions if d.name == "app").native == ()
+
+
+def test_env_path_must_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--path", str(tmp_path / "missing")]) == 2
+    assert "not a directory" in capsys.readouterr().err

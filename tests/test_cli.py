@@ -1,0 +1,198 @@
+"""The command line end to end: exit codes, formats, output files, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from _wheels import make_wheel
+from native_doctor import cli
+from native_doctor.report.json_report import SCHEMA_VERSION
+
+SCHEMA = json.loads((Path(cli.__file__).parent / "report" / "schema.json").read_text())
+WHEEL = "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+    code = cli.main([*argv, "--format", "json"])
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    jsonschema.validate(doc, SCHEMA)
+    return code, doc
+
+
+@pytest.fixture
+def good_wheel(tmp_path: Path, demo_wheel_members: dict[str, bytes]) -> Path:
+    return make_wheel(tmp_path, WHEEL, demo_wheel_members)
+
+
+@pytest.fixture
+def broken_wheel(tmp_path: Path, demo_wheel_members: dict[str, bytes]) -> Path:
+    """The library is missing: the extension's dependency is external."""
+    members = {k: v for k, v in demo_wheel_members.items() if not k.startswith("demo.libs/")}
+    return make_wheel(tmp_path, WHEEL, members)
+
+
+def test_inspect_json_carries_the_contract(capsys: pytest.CaptureFixture[str], good_wheel: Path) -> None:
+    code, doc = run_json(capsys, "inspect", str(good_wheel))
+    assert code == 0
+    assert doc["schema_version"] == SCHEMA_VERSION
+    [artifact] = doc["artifacts"]  # type: ignore[misc]
+    assert artifact["kind"] == "wheel"
+    assert artifact["claimed_tags"] == ["cp311-cp311-manylinux_2_17_x86_64"]
+    assert artifact["platform"]["os"] == "linux"
+    assert artifact["platform"]["qualifies_for"][0].startswith("manylinux_2_")
+    assert artifact["external_libraries"] == []
+    ext = next(b for b in artifact["binaries"] if b["path"].endswith("_ext.cpython-311-x86_64-linux-gnu.so"))
+    assert ext["format"] == "elf" and ext["arch"] == "x86_64"
+    assert ext["needed"][0] == "libdep.so.1"
+    dep = ext["dependencies"][0]
+    assert dep == {
+        "name": "libdep.so.1",
+        "resolution": "bundled",
+        "member": "demo.libs/libdep.so.1",
+        "via": "RPATH $ORIGIN/../demo.libs",
+        "lazy": False,
+    }
+    assert "libc.so.6" in ext["symbol_versions"]
+    assert doc["findings"] == []
+
+
+def test_inspect_external_library_is_a_finding(
+    capsys: pytest.CaptureFixture[str], broken_wheel: Path
+) -> None:
+    code, doc = run_json(capsys, "inspect", str(broken_wheel))
+    assert code == 1
+    [artifact] = doc["artifacts"]  # type: ignore[misc]
+    assert artifact["external_libraries"] == ["libdep.so.1"]
+    assert artifact["platform"]["qualifies_for"] == ["linux_x86_64"]
+    [finding] = doc["findings"]  # type: ignore[misc]
+    assert finding["code"] == "ND201" and finding["detail"] == "libdep.so.1"
+    assert finding["url"].endswith("#nd201-external-library")
+
+
+def test_exit_zero_and_fail_on(capsys: pytest.CaptureFixture[str], broken_wheel: Path) -> None:
+    assert cli.main(["inspect", str(broken_wheel), "--exit-zero"]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [
+        pytest.param(b"this is not a zip", WHEEL, id="not-a-zip"),
+        pytest.param(b"PK\x05\x06" + bytes(18), WHEEL, id="empty-zip-no-dist-info"),
+        pytest.param(b"whatever", "not-a-wheel-name.whl", id="bad-file-name"),
+    ],
+)
+def test_unreadable_wheel_is_a_finding_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes, name: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    code, doc = run_json(capsys, "inspect", str(path))
+    assert code == 1
+    assert doc["artifacts"] == []
+    [finding] = doc["findings"]  # type: ignore[misc]
+    assert finding["code"] == "ND001"
+
+
+def test_truncated_binary_is_a_finding(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, elf_pair: dict[str, bytes]
+) -> None:
+    wheel = make_wheel(tmp_path, WHEEL, {"demo/_ext.so": elf_pair["_ext.so"][:100]})
+    code, doc = run_json(capsys, "inspect", str(wheel))
+    assert code == 1
+    [finding] = doc["findings"]  # type: ignore[misc]
+    assert finding["code"] == "ND002" and finding["member"] == "demo/_ext.so"
+
+
+def test_pure_wheel_is_clean(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "pure-1.0-py3-none-any.whl", {"pure/__init__.py": b""}, root_is_purelib=True)
+    code, doc = run_json(capsys, "inspect", str(wheel))
+    assert code == 0
+    [artifact] = doc["artifacts"]  # type: ignore[misc]
+    assert artifact["binaries"] == [] and artifact["platform"]["qualifies_for"] == []
+
+
+def test_missing_file_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli.main(["inspect", str(tmp_path / "nope.whl")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["--format", "xml"], id="bad-format"),
+        pytest.param(["inspect"], id="inspect-without-wheels"),
+        pytest.param(["explain"], id="explain-without-check"),
+        pytest.param(["explain", "ND999"], id="explain-unknown"),
+    ],
+)
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert cli.main(argv) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_internal_error_exits_3_with_a_report(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(_: object) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(cli._RUNNERS, "explain", boom)
+    assert cli.main(["explain", "--all"]) == 3
+    err = capsys.readouterr().err
+    assert "internal error" in err and "boom" in err
+
+
+def test_output_file_is_written_atomically(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, good_wheel: Path
+) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("old")
+    assert cli.main(["inspect", str(good_wheel), "--format", "json", "-o", str(target)]) == 0
+    assert capsys.readouterr().out == ""
+    assert json.loads(target.read_text())["schema_version"] == SCHEMA_VERSION
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report.json.")] == []
+
+
+def test_text_output_names_binaries_and_resolutions(
+    capsys: pytest.CaptureFixture[str], broken_wheel: Path
+) -> None:
+    assert cli.main(["inspect", str(broken_wheel), "--color", "never"]) == 1
+    out = capsys.readouterr().out
+    assert "demo/_ext.cpython-311-x86_64-linux-gnu.so" in out
+    assert "external" in out and "libdep.so.1" in out
+    assert "ND201" in out
+    assert "\x1b[" not in out
+
+
+@pytest.mark.parametrize("query", ["ND201", "nd201", "external-library"])
+def test_explain_by_code_or_name(capsys: pytest.CaptureFixture[str], query: str) -> None:
+    assert cli.main(["explain", query]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ND201 external-library")
+    for heading in ("What it checks", "Why it matters", "How to fix"):
+        assert heading in out
+
+
+def test_explain_all_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["explain", "--all", "--format", "json"]) == 0
+    checks = json.loads(capsys.readouterr().out)
+    assert [c["code"] for c in checks] == sorted(c["code"] for c in checks)
+    assert all(c["what"] and c["why"] and c["fix"] for c in checks)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("native-doctor ")
+
+
+def test_default_job_examines_the_running_environment(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = run_json(capsys)
+    assert code in (0, 1)
+    env = doc["environment"]
+    assert isinstance(env, dict) and env["site_packages"]
