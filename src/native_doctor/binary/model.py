@@ -31,7 +31,7 @@ class BinaryFormat(StrEnum):
 class FileKind(StrEnum):
     """What the loader treats the file as."""
 
-    EXECUTABLE = "executable"  # ELF ET_EXEC / PIE with PT_INTERP, MH_EXECUTE, PE without IMAGE_FILE_DLL
+    EXECUTABLE = "executable"  # ELF ET_EXEC / ET_DYN with DF_1_PIE, MH_EXECUTE, PE without IMAGE_FILE_DLL
     SHARED_LIBRARY = "shared_library"  # ELF ET_DYN, MH_DYLIB, PE with IMAGE_FILE_DLL
     BUNDLE = "bundle"  # MH_BUNDLE (how some Mach-O extension modules are linked)
     OBJECT = "object"  # ELF ET_REL, MH_OBJECT, COFF object

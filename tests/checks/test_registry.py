@@ -1,0 +1,98 @@
+"""Meta-tests over the check registry: well-formed, documented once, each check fires and stays quiet."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from native_doctor.analysis import Inspection, inspect_artifact
+from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
+from native_doctor.checks.registry import Check, Status, all_checks, get, run_checks
+from native_doctor.model import Artifact, ArtifactKind, NativeFile
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _elf(needed: tuple[str, ...] = (), rpath: tuple[str, ...] = ()) -> BinaryInfo:
+    return BinaryInfo(
+        BinaryFormat.ELF, "x86_64", 64, "little", FileKind.SHARED_LIBRARY, needed=needed, rpath=rpath
+    )
+
+
+def _wheel(*files: NativeFile) -> Inspection:
+    artifact = Artifact(
+        kind=ArtifactKind.WHEEL,
+        path="demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        name="demo",
+        version="1.0",
+        claimed_tags=("cp311-cp311-manylinux_2_17_x86_64",),
+        files=tuple(f.install_path for f in files),
+        native=files,
+    )
+    return inspect_artifact(artifact)
+
+
+def _file(path: str, info: BinaryInfo | None, error: str | None = None) -> NativeFile:
+    return NativeFile(path, path, 100, None, info, error)
+
+
+EXT = "demo/_ext.so"
+#: For every check that runs on an inspection: (an inspection that triggers it, a clean one).
+CASES: dict[str, tuple[Callable[[], Inspection], Callable[[], Inspection]]] = {
+    "ND002": (
+        lambda: _wheel(_file(EXT, None, "truncated")),
+        lambda: _wheel(_file(EXT, _elf(("libc.so.6",)))),
+    ),
+    "ND201": (
+        lambda: _wheel(_file(EXT, _elf(("libfoo.so.1", "libc.so.6")))),
+        lambda: _wheel(
+            _file(EXT, _elf(("libfoo.so.1",), rpath=("$ORIGIN/../demo.libs",))),
+            _file("demo.libs/libfoo.so.1", _elf(("libc.so.6",))),
+        ),
+    ),
+}
+
+
+def test_codes_and_names_are_unique_and_well_formed() -> None:
+    checks = all_checks()
+    codes = [c.code for c in checks]
+    names = [c.name for c in checks]
+    assert len(set(codes)) == len(codes) and len(set(names)) == len(names)
+    assert all(re.fullmatch(r"ND\d{3}", code) for code in codes)
+    assert all(re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name) for name in names)
+
+
+@pytest.mark.parametrize("check", all_checks(), ids=lambda c: c.code)
+def test_every_check_is_documented_in_every_part(check: Check) -> None:
+    for part in ("summary", "what", "why", "fix"):
+        text = getattr(check, part)
+        assert isinstance(text, str) and len(text) > 20, part
+    assert get(check.code) is check and get(check.name) is check
+
+
+@pytest.mark.parametrize(
+    "check",
+    [c for c in all_checks() if c.function is not None and c.status is Status.STABLE],
+    ids=lambda c: c.code,
+)
+def test_every_check_fires_and_stays_quiet(check: Check) -> None:
+    code = check.code
+    assert code in CASES, f"{code} needs a triggering and a clean fixture in CASES"
+    bad, good = CASES[code]
+    assert code in {f.code for f in run_checks(bad())}
+    assert code not in {f.code for f in run_checks(good())}
+
+
+def test_generated_docs_are_up_to_date() -> None:
+    spec = importlib.util.spec_from_file_location("gen_checks_doc", ROOT / "scripts" / "gen_checks_doc.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = module.render(all_checks())
+    assert (ROOT / "docs" / "checks.md").read_text(encoding="utf-8") == expected, (
+        "run scripts/gen_checks_doc.py"
+    )
