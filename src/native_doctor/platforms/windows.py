@@ -16,15 +16,17 @@ from native_doctor.errors import PolicyDataError
 from native_doctor.platforms._data import expect_mapping, expect_str, expect_str_list, load_data
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 __all__ = [
     "ARCHITECTURES",
+    "c_runtime",
     "is_provided_by_python",
     "is_python_dll",
     "is_system_dll",
     "normalize_arch",
     "parse_windows_platform_tag",
+    "runtime_family",
     "windows_tag",
 ]
 
@@ -104,6 +106,49 @@ def parse_windows_platform_tag(tag: str) -> str | None:
     for arch, known in _TAGS.items():
         if tag == known:
             return arch
+    return None
+
+
+#: The C runtime a DLL name implies. The Universal CRT is reached through ucrtbase.dll or its API
+#: sets; msvcrt.dll is the old system CRT MinGW links by default (CPython uses the UCRT);
+#: msvcr70-120.dll are the per-toolset CRTs of Visual Studio 2002-2013.
+_UCRT_RE: Final = re.compile(r"(?:ucrtbased?|api-ms-win-crt-[a-z0-9-]+)\.dll", re.IGNORECASE)
+_OLD_CRT_RE: Final = re.compile(r"(msvcrt|msvcr\d{2,3}d?|crtdll)\.dll", re.IGNORECASE)
+#: Runtime DLLs of a compiler rather than of Windows: Visual C++ redistributables, MinGW/GCC.
+_MSVC_RUNTIME_RE: Final = re.compile(
+    r"(?:vcruntime\d+(?:_\d)?|msvcp\d+(?:_\w+)?|concrt\d+|vcomp\d+|vccorlib\d+|vcamp\d+)d?\.dll",
+    re.IGNORECASE,
+)
+_MINGW_RUNTIME_RE: Final = re.compile(
+    r"(?:libgcc_s_(?:seh|dw2|sjlj)-\d+|libstdc\+\+-\d+|libwinpthread-\d+|libgfortran-\d+|libgomp-\d+"
+    r"|libquadmath-\d+|libatomic-\d+|libssp-\d+|libc\+\+|libunwind)(?:-[0-9a-f]{32})?\.dll",
+    re.IGNORECASE,
+)
+
+
+def c_runtime(needed: Iterable[str]) -> str | None:
+    """The C runtime a PE file links: ``"ucrt"``, ``"msvcrt"``, ``"msvcr90"``... or None.
+
+    With both (a MinGW object linked into an MSVC build), the old CRT is named: it is the
+    surprise that matters (two CRTs, two heaps, two sets of file descriptors).
+    """
+    names = [name.lower() for name in needed]
+    for name in names:
+        match = _OLD_CRT_RE.fullmatch(name)
+        if match:
+            return match.group(1)
+    return "ucrt" if any(_UCRT_RE.fullmatch(name) for name in names) else None
+
+
+def runtime_family(name: str) -> str | None:
+    """``"msvc"`` for Visual C++ runtime DLLs, ``"mingw"`` for GCC/MinGW ones, else None.
+
+    delvewheel's mangled copies (``msvcp140-<32 hex>.dll``) count as what they copy.
+    """
+    if _MSVC_RUNTIME_RE.fullmatch(name):
+        return "msvc"
+    if _MINGW_RUNTIME_RE.fullmatch(name):
+        return "mingw"
     return None
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from native_doctor import __version__
 from native_doctor.analysis import BinaryReport, Inspection
-from native_doctor.binary.model import BinaryInfo
+from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.checks.registry import Finding
+from native_doctor.platforms import windows
 
 __all__ = ["SCHEMA_VERSION", "document", "dumps", "finding_to_dict", "inspection_to_dict"]
 
@@ -86,6 +87,17 @@ def _binary(report: BinaryReport) -> dict[str, Any]:
 
 
 def _info(info: BinaryInfo) -> dict[str, Any]:
+    entry = _common(info)
+    if info.format is BinaryFormat.PE:
+        entry["c_runtime"] = windows.c_runtime(info.all_needed)
+        entry["runtime_libraries"] = {
+            family: [n for n in info.all_needed if windows.runtime_family(n) == family]
+            for family in ("msvc", "mingw")
+        }
+    return entry
+
+
+def _common(info: BinaryInfo) -> dict[str, Any]:
     return {
         "format": info.format.value,
         "arch": info.arch,

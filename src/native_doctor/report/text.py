@@ -8,8 +8,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from native_doctor.analysis import BinaryReport, Inspection
+from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.checks.registry import Finding, Severity
 from native_doctor.model import ArtifactKind, Resolution
+from native_doctor.platforms import linux, windows
 
 __all__ = ["render"]
 
@@ -71,8 +73,15 @@ def _binary(console: Console, report: BinaryReport, *, verbose: bool) -> None:
         console.print(f"  [bold red]{escape(native.path)}[/]  unreadable: {escape(native.error or '')}")
         return
     shape = f"{info.format.value} {info.arch} {info.bits}-bit {info.kind.value}"
-    if info.min_os:
+    if info.slices:
+        shape += ", " + ", ".join(f"{s.arch} macOS >= {s.min_os or '?'}" for s in info.slices)
+    elif info.min_os:
         shape += f", macOS >= {info.min_os}"
+    if info.format is BinaryFormat.PE:
+        shape += f", CRT {windows.c_runtime(info.all_needed) or 'none'}"
+    highest = _highest_versions(info)
+    if highest:
+        shape += ", needs " + " ".join(highest)
     console.print(f"  [bold]{escape(native.path)}[/]  [dim]{escape(shape)}[/]", highlight=False)
     for dep in report.dependencies:
         if dep.resolution is Resolution.SYSTEM and not verbose:
@@ -84,7 +93,7 @@ def _binary(console: Console, report: BinaryReport, *, verbose: bool) -> None:
             f"[dim]{escape(target)}[/]",
             highlight=False,
         )
-    system = [d.name for d in report.dependencies if d.resolution is Resolution.SYSTEM]
+    system = _compact([d.name for d in report.dependencies if d.resolution is Resolution.SYSTEM])
     if system and not verbose:
         console.print(f"    [dim]system   {escape(', '.join(system))}[/]", highlight=False)
     if verbose and info.symbol_versions:
@@ -92,6 +101,28 @@ def _binary(console: Console, report: BinaryReport, *, verbose: bool) -> None:
             console.print(
                 f"    [dim]versions {escape(library)}: {escape(', '.join(versions))}[/]", highlight=False
             )
+
+
+def _compact(names: list[str]) -> list[str]:
+    """Fold the Universal CRT's many API-set DLLs into one entry for the summary line."""
+    api_sets = [n for n in names if n.lower().startswith("api-ms-win-crt-")]
+    rest = [n for n in names if n not in api_sets]
+    return [*rest, f"api-ms-win-crt-* ({len(api_sets)} API sets)"] if len(api_sets) > 1 else names
+
+
+#: Symbol-version namespaces whose highest needed version decides a manylinux tag.
+_GOVERNED = ("GLIBC", "GLIBCXX", "CXXABI", "GCC")
+
+
+def _highest_versions(info: BinaryInfo) -> list[str]:
+    """``["GLIBC_2.27", "GLIBCXX_3.4.21"]``: the highest needed version per governed namespace."""
+    best: dict[str, tuple[tuple[int, ...], str]] = {}
+    for versions in info.symbol_versions.values():
+        for version in versions:
+            key, numbers = linux.parse_symbol_version(version)
+            if key in _GOVERNED and numbers and (key not in best or numbers > best[key][0]):
+                best[key] = (numbers, version)
+    return [best[key][1] for key in _GOVERNED if key in best]
 
 
 def _findings(console: Console, findings: Sequence[Finding]) -> None:
