@@ -116,7 +116,7 @@ _UCRT_RE: Final = re.compile(r"(?:ucrtbased?|api-ms-win-crt-[a-z0-9-]+)\.dll", r
 _OLD_CRT_RE: Final = re.compile(r"(msvcrt|msvcr\d{2,3}d?|crtdll)\.dll", re.IGNORECASE)
 #: Runtime DLLs of a compiler rather than of Windows: Visual C++ redistributables, MinGW/GCC.
 _MSVC_RUNTIME_RE: Final = re.compile(
-    r"(?:vcruntime\d+(?:_\d)?|msvcp\d+(?:_\w+)?|concrt\d+|vcomp\d+|vccorlib\d+|vcamp\d+)d?\.dll",
+    r"(?:vcruntime\d+(?:_\d)?|msvcp\d+(?:_\w+)?|concrt\d+|vcomp\d+|vccorlib\d+|vcamp\d+)d?(?:-[0-9a-f]{32})?\.dll",
     re.IGNORECASE,
 )
 _MINGW_RUNTIME_RE: Final = re.compile(
