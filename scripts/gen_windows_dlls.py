@@ -81,6 +81,15 @@ EXCLUDED: dict[str, tuple[str, ...]] = {
 PATTERNS = ("api-ms-win-*", "ext-ms-*")
 
 
+#: System DLLs that the MinGW-w64 import libraries do not name, each with why it is there.
+ADDED: dict[str, str] = {
+    "bcryptprimitives.dll": (
+        "in System32 since Windows 7 (the CNG primitives behind bcrypt.dll); Rust's standard "
+        "library imports ProcessPrng from it directly since Rust 1.78, so every Rust extension does"
+    ),
+}
+
+
 def members(archive: bytes) -> Iterator[tuple[str, bytes]]:
     """Yield (name, data) for each member of a System V / GNU ``ar`` archive."""
     if not archive.startswith(_AR_MAGIC):
@@ -182,13 +191,14 @@ def build(libdirs: list[Path], date: str) -> dict[str, object]:
         "source": (
             f"DLL names read from the MinGW-w64 import libraries lib*.a in {' and '.join(used)} "
             f"(Debian {packages}) by scripts/gen_windows_dlls.py, minus the 'excluded' groups, plus "
-            "ucrtbase.dll and the API-set patterns. python_provided: the VC++ runtime DLLs python.org "
+            "ucrtbase.dll, the 'added' DLLs and the API-set patterns. python_provided: the VC++ runtime DLLs python.org "
             "CPython installs next to python.exe (vcruntime140.dll since 3.5, bpo-39930 for all "
             "packages; vcruntime140_1.dll on x64/ARM64 from 3.8, patch level not verified here)"
         ),
         "date": date,
         "patterns": list(PATTERNS),
-        "dlls": sorted(set(system) | {"ucrtbase.dll"}),
+        "dlls": sorted(set(system) | {"ucrtbase.dll"} | set(ADDED)),
+        "added": dict(sorted(ADDED.items())),
         "excluded": {reason: dlls for reason, dlls in excluded.items() if dlls},
         "python_provided": {
             "vcruntime140.dll": {"since": "3.5", "architectures": ["x86", "x86_64", "arm64"]},
