@@ -20,6 +20,7 @@ is the environment doctor's business, not a wheel's: a wheel must work on a clea
 from __future__ import annotations
 
 import posixpath
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from native_doctor.platforms import linux, macos, windows
 
 __all__ = ["FileIndex", "LinuxContext", "resolve_all"]
 
+_ORIGIN = re.compile(r"\$(?:\{ORIGIN\}|ORIGIN(?![A-Za-z0-9_]))")
+_PLATFORM = re.compile(r"\$(?:\{PLATFORM\}|PLATFORM(?![A-Za-z0-9_]))")
 #: How many loaders up the chain dyld's @rpath search is followed (cycles are cut anyway).
 _MAX_LOADER_DEPTH = 32
 
@@ -101,31 +104,43 @@ def resolve_all(
     return result
 
 
-Retry = Callable[[NativeFile, Dependency, tuple[NativeFile, ...]], Dependency]
+Retry = Callable[[NativeFile, Dependency, tuple[NativeFile, ...], Mapping[str, list[Dependency]]], Dependency]
 
 
 def _through_loaders(
     files: Sequence[NativeFile], first: Mapping[str, list[Dependency]], retry: Retry
 ) -> dict[str, tuple[Dependency, ...]]:
-    """Second pass: retry each external dependency with the chain of images that load its binary.
+    """Retry each external dependency with the chain of images that load its binary.
 
     Both ld.so (DT_RPATH of the loaders, already-loaded SONAMEs) and dyld (LC_RPATH of the
-    loaders) search with what the images that caused a library to be loaded carry.
+    loaders) search with what the images that caused a library to be loaded carry. A library
+    found this way may itself be the loader that the next one needs, so the passes repeat until
+    nothing changes (at most once per file: each pass that changes something resolves one more).
     """
-    loaders: dict[str, list[NativeFile]] = {}
-    for native in files:
-        for dep in first[native.path]:
-            if dep.member is not None and dep.member != native.path:
-                loaders.setdefault(dep.member, []).append(native)
-    result: dict[str, tuple[Dependency, ...]] = {}
-    for native in files:
-        deps = first[native.path]
-        if any(d.resolution is Resolution.EXTERNAL for d in deps):
+    current = {path: list(deps) for path, deps in first.items()}
+    for _ in range(len(files)):
+        loaders: dict[str, list[NativeFile]] = {}
+        for native in files:
+            for dep in current[native.path]:
+                if dep.member is not None and dep.member != native.path:
+                    loaders.setdefault(dep.member, []).append(native)
+        changed = False
+        for native in files:
+            deps = current[native.path]
+            if not any(d.resolution is Resolution.EXTERNAL for d in deps):
+                continue
             chain = _loader_chain(native, loaders)[1:]
-            if chain:
-                deps = [retry(native, d, chain) if d.resolution is Resolution.EXTERNAL else d for d in deps]
-        result[native.path] = tuple(deps)
-    return result
+            if not chain:
+                continue
+            retried = [
+                retry(native, d, chain, current) if d.resolution is Resolution.EXTERNAL else d for d in deps
+            ]
+            if retried != deps:
+                current[native.path] = retried
+                changed = True
+        if not changed:
+            break
+    return {path: tuple(deps) for path, deps in current.items()}
 
 
 # --- Linux --------------------------------------------------------------------------------------
@@ -136,8 +151,13 @@ def _resolve_elf_files(
 ) -> dict[str, tuple[Dependency, ...]]:
     first = {n.path: list(_resolve_elf(n, _info(n), index, ctx)) for n in files}
 
-    def retry(native: NativeFile, dep: Dependency, chain: tuple[NativeFile, ...]) -> Dependency:
-        return _elf_through_loaders(native, dep, chain, first, index, ctx) or dep
+    def retry(
+        native: NativeFile,
+        dep: Dependency,
+        chain: tuple[NativeFile, ...],
+        current: Mapping[str, list[Dependency]],
+    ) -> Dependency:
+        return _elf_through_loaders(native, dep, chain, current, index, ctx) or dep
 
     return _through_loaders(files, first, retry)
 
@@ -146,7 +166,7 @@ def _elf_through_loaders(
     native: NativeFile,
     dep: Dependency,
     chain: tuple[NativeFile, ...],
-    first: Mapping[str, list[Dependency]],
+    resolved: Mapping[str, list[Dependency]],
     index: FileIndex,
     ctx: LinuxContext,
 ) -> Dependency | None:
@@ -156,7 +176,7 @@ def _elf_through_loaders(
     # ld.so loads breadth first and reuses a loaded object whose SONAME matches: the loaders'
     # own direct dependencies are in the process before this binary's are looked for.
     for loader in chain:
-        for loaded in first[loader.path]:
+        for loaded in resolved[loader.path]:
             if loaded.member is not None and loaded.name == dep.name:
                 return Dependency(
                     dep.name, Resolution.BUNDLED, loaded.member, f"already loaded by {loader.path}"
@@ -216,12 +236,13 @@ def _resolve_elf_name(
 
 def _expand_origin(entry: str, origin: str, arch: str) -> str | None:
     """The install-path directory an RPATH/RUNPATH entry names, or None if outside the artifact."""
-    expanded = entry.replace("${ORIGIN}", "$ORIGIN")
-    if not expanded.startswith("$ORIGIN"):
-        return None  # absolute or relative-to-cwd: never inside an installed wheel
-    expanded = origin + expanded[len("$ORIGIN") :]
-    expanded = expanded.replace("${PLATFORM}", arch).replace("$PLATFORM", arch)
-    return _normalize(expanded)
+    # ld.so(8) dynamic string tokens: $ORIGIN or ${ORIGIN}; "$ORIGIN_x" is no token (glibc's
+    # is_dst() wants a non-identifier character after the name), so it is a literal directory.
+    match = _ORIGIN.match(entry)
+    if match is None:
+        return None  # absolute or relative to the working directory: never inside an installed wheel
+    rest = _PLATFORM.sub(arch, entry[match.end() :])
+    return _normalize(origin + rest)
 
 
 # --- Windows ------------------------------------------------------------------------------------
@@ -258,7 +279,9 @@ def _resolve_macho_files(files: Sequence[NativeFile], index: FileIndex) -> dict[
     """Resolve Mach-O files together: an ``@rpath`` may be found through a loader's LC_RPATH."""
     first = {n.path: [_resolve_install_name(n, name, (n,), index) for name in _info(n).needed] for n in files}
 
-    def retry(native: NativeFile, dep: Dependency, chain: tuple[NativeFile, ...]) -> Dependency:
+    def retry(
+        native: NativeFile, dep: Dependency, chain: tuple[NativeFile, ...], _: Mapping[str, list[Dependency]]
+    ) -> Dependency:
         if not dep.name.startswith("@rpath/"):
             return dep
         return _resolve_install_name(native, dep.name, (native, *chain), index)
