@@ -188,12 +188,13 @@ def _elf_through_loaders(
     for loader in chain:
         info = _info(loader)
         entries = info.rpath if not info.runpath else (info.runpath if ctx.libc == "musl" else ())
+        kind = "RUNPATH" if info.runpath else "RPATH"
         origin = posixpath.dirname(loader.install_path)
         for entry in entries:
             directory = _expand_origin(entry, origin, info.arch)
             found = index.find(directory, dep.name) if directory is not None else None
             if found is not None:
-                return Dependency(dep.name, Resolution.BUNDLED, found.path, f"RPATH {entry} of {loader.path}")
+                return Dependency(dep.name, Resolution.BUNDLED, found.path, f"{kind} {entry} of {loader.path}")
     return None
 
 
