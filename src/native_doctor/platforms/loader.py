@@ -194,7 +194,8 @@ def _elf_through_loaders(
             directory = _expand_origin(entry, origin, info.arch)
             found = index.find(directory, dep.name) if directory is not None else None
             if found is not None:
-                return Dependency(dep.name, Resolution.BUNDLED, found.path, f"{kind} {entry} of {loader.path}")
+                via = f"{kind} {entry} of {loader.path}"
+                return Dependency(dep.name, Resolution.BUNDLED, found.path, via)
     return None
 
 
