@@ -192,8 +192,8 @@ def build(libdirs: list[Path], date: str) -> dict[str, object]:
             f"DLL names read from the MinGW-w64 import libraries lib*.a in {' and '.join(used)} "
             f"(Debian {packages}) by scripts/gen_windows_dlls.py, minus the 'excluded' groups, plus "
             "ucrtbase.dll, the 'added' DLLs and the API-set patterns. python_provided: the VC++ runtime "
-            "DLLs python.org CPython installs next to python.exe (vcruntime140.dll since 3.5, bpo-39930 for all "
-            "packages; vcruntime140_1.dll on x64/ARM64 from 3.8, patch level not verified here)"
+            "DLLs python.org CPython installs next to python.exe (vcruntime140.dll since 3.5, bpo-39930 "
+            "for all packages; vcruntime140_1.dll on x64/ARM64 from 3.8, patch level not verified here)"
         ),
         "date": date,
         "patterns": list(PATTERNS),

@@ -44,4 +44,3 @@ def demo_wheel_members(elf_pair: dict[str, bytes]) -> dict[str, bytes]:
         "demo/_ext.cpython-311-x86_64-linux-gnu.so": elf_pair["_ext.so"],
         "demo.libs/libdep.so.1": elf_pair["libdep.so.1"],
     }
-
