@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import email.parser
 import io
 import posixpath
 import sys
@@ -16,6 +15,7 @@ from native_doctor.errors import BinaryFormatError
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
 from native_doctor.sources._file import FileSource
+from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import may_be_native
 
 __all__ = ["Environment", "host_libraries", "host_library_dirs", "read_environment", "site_packages"]
@@ -75,10 +75,10 @@ def _read_distribution(site: Path, dist_info: Path) -> Artifact | None:
         path=str(dist_info),
         name=name,
         version=version,
-        claimed_tags=tuple(sorted(wheel.get_all("Tag") or ())),
+        claimed_tags=tuple(sorted(wheel.get_all("Tag"))),
         files=tuple(files),
         native=native,
-        requires_dist=tuple(metadata.get_all("Requires-Dist") or ()),
+        requires_dist=tuple(metadata.get_all("Requires-Dist")),
         root_is_purelib=None if purelib is None else purelib.strip().lower() == "true",
         size=sum(n.size for n in native),
         installer=installer,
@@ -130,8 +130,8 @@ def _read_text(path: Path) -> str:
     return _read_bytes(path).decode("utf-8", "replace")
 
 
-def _read_email(path: Path) -> email.message.Message:
-    return email.parser.Parser().parsestr(_read_text(path), headersonly=True)
+def _read_email(path: Path) -> Headers:
+    return parse_headers(_read_text(path))
 
 
 def host_library_dirs() -> list[Path]:

@@ -7,7 +7,6 @@ far as its binary reader asks.
 
 from __future__ import annotations
 
-import email.parser
 import os
 import threading
 import zipfile
@@ -21,6 +20,7 @@ from native_doctor.binary import SNIFF_BYTES, BinaryInfo, read_binary, sniff
 from native_doctor.errors import BinaryFormatError, InvalidArchiveError
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
+from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import install_path, may_be_native
 from native_doctor.sources._zip import ZipMemberSource
 
@@ -68,7 +68,7 @@ def read_wheel(path: str | Path, *, progress: ProgressCallback | None = None) ->
         claimed_tags=tuple(sorted(str(tag) for tag in tags)),
         files=files,
         native=native,
-        requires_dist=tuple(metadata.get_all("Requires-Dist") or ()),
+        requires_dist=tuple(metadata.get_all("Requires-Dist")),
         root_is_purelib=None if purelib is None else purelib.strip().lower() == "true",
         size=path.stat().st_size,
         markers=tuple(m for m in _MARKER_FILES if f"{dist_info}/{m}" in {i.filename for i in infos}),
@@ -99,18 +99,18 @@ def _dist_info_dir(infos: list[zipfile.ZipInfo], path: Path) -> str:
     return candidates[0]
 
 
-def _read_email(archive: zipfile.ZipFile, member: str) -> email.message.Message:
+def _read_email(archive: zipfile.ZipFile, member: str) -> Headers:
     try:
         info = archive.getinfo(member)
     except KeyError:
-        return email.message.Message()
+        return Headers([])
     if info.file_size > _MAX_METADATA:
         raise InvalidArchiveError(f"{member}: {info.file_size} bytes is too large for metadata")
     try:
         text = archive.read(info).decode("utf-8", "replace")
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InvalidArchiveError(f"{member}: cannot read: {exc}") from exc
-    return email.parser.Parser().parsestr(text, headersonly=True)
+    return parse_headers(text)
 
 
 def _read_native(
