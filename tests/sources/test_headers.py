@@ -14,7 +14,8 @@ SAMPLES = {
         "Requires-Dist: scipy ; extra == 'all'\nSummary: one\n  continued\n\nbody: not a header\n"
     ),
     "wheel": (
-        "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp311-cp311-manylinux_2_17_x86_64\nTag: cp311-cp311-x\n"
+        "Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
+        "Tag: cp311-cp311-manylinux_2_17_x86_64\nTag: cp311-cp311-x\n"
     ),
     "case-insensitive": "name: lower\nVERSION: 2\n",
     "empty": "",
