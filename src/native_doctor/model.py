@@ -16,6 +16,7 @@ __all__ = [
     "ArtifactKind",
     "Dependency",
     "NativeFile",
+    "RecordReport",
     "Resolution",
     "TargetOS",
 ]
@@ -60,6 +61,22 @@ class NativeFile:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordReport:
+    """How a wheel's ``.dist-info/RECORD`` compares with its members (PEP 376/427/627)."""
+
+    #: False when the wheel has no RECORD at all.
+    present: bool
+    #: Members whose sha256 digest or size disagrees with RECORD: (path, what differs).
+    mismatched: tuple[tuple[str, str], ...] = ()
+    #: Members that RECORD does not list (RECORD itself and its signatures excepted).
+    unlisted: tuple[str, ...] = ()
+    #: RECORD lines naming files the wheel does not contain.
+    missing: tuple[str, ...] = ()
+    #: RECORD lines that cannot be parsed or carry no usable hash (other than RECORD's own line).
+    malformed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Artifact:
     """A wheel or an installed distribution, as read from disk."""
 
@@ -87,6 +104,8 @@ class Artifact:
     #: Install-path directories the package adds to the Windows DLL search at import time
     #: (``os.add_dll_directory`` in an ``__init__.py``, as delvewheel's patch does).
     dll_directories: tuple[str, ...] = ()
+    #: RECORD verification, when the source was asked for it (``verify_record=True``).
+    record: RecordReport | None = None
 
 
 class Resolution(StrEnum):

@@ -112,3 +112,53 @@ def test_corrupted_wheels_give_an_artifact_or_our_error(
     except InvalidArchiveError:
         return
     assert isinstance(artifact, Artifact)
+
+
+def _rewrite(path: Path, changes: dict[str, bytes | None]) -> None:
+    """Rewrite a wheel: replace members (bytes), drop them (None), or add new ones."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    for name, data in changes.items():
+        if data is None:
+            members.pop(name, None)
+        else:
+            members[name] = data
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "expected"),
+    [
+        pytest.param({}, "mismatched", (), id="clean"),
+        pytest.param(
+            {"demo/__init__.py": b"# changed\n"},
+            "mismatched",
+            (("demo/__init__.py", "sha256 digest differs"),),
+            id="changed",
+        ),
+        pytest.param({"demo/extra.py": b""}, "unlisted", ("demo/extra.py",), id="unlisted"),
+        pytest.param({"demo/__init__.py": None}, "missing", ("demo/__init__.py",), id="missing"),
+    ],
+)
+def test_record_verification(
+    tmp_path: Path,
+    demo_wheel_members: dict[str, bytes],
+    changes: dict[str, bytes | None],
+    field: str,
+    expected: object,
+) -> None:
+    wheel = make_wheel(tmp_path, WHEEL, demo_wheel_members)
+    _rewrite(wheel, changes)
+    record = read_wheel(wheel, verify_record=True).record
+    assert record is not None and record.present
+    assert getattr(record, field) == expected
+    assert read_wheel(wheel).record is None
+
+
+def test_record_absent(tmp_path: Path, demo_wheel_members: dict[str, bytes]) -> None:
+    wheel = make_wheel(tmp_path, WHEEL, demo_wheel_members)
+    _rewrite(wheel, {"demo-1.0.dist-info/RECORD": None})
+    record = read_wheel(wheel, verify_record=True).record
+    assert record is not None and not record.present

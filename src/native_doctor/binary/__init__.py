@@ -49,9 +49,12 @@ def sniff(head: bytes) -> BinaryFormat | None:
     return None
 
 
-def read_binary(data: bytes | ByteSource) -> BinaryInfo:
+def read_binary(data: bytes | ByteSource, *, deep: bool = False) -> BinaryInfo:
     """Parse one binary of any supported format.
 
+    :param deep: also read the symbol tables and section sizes (``imported_symbols``,
+        ``exported_symbols``, ``debug_bytes``): what checks need, at the cost of reading further
+        into the file (ELF section headers sit at its end).
     :raises BinaryFormatError: the bytes are not a well-formed binary of a supported format.
     """
     source: ByteSource = BytesSource(data) if isinstance(data, bytes | bytearray) else data
@@ -59,13 +62,13 @@ def read_binary(data: bytes | ByteSource) -> BinaryInfo:
     if fmt is BinaryFormat.ELF:
         from native_doctor.binary.elf import read_elf
 
-        return read_elf(source)
+        return read_elf(source, deep=deep)
     if fmt is BinaryFormat.MACHO:
         from native_doctor.binary.macho import read_macho
 
-        return read_macho(source)
+        return read_macho(source, deep=deep)
     if fmt is BinaryFormat.PE:
         from native_doctor.binary.pe import read_pe
 
-        return read_pe(source)
+        return read_pe(source, deep=deep)
     raise BinaryFormatError("not an ELF, Mach-O or PE file (unknown magic number)", offset=0)

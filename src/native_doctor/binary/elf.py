@@ -345,7 +345,7 @@ class _ChainGuard:
         self._seen.add(offset)
 
 
-def read_elf(source: ByteSource) -> BinaryInfo:
+def read_elf(source: ByteSource, *, deep: bool = False) -> BinaryInfo:
     """Parse the ELF file in ``source`` into a :class:`BinaryInfo`.
 
     :raises BinaryFormatError: the bytes are not a well-formed ELF file.

@@ -258,7 +258,7 @@ class _Commands:
     os_platform: str | None = None
 
 
-def read_macho(source: ByteSource) -> BinaryInfo:
+def read_macho(source: ByteSource, *, deep: bool = False) -> BinaryInfo:
     """Parse a thin or fat Mach-O file from its headers and load commands.
 
     :raises BinaryFormatError: the bytes are not a well-formed Mach-O file.

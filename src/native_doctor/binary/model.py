@@ -106,6 +106,22 @@ class BinaryInfo:
     #: PE subsystem (``"windows_gui"``, ``"windows_cui"``, ...).
     subsystem: str | None = None
 
+    # --- deep reading (``read_binary(..., deep=True)``), all formats ---------------------------
+    #: True when the symbol tables and section sizes below were read (they are empty otherwise).
+    deep: bool = False
+    #: Symbols the file imports: ELF undefined dynamic symbols (``.dynsym``, st_shndx == SHN_UNDEF,
+    #: without ``@version``), Mach-O undefined external symbols (leading ``_`` removed), PE
+    #: import-table names of every DLL (ordinal-only imports as ``#<ordinal>``). Sorted, unique.
+    imported_symbols: tuple[str, ...] = ()
+    #: Symbols the file exports: ELF defined GLOBAL/WEAK dynamic symbols, Mach-O defined external
+    #: symbols (leading ``_`` removed), PE export-directory names. Sorted, unique.
+    exported_symbols: tuple[str, ...] = ()
+    #: Bytes of debugging information carried (ELF ``.debug_*``/``.zdebug_*`` sections, Mach-O
+    #: ``__DWARF`` segment, PE ``.debug*`` sections and COFF symbol table); None when not read.
+    debug_bytes: int | None = None
+    #: PE only: imported symbol names per DLL (``{"python3.dll": ("PyArg_ParseTuple", ...)}``).
+    imports_by_library: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY)
+
     @property
     def all_needed(self) -> tuple[str, ...]:
         """``needed`` followed by ``delay_needed`` (without repeats)."""

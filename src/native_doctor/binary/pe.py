@@ -291,7 +291,7 @@ class _Image:
         )
 
 
-def read_pe(source: ByteSource) -> BinaryInfo:
+def read_pe(source: ByteSource, *, deep: bool = False) -> BinaryInfo:
     """Parse a PE image (``MZ`` DOS header followed by a ``PE\\0\\0`` header).
 
     :raises BinaryFormatError: not a well-formed PE image (for instance a plain DOS program).

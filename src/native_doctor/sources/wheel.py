@@ -13,15 +13,18 @@ import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import TypeVar
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from native_doctor.binary import SNIFF_BYTES, BinaryInfo, read_binary, sniff
 from native_doctor.errors import BinaryFormatError, InvalidArchiveError
-from native_doctor.model import Artifact, ArtifactKind, NativeFile
+from native_doctor.model import Artifact, ArtifactKind, NativeFile, RecordReport
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import install_path, may_be_native
+from native_doctor.sources._record import expected_digests, member_digest
+from native_doctor.sources._record import report as record_report
 from native_doctor.sources._zip import ZipMemberSource
 
 __all__ = ["ProgressCallback", "read_wheel"]
@@ -36,8 +39,17 @@ _PARALLEL_BYTES = 32 << 20
 _WORKERS = min(4, os.cpu_count() or 1)
 
 
-def read_wheel(path: str | Path, *, progress: ProgressCallback | None = None) -> Artifact:
+def read_wheel(
+    path: str | Path,
+    *,
+    deep: bool = False,
+    verify_record: bool = False,
+    progress: ProgressCallback | None = None,
+) -> Artifact:
     """Read a wheel file.
+
+    :param deep: also read symbol tables and section sizes of native members (for checks).
+    :param verify_record: hash every member and compare with RECORD (reads the whole wheel).
 
     :raises InvalidArchiveError: not a zip file, a wheel file name that does not follow the
         spec, or no ``.dist-info`` directory.
@@ -54,9 +66,10 @@ def read_wheel(path: str | Path, *, progress: ProgressCallback | None = None) ->
     with archive:
         infos = [info for info in archive.infolist() if not info.is_dir()]
         dist_info = _dist_info_dir(infos, path)
-        wheel_meta = _read_email(archive, f"{dist_info}/WHEEL")
-        metadata = _read_email(archive, f"{dist_info}/METADATA")
-        native = _read_native(path, archive, infos, progress)
+        wheel_meta = _read_headers(archive, f"{dist_info}/WHEEL")
+        metadata = _read_headers(archive, f"{dist_info}/METADATA")
+        native = _read_native(path, archive, infos, deep, progress)
+        record = _verify_record(path, archive, infos, dist_info, progress) if verify_record else None
         files = tuple(install_path(info.filename) for info in infos)
         hooks = _read_hooks(archive, infos)
     purelib = wheel_meta.get("Root-Is-Purelib")
@@ -73,6 +86,7 @@ def read_wheel(path: str | Path, *, progress: ProgressCallback | None = None) ->
         size=path.stat().st_size,
         markers=tuple(m for m in _MARKER_FILES if f"{dist_info}/{m}" in {i.filename for i in infos}),
         dll_directories=dll_directories(hooks, directories_of(files)),
+        record=record,
     )
 
 
@@ -99,66 +113,111 @@ def _dist_info_dir(infos: list[zipfile.ZipInfo], path: Path) -> str:
     return candidates[0]
 
 
-def _read_email(archive: zipfile.ZipFile, member: str) -> Headers:
+def _read_headers(archive: zipfile.ZipFile, member: str) -> Headers:
     try:
         info = archive.getinfo(member)
     except KeyError:
         return Headers([])
+    return parse_headers(_read_member_text(archive, info))
+
+
+def _read_member_text(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     if info.file_size > _MAX_METADATA:
-        raise InvalidArchiveError(f"{member}: {info.file_size} bytes is too large for metadata")
+        raise InvalidArchiveError(f"{info.filename}: {info.file_size} bytes is too large for metadata")
     try:
-        text = archive.read(info).decode("utf-8", "replace")
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InvalidArchiveError(f"{member}: cannot read: {exc}") from exc
-    return parse_headers(text)
+        return archive.read(info).decode("utf-8", "replace")
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
+        raise InvalidArchiveError(f"{info.filename}: cannot read: {exc}") from exc
+
+
+_T = TypeVar("_T")
+MemberTask = Callable[[zipfile.ZipFile, zipfile.ZipInfo], _T]
 
 
 def _read_native(
-    path: Path, archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], progress: ProgressCallback | None
+    path: Path,
+    archive: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    deep: bool,
+    progress: ProgressCallback | None,
 ) -> tuple[NativeFile, ...]:
-    """Every native member, in archive order. Large wheels are read on a few threads: zlib
-    releases the GIL while it inflates, and inflating is most of the work (docs/performance.md)."""
+    """Every native member, in archive order."""
     candidates = [i for i in infos if may_be_native(i.filename) and i.file_size >= SNIFF_BYTES]
-    if sum(i.compress_size for i in candidates) < _PARALLEL_BYTES or _WORKERS < 2:
-        results = []
-        for done, info in enumerate(candidates, 1):
-            results.append(_read_member(archive, info))
-            if progress is not None:
-                progress(done, len(candidates))
-    else:
-        results = _read_parallel(path, candidates, progress)
+
+    def task(handle: zipfile.ZipFile, info: zipfile.ZipInfo) -> NativeFile | None:
+        return _read_member(handle, info, deep=deep)
+
+    results = _map_members(path, archive, candidates, task, progress)
     return tuple(native for native in results if native is not None)
 
 
-def _read_parallel(
-    path: Path, candidates: list[zipfile.ZipInfo], progress: ProgressCallback | None
-) -> list[NativeFile | None]:
+def _verify_record(
+    path: Path,
+    archive: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    dist_info: str,
+    progress: ProgressCallback | None,
+) -> RecordReport:
+    """Hash every member RECORD lists and compare (streamed, never extracted)."""
+    record_path = f"{dist_info}/RECORD"
+    try:
+        record_info = archive.getinfo(record_path)
+    except KeyError:
+        return RecordReport(present=False)
+    text = _read_member_text(archive, record_info)
+    expected, malformed = expected_digests(text, record_path)
+
+    def task(handle: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int] | None:
+        entry = expected.get(info.filename)
+        return member_digest(handle, info, entry[0]) if entry is not None else None
+
+    digests = _map_members(path, archive, infos, task, progress)
+    actual = {info.filename: digest for info, digest in zip(infos, digests, strict=True)}
+    return record_report(expected, malformed, actual, record_path)
+
+
+def _map_members(
+    path: Path,
+    archive: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    task: MemberTask[_T],
+    progress: ProgressCallback | None,
+) -> list[_T]:
+    """``task`` over members, in order. Large wheels are done on a few threads, each with its own
+    archive handle: zlib (and hashlib) release the GIL, and inflating is most of the work."""
+    if sum(i.compress_size for i in infos) < _PARALLEL_BYTES or _WORKERS < 2:
+        results = []
+        for done, info in enumerate(infos, 1):
+            results.append(task(archive, info))
+            if progress is not None:
+                progress(done, len(infos))
+        return results
     local = threading.local()
     opened: list[zipfile.ZipFile] = []
 
-    def task(info: zipfile.ZipInfo) -> NativeFile | None:
-        archive: zipfile.ZipFile | None = getattr(local, "archive", None)
-        if archive is None:
-            archive = local.archive = zipfile.ZipFile(path)  # one handle per thread: reads seek it
-            opened.append(archive)
-        return _read_member(archive, info)
+    def run(info: zipfile.ZipInfo) -> _T:
+        handle: zipfile.ZipFile | None = getattr(local, "archive", None)
+        if handle is None:
+            handle = local.archive = zipfile.ZipFile(path)
+            opened.append(handle)
+        return task(handle, info)
 
-    results: list[NativeFile | None] = [None] * len(candidates)
-    order = sorted(range(len(candidates)), key=lambda n: -candidates[n].compress_size)  # biggest first
+    results_by_index: dict[int, _T] = {}
+    order = sorted(range(len(infos)), key=lambda n: -infos[n].compress_size)  # biggest first
     try:
         with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-            futures = {pool.submit(task, candidates[n]): n for n in order}
+            futures = {pool.submit(run, infos[n]): n for n in order}
             for done, future in enumerate(as_completed(futures), 1):
-                results[futures[future]] = future.result()
+                results_by_index[futures[future]] = future.result()
                 if progress is not None:
-                    progress(done, len(candidates))
+                    progress(done, len(infos))
     finally:
-        for archive in opened:
-            archive.close()
-    return results
+        for handle in opened:
+            handle.close()
+    return [results_by_index[n] for n in range(len(infos))]
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> NativeFile | None:
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, deep: bool = False) -> NativeFile | None:
     source = ZipMemberSource(archive, info)
     try:
         try:
@@ -167,7 +226,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> NativeFile 
         except InvalidArchiveError as exc:
             return _native(info, None, str(exc))
         try:
-            return _native(info, read_binary(source), None)
+            return _native(info, read_binary(source, deep=deep), None)
         except (BinaryFormatError, InvalidArchiveError) as exc:
             return _native(info, None, str(exc))
     finally:
