@@ -28,6 +28,7 @@ UNREADABLE_ARCHIVE = register(
         "Rebuild the wheel with a PEP 517 build front end (`python -m build`, `pip wheel`, cibuildwheel) "
         "instead of zipping files by hand; re-download it if the file was truncated in transit."
     ),
+    page="wheel-contents",
     references=("https://packaging.python.org/en/latest/specifications/binary-distribution-format/",),
 )(None)
 
@@ -48,6 +49,7 @@ UNREADABLE_ARCHIVE = register(
         "rerun it with a current release. If the file is data that merely starts with these bytes, rename it "
         "with a data suffix."
     ),
+    page="wheel-contents",
     references=("https://refspecs.linuxfoundation.org/elf/gabi4+/contents.html",),
 )
 def unreadable_binary(inspection: Inspection) -> Iterator[Finding]:
@@ -83,6 +85,7 @@ def unreadable_binary(inspection: Inspection) -> Iterator[Finding]:
         "If another distribution provides the library at run time (e.g. nvidia-* or torch), exclude it from "
         "the repair, add that distribution to Requires-Dist and point RPATH/@rpath at its directory."
     ),
+    page="native-dependencies",
     references=(
         "https://peps.python.org/pep-0600/",
         "https://pypackaging-native.github.io/key-issues/native-dependencies/",

@@ -22,6 +22,22 @@ __all__ = ["Check", "Finding", "Severity", "Status", "all_checks", "get", "regis
 _CODE = re.compile(r"^ND\d{3}$")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 DOCS_BASE = "https://github.com/native-doctor/native-doctor/blob/main/docs/checks.md"
+KNOWLEDGE_BASE = "https://github.com/native-doctor/native-doctor/blob/main/docs/knowledge"
+#: The knowledge-base pages (docs/knowledge/<slug>.md) a check may link to.
+PAGES = (
+    "native-dependencies",
+    "blas-lapack-openmp",
+    "abi-and-symbol-versions",
+    "cpp-dependencies",
+    "gpus-and-cuda",
+    "simd-and-cpu-baselines",
+    "platform-tags-and-manylinux",
+    "windows-runtimes",
+    "macos-deployment-targets",
+    "unexpected-source-builds",
+    "cross-compilation",
+    "wheel-contents",
+)
 
 
 class Severity(StrEnum):
@@ -59,11 +75,18 @@ class Finding:
     member: str | None = None
     #: The specific thing: a library name, a symbol version, a tag.
     detail: str | None = None
+    #: The knowledge-base page (slug) that explains the problem behind the check.
+    page: str | None = None
 
     @property
     def url(self) -> str:
         """Where the check is documented."""
         return f"{DOCS_BASE}#{self.code.lower()}-{self.name}"
+
+    @property
+    def page_url(self) -> str | None:
+        """The knowledge-base page about the problem, if the check names one."""
+        return f"{KNOWLEDGE_BASE}/{self.page}.md" if self.page else None
 
 
 CheckFunction = Callable[["Inspection"], Iterable[Finding]]
@@ -85,13 +108,15 @@ class Check:
     #: How to fix it.
     fix: str
     references: tuple[str, ...]
+    #: Knowledge-base page slug (one of :data:`PAGES`).
+    page: str
     function: CheckFunction | None
 
     def finding(
         self, message: str, artifact: str, member: str | None = None, detail: str | None = None
     ) -> Finding:
         """A finding of this check, at its default severity."""
-        return Finding(self.code, self.name, self.severity, message, artifact, member, detail)
+        return Finding(self.code, self.name, self.severity, message, artifact, member, detail, self.page)
 
 
 _REGISTRY: dict[str, Check] = {}
@@ -106,17 +131,20 @@ def register(
     what: str,
     why: str,
     fix: str,
+    page: str,
     references: tuple[str, ...] = (),
     status: Status = Status.STABLE,
 ) -> Callable[[CheckFunction | None], Check]:
     """Register a check: use as a decorator on its function (``None`` for source-level checks)."""
     if not _CODE.match(code) or not _NAME.match(name):
         raise ValueError(f"malformed check code or name: {code} {name}")
+    if page not in PAGES:
+        raise ValueError(f"check {code}: unknown knowledge page {page!r}")
 
     def decorate(function: CheckFunction | None) -> Check:
         if code in _REGISTRY or any(c.name == name for c in _REGISTRY.values()):
             raise ValueError(f"check {code} ({name}) registered twice")
-        check = Check(code, name, severity, status, summary, what, why, fix, references, function)
+        check = Check(code, name, severity, status, summary, what, why, fix, references, page, function)
         _REGISTRY[code] = check
         return check
 
@@ -125,7 +153,15 @@ def register(
 
 def all_checks() -> list[Check]:
     """Every registered check, sorted by code."""
-    from native_doctor.checks import builtin  # noqa: F401 - registers the built-in checks
+    from native_doctor.checks import (  # noqa: F401 - importing a module registers its checks
+        abi,
+        builtin,
+        dependencies,
+        linux,
+        macos,
+        wheel,
+        windows,
+    )
 
     return [_REGISTRY[code] for code in sorted(_REGISTRY)]
 

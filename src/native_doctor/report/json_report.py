@@ -134,6 +134,7 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "member": finding.member,
         "detail": finding.detail,
         "url": finding.url,
+        "page": finding.page_url,
     }
 
 

@@ -1,0 +1,3 @@
+"""Linux checks (ND3xx): RPATH leaks, executable stacks, text relocations, debug info, interposition."""
+
+from __future__ import annotations
