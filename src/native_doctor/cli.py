@@ -27,17 +27,21 @@ if TYPE_CHECKING:
 __all__ = ["entrypoint", "main"]
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-_COMMANDS = ("env", "inspect", "explain")
+_COMMANDS = ("env", "inspect", "check", "explain")
+_SEVERITIES = ("error", "warning", "info")
 _DESCRIPTION = """\
 Find, explain and fix the problems native code causes in Python packaging.
 
 commands:
   env        (default) examine the running Python environment's native files
   inspect    read wheels of any platform: binaries, dependencies, platform tags
+  check      inspect wheels and run every check (for CI): --format text|json|sarif|github
   explain    print the documentation of a check (code or name), or --all
 
 exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
 """
+#: The checks ``inspect`` and ``env`` run: reading problems and libraries nothing provides.
+_BASIC_CHECKS = frozenset({"ND001", "ND002", "ND201"})
 
 
 def entrypoint() -> None:
@@ -56,10 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CLEAN if exc.code in (0, None) else EXIT_USAGE
     try:
         return int(_RUNNERS[command](options))
-    except UsageError as exc:
-        _error(str(exc))
-        return EXIT_USAGE
-    except NativeDoctorError as exc:
+    except NativeDoctorError as exc:  # UsageError and unreadable inputs
         _error(str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -74,82 +75,121 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- parsers ------------------------------------------------------------------------------------
 
 
-def _top_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    env = argparse.ArgumentParser(
         prog="native-doctor", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    _add_output_options(parser)
-    parser.add_argument("--version", action="version", version=f"native-doctor {__version__}")
-    return parser
-
-
-def _add_output_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
-    )
-    parser.add_argument("-o", "--output", type=Path, help="write the report to this file (atomically)")
-    parser.add_argument(
-        "--color",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="colour in text output (default: auto)",
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="show system libraries and symbol versions"
-    )
-    parser.add_argument(
-        "--fail-on",
-        choices=("error", "warning", "info"),
-        default="error",
-        help="lowest finding severity that makes the exit code 1 (default: error)",
-    )
-    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
-
-
-def _parsers() -> dict[str, argparse.ArgumentParser]:
-    env = _top_parser()
+    env.add_argument("--version", action="version", version=f"native-doctor {__version__}")
     env.add_argument(
         "--path", type=Path, action="append", help="a site-packages directory to examine instead"
     )
+    _add_output_options(env, formats=("text", "json"))
     inspect = argparse.ArgumentParser(
         prog="native-doctor inspect",
         description="Read wheels of any platform from any host: native files, dependencies, platform tags.",
     )
     inspect.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
-    _add_output_options(inspect)
+    _add_output_options(inspect, formats=("text", "json"))
+    check = argparse.ArgumentParser(
+        prog="native-doctor check",
+        description="Inspect wheels and run every check. Settings also come from [tool.native-doctor] in "
+        "pyproject.toml (select, ignore, fail-on, preview); options override them.",
+    )
+    check.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
+    _add_output_options(check, formats=("text", "json", "sarif", "github"), fail_on_default=None)
+    check.add_argument(
+        "--select", action="append", metavar="CODES", help="codes, prefixes or names (comma-separated)"
+    )
+    check.add_argument("--ignore", action="append", metavar="CODES", help="codes, prefixes or names to skip")
+    check.add_argument("--preview", action="store_true", help="also run checks in preview")
+    check.add_argument(
+        "--no-config", action="store_true", help="ignore [tool.native-doctor] in pyproject.toml"
+    )
+    check.add_argument(
+        "--no-verify-record",
+        action="store_true",
+        help="do not hash members against RECORD (faster on huge wheels)",
+    )
     explain = argparse.ArgumentParser(
         prog="native-doctor explain", description="Print a check's documentation."
     )
     explain.add_argument("check", nargs="?", help="a check code (ND201) or name (external-library)")
     explain.add_argument("--all", action="store_true", help="every check")
     explain.add_argument("--format", choices=("text", "json"), default="text")
-    return {"env": env, "inspect": inspect, "explain": explain}
+    return {"env": env, "inspect": inspect, "check": check, "explain": explain}
+
+
+def _add_output_options(
+    parser: argparse.ArgumentParser, *, formats: tuple[str, ...], fail_on_default: str | None = "error"
+) -> None:
+    parser.add_argument("--format", choices=formats, default="text", help="output format (default: text)")
+    parser.add_argument("-o", "--output", type=Path, help="write the report to this file (atomically)")
+    parser.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto", help="colour in text output"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every library and symbol version")
+    parser.add_argument(
+        "--fail-on",
+        choices=_SEVERITIES,
+        default=fail_on_default,
+        help="lowest finding severity that makes the exit code 1 (default: error)",
+    )
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
 
 
 # --- commands -----------------------------------------------------------------------------------
 
 
-def _run_inspect(options: argparse.Namespace) -> int:
+def _read_wheels(
+    paths: Sequence[Path], selected: frozenset[str], *, deep: bool = False, verify_record: bool = False
+) -> tuple[list[Inspection], list[Finding]]:
+    """Read and inspect each wheel; an unreadable one becomes finding ND001."""
     from native_doctor.analysis import inspect_artifact
     from native_doctor.checks.builtin import UNREADABLE_ARCHIVE
     from native_doctor.checks.registry import run_checks
     from native_doctor.sources.wheel import read_wheel
 
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
     inspections: list[Inspection] = []
     findings: list[Finding] = []
-    for path in options.wheels:
-        if not path.is_file():
-            raise UsageError(f"{path}: no such file")
+    for path in paths:
         with _progress(f"reading {path.name}") as tick:
             try:
-                artifact = read_wheel(path, progress=tick)
+                artifact = read_wheel(path, deep=deep, verify_record=verify_record, progress=tick)
             except InvalidArchiveError as exc:
-                findings.append(UNREADABLE_ARCHIVE.finding(str(exc), str(path)))
+                if UNREADABLE_ARCHIVE.code in selected:
+                    findings.append(UNREADABLE_ARCHIVE.finding(str(exc), str(path)))
                 continue
         inspection = inspect_artifact(artifact)
         inspections.append(inspection)
-        findings.extend(run_checks(inspection))
-    return _report(options, inspections, findings, header=[], extra={})
+        findings.extend(run_checks(inspection, selected))
+    return inspections, findings
+
+
+def _run_inspect(options: argparse.Namespace) -> int:
+    inspections, findings = _read_wheels(options.wheels, _BASIC_CHECKS)
+    return _report(options, inspections, findings)
+
+
+def _run_check(options: argparse.Namespace) -> int:
+    from native_doctor.checks.selection import select_checks
+    from native_doctor.config import find_pyproject, load_config
+
+    config = load_config(None if options.no_config else find_pyproject(Path.cwd()))
+    select = _split(options.select) if options.select else config.select
+    ignore = _split(options.ignore or []) + config.ignore
+    selected = select_checks(select, ignore, preview=options.preview or config.preview)
+    options.fail_on = options.fail_on or config.fail_on or "error"
+    inspections, findings = _read_wheels(
+        options.wheels, selected, deep=True, verify_record=not options.no_verify_record
+    )
+    return _report(options, inspections, findings, binaries=options.verbose)
+
+
+def _split(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
 def _run_env(options: argparse.Namespace) -> int:
@@ -175,7 +215,7 @@ def _run_env(options: argparse.Namespace) -> int:
             if dist.native:
                 inspection = inspect_artifact(dist, index=index, host_libraries=host)
                 inspections.append(inspection)
-                findings.extend(run_checks(inspection))
+                findings.extend(run_checks(inspection, _BASIC_CHECKS))
     described = {
         "python": sys.executable,
         "python_version": platform.python_version(),
@@ -216,6 +256,7 @@ def _run_explain(options: argparse.Namespace) -> int:
             "what": check.what,
             "why": check.why,
             "fix": check.fix,
+            "page": check.page,
             "references": list(check.references),
         }
 
@@ -231,6 +272,7 @@ def _run_explain(options: argparse.Namespace) -> int:
             ("How to fix", check.fix),
         ):
             print(f"{title}:\n  {text}\n")
+        print(f"Background: docs/knowledge/{check.page}.md")
         if check.references:
             print("References:\n" + "".join(f"  {r}\n" for r in check.references))
     return EXIT_CLEAN
@@ -239,6 +281,7 @@ def _run_explain(options: argparse.Namespace) -> int:
 _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": _run_env,
     "inspect": _run_inspect,
+    "check": _run_check,
     "explain": _run_explain,
 }
 
@@ -248,11 +291,12 @@ _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def _report(
     options: argparse.Namespace,
-    inspections: list[Any],
-    findings: list[Any],
+    inspections: list[Inspection],
+    findings: list[Finding],
     *,
-    header: list[str],
-    extra: dict[str, Any],
+    header: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
+    binaries: bool = True,
 ) -> int:
     from native_doctor.checks.registry import Severity
     from native_doctor.report.json_report import document, dumps, sorted_findings
@@ -260,15 +304,35 @@ def _report(
     findings = sorted_findings(findings)
     if options.format == "json":
         _write(options.output, dumps(document(inspections, findings, extra=extra)))
+    elif options.format == "sarif":
+        _write(options.output, _sarif(findings))
+    elif options.format == "github":
+        from native_doctor.report import github
+
+        _write(options.output, github.render(findings))
     else:
-        _write_text(options, inspections, findings, header)
+        _write_text(options, inspections, findings, header, binaries=binaries)
     threshold = Severity(options.fail_on).rank
     failing = any(f.severity.rank >= threshold for f in findings)
     return EXIT_FINDINGS if failing and not options.exit_zero else EXIT_CLEAN
 
 
+def _sarif(findings: list[Finding]) -> str:
+    import json
+
+    from native_doctor.checks.registry import all_checks
+    from native_doctor.report import sarif
+
+    return json.dumps(sarif.render(findings, all_checks(), tool_version=__version__), indent=2) + "\n"
+
+
 def _write_text(
-    options: argparse.Namespace, inspections: list[Any], findings: list[Any], header: list[str]
+    options: argparse.Namespace,
+    inspections: list[Inspection],
+    findings: list[Finding],
+    header: Sequence[str],
+    *,
+    binaries: bool,
 ) -> None:
     import io
 
@@ -276,31 +340,26 @@ def _write_text(
 
     from native_doctor.report.text import render
 
-    if options.output is None:
-        console = _console(sys.stdout, options.color)
-        render(console, inspections, findings, header=header, verbose=options.verbose)
-        return
-    buffer = io.StringIO()
-    render(
-        Console(file=buffer, no_color=True, width=120),
-        inspections,
-        findings,
-        header=header,
-        verbose=options.verbose,
+    target = sys.stdout if options.output is None else io.StringIO()
+    console = (
+        _console(target, options.color)
+        if options.output is None
+        else Console(file=target, no_color=True, soft_wrap=True)
     )
-    _write(options.output, buffer.getvalue())
+    render(console, inspections, findings, header=header, verbose=options.verbose, binaries=binaries)
+    if isinstance(target, io.StringIO):
+        _write(options.output, target.getvalue())
 
 
 def _console(stream: Any, color: str) -> Any:
+    """A rich console for ``stream``: in ``auto`` mode rich honours NO_COLOR, FORCE_COLOR and TTYs."""
     from rich.console import Console
 
     if color == "always":
         return Console(file=stream, force_terminal=True, soft_wrap=True)
     if color == "never":
         return Console(file=stream, no_color=True, force_terminal=False, soft_wrap=True)
-    return Console(
-        file=stream, soft_wrap=True
-    )  # rich honours NO_COLOR, FORCE_COLOR and whether the stream is a TTY
+    return Console(file=stream, soft_wrap=True)
 
 
 def _write(path: Path | None, text: str) -> None:

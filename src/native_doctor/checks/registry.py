@@ -9,7 +9,7 @@ The documentation text feeds ``native-doctor explain``, the JSON output and the 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -175,8 +175,10 @@ def get(code_or_name: str) -> Check | None:
     return None
 
 
-def run_checks(inspection: Inspection) -> Iterator[Finding]:
-    """Every finding of every stable check on one inspected artifact."""
+def run_checks(inspection: Inspection, selected: Collection[str] | None = None) -> Iterator[Finding]:
+    """Every finding of the selected checks (default: every stable one) on one inspected artifact."""
     for check in all_checks():
-        if check.function is not None and check.status is Status.STABLE:
+        if check.function is None:
+            continue
+        if check.code in selected if selected is not None else check.status is Status.STABLE:
             yield from check.function(inspection)

@@ -26,16 +26,18 @@ def render(
     *,
     header: Sequence[str] = (),
     verbose: bool = False,
+    binaries: bool = True,
 ) -> None:
-    """Print the report: optional header lines, each artifact, then the findings."""
+    """Print the report: optional header lines, each artifact (with its binaries unless
+    ``binaries`` is False), then the findings."""
     for line in header:
         console.print(line, highlight=False)
     for inspection in inspections:
-        _artifact(console, inspection, verbose=verbose)
+        _artifact(console, inspection, verbose=verbose, binaries=binaries)
     _findings(console, findings)
 
 
-def _artifact(console: Console, inspection: Inspection, *, verbose: bool) -> None:
+def _artifact(console: Console, inspection: Inspection, *, verbose: bool, binaries: bool) -> None:
     artifact = inspection.artifact
     platform = inspection.platform
     title = artifact.path if artifact.kind is ArtifactKind.WHEEL else f"{artifact.name} {artifact.version}"
@@ -57,6 +59,9 @@ def _artifact(console: Console, inspection: Inspection, *, verbose: bool) -> Non
         _field(console, "external", f"[bold red]{escape(', '.join(external))}[/]", markup=True)
     if not inspection.binaries:
         _field(console, "native files", "none")
+    elif not binaries:
+        _field(console, "native files", str(len(inspection.binaries)))
+        return
     for binary in inspection.binaries:
         _binary(console, binary, verbose=verbose)
 

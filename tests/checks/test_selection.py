@@ -1,0 +1,41 @@
+"""--select/--ignore: codes, prefixes, names, ALL; unknown selectors are usage errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from native_doctor.checks.registry import Status, all_checks
+from native_doctor.checks.selection import select_checks
+from native_doctor.errors import UsageError
+
+STABLE = frozenset(c.code for c in all_checks() if c.status is Status.STABLE)
+
+
+@pytest.mark.parametrize(
+    ("select", "ignore", "expected"),
+    [
+        pytest.param(None, (), STABLE, id="default-all-stable"),
+        pytest.param(("ND201",), (), {"ND201"}, id="one-code"),
+        pytest.param(("nd201",), (), {"ND201"}, id="code-any-case"),
+        pytest.param(("external-library",), (), {"ND201"}, id="by-name"),
+        pytest.param(("ND0",), (), {c for c in STABLE if c.startswith("ND0")}, id="prefix"),
+        pytest.param(
+            ("ALL",), ("ND0",), {c for c in STABLE if not c.startswith("ND0")}, id="all-minus-prefix"
+        ),
+        pytest.param(None, ("unreadable-binary",), STABLE - {"ND002"}, id="ignore-by-name"),
+    ],
+)
+def test_selection(select: tuple[str, ...] | None, ignore: tuple[str, ...], expected: frozenset[str]) -> None:
+    assert select_checks(select, ignore) == expected
+
+
+@pytest.mark.parametrize("selector", ["ND999", "no-such-check", "XYZ"])
+def test_unknown_selector_is_a_usage_error(selector: str) -> None:
+    with pytest.raises(UsageError, match="unknown check selector"):
+        select_checks((selector,))
+
+
+def test_preview_checks_only_on_request() -> None:
+    preview = {c.code for c in all_checks() if c.status is Status.PREVIEW}
+    assert not preview & select_checks()
+    assert preview <= select_checks(preview=True)

@@ -1,0 +1,95 @@
+"""`native-doctor check`: selection from options and pyproject.toml, thresholds, formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from _wheels import make_wheel
+from native_doctor import cli
+
+WHEEL = "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+
+
+@pytest.fixture
+def broken_wheel(tmp_path: Path, demo_wheel_members: dict[str, bytes]) -> Path:
+    """The extension's library is missing: ND201 (error)."""
+    members = {k: v for k, v in demo_wheel_members.items() if not k.startswith("demo.libs/")}
+    return make_wheel(tmp_path, WHEEL, members)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from an empty directory so the repository's own pyproject.toml does not apply."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+
+
+def codes(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, set[str]]:
+    code = cli.main(["check", *argv, "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    return code, {f["code"] for f in doc["findings"]}
+
+
+def test_check_runs_the_catalog(capsys: pytest.CaptureFixture[str], broken_wheel: Path) -> None:
+    code, found = codes(capsys, str(broken_wheel))
+    assert code == 1
+    assert "ND201" in found
+
+
+@pytest.mark.parametrize(
+    ("argv", "present", "absent"),
+    [
+        pytest.param(["--ignore", "ND201"], set(), {"ND201"}, id="ignore-code"),
+        pytest.param(["--ignore", "external-library"], set(), {"ND201"}, id="ignore-name"),
+        pytest.param(["--select", "ND2"], {"ND201"}, set(), id="select-prefix"),
+        pytest.param(["--select", "ND0,unreadable-binary"], set(), {"ND201"}, id="select-comma-list"),
+    ],
+)
+def test_selection_options(
+    capsys: pytest.CaptureFixture[str],
+    broken_wheel: Path,
+    argv: list[str],
+    present: set[str],
+    absent: set[str],
+) -> None:
+    _, found = codes(capsys, str(broken_wheel), *argv)
+    assert present <= found and not absent & found
+
+
+def test_pyproject_settings_apply_and_options_override(
+    capsys: pytest.CaptureFixture[str], broken_wheel: Path
+) -> None:
+    Path("pyproject.toml").write_text('[tool.native-doctor]\nignore = ["ND201"]\n')
+    _, found = codes(capsys, str(broken_wheel))
+    assert "ND201" not in found
+    _, found = codes(capsys, str(broken_wheel), "--no-config")
+    assert "ND201" in found
+
+
+def test_bad_pyproject_is_a_usage_error(capsys: pytest.CaptureFixture[str], broken_wheel: Path) -> None:
+    Path("pyproject.toml").write_text('[tool.native-doctor]\nfail-on = "sometimes"\n')
+    assert cli.main(["check", str(broken_wheel)]) == 2
+    assert "fail-on" in capsys.readouterr().err
+
+
+def test_unknown_selector_is_a_usage_error(capsys: pytest.CaptureFixture[str], broken_wheel: Path) -> None:
+    assert cli.main(["check", str(broken_wheel), "--select", "ND999"]) == 2
+    assert "unknown check selector" in capsys.readouterr().err
+
+
+def test_exit_zero(capsys: pytest.CaptureFixture[str], broken_wheel: Path) -> None:
+    assert cli.main(["check", str(broken_wheel), "--exit-zero", "--format", "json"]) == 0
+    capsys.readouterr()
+
+
+def test_text_output_lists_findings_not_every_binary(
+    capsys: pytest.CaptureFixture[str], broken_wheel: Path
+) -> None:
+    assert cli.main(["check", str(broken_wheel), "--color", "never"]) == 1
+    out = capsys.readouterr().out
+    assert "ND201 external-library" in out
+    assert "native files:" in out
