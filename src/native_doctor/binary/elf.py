@@ -13,7 +13,7 @@ the x86-64 psABI (ISA level bits).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum, IntFlag
 from types import MappingProxyType
 
@@ -102,13 +102,17 @@ class DynamicTag(IntEnum):
 
     DT_NULL = 0
     DT_NEEDED = 1
+    DT_HASH = 4
     DT_STRTAB = 5
+    DT_SYMTAB = 6
     DT_STRSZ = 10
+    DT_SYMENT = 11
     DT_SONAME = 14
     DT_RPATH = 15
     DT_TEXTREL = 22
     DT_RUNPATH = 29
     DT_FLAGS = 30
+    DT_GNU_HASH = 0x6FFFFEF5
     DT_FLAGS_1 = 0x6FFFFFFB
     DT_VERDEF = 0x6FFFFFFC
     DT_VERDEFNUM = 0x6FFFFFFD
@@ -180,6 +184,13 @@ class _Layout:
     #: pr_type, pr_datasz.
     prop: struct.Struct
     u32: struct.Struct
+    #: Elf32_Sym (st_name, st_value, st_size, st_info, st_other, st_shndx) and Elf64_Sym (st_name,
+    #: st_info, st_other, st_shndx, st_value, st_size); ``sym_fields`` indexes st_info, st_other, st_shndx.
+    sym: struct.Struct
+    sym_fields: tuple[int, int, int]
+    #: Elf_Shdr: sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info,
+    #: sh_addralign, sh_entsize.
+    shdr: struct.Struct
 
 
 def _make_layout(bits: int, order: str) -> _Layout:
@@ -198,6 +209,9 @@ def _make_layout(bits: int, order: str) -> _Layout:
         note=struct.Struct(order + "III"),
         prop=struct.Struct(order + "II"),
         u32=struct.Struct(order + "I"),
+        sym=struct.Struct(order + ("IBBHQQ" if bits == 64 else "IIIBBH")),
+        sym_fields=(1, 2, 3) if bits == 64 else (3, 4, 5),
+        shdr=struct.Struct(order + ("IIQQQQIIQQ" if bits == 64 else "IIIIIIIIII")),
     )
 
 
@@ -216,6 +230,11 @@ class _Header:
     phoff: int
     phentsize: int
     phnum: int
+    #: The section header table (read by deep reading only): e_shoff, e_shentsize, e_shnum, e_shstrndx.
+    shoff: int = 0
+    shentsize: int = 0
+    shnum: int = 0
+    shstrndx: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +264,11 @@ class _Dynamic:
     flags: int = 0
     flags_1: int = 0
     textrel: bool = False
+    #: Deep reading only: the dynamic symbol table and the hash tables that give its size.
+    symtab: int | None = None
+    syment: int | None = None
+    hash: int | None = None
+    gnu_hash: int | None = None
 
 
 class _Reader:
@@ -284,6 +308,15 @@ class _Reader:
         if len(self._pieces) > MAX_PIECES:
             del self._pieces[1]  # keep the head of the file; forget the oldest other piece
         return view
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file."""
+        return self._view.limit
+
+    def table(self, offset: int, length: int, what: str) -> bytes:
+        """Exactly ``length`` bytes at ``offset`` in one read, not kept (symbol and string tables)."""
+        return self._view.bytes(offset, length, what)
 
 
 class _StringTable:
@@ -357,7 +390,7 @@ def read_elf(source: ByteSource, *, deep: bool = False) -> BinaryInfo:
     dynamic_segment = _first(segments, SegmentType.PT_DYNAMIC)
     dynamic = _read_dynamic(reader, layout, dynamic_segment) if dynamic_segment else _Dynamic()
     names = _read_names(reader, layout, segments, dynamic)
-    return BinaryInfo(
+    info = BinaryInfo(
         format=BinaryFormat.ELF,
         arch=_arch(header.machine, layout),
         bits=layout.bits,
@@ -376,6 +409,7 @@ def read_elf(source: ByteSource, *, deep: bool = False) -> BinaryInfo:
         symbol_versions=MappingProxyType(names.symbol_versions),
         version_definitions=names.version_definitions,
     )
+    return _read_deep(reader, layout, header, segments, dynamic, info) if deep else info
 
 
 def _identify(reader: _Reader) -> _Layout:
@@ -392,7 +426,8 @@ def _identify(reader: _Reader) -> _Layout:
 
 def _read_header(reader: _Reader, layout: _Layout) -> _Header:
     fields = reader.sub(_EI_NIDENT, layout.ehdr.size, "ELF header").unpack(layout.ehdr, 0, "ELF header")
-    e_type, e_machine, _version, _entry, e_phoff, _shoff, _flags, _ehsize, e_phentsize, e_phnum = fields[:10]
+    e_type, e_machine, _version, _entry, e_phoff, e_shoff, _flags, _ehsize, e_phentsize, e_phnum = fields[:10]
+    e_shentsize, e_shnum, e_shstrndx = fields[10:]
     if e_phnum == 0xFFFF:
         # gABI: PN_XNUM means "the actual number of program header table entries is contained in
         # the sh_info field of the section header at index 0": only core files need that many.
@@ -403,7 +438,9 @@ def _read_header(reader: _Reader, layout: _Layout) -> _Header:
         raise BinaryFormatError(
             f"program header table of {e_phnum * e_phentsize} bytes is too large", offset=16
         )
-    return _Header(e_type, e_machine, e_phoff, e_phentsize, e_phnum)
+    return _Header(
+        e_type, e_machine, e_phoff, e_phentsize, e_phnum, e_shoff, e_shentsize, e_shnum, e_shstrndx
+    )
 
 
 def _read_program_headers(reader: _Reader, layout: _Layout, header: _Header) -> list[_Segment]:
@@ -494,6 +531,14 @@ def _apply_dynamic_entry(dynamic: _Dynamic, tag: int, value: int) -> None:
             dynamic.flags_1 = value
         case DynamicTag.DT_TEXTREL:
             dynamic.textrel = True
+        case DynamicTag.DT_SYMTAB:
+            dynamic.symtab = value
+        case DynamicTag.DT_SYMENT:
+            dynamic.syment = value
+        case DynamicTag.DT_HASH:
+            dynamic.hash = value
+        case DynamicTag.DT_GNU_HASH:
+            dynamic.gnu_hash = value
         case _:
             pass
 
@@ -732,3 +777,284 @@ def _isa_needed_in_properties(layout: _Layout, desc: View) -> int | None:
             mask = (mask or 0) | value
         pos = _align(data_at + pr_datasz, align)
     return mask
+
+
+# --- deep reading: dynamic symbols and debug sections -------------------------------------------
+
+#: Most dynamic symbols read (libtorch_cpu.so has a few hundred thousand).
+MAX_SYMBOLS = 2_000_000
+#: Most section headers read.
+MAX_SECTIONS = 1 << 20
+
+
+class SymbolBinding(IntEnum):
+    """ELF_ST_BIND(st_info) values this reader uses."""
+
+    STB_LOCAL = 0
+    STB_GLOBAL = 1
+    STB_WEAK = 2
+    #: GNU extension (glibc <elf.h>: "Unique symbol"): a global symbol the loader keeps one copy of.
+    STB_GNU_UNIQUE = 10
+
+
+class SymbolVisibility(IntEnum):
+    """ELF_ST_VISIBILITY(st_other) values."""
+
+    STV_DEFAULT = 0
+    STV_INTERNAL = 1
+    STV_HIDDEN = 2
+    STV_PROTECTED = 3
+
+
+class SectionType(IntEnum):
+    """sh_type values this reader uses."""
+
+    SHT_NOBITS = 8
+    SHT_DYNSYM = 11
+
+
+#: gABI: "SHN_UNDEF: This value marks an undefined, missing, irrelevant, or otherwise meaningless
+#: section reference"; "SHN_XINDEX: ... the actual section header index is too large to fit".
+SHN_UNDEF = 0
+SHN_XINDEX = 0xFFFF
+_EXPORTED_BINDINGS = frozenset(
+    {SymbolBinding.STB_GLOBAL, SymbolBinding.STB_WEAK, SymbolBinding.STB_GNU_UNIQUE}
+)
+_EXPORTED_VISIBILITIES = frozenset({SymbolVisibility.STV_DEFAULT, SymbolVisibility.STV_PROTECTED})
+_DEBUG_PREFIXES = (b".debug_", b".zdebug_")
+#: The DT_HASH table has 8-byte entries on 64-bit s390 and Alpha (binutils: hash_entry_size 8).
+_EM_ALPHA = 0x9026
+_GNU_HASH_HEADER = 16
+
+
+@dataclass(frozen=True, slots=True)
+class _SectionHeader:
+    name: int
+    type: int
+    offset: int
+    size: int
+    link: int
+    entsize: int
+
+
+def _read_deep(
+    reader: _Reader,
+    layout: _Layout,
+    header: _Header,
+    segments: list[_Segment],
+    dynamic: _Dynamic,
+    info: BinaryInfo,
+) -> BinaryInfo:
+    """``info`` with the dynamic symbols and the debug section sizes filled in."""
+    sections = _read_section_headers(reader, layout, header)
+    imported, exported = _read_dynamic_symbols(reader, layout, header, segments, dynamic, sections)
+    return replace(
+        info,
+        deep=True,
+        imported_symbols=imported,
+        exported_symbols=exported,
+        debug_bytes=_debug_bytes(reader, header, sections),
+    )
+
+
+def _read_section_headers(reader: _Reader, layout: _Layout, header: _Header) -> list[_SectionHeader] | None:
+    """The section header table in one read; None when the file has none (e_shoff == 0)."""
+    # gABI: e_shoff "holds the section header table's file offset in bytes. If the file has no
+    # section header table, this member holds zero."
+    if header.shoff == 0:
+        return None
+    if header.shentsize < layout.shdr.size:
+        raise BinaryFormatError(f"section header entry size {header.shentsize} is too small", offset=16)
+    count = header.shnum
+    if count == 0:
+        # gABI: "If the number of sections is greater than or equal to SHN_LORESERVE (0xff00),
+        # e_shnum has the value zero and the actual number ... is contained in the sh_size field of
+        # the section header at index 0."
+        first = reader.table(header.shoff, layout.shdr.size, "section header 0")
+        count = _section_header(layout, first, 0).size
+    if count > MAX_SECTIONS:
+        raise BinaryFormatError(f"{count} section headers are too many", offset=header.shoff)
+    table = reader.table(header.shoff, count * header.shentsize, "section header table")
+    return [_section_header(layout, table, i * header.shentsize) for i in range(count)]
+
+
+def _section_header(layout: _Layout, table: bytes, at: int) -> _SectionHeader:
+    name, sh_type, _flags, _addr, offset, size, link, _info, _align, entsize = layout.shdr.unpack_from(
+        table, at
+    )
+    return _SectionHeader(name, sh_type, offset, size, link, entsize)
+
+
+def _debug_bytes(reader: _Reader, header: _Header, sections: list[_SectionHeader] | None) -> int | None:
+    """Sum of the sizes of the ``.debug_*`` / ``.zdebug_*`` sections with file data."""
+    if sections is None:
+        return None
+    index = header.shstrndx
+    if index == SHN_XINDEX and sections:
+        # gABI: "the actual index of the section name string table section is contained in the
+        # sh_link field of the section header at index 0".
+        index = sections[0].link
+    if index == SHN_UNDEF or not sections:
+        return 0  # gABI: "If the file has no section name string table, this member holds SHN_UNDEF"
+    if index >= len(sections):
+        raise BinaryFormatError(f"e_shstrndx {index} is not a section ({len(sections)} sections)", offset=16)
+    strtab = sections[index]
+    names = reader.table(strtab.offset, strtab.size, "section name string table")
+    total = 0
+    for section in sections:
+        if section.type == SectionType.SHT_NOBITS:
+            continue  # gABI: SHT_NOBITS "occupies no space in the file"
+        if section.name >= len(names):
+            raise BinaryFormatError(
+                f"section name index {section.name} is outside .shstrtab", offset=strtab.offset
+            )
+        if names.startswith(_DEBUG_PREFIXES, section.name):
+            if section.offset + section.size > reader.size:
+                raise BinaryFormatError("debug section runs past the end of the file", offset=section.offset)
+            total += section.size
+    return total
+
+
+def _read_dynamic_symbols(
+    reader: _Reader,
+    layout: _Layout,
+    header: _Header,
+    segments: list[_Segment],
+    dynamic: _Dynamic,
+    sections: list[_SectionHeader] | None,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(imported, exported) names of the DT_SYMTAB symbols, each sorted and unique."""
+    if dynamic.symtab is None:
+        return (), ()
+    if dynamic.strtab is None:
+        raise BinaryFormatError("dynamic segment has DT_SYMTAB but no DT_STRTAB")
+    # gABI: DT_SYMENT "holds the size, in bytes, of a symbol table entry".
+    entsize = layout.sym.size if dynamic.syment is None else dynamic.syment
+    if entsize < layout.sym.size:
+        raise BinaryFormatError(f"DT_SYMENT {entsize} is smaller than a symbol table entry")
+    count = _symbol_count(reader, layout, header, segments, dynamic, sections)
+    offset, available = _map_address(segments, dynamic.symtab, "DT_SYMTAB")
+    if count * entsize > available:
+        raise BinaryFormatError(f"{count} dynamic symbols run past their segment", offset=offset)
+    table = reader.table(offset, count * entsize, "dynamic symbol table")
+    imported, exported = _classify_symbols(layout, table, count, entsize)
+    str_offset, str_available = _map_address(segments, dynamic.strtab, "DT_STRTAB")
+    strings = reader.table(str_offset, str_available if dynamic.strsz is None else dynamic.strsz, "DT_STRTAB")
+    return _symbol_names(strings, imported, str_offset), _symbol_names(strings, exported, str_offset)
+
+
+def _classify_symbols(layout: _Layout, table: bytes, count: int, entsize: int) -> tuple[set[int], set[int]]:
+    """The st_name values of the imported and of the exported symbols of ``table``."""
+    if entsize == layout.sym.size:
+        rows = list(layout.sym.iter_unpack(table))
+    else:
+        rows = [layout.sym.unpack_from(table, i * entsize) for i in range(count)]
+    info_at, other_at, shndx_at = layout.sym_fields
+    imported: set[int] = set()
+    exported: set[int] = set()
+    # gABI: "The symbol table entry for index 0 (STN_UNDEF) is reserved": skipped.
+    for row in rows[1:]:
+        name, info, other, shndx = row[0], row[info_at], row[other_at], row[shndx_at]
+        # gABI: ELF32_ST_BIND(i) ((i)>>4); ELF32_ST_VISIBILITY(o) ((o)&0x3).
+        binding = info >> 4
+        if name == 0 or binding == SymbolBinding.STB_LOCAL:
+            continue
+        if shndx == SHN_UNDEF:
+            imported.add(name)
+        elif binding in _EXPORTED_BINDINGS and other & 0x3 in _EXPORTED_VISIBILITIES:
+            exported.add(name)
+    return imported, exported
+
+
+def _symbol_names(strings: bytes, indexes: set[int], offset: int) -> tuple[str, ...]:
+    """The sorted, unique names at ``indexes`` of a string table."""
+    names: set[str] = set()
+    for index in indexes:
+        end = strings.find(b"\0", index)
+        if index >= len(strings) or end < 0:
+            raise BinaryFormatError(f"symbol name {index} is outside the dynamic string table", offset=offset)
+        if end > index:
+            names.add(strings[index:end].decode("utf-8", "backslashreplace"))
+    return tuple(sorted(names))
+
+
+def _symbol_count(
+    reader: _Reader,
+    layout: _Layout,
+    header: _Header,
+    segments: list[_Segment],
+    dynamic: _Dynamic,
+    sections: list[_SectionHeader] | None,
+) -> int:
+    """How many entries DT_SYMTAB has: from DT_HASH, DT_GNU_HASH or else the SHT_DYNSYM header."""
+    if dynamic.hash is not None:
+        count = _hash_nchain(reader, layout, header, segments, dynamic.hash)
+    elif dynamic.gnu_hash is not None:
+        count = _gnu_hash_count(reader, layout, segments, dynamic.gnu_hash)
+    else:
+        dynsym = next((s for s in sections or () if s.type == SectionType.SHT_DYNSYM), None)
+        if dynsym is None:
+            raise BinaryFormatError("DT_SYMTAB without DT_HASH, DT_GNU_HASH or a .dynsym section header")
+        count = dynsym.size // max(1, dynsym.entsize)
+    if count > MAX_SYMBOLS:
+        raise BinaryFormatError(f"{count} dynamic symbols are too many (more than {MAX_SYMBOLS})")
+    return count
+
+
+def _hash_nchain(
+    reader: _Reader, layout: _Layout, header: _Header, segments: list[_Segment], address: int
+) -> int:
+    # gABI, "Hash Table": words nbucket, nchain, bucket[nbucket], chain[nchain]; "nchain should
+    # equal the number of symbol table entries".
+    wide = layout.bits == 64 and header.machine in (Machine.EM_S390, _EM_ALPHA)
+    word = struct.Struct(layout.dyn.format[0] + ("Q" if wide else "I"))
+    offset, _ = _map_address(segments, address, "DT_HASH")
+    (nchain,) = word.unpack_from(reader.table(offset + word.size, word.size, "DT_HASH nchain"))
+    return int(nchain)
+
+
+def _gnu_hash_count(reader: _Reader, layout: _Layout, segments: list[_Segment], address: int) -> int:
+    """The symbol count implied by DT_GNU_HASH: one past the end of the highest bucket's chain.
+
+    The GNU hash section (binutils, glibc dl-lookup.c): uint32 nbuckets, symoffset, bloom_size,
+    bloom_shift; ElfW(Addr) bloom[bloom_size]; uint32 buckets[nbuckets]; uint32 chain[]. Bucket
+    values are symbol indexes (0: empty); a chain entry with bit 0 set ends its chain.
+    """
+    offset, available = _map_address(segments, address, "DT_GNU_HASH")
+    header = reader.table(offset, _GNU_HASH_HEADER, "DT_GNU_HASH header")
+    nbuckets, symoffset, bloom_size, _shift = (int(v) for (v,) in layout.u32.iter_unpack(header))
+    if nbuckets > MAX_SYMBOLS or bloom_size > MAX_SYMBOLS:
+        raise BinaryFormatError(f"DT_GNU_HASH: {nbuckets} buckets, {bloom_size} bloom words", offset=offset)
+    buckets_at = _GNU_HASH_HEADER + bloom_size * (layout.bits // 8)
+    chains_at = buckets_at + 4 * nbuckets
+    if chains_at > available:
+        raise BinaryFormatError("DT_GNU_HASH: buckets run past their segment", offset=offset)
+    buckets = reader.table(offset + buckets_at, 4 * nbuckets, "DT_GNU_HASH buckets")
+    last = max((int(b) for (b,) in layout.u32.iter_unpack(buckets)), default=0)
+    if last == 0:
+        return symoffset  # no hashed symbols: only the symoffset unhashed ones
+    if last < symoffset:
+        raise BinaryFormatError(f"DT_GNU_HASH: bucket {last} is below symoffset {symoffset}", offset=offset)
+    return _gnu_chain_end(
+        reader,
+        layout,
+        offset + chains_at + 4 * (last - symoffset),
+        available - chains_at - 4 * (last - symoffset),
+        last,
+    )
+
+
+def _gnu_chain_end(reader: _Reader, layout: _Layout, offset: int, available: int, index: int) -> int:
+    """One past the index of the chain entry with bit 0 set, walking from ``index`` at ``offset``."""
+    pos = 0
+    while True:
+        length = min(READ_CHUNK, available - pos) & ~3
+        if length <= 0:
+            raise BinaryFormatError("DT_GNU_HASH: chain runs past its segment", offset=offset + pos)
+        for (value,) in layout.u32.iter_unpack(reader.table(offset + pos, length, "DT_GNU_HASH chain")):
+            if value & 1:
+                return index + 1
+            index += 1
+            if index > MAX_SYMBOLS:
+                raise BinaryFormatError("DT_GNU_HASH: chain too long", offset=offset + pos)
+        pos += length
