@@ -93,3 +93,17 @@ def test_text_output_lists_findings_not_every_binary(
     out = capsys.readouterr().out
     assert "ND201 external-library" in out
     assert "native files:" in out
+
+
+def test_sarif_output(capsys: pytest.CaptureFixture[str], broken_wheel: Path) -> None:
+    assert cli.main(["check", str(broken_wheel), "--format", "sarif"]) == 1
+    log = json.loads(capsys.readouterr().out)
+    assert log["version"] == "2.1.0"
+    [run] = log["runs"]
+    assert any(r["ruleId"] == "ND201" for r in run["results"])
+
+
+def test_github_annotations(capsys: pytest.CaptureFixture[str], broken_wheel: Path) -> None:
+    assert cli.main(["check", str(broken_wheel), "--format", "github"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("::error file=") and "ND201" in line for line in lines)
