@@ -22,6 +22,23 @@ What it measures, all in one run on the same files (page cache warmed first):
    single-threaded and also run on ``_WORKERS`` threads the way the product reads big wheels.
    It is printed next to native-doctor's own in-process times (``read_wheel`` alone, and the
    whole ``inspect`` command without interpreter start-up).
+4. per wheel, in this process, both tools' *analysis* without interpreter start-up and imports
+   (everything imported and one untimed warm-up call of each tool first; best of ``--repeat``,
+   the first call also kept; every ``functools`` cache of the tool's modules is cleared before
+   each call, so no call profits from an earlier one):
+
+   * native-doctor: ``read_wheel(path)``, ``inspect_artifact``, ``run_checks``,
+     ``sorted_findings``, ``json_report.document`` and ``dumps``: the JSON ``inspect --format
+     json`` prints, as a string (no argparse, no progress display, nothing written);
+   * auditwheel: ``auditwheel.main_show.execute`` with the namespace ``show --json --ldpaths ''``
+     parses to, stdout captured in memory: the wheel tags from the file name,
+     ``analyze_wheel_abi(libc, arch, path, frozenset(), disable_isa_ext_check=False,
+     allow_graft=False, args_ldpaths='')`` (which extracts the wheel to a temporary directory,
+     as the command does) and ``_output_json`` (no argparse, ``auditwheel`` loggers at INFO
+     into ``os.devnull`` as the command's ``basicConfig(level=INFO)`` would log to stderr).
+
+   The in-process ratio is what the tools' own work compares to; the subprocess ratio (2.) is
+   what a user waits for.
 """
 
 from __future__ import annotations
@@ -38,6 +55,7 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import signal  # noqa: E402
@@ -57,8 +75,13 @@ from typing import Any  # noqa: E402
 REPO = _HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from auditwheel import main_show as auditwheel_show  # type: ignore[import-untyped]  # noqa: E402
+
 import _corpus  # noqa: E402
 from native_doctor import cli  # noqa: E402
+from native_doctor.analysis import inspect_artifact  # noqa: E402
+from native_doctor.checks.registry import run_checks  # noqa: E402
+from native_doctor.report import json_report  # noqa: E402
 from native_doctor.sources import wheel as wheel_source  # noqa: E402
 from native_doctor.sources._zip import ZipMemberSource  # noqa: E402
 
@@ -120,6 +143,23 @@ class Floor:
 
 
 @dataclass
+class InProcess:
+    """Both tools' analysis of one wheel in this process: best and first call, seconds."""
+
+    native_doctor: float
+    native_doctor_first: float
+    auditwheel: float | None = None
+    auditwheel_first: float | None = None
+    auditwheel_exit: int | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.auditwheel is None or self.native_doctor <= 0:
+            return None
+        return self.auditwheel / self.native_doctor
+
+
+@dataclass
 class WheelResult:
     filename: str
     label: str
@@ -129,6 +169,7 @@ class WheelResult:
     native_doctor: Run | None = None
     auditwheel: Run | None = None
     floor: Floor | None = None
+    in_process: InProcess | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -332,6 +373,103 @@ def measure_floor(path: Path, repeat: int) -> Floor:
     )
 
 
+# --------------------------------------------------------------------------- in-process analysis
+
+
+def cached_functions(package: str) -> dict[str, Any]:
+    """Every ``functools`` cache (anything with ``cache_clear``) in the imported modules of
+    ``package``, module-level or a class attribute, by qualified name."""
+    found: dict[str, Any] = {}
+    for module_name, module in sorted(sys.modules.items()):
+        if module is None or not (module_name == package or module_name.startswith(package + ".")):
+            continue
+        for attr, value in list(vars(module).items()):
+            candidates = [(f"{module_name}.{attr}", value)]
+            if isinstance(value, type) and value.__module__ == module_name:
+                candidates += [
+                    (f"{module_name}.{attr}.{name}", getattr(member, "__func__", member))
+                    for name, member in vars(value).items()
+                ]
+            for name, candidate in candidates:
+                if callable(getattr(candidate, "cache_clear", None)):
+                    found.setdefault(name, candidate)
+    return found
+
+
+def clear_caches(caches: dict[str, Any]) -> None:
+    for cached in caches.values():
+        cached.cache_clear()
+
+
+def native_doctor_analysis(path: Path) -> str:
+    """What ``native-doctor inspect --format json PATH`` computes and prints, as a string."""
+    inspection = inspect_artifact(wheel_source.read_wheel(path))
+    findings = json_report.sorted_findings(list(run_checks(inspection)))
+    return json_report.dumps(json_report.document([inspection], findings, extra={}))
+
+
+def auditwheel_analysis(path: Path) -> tuple[int, str]:
+    """What ``auditwheel show --json --ldpaths '' PATH`` does after argparse: exit code, output."""
+    args = argparse.Namespace(
+        WHEEL_FILE=path,
+        JSON=True,
+        DISABLE_ISA_EXT_CHECK=False,
+        ALLOW_PURE_PY_WHEEL=False,
+        LDPATHS="",
+        verbose=0,
+    )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = auditwheel_show.execute(args, argparse.ArgumentParser())
+    return code, out.getvalue()
+
+
+def quiet_auditwheel_logging() -> None:
+    """Log like the command (INFO and up, formatted) but into ``os.devnull``, not stderr."""
+    logger = logging.getLogger("auditwheel")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = logging.StreamHandler(Path(os.devnull).open("w", encoding="utf-8"))  # noqa: SIM115
+    handler.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
+    logger.addHandler(handler)
+
+
+def _timed_calls(
+    repeat: int, caches: dict[str, Any], func: Callable[[Path], object], path: Path
+) -> tuple[float, float, object]:
+    """First and best wall time of ``repeat`` calls (caches cleared before each), last result."""
+    times: list[float] = []
+    result: object = None
+    for _ in range(max(1, repeat)):
+        clear_caches(caches)
+        start = time.perf_counter()
+        result = func(path)
+        times.append(time.perf_counter() - start)
+    return times[0], min(times), result
+
+
+def measure_in_process(
+    path: Path, repeat: int, aw_repeat: int | None, caches: dict[str, dict[str, Any]]
+) -> InProcess:
+    """``aw_repeat`` None: auditwheel not measured."""
+    nd_first, nd_best, _ = _timed_calls(repeat, caches["native_doctor"], native_doctor_analysis, path)
+    result = InProcess(native_doctor=nd_best, native_doctor_first=nd_first)
+    if aw_repeat is not None:
+        aw_first, aw_best, outcome = _timed_calls(aw_repeat, caches["auditwheel"], auditwheel_analysis, path)
+        result.auditwheel, result.auditwheel_first = aw_best, aw_first
+        result.auditwheel_exit = outcome[0] if isinstance(outcome, tuple) else None
+    return result
+
+
+def prepare_in_process(warm_up: Path | None) -> dict[str, dict[str, Any]]:
+    """Import and warm both tools (one untimed call each), then collect their caches."""
+    quiet_auditwheel_logging()
+    if warm_up is not None:
+        native_doctor_analysis(warm_up)
+        auditwheel_analysis(warm_up)
+    return {"native_doctor": cached_functions("native_doctor"), "auditwheel": cached_functions("auditwheel")}
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -423,6 +561,7 @@ def print_tables(
                 f"(min {min(ratios):.1f}x, max {max(ratios):.1f}x)"
             )
     print()
+    print_in_process(results, info, repeat, width)
 
     floors = [r for r in results if r.floor is not None]
     if not floors:
@@ -456,6 +595,53 @@ def print_tables(
         )
 
 
+def _median_line(what: str, title: str, ratios: list[float]) -> str:
+    return (
+        f"median aw/nd {what} over the {title} ({len(ratios)} wheels): {statistics.median(ratios):.1f}x "
+        f"(min {min(ratios):.1f}x, max {max(ratios):.1f}x)"
+    )
+
+
+def print_in_process(results: list[WheelResult], info: dict[str, Any], repeat: int, width: int) -> None:
+    rows = [r for r in results if r.in_process is not None]
+    if not rows:
+        return
+    caches = info.get("caches_cleared", {})
+    print(
+        f"in process: analysis + JSON string, imports done and warmed up, best of {repeat} "
+        "(first call in brackets), wall seconds; functools caches cleared before every call "
+        f"({len(caches.get('native_doctor', []))} of native-doctor's, "
+        f"{len(caches.get('auditwheel', []))} of auditwheel's)"
+    )
+    header = (
+        f"{'wheel':<{width}} {'size':>7} {'nd s':>7} {'(1st)':>7} {'aw s':>8} {'(1st)':>8} "
+        f"{'aw/nd':>7} {'command':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        ip = r.in_process
+        assert ip is not None
+        note = f"  (auditwheel exit {ip.auditwheel_exit})" if ip.auditwheel_exit not in (None, 0) else ""
+        print(
+            f"{r.label:<{width}} {_size(r.size):>7} {ip.native_doctor:>7.3f} "
+            f"{'(' + _fmt(ip.native_doctor_first) + ')':>7} {_fmt(ip.auditwheel):>8} "
+            f"{'(' + _fmt(ip.auditwheel_first) + ')':>8} {_fmt(ip.ratio, 1):>7} {_fmt(r.ratio, 1):>7}{note}"
+        )
+    print()
+    for title, group in (
+        ("Linux corpus", [r for r in rows if not r.benchmark_only]),
+        ("large (benchmark-only) wheels", [r for r in rows if r.benchmark_only]),
+    ):
+        in_process = [r.in_process.ratio for r in group if r.in_process and r.in_process.ratio is not None]
+        command = [r.ratio for r in group if r.ratio is not None]
+        if command:
+            print(_median_line("as commands", title, command))
+        if in_process:
+            print(_median_line("in process ", title, in_process))
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best counts")
@@ -473,6 +659,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=1800.0, help="per auditwheel run, seconds")
     parser.add_argument("--no-floor", action="store_true", help="skip the in-process floor measurements")
+    parser.add_argument(
+        "--no-in-process",
+        action="store_true",
+        help="skip the in-process comparison of both tools' analysis",
+    )
     parser.add_argument("--only", metavar="TEXT", help="only wheels whose file name contains TEXT")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every number as JSON")
     options = parser.parse_args(argv)
@@ -488,6 +679,10 @@ def main(argv: list[str] | None = None) -> int:
 
     info = machine()
     start = startup(options.repeat)
+    caches: dict[str, dict[str, Any]] = {}
+    if not options.no_in_process:
+        caches = prepare_in_process(_corpus.ensure(entries[0]) if entries else None)
+        info["caches_cleared"] = {tool: sorted(found) for tool, found in caches.items()}
     results: list[WheelResult] = []
     for entry in entries:
         path = _corpus.ensure(entry)
@@ -514,8 +709,18 @@ def main(argv: list[str] | None = None) -> int:
                     result.notes.append(f"auditwheel exit {result.auditwheel.exit_code}")
                 if entry.benchmark_only and repeat == 1:
                     result.notes.append("auditwheel: 1 run")
+        # auditwheel extracts the wheel to a temporary directory on disk: let the kernel finish
+        # writing it back now, not during the next measurements (on two cores that cost
+        # native-doctor up to 2x on cuDNN in one run).
+        os.sync()
         if not options.no_floor:
             result.floor = measure_floor(path, options.repeat)
+        if not options.no_in_process:
+            aw_repeat = options.auditwheel_large_repeat if entry.benchmark_only else options.repeat
+            if entry.benchmark_only and options.skip_auditwheel_large:
+                aw_repeat = None
+            result.in_process = measure_in_process(path, options.repeat, aw_repeat, caches)
+            os.sync()
         results.append(result)
 
     print_tables(results, start, info, options.repeat)
@@ -528,6 +733,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     **asdict(r),
                     "ratio": r.ratio,
+                    "in_process_ratio": r.in_process.ratio if r.in_process else None,
                     "floor_matched": r.floor.floor_matched if r.floor else None,
                 }
                 for r in results
