@@ -12,7 +12,7 @@ where fields are interpreted.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
@@ -129,8 +129,12 @@ class LoadCommand(IntEnum):
     written without the bit is still recognized.
     """
 
+    LC_SEGMENT = 0x1  # "segment of this file to be mapped"
+    LC_SYMTAB = 0x2  # "link-edit stab symbol table info"
+    LC_DYSYMTAB = 0xB  # "dynamic link-edit symbol table info"
     LC_LOAD_DYLIB = 0xC  # "load a dynamically linked shared library"
     LC_ID_DYLIB = 0xD  # "dynamically linked shared lib ident"
+    LC_SEGMENT_64 = 0x19  # "64-bit segment of this file to be mapped"
     LC_LOAD_WEAK_DYLIB = (
         0x18  # (0x18 | LC_REQ_DYLD) "load a dynamically linked shared library that is allowed to be missing"
     )
@@ -256,6 +260,11 @@ class _Commands:
     min_os: str | None = None
     sdk: str | None = None
     os_platform: str | None = None
+    #: Deep reading only: LC_SYMTAB (symoff, nsyms, stroff, strsize), LC_DYSYMTAB (iextdefsym,
+    #: nextdefsym, iundefsym, nundefsym) and the bytes of debugging information (``__DWARF``).
+    symtab: tuple[int, int, int, int] | None = None
+    dysymtab: tuple[int, int, int, int] | None = None
+    debug_bytes: int = 0
 
 
 def read_macho(source: ByteSource, *, deep: bool = False) -> BinaryInfo:
@@ -266,14 +275,14 @@ def read_macho(source: ByteSource, *, deep: bool = False) -> BinaryInfo:
     view = View(source)
     (magic,) = view.unpack(">I", 0, "Mach-O magic number")
     if magic in (FatMagic.FAT_MAGIC, FatMagic.FAT_MAGIC_64):
-        return _read_fat(view, FatMagic(magic))
-    return _read_thin(view, expected_cputype=None)
+        return _read_fat(view, FatMagic(magic), deep=deep)
+    return _read_thin(view, expected_cputype=None, deep=deep)
 
 
 # --- fat files ---------------------------------------------------------------------------------
 
 
-def _read_fat(view: View, magic: FatMagic) -> BinaryInfo:
+def _read_fat(view: View, magic: FatMagic, *, deep: bool) -> BinaryInfo:
     """Parse a fat file: its ``fat_header``, ``fat_arch`` table and every slice as a thin image."""
     # fat.h: "struct fat_header { uint32_t magic; uint32_t nfat_arch; /* number of structs that follow */ }"
     (nfat_arch,) = view.unpack(">I", 4, "fat header")
@@ -299,13 +308,14 @@ def _read_fat(view: View, magic: FatMagic) -> BinaryInfo:
                 offset=view.base + _FAT_HEADER_SIZE + index * entry_size,
             )
         slice_view = view.sub(offset, size, what)
-        slices.append(_read_thin(slice_view, expected_cputype=cputype))
+        slices.append(_read_thin(slice_view, expected_cputype=cputype, deep=deep))
     return _merge_slices(slices)
 
 
 def _merge_slices(slices: list[BinaryInfo]) -> BinaryInfo:
     """The top-level :class:`BinaryInfo` of a fat file, summarizing its ``slices``."""
     first = slices[0]
+    deep = all(s.deep for s in slices)
     archs = sorted(s.arch for s in slices)
     arch = "universal2" if archs == ["arm64", "x86_64"] else "+".join(archs)
     min_oses = [s.min_os for s in slices if s.min_os is not None]
@@ -323,6 +333,11 @@ def _merge_slices(slices: list[BinaryInfo]) -> BinaryInfo:
         sdk=first.sdk,
         os_platform=first.os_platform,
         slices=tuple(slices),
+        deep=deep,
+        imported_symbols=tuple(sorted(set().union(*(s.imported_symbols for s in slices)))),
+        exported_symbols=tuple(sorted(set().union(*(s.exported_symbols for s in slices)))),
+        # The largest slice's: a check asks whether debug information ships, not how much in all.
+        debug_bytes=max(s.debug_bytes or 0 for s in slices) if deep else None,
     )
 
 
@@ -342,7 +357,7 @@ def _version_key(version: str) -> tuple[int, ...]:
 # --- thin images -------------------------------------------------------------------------------
 
 
-def _read_thin(view: View, *, expected_cputype: int | None) -> BinaryInfo:
+def _read_thin(view: View, *, expected_cputype: int | None, deep: bool = False) -> BinaryInfo:
     """Parse one thin image: its ``mach_header`` (32 or 64-bit, either byte order) and load commands."""
     head = _load(view, 0, _HEADER_SIZE_32, "mach header")  # the fields both widths share
     (magic,) = head.unpack(">I", 0, "Mach-O magic number")
@@ -364,8 +379,8 @@ def _read_thin(view: View, *, expected_cputype: int | None) -> BinaryInfo:
             offset=view.base + 4,
         )
     header_size = _HEADER_SIZE_64 if is64 else _HEADER_SIZE_32
-    commands = _walk_commands(view, order, header_size, ncmds, sizeofcmds, align=8 if is64 else 4)
-    return BinaryInfo(
+    commands = _walk_commands(view, order, header_size, ncmds, sizeofcmds, align=8 if is64 else 4, deep=deep)
+    info = BinaryInfo(
         format=BinaryFormat.MACHO,
         arch=_arch_name(cputype, cpusubtype),
         bits=64 if is64 else 32,
@@ -381,6 +396,16 @@ def _read_thin(view: View, *, expected_cputype: int | None) -> BinaryInfo:
         sdk=commands.sdk,
         os_platform=commands.os_platform,
     )
+    if not deep:
+        return info
+    imported, exported = _read_symbols(view, order, is64, commands)
+    return replace(
+        info,
+        deep=True,
+        imported_symbols=imported,
+        exported_symbols=exported,
+        debug_bytes=commands.debug_bytes,
+    )
 
 
 def _arch_name(cputype: int, cpusubtype: int) -> str:
@@ -395,7 +420,7 @@ def _arch_name(cputype: int, cpusubtype: int) -> str:
 
 
 def _walk_commands(
-    view: View, order: str, header_size: int, ncmds: int, sizeofcmds: int, *, align: int
+    view: View, order: str, header_size: int, ncmds: int, sizeofcmds: int, *, align: int, deep: bool = False
 ) -> _Commands:
     """Read the ``sizeofcmds`` bytes after the header in one piece and interpret its ``ncmds`` commands."""
     if sizeofcmds > MAX_SIZEOFCMDS:
@@ -426,6 +451,8 @@ def _walk_commands(
             )
         command = area.sub(offset, cmdsize, what)
         _interpret(command, order, cmd & ~LC_REQ_DYLD, what, result)
+        if deep:
+            _interpret_deep(command, order, cmd & ~LC_REQ_DYLD, what, result)
         offset += cmdsize
     return result
 
@@ -510,3 +537,152 @@ def _version(encoded: int) -> str:
     """Render an ``xxxx.yy.zz`` nibble-encoded version: ``"11.0"``, ``"10.13.4"`` (zero patch dropped)."""
     major, minor, patch = encoded >> 16, (encoded >> 8) & 0xFF, encoded & 0xFF
     return f"{major}.{minor}.{patch}" if patch else f"{major}.{minor}"
+
+
+# --- deep reading: the symbol table and the __DWARF segment ------------------------------------
+
+#: Most symbol table entries read.
+MAX_SYMBOLS = 2_000_000
+#: ``struct symtab_command { cmd; cmdsize; symoff; nsyms; stroff; strsize; }``.
+_SYMTAB_COMMAND_SIZE = 24
+#: ``struct dysymtab_command``: cmd, cmdsize, ilocalsym, nlocalsym, iextdefsym, nextdefsym,
+#: iundefsym, nundefsym, ... (the rest, 48 bytes, is not used).
+_DYSYMTAB_PREFIX_SIZE = 32
+#: ``segment_command``: cmd, cmdsize, char segname[16], vmaddr, vmsize, fileoff, filesize, maxprot,
+#: initprot, nsects, flags (the four addresses and sizes are uint64_t in ``segment_command_64``).
+_SEGMENT_32 = "16sIIIIiiII"
+_SEGMENT_64 = "16sQQQQiiII"
+#: ``struct section`` / ``section_64``: sectname[16], segname[16], addr, size, ... (68 / 80 bytes).
+_SECTION_32 = ("16s16sII", 68)
+_SECTION_64 = ("16s16sQQ", 80)
+_DWARF_SEGMENT = b"__DWARF"
+#: ``struct nlist { uint32_t n_strx; uint8_t n_type; uint8_t n_sect; int16_t n_desc; uint32_t
+#: n_value; }``; ``nlist_64`` has ``uint16_t n_desc; uint64_t n_value``.
+_NLIST_32 = "IBBhI"
+_NLIST_64 = "IBBHQ"
+
+#: nlist.h: "N_STAB 0xe0 /* if any of these bits set, a symbolic debugging entry */",
+#: "N_PEXT 0x10 /* private external symbol bit */", "N_TYPE 0x0e /* mask for the type bits */",
+#: "N_EXT 0x01 /* external symbol bit, set for external symbols */".
+N_STAB = 0xE0
+N_PEXT = 0x10
+N_TYPE = 0x0E
+N_EXT = 0x01
+#: Values of ``n_type & N_TYPE``: "N_UNDF 0x0 /* undefined, n_sect == NO_SECT */", "N_ABS 0x2
+#: /* absolute, n_sect == NO_SECT */", "N_SECT 0xe /* defined in section number n_sect */", "N_PBUD
+#: 0xc /* prebound undefined (defined in a dylib) */".
+N_UNDF = 0x0
+N_ABS = 0x2
+N_SECT = 0xE
+N_PBUD = 0xC
+
+
+def _interpret_deep(command: View, order: str, cmd: int, what: str, result: _Commands) -> None:
+    """Record LC_SYMTAB, LC_DYSYMTAB and ``__DWARF`` segments (deep reading only)."""
+    if cmd == LoadCommand.LC_SYMTAB:
+        _need(command, _SYMTAB_COMMAND_SIZE, f"{what} (LC_SYMTAB)")
+        symoff, nsyms, stroff, strsize = command.unpack(order + "4I", 8, what)
+        result.symtab = (symoff, nsyms, stroff, strsize)
+    elif cmd == LoadCommand.LC_DYSYMTAB:
+        _need(command, _DYSYMTAB_PREFIX_SIZE, f"{what} (LC_DYSYMTAB)")
+        _ilocal, _nlocal, iextdef, nextdef, iundef, nundef = command.unpack(order + "6I", 8, what)
+        result.dysymtab = (iextdef, nextdef, iundef, nundef)
+    elif cmd in (LoadCommand.LC_SEGMENT, LoadCommand.LC_SEGMENT_64):
+        result.debug_bytes += _dwarf_bytes(command, order, is64=cmd == LoadCommand.LC_SEGMENT_64, what=what)
+
+
+def _need(command: View, size: int, what: str) -> None:
+    if command.limit < size:
+        raise BinaryFormatError(
+            f"{what}: cmdsize {command.limit} is smaller than {size}", offset=command.base
+        )
+
+
+def _dwarf_bytes(command: View, order: str, *, is64: bool, what: str) -> int:
+    """``filesize`` of a ``__DWARF`` segment (a dSYM); in an object file, its ``__DWARF`` sections' sizes.
+
+    loader.h: an MH_OBJECT file has "one unnamed segment" holding every section, so its debug
+    sections are told apart by the section's own ``segname``.
+    """
+    fmt = order + (_SEGMENT_64 if is64 else _SEGMENT_32)
+    segment = struct.Struct(fmt)
+    _need(command, 8 + segment.size, what)
+    segname, _vmaddr, _vmsize, _fileoff, filesize, _max, _init, nsects, _flags = segment.unpack(
+        command.bytes(8, segment.size, what)
+    )
+    if segname.rstrip(b"\0") == _DWARF_SEGMENT:
+        return int(filesize)
+    section_fmt, section_size = _SECTION_64 if is64 else _SECTION_32
+    section = struct.Struct(order + section_fmt)
+    first = 8 + segment.size
+    if first + nsects * section_size > command.limit:
+        raise BinaryFormatError(f"{what}: {nsects} sections do not fit in cmdsize", offset=command.base)
+    total = 0
+    for index in range(nsects):
+        _sectname, sect_segname, _addr, size = section.unpack(
+            command.bytes(first + index * section_size, section.size, what)
+        )
+        if sect_segname.rstrip(b"\0") == _DWARF_SEGMENT:
+            total += size
+    return total
+
+
+def _read_symbols(
+    view: View, order: str, is64: bool, commands: _Commands
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(imported, exported) external symbol names, leading ``_`` removed, each sorted and unique."""
+    if commands.symtab is None:
+        return (), ()
+    symoff, nsyms, stroff, strsize = commands.symtab
+    if nsyms > MAX_SYMBOLS:
+        raise BinaryFormatError(f"LC_SYMTAB: {nsyms} symbols are too many", offset=view.base)
+    first, count = _external_range(nsyms, commands.dysymtab, view.base)
+    if count == 0:
+        return (), ()
+    nlist = struct.Struct(order + (_NLIST_64 if is64 else _NLIST_32))
+    table = view.bytes(symoff + first * nlist.size, count * nlist.size, "symbol table")
+    imported: set[int] = set()
+    exported: set[int] = set()
+    for strx, n_type, _sect, _desc, value in nlist.iter_unpack(table):
+        if n_type & N_STAB or not n_type & N_EXT or strx == 0:
+            continue
+        kind = n_type & N_TYPE
+        # nlist.h: "If the type is N_UNDF and the N_EXT bit is set, and n_value is non-zero, it is a
+        # common symbol" (object files only): defined by the static linker, neither list.
+        if kind == N_PBUD or (kind == N_UNDF and value == 0):
+            imported.add(strx)
+        elif kind in (N_SECT, N_ABS) and not n_type & N_PEXT:
+            exported.add(strx)
+    strings = view.bytes(stroff, strsize, "string table")
+    return _names(strings, imported, view.base), _names(strings, exported, view.base)
+
+
+def _external_range(nsyms: int, dysymtab: tuple[int, int, int, int] | None, base: int) -> tuple[int, int]:
+    """(first index, count) of the symbols to read: LC_DYSYMTAB's external groups if present.
+
+    loader.h: the symbols "are grouped by their type into three groups: local symbols, defined
+    external symbols, undefined external symbols" and LC_DYSYMTAB gives each group's index and count.
+    """
+    if dysymtab is None:
+        return 0, nsyms
+    iextdef, nextdef, iundef, nundef = dysymtab
+    if iextdef + nextdef > nsyms or iundef + nundef > nsyms:
+        raise BinaryFormatError(f"LC_DYSYMTAB: symbol groups run past nsyms {nsyms}", offset=base)
+    groups = [(start, start + n) for start, n in ((iextdef, nextdef), (iundef, nundef)) if n]
+    if not groups:
+        return 0, 0
+    first = min(start for start, _ in groups)
+    return first, max(end for _, end in groups) - first
+
+
+def _names(strings: bytes, indexes: set[int], base: int) -> tuple[str, ...]:
+    """The sorted, unique names at ``indexes`` of the string table, one leading ``_`` removed."""
+    names: set[str] = set()
+    for index in indexes:
+        end = strings.find(b"\0", index)
+        if index >= len(strings) or end < 0:
+            raise BinaryFormatError(f"symbol name {index} is outside the string table", offset=base)
+        raw = strings[index + 1 if strings.startswith(b"_", index) else index : end]
+        if raw:
+            names.add(raw.decode("utf-8", "backslashreplace"))
+    return tuple(sorted(names))

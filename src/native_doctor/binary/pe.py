@@ -17,8 +17,9 @@ Every malformation raises :class:`~native_doctor.errors.BinaryFormatError`.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum, IntFlag
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from native_doctor.binary._bytes import BytesSource, View
@@ -298,7 +299,7 @@ def read_pe(source: ByteSource, *, deep: bool = False) -> BinaryInfo:
     """
     view = View(source)
     pe_offset = _pe_header_offset(view)
-    machine, section_count, optional_size, characteristics = _coff_header(view, pe_offset + 4)
+    machine, section_count, optional_size, characteristics, symbols = _coff_header(view, pe_offset + 4)
     arch = _arch_name(machine)
     optional_offset = pe_offset + 4 + _COFF_HEADER.size
     kind = _kind(characteristics, has_optional_header=optional_size > 0)
@@ -309,18 +310,23 @@ def read_pe(source: ByteSource, *, deep: bool = False) -> BinaryInfo:
     optional = _optional_header(view.sub(optional_offset, optional_size, "optional header"))
     sections = _section_table(view, optional_offset + optional_size, section_count)
     image = _Image(view, sections, optional.size_of_headers)
-    return BinaryInfo(
+    imports = _imports(image, optional)
+    delay_imports = _delay_imports(image, optional)
+    info = BinaryInfo(
         format=BinaryFormat.PE,
         arch=arch,
         bits=optional.bits,
         byteorder="little",
         kind=kind,
-        needed=_imports(image, optional),
-        delay_needed=_delay_imports(image, optional),
+        needed=tuple(entry.dll for entry in imports),
+        delay_needed=tuple(entry.dll for entry in delay_imports),
         dll_name=_export_name(image, optional),
         linker_version=optional.linker_version,
         subsystem=optional.subsystem,
     )
+    if not deep:
+        return info
+    return _read_deep(image, optional, symbols, [*imports, *delay_imports], info)
 
 
 def _pe_header_offset(view: View) -> int:
@@ -342,12 +348,13 @@ def _pe_header_offset(view: View) -> int:
     return e_lfanew
 
 
-def _coff_header(view: View, offset: int) -> tuple[int, int, int, int]:
-    """Machine, NumberOfSections, SizeOfOptionalHeader and Characteristics."""
-    machine, sections, _, _, _, optional_size, characteristics = view.unpack(
+def _coff_header(view: View, offset: int) -> tuple[int, int, int, int, tuple[int, int]]:
+    """Machine, NumberOfSections, SizeOfOptionalHeader, Characteristics and (PointerToSymbolTable,
+    NumberOfSymbols)."""
+    machine, sections, _, symbol_table, symbol_count, optional_size, characteristics = view.unpack(
         _COFF_HEADER, offset, "COFF file header"
     )
-    return machine, sections, optional_size, characteristics
+    return machine, sections, optional_size, characteristics, (symbol_table, symbol_count)
 
 
 def _arch_name(machine: int) -> str:
@@ -436,8 +443,19 @@ def _section_table(view: View, offset: int, count: int) -> tuple[_Section, ...]:
     return tuple(sections)
 
 
-def _imports(image: _Image, optional: _OptionalHeader) -> tuple[str, ...]:
-    """DLL names of the import directory table, in order.
+@dataclass(frozen=True, slots=True)
+class _ImportEntry:
+    """One import or delay-load descriptor: the DLL name and where its lookup table is."""
+
+    dll: str
+    #: RVA of the import lookup table (0: none); delay-load name tables of Visual C++ 6 hold VAs.
+    lookup_table: int
+    #: What to subtract from the lookup table's hint/name addresses: ImageBase for VAs, else 0.
+    bias: int = 0
+
+
+def _imports(image: _Image, optional: _OptionalHeader) -> tuple[_ImportEntry, ...]:
+    """DLL names of the import directory table, in order, with their lookup tables.
 
     "The last directory entry is empty (filled with null values), which indicates the end of the
     directory table." Each entry's Name is "the address of an ASCII string that contains the name
@@ -452,11 +470,14 @@ def _imports(image: _Image, optional: _OptionalHeader) -> tuple[str, ...]:
         name_rva = descriptor[3]
         if name_rva == 0:
             raise BinaryFormatError(f"import descriptor {index} has no DLL name")
-        names.append(image.string(name_rva, f"import descriptor {index} DLL name"))
+        name = image.string(name_rva, f"import descriptor {index} DLL name")
+        # OriginalFirstThunk: "The RVA of the import lookup table"; FirstThunk, "The RVA of the
+        # import address table", has identical contents until the image is bound.
+        names.append(_ImportEntry(name, descriptor[0] or descriptor[4]))
     return tuple(names)
 
 
-def _delay_imports(image: _Image, optional: _OptionalHeader) -> tuple[str, ...]:
+def _delay_imports(image: _Image, optional: _OptionalHeader) -> tuple[_ImportEntry, ...]:
     """DLL names of the delay-load directory table, in order.
 
     The spec ("Delay-Load Directory Table") says Attributes "must be zero" and fields are RVAs;
@@ -469,8 +490,10 @@ def _delay_imports(image: _Image, optional: _OptionalHeader) -> tuple[str, ...]:
     size = optional.directories[DataDirectory.DELAY_IMPORT][1]
     names = []
     for index, descriptor in enumerate(image.table(rva, size, _DELAY_DESCRIPTOR, "delay-load directory")):
-        attributes, name = descriptor[0], descriptor[1]
+        attributes, name, name_table = descriptor[0], descriptor[1], descriptor[4]
+        bias = 0
         if not attributes & _DLATTR_RVA:
+            bias = optional.image_base
             if name < optional.image_base:
                 raise BinaryFormatError(
                     f"delay-load descriptor {index}: DLL name VA {name:#x} below ImageBase "
@@ -479,7 +502,10 @@ def _delay_imports(image: _Image, optional: _OptionalHeader) -> tuple[str, ...]:
             name -= optional.image_base
         if name == 0:
             raise BinaryFormatError(f"delay-load descriptor {index} has no DLL name")
-        names.append(image.string(name, f"delay-load descriptor {index} DLL name"))
+        dll = image.string(name, f"delay-load descriptor {index} DLL name")
+        # "Delay Import Name Table: The RVA of the delay-load name table (INT) ... This matches the
+        # layout of the import name table."
+        names.append(_ImportEntry(dll, max(0, name_table - bias) if name_table else 0, bias))
     return tuple(names)
 
 
@@ -495,3 +521,193 @@ def _export_name(image: _Image, optional: _OptionalHeader) -> str | None:
     if name_rva == 0:
         return None
     return image.string(name_rva, "export directory DLL name")
+
+
+# --- deep reading: imported and exported names, debug information --------------------------------
+
+#: Most import lookup entries and export names read, over the whole image.
+MAX_SYMBOLS = 2_000_000
+#: "Ordinal/Name Flag: If this bit is set, import by ordinal. Otherwise, import by name. Bit's value
+#: is 0x80000000 for PE32, 0x8000000000000000 for PE32+."
+_ORDINAL_FLAG = {32: 1 << 31, 64: 1 << 63}
+#: "Hint/Name Table RVA: A 31-bit RVA of a hint/name table entry"; "Ordinal Number: A 16-bit number".
+_NAME_RVA_MASK = 0x7FFFFFFF
+_ORDINAL_MASK = 0xFFFF
+#: A hint/name entry: "Hint: 2 bytes", then "Name: An ASCII string that contains the name to import".
+_HINT_SIZE = 2
+#: Export directory table: NumberOfNamePointers at 24, NamePointerRVA ("The address of the export
+#: name pointer table, relative to the image base") at 32.
+_U32 = struct.Struct("<I")
+_EXPORT_NAME_COUNT_OFFSET = 24
+_EXPORT_NAME_POINTERS_OFFSET = 32
+#: "Size of a symbol table record: 18 bytes"; "the COFF string table ... immediately following the
+#: COFF symbol table ... At the beginning of the COFF string table are 4 bytes that contain the total
+#: size (in bytes) of the rest of the string table. This size includes the size field itself".
+_SYMBOL_SIZE = 18
+_STRING_TABLE_SIZE = struct.Struct("<I")
+_DEBUG_PREFIX = ".debug"
+
+
+class _Sections:
+    """The file data of whole sections, each read once: lookup tables and names sit together."""
+
+    __slots__ = ("_image", "_pieces")
+
+    def __init__(self, image: _Image) -> None:
+        self._image = image
+        self._pieces: list[tuple[int, bytes]] = []
+
+    def at(self, rva: int, what: str) -> tuple[bytes, int]:
+        """The file data of the section holding ``rva``, and ``rva``'s index in it."""
+        for start, data in self._pieces:
+            if start <= rva < start + len(data):
+                return data, rva - start
+        offset, available = self._image.locate(rva, what)
+        start = next(
+            (s.virtual_address for s in self._image.sections if 0 <= rva - s.virtual_address < s.mapped_size),
+            0,  # the headers, mapped at RVA 0
+        )
+        data = self._image.view.bytes(offset - (rva - start), rva - start + available, what)
+        self._pieces.append((start, data))
+        return data, rva - start
+
+    def string(self, rva: int, what: str) -> str:
+        data, index = self.at(rva, what)
+        end = data.find(b"\0", index)
+        if end < 0:
+            raise BinaryFormatError(f"{what}: unterminated name at RVA {rva:#x}")
+        if end == index:
+            raise BinaryFormatError(f"{what}: empty name at RVA {rva:#x}")
+        return data[index:end].decode("utf-8", "backslashreplace")
+
+    def words(self, rva: int, entry: struct.Struct, what: str) -> list[int]:
+        """The entries of a zero-terminated table of ``entry`` words at ``rva``, terminator excluded."""
+        data, index = self.at(rva, what)
+        values: list[int] = []
+        for (value,) in entry.iter_unpack(
+            data[index : index + (len(data) - index) // entry.size * entry.size]
+        ):
+            if value == 0:
+                return values
+            values.append(value)
+        if self._image.zero_filled(rva + len(data) - index):
+            return values  # the loader sees the section's zero fill: a null terminator
+        raise BinaryFormatError(f"{what}: no terminating null entry before the end of the section's data")
+
+
+class _Budget:
+    """How many more names may be read."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_SYMBOLS
+
+    def spend(self, count: int, what: str) -> None:
+        self.left -= count
+        if self.left < 0:
+            raise BinaryFormatError(f"{what}: more than {MAX_SYMBOLS} names")
+
+
+def _read_deep(
+    image: _Image,
+    optional: _OptionalHeader,
+    symbols: tuple[int, int],
+    imports: list[_ImportEntry],
+    info: BinaryInfo,
+) -> BinaryInfo:
+    """``info`` with the imported and exported names and the debug information size filled in."""
+    sections = _Sections(image)
+    budget = _Budget()
+    by_library: dict[str, set[str]] = {}
+    for index, entry in enumerate(imports):
+        names = _lookup_table(
+            sections, optional.bits, entry, f"import lookup table {index} ({entry.dll})", budget
+        )
+        by_library.setdefault(entry.dll, set()).update(names)
+    return replace(
+        info,
+        deep=True,
+        imported_symbols=tuple(sorted(set().union(*by_library.values()))),
+        exported_symbols=_export_names(image, sections, optional, budget),
+        debug_bytes=_debug_bytes(image, symbols),
+        imports_by_library=MappingProxyType({dll: tuple(sorted(names)) for dll, names in by_library.items()}),
+    )
+
+
+def _lookup_table(
+    sections: _Sections, bits: int, entry: _ImportEntry, what: str, budget: _Budget
+) -> list[str]:
+    """The names an import lookup table (or delay-load name table) imports; ordinals as ``#<n>``."""
+    if entry.lookup_table == 0:
+        return []
+    thunks = sections.words(entry.lookup_table, struct.Struct("<Q" if bits == 64 else "<I"), what)
+    budget.spend(len(thunks), what)
+    names = []
+    for value in thunks:
+        if value & _ORDINAL_FLAG[bits]:
+            names.append(f"#{value & _ORDINAL_MASK}")
+            continue
+        hint_name = value - entry.bias
+        if not 0 < hint_name <= _NAME_RVA_MASK:
+            raise BinaryFormatError(f"{what}: hint/name address {value:#x} is not a 31-bit RVA")
+        names.append(sections.string(hint_name + _HINT_SIZE, f"{what} name"))
+    return names
+
+
+def _export_names(
+    image: _Image, sections: _Sections, optional: _OptionalHeader, budget: _Budget
+) -> tuple[str, ...]:
+    """The export name pointer table's names: "the public export names" of the image."""
+    rva = optional.directory(DataDirectory.EXPORT)
+    if rva == 0:
+        return ()
+    data, index = sections.at(rva, "export directory")
+    if len(data) - index < _EXPORT_DIRECTORY_SIZE:
+        raise BinaryFormatError("export directory table is truncated")
+    (count,) = _U32.unpack_from(data, index + _EXPORT_NAME_COUNT_OFFSET)
+    (pointers,) = _U32.unpack_from(data, index + _EXPORT_NAME_POINTERS_OFFSET)
+    if count == 0:
+        return ()
+    budget.spend(count, "export name pointer table")
+    table, at = sections.at(pointers, "export name pointer table")
+    if at + 4 * count > len(table):
+        raise BinaryFormatError(f"export name pointer table: {count} entries run past their section")
+    rvas = struct.unpack_from(f"<{count}I", table, at)
+    return tuple(sorted({sections.string(name, "export name") for name in rvas}))
+
+
+def _debug_bytes(image: _Image, symbols: tuple[int, int]) -> int:
+    """Bytes of ``.debug*`` sections plus the COFF symbol and string tables (0 when none)."""
+    pointer, count = symbols
+    strings = b""
+    total = 0
+    if pointer:
+        # "PointerToSymbolTable: The file offset of the COFF symbol table, or zero if no COFF symbol
+        # table is present. This value should be zero for an image because COFF debugging
+        # information is deprecated" (MinGW's unstripped images still carry it).
+        end = pointer + count * _SYMBOL_SIZE
+        (size,) = image.view.unpack(_STRING_TABLE_SIZE, end, "COFF string table size")
+        if size >= _STRING_TABLE_SIZE.size:
+            strings = image.view.bytes(end, size, "COFF string table")
+        total = count * _SYMBOL_SIZE + max(size, _STRING_TABLE_SIZE.size)
+    for section in image.sections:
+        if _long_name(section.name, strings).startswith(_DEBUG_PREFIX):
+            # The file data without its FileAlignment padding, as binutils' ``objdump -h`` counts it.
+            total += min(section.raw_size, section.virtual_size or section.raw_size)
+    return total
+
+
+def _long_name(name: str, strings: bytes) -> str:
+    """A section name, "/<decimal>" names resolved through the COFF string table.
+
+    "For longer names, this field contains a slash (/) that is followed by an ASCII representation
+    of a decimal number that is an offset into the string table." MinGW writes ``.debug_info`` so.
+    """
+    if not (name.startswith("/") and name[1:].isdigit() and name[1:].isascii()):
+        return name
+    offset = int(name[1:])
+    end = strings.find(b"\0", offset)
+    if offset < _STRING_TABLE_SIZE.size or end < 0:
+        raise BinaryFormatError(f"section name {name!r}: offset outside the COFF string table")
+    return strings[offset:end].decode("utf-8", "backslashreplace")
