@@ -41,8 +41,11 @@ def _file(path: str, info: BinaryInfo | None, error: str | None = None) -> Nativ
 
 
 EXT = "demo/_ext.so"
+Factory = Callable[[], Inspection]
 #: For every check that runs on an inspection: (an inspection that triggers it, a clean one).
-CASES: dict[str, tuple[Callable[[], Inspection], Callable[[], Inspection]]] = {
+#: The check families' test modules (tests/checks/test_*_checks.py) each define their own
+#: ``CASES`` table; they are merged below.
+CASES: dict[str, tuple[Factory, Factory]] = {
     "ND002": (
         lambda: _wheel(_file(EXT, None, "truncated")),
         lambda: _wheel(_file(EXT, _elf(("libc.so.6",)))),
@@ -55,6 +58,22 @@ CASES: dict[str, tuple[Callable[[], Inspection], Callable[[], Inspection]]] = {
         ),
     ),
 }
+
+
+def _family_cases() -> dict[str, tuple[Factory, Factory]]:
+    merged: dict[str, tuple[Factory, Factory]] = {}
+    for path in sorted(Path(__file__).parent.glob("test_*_checks.py")):
+        spec = importlib.util.spec_from_file_location(f"_cases_{path.stem}", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for code, pair in getattr(module, "CASES", {}).items():
+            assert code not in merged and code not in CASES, f"{code} has fixtures in two modules"
+            merged[code] = pair
+    return merged
+
+
+CASES.update(_family_cases())
 
 
 def test_codes_and_names_are_unique_and_well_formed() -> None:
@@ -96,3 +115,13 @@ def test_generated_docs_are_up_to_date() -> None:
     assert (ROOT / "docs" / "checks.md").read_text(encoding="utf-8") == expected, (
         "run scripts/gen_checks_doc.py"
     )
+
+
+def test_every_knowledge_page_exists_and_links_its_checks() -> None:
+    from native_doctor.checks.registry import PAGES
+
+    for page in PAGES:
+        assert (ROOT / "docs" / "knowledge" / f"{page}.md").is_file(), page
+    for check in all_checks():
+        text = (ROOT / "docs" / "knowledge" / f"{check.page}.md").read_text(encoding="utf-8")
+        assert check.code in text, f"{check.code} is not mentioned on its page {check.page}.md"
