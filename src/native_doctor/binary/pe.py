@@ -306,7 +306,10 @@ def read_pe(source: ByteSource, *, deep: bool = False) -> BinaryInfo:
     if optional_size == 0:
         # "Image files have an optional header; object files do not": nothing more to read.
         bits = 64 if machine in _64_BIT_MACHINES else 32
-        return BinaryInfo(format=BinaryFormat.PE, arch=arch, bits=bits, byteorder="little", kind=kind)
+        # Deep reading has no import, export or section table to read (debug_bytes stays None).
+        return BinaryInfo(
+            format=BinaryFormat.PE, arch=arch, bits=bits, byteorder="little", kind=kind, deep=deep
+        )
     optional = _optional_header(view.sub(optional_offset, optional_size, "optional header"))
     sections = _section_table(view, optional_offset + optional_size, section_count)
     image = _Image(view, sections, optional.size_of_headers)
