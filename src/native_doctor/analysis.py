@@ -68,8 +68,8 @@ class Inspection:
 
     @property
     def unreadable(self) -> tuple[NativeFile, ...]:
-        """Native files whose magic number matched but which could not be parsed."""
-        return tuple(b.native for b in self.binaries if b.native.info is None)
+        """Native files whose magic number matched but which could not be parsed, wholly or partly."""
+        return tuple(b.native for b in self.binaries if b.native.error is not None)
 
 
 def inspect_artifact(

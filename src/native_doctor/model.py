@@ -57,6 +57,7 @@ class NativeFile:
     fingerprint: str | None
     #: The parsed binary; None when it could not be read (then ``error`` says why).
     info: BinaryInfo | None
+    #: Why the file could not be read, or (with ``info`` set) which part of a deep read failed.
     error: str | None = None
 
 

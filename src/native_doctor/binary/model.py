@@ -113,7 +113,8 @@ class BinaryInfo:
     #: without ``@version``), Mach-O undefined external symbols (leading ``_`` removed), PE
     #: import-table names of every DLL (ordinal-only imports as ``#<ordinal>``). Sorted, unique.
     imported_symbols: tuple[str, ...] = ()
-    #: Symbols the file exports: ELF defined GLOBAL/WEAK dynamic symbols, Mach-O defined external
+    #: Symbols the file exports: ELF defined GLOBAL/WEAK/GNU_UNIQUE dynamic symbols of default or
+    #: protected visibility, Mach-O defined external
     #: symbols (leading ``_`` removed), PE export-directory names. Sorted, unique.
     exported_symbols: tuple[str, ...] = ()
     #: Bytes of debugging information carried (ELF ``.debug_*``/``.zdebug_*`` sections, Mach-O

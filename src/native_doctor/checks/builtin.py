@@ -55,8 +55,9 @@ UNREADABLE_ARCHIVE = register(
 def unreadable_binary(inspection: Inspection) -> Iterator[Finding]:
     """One finding per native file that could not be parsed."""
     for native in inspection.unreadable:
+        how = "could not be read" if native.info is None else "could only partly be read"
         yield unreadable_binary.finding(
-            f"{native.path} could not be read: {native.error}",
+            f"{native.path} {how}: {native.error}",
             inspection.artifact.path,
             native.path,
             native.error,

@@ -228,6 +228,12 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, deep: bool 
         try:
             return _native(info, read_binary(source, deep=deep), None)
         except (BinaryFormatError, InvalidArchiveError) as exc:
+            if not deep:
+                return _native(info, None, str(exc))
+            error = f"symbol tables or sections unreadable: {exc}"
+        try:  # the headers may still be fine: keep what a plain read gives
+            return _native(info, read_binary(source), error)
+        except (BinaryFormatError, InvalidArchiveError) as exc:
             return _native(info, None, str(exc))
     finally:
         source.close()
