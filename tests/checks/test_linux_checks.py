@@ -116,6 +116,10 @@ def test_cases(code: str) -> None:
         ("pkg/sub/_ext.so", "$ORIGIN/../../../nvidia/cublas/lib", True),
         ("pkg/_ext.so", "$ORIGIN/../..", True),
         ("_ext.so", "$ORIGIN/..", True),
+        ("torch/_C.so", "$ORIGIN/../../nvidia/cudnn/lib", True),  # meant for torch/lib/*.so
+        ("pkg/core/_ext.so", "$ORIGIN/../../../../", False),  # <prefix>/lib: mkl's data-scheme layout
+        ("pkg/_ext.so", "$ORIGIN/../../../../lib", False),  # <prefix>/lib again
+        ("pkg/_ext.so", "$ORIGIN/../../../../../lib", True),  # <prefix>/../lib
         ("_ext.so", "$ORIGIN/lib/$PLATFORM", False),
         ("pkg/_ext.so", "$ORIGIN/../lib/../../x", True),
         ("pkg/_ext.so", "$ORIGIN_x/lib", True),  # no token: a relative directory

@@ -77,15 +77,29 @@ def _leak(entry: str, origin: str) -> str | None:
         if entry.startswith("/"):
             return _describe_absolute(entry)
         return "a path relative to the current working directory"
-    parts = [p for p in origin.split("/") if p]
+    # The entry's directory relative to site-packages, leading ".." where it climbs above it.
+    relative = [p for p in origin.split("/") if p]
     for part in _TOKEN.sub("x", entry[match.end() :]).split("/"):
         if part == "..":
-            if not parts:
-                return "an $ORIGIN-relative path that climbs out of site-packages"
-            parts.pop()
+            if relative and relative[-1] != "..":
+                relative.pop()
+            else:
+                relative.append("..")
         elif part not in ("", "."):
-            parts.append(part)
-    return None
+            relative.append(part)
+    if not relative or relative[0] != "..":
+        return None
+    # <prefix>/lib/pythonX.Y/site-packages/../.. is <prefix>/lib, where wheels such as mkl,
+    # intel-openmp and tbb install their libraries through the data scheme: a deliberate layout.
+    if relative[:2] == ["..", ".."] and relative[2:3] != [".."]:
+        return None
+    if relative[:4] == ["..", "..", "..", "lib"]:
+        return None
+    levels = relative.count("..")
+    return (
+        f"an $ORIGIN-relative path that climbs {levels} level{'s' if levels > 1 else ''} above "
+        "site-packages, where no installation has libraries"
+    )
 
 
 def _elf_binaries(inspection: Inspection) -> Iterator[tuple[BinaryReport, BinaryInfo]]:
@@ -110,7 +124,9 @@ def _installed_in_site_packages(install_path: str) -> bool:
         "`/usr/local/lib`, `/opt/...`), entries relative to the working directory (including the empty "
         "entry a stray `::` or trailing `:` creates), and `$ORIGIN`-relative entries that climb above "
         "site-packages. `$ORIGIN`-relative entries that stay inside site-packages - the wheel's own "
-        "`.libs` directory or another distribution's (`$ORIGIN/../../nvidia/cublas/lib`) - are fine."
+        "`.libs` directory or another distribution's (`$ORIGIN/../../nvidia/cublas/lib`) - are fine, and "
+        "so are entries reaching the environment's `lib` directory (`<prefix>/lib`, two levels above "
+        "site-packages), where mkl, intel-openmp or tbb wheels install libraries as data files."
     ),
     why=(
         "Such an entry does nothing on a user's machine - until that directory exists there. Then ld.so "
