@@ -84,6 +84,10 @@ TORCH_CXX = ("_ZN3c1015SmallVectorBaseIjE8grow_podEPKvmm", "_ZNK2at10TensorBase5
 
 #: For every check of this module: (an inspection that triggers it, a clean one).
 CASES: dict[str, tuple[Callable[[], Inspection], Callable[[], Inspection]]] = {
+    "ND210": (
+        lambda: _wheel(_file(EXT, _elf(("libcuda.so.1", "libc.so.6")))),
+        lambda: _wheel(_file(EXT, _elf(("libcudart.so.13", "libc.so.6"))), requires=("nvidia-cuda-runtime",)),
+    ),
     "ND202": (
         lambda: _wheel(_file(EXT, _elf(("libcublas.so.12",), rpath=CUBLAS_RPATH))),
         lambda: _wheel(
@@ -407,3 +411,27 @@ def test_no_provider_or_cuda_findings_on_corpus(entry: object) -> None:
     inspection = inspect_artifact(read_wheel(str(ensure(entry))))  # type: ignore[arg-type]
     for code in ("ND202", "ND203", "ND208", "ND209"):
         assert not _findings(code, inspection), code
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        pytest.param("libcuda.so.1", True, id="cuda-driver"),
+        pytest.param("libnvidia-ml.so.1", True, id="nvml"),
+        pytest.param("nvcuda.dll", True, id="windows-driver"),
+        pytest.param("libcudart.so.12", False, id="runtime-is-a-wheel"),
+        pytest.param("libcudaxyz.so", False, id="lookalike"),
+    ],
+)
+def test_driver_libraries(name: str, expected: bool) -> None:
+    from native_doctor.checks.dependencies import is_driver_library
+
+    assert is_driver_library(name) is expected
+
+
+def test_external_library_defers_to_the_specific_checks() -> None:
+    inspection = _wheel(_file(EXT, _elf(("libcuda.so.1", "libcublas.so.12", "libnowhere.so.3"))))
+    from native_doctor.checks.registry import run_checks
+
+    external = {f.detail for f in run_checks(inspection) if f.code == "ND201"}
+    assert external == {"libnowhere.so.3"}

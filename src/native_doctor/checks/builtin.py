@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from native_doctor.checks.registry import Finding, Severity, register
-from native_doctor.model import Resolution
+from native_doctor.model import Dependency, Resolution
 
 if TYPE_CHECKING:
     from native_doctor.analysis import Inspection
@@ -96,7 +96,7 @@ def external_library(inspection: Inspection) -> Iterator[Finding]:
     """One finding per binary and external library it needs."""
     for binary in inspection.binaries:
         for dep in binary.dependencies:
-            if dep.resolution is Resolution.EXTERNAL:
+            if dep.resolution is Resolution.EXTERNAL and not _reported_elsewhere(dep, inspection):
                 lazy = " (loaded lazily: fails on first use)" if dep.lazy else ""
                 yield external_library.finding(
                     f"{binary.native.path} needs {dep.name}, which is not bundled and not provided by the "
@@ -105,3 +105,18 @@ def external_library(inspection: Inspection) -> Iterator[Finding]:
                     binary.native.path,
                     dep.name,
                 )
+
+
+def _reported_elsewhere(dep: Dependency, inspection: Inspection) -> bool:
+    """An external library a more specific check explains better (and reports instead): one a known
+    distribution provides (ND202/ND203), an unresolved ``@rpath`` (ND402), a missing MinGW or MSVC
+    runtime DLL (ND502/ND503), a GPU driver library (ND210)."""
+    from native_doctor.checks import dependencies, macos, windows
+
+    return (
+        dependencies.provided_by(dep.name, inspection.platform.os) is not None
+        or dependencies.is_driver_library(dep.name)
+        or macos.is_unresolved_rpath(dep)
+        or windows.is_missing_mingw_runtime(dep)
+        or windows.is_missing_msvc_runtime(dep)
+    )

@@ -937,3 +937,57 @@ def cuda_major_mismatch(inspection: Inspection) -> Iterator[Finding]:
                 binary.native.path,
                 name,
             )
+
+
+#: Libraries the GPU driver installs (never a wheel): CUDA driver API, NVML, video codecs, OpenCL's
+#: loader, Vulkan's loader. A wheel must not bundle them; the machine's driver provides them.
+_DRIVER_LIBRARY = re.compile(
+    r"^(?:libcuda\.so(?:\.\d+)*|libnvidia-ml\.so(?:\.\d+)*|libnvcuvid\.so(?:\.\d+)*|libnvidia-encode\.so(?:\.\d+)*"
+    r"|libOpenCL\.so(?:\.\d+)*|libvulkan\.so(?:\.\d+)*|nvcuda\.dll|nvml\.dll|nvcuvid\.dll|OpenCL\.dll"
+    r"|vulkan-1\.dll)$",
+    re.IGNORECASE,
+)
+
+
+def is_driver_library(name: str) -> bool:
+    """Whether ``name`` is a GPU driver library (``libcuda.so.1``, ``nvcuda.dll``, ...)."""
+    return _DRIVER_LIBRARY.match(name) is not None
+
+
+@register(
+    "ND210",
+    "gpu-driver-library",
+    Severity.INFO,
+    summary="A binary needs a library that only the GPU driver installs.",
+    what=(
+        "Needed libraries that belong to the GPU driver rather than to any wheel or to the platform "
+        "policy: the CUDA driver API (libcuda.so.1, nvcuda.dll), NVML (libnvidia-ml.so.1, nvml.dll), "
+        "NVDEC/NVENC (libnvcuvid, libnvidia-encode), and the OpenCL and Vulkan loaders."
+    ),
+    why=(
+        'Without a driver the import fails ("ImportError: libcuda.so.1: cannot open shared object file: '
+        'No such file or directory"), so a package that links the driver library directly cannot even be '
+        "imported on a CPU-only machine or in a container started without the GPU runtime. That may be "
+        "intended for a GPU-only wheel; libraries that want to import everywhere load the driver lazily."
+    ),
+    fix=(
+        "Keep the driver library out of the wheel (`auditwheel repair --exclude libcuda.so.1`; delvewheel "
+        "`--exclude nvcuda.dll`). To import without a GPU, do not link it: load it on first use with "
+        "`dlopen`/`LoadLibrary`, or link only the CUDA runtime (libcudart), which reports a missing driver "
+        "as an error code instead of failing the import. Document the driver requirement either way."
+    ),
+    page="gpus-and-cuda",
+    references=("https://docs.nvidia.com/deploy/cuda-compatibility/",),
+)
+def gpu_driver_library(inspection: Inspection) -> Iterator[Finding]:
+    """One finding per binary and driver library it needs that the artifact does not bundle."""
+    for binary in inspection.binaries:
+        for dep in binary.dependencies:
+            if dep.resolution is Resolution.EXTERNAL and is_driver_library(dep.name):
+                yield gpu_driver_library.finding(
+                    f"{binary.native.path} needs {dep.name}, which only an installed GPU driver provides: "
+                    "the import fails on machines without it",
+                    inspection.artifact.path,
+                    binary.native.path,
+                    dep.name,
+                )
