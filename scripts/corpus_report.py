@@ -43,9 +43,8 @@ def render(results: list[tuple[str, str, list[Finding]]]) -> str:
     lines += ["", "### Every finding", ""]
     for filename, _, found in results:
         for finding in found:
-            lines.append(
-                f"- `{filename}` **{finding.code}** {finding.name} ({finding.severity.value}): {finding.message}"
-            )
+            label = f"**{finding.code}** {finding.name} ({finding.severity.value})"
+            lines.append(f"- `{filename}` {label}: {finding.message}")
     lines += ["", END]
     return "\n".join(lines) + "\n"
 
