@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from types import MappingProxyType
 import pytest
 
 from _corpus import CorpusWheel, ensure, wheels
+from _toolchain import require
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks.abi import forbidden_for, forbidden_symbols, stable_abi
@@ -363,11 +363,13 @@ def _differential_entries() -> list[CorpusWheel]:
     return _abi3_entries() + extra
 
 
+def _abi3audit() -> str:
+    """The pinned abi3audit (a test dependency): skip locally without it, fail in CI."""
+    beside = Path(sys.executable).parent / "abi3audit"
+    return str(beside) if beside.exists() else require("abi3audit")
+
+
 @pytest.mark.corpus
-@pytest.mark.skipif(
-    shutil.which("abi3audit") is None and not (Path(sys.executable).parent / "abi3audit").exists(),
-    reason="abi3audit is not installed",
-)
 @pytest.mark.parametrize("entry", _differential_entries(), ids=lambda e: e.filename)
 def test_differential_against_abi3audit(entry: CorpusWheel) -> None:
     """ND601/ND602 against abi3audit, extension by extension.
@@ -395,7 +397,7 @@ def test_differential_against_abi3audit(entry: CorpusWheel) -> None:
     }
     ours_version = {f.member: f.detail for f in findings if f.code == "ND602"}
 
-    exe = shutil.which("abi3audit") or str(Path(sys.executable).parent / "abi3audit")
+    exe = _abi3audit()
     args = (
         [exe, "--report", str(path)] if abi3 else [exe, "--report", "--assume-minimum-abi3", "3.2", str(path)]
     )
