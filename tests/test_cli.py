@@ -196,3 +196,26 @@ def test_default_job_examines_the_running_environment(capsys: pytest.CaptureFixt
     assert code in (0, 1)
     env = doc["environment"]
     assert isinstance(env, dict) and env["site_packages"]
+
+
+@pytest.mark.parametrize(
+    ("env", "colored"),
+    [
+        pytest.param({"FORCE_COLOR": "1"}, True, id="force-color"),
+        pytest.param({"NO_COLOR": "1"}, False, id="no-color"),
+        pytest.param({}, False, id="not-a-tty"),
+    ],
+)
+def test_color_follows_the_environment(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    broken_wheel: Path,
+    env: dict[str, str],
+    colored: bool,
+) -> None:
+    for name in ("FORCE_COLOR", "NO_COLOR", "TERM"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    cli.main(["inspect", str(broken_wheel)])
+    assert ("\x1b[" in capsys.readouterr().out) is colored
