@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "BinaryFormatError",
+    "InvalidExternalMetadata",
     "InvalidArchiveError",
     "NativeDoctorError",
     "PolicyDataError",
@@ -32,6 +33,17 @@ class BinaryFormatError(NativeDoctorError, ValueError):
 
 class InvalidArchiveError(NativeDoctorError, ValueError):
     """A wheel (or other archive) cannot be read: not a zip, bad name, unreadable member."""
+
+
+class InvalidExternalMetadata(NativeDoctorError, ValueError):
+    """A PEP 725 ``[external]`` table, DepURL or PEP 804 mapping file is malformed.
+
+    ``where`` points at the offending entry (``external.host-requires[2]``, ``line 3``), when known.
+    """
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
 
 
 class PolicyDataError(NativeDoctorError, ValueError):
