@@ -8,8 +8,8 @@ from __future__ import annotations
 
 __all__ = [
     "BinaryFormatError",
-    "InvalidExternalMetadata",
     "InvalidArchiveError",
+    "InvalidExternalMetadata",
     "NativeDoctorError",
     "PolicyDataError",
     "UsageError",
