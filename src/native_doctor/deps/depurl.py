@@ -19,7 +19,7 @@ from packaging.version import InvalidVersion, Version
 
 from native_doctor.errors import InvalidExternalMetadata
 
-__all__ = ["DepURL", "ExternalDependency", "parse_depurl", "parse_specifier"]
+__all__ = ["DepURL", "ExternalDependency", "old_draft_spelling", "parse_depurl", "parse_specifier"]
 
 SCHEME = "dep:"
 #: purl: "The type is composed only of ASCII letters and numbers, '.', '+' and '-'"; not starting
@@ -30,6 +30,11 @@ _QUALIFIER_KEY = re.compile(r"^[A-Za-z.\-_][A-Za-z0-9.\-_]*$")
 #: PEP 725: only these operators may appear in a version range.
 _CLAUSE = re.compile(r"^\s*(>=|<=|==|>|<)?\s*([^\s<>=!~,]+)\s*$")
 _SAFE = "~-._+:"  # kept readable when a name or namespace is written back
+#: Operators PEP 725 forbids in a version range, longest first (``===`` before ``==``-like checks).
+_FORBIDDEN_OPERATORS = ("===", "~=", "!=")
+#: The draft of PEP 725 before its "version 3" (Sept. 2025) spelled DepURLs ``pkg:type/name`` and
+#: ``virtual:compiler/c``; SageMath and passagemath still use it.
+_OLD_DRAFT = re.compile(r"^\s*(pkg|virtual):(.*)$", re.IGNORECASE | re.DOTALL)
 
 
 def _empty() -> Mapping[str, str]:
@@ -71,6 +76,18 @@ class DepURL:
             text += f"#{quote(self.subpath, safe=_SAFE + '/')}"
         return text
 
+    def __hash__(self) -> int:
+        return hash(
+            (
+                self.type,
+                self.name,
+                self.namespace,
+                self.version,
+                frozenset(self.qualifiers.items()),
+                self.subpath,
+            )
+        )
+
     def version_clauses(self) -> tuple[tuple[str, Version], ...]:
         """The version constraint as (operator, version) pairs; a bare version means ``==``."""
         if self.version is None:
@@ -102,6 +119,10 @@ def parse_specifier(text: str, *, where: str | None = None) -> ExternalDependenc
 
     :raises InvalidExternalMetadata: a malformed DepURL or marker.
     """
+    if not isinstance(text, str):
+        raise InvalidExternalMetadata(
+            f"an external dependency must be a string, not {type(text).__name__}", where=where
+        )
     url_text, sep, marker_text = text.partition(";")
     marker = None
     if sep:
@@ -124,13 +145,20 @@ def parse_depurl(text: str, *, where: str | None = None) -> DepURL:
     def fail(reason: str) -> InvalidExternalMetadata:
         return InvalidExternalMetadata(f"invalid DepURL {text!r}: {reason}", where=where)
 
-    if not isinstance(text, str) or not text.lower().startswith(SCHEME):
+    if not isinstance(text, str):
+        raise InvalidExternalMetadata(f"a DepURL must be a string, not {type(text).__name__}", where=where)
+    upgraded = old_draft_spelling(text)
+    if upgraded is not None:
+        raise fail(f"this is the old draft syntax of PEP 725 (before version 3); write {upgraded!r}")
+    if not text.lower().startswith(SCHEME):
         raise fail("must start with 'dep:'")
     rest, _, subpath = text[len(SCHEME) :].partition("#")
     rest, _, query = rest.partition("?")
     rest = rest.strip("/")
     path, at, version = rest.rpartition("@") if "@" in rest else (rest, "", "")
     segments = [unquote(s) for s in path.split("/") if s]
+    if "/" in version:
+        raise fail("'@' in a namespace or name must be percent-encoded as %40")
     if len(segments) < 2:
         raise fail("needs at least a type and a name (dep:type/name)")
     kind = segments[0].lower()
@@ -157,6 +185,19 @@ def parse_depurl(text: str, *, where: str | None = None) -> DepURL:
     return url
 
 
+def old_draft_spelling(text: str) -> str | None:
+    """The ``dep:`` spelling of a DepURL written in PEP 725's pre-version-3 draft syntax, else None.
+
+    ``pkg:generic/gmp`` becomes ``dep:generic/gmp`` and ``virtual:compiler/c`` becomes
+    ``dep:virtual/compiler/c``; anything else (including a ``dep:`` URL) gives None.
+    """
+    match = _OLD_DRAFT.match(text)
+    if match is None:
+        return None
+    scheme, rest = match.group(1).lower(), match.group(2).strip().lstrip("/")
+    return f"{SCHEME}virtual/{rest}" if scheme == "virtual" else f"{SCHEME}{rest}"
+
+
 def _qualifiers(query: str, fail: Callable[[str], InvalidExternalMetadata]) -> Mapping[str, str]:
     result: dict[str, str] = {}
     for pair in filter(None, query.split("&")):
@@ -170,9 +211,20 @@ def _qualifiers(query: str, fail: Callable[[str], InvalidExternalMetadata]) -> M
 
 
 def _clause(part: str) -> tuple[str, Version]:
+    stripped = part.strip()
+    if not stripped:
+        raise ValueError("empty version constraint (a stray ',')")
+    forbidden = next((op for op in _FORBIDDEN_OPERATORS if stripped.startswith(op)), None)
+    if forbidden is not None:
+        raise ValueError(
+            f"version constraint {stripped!r}: PEP 725 does not allow {forbidden!r} "
+            "(only >=, >, <, <=, == joined by ',')"
+        )
     match = _CLAUSE.match(part)
     if match is None:
-        raise ValueError(f"version constraint {part.strip()!r} uses an operator PEP 725 does not allow")
+        raise ValueError(
+            f"version constraint {stripped!r} is not an operator (>=, >, <, <=, ==) and a version"
+        )
     operator, text = match.group(1) or "==", match.group(2)
     if "*" in text:
         raise ValueError(f"version {text!r}: wildcards are not allowed")
