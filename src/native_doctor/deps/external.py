@@ -158,12 +158,17 @@ def read_pyproject(path: Path) -> ExternalTable | None:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = re.search(r"at line (\d+)", str(exc))
-        where = f"{path}, line {line.group(1)}" if line else str(path)
+        where = f"{path}, line {_error_line(exc, text)}"
         raise InvalidExternalMetadata(f"invalid TOML: {exc}", where=where) from None
     if "external" not in document:
         return None
     return parse_external(document["external"], source=str(path))
+
+
+def _error_line(error: tomllib.TOMLDecodeError, text: str) -> int:
+    """The line a TOML error is on (Python 3.11's ``tomllib`` only says it in the message)."""
+    match = re.search(r"at line (\d+)", str(error))
+    return int(match.group(1)) if match else len(text.splitlines()) or 1
 
 
 def _require_table(value: object, source: str) -> None:
@@ -227,12 +232,9 @@ def _table_of_arrays(value: object, key: str, problems: _Problems) -> Groups:
         problems.add(f"external.{key}", f"must be a table of arrays, not {_kind(value)}")
         return _frozen()
     names = _names(value, key, "extra", problems)
-    return _frozen(
-        {
-            normalized: _array(value[name], f"external.{key}.{name}", problems)
-            for normalized, name in names.items()
-        }
-    )
+    # Entries under a bad or clashing name are still checked, so that every problem is reported.
+    arrays = {name: _array(items, f"external.{key}.{name}", problems) for name, items in value.items()}
+    return _frozen({normalized: arrays[name] for normalized, name in names.items()})
 
 
 # --- dependency groups (PEP 735) ---------------------------------------------------------------------
@@ -251,9 +253,9 @@ def _dependency_groups(value: object, problems: _Problems) -> Groups:
     if not isinstance(value, dict):
         problems.add(where, f"must be a table of arrays, not {_kind(value)}")
         return _frozen()
-    raw: dict[str, list[ExternalDependency | _Include]] = {}
-    for normalized, name in _names(value, _GROUPS_KEY, "dependency group", problems).items():
-        raw[normalized] = _group_entries(value[name], f"{where}.{name}", problems)
+    names = _names(value, _GROUPS_KEY, "dependency group", problems)
+    entries = {name: _group_entries(items, f"{where}.{name}", problems) for name, items in value.items()}
+    raw = {normalized: entries[name] for normalized, name in names.items()}
     resolved: dict[str, Deps] = {}
     for name in raw:
         resolved[name] = _expand(name, raw, resolved, (), problems)
