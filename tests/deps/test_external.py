@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from native_doctor.deps.depurl import parse_specifier
 from native_doctor.deps.external import (
     KEYS,
     ExternalTable,
@@ -171,6 +172,14 @@ def test_all_dependencies_every_category_deduplicated() -> None:
         "dep:generic/valgrind",
         "dep:generic/cmake",
     ]
+
+
+def test_all_dependencies_on_a_table_built_by_hand() -> None:
+    tk = parse_specifier("dep:generic/tk")
+    table = ExternalTable(optional_dependencies={"GUI_x": (tk,)}, dependency_groups={"Dev": (tk,)})
+    assert all_dependencies(table, category="run", extras=["gui.x"]) == (tk,)
+    assert all_dependencies(table, category="build", extras=["gui.x"]) == ()
+    assert all_dependencies(table, category="build", groups=["dev"]) == (tk,)
 
 
 @pytest.mark.parametrize(

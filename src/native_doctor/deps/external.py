@@ -453,11 +453,17 @@ def all_dependencies(
     for name in chosen:
         required, optional = sections[name]
         found.extend(required)
-        for extra in wanted_extras:
-            found.extend(optional.get(extra, ()))
-    for group in groups:
-        found.extend(table.dependency_groups.get(normalize_name(group), ()))
+        found.extend(_select(optional, wanted_extras))
+    found.extend(_select(table.dependency_groups, [normalize_name(group) for group in groups]))
     return _unique(found)
+
+
+def _select(sections: Groups, wanted: Sequence[str]) -> Iterator[ExternalDependency]:
+    """The entries of the ``wanted`` (normalized) names, in that order; keys are compared normalized
+    too, in case the table was built by hand rather than by :func:`parse_external`."""
+    by_name = {normalize_name(name): deps for name, deps in sections.items()}
+    for name in wanted:
+        yield from by_name.get(name, ())
 
 
 def _unique(deps: Iterable[ExternalDependency]) -> Deps:
