@@ -390,11 +390,11 @@ def test_bad_category() -> None:
         check("dep:generic/zlib", "compile", FakeProbe())
 
 
-def test_pkg_config_is_asked_once_per_module(no_mapping: None) -> None:
+def test_each_check_asks_pkg_config_for_the_first_module(no_mapping: None) -> None:
     probe = FakeProbe(files=[ZLIB_H])
     dep = parse_specifier("dep:generic/zlib")
     check_host([(dep, "host"), (dep, "run")], probe=probe)
-    assert probe.calls == ["pkg-config zlib", "pkg-config zlib"]  # the fake does not cache; Probe does
+    assert probe.calls == ["pkg-config zlib", "pkg-config zlib"]  # the real Probe caches; the fake counts
 
 
 # --- the data ------------------------------------------------------------------------------------
