@@ -24,6 +24,7 @@ from packaging.utils import canonicalize_name
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks.registry import Finding, Severity, Status, register
 from native_doctor.model import Dependency, NativeFile, Resolution, TargetOS
+from native_doctor.platforms import loader
 
 if TYPE_CHECKING:
     from native_doctor.analysis import BinaryReport, Inspection
@@ -300,18 +301,6 @@ def _target(inspection: Inspection) -> str | None:
     return str(inspection.platform.os) if inspection.platform.os is not None else None
 
 
-def _normalize(path: str) -> str | None:
-    if path.startswith("/"):
-        return None
-    path = posixpath.normpath(path)
-    if path == ".." or path.startswith("../"):
-        return None
-    return "" if path == "." else path
-
-
-_ORIGIN = re.compile(r"^\$(?:\{ORIGIN\}|ORIGIN(?![A-Za-z0-9_]))")
-
-
 def _search_directories(native: NativeFile, dep: Dependency, dll_directories: Sequence[str]) -> list[str]:
     """Install-path directories the loader searches for ``dep`` from ``native`` (within site-packages)."""
     info = native.info
@@ -320,23 +309,16 @@ def _search_directories(native: NativeFile, dep: Dependency, dll_directories: Se
     here = posixpath.dirname(native.install_path)
     found: list[str] = []
     if info.format is BinaryFormat.ELF:
-        for entry in info.runpath or info.rpath:
-            match = _ORIGIN.match(entry)
-            if match is not None:
-                directory = _normalize(here + entry[match.end() :])
-                if directory is not None:
-                    found.append(directory)
+        candidates = [loader.expand_origin(entry, here, info.arch) for entry in info.runpath or info.rpath]
+        found.extend(d for d in candidates if d is not None)
     elif info.format is BinaryFormat.MACHO:
         if dep.name.startswith("@loader_path/"):
-            directory = _normalize(posixpath.dirname(posixpath.join(here, dep.name[13:])))
+            directory = loader.join_install_path(here, posixpath.dirname(dep.name[12:]))
             if directory is not None:
                 found.append(directory)
         elif dep.name.startswith("@rpath/"):
-            for entry in info.rpath:
-                if entry.startswith("@loader_path"):
-                    directory = _normalize(here + entry[len("@loader_path") :])
-                    if directory is not None:
-                        found.append(directory)
+            candidates = [loader.expand_loader_path(entry, here) for entry in info.rpath]
+            found.extend(d for d in candidates if d is not None)
     else:
         found.append(here)
         found.extend(dll_directories)

@@ -29,7 +29,14 @@ from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.model import Dependency, NativeFile, Resolution
 from native_doctor.platforms import linux, macos, windows
 
-__all__ = ["FileIndex", "LinuxContext", "resolve_all"]
+__all__ = [
+    "FileIndex",
+    "LinuxContext",
+    "expand_loader_path",
+    "expand_origin",
+    "join_install_path",
+    "resolve_all",
+]
 
 _ORIGIN = re.compile(r"\$(?:\{ORIGIN\}|ORIGIN(?![A-Za-z0-9_]))")
 _PLATFORM = re.compile(r"\$(?:\{PLATFORM\}|PLATFORM(?![A-Za-z0-9_]))")
@@ -191,7 +198,7 @@ def _elf_through_loaders(
         kind = "RUNPATH" if info.runpath else "RPATH"
         origin = posixpath.dirname(loader.install_path)
         for entry in entries:
-            directory = _expand_origin(entry, origin, info.arch)
+            directory = expand_origin(entry, origin, info.arch)
             found = index.find(directory, dep.name) if directory is not None else None
             if found is not None:
                 via = f"{kind} {entry} of {loader.path}"
@@ -218,7 +225,7 @@ def _resolve_elf_name(
             return Dependency(name, Resolution.BUNDLED, found.path, "path relative to the working directory")
         return Dependency(name, Resolution.EXTERNAL, None, "an explicit path outside the wheel")
     for kind, entry in entries:
-        directory = _expand_origin(entry, origin, arch)
+        directory = expand_origin(entry, origin, arch)
         if directory is None:
             continue
         found = index.find(directory, name)
@@ -236,15 +243,18 @@ def _resolve_elf_name(
     return _external(name, index, fold_case=False)
 
 
-def _expand_origin(entry: str, origin: str, arch: str) -> str | None:
-    """The install-path directory an RPATH/RUNPATH entry names, or None if outside the artifact."""
+def expand_origin(entry: str, origin: str, arch: str = "") -> str | None:
+    """The install-path directory an RPATH/RUNPATH entry names, or None if outside the artifact.
+
+    ``origin`` is the directory of the object carrying the entry (``""`` for site-packages itself).
+    """
     # ld.so(8) dynamic string tokens: $ORIGIN or ${ORIGIN}; "$ORIGIN_x" is no token (glibc's
     # is_dst() wants a non-identifier character after the name), so it is a literal directory.
     match = _ORIGIN.match(entry)
     if match is None:
         return None  # absolute or relative to the working directory: never inside an installed wheel
     rest = _PLATFORM.sub(arch, entry[match.end() :])
-    return _normalize(origin + rest)
+    return join_install_path(origin, rest)
 
 
 # --- Windows ------------------------------------------------------------------------------------
@@ -316,12 +326,12 @@ def _resolve_install_name(
     loader_dir = posixpath.dirname(native.install_path)
     if name.startswith("@loader_path/"):
         return _bundled_or_external(
-            name, _normalize(_join_raw(loader_dir, name[13:])), index, "@loader_path", lazy
+            name, join_install_path(loader_dir, name[12:]), index, "@loader_path", lazy
         )
     if name.startswith("@rpath/"):
         for owner in rpath_owners:
             for entry in _info(owner).rpath:
-                directory = _expand_loader_path(entry, posixpath.dirname(owner.install_path))
+                directory = expand_loader_path(entry, posixpath.dirname(owner.install_path))
                 if directory is None:
                     continue
                 found = index.find(directory, name[7:])
@@ -338,9 +348,10 @@ def _resolve_install_name(
     return _external(name, index, fold_case=False, lazy=lazy, base=posixpath.basename(name))
 
 
-def _expand_loader_path(entry: str, owner_dir: str) -> str | None:
+def expand_loader_path(entry: str, owner_dir: str) -> str | None:
+    """The install-path directory an ``@loader_path``-relative LC_RPATH entry names, or None."""
     if entry.startswith("@loader_path"):
-        return _normalize(owner_dir + entry[len("@loader_path") :])
+        return join_install_path(owner_dir, entry[len("@loader_path") :])
     return None  # absolute, @executable_path or relative: outside the wheel
 
 
@@ -370,12 +381,19 @@ def _info(native: NativeFile) -> BinaryInfo:
     return native.info
 
 
-def _join_raw(directory: str, rest: str) -> str:
-    return f"{directory}/{rest}" if directory else rest
-
-
 def _join(directory: str, name: str) -> str | None:
-    return _normalize(_join_raw(directory, name)) if name else None
+    return join_install_path(directory, f"/{name}") if name else None
+
+
+def join_install_path(directory: str, rest: str) -> str | None:
+    """The install path ``directory`` with ``rest`` appended as text, the way a loader substitutes
+    ``$ORIGIN``/``@loader_path`` (``"/../lib"``, ``"/x.libs"``, ``".libs"`` or ``""``); None when
+    the result leaves site-packages (``directory`` ``""`` is site-packages itself)."""
+    root = "/<site-packages>"
+    absolute = posixpath.normpath(f"{root}/{directory}{rest}" if directory else f"{root}{rest}")
+    if absolute == root:
+        return ""
+    return absolute[len(root) + 1 :] if absolute.startswith(root + "/") else None
 
 
 def _normalize(path: str) -> str | None:

@@ -1,0 +1,52 @@
+"""Install-path arithmetic of the loader rules: $ORIGIN and @loader_path substitute text."""
+
+from __future__ import annotations
+
+import pytest
+
+from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
+from native_doctor.model import NativeFile, Resolution
+from native_doctor.platforms.loader import FileIndex, join_install_path, resolve_all
+
+
+@pytest.mark.parametrize(
+    ("directory", "rest", "expected"),
+    [
+        pytest.param("", "/cffi.libs", "cffi.libs", id="top-level-module"),
+        pytest.param("mypkg", ".libs", "mypkg.libs", id="textual-suffix"),
+        pytest.param("", "", "", id="site-packages-itself"),
+        pytest.param("a/b", "/../../x", "x", id="climb-inside"),
+        pytest.param("a", "/../../x", None, id="climb-out"),
+        pytest.param("", ".libs", None, id="suffix-on-site-packages-leaves-it"),
+        pytest.param("a", "/x/", "a/x", id="trailing-slash"),
+    ],
+)
+def test_join_install_path(directory: str, rest: str, expected: str | None) -> None:
+    assert join_install_path(directory, rest) == expected
+
+
+def _native(path: str, info: BinaryInfo) -> NativeFile:
+    return NativeFile(path, path, 1, None, info)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "needed", "rpath"),
+    [
+        pytest.param(BinaryFormat.ELF, "libfoo.so.1", ("$ORIGIN/top.libs",), id="elf-origin-at-top-level"),
+        pytest.param(
+            BinaryFormat.MACHO, "@loader_path/top.libs/libfoo.so.1", (), id="macho-loader-path-top-level"
+        ),
+        pytest.param(
+            BinaryFormat.MACHO, "@rpath/libfoo.so.1", ("@loader_path/top.libs",), id="macho-rpath-top-level"
+        ),
+    ],
+)
+def test_binaries_at_the_top_of_site_packages(fmt: BinaryFormat, needed: str, rpath: tuple[str, ...]) -> None:
+    """auditwheel gives a top-level module RUNPATH ``$ORIGIN/<dist>.libs`` (cffi's _cffi_backend)."""
+    ext = _native(
+        "_top.so",
+        BinaryInfo(fmt, "x86_64", 64, "little", FileKind.SHARED_LIBRARY, needed=(needed,), rpath=rpath),
+    )
+    lib = _native("top.libs/libfoo.so.1", BinaryInfo(fmt, "x86_64", 64, "little", FileKind.SHARED_LIBRARY))
+    [dep] = resolve_all([ext, lib], FileIndex([ext, lib]))["_top.so"]
+    assert (dep.resolution, dep.member) == (Resolution.BUNDLED, "top.libs/libfoo.so.1")
