@@ -451,9 +451,14 @@ def _command(value: object, where: str, default: MultipleSpecifiers) -> Command:
     if not argv:
         raise InvalidExternalMetadata("'command' must not be empty", where=where)
     count = sum(arg.count(PLACEHOLDER) for arg in argv)
-    if count != 1 or PLACEHOLDER not in argv:
+    if count != 1:
         raise InvalidExternalMetadata(
-            f"'command' must hold exactly one {PLACEHOLDER!r} argument (found {count} in {list(argv)})",
+            f"'command' must hold exactly one {PLACEHOLDER!r} (found {count} in {list(argv)})", where=where
+        )
+    if PLACEHOLDER not in argv:
+        raise InvalidExternalMetadata(
+            f"{PLACEHOLDER!r} must be a whole argument of 'command' (it stands for one or more "
+            f"package arguments), not part of one in {list(argv)}",
             where=where,
         )
     elevation = obj.get("requires_elevation", False)
