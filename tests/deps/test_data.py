@@ -114,6 +114,8 @@ def test_mapping_shape(ecosystem: str) -> None:
                 ident,
                 value,
             )
+        if ecosystem == "debian":
+            assert entry.get("extra_metadata", {}).get("confidence") is None, "every debian name is verified"
     # the loader accepts it too
     loaded = mapping.get_mapping(ecosystem)
     assert set(loaded.entries) == seen
