@@ -107,3 +107,12 @@ def test_github_annotations(capsys: pytest.CaptureFixture[str], broken_wheel: Pa
     assert cli.main(["check", str(broken_wheel), "--format", "github"]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("::error file=") and "ND201" in line for line in lines)
+
+
+def test_unreadable_wheel_without_nd001_is_an_input_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk-1.0-py3-none-any.whl"
+    junk.write_bytes(b"not a zip")
+    assert cli.main(["check", str(junk), "--ignore", "ND001"]) == 2
+    assert "not a readable zip" in capsys.readouterr().err

@@ -219,3 +219,63 @@ def test_color_follows_the_environment(
         monkeypatch.setenv(name, value)
     cli.main(["inspect", str(broken_wheel)])
     assert ("\x1b[" in capsys.readouterr().out) is colored
+
+
+@pytest.mark.parametrize(
+    ("make_target", "message"),
+    [
+        pytest.param(lambda tmp: tmp, "is a directory", id="target-is-a-directory"),
+        pytest.param(lambda tmp: tmp / "missing" / "r.json", "does not exist", id="parent-missing"),
+    ],
+)
+def test_unusable_output_is_a_usage_error_before_any_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, good_wheel: Path, make_target: object, message: str
+) -> None:
+    target = make_target(tmp_path)  # type: ignore[operator]
+    assert cli.main(["inspect", str(good_wheel), "-o", str(target)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_output_file_is_readable_by_others(
+    tmp_path: Path, good_wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "r.json"
+    assert cli.main(["inspect", str(good_wheel), "--format", "json", "-o", str(target)]) == 0
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+
+
+def test_a_directory_is_not_a_wheel(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli.main(["inspect", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_interrupt_exits_130(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(_: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli._RUNNERS, "explain", interrupted)
+    assert cli.main(["explain", "--all"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_record_that_is_not_csv_is_a_finding(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, good_wheel: Path
+) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(good_wheel) as archive:
+        members = {i.filename: archive.read(i) for i in archive.infolist()}
+    members["demo-1.0.dist-info/RECORD"] = b"demo/__init__.py,sha256=x\r,0\nx\n"
+    broken = tmp_path / "out" / WHEEL
+    broken.parent.mkdir()
+    with zipfile.ZipFile(broken, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    code = cli.main(["check", str(broken), "--format", "json", "--no-config"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert code == 0  # ND112 is a warning
+    assert any(f["code"] == "ND112" and "not valid CSV" in f["message"] for f in findings)

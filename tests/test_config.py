@@ -50,3 +50,8 @@ def test_no_table_gives_defaults(tmp_path: Path) -> None:
 def test_bad_settings_are_usage_errors(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         load_config(write(tmp_path, text))
+
+
+def test_tool_must_be_a_table(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"\[tool\] must be a table"):
+        load_config(write(tmp_path, "tool = 1\n"))

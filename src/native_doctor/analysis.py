@@ -102,15 +102,24 @@ def inspect_artifact(
 
 
 def _target_os(claimed: Sequence[str], files: Iterable[NativeFile]) -> TargetOS | None:
-    for platform in claimed:
-        if platform.startswith(("manylinux", "musllinux", "linux")):
-            return TargetOS.LINUX
-        if platform.startswith("macosx"):
-            return TargetOS.MACOS
-        if platform.startswith("win"):
-            return TargetOS.WINDOWS
+    """The OS the artifact is for: the claimed platforms' OS; when they name several (or none),
+    the OS of the binaries' most common format."""
+    named = {os for os in map(_os_of_platform, claimed) if os is not None}
     formats = Counter(n.info.format for n in files if n.info is not None)
-    return TargetOS.of_format(formats.most_common(1)[0][0]) if formats else None
+    majority = TargetOS.of_format(formats.most_common(1)[0][0]) if formats else None
+    if len(named) == 1 and (majority is None or majority in named):
+        return named.pop()
+    return majority if majority is not None else (sorted(named)[0] if named else None)
+
+
+def _os_of_platform(platform: str) -> TargetOS | None:
+    if platform.startswith(("manylinux", "musllinux", "linux")):
+        return TargetOS.LINUX
+    if platform.startswith("macosx"):
+        return TargetOS.MACOS
+    if platform.startswith("win"):
+        return TargetOS.WINDOWS
+    return None
 
 
 def _libc(claimed: Sequence[str], files: Iterable[NativeFile]) -> str:
@@ -169,7 +178,12 @@ def _qualifies_for(
     if target is TargetOS.MACOS:
         return _macos_tags(infos)
     archs = {info.arch for info in infos}
-    return (windows.windows_tag(archs.pop()),) if len(archs) == 1 else ()
+    if len(archs) != 1:
+        return ()
+    try:
+        return (windows.windows_tag(archs.pop()),)
+    except ValueError:  # ARM64EC/ARM64X/ARMv7/IA-64: no CPython wheel tag exists for them
+        return ()
 
 
 #: ld.so itself is always there and its versions are not policy-governed (auditwheel skips it too).

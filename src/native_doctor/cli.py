@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["entrypoint", "main"]
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+#: Interrupted by Ctrl-C: the shell convention 128 + SIGINT.
+EXIT_INTERRUPTED = 130
 _COMMANDS = ("env", "inspect", "check", "explain")
 _SEVERITIES = ("error", "warning", "info")
 _DESCRIPTION = """\
@@ -60,13 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return EXIT_CLEAN if exc.code in (0, None) else EXIT_USAGE
     try:
+        _check_output(getattr(options, "output", None))
         return int(_RUNNERS[command](options))
     except NativeDoctorError as exc:  # UsageError and unreadable inputs
         _error(str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:
         _error("interrupted")
-        return EXIT_INTERNAL
+        return EXIT_INTERRUPTED
     except Exception:
         _error("internal error (this is a bug in native-doctor; please report it with the lines below)")
         traceback.print_exc(file=sys.stderr)
@@ -150,9 +153,11 @@ def _read_wheels(
     from native_doctor.checks.registry import run_checks
     from native_doctor.sources.wheel import read_wheel
 
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise UsageError(f"no such file: {', '.join(missing)}")
+    for path in paths:
+        if path.is_dir():
+            raise UsageError(f"{path}: is a directory, not a wheel")
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
     inspections: list[Inspection] = []
     findings: list[Finding] = []
     for path in paths:
@@ -160,8 +165,9 @@ def _read_wheels(
             try:
                 artifact = read_wheel(path, deep=deep, verify_record=verify_record, progress=tick)
             except InvalidArchiveError as exc:
-                if UNREADABLE_ARCHIVE.code in selected:
-                    findings.append(UNREADABLE_ARCHIVE.finding(str(exc), str(path)))
+                if UNREADABLE_ARCHIVE.code not in selected:
+                    raise  # not reported as a finding: an input error (exit 2) rather than silence
+                findings.append(UNREADABLE_ARCHIVE.finding(str(exc), str(path)))
                 continue
         inspection = inspect_artifact(artifact)
         inspections.append(inspection)
@@ -363,6 +369,16 @@ def _console(stream: Any, color: str) -> Any:
     return Console(file=stream, soft_wrap=True)
 
 
+def _check_output(path: Path | None) -> None:
+    """Refuse an unusable ``--output`` before any work is done."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"--output {path}: is a directory")
+    if not path.resolve().parent.is_dir():
+        raise UsageError(f"--output {path}: directory {path.resolve().parent} does not exist")
+
+
 def _write(path: Path | None, text: str) -> None:
     """Write to stdout, or atomically to ``path`` (a temporary file renamed into place)."""
     if path is None:
@@ -371,11 +387,20 @@ def _write(path: Path | None, text: str) -> None:
     import tempfile
 
     directory = path.resolve().parent
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        Path(temporary).chmod(0o666 & ~umask)  # mkstemp creates 0600; a report is an ordinary file
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
         Path(temporary).replace(path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -50,7 +50,10 @@ def load_config(path: Path | None) -> Config:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: cannot read settings: {exc}") from None
-    table = document.get("tool", {}).get("native-doctor")
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise UsageError(f"{path}: [tool] must be a table")
+    table = tool.get("native-doctor")
     if table is None:
         return Config(source=None)
     if not isinstance(table, dict):

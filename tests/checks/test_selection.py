@@ -39,3 +39,18 @@ def test_preview_checks_only_on_request() -> None:
     preview = {c.code for c in all_checks() if c.status is Status.PREVIEW}
     assert not preview & select_checks()
     assert preview <= select_checks(preview=True)
+
+
+def test_preview_only_selector_asks_for_preview() -> None:
+    preview = [c for c in all_checks() if c.status is Status.PREVIEW]
+    if not preview:
+        pytest.skip("no check in preview")
+    with pytest.raises(UsageError, match="--preview"):
+        select_checks((preview[0].code,))
+    assert select_checks((preview[0].code,), preview=True) == {preview[0].code}
+
+
+@pytest.mark.parametrize("selector", ["N", "D2"])
+def test_partial_prefixes_are_unknown(selector: str) -> None:
+    with pytest.raises(UsageError):
+        select_checks((selector,))

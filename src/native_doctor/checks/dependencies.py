@@ -464,9 +464,17 @@ def _is_library_name(name: str) -> bool:
     return lowered.startswith("lib") or lowered.endswith((".dll", ".dylib"))
 
 
+#: Extension-module names (``x.cpython-312-x86_64-linux-gnu.so``, ``x.abi3.so``, ``x.pyd``, ``x.so``
+#: directly in a package): Python modules, not vendored libraries.
+_EXTENSION = re.compile(r"\.(?:cpython-[^/]+|abi3|cp\d+-[^/]+)\.(?:so|pyd)$|\.pyd$", re.IGNORECASE)
+
+
 def _is_shared_library(native: NativeFile) -> bool:
+    """A shared library that could be vendored: not an extension module, not a script."""
     info = native.info
-    return info is not None and info.kind is FileKind.SHARED_LIBRARY
+    if info is None or info.kind is not FileKind.SHARED_LIBRARY:
+        return False
+    return not native.install_path.startswith("<") and not _EXTENSION.search(native.install_path)
 
 
 def _identity(native: NativeFile) -> tuple[str, str] | None:

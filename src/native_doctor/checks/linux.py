@@ -320,9 +320,9 @@ def debug_info(inspection: Inspection) -> Iterator[Finding]:
         size = debug_size(info) if info is not None else 0
         if size < DEBUG_THRESHOLD:
             continue
-        share_file = f"{100 * size / binary.native.size:.0f}% of the file" if binary.native.size else ""
+        share_file = f"{_percent(size, binary.native.size)} of the file" if binary.native.size else ""
         share_wheel = (
-            f"{100 * wheel_total / native_total:.0f}% of the wheel's {_megabytes(native_total)} of "
+            f"{_percent(wheel_total, native_total)} of the wheel's {_megabytes(native_total)} of "
             f"binaries is debug information"
             if native_total
             else ""
@@ -429,3 +429,11 @@ def exported_cxx_symbols(inspection: Inspection) -> Iterator[Finding]:
             binary.native.path,
             ", ".join(sorted(counts)),
         )
+
+
+def _percent(part: int, whole: int) -> str:
+    """``"75%"``, ``"0.3%"``, ``"<0.1%"``: never a misleading ``0%`` for a non-zero share."""
+    share = 100 * part / whole
+    if share >= 10:
+        return f"{share:.0f}%"
+    return f"{share:.1f}%" if share >= 0.1 else "<0.1%"

@@ -34,9 +34,15 @@ def _match(selector: str, among: list[Check], known: list[Check]) -> set[str]:
     if text.upper() == "ALL":
         return {c.code for c in among}
     upper, lower = text.upper(), text.lower()
-    matched = {c.code for c in among if c.code.startswith(upper) and upper.startswith("ND")}
-    matched |= {c.code for c in among if c.name == lower}
-    if not matched and not any(c.code.startswith(upper) or c.name == lower for c in known):
+
+    def hits(checks: list[Check]) -> set[str]:
+        by_code = {c.code for c in checks if upper.startswith("ND") and c.code.startswith(upper)}
+        return by_code | {c.code for c in checks if c.name == lower}
+
+    matched = hits(among)
+    if not matched:
+        if hits(known):
+            raise UsageError(f"check selector {selector!r} names only checks in preview: add --preview")
         raise UsageError(
             f"unknown check selector {selector!r}: `native-doctor explain --all` lists codes and names"
         )

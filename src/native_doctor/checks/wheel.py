@@ -399,16 +399,16 @@ def native_code_in_pure_wheel(inspection: Inspection) -> Iterator[Finding]:
                 "any",
             )
             return
-    if artifact.root_is_purelib:
-        in_purelib = [n for n in readable if _in_purelib(n) and _is_platform_code(n)]
-        if in_purelib:
-            yield native_code_in_pure_wheel.finding(
-                f"WHEEL says Root-Is-Purelib: true, so native files install into purelib: "
-                f"{_list(n.path for n in in_purelib)}",
-                artifact.path,
-                in_purelib[0].path,
-                "Root-Is-Purelib",
-            )
+    purelib = bool(artifact.root_is_purelib)
+    in_purelib = [n for n in readable if _in_purelib(n, purelib) and _is_platform_code(n)]
+    if in_purelib:
+        reason = "WHEEL says Root-Is-Purelib: true, so" if purelib else "under .data/purelib/,"
+        yield native_code_in_pure_wheel.finding(
+            f"{reason} native files install into purelib: {_list(n.path for n in in_purelib)}",
+            artifact.path,
+            in_purelib[0].path,
+            "Root-Is-Purelib" if purelib else "purelib",
+        )
 
 
 def _is_platform_code(native: NativeFile) -> bool:
@@ -430,9 +430,13 @@ def _is_managed(info: BinaryInfo | None) -> bool:
     )
 
 
-def _in_purelib(native: NativeFile) -> bool:
-    first = native.path.split("/", 1)[0]
-    return not first.endswith(".data")
+def _in_purelib(native: NativeFile, root_is_purelib: bool) -> bool:
+    """Whether the file installs into purelib: under ``<dist>.data/purelib/``, or at the root of a
+    ``Root-Is-Purelib: true`` wheel."""
+    first, _, rest = native.path.partition("/")
+    if first.endswith(".data"):
+        return rest.startswith("purelib/")
+    return root_is_purelib
 
 
 def _any_tags(inspection: Inspection) -> str:
@@ -556,10 +560,11 @@ def record_mismatch(inspection: Inspection) -> Iterator[Finding]:
     "ND112",
     "record-unlisted-file",
     Severity.WARNING,
-    summary="A file is missing from RECORD, or RECORD lists a file the wheel lacks.",
+    summary="A file is missing from RECORD, RECORD lists a file the wheel lacks, or a line is unusable.",
     what=(
-        "Members RECORD does not list (RECORD itself and its signatures excepted), and RECORD lines "
-        "naming files the wheel does not contain."
+        "Members RECORD does not list (RECORD itself and its signatures excepted), RECORD lines "
+        "naming files the wheel does not contain, and lines without a usable hash (none, md5, sha1) "
+        "or that cannot be parsed."
     ),
     why=(
         'The wheel spec requires every file to be listed. Verifying installers fail: "In '
@@ -587,6 +592,19 @@ def record_unlisted_file(inspection: Inspection) -> Iterator[Finding]:
             inspection.artifact.path,
             path,
             "missing",
+        )
+    for line in record.malformed:
+        message = (
+            line
+            if line.startswith("RECORD is not")
+            else f"RECORD line {line!r} has no usable sha256-family hash and size (or cannot be parsed), "
+            "so the file it names cannot be verified"
+        )
+        yield record_unlisted_file.finding(
+            message,
+            inspection.artifact.path,
+            None,
+            "malformed",
         )
 
 

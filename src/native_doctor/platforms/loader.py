@@ -219,11 +219,11 @@ def _resolve_elf(
 def _resolve_elf_name(
     name: str, origin: str, entries: list[tuple[str, str]], arch: str, index: FileIndex, ctx: LinuxContext
 ) -> Dependency:
-    if "/" in name:  # ld.so(8): a name with a slash is a path, no search happens
-        found = index.find(origin, name) if not name.startswith("/") else None
-        if found is not None:
-            return Dependency(name, Resolution.BUNDLED, found.path, "path relative to the working directory")
-        return Dependency(name, Resolution.EXTERNAL, None, "an explicit path outside the wheel")
+    if "/" in name:  # ld.so(8): a name with a slash is a path (relative ones to the working directory)
+        how = "an absolute path" if name.startswith("/") else "a path relative to the working directory"
+        return Dependency(
+            name, Resolution.EXTERNAL, None, f"{how}: no search happens, nothing in the wheel can match"
+        )
     for kind, entry in entries:
         directory = expand_origin(entry, origin, arch)
         if directory is None:

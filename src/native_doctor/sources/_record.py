@@ -19,11 +19,19 @@ _SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 _BLOCK = 1 << 20
 
 
-def expected_digests(record_text: str, record_path: str) -> tuple[dict[str, Digest], list[str]]:
-    """RECORD's entries by path, and the lines that cannot be used."""
+def expected_digests(
+    record_text: str, record_path: str
+) -> tuple[dict[str, Digest], list[str], set[str] | None]:
+    """RECORD's usable entries by path, the lines that cannot be used, and every path RECORD
+    names (None when RECORD is not CSV at all, so nothing can be said about unlisted files)."""
     entries: dict[str, Digest] = {}
     malformed: list[str] = []
-    for row in csv.reader(io.StringIO(record_text)):
+    try:
+        rows = list(csv.reader(io.StringIO(record_text)))
+    except csv.Error as exc:
+        return {}, [f"RECORD is not valid CSV: {exc}"], None
+    listed = {row[0] for row in rows if row}
+    for row in rows:
         if not row:
             continue
         path = row[0]
@@ -43,7 +51,7 @@ def expected_digests(record_text: str, record_path: str) -> tuple[dict[str, Dige
             malformed.append(",".join(row))
             continue
         entries[path] = (algorithm, digest, size)
-    return entries, malformed
+    return entries, malformed, listed
 
 
 def member_digest(archive: zipfile.ZipFile, info: zipfile.ZipInfo, algorithm: str) -> tuple[str, int]:
@@ -65,6 +73,7 @@ def report(
     malformed: list[str],
     actual: dict[str, tuple[str, int] | None],
     record_path: str,
+    listed: set[str] | None = None,
 ) -> RecordReport:
     """Compare RECORD with what was read: ``actual`` maps every member to (digest, size), or None
     for members that were not hashed because RECORD has no entry for them."""
@@ -77,11 +86,14 @@ def report(
             mismatched.append((path, f"{algorithm} digest differs"))
         elif size is not None and got[1] != size:
             mismatched.append((path, f"size is {got[1]}, RECORD says {size}"))
+    named = set(expected) if listed is None else listed
     unlisted = [
         path
         for path in actual
-        if path not in expected and path != record_path and not path.endswith(_SIGNATURES)
+        if path not in named and path != record_path and not path.endswith(_SIGNATURES)
     ]
+    if listed is None and malformed:
+        unlisted = []  # RECORD could not be read as CSV: every file would look unlisted
     missing = [path for path in expected if path not in actual]
     return RecordReport(
         True, tuple(mismatched), tuple(sorted(unlisted)), tuple(sorted(missing)), tuple(malformed)

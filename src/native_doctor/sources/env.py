@@ -91,7 +91,11 @@ def _record_paths(record: Path) -> Iterator[str]:
     """Paths listed in RECORD, normalized, relative to site-packages (may start with ``../``)."""
     text = _read_text(record)
     seen: set[str] = set()
-    for row in csv.reader(io.StringIO(text)):
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error:
+        return  # a RECORD that is not CSV: nothing can be said about this distribution's files
+    for row in rows:
         if not row or not row[0]:
             continue
         path = posixpath.normpath(row[0].replace("\\", "/"))
@@ -149,8 +153,23 @@ def host_library_dirs() -> list[Path]:
 
 
 def host_libraries() -> dict[str, str]:
-    """Library file names in the host's default library directories -> the first directory."""
+    """Library names the host's loader finds without help -> a directory: the ld.so cache (what
+    ``/etc/ld.so.conf`` lists, for this machine's architecture), then the default directories."""
     found: dict[str, str] = {}
+    if sys.platform.startswith("linux"):
+        import platform
+
+        from native_doctor.errors import BinaryFormatError
+        from native_doctor.sources.ldcache import arch_for_machine, read_ld_cache
+
+        native = arch_for_machine(platform.machine())
+        try:
+            entries = read_ld_cache()
+        except (BinaryFormatError, OSError):
+            entries = []
+        for entry in entries:
+            if entry.arch in (native, None) and not entry.hwcaps:
+                found.setdefault(entry.name, str(Path(entry.path).parent))
     for directory in host_library_dirs():
         try:
             names = [entry.name for entry in directory.iterdir()]

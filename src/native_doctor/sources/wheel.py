@@ -165,7 +165,7 @@ def _verify_record(
     except KeyError:
         return RecordReport(present=False)
     text = _read_member_text(archive, record_info)
-    expected, malformed = expected_digests(text, record_path)
+    expected, malformed, listed = expected_digests(text, record_path)
 
     def task(handle: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int] | None:
         entry = expected.get(info.filename)
@@ -173,7 +173,7 @@ def _verify_record(
 
     digests = _map_members(path, archive, infos, task, progress)
     actual = {info.filename: digest for info, digest in zip(infos, digests, strict=True)}
-    return record_report(expected, malformed, actual, record_path)
+    return record_report(expected, malformed, actual, record_path, listed)
 
 
 def _map_members(
