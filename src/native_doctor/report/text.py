@@ -50,7 +50,12 @@ def _artifact(console: Console, inspection: Inspection, *, verbose: bool, binari
     if platform.qualifies_for:
         _field(console, "qualifies for", ", ".join(platform.qualifies_for))
     elif platform.os is not None:
-        _field(console, "qualifies for", "[red]no single platform tag (mixed architectures?)[/]", markup=True)
+        _field(
+            console,
+            "qualifies for",
+            f"[red]no platform tag: {escape(_why_no_tag(inspection))}[/]",
+            markup=True,
+        )
     if inspection.repair.tool:
         count = len(inspection.repair.vendored)
         _field(console, "repaired by", f"{inspection.repair.tool} ({count} vendored libraries)")
@@ -64,6 +69,15 @@ def _artifact(console: Console, inspection: Inspection, *, verbose: bool, binari
         return
     for binary in inspection.binaries:
         _binary(console, binary, verbose=verbose)
+
+
+def _why_no_tag(inspection: Inspection) -> str:
+    formats = {b.native.info.format for b in inspection.binaries if b.native.info is not None}
+    if not formats:
+        return "no native file could be read"
+    if not inspection.platform.archs:
+        return "the binaries do not share one architecture"
+    return f"no {inspection.platform.os} tag exists for {', '.join(inspection.platform.archs)}"
 
 
 def _field(console: Console, label: str, value: str, *, markup: bool = False) -> None:
