@@ -40,6 +40,9 @@ _ALIASES: Final = {
     "i686": "x86",
     "win32": "x86",
     "aarch64": "arm64",
+    # ARM64X images carry native ARM64 code beside ARM64EC and load into native ARM64 processes,
+    # which is what a win_arm64 CPython is. (ARM64EC alone loads only into x64-emulated ones.)
+    "arm64x": "arm64",
 }
 #: python3.dll, python311.dll, python313t.dll, python311_d.dll; MinGW: libpython3.11.dll.
 _PYTHON_DLL_RE: Final = re.compile(
