@@ -460,22 +460,35 @@ def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
 
 def _hash_comments(text: str, quotes: str) -> list[tuple[int, int]]:
     """Spans of ``#`` comments outside quoted strings (quotes: the quote characters in use)."""
-    spans = []
+    return _lexical_spans(text, quotes)[0]
+
+
+def _lexical_spans(text: str, quotes: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Spans of ``#`` comments and of quoted strings."""
+    comments, strings = [], []
     i, n = 0, len(text)
     while i < n:
         c = text[i]
         if c in quotes:
             triple = text[i : i + 3] == c * 3
             end = text.find(c * 3, i + 3) if triple else _string_end(text, i)
-            i = n if end < 0 else end + (3 if triple else 1)
+            stop = n if end < 0 else end + (3 if triple else 1)
+            strings.append((i, stop))
+            i = stop
         elif c == "#":
             end = text.find("\n", i)
             end = n if end < 0 else end
-            spans.append((i, end))
+            comments.append((i, end))
             i = end
         else:
             i += 1
-    return spans
+    return comments, strings
+
+
+def _inside(spans: Sequence[tuple[int, int]], offset: int) -> bool:
+    """Whether ``offset`` falls inside one of the sorted, disjoint ``spans``."""
+    index = bisect_right(spans, offset, key=lambda span: span[0]) - 1
+    return index >= 0 and spans[index][0] <= offset < spans[index][1]
 
 
 def _string_end(text: str, start: int) -> int:
@@ -572,8 +585,12 @@ class _Call:
 
 
 def _calls(text: str, pattern: re.Pattern[str], lines: _Lines, quotes: str = "'\"") -> Iterator[_Call]:
-    """Calls matched by ``pattern`` (ending at the opening parenthesis), with their argument text."""
+    """Calls matched by ``pattern`` (ending at the opening parenthesis) outside strings, with their
+    argument text. ``text`` must have its comments blanked already."""
+    strings = _lexical_spans(text, quotes)[1]
     for m in pattern.finditer(text):
+        if _inside(strings, m.start()):
+            continue
         open_at = m.end() - 1
         end = _balanced(text, open_at, quotes)
         yield _Call(

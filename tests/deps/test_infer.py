@@ -1,0 +1,627 @@
+"""Inference of PEP 725 ``[external]`` tables: parsers on small inline build files, the TOML
+rendering, the archive readers, and real sdists and wheels (``corpus``)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from _corpus import ensure as ensure_wheel
+from _corpus import wheels
+from _sdists import ensure as ensure_sdist
+from _sdists import sdists
+from native_doctor.analysis import inspect_artifact
+from native_doctor.deps.depurl import parse_specifier
+from native_doctor.deps.infer import (
+    Finding,
+    Inference,
+    Proposal,
+    SourceTree,
+    infer_from_tree,
+    infer_from_wheel,
+    library_stem,
+    load_table,
+    merge,
+    read_sdist,
+    read_source_tree,
+    to_toml,
+)
+from native_doctor.errors import InvalidArchiveError
+from native_doctor.sources.wheel import read_wheel
+
+C = "dep:virtual/compiler/c"
+CXX = "dep:virtual/compiler/cxx"
+FORTRAN = "dep:virtual/compiler/fortran"
+RUST = "dep:virtual/compiler/rust"
+CUDA = "dep:virtual/compiler/cuda"
+PKG_CONFIG = "dep:generic/pkg-config"
+BLAS = "dep:virtual/interface/blas"
+LAPACK = "dep:virtual/interface/lapack"
+OPENMP = "dep:virtual/interface/openmp"
+OPENBLAS = "dep:generic/openblas"
+
+
+def infer(files: dict[str, str], paths: tuple[str, ...] = ()) -> Inference:
+    return infer_from_tree(SourceTree.from_files(files, paths=paths))
+
+
+def names(inference: Inference, kind: str) -> list[str]:
+    return [f.name for f in inference.findings if f.kind == kind]
+
+
+# --------------------------------------------------------------------------- meson
+
+MESON_CASES = [
+    pytest.param(
+        "project('x', 'c', 'cpp', 'fortran', 'cython')",
+        {"build": {C, CXX, FORTRAN}},
+        id="project-languages",
+    ),
+    pytest.param("project('x', ['c', 'cuda'])", {"build": {C, CUDA}}, id="project-language-list"),
+    pytest.param(
+        "project('x', 'c')\nadd_languages('fortran', native: false)",
+        {"build": {C, FORTRAN}},
+        id="add-languages",
+    ),
+    pytest.param(
+        "project('x', 'c')\nblas = dependency(['openblas', 'OpenBLAS'])\nlapack = dependency('lapack')",
+        {"build": {C, PKG_CONFIG}, "host": {OPENBLAS, LAPACK}},
+        id="dependency-list-and-pkg-config",
+    ),
+    pytest.param(
+        "project('x', 'c')\nz = dependency(\n  'zlib',\n  version: '>=1.2.8',\n)",
+        {"build": {C, PKG_CONFIG}, "host": {"dep:generic/zlib"}},
+        id="dependency-multiline-version",
+    ),
+    pytest.param(
+        "project('x', 'c')\nomp = dependency('openmp', required: false)",
+        {"build": {C}, "optional-host": {OPENMP}, "optional-build": {PKG_CONFIG}},
+        id="dependency-not-required",
+    ),
+    pytest.param(
+        "project('x', 'c')\nt = dependency('threads')\npy = dependency('python')\n"
+        "np = dependency('numpy')\npb = dependency('pybind11')\nm = cc.find_library('m', required: false)",
+        {"build": {C}},
+        id="ignored-names",
+    ),
+    pytest.param(
+        "project('x', 'c')\npc = find_program('pkg-config')\ncy = find_program('cython')\n"
+        "gen = find_program('tools/gen.py')",
+        {"build": {C, PKG_CONFIG}},
+        id="find-program",
+    ),
+    pytest.param(
+        "project('x', 'c')\n# dependency('hdf5')\nx = 'dependency(\"gdal\")'",
+        {"build": {C}},
+        id="comments-and-strings-ignored",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MESON_CASES)
+def test_meson(text: str, expected: dict[str, set[str]]) -> None:
+    assert _grouped(infer({"meson.build": text})) == expected
+
+
+def test_meson_version_from_fstring_and_variable() -> None:
+    text = "project('x', 'c')\nmin_geos = '3.10'\ngeos = dependency('geos', version: f'>=@min_geos@')"
+    proposal = infer({"meson.build": text}).get("dep:generic/geos")
+    assert proposal is not None
+    assert proposal.url == "dep:generic/geos@>=3.10"
+    assert proposal.evidence == ("meson.build:3 dependency('geos', version: f'>=@min_geos@')",)
+
+
+def test_meson_unknown_name_is_reported_not_guessed() -> None:
+    result = infer({"meson.build": "project('x', 'c')\nb = dependency('boost', version: '>=1.80')"})
+    assert result.ids("host") == set()
+    assert [(f.kind, f.name, f.where) for f in result.unmapped] == [("library", "boost", "meson.build:2")]
+
+
+def test_meson_subprojects_are_vendored_code() -> None:
+    files = {
+        "meson.build": "project('x', 'c')",
+        "subprojects/highs/meson.build": "project('h', 'cpp')\nadd_languages('cs')\nd = dependency('catch2')",
+    }
+    assert infer(files).ids() == {C}
+
+
+# --------------------------------------------------------------------------- CMake
+
+CMAKE_CASES = [
+    pytest.param(
+        "project(x LANGUAGES C CXX Fortran CUDA)", {"build": {C, CXX, FORTRAN, CUDA}}, id="languages"
+    ),
+    pytest.param("project(x C)", {"build": {C}}, id="short-languages"),
+    pytest.param("project(x VERSION 1.0)", {"build": {C, CXX}}, id="default-languages"),
+    pytest.param(
+        "project(x LANGUAGES C)\nenable_language(Fortran)\nenable_language(CUDA OPTIONAL)",
+        {"build": {C, FORTRAN}, "optional-build": {CUDA}},
+        id="enable-language",
+    ),
+    pytest.param(
+        "project(x LANGUAGES C)\nfind_package(OpenSSL REQUIRED)\nfind_package(ZLIB 1.2)\n"
+        "find_package(OpenMP)\nfind_package(Python COMPONENTS Interpreter Development.Module REQUIRED)\n"
+        "find_package(Threads)",
+        {"build": {C}, "host": {"dep:generic/openssl", "dep:generic/zlib", OPENMP}},
+        id="find-package",
+    ),
+    pytest.param(
+        "project(x LANGUAGES C)\nfind_package(PkgConfig REQUIRED)\n"
+        "pkg_check_modules(DEPS REQUIRED IMPORTED_TARGET libxml-2.0>=2.9 libxslt)",
+        {"build": {C, PKG_CONFIG}, "host": {"dep:generic/libxml2", "dep:generic/libxslt"}},
+        id="pkg-check-modules",
+    ),
+    pytest.param(
+        "project(x LANGUAGES C)\nfind_library(ZMQ_LIB NAMES zmq libzmq PATHS /opt/lib)\n"
+        "find_program(NINJA ninja)",
+        {"build": {C, "dep:generic/ninja"}, "host": {"dep:generic/libzmq"}},
+        id="find-library-and-program",
+    ),
+    pytest.param(
+        "project(x LANGUAGES C)\n# find_package(HDF5)\n#[[ find_package(GDAL) ]]\n"
+        'message("find_package(PROJ)")',
+        {"build": {C}},
+        id="comments",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CMAKE_CASES)
+def test_cmake(text: str, expected: dict[str, set[str]]) -> None:
+    assert _grouped(infer({"CMakeLists.txt": text})) == expected
+
+
+def test_cmake_find_module_read_only_when_asked_for() -> None:
+    files = {
+        "CMakeLists.txt": "project(x LANGUAGES C)\nfind_package(sodium)",
+        "cmake/Findsodium.cmake": "find_package(PkgConfig QUIET)\npkg_check_modules(PC_SODIUM libsodium)",
+        "cmake/FindUnused.cmake": "pkg_check_modules(PC_G gdal)",
+    }
+    result = infer(files)
+    assert result.ids() == {C, PKG_CONFIG, "dep:generic/libsodium"}
+
+
+def test_cmake_fetchcontent_is_a_note() -> None:
+    result = infer({"CMakeLists.txt": "project(x C)\nFetchContent_Declare(bundled_zmq URL https://x)"})
+    assert len(result.notes) == 1
+    assert result.notes[0].startswith("CMakeLists.txt:2 FetchContent_Declare(bundled_zmq")
+
+
+def test_cmake_files_ignored_without_a_root_cmakelists() -> None:
+    assert infer({"winbuild/fribidi.cmake": "project(f C)\nfind_package(ZLIB)"}).ids() == set()
+
+
+# --------------------------------------------------------------------------- setup.py / setup.cfg
+
+SETUP_CASES = [
+    pytest.param(
+        "Extension('m', ['m.c'], libraries=['xml2', 'xslt', 'exslt', 'z', 'm'])",
+        {"dep:generic/libxml2", "dep:generic/libxslt", "dep:generic/zlib"},
+        id="extension-libraries",
+    ),
+    pytest.param(
+        "settings = {'libraries': ['hdf5', 'hdf5_hl']}\nsettings['libraries'].append('msmpi')",
+        {"dep:generic/hdf5", "dep:virtual/interface/mpi"},
+        id="dict-and-append",
+    ),
+    pytest.param(
+        "self.libraries.append('pq')\nstandard_libs.append('ssl')\nlibs.extend(['jpeg', 'kernel32'])",
+        {"dep:generic/libpq", "dep:generic/openssl", "dep:generic/libjpeg"},
+        id="append-extend",
+    ),
+    pytest.param(
+        "libs = [webp, webp + 'mux', webp + 'demux']\nlibs.append(feature.get('tiff'))",
+        {"dep:generic/libtiff"},
+        id="concatenation-fragments-skipped",
+    ),
+    pytest.param(
+        "ffibuilder.set_source('_x', '#include <ffi.h>', libraries=['ffi'])",
+        {"dep:generic/libffi"},
+        id="cffi-set-source",
+    ),
+    pytest.param(
+        "if _find_library_file(self, 'z'):\n    pass\nctypes.util.find_library('sodium')",
+        {"dep:generic/zlib", "dep:generic/libsodium"},
+        id="find-library",
+    ),
+    pytest.param(
+        "flags = subprocess.check_output(['pkg-config', '--cflags', 'libxml-2.0'])\n"
+        "out = os.popen('pkg-config --libs --cflags libzmq').read()",
+        {"dep:generic/libxml2", "dep:generic/libzmq", PKG_CONFIG},
+        id="pkg-config-calls",
+    ),
+    pytest.param(
+        "import pkgconfig\npc = pkgconfig.parse('hdf5')",
+        {"dep:generic/hdf5", PKG_CONFIG},
+        id="pkgconfig-module",
+    ),
+    pytest.param(
+        "exe = find_on_path('pg_config')\nXML2_CONFIG = os.getenv('XML2_CONFIG', 'xml2-config')",
+        {"dep:generic/libpq", "dep:generic/libxml2"},
+        id="config-scripts",
+    ),
+    pytest.param(
+        "extra_link_args=['-lgmp', '-lmpfr']", {"dep:generic/gmp", "dep:generic/mpfr"}, id="l-flags"
+    ),
+    pytest.param("Extension('m', ['m.cpp'], language='c++')", {CXX}, id="language-cxx"),
+    pytest.param("# libraries=['gdal']\nprint('pkg-config is needed')", set(), id="comments-and-prose"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SETUP_CASES)
+def test_setup_py(text: str, expected: set[str]) -> None:
+    assert infer({"setup.py": text}).ids() == expected
+
+
+def test_setup_py_reads_the_modules_it_imports() -> None:
+    files = {
+        "setup.py": "import setupinfo\nfrom setuptools import setup",
+        "setupinfo.py": "libraries = ['xml2']",
+        "unrelated.py": "libraries = ['gdal']",
+    }
+    assert infer(files).ids() == {"dep:generic/libxml2"}
+
+
+def test_setup_cfg_libraries() -> None:
+    files = {"setup.cfg": "[build_ext]\nlibraries =\n    proj\n    sqlite3\ndefine = X\n"}
+    assert infer(files).ids() == {"dep:generic/proj", "dep:generic/sqlite"}
+
+
+# --------------------------------------------------------------------------- pyproject / Cargo / suffixes
+
+
+def test_maturin_and_cargo() -> None:
+    files = {
+        "pyproject.toml": '[build-system]\nrequires = ["maturin>=1"]\nbuild-backend = "maturin"\n',
+        "Cargo.toml": '[package]\nname = "x"\n[dependencies]\npyo3 = "0.22"\nopenssl-sys = "0.9"\n'
+        'weird-sys = "1"\n[build-dependencies]\ncc = "1"\n',
+    }
+    result = infer(files)
+    assert result.ids("build") == {C, RUST, PKG_CONFIG}
+    assert result.ids("host") == {"dep:generic/openssl"}
+    assert [f.name for f in result.unmapped] == ["weird-sys"]
+
+
+def test_pyproject_existing_external_table_is_noted() -> None:
+    result = infer({"pyproject.toml": '[external]\nbuild-requires = ["dep:virtual/compiler/c"]\n'})
+    assert result.notes == ("pyproject.toml already has an [external] table",)
+
+
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [
+        pytest.param(("pkg/a.c", "pkg/b.h"), {C}, id="c"),
+        pytest.param(("pkg/a.cc", "pkg/b.cxx"), {CXX}, id="cxx"),
+        pytest.param(("pkg/a.f", "pkg/b.F90"), {FORTRAN}, id="fortran"),
+        pytest.param(("pkg/a.pyx",), {C}, id="cython-needs-c"),
+        pytest.param(("src/lib.rs",), {RUST}, id="rust"),
+        pytest.param(("pkg/k.cu",), {CUDA}, id="cuda"),
+        pytest.param(
+            ("docs/ex.f90", "tests/t.cu", "third_party/x/y.cpp", "pkg/a.py"), set(), id="skipped-dirs"
+        ),
+    ],
+)
+def test_source_suffixes(paths: tuple[str, ...], expected: set[str]) -> None:
+    assert infer({}, paths).ids() == expected
+
+
+# --------------------------------------------------------------------------- wheels' library names
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [
+        ("libgfortran-040039e1-0352e75f.so.5.0.0", "libgfortran"),
+        ("scipy.libs/libscipy_openblas-c5a9b014.so", "libscipy_openblas"),
+        ("libscipy_openblas-64eda39e79589aedb16f58e5547eb599.dll", "libscipy_openblas"),
+        ("libopenblas.FB5AE2TYXYH2IJRDKGDGQ3XBKLKTF43H.gfortran-win_amd64.dll", "libopenblas"),
+        ("/usr/lib/libc++.1.dylib", "libc++"),
+        ("libgmp-10.dll", "libgmp"),
+        ("libstdc++.so.6", "libstdc++"),
+        ("vcomp140.dll", "vcomp140"),
+    ],
+)
+def test_library_stem(name: str, stem: str) -> None:
+    assert library_stem(name) == stem
+
+
+@pytest.mark.parametrize(
+    ("stem", "urls"),
+    [
+        ("libscipy_openblas64_", (OPENBLAS,)),
+        ("libopenblas", (OPENBLAS,)),
+        ("libgfortran", (FORTRAN,)),
+        ("libquadmath", (FORTRAN,)),
+        ("libgomp", (OPENMP,)),
+        ("vcomp140", (OPENMP,)),
+        ("libstdc++", (CXX,)),
+        ("libz", ("dep:generic/zlib",)),
+        ("libzmq", ("dep:generic/libzmq",)),
+        ("libpng16", ("dep:generic/libpng",)),
+        ("libgcc_s", ()),
+        ("libunknownthing", None),
+    ],
+)
+def test_runtime_table(stem: str, urls: tuple[str, ...] | None) -> None:
+    assert load_table().runtime_urls(stem) == urls
+
+
+# --------------------------------------------------------------------------- TOML
+
+
+def _sample() -> Inference:
+    return Inference(
+        "demo",
+        (
+            Proposal(C, "build", ("meson.build:1 project('x', 'c')",)),
+            Proposal("dep:generic/geos@>=3.10", "host", ("a:1 x", "b:2 y", "c:3 z")),
+            Proposal(OPENMP, "host", ("meson.build:4 dependency('openmp', required: false)",), optional=True),
+            Proposal("dep:generic/libzmq", "run", ("libzmq.so.5 needed by x.so",)),
+        ),
+        unmapped=(Finding("library", "boost", "meson.build:9", "dependency('boost')"),),
+        notes=("a note",),
+    )
+
+
+def test_to_toml_is_valid_and_parses_back() -> None:
+    text = to_toml(_sample())
+    data = tomllib.loads(text)["external"]
+    assert data == {
+        "build-requires": [C],
+        "host-requires": ["dep:generic/geos@>=3.10"],
+        "dependencies": ["dep:generic/libzmq"],
+        "optional-host-requires": {"optional": [OPENMP]},
+    }
+    for entries in (data["build-requires"], data["host-requires"], data["dependencies"]):
+        for entry in entries:
+            parse_specifier(entry)
+
+
+def test_to_toml_text() -> None:
+    assert to_toml(_sample()) == (
+        "# Proposed by native-doctor from demo: review before use.\n"
+        "[external]\n"
+        "build-requires = [\n"
+        "  \"dep:virtual/compiler/c\",  # meson.build:1 project('x', 'c')\n"
+        "]\n"
+        "host-requires = [\n"
+        '  "dep:generic/geos@>=3.10",  # a:1 x; b:2 y (+1 more) [not in the PEP 804 registry]\n'
+        "]\n"
+        "dependencies = [\n"
+        '  "dep:generic/libzmq",  # libzmq.so.5 needed by x.so [not in the PEP 804 registry]\n'
+        "]\n"
+        "\n"
+        "[external.optional-host-requires]\n"
+        "optional = [\n"
+        "  \"dep:virtual/interface/openmp\",  # meson.build:4 dependency('openmp', required: false)\n"
+        "]\n"
+        "\n"
+        "# Found, but not mapped to a DepURL (add by hand if needed):\n"
+        "#   library 'boost': meson.build:9 dependency('boost')\n"
+        "\n"
+        "# note: a note\n"
+    )
+
+
+def test_to_toml_empty() -> None:
+    assert tomllib.loads(to_toml(Inference("x", ()))) == {"external": {}}
+
+
+def test_ordering_is_stable() -> None:
+    files = {
+        "meson.build": "project('x', 'fortran', 'c', 'cpp')\nz = dependency('zlib')\nb = dependency('blas')"
+    }
+    result = infer(files)
+    assert [p.url for p in result.proposals] == [C, CXX, FORTRAN, PKG_CONFIG, BLAS, "dep:generic/zlib"]
+    assert to_toml(result) == to_toml(infer(dict(reversed(files.items()))))
+
+
+def test_merge_keeps_one_entry_per_url_and_category() -> None:
+    a = Inference("a", (Proposal(C, "build", ("x",)), Proposal(OPENMP, "host", ("y",), optional=True)))
+    b = Inference("b", (Proposal(C, "build", ("z",)), Proposal(OPENMP, "host", ("w",), vendored=True)))
+    merged = merge(a, b)
+    assert merged.proposals == (
+        Proposal(C, "build", ("x", "z")),
+        Proposal(OPENMP, "host", ("y", "w"), optional=False, vendored=False),
+    )
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+MEMBERS = {
+    "demo-1.0/pyproject.toml": b'[build-system]\nbuild-backend = "mesonpy"\n',
+    "demo-1.0/meson.build": b"project('demo', 'c')\nz = dependency('zlib')\n",
+    "demo-1.0/src/meson.build": b"f = dependency('fftw3')\n",
+    "demo-1.0/src/demo.c": b"int x;\n",
+    "demo-1.0/setupinfo.py": b"x = 1\n",
+    "demo-1.0/src/deep.py": b"libraries = ['gdal']\n",
+    "../evil/meson.build": b"d = dependency('hdf5')\n",
+}
+
+
+def test_read_sdist_tar(tmp_path: Path) -> None:
+    tree = read_sdist(_tar(tmp_path / "demo-1.0.tar.gz", MEMBERS))
+    assert tree.name == "demo-1.0.tar.gz"
+    assert sorted(tree.files) == ["meson.build", "pyproject.toml", "setupinfo.py", "src/meson.build"]
+    assert "src/demo.c" in tree.paths
+    assert infer_from_tree(tree).ids() == {C, PKG_CONFIG, "dep:generic/zlib", "dep:generic/fftw"}
+
+
+def test_read_sdist_zip(tmp_path: Path) -> None:
+    path = tmp_path / "demo-1.0.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in MEMBERS.items():
+            zf.writestr(name, data)
+    assert sorted(read_sdist(path).files) == [
+        "meson.build",
+        "pyproject.toml",
+        "setupinfo.py",
+        "src/meson.build",
+    ]
+
+
+def test_read_sdist_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("native_doctor.deps.infer.MAX_FILE_BYTES", 30)
+    tree = read_sdist(_tar(tmp_path / "demo-1.0.tar.gz", MEMBERS))
+    assert "meson.build" not in tree.files
+    assert "meson.build" in tree.skipped
+
+
+def test_read_sdist_rejects_garbage(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(b"not an archive")
+    with pytest.raises(InvalidArchiveError):
+        read_sdist(bad)
+
+
+def test_read_source_tree(tmp_path: Path) -> None:
+    for name, data in MEMBERS.items():
+        if name.startswith("demo-1.0/"):
+            target = tmp_path / name.removeprefix("demo-1.0/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    tree = read_source_tree(tmp_path)
+    assert sorted(tree.files) == ["meson.build", "pyproject.toml", "setupinfo.py", "src/meson.build"]
+    assert infer_from_tree(tree).ids() == {C, PKG_CONFIG, "dep:generic/zlib", "dep:generic/fftw"}
+
+
+# --------------------------------------------------------------------------- real sdists
+
+#: project -> (must be proposed, may also be proposed). Read from each project's build files:
+#: scipy meson.build (project c/cpp/cython, add_languages fortran, dependency openblas/cblas);
+#: pillow setup.py (zlib and jpeg required, the rest optional features); lxml setupinfo.py;
+#: cryptography Cargo.toml (openssl-sys, cc) + maturin; h5py setup_build.py (hdf5; msmpi on
+#: Windows); pyproj setup.py (proj); shapely meson.build (geos >= 3.10); pyzmq CMakeLists.txt
+#: (LANGUAGES C CXX, ZeroMQ/libzmq via CMake, pkg-config or find_library); psycopg2 setup.py
+#: (pg_config, pq; ssl/crypto for static libpq on macOS and Windows).
+IMAGING_EXTRAS = {
+    "dep:generic/libpng",
+    "dep:generic/libtiff",
+    "dep:generic/libwebp",
+    "dep:generic/freetype",
+    "dep:generic/lcms2",
+    "dep:generic/openjpeg",
+    "dep:generic/libimagequant",
+    "dep:generic/libraqm",
+    "dep:generic/harfbuzz",
+    "dep:generic/fribidi",
+    "dep:generic/libavif",
+    "dep:generic/libxcb",
+    "dep:generic/bzip2",
+    "dep:generic/brotli",
+    "dep:generic/xz",
+}
+EXPECTED_SDISTS: dict[str, tuple[set[str], set[str]]] = {
+    "scipy": ({C, CXX, FORTRAN, PKG_CONFIG, OPENBLAS}, {BLAS, LAPACK}),
+    "pillow": ({C, "dep:generic/zlib", "dep:generic/libjpeg"}, {CXX, PKG_CONFIG, *IMAGING_EXTRAS}),
+    "lxml": (
+        {C, "dep:generic/libxml2", "dep:generic/libxslt"},
+        {PKG_CONFIG, "dep:generic/zlib", "dep:generic/libiconv"},
+    ),
+    "cryptography": ({C, RUST, "dep:generic/openssl"}, {PKG_CONFIG, "dep:generic/libffi"}),
+    "h5py": ({C, "dep:generic/hdf5"}, {PKG_CONFIG, "dep:virtual/interface/mpi"}),
+    "pyproj": ({C, "dep:generic/proj"}, {PKG_CONFIG}),
+    "shapely": ({C, "dep:generic/geos"}, {PKG_CONFIG}),
+    "pyzmq": ({C, CXX, "dep:generic/libzmq"}, {PKG_CONFIG, "dep:generic/libsodium"}),
+    "psycopg2": ({C, "dep:generic/libpq"}, {"dep:generic/openssl"}),
+}
+
+
+@pytest.fixture(scope="module")
+def sdist_inferences() -> dict[str, Inference]:
+    return {entry.name: infer_from_tree(read_sdist(ensure_sdist(entry))) for entry in sdists()}
+
+
+def test_every_pinned_sdist_has_expectations() -> None:
+    assert {entry.name for entry in sdists()} == set(EXPECTED_SDISTS)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("project", sorted(EXPECTED_SDISTS))
+def test_real_sdist(project: str, sdist_inferences: dict[str, Inference]) -> None:
+    result = sdist_inferences[project]
+    required, allowed = EXPECTED_SDISTS[project]
+    found = result.ids()
+    assert required <= found, f"missing {sorted(required - found)}"
+    assert found <= required | allowed, f"unexpected {sorted(found - required - allowed)}"
+    toml = tomllib.loads(to_toml(result))["external"]
+    assert set(toml) <= {
+        "build-requires",
+        "host-requires",
+        "optional-build-requires",
+        "optional-host-requires",
+    }
+
+
+@pytest.mark.corpus
+def test_real_sdist_details(sdist_inferences: dict[str, Inference]) -> None:
+    scipy = sdist_inferences["scipy"]
+    fortran = scipy.get(FORTRAN)
+    assert fortran is not None
+    assert fortran.evidence[0] == "meson.build:88 add_languages('fortran', native: false)"
+    assert {f.name for f in scipy.unmapped} >= {"boost", "qhull_r"}
+    shapely = sdist_inferences["shapely"].get("dep:generic/geos")
+    assert shapely is not None
+    assert shapely.url == "dep:generic/geos@>=3.10"
+    assert any("FetchContent_Declare(bundled_libzmq" in n for n in sdist_inferences["pyzmq"].notes)
+    assert all(p.category == "build" for p in sdist_inferences["cryptography"].proposals if p.id == RUST)
+
+
+# --------------------------------------------------------------------------- real wheels
+
+
+def _wheel_inference(name: str, family: str) -> Inference:
+    (entry,) = wheels(name=name, family=family)
+    return infer_from_wheel(inspect_artifact(read_wheel(ensure_wheel(entry))))
+
+
+@pytest.mark.corpus
+def test_wheel_scipy_manylinux() -> None:
+    result = _wheel_inference("scipy", "manylinux-aarch64")
+    assert result.ids("build") == {C, CXX, FORTRAN}
+    assert result.ids("host") == {OPENBLAS}
+    openblas = result.get(OPENBLAS)
+    assert openblas is not None
+    assert openblas.vendored
+    assert openblas.evidence[0].startswith("scipy.libs/libscipy_openblas-")
+    assert result.ids("run") == set()
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("family", ["manylinux-x86_64", "macos-arm64", "win-amd64"])
+def test_wheel_scikit_learn_openmp(family: str) -> None:
+    result = _wheel_inference("scikit-learn", family)
+    assert result.ids("host") == {OPENMP}
+    assert {C, CXX} <= result.ids("build")
+
+
+@pytest.mark.corpus
+def test_wheel_lxml_static_note() -> None:
+    result = _wheel_inference("lxml", "manylinux-x86_64")
+    assert result.ids() == {C}
+    assert result.notes == (
+        "no vendored or external libraries: native dependencies, if any, are linked statically",
+    )
+
+
+def _grouped(result: Inference) -> dict[str, set[str]]:
+    groups: dict[str, set[str]] = {}
+    for p in result.proposals:
+        key = f"optional-{p.category}" if p.optional else p.category
+        groups.setdefault(key, set()).add(p.id)
+    return groups
