@@ -820,7 +820,6 @@ _ENV_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
 def _python_text(text: str) -> str:
     """``text`` with comments blanked (via the tokenizer; unchanged if it cannot tokenize)."""
     spans = []
-    lines = _Lines(text)
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
@@ -829,7 +828,6 @@ def _python_text(text: str) -> str:
                 spans.append((starts[srow - 1] + scol, starts[erow - 1] + ecol))
     except (tokenize.TokenError, SyntaxError, IndentationError):
         return text
-    del lines
     return _blank(text, spans)
 
 
@@ -1177,7 +1175,7 @@ def _build(
         ):
             meson_libraries.append(finding)
     if implied_pkg_config and meson_libraries:
-        first = meson_libraries[0]
+        first = next((f for f in meson_libraries if not f.optional), meson_libraries[0])
         add(
             "dep:generic/pkg-config",
             "build",
