@@ -29,7 +29,7 @@ __all__ = ["entrypoint", "main"]
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 #: Interrupted by Ctrl-C: the shell convention 128 + SIGINT.
 EXIT_INTERRUPTED = 130
-_COMMANDS = ("env", "inspect", "check", "explain")
+_COMMANDS = ("env", "inspect", "check", "deps", "explain")
 _SEVERITIES = ("error", "warning", "info")
 _DESCRIPTION = """\
 Find, explain and fix the problems native code causes in Python packaging.
@@ -38,6 +38,8 @@ commands:
   env        (default) examine the running Python environment's native files
   inspect    read wheels of any platform: binaries, dependencies, platform tags
   check      inspect wheels and run every check (for CI): --format text|json|sarif|github
+  deps       PEP 725 external dependencies: validate, map to a package manager, --check the host,
+             or infer a table from build files and binaries
   explain    print the documentation of a check (code or name), or --all
 
 exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
@@ -114,13 +116,43 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         action="store_true",
         help="do not hash members against RECORD (faster on huge wheels)",
     )
+    deps = argparse.ArgumentParser(
+        prog="native-doctor deps",
+        description="External (non-Python) dependencies of a project, sdist or wheel (PEP 725 [external]): "
+        "validate them, map them to a package manager's names and install command, check whether this "
+        "host has them, and infer a table where there is none.",
+    )
+    deps.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        default=Path(),
+        help="project directory (default: .), pyproject.toml, sdist or wheel",
+    )
+    deps.add_argument(
+        "--manager",
+        "--ecosystem",
+        dest="ecosystem",
+        metavar="NAME",
+        help="debian, fedora, alpine, arch, homebrew, conda-forge, spack, nix, vcpkg, chocolatey or winget "
+        "(default: detected from this host)",
+    )
+    deps.add_argument("--mapping", type=Path, metavar="FILE", help="a PEP 804 mapping file to use instead")
+    deps.add_argument("--check", action="store_true", help="check whether this host has each dependency")
+    deps.add_argument("--infer", action="store_true", help="also infer a table from build files or binaries")
+    deps.add_argument("--extra", action="append", default=[], help="include an optional-dependencies extra")
+    deps.add_argument("--group", action="append", default=[], help="include a dependency group")
+    deps.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+    )
+    deps.add_argument("-o", "--output", type=Path, help="write the report to this file (atomically)")
     explain = argparse.ArgumentParser(
         prog="native-doctor explain", description="Print a check's documentation."
     )
     explain.add_argument("check", nargs="?", help="a check code (ND201) or name (external-library)")
     explain.add_argument("--all", action="store_true", help="every check")
     explain.add_argument("--format", choices=("text", "json"), default="text")
-    return {"env": env, "inspect": inspect, "check": check, "explain": explain}
+    return {"env": env, "inspect": inspect, "check": check, "deps": deps, "explain": explain}
 
 
 def _add_output_options(
@@ -285,10 +317,79 @@ def _run_explain(options: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+def _run_deps(options: argparse.Namespace) -> int:
+    from native_doctor.deps.report import as_json, build_report
+    from native_doctor.report.json_report import SCHEMA_VERSION, dumps
+
+    report = build_report(
+        options.path,
+        ecosystem=options.ecosystem,
+        user_mapping=options.mapping,
+        check=options.check,
+        force_infer=options.infer,
+        extras=tuple(options.extra),
+        groups=tuple(options.group),
+    )
+    if options.format == "json":
+        document = {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "native-doctor", "version": __version__},
+            "external": as_json(report),
+        }
+        _write(options.output, dumps(document))
+    else:
+        _write(options.output, _deps_text(report))
+    return EXIT_FINDINGS if report.missing else EXIT_CLEAN
+
+
+def _deps_text(report: Any) -> str:
+    from native_doctor.deps import infer
+
+    lines = [f"{report.path}: {_declared(report)}"]
+    lines.append(f"ecosystem: {report.ecosystem or 'none detected (use --manager NAME)'}")
+    for category in ("build", "host", "run"):
+        rows = [r for r in report.rows if r.category == category]
+        if rows:
+            lines.append(f"{category}:")
+        for row in rows:
+            names = (
+                "(not in the mapping)"
+                if row.packages is None
+                else " ".join(row.packages) or "(nothing to install)"
+            )
+            skipped = "" if row.applies else "  [marker excludes this platform]"
+            lines.append(f"  {row.dep!s:<48} {names}{skipped}")
+    for command in report.install:
+        lines.append(f"install: {' '.join(command)}")
+    if report.checks is not None:
+        lines.append("host check:")
+        for check in report.checks:
+            state = {True: "present", False: "missing", None: "unknown"}[check.present]
+            if check.satisfies_version is False:
+                state = "too old"
+            detail = ", ".join(check.missing) if check.present is False else ", ".join(check.found[:2])
+            lines.append(f"  {state:<8} {check.dep.url!s} ({check.category})  {detail}")
+        for command in report.install_missing:
+            lines.append(f"to install what is missing: {' '.join(command)}")
+    if report.inference is not None:
+        lines.append("")
+        lines.append("# proposed [external] table (inferred; review before pasting into pyproject.toml)")
+        lines.append(infer.to_toml(report.inference).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _declared(report: Any) -> str:
+    if report.table is None:
+        return "no [external] table"
+    count = len({str(r.dep) for r in report.rows})
+    return f"[external] declares {count} dependenc{'y' if count == 1 else 'ies'}"
+
+
 _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": _run_env,
     "inspect": _run_inspect,
     "check": _run_check,
+    "deps": _run_deps,
     "explain": _run_explain,
 }
 

@@ -1,0 +1,341 @@
+"""``native-doctor deps``: read a project's external dependencies, map them to a package manager,
+check the host, and infer a table where the project has none.
+
+This module gathers the facts (reading files, asking the host through :mod:`.host`); the CLI
+renders them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tarfile
+import tomllib
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from native_doctor.deps import external, host, infer, mapping
+from native_doctor.deps.depurl import ExternalDependency
+from native_doctor.errors import InvalidArchiveError, InvalidExternalMetadata, UsageError
+
+__all__ = ["DepsReport", "Row", "as_json", "build_report", "detect_host_ecosystem"]
+
+Category = Literal["build", "host", "run"]
+SourceKind = Literal["tree", "pyproject", "sdist", "wheel"]
+_CATEGORIES: tuple[Category, ...] = ("build", "host", "run")
+_MAX_TEXT = 4 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One declared dependency in one category, and what the package manager calls it."""
+
+    dep: ExternalDependency
+    category: Category
+    #: Package names in the chosen ecosystem; None when the mapping does not know the DepURL,
+    #: () when the ecosystem has nothing to install for it.
+    packages: tuple[str, ...] | None
+    #: False when the dependency's environment marker excludes this platform.
+    applies: bool = True
+
+
+@dataclass(slots=True)
+class DepsReport:
+    """Everything ``deps`` found for one path."""
+
+    path: str
+    kind: SourceKind
+    table: external.ExternalTable | None
+    ecosystem: str | None
+    rows: list[Row] = field(default_factory=list)
+    #: The commands that install every applicable, mapped dependency.
+    install: list[list[str]] = field(default_factory=list)
+    checks: list[host.HostCheck] | None = None
+    #: The commands that install what the host check found missing.
+    install_missing: list[list[str]] = field(default_factory=list)
+    inference: infer.Inference | None = None
+
+    @property
+    def missing(self) -> list[host.HostCheck]:
+        """Dependencies the host check found absent (or of a too-old version)."""
+        return [c for c in self.checks or () if c.present is False or c.satisfies_version is False]
+
+
+def build_report(
+    path: Path,
+    *,
+    ecosystem: str | None = None,
+    user_mapping: Path | None = None,
+    check: bool = False,
+    force_infer: bool = False,
+    extras: tuple[str, ...] = (),
+    groups: tuple[str, ...] = (),
+) -> DepsReport:
+    """Read ``path`` (a project directory, a pyproject.toml, an sdist or a wheel) and answer.
+
+    :raises InvalidExternalMetadata: the ``[external]`` table or metadata is malformed.
+    :raises UsageError: the path does not exist or is of no known kind, or an unknown ecosystem.
+    """
+    kind = _kind_of(path)
+    table = _read_table(path, kind)
+    eco_name, eco_mapping = _ecosystem_mapping(ecosystem, user_mapping)
+    report = DepsReport(str(path), kind, table, eco_name)
+    if table is not None:
+        report.rows = _rows(table, eco_mapping, extras, groups)
+        report.install = _install(report.rows, eco_mapping)
+    if table is None or table.is_empty or force_infer:
+        report.inference = _infer(path, kind)
+    if check:
+        wanted = [(r.dep, r.category) for r in report.rows if r.applies]
+        if not wanted and report.inference is not None:
+            wanted = [(_proposal_dep(p), p.category) for p in report.inference.proposals if not p.vendored]
+        report.checks = host.check_host(wanted, ecosystem=eco_name)
+        missing = [Row(c.dep, _category(c.category), None) for c in report.missing]
+        report.install_missing = _install(_with_packages(missing, eco_mapping), eco_mapping)
+    return report
+
+
+def detect_host_ecosystem() -> str | None:
+    """The package ecosystem of this machine: an active conda env, the Linux distribution
+    (``/etc/os-release`` ID and ID_LIKE), Homebrew on macOS, winget on Windows."""
+    return mapping.detect_ecosystem(
+        _os_release(),
+        conda_prefix=os.environ.get("CONDA_PREFIX"),
+        platform=sys.platform,
+        has_brew=shutil.which("brew") is not None,
+    )
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _kind_of(path: Path) -> SourceKind:
+    if path.is_dir():
+        return "tree"
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file or directory")
+    name = path.name.lower()
+    if name == "pyproject.toml":
+        return "pyproject"
+    if name.endswith(".whl"):
+        return "wheel"
+    if name.endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")):
+        return "sdist"
+    raise UsageError(f"{path}: expected a project directory, a pyproject.toml, an sdist or a wheel")
+
+
+def _read_table(path: Path, kind: SourceKind) -> external.ExternalTable | None:
+    if kind == "tree":
+        pyproject = path / "pyproject.toml"
+        return external.read_pyproject(pyproject) if pyproject.is_file() else None
+    if kind == "pyproject":
+        return external.read_pyproject(path)
+    if kind == "wheel":
+        return _wheel_metadata_table(path)
+    return _sdist_table(path)
+
+
+def _wheel_metadata_table(path: Path) -> external.ExternalTable | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+            if not names:
+                raise InvalidArchiveError(f"{path.name}: no .dist-info/METADATA: not a wheel")
+            text = archive.read(names[0]).decode("utf-8", "replace")
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InvalidArchiveError(f"{path}: not a readable wheel ({exc})") from None
+    table = external.read_metadata(text, source=f"{path.name}:METADATA")
+    return None if table.is_empty else table
+
+
+def _sdist_table(path: Path) -> external.ExternalTable | None:
+    """``[external]`` from the sdist's pyproject.toml, else Requires-External-Dep from PKG-INFO."""
+    pyproject, pkg_info = _sdist_texts(path)
+    if pyproject is not None:
+        try:
+            document = tomllib.loads(pyproject)
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidExternalMetadata(
+                f"invalid TOML: {exc}", where=f"{path.name}:pyproject.toml"
+            ) from None
+        if "external" in document:
+            return external.parse_external(document["external"], source=f"{path.name}:pyproject.toml")
+    if pkg_info is not None:
+        table = external.read_metadata(pkg_info, source=f"{path.name}:PKG-INFO")
+        return None if table.is_empty else table
+    return None
+
+
+def _sdist_texts(path: Path) -> tuple[str | None, str | None]:
+    """The top-level pyproject.toml and PKG-INFO of an sdist, read in memory."""
+    wanted = {"pyproject.toml": None, "PKG-INFO": None}
+    found: dict[str, str | None] = dict(wanted)
+    try:
+        if path.name.lower().endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                for name in archive.namelist():
+                    base = _top_level(name)
+                    if base in wanted and found[base] is None:
+                        found[base] = archive.read(name)[:_MAX_TEXT].decode("utf-8", "replace")
+        else:
+            with tarfile.open(path) as archive:
+                for member in archive:
+                    base = _top_level(member.name)
+                    if base in wanted and found[base] is None and member.isfile():
+                        stream = archive.extractfile(member)
+                        if stream is not None:
+                            found[base] = stream.read(_MAX_TEXT).decode("utf-8", "replace")
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise InvalidArchiveError(f"{path}: not a readable sdist ({exc})") from None
+    return found["pyproject.toml"], found["PKG-INFO"]
+
+
+def _top_level(name: str) -> str | None:
+    """``"pkg-1.0/pyproject.toml"`` -> ``"pyproject.toml"``; deeper or odd paths -> None."""
+    parts = [p for p in name.split("/") if p and p != "."]
+    return parts[1] if len(parts) == 2 else None
+
+
+def _infer(path: Path, kind: SourceKind) -> infer.Inference:
+    if kind == "wheel":
+        from native_doctor.analysis import inspect_artifact
+        from native_doctor.sources.wheel import read_wheel
+
+        return infer.infer_from_wheel(inspect_artifact(read_wheel(path)))
+    if kind == "sdist":
+        return infer.infer_from_tree(infer.read_sdist(path))
+    return infer.infer_from_tree(infer.read_source_tree(path if kind == "tree" else path.parent))
+
+
+def _os_release() -> dict[str, str] | None:
+    for candidate in (Path("/etc/os-release"), Path("/usr/lib/os-release")):
+        try:
+            text = candidate.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        facts: dict[str, str] = {}
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip():
+                facts[key.strip()] = value.strip().strip("\"'")
+        return facts
+    return None
+
+
+# --- mapping ------------------------------------------------------------------------------------
+
+
+def _ecosystem_mapping(
+    ecosystem: str | None, user_mapping: Path | None
+) -> tuple[str | None, mapping.EcosystemMapping | None]:
+    """(ecosystem id, its mapping): a user's PEP 804 mapping file, the named one, or the host's."""
+    if user_mapping is not None:
+        loaded = mapping.load_mapping(user_mapping)
+        if not isinstance(loaded, mapping.EcosystemMapping):
+            raise UsageError(
+                f"{user_mapping}: a registry, not an ecosystem mapping (it has no package managers)"
+            )
+        return ecosystem or loaded.name, loaded
+    name = ecosystem or detect_host_ecosystem()
+    if name is None:
+        return None, None
+    return name, mapping.get_mapping(name)
+
+
+def _rows(
+    table: external.ExternalTable,
+    eco: mapping.EcosystemMapping | None,
+    extras: tuple[str, ...],
+    groups: tuple[str, ...],
+) -> list[Row]:
+    rows: list[Row] = []
+    for category in _CATEGORIES:
+        for dep in external.all_dependencies(table, category=category, extras=extras):
+            rows.append(Row(dep, category, _packages(dep, eco, category), dep.applies()))
+    for dep in external.all_dependencies(table, category="build", groups=groups):
+        if groups and not any(str(dep) == str(r.dep) for r in rows):
+            rows.append(Row(dep, "build", _packages(dep, eco, "build"), dep.applies()))
+    return rows
+
+
+def _packages(
+    dep: ExternalDependency, eco: mapping.EcosystemMapping | None, category: Category
+) -> tuple[str, ...] | None:
+    if eco is None:
+        return None
+    return mapping.packages_for(dep, eco, category)
+
+
+def _with_packages(rows: list[Row], eco: mapping.EcosystemMapping | None) -> list[Row]:
+    return [Row(r.dep, r.category, _packages(r.dep, eco, r.category), r.applies) for r in rows]
+
+
+def _install(rows: list[Row], eco: mapping.EcosystemMapping | None) -> list[list[str]]:
+    if eco is None:
+        return []
+    names = list(dict.fromkeys(p for r in rows if r.applies and r.packages for p in r.packages))
+    return mapping.install_commands(names, eco) if names else []
+
+
+def _category(value: str) -> Category:
+    return value if value in _CATEGORIES else "host"
+
+
+def _proposal_dep(proposal: infer.Proposal) -> ExternalDependency:
+    from native_doctor.deps.depurl import parse_specifier
+
+    return parse_specifier(proposal.url)
+
+
+def as_json(report: DepsReport) -> dict[str, Any]:
+    """The report as JSON-ready data (``native-doctor deps --format json``)."""
+    return {
+        "path": report.path,
+        "kind": report.kind,
+        "declared": report.table is not None and not report.table.is_empty,
+        "ecosystem": report.ecosystem,
+        "dependencies": [
+            {
+                "depurl": str(r.dep.url),
+                "marker": str(r.dep.marker) if r.dep.marker is not None else None,
+                "category": r.category,
+                "applies": r.applies,
+                "packages": list(r.packages) if r.packages is not None else None,
+            }
+            for r in report.rows
+        ],
+        "install_commands": report.install,
+        "check": None
+        if report.checks is None
+        else [
+            {
+                "depurl": str(c.dep.url),
+                "category": c.category,
+                "present": c.present,
+                "found": list(c.found),
+                "version": c.version,
+                "satisfies_version": c.satisfies_version,
+                "missing": list(c.missing),
+            }
+            for c in report.checks
+        ],
+        "install_missing": report.install_missing,
+        "inferred": None
+        if report.inference is None
+        else {
+            "proposals": [
+                {
+                    "depurl": p.url,
+                    "category": p.category,
+                    "optional": p.optional,
+                    "vendored": p.vendored,
+                    "evidence": list(p.evidence),
+                }
+                for p in report.inference.proposals
+            ],
+            "toml": infer.to_toml(report.inference),
+        },
+    }

@@ -1,0 +1,140 @@
+"""`native-doctor deps` end to end: validation errors, mapping, host check, inference, formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from native_doctor import cli
+
+PYPROJECT = """\
+[project]
+name = "demo"
+version = "1.0"
+
+[external]
+build-requires = ["dep:virtual/compiler/c", "dep:generic/pkg-config"]
+host-requires = ["dep:generic/zlib", "dep:generic/openssl@>=3"]
+dependencies = ["dep:generic/libyaml; sys_platform == 'win32'"]
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    return tmp_path
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+    code = cli.main(["deps", *argv, "--format", "json"])
+    return code, json.loads(capsys.readouterr().out)["external"]
+
+
+@pytest.mark.parametrize(
+    ("ecosystem", "expected"),
+    [
+        pytest.param("debian", {"zlib1g-dev", "libssl-dev"}, id="debian"),
+        pytest.param("fedora", {"zlib-devel", "openssl-devel"}, id="fedora"),
+        pytest.param("alpine", {"zlib-dev", "openssl-dev"}, id="alpine"),
+        pytest.param("conda-forge", {"zlib", "openssl"}, id="conda-forge"),
+    ],
+)
+def test_declared_dependencies_map_to_packages(
+    capsys: pytest.CaptureFixture[str], project: Path, ecosystem: str, expected: set[str]
+) -> None:
+    code, report = run_json(capsys, str(project), "--manager", ecosystem)
+    assert code == 0
+    assert report["declared"] is True and report["ecosystem"] == ecosystem
+    host = {p for d in report["dependencies"] if d["category"] == "host" for p in d["packages"] or ()}  # type: ignore[attr-defined, index]
+    assert expected <= host
+    assert report["install_commands"]
+    windows_only = [d for d in report["dependencies"] if d["depurl"] == "dep:generic/libyaml"]  # type: ignore[attr-defined, index]
+    assert windows_only and windows_only[0]["applies"] is False
+
+
+def test_invalid_table_is_an_input_error_naming_the_entry(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[external]\nhost-requires = ["dep:generic/zlib", "dep:generic/x@~=1"]\n'
+    )
+    assert cli.main(["deps", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "external.host-requires[1]" in err and "~=" in err
+
+
+def test_unknown_ecosystem_is_a_usage_error(capsys: pytest.CaptureFixture[str], project: Path) -> None:
+    assert cli.main(["deps", str(project), "--manager", "no-such-os"]) == 2
+    assert "no mapping for ecosystem" in capsys.readouterr().err
+
+
+def test_user_mapping_file(capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path) -> None:
+    mapping = {
+        "name": "mydistro",
+        "package_managers": [
+            {
+                "name": "mypm",
+                "commands": {
+                    "install": {"command": ["mypm", "add", "{}"]},
+                    "query": {"command": ["mypm", "has", "{}"]},
+                },
+            }
+        ],
+        "mappings": [
+            {
+                "id": "dep:generic/zlib",
+                "specs": {"build": ["zlib-headers"], "host": ["zlib-headers"], "run": ["zlib"]},
+            }
+        ],
+    }
+    path = tmp_path / "mydistro.mapping.json"
+    path.write_text(json.dumps(mapping))
+    code, report = run_json(capsys, str(project), "--mapping", str(path))
+    assert code == 0
+    zlib = next(d for d in report["dependencies"] if d["depurl"] == "dep:generic/zlib")  # type: ignore[attr-defined]
+    assert zlib["packages"] == ["zlib-headers"]
+    assert report["install_commands"] == [["mypm", "add", "zlib-headers"]]
+
+
+def test_host_check_finds_the_compiler(capsys: pytest.CaptureFixture[str], project: Path) -> None:
+    from _toolchain import require
+
+    require("cc", "gcc")
+    _, report = run_json(capsys, str(project), "--manager", "debian", "--check")
+    checks = {c["depurl"]: c for c in report["check"]}  # type: ignore[union-attr]
+    assert checks["dep:virtual/compiler/c"]["present"] is True
+    assert "dep:generic/libyaml" not in checks  # its marker excludes this platform
+
+
+def test_inference_when_there_is_no_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["meson-python"]\nbuild-backend = "mesonpy"\n'
+    )
+    (tmp_path / "meson.build").write_text(
+        "project('demo', 'c', 'fortran')\nzlib = dependency('zlib')\nblas = dependency('openblas')\n"
+    )
+    (tmp_path / "demo.c").write_text("int x;\n")
+    code, report = run_json(capsys, str(tmp_path), "--manager", "debian")
+    assert code == 0 and report["declared"] is False
+    proposed = {p["depurl"] for p in report["inferred"]["proposals"]}  # type: ignore[index]
+    assert {
+        "dep:virtual/compiler/c",
+        "dep:virtual/compiler/fortran",
+        "dep:generic/zlib",
+        "dep:generic/openblas",
+    } <= proposed
+    assert "[external]" in report["inferred"]["toml"]  # type: ignore[index]
+
+
+def test_text_output(capsys: pytest.CaptureFixture[str], project: Path) -> None:
+    assert cli.main(["deps", str(project), "--manager", "debian"]) == 0
+    out = capsys.readouterr().out
+    assert "[external] declares 5 dependencies" in out
+    assert "install: apt-get install -y" in out and "zlib1g-dev" in out
+
+
+def test_missing_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli.main(["deps", str(tmp_path / "nope")]) == 2
+    assert "no such file" in capsys.readouterr().err
