@@ -137,7 +137,17 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         help="debian, fedora, alpine, arch, homebrew, conda-forge, spack, nix, vcpkg, chocolatey or winget "
         "(default: detected from this host)",
     )
-    deps.add_argument("--mapping", type=Path, metavar="FILE", help="a PEP 804 mapping file to use instead")
+    deps.add_argument(
+        "--mapping",
+        type=Path,
+        metavar="FILE",
+        help="a PEP 804 mapping file (or registry file) to use instead",
+    )
+    deps.add_argument(
+        "--target",
+        choices=("linux", "macos", "windows"),
+        help="evaluate environment markers for this platform",
+    )
     deps.add_argument("--check", action="store_true", help="check whether this host has each dependency")
     deps.add_argument("--infer", action="store_true", help="also infer a table from build files or binaries")
     deps.add_argument("--extra", action="append", default=[], help="include an optional-dependencies extra")
@@ -329,6 +339,7 @@ def _run_deps(options: argparse.Namespace) -> int:
         force_infer=options.infer,
         extras=tuple(options.extra),
         groups=tuple(options.group),
+        target=options.target,
     )
     if options.format == "json":
         document = {

@@ -138,3 +138,25 @@ def test_text_output(capsys: pytest.CaptureFixture[str], project: Path) -> None:
 def test_missing_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert cli.main(["deps", str(tmp_path / "nope")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_target_platform_evaluates_markers(capsys: pytest.CaptureFixture[str], project: Path) -> None:
+    _, report = run_json(capsys, str(project), "--manager", "vcpkg", "--target", "windows")
+    windows_only = next(d for d in report["dependencies"] if d["depurl"] == "dep:generic/libyaml")  # type: ignore[attr-defined]
+    assert windows_only["applies"] is True
+
+
+def test_user_registry_resolves_aliases(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[external]\nhost-requires = ["dep:github/madler/zlib"]\n')
+    registry = {
+        "schema_version": 1,
+        "definitions": [
+            {"id": "dep:generic/zlib", "description": "zlib"},
+            {"id": "dep:github/madler/zlib", "provides": "dep:generic/zlib"},
+        ],
+    }
+    path = tmp_path / "registry.json"
+    path.write_text(json.dumps(registry))
+    _, report = run_json(capsys, str(tmp_path), "--manager", "debian", "--mapping", str(path))
+    [dep] = report["dependencies"]  # type: ignore[misc]
+    assert dep["packages"] == ["zlib1g-dev"]

@@ -73,18 +73,25 @@ def build_report(
     force_infer: bool = False,
     extras: tuple[str, ...] = (),
     groups: tuple[str, ...] = (),
+    target: TargetPlatform | None = None,
 ) -> DepsReport:
     """Read ``path`` (a project directory, a pyproject.toml, an sdist or a wheel) and answer.
+
+    ``user_mapping`` is a PEP 804 ecosystem mapping (used instead of the shipped ones) or a
+    registry (used to resolve aliases). ``target`` evaluates environment markers for that platform
+    instead of this one.
 
     :raises InvalidExternalMetadata: the ``[external]`` table or metadata is malformed.
     :raises UsageError: the path does not exist or is of no known kind, or an unknown ecosystem.
     """
     kind = _kind_of(path)
     table = _read_table(path, kind)
-    eco_name, eco_mapping = _ecosystem_mapping(ecosystem, user_mapping)
+    registry = _user_registry(user_mapping)
+    eco_name, eco_mapping = _ecosystem_mapping(ecosystem, None if registry is not None else user_mapping)
     report = DepsReport(str(path), kind, table, eco_name)
+    lookup = _Lookup(eco_mapping, registry, _marker_environment(target))
     if table is not None:
-        report.rows = _rows(table, eco_mapping, extras, groups)
+        report.rows = _rows(table, lookup, extras, groups)
         report.install = _install(report.rows, eco_mapping)
     if table is None or table.is_empty or force_infer:
         report.inference = _infer(path, kind)
@@ -94,7 +101,7 @@ def build_report(
             wanted = [(_proposal_dep(p), p.category) for p in report.inference.proposals if not p.vendored]
         report.checks = host.check_host(wanted, ecosystem=eco_name)
         missing = [Row(c.dep, _category(c.category), None) for c in report.missing]
-        report.install_missing = _install(_with_packages(missing, eco_mapping), eco_mapping)
+        report.install_missing = _install(_with_packages(missing, lookup), eco_mapping)
     return report
 
 
@@ -245,32 +252,66 @@ def _ecosystem_mapping(
     return name, mapping.get_mapping(name)
 
 
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    """What answers a dependency: the ecosystem mapping, a user registry, the marker environment."""
+
+    ecosystem: mapping.EcosystemMapping | None
+    registry: mapping.Registry | None
+    environment: dict[str, str] | None
+
+    def packages(self, dep: ExternalDependency, category: Category) -> tuple[str, ...] | None:
+        if self.ecosystem is None:
+            return None
+        return mapping.packages_for(dep, self.ecosystem, category, registry_=self.registry)
+
+    def row(self, dep: ExternalDependency, category: Category) -> Row:
+        return Row(dep, category, self.packages(dep, category), dep.applies(self.environment))
+
+
 def _rows(
-    table: external.ExternalTable,
-    eco: mapping.EcosystemMapping | None,
-    extras: tuple[str, ...],
-    groups: tuple[str, ...],
+    table: external.ExternalTable, lookup: _Lookup, extras: tuple[str, ...], groups: tuple[str, ...]
 ) -> list[Row]:
-    rows: list[Row] = []
-    for category in _CATEGORIES:
-        for dep in external.all_dependencies(table, category=category, extras=extras):
-            rows.append(Row(dep, category, _packages(dep, eco, category), dep.applies()))
+    rows = [
+        lookup.row(dep, category)
+        for category in _CATEGORIES
+        for dep in external.all_dependencies(table, category=category, extras=extras)
+    ]
+    seen = {str(r.dep) for r in rows}
     for dep in external.all_dependencies(table, category="build", groups=groups):
-        if groups and not any(str(dep) == str(r.dep) for r in rows):
-            rows.append(Row(dep, "build", _packages(dep, eco, "build"), dep.applies()))
+        if str(dep) not in seen:
+            rows.append(lookup.row(dep, "build"))
     return rows
 
 
-def _packages(
-    dep: ExternalDependency, eco: mapping.EcosystemMapping | None, category: Category
-) -> tuple[str, ...] | None:
-    if eco is None:
+def _with_packages(rows: list[Row], lookup: _Lookup) -> list[Row]:
+    return [Row(r.dep, r.category, lookup.packages(r.dep, r.category), r.applies) for r in rows]
+
+
+#: Marker variables that name the platform, for ``--target``.
+TargetPlatform = Literal["linux", "macos", "windows"]
+_PLATFORM_MARKERS: dict[str, dict[str, str]] = {
+    "linux": {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"},
+    "macos": {"sys_platform": "darwin", "platform_system": "Darwin", "os_name": "posix"},
+    "windows": {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt"},
+}
+
+
+def _marker_environment(target: TargetPlatform | None) -> dict[str, str] | None:
+    if target is None:
         return None
-    return mapping.packages_for(dep, eco, category)
+    from packaging.markers import default_environment
+
+    environment = {k: str(v) for k, v in default_environment().items()}
+    environment.update(_PLATFORM_MARKERS[target])
+    return environment
 
 
-def _with_packages(rows: list[Row], eco: mapping.EcosystemMapping | None) -> list[Row]:
-    return [Row(r.dep, r.category, _packages(r.dep, eco, r.category), r.applies) for r in rows]
+def _user_registry(path: Path | None) -> mapping.Registry | None:
+    if path is None:
+        return None
+    loaded = mapping.load_mapping(path)
+    return loaded if isinstance(loaded, mapping.Registry) else None
 
 
 def _install(rows: list[Row], eco: mapping.EcosystemMapping | None) -> list[list[str]]:
