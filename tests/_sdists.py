@@ -37,8 +37,8 @@ __all__ = ["MANIFEST_PATH", "Sdist", "ensure", "load_manifest", "sdists"]
 
 MANIFEST_PATH = Path(__file__).resolve().parent / "deps" / "sdists.json"
 SCHEMA_VERSION = 1
-#: The package index's simple API; ``$NATIVE_DOCTOR_SDIST_INDEX`` overrides it.
-DEFAULT_INDEX = ""  # taken from pip
+#: ``$NATIVE_DOCTOR_SDIST_INDEX`` overrides the package index otherwise taken from pip (its
+#: configured index-url, else pip's own default), so this file names no index itself.
 _TIMEOUT = 120
 
 
@@ -133,10 +133,31 @@ def _store(data: bytes, target: Path) -> None:
             Path(tmp).unlink()
 
 
+def _pip_index() -> str:
+    """The simple-API index pip uses here: ``PIP_INDEX_URL``, pip's configuration, or its default."""
+    configured = os.environ.get("PIP_INDEX_URL")
+    if configured:
+        return configured
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode == 0 and proc.stdout.strip():
+        return proc.stdout.strip()
+    from pip._internal.models.index import PyPI  # pip's own default index
+
+    return str(PyPI.simple_url)
+
+
 def _download(entry: Sdist) -> bytes:
     import hashlib
 
-    index = os.environ.get("NATIVE_DOCTOR_SDIST_INDEX", DEFAULT_INDEX).rstrip("/")
+    index = (os.environ.get("NATIVE_DOCTOR_SDIST_INDEX") or _pip_index()).rstrip("/")
     page = f"{index}/{canonicalize_name(entry.name)}/"
     request = urllib.request.Request(page, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     try:

@@ -633,8 +633,7 @@ def record_unlisted_file(inspection: Inspection) -> Iterator[Finding]:
     ),
     page="wheel-contents",
     references=(
-        "PyPI documentation, Project management: Storage limits",
-        "PyPI documentation: requesting a file size limit increase",
+        "PyPI documentation: Project management, Storage limits (and requesting a file size limit increase)",
     ),
 )
 def wheel_too_large(inspection: Inspection) -> Iterator[Finding]:
