@@ -17,7 +17,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from native_doctor.analysis import Inspection
 
-__all__ = ["Check", "Finding", "Severity", "Status", "all_checks", "get", "register", "run_checks"]
+__all__ = [
+    "Check",
+    "Finding",
+    "Severity",
+    "Status",
+    "all_checks",
+    "get",
+    "register",
+    "run_checks",
+    "sort_findings",
+]
 
 _CODE = re.compile(r"^ND\d{3}$")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
@@ -173,6 +183,15 @@ def get(code_or_name: str) -> Check | None:
         if check.code == wanted.upper() or check.name == wanted.lower():
             return check
     return None
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """The one stable order of findings every report uses: artifact, severity (worst first), code,
+    member, detail, message."""
+    return sorted(
+        findings,
+        key=lambda f: (f.artifact, -f.severity.rank, f.code, f.member or "", f.detail or "", f.message),
+    )
 
 
 def run_checks(inspection: Inspection, selected: Collection[str] | None = None) -> Iterator[Finding]:

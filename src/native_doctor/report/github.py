@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from native_doctor.checks.registry import Finding, Severity
+from native_doctor.checks.registry import Finding, Severity, sort_findings
 
 __all__ = ["COMMANDS", "command", "escape_data", "escape_property", "render"]
 
@@ -30,11 +30,7 @@ def render(findings: Iterable[Finding], *, base: Path | None = None) -> str:
     which in a workflow is the checkout) when it lies below it, as annotations expect.
     """
     root = (base or Path.cwd()).resolve()
-    ordered = sorted(
-        findings,
-        key=lambda f: (f.artifact, -f.severity.rank, f.code, f.member or "", f.detail or "", f.message),
-    )
-    return "".join(command(f, root) + "\n" for f in ordered)
+    return "".join(command(f, root) + "\n" for f in sort_findings(findings))
 
 
 def command(finding: Finding, base: Path) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from native_doctor import __version__
 from native_doctor.analysis import BinaryReport, Inspection
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
-from native_doctor.checks.registry import Finding
+from native_doctor.checks.registry import Finding, sort_findings
 from native_doctor.platforms import windows
 
 __all__ = ["SCHEMA_VERSION", "document", "dumps", "finding_to_dict", "inspection_to_dict"]
@@ -139,7 +139,5 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
 
 
 def sorted_findings(findings: Sequence[Finding]) -> list[Finding]:
-    """Findings in a stable order: artifact, severity (worst first), code, member, detail."""
-    return sorted(
-        findings, key=lambda f: (f.artifact, -f.severity.rank, f.code, f.member or "", f.detail or "")
-    )
+    """Findings in the reports' stable order (see :func:`~native_doctor.checks.registry.sort_findings`)."""
+    return sort_findings(findings)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from native_doctor.checks.registry import DOCS_BASE, KNOWLEDGE_BASE, Check, Finding, Severity
+from native_doctor.checks.registry import DOCS_BASE, KNOWLEDGE_BASE, Check, Finding, Severity, sort_findings
 
 __all__ = [
     "FINGERPRINT_KEY",
@@ -219,11 +219,8 @@ def _result(finding: Finding, rule_index: int, root: Path) -> dict[str, Any]:
 
 
 def _ordered(findings: Iterable[Finding]) -> list[Finding]:
-    """The JSON report's order: artifact, severity (worst first), code, member, detail, message."""
-    return sorted(
-        findings,
-        key=lambda f: (f.artifact, -f.severity.rank, f.code, f.member or "", f.detail or "", f.message),
-    )
+    """The JSON report's order."""
+    return sort_findings(findings)
 
 
 def _basename(path: str) -> str:
