@@ -176,6 +176,20 @@ def _python_imports(info: BinaryInfo, internal: frozenset[str]) -> _PythonImport
     return _PythonImports(tuple(symbols_found))
 
 
+def _abi3_imports(inspection: Inspection) -> Iterator[tuple[str, _PythonImports, tuple[int, int], str]]:
+    """(path, Python imports, minimum version, abi3 tag) of each deeply read binary of an abi3 wheel."""
+    minimum = _abi3_minimum(inspection)
+    if minimum is None:
+        return
+    floor, tag = minimum
+    internal = _exported_in_wheel(inspection)
+    for binary in inspection.binaries:
+        info = binary.native.info
+        imports = _python_imports(info, internal) if info is not None else None
+        if imports is not None:
+            yield binary.native.path, imports, floor, tag
+
+
 def _exported_in_wheel(inspection: Inspection) -> frozenset[str]:
     """Symbols some binary of the artifact defines (a ``Py``-named import of those is internal)."""
     exported: set[str] = set()
@@ -227,18 +241,8 @@ def _exported_in_wheel(inspection: Inspection) -> frozenset[str]:
 )
 def abi3_non_limited_symbol(inspection: Inspection) -> Iterator[Finding]:
     """One finding per binary of an abi3 wheel that imports non-stable Python symbols."""
-    minimum = _abi3_minimum(inspection)
-    if minimum is None:
-        return
-    _, tag = minimum
     known = stable_abi()
-    internal = _exported_in_wheel(inspection)
-    for binary in inspection.binaries:
-        info = binary.native.info
-        imports = _python_imports(info, internal) if info is not None else None
-        if imports is None:
-            continue
-        path = binary.native.path
+    for path, imports, _, tag in _abi3_imports(inspection):
         for dll in imports.versioned_dlls:
             yield abi3_non_limited_symbol.finding(
                 f"{path} imports from {dll}, which exists only for one Python version; an abi3 extension "
@@ -286,17 +290,8 @@ def abi3_non_limited_symbol(inspection: Inspection) -> Iterator[Finding]:
 )
 def abi3_symbol_too_new(inspection: Inspection) -> Iterator[Finding]:
     """One finding per binary of an abi3 wheel that imports stable symbols added after the minimum."""
-    minimum = _abi3_minimum(inspection)
-    if minimum is None:
-        return
-    floor, tag = minimum
     known = stable_abi()
-    internal = _exported_in_wheel(inspection)
-    for binary in inspection.binaries:
-        info = binary.native.info
-        imports = _python_imports(info, internal) if info is not None else None
-        if imports is None:
-            continue
+    for path, imports, floor, tag in _abi3_imports(inspection):
         newer = sorted(
             ((known[s], s) for s in imports.symbols if s in known and known[s] > floor), reverse=True
         )
@@ -304,10 +299,10 @@ def abi3_symbol_too_new(inspection: Inspection) -> Iterator[Finding]:
             highest = newer[0][0]
             listed = [f"{s} ({_dotted(v)})" for v, s in newer]
             yield abi3_symbol_too_new.finding(
-                f"{binary.native.path} needs Python {_dotted(highest)} but the wheel's tag {tag} admits "
+                f"{path} needs Python {_dotted(highest)} but the wheel's tag {tag} admits "
                 f"Python {_dotted(floor)}: {_list(listed)}",
                 inspection.artifact.path,
-                binary.native.path,
+                path,
                 _dotted(highest),
             )
 
