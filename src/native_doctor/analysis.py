@@ -134,21 +134,9 @@ def _libc(claimed: Sequence[str], files: Iterable[NativeFile]) -> str:
     return "glibc"
 
 
-def _format_of(target: TargetOS | None) -> BinaryFormat | None:
-    return (
-        {
-            TargetOS.LINUX: BinaryFormat.ELF,
-            TargetOS.MACOS: BinaryFormat.MACHO,
-            TargetOS.WINDOWS: BinaryFormat.PE,
-        }.get(target)
-        if target is not None
-        else None
-    )
-
-
 def _platform_binaries(binaries: Iterable[BinaryReport], target: TargetOS | None) -> list[BinaryReport]:
     """The readable binaries of the target platform's format (others do not decide its tags)."""
-    fmt = _format_of(target)
+    fmt = target.binary_format if target is not None else None
     return [b for b in binaries if b.native.info is not None and b.native.info.format is fmt]
 
 

@@ -39,7 +39,19 @@ class TargetOS(StrEnum):
     @classmethod
     def of_format(cls, fmt: BinaryFormat) -> TargetOS:
         """The OS that loads files of this format."""
-        return {BinaryFormat.ELF: cls.LINUX, BinaryFormat.MACHO: cls.MACOS, BinaryFormat.PE: cls.WINDOWS}[fmt]
+        return _OS_OF_FORMAT[fmt]
+
+    @property
+    def binary_format(self) -> BinaryFormat:
+        """The format this OS's loader loads."""
+        return next(fmt for fmt, os in _OS_OF_FORMAT.items() if os is self)
+
+
+_OS_OF_FORMAT = {
+    BinaryFormat.ELF: TargetOS.LINUX,
+    BinaryFormat.MACHO: TargetOS.MACOS,
+    BinaryFormat.PE: TargetOS.WINDOWS,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import posixpath
 import re
 
-__all__ = ["install_path", "may_be_native"]
+__all__ = ["REPAIR_MARKERS", "install_path", "may_be_native"]
+
+#: Files repair tools leave in ``.dist-info`` (delvewheel's record, auditwheel's SBOM).
+REPAIR_MARKERS = ("DELVEWHEEL", "sboms/auditwheel.cdx.json")
 
 #: Suffixes of files that are never native binaries; everything else is sniffed (a native file
 #: may have any name: ``libfoo.so.1.2``, an executable without suffix, a ``.pyd``).

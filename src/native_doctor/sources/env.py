@@ -16,7 +16,7 @@ from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
 from native_doctor.sources._file import FileSource
 from native_doctor.sources._headers import Headers, parse_headers
-from native_doctor.sources._members import may_be_native
+from native_doctor.sources._members import REPAIR_MARKERS, may_be_native
 
 __all__ = ["Environment", "host_libraries", "host_library_dirs", "read_environment", "site_packages"]
 
@@ -82,7 +82,7 @@ def _read_distribution(site: Path, dist_info: Path) -> Artifact | None:
         root_is_purelib=None if purelib is None else purelib.strip().lower() == "true",
         size=sum(n.size for n in native),
         installer=installer,
-        markers=tuple(m for m in ("DELVEWHEEL",) if (dist_info / m).exists()),
+        markers=tuple(m for m in REPAIR_MARKERS if (dist_info / m).exists()),
         dll_directories=dll_directories(hooks, directories_of(files)),
     )
 

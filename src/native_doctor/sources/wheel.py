@@ -22,7 +22,7 @@ from native_doctor.errors import BinaryFormatError, InvalidArchiveError
 from native_doctor.model import Artifact, ArtifactKind, NativeFile, RecordReport
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
 from native_doctor.sources._headers import Headers, parse_headers
-from native_doctor.sources._members import install_path, may_be_native
+from native_doctor.sources._members import REPAIR_MARKERS, install_path, may_be_native
 from native_doctor.sources._record import expected_digests, member_digest
 from native_doctor.sources._record import report as record_report
 from native_doctor.sources._zip import ZipMemberSource
@@ -31,8 +31,6 @@ __all__ = ["ProgressCallback", "read_wheel"]
 
 #: Called with (members done, members total) while a wheel is read.
 ProgressCallback = Callable[[int, int], None]
-#: Repair tools leave these in ``.dist-info``.
-_MARKER_FILES = ("DELVEWHEEL", "sboms/auditwheel.cdx.json")
 _MAX_METADATA = 16 << 20
 #: Above this many compressed bytes of candidate members, read them on worker threads.
 _PARALLEL_BYTES = 32 << 20
@@ -65,6 +63,7 @@ def read_wheel(
         raise InvalidArchiveError(f"{path}: not a readable zip archive ({exc})") from exc
     with archive:
         infos = [info for info in archive.infolist() if not info.is_dir()]
+        names = {info.filename for info in infos}
         dist_info = _dist_info_dir(infos, path)
         wheel_meta = _read_headers(archive, f"{dist_info}/WHEEL")
         metadata = _read_headers(archive, f"{dist_info}/METADATA")
@@ -84,7 +83,7 @@ def read_wheel(
         requires_dist=tuple(metadata.get_all("Requires-Dist")),
         root_is_purelib=None if purelib is None else purelib.strip().lower() == "true",
         size=path.stat().st_size,
-        markers=tuple(m for m in _MARKER_FILES if f"{dist_info}/{m}" in {i.filename for i in infos}),
+        markers=tuple(m for m in REPAIR_MARKERS if f"{dist_info}/{m}" in names),
         dll_directories=dll_directories(hooks, directories_of(files)),
         record=record,
     )
