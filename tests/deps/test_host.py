@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import shutil
 import subprocess
 import sys
 import types
 from collections.abc import Iterator, Sequence
-from pathlib import PurePath
+from pathlib import Path, PurePath
+from typing import Any
 
 import pytest
 
@@ -534,8 +536,33 @@ def _libsodium() -> HostCheck:
     return result
 
 
-def test_apt_install_then_remove_flips_the_answer() -> None:
-    """Missing, ``apt-get install`` -> present with a pkg-config version, ``apt-get remove`` -> missing."""
+def _deps_check(project: Path) -> tuple[int, dict[str, Any]]:
+    """``native-doctor deps --check --format json`` on ``project``, as a user runs it."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "native_doctor",
+            "deps",
+            str(project),
+            "--check",
+            "--manager",
+            "debian",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report: dict[str, Any] = json.loads(proc.stdout)["external"]
+    return proc.returncode, report
+
+
+def test_apt_install_then_remove_flips_the_answer(tmp_path: Path) -> None:
+    """Missing, ``apt-get install`` -> present with a pkg-config version, ``apt-get remove`` -> missing;
+    ``native-doctor deps --check`` on a project needing a C compiler, zlib, libffi, OpenSSL and
+    libsodium says the same and names the one command that installs what is missing."""
     if (
         os.name != "posix"
         or os.geteuid() != 0
@@ -548,10 +575,18 @@ def test_apt_install_then_remove_flips_the_answer() -> None:
     require("pkg-config", "pkgconf")
     if _dpkg_installed(APT_PACKAGE):
         pytest.fail(f"{APT_PACKAGE} is already installed: this test needs a host without it")
+    (tmp_path / "pyproject.toml").write_text(
+        '[external]\nbuild-requires = ["dep:virtual/compiler/c"]\n'
+        f'host-requires = ["dep:generic/zlib", "dep:generic/libffi", "dep:generic/openssl", "{APT_DEP}"]\n'
+    )
     before = _installed_packages()
     result = _libsodium()
     assert result.present is False
     assert "headers (sodium.h)" in result.missing
+    code, report = _deps_check(tmp_path)
+    assert code == 1
+    assert {c["depurl"] for c in report["check"] if c["present"] is False} == {APT_DEP}
+    assert [w for cmd in report["install_missing"] for w in cmd if w.endswith("-dev")] == [APT_PACKAGE]
     try:
         _apt("install", "--no-install-recommends", APT_PACKAGE)
         result = _libsodium()
@@ -560,6 +595,9 @@ def test_apt_install_then_remove_flips_the_answer() -> None:
         assert result.satisfies_version is True
         assert f"pkg-config libsodium {result.version}" in result.found
         assert any(f.endswith("/sodium.h") for f in result.found)
+        code, report = _deps_check(tmp_path)
+        assert code == 0, report["check"]
+        assert report["install_missing"] == []
     finally:
         added = sorted(p.split(":")[0] for p in _installed_packages() - before)
         if added:
