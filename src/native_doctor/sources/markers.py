@@ -1,0 +1,194 @@
+"""Static text markers in a native binary, read without importing or loading it.
+
+Each marker is a string a build leaves in ``.rodata`` that answers a runtime question before the
+import happens (see the environment-doctor notes, §2.1, §2.4, §2.5, §2.9):
+
+- the NumPy C-API *target* of an extension built with NumPy >= 2 headers: the import-time check
+  message ``module was compiled against NumPy C-API version 0x%x (NumPy 1.25) ...``;
+- which NumPy *ABI* the extension was built for: NumPy >= 2 headers import
+  ``numpy._core._multiarray_umath`` (falling back to ``numpy.core``); NumPy 1.x headers name only
+  ``numpy.core._multiarray_umath`` next to ``module compiled against ABI version 0x%x``; pybind11
+  < 2.12 names only ``numpy.core.multiarray``;
+- NumPy's own CPU *baseline* and *dispatch* lists, from the messages in ``_multiarray_umath``
+  (``... part of the baseline optimizations:\\n(X86_V2).`` and
+  ``... part of the dispatched optimizations\\n(X86_V3 X86_V4 AVX512_ICL AVX512_SPR).``);
+- the pybind11 internals key (``__pybind11_internals_v11_..._use_cxx11_abi_1__``): modules with
+  different keys do not share C++ type registrations;
+- the OpenBLAS configuration string (``OpenBLAS 0.3.30 DYNAMIC_ARCH NO_AFFINITY``);
+- the OpenMP runtime a library *is*: GNU libgomp reads ``GOMP_CPU_AFFINITY``; the LLVM/Intel
+  runtimes (libomp, libiomp5) read ``KMP_DUPLICATE_LIB_OK``. A library that merely *uses* OpenMP
+  carries neither.
+
+The scan maps the file and looks for fixed anchors with ``find`` (no per-byte Python work), then
+matches a bounded window after each anchor; a 500 MB library costs a few memory scans.
+"""
+
+from __future__ import annotations
+
+import mmap
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+__all__ = ["BinaryMarkers", "parse_markers", "read_markers"]
+
+NumpyAbi = Literal["1.x", "2.x"]
+
+#: Look at no more than this many occurrences of one anchor (bounds a pathological file).
+_MAX_HITS = 64
+#: Bytes after an anchor that a marker's value may span.
+_WINDOW = 256
+
+
+class _Buffer(Protocol):
+    """What the scan needs: ``bytes`` and ``mmap.mmap`` both qualify."""
+
+    def find(self, sub: bytes, start: int = ..., /) -> int: ...
+    def __getitem__(self, index: slice, /) -> bytes: ...
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryMarkers:
+    """The static markers found in one binary; None / empty when a marker is absent."""
+
+    #: NumPy C-API target ``"X.Y"`` of an extension built with NumPy >= 2 headers.
+    numpy_target: str | None = None
+    #: NumPy ABI the extension was built for, when it uses NumPy's C API at all.
+    numpy_abi: NumpyAbi | None = None
+    #: NumPy's compiled-in CPU baseline (only in NumPy's own ``_multiarray_umath``), e.g. ``("X86_V2",)``.
+    numpy_baseline: tuple[str, ...] = ()
+    #: NumPy's runtime-dispatch targets, e.g. ``("X86_V3", "X86_V4", "AVX512_ICL", "AVX512_SPR")``.
+    numpy_dispatch: tuple[str, ...] = ()
+    #: pybind11 internals ID without the ``__pybind11_internals_`` prefix and ``__`` suffix,
+    #: e.g. ``"v11_system_libstdcpp_gxx_abi_1xxx_use_cxx11_abi_1"``.
+    pybind11_abi: str | None = None
+    #: OpenBLAS configuration string, whitespace-normalized: ``"OpenBLAS 0.3.30 DYNAMIC_ARCH NO_AFFINITY"``.
+    openblas: str | None = None
+    #: The OpenMP runtime this binary is: ``"gnu"`` (libgomp) or ``"kmp"`` (LLVM libomp / Intel libiomp5).
+    openmp_runtime: Literal["gnu", "kmp"] | None = None
+    #: True when NumPy's baseline marker was found (an empty baseline ``()`` is then meaningful).
+    has_numpy_cpu_lists: bool = False
+
+    @property
+    def openblas_version(self) -> str | None:
+        """The version token of :attr:`openblas` (``"0.3.30"``), or None."""
+        if self.openblas is None:
+            return None
+        parts = self.openblas.split()
+        return parts[1] if len(parts) > 1 else None
+
+    @property
+    def uses_cxx11_abi(self) -> bool | None:
+        """``_GLIBCXX_USE_CXX11_ABI`` as recorded in the pybind11 key (new-style keys only)."""
+        if self.pybind11_abi is None:
+            return None
+        match = re.search(r"use_cxx11_abi_([01])", self.pybind11_abi)
+        return None if match is None else match.group(1) == "1"
+
+
+def read_markers(path: str | Path) -> BinaryMarkers:
+    """Scan the file at ``path``; an empty file has no markers. Raises OSError if it cannot be read."""
+    with Path(path).open("rb") as handle:
+        try:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # empty file: mmap refuses length 0
+            return BinaryMarkers()
+        with mapped:
+            return _scan(mapped)
+
+
+def parse_markers(data: bytes) -> BinaryMarkers:
+    """The markers in ``data`` (a whole binary's bytes). Pure."""
+    return _scan(data)
+
+
+# --------------------------------------------------------------------------- scanning
+
+_NUMPY2_API_MSG = b"module was compiled against NumPy C-API version 0x%x (NumPy "
+_NUMPY1_ABI_MSG = b"module compiled against ABI version 0x%x"
+_CORE2 = b"numpy._core._multiarray_umath"
+_CORE1 = b"numpy.core._multiarray_umath"
+_PYBIND_NUMPY1 = b"numpy.core.multiarray"
+_BASELINE = b"part of the baseline optimizations:"
+_DISPATCH = b"part of the dispatched optimizations"
+_PYBIND11 = b"__pybind11_internals_"
+_OPENBLAS = b"OpenBLAS "
+
+_TARGET_RE = re.compile(rb"(\d{1,2}\.\d{1,3})\)")
+_CPU_LIST_RE = re.compile(rb" ?\n?\(([A-Z0-9_ ]*)\)")
+_PYBIND11_RE = re.compile(rb"(v[A-Za-z0-9_]+?)__(?![A-Za-z0-9])")
+_OPENBLAS_RE = re.compile(rb"OpenBLAS (\d+\.\d+\.\d+[0-9A-Za-z_.+ -]*)")
+
+
+def _scan(buf: _Buffer) -> BinaryMarkers:
+    baseline = _cpu_list(buf, _BASELINE)
+    return BinaryMarkers(
+        numpy_target=_numpy_target(buf),
+        numpy_abi=_numpy_abi(buf),
+        numpy_baseline=baseline or (),
+        numpy_dispatch=_cpu_list(buf, _DISPATCH) or (),
+        pybind11_abi=_after(buf, _PYBIND11, _PYBIND11_RE),
+        openblas=_openblas(buf),
+        openmp_runtime=_openmp_runtime(buf),
+        has_numpy_cpu_lists=baseline is not None,
+    )
+
+
+def _hits(buf: _Buffer, anchor: bytes) -> list[int]:
+    """Offsets of up to ``_MAX_HITS`` occurrences of ``anchor``."""
+    found: list[int] = []
+    start = buf.find(anchor)
+    while start >= 0 and len(found) < _MAX_HITS:
+        found.append(start)
+        start = buf.find(anchor, start + 1)
+    return found
+
+
+def _after(buf: _Buffer, anchor: bytes, pattern: re.Pattern[bytes]) -> str | None:
+    """Group 1 of ``pattern`` matched right after the first occurrence of ``anchor`` that matches."""
+    for offset in _hits(buf, anchor):
+        start = offset + len(anchor)
+        match = pattern.match(buf[start : start + _WINDOW])
+        if match is not None:
+            return match.group(1).decode("ascii")
+    return None
+
+
+def _numpy_target(buf: _Buffer) -> str | None:
+    return _after(buf, _NUMPY2_API_MSG, _TARGET_RE)
+
+
+def _numpy_abi(buf: _Buffer) -> NumpyAbi | None:
+    has_core2 = buf.find(_CORE2) >= 0
+    if has_core2 and buf.find(_NUMPY2_API_MSG) >= 0:
+        return "2.x"
+    if has_core2:
+        return None  # NumPy itself (or a module naming it without using the C-API import)
+    if buf.find(_CORE1) >= 0 and buf.find(_NUMPY1_ABI_MSG) >= 0:
+        return "1.x"
+    if buf.find(_PYBIND11) >= 0 and buf.find(_PYBIND_NUMPY1) >= 0 and buf.find(b"numpy._core") < 0:
+        return "1.x"  # pybind11 < 2.12: imports numpy.core.multiarray only
+    return None
+
+
+def _cpu_list(buf: _Buffer, anchor: bytes) -> tuple[str, ...] | None:
+    value = _after(buf, anchor, _CPU_LIST_RE)
+    return None if value is None else tuple(value.split())
+
+
+def _openblas(buf: _Buffer) -> str | None:
+    for offset in _hits(buf, _OPENBLAS):
+        match = _OPENBLAS_RE.match(buf[offset : offset + _WINDOW])
+        if match is not None:
+            return "OpenBLAS " + " ".join(match.group(1).decode("ascii").split())
+    return None
+
+
+def _openmp_runtime(buf: _Buffer) -> Literal["gnu", "kmp"] | None:
+    if buf.find(b"GOMP_CPU_AFFINITY\x00") >= 0:
+        return "gnu"
+    if buf.find(b"KMP_DUPLICATE_LIB_OK") >= 0 and buf.find(b"__kmp") >= 0:
+        return "kmp"
+    return None
