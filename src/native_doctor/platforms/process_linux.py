@@ -115,6 +115,9 @@ class LinuxLoaderConfig:
     #: Subdirectories tried in every search directory before the directory itself, best first
     #: (glibc >= 2.33: ``glibc-hwcaps/x86-64-v3`` ...).
     subdirs: tuple[str, ...] = ()
+    #: The dynamic loader present when the executable names none in PT_INTERP (ld.so run
+    #: directly, as ``ldd`` runs a library); it answers to its DT_SONAME like any loaded object.
+    interpreter: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,12 +247,16 @@ class Process:
             return LoadResult(path, None, (), (), (), error)
         exe = self._add(path, info, None, "executable", (path,))
         self._executable = exe
-        if info.interpreter and self.fs.exists(info.interpreter):
-            interp = self._binary(info.interpreter)
-            if interp is not None:
-                self._add(info.interpreter, interp, path, "interpreter", (info.interpreter,))
+        self._add_interpreter(info.interpreter or self.config.interpreter, exe)
         top = Resolution(path, "", path, "executable")
         return self._finish(path, exe, top, before=set(), undo=False)
+
+    def _add_interpreter(self, path: str | None, exe: LoadedObject) -> None:
+        """ld.so itself is on the list from the start, under its path and its DT_SONAME."""
+        if path and self.fs.exists(path):
+            info = self._binary(path)
+            if info is not None:
+                self._add(path, info, exe.path, "interpreter", (path,))
 
     def _dlopen(self, path: str) -> LoadResult:
         exe = self._executable
@@ -617,6 +624,7 @@ def config_from_host(
         preload=tuple(p for p in _split(environ.get("LD_PRELOAD"), ": \t") if p),
         cwd=cwd,
         subdirs=tuple(f"glibc-hwcaps/{s}" for s in subdirs),
+        interpreter=diag.get("path.rtld", [None])[0],
     )
 
 
