@@ -152,12 +152,27 @@ def _build_symlink(gcc: str, root: Path) -> None:
     (root / "sym/link/ext_sym.so").symlink_to("../real/ext_sym.so")
 
 
+def _build_hwcaps(gcc: str, root: Path) -> None:
+    """hw/lib/libdep.so.1 returns 1, hw/lib/glibc-hwcaps/x86-64-v2/libdep.so.1 returns 9."""
+    lib = root / "hw" / "lib"
+    _value_lib(gcc, lib / "libdep.so.1", "libdep.so.1", "dep_value", 1)
+    _value_lib(gcc, lib / "glibc-hwcaps/x86-64-v2/libdep.so.1", "libdep.so.1", "dep_value", 9)
+    _ext(gcc, root / "hw/ext_hw.so", "dep_value", lib, "libdep.so.1", rpath="$ORIGIN/lib")
+
+
 @pytest.fixture(scope="session")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """All synthetic trees under one (real) root."""
     gcc = require("gcc")
     root = Path(os.path.realpath(tmp_path_factory.mktemp("process")))
-    for build in (_build_precedence, _build_missing, _build_chain, _build_duplicates, _build_versions):
+    for build in (
+        _build_precedence,
+        _build_missing,
+        _build_chain,
+        _build_duplicates,
+        _build_versions,
+        _build_hwcaps,
+    ):
         build(gcc, root)
     _build_symlink(gcc, root)
     return root
@@ -267,6 +282,11 @@ CASES = [
     ),
     pytest.param(["sym/link/ext_sym.so"], {}, [6], id="origin-of-symlinked-library"),
 ]
+if (
+    "glibc-hwcaps/x86-64-v2"
+    in config_from_host({}, diagnostics=loader_diagnostics(), cache_entries=[]).subdirs
+):
+    CASES.append(pytest.param(["hw/ext_hw.so"], {}, [9], id="glibc-hwcaps-subdirectory-first"))
 
 
 @pytest.mark.parametrize(("exts", "env", "expected"), CASES)
@@ -464,6 +484,19 @@ def test_cache_before_default_dirs_and_binaries_read_once() -> None:
         ("/usr/lib/libz.so", "already loaded"),
     ]
     assert sorted(fs.reads) == sorted(set(fs.reads))
+
+
+def test_executable_rpath_applies_to_extensions_runpath_does_not() -> None:
+    files: dict[str, BinaryInfo | None] = {"/ext.so": _elf("libx.so"), "/r/libx.so": _elf()}
+    with_rpath = FakeFS(files | {"/exe": _elf(rpath=("/r",))})
+    (result,) = simulate("/exe", ["/ext.so"], with_rpath, _fake_config()).extensions
+    assert [(r.path, r.how) for r in result.resolutions] == [
+        ("/ext.so", "path"),
+        ("/r/libx.so", "RPATH of /exe"),
+    ]
+    with_runpath = FakeFS(files | {"/exe": _elf(runpath=("/r",))})
+    (result,) = simulate("/exe", ["/ext.so"], with_runpath, _fake_config()).extensions
+    assert result.error == "libx.so: cannot open shared object file: No such file or directory"
 
 
 def test_relative_entries_need_a_working_directory() -> None:
