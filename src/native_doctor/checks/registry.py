@@ -8,6 +8,7 @@ The documentation text feeds ``native-doctor explain``, the JSON output and the 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from native_doctor.analysis import Inspection
+    from native_doctor.environment import EnvironmentInspection
 
 __all__ = [
     "Check",
@@ -100,6 +102,8 @@ class Finding:
 
 
 CheckFunction = Callable[["Inspection"], Iterable[Finding]]
+#: A check of scope ``environment`` reads the whole environment instead of one artifact.
+EnvironmentCheckFunction = Callable[["EnvironmentInspection"], Iterable[Finding]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,9 @@ class Check:
     #: Knowledge-base page slug (one of :data:`PAGES`).
     page: str
     function: CheckFunction | None
+    #: ``artifact`` (a wheel or one distribution) or ``environment`` (the installed environment).
+    scope: str = "artifact"
+    environment_function: EnvironmentCheckFunction | None = None
 
     def finding(
         self, message: str, artifact: str, member: str | None = None, detail: str | None = None
@@ -167,6 +174,7 @@ def all_checks() -> list[Check]:
         abi,
         builtin,
         dependencies,
+        environment,
         linux,
         macos,
         wheel,
@@ -185,6 +193,53 @@ def get(code_or_name: str) -> Check | None:
     return None
 
 
+def register_environment(
+    code: str,
+    name: str,
+    severity: Severity,
+    *,
+    summary: str,
+    what: str,
+    why: str,
+    fix: str,
+    page: str,
+    references: tuple[str, ...] = (),
+    status: Status = Status.STABLE,
+) -> Callable[[EnvironmentCheckFunction], Check]:
+    """Register a check of scope ``environment`` (see :func:`register`)."""
+
+    def decorate(function: EnvironmentCheckFunction) -> Check:
+        registered = register(
+            code,
+            name,
+            severity,
+            summary=summary,
+            what=what,
+            why=why,
+            fix=fix,
+            page=page,
+            references=references,
+            status=status,
+        )(None)
+        check = dataclasses.replace(registered, scope="environment", environment_function=function)
+        _REGISTRY[code] = check
+        return check
+
+    return decorate
+
+
+def run_environment_checks(
+    environment: EnvironmentInspection, selected: Collection[str] | None = None
+) -> Iterator[Finding]:
+    """Every finding of the selected environment checks (default: every stable one)."""
+    for check in all_checks():
+        function = check.environment_function
+        if function is None:
+            continue
+        if check.code in selected if selected is not None else check.status is Status.STABLE:
+            yield from function(environment)
+
+
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     """The one stable order of findings every report uses: artifact, severity (worst first), code,
     member, detail, message."""
@@ -197,7 +252,7 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
 def run_checks(inspection: Inspection, selected: Collection[str] | None = None) -> Iterator[Finding]:
     """Every finding of the selected checks (default: every stable one) on one inspected artifact."""
     for check in all_checks():
-        if check.function is None:
+        if check.function is None or check.scope != "artifact":
             continue
         if check.code in selected if selected is not None else check.status is Status.STABLE:
             yield from check.function(inspection)

@@ -1,0 +1,61 @@
+"""What the environment doctor knows about one Python environment: pure records.
+
+``native_doctor.doctor`` gathers them (reading site-packages, the host, binaries' text markers,
+and simulating the platform's loader for the process); checks of scope ``environment`` read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from native_doctor.analysis import Inspection
+    from native_doctor.platforms.process_linux import ProcessReport
+    from native_doctor.sources.host import HostFacts
+    from native_doctor.sources.markers import BinaryMarkers
+    from native_doctor.sources.runtime import ImportProbe
+
+__all__ = ["EnvironmentInspection", "ImportPrediction"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportPrediction:
+    """The simulated process in which one distribution's extension modules are imported."""
+
+    #: The distribution (its name) whose extensions were loaded, after the interpreter.
+    distribution: str
+    #: Its ``.dist-info`` path (findings name it as their artifact).
+    dist_info: str
+    #: Absolute paths of the extension modules, in the order they were loaded.
+    extensions: tuple[str, ...]
+    report: ProcessReport
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentInspection:
+    """Everything the environment doctor found, before any check ran."""
+
+    host: HostFacts
+    #: The site-packages directories examined.
+    site_packages: tuple[str, ...]
+    #: One per installed distribution that carries native files (static, wheel-like analysis).
+    distributions: tuple[Inspection, ...]
+    #: Distribution name -> version, for every distribution (native or not).
+    versions: Mapping[str, str]
+    #: Distribution name -> top-level import names its RECORD installs.
+    top_levels: Mapping[str, tuple[str, ...]]
+    #: The loader simulation per distribution (Linux hosts; empty elsewhere).
+    predictions: tuple[ImportPrediction, ...] = ()
+    #: Absolute path of a native file -> its text markers (NumPy target, CPU baseline, ...).
+    markers: Mapping[str, BinaryMarkers] = field(default_factory=lambda: MappingProxyType({}))
+    #: ``--runtime``: what really happened when each top-level package was imported in a child.
+    runtime: tuple[ImportProbe, ...] = ()
+
+    def absolute(self, inspection: Inspection, path: str) -> str:
+        """The absolute path of a file of ``inspection`` given by its RECORD path."""
+        from pathlib import Path
+
+        return str((Path(inspection.artifact.path).parent / path).resolve(strict=False))
