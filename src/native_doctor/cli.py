@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -88,6 +87,10 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     env.add_argument("--version", action="version", version=f"native-doctor {__version__}")
     env.add_argument(
         "--path", type=Path, action="append", help="a site-packages directory to examine instead"
+    )
+    env.add_argument("--python", metavar="PATH", help="examine this interpreter's environment instead")
+    env.add_argument(
+        "--runtime", action="store_true", help="also import each package in a child process and compare"
     )
     _add_output_options(env, formats=("text", "json"))
     inspect = argparse.ArgumentParser(
@@ -242,42 +245,94 @@ def _split(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def _run_env(options: argparse.Namespace) -> int:
-    from native_doctor.analysis import inspect_artifact
-    from native_doctor.checks.registry import run_checks
-    from native_doctor.platforms.loader import FileIndex
-    from native_doctor.sources.env import host_libraries, read_environment, site_packages
+    from native_doctor.checks.registry import run_checks, run_environment_checks
+    from native_doctor.doctor import examine
+    from native_doctor.sources.env import site_packages, site_packages_of
 
-    directories = options.path or site_packages()
+    if options.path:
+        directories = options.path
+    elif options.python:
+        directories = site_packages_of(options.python)
+    else:
+        directories = site_packages()
     for directory in directories:
         if not directory.is_dir():
             raise UsageError(f"{directory}: not a directory")
-    host = host_libraries()
-    inspections: list[Inspection] = []
-    findings: list[Finding] = []
-    for directory in directories:
-        with _progress(f"reading {directory}") as tick:
-            environment = read_environment(directory, progress=tick)
-        everything = [n for d in environment.distributions for n in d.native]
-        dll_dirs = [p for d in environment.distributions for p in d.dll_directories]
-        index = FileIndex(everything, dll_dirs)
-        for dist in environment.distributions:
-            if dist.native:
-                inspection = inspect_artifact(dist, index=index, host_libraries=host)
-                inspections.append(inspection)
-                findings.extend(run_checks(inspection, _BASIC_CHECKS))
-    described = {
-        "python": sys.executable,
-        "python_version": platform.python_version(),
-        "implementation": sys.implementation.name,
-        "platform": f"{platform.system()} {platform.machine()}",
-        "site_packages": [str(d) for d in directories],
-    }
-    header = [
-        f"Python {described['python_version']} ({sys.executable}) on {described['platform']}",
-        f"site-packages: {', '.join(described['site_packages'])}",
-        f"{len(inspections)} installed distribution(s) carry native files",
+    with _progress("examining the environment") as tick:
+        environment = examine(directories, python=options.python, runtime=options.runtime, progress=tick)
+    findings = [f for i in environment.distributions for f in run_checks(i, _ENV_ARTIFACT_CHECKS)]
+    findings.extend(run_environment_checks(environment))
+    extra = {"environment": _environment_json(environment)}
+    return _report(
+        options,
+        list(environment.distributions),
+        findings,
+        header=_host_summary(environment),
+        extra=extra,
+        binaries=options.verbose,
+    )
+
+
+#: Artifact checks that still apply to an installed distribution (the loader simulation replaces
+#: the wheel-level library checks).
+_ENV_ARTIFACT_CHECKS = frozenset({"ND002"})
+
+
+def _host_summary(environment: Any) -> list[str]:
+    host = environment.host
+    level = f", x86-64-v{host.x86_64_level}" if host.x86_64_level else ""
+    libc = f"{host.libc_name} {host.libc_version}" if host.libc_name else "unknown libc"
+    threads = " free-threaded" if host.free_threaded else ""
+    gpu = f"; NVIDIA driver {host.nvidia_driver}" if host.nvidia_driver else ""
+    installers = ", ".join(f"{k} ({v})" for k, v in sorted(host.installers.items())) or "none recorded"
+    lines = [
+        f"Python {host.python_version}{threads} ({host.executable}), {host.environment_kind} environment",
+        f"host: {host.distro_name or host.os_name} {host.machine}, {libc}{level}{gpu}",
+        f"site-packages: {', '.join(environment.site_packages)}; installed by: {installers}",
+        f"{len(environment.distributions)} distribution(s) carry native files; "
+        f"{sum(len(p.extensions) for p in environment.predictions)} extension module(s) simulated",
     ]
-    return _report(options, inspections, findings, header=header, extra={"environment": described})
+    for probe in environment.runtime:
+        state = "ok" if probe.ok else f"FAILED ({probe.signal or probe.error or 'error'})"
+        lines.append(f"runtime: import {probe.module}: {state}")
+    return lines
+
+
+def _environment_json(environment: Any) -> dict[str, Any]:
+    host = _plain(environment.host)
+    return {
+        "python": environment.host.executable,
+        "python_version": environment.host.python_version,
+        "implementation": environment.host.python_implementation,
+        "platform": f"{environment.host.os_name} {environment.host.machine}",
+        "site_packages": list(environment.site_packages),
+        "host": host,
+        "imports_simulated": [
+            {
+                "distribution": p.distribution,
+                "extensions": list(p.extensions),
+                "failed": [r.requested for r in p.report.extensions if not r.ok],
+                "loaded": [o.path for o in p.report.loaded],
+            }
+            for p in environment.predictions
+        ],
+        "runtime": [_plain(probe) for probe in environment.runtime],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A dataclass (or mapping, sequence) as JSON-ready data; mappingproxy fields included."""
+    import dataclasses
+    from collections.abc import Mapping
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_plain(v) for v in value]
+        return sorted(items) if isinstance(value, set | frozenset) else items
+    return value
 
 
 def _run_explain(options: argparse.Namespace) -> int:

@@ -72,9 +72,11 @@ def test_dependencies_resolve_across_distributions_and_the_host(site: Path) -> N
 def test_env_command_on_a_site_packages_directory(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["--path", str(site), "--format", "json"])
     doc = json.loads(capsys.readouterr().out)
-    assert code == 1  # lonely's external library is an error finding
+    assert code == 1  # lonely's import will fail: the loader finds no libdep.so.1 for it
     assert [a["name"] for a in doc["artifacts"]] == ["app", "deplib", "lonely"]
-    assert {f["code"] for f in doc["findings"]} == {"ND201"}
+    assert {f["code"] for f in doc["findings"]} == {"ND701"}
+    [failure] = doc["findings"]
+    assert "libdep.so.1" in failure["message"] and failure["artifact"].endswith("lonely-1.0.dist-info")
     assert doc["environment"]["site_packages"] == [str(site)]
 
 

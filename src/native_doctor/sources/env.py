@@ -46,6 +46,29 @@ def site_packages() -> list[Path]:
     return found
 
 
+def site_packages_of(python: str) -> list[Path]:
+    """The site-packages directories of another interpreter (asked, never guessed).
+
+    :raises UsageError: the interpreter cannot be run or does not answer.
+    """
+    import json
+    import subprocess
+
+    from native_doctor.errors import UsageError
+
+    script = (
+        "import json, sysconfig; p = sysconfig.get_paths(); print(json.dumps([p['purelib'], p['platlib']]))"
+    )
+    try:
+        proc = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+        paths = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        paths = None
+    if not isinstance(paths, list):
+        raise UsageError(f"--python {python}: not a Python interpreter that can be run here")
+    return [Path(p) for p in dict.fromkeys(paths) if Path(p).is_dir()]
+
+
 def read_environment(directory: Path, *, progress: ProgressCallback | None = None) -> Environment:
     """Read every ``*.dist-info`` distribution in ``directory``; unreadable ones are skipped."""
     dist_infos = sorted(p for p in directory.glob("*.dist-info") if p.is_dir())

@@ -1,0 +1,133 @@
+"""Gather what the environment doctor needs: the installed distributions, the host, the binaries'
+text markers, a simulation of the loader for each distribution's imports, and (on request) what
+really happens when each package is imported in a child process.
+
+This is the orchestration layer: it calls the sources (I/O) and the pure analysis, and returns an
+:class:`~native_doctor.environment.EnvironmentInspection`; it never prints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from native_doctor.analysis import Inspection, inspect_artifact
+from native_doctor.environment import EnvironmentInspection, ImportPrediction
+from native_doctor.model import Artifact
+from native_doctor.platforms.loader import FileIndex
+from native_doctor.sources.env import Environment, host_libraries, read_environment
+from native_doctor.sources.host import HostFacts, read_host_facts
+from native_doctor.sources.markers import BinaryMarkers, read_markers
+from native_doctor.sources.runtime import ImportProbe, probe_import, top_level_modules
+
+__all__ = ["examine"]
+
+ProgressCallback = Callable[[int, int], None]
+#: Extension modules (what ``import`` dlopen()s), as opposed to the libraries they need.
+_EXTENSION = re.compile(r"\.(?:cpython-[^/]+|abi3)\.so$|^[^/]+/[^/]*\.so$")
+
+
+def examine(
+    directories: Sequence[Path],
+    *,
+    python: str | None = None,
+    runtime: bool = False,
+    progress: ProgressCallback | None = None,
+) -> EnvironmentInspection:
+    """Examine the environment whose site-packages are ``directories``.
+
+    :param python: the interpreter that runs the imports (default: this one).
+    :param runtime: also import each top-level package in a child process and record what happens.
+    """
+    interpreter = python or sys.executable
+    environments = [read_environment(d, progress=progress) for d in directories]
+    host = read_host_facts(site_dirs=directories)
+    system = host_libraries()
+    inspections: list[Inspection] = []
+    for environment in environments:
+        index = FileIndex(
+            [n for d in environment.distributions for n in d.native],
+            [p for d in environment.distributions for p in d.dll_directories],
+        )
+        for dist in environment.distributions:
+            if dist.native:
+                inspections.append(inspect_artifact(dist, index=index, host_libraries=system))
+    distributions = [d for e in environments for d in e.distributions]
+    return EnvironmentInspection(
+        host=host,
+        site_packages=tuple(str(d) for d in directories),
+        distributions=tuple(inspections),
+        versions={str(canonicalize_name(d.name)): d.version for d in distributions},
+        top_levels={str(canonicalize_name(d.name)): top_level_modules(d.files) for d in distributions},
+        predictions=_predict(environments, interpreter, host),
+        markers=_markers(environments),
+        runtime=_probe(distributions, interpreter) if runtime else (),
+    )
+
+
+def _absolute(environment: Environment, path: str) -> str:
+    return os.path.normpath(environment.site_packages / path)
+
+
+def _extensions(environment: Environment, dist: Artifact) -> list[str]:
+    """The extension modules of ``dist`` that import would dlopen, absolute, in RECORD order."""
+    return [
+        _absolute(environment, n.install_path)
+        for n in dist.native
+        if n.info is not None
+        and not n.install_path.startswith("../")
+        and _EXTENSION.search(n.install_path)
+        and ".libs/" not in n.install_path
+    ]
+
+
+def _predict(
+    environments: Sequence[Environment], python: str, host: HostFacts
+) -> tuple[ImportPrediction, ...]:
+    """One simulated process per distribution: the interpreter starts, then its extensions load."""
+    if not sys.platform.startswith("linux") or host.libc_name == "musl":
+        return ()  # the Linux simulation models glibc's ld.so; other loaders are not wired up yet
+    from native_doctor.platforms.process_linux import (
+        RealFileSystem,
+        config_from_host,
+        loader_diagnostics,
+        simulate,
+    )
+
+    rtld = host.interpreter_loader or "/lib64/ld-linux-x86-64.so.2"
+    config = config_from_host(os.environ, diagnostics=loader_diagnostics(rtld), cwd=str(Path.cwd()))
+    fs = RealFileSystem()
+    executable = os.path.realpath(python)
+    predictions = []
+    for environment in environments:
+        for dist in environment.distributions:
+            extensions = _extensions(environment, dist)
+            if extensions:
+                report = simulate(executable, extensions, fs, config)
+                predictions.append(ImportPrediction(dist.name, dist.path, tuple(extensions), report))
+    return tuple(predictions)
+
+
+def _markers(environments: Sequence[Environment]) -> dict[str, BinaryMarkers]:
+    """Text markers of every readable native file (NumPy target, CPU baseline, OpenBLAS build...)."""
+    found: dict[str, BinaryMarkers] = {}
+    for environment in environments:
+        for dist in environment.distributions:
+            for native in dist.native:
+                path = _absolute(environment, native.install_path)
+                try:
+                    found[path] = read_markers(path)
+                except OSError:
+                    continue
+    return found
+
+
+def _probe(distributions: Sequence[Artifact], python: str) -> tuple[ImportProbe, ...]:
+    """Import each top-level package of each native distribution in a child process."""
+    modules = sorted({m for d in distributions if d.native for m in top_level_modules(d.files)})
+    return tuple(probe_import(module, python=python) for module in modules)
