@@ -6,6 +6,7 @@ import importlib.util
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,20 +61,22 @@ CASES: dict[str, tuple[Factory, Factory]] = {
 }
 
 
-def _family_cases() -> dict[str, tuple[Factory, Factory]]:
-    merged: dict[str, tuple[Factory, Factory]] = {}
+def _family_cases(table: str) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
+    merged: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {}
     for path in sorted(Path(__file__).parent.glob("test_*_checks.py")):
         spec = importlib.util.spec_from_file_location(f"_cases_{path.stem}", path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        for code, pair in getattr(module, "CASES", {}).items():
+        for code, pair in getattr(module, table, {}).items():
             assert code not in merged and code not in CASES, f"{code} has fixtures in two modules"
             merged[code] = pair
     return merged
 
 
-CASES.update(_family_cases())
+CASES.update(_family_cases("CASES"))
+#: For every environment check: (an EnvironmentInspection that triggers it, a clean one).
+ENV_CASES = _family_cases("ENV_CASES")
 
 
 def test_codes_and_names_are_unique_and_well_formed() -> None:
@@ -104,6 +107,20 @@ def test_every_check_fires_and_stays_quiet(check: Check) -> None:
     bad, good = CASES[code]
     assert code in {f.code for f in run_checks(bad())}
     assert code not in {f.code for f in run_checks(good())}
+
+
+@pytest.mark.parametrize(
+    "check",
+    [c for c in all_checks() if c.environment_function is not None and c.status is Status.STABLE],
+    ids=lambda c: c.code,
+)
+def test_every_environment_check_fires_and_stays_quiet(check: Check) -> None:
+    from native_doctor.checks.registry import run_environment_checks
+
+    assert check.code in ENV_CASES, f"{check.code} needs a triggering and a clean fixture in ENV_CASES"
+    bad, good = ENV_CASES[check.code]
+    assert check.code in {f.code for f in run_environment_checks(bad())}
+    assert check.code not in {f.code for f in run_environment_checks(good())}
 
 
 def test_generated_docs_are_up_to_date() -> None:
