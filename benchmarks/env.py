@@ -1,0 +1,448 @@
+"""Time a full static scan of a LARGE Python environment: native-doctor against ldd and libtree.
+
+Run from the repository root::
+
+    python benchmarks/env.py                 # builds the venv once, then best of 3
+    python benchmarks/env.py --repeat 5 --json out.json
+
+The environment is a real virtual environment under the corpus cache
+(``<cache>/venvs/large-cp311``, built once with ``python -m venv`` and ``pip install`` of exact
+pins, reused while its marker file names the same pins): numpy, scipy, scikit-learn, pyarrow,
+opencv-python-headless and torch (CPU build) with their dependencies. If the torch pin cannot be
+installed the venv is built without it, and the output says so.
+
+What is measured, in one run, on the same files (every shared object read once beforehand, so
+all tools find them in the page cache), wall-clock, best of ``--repeat``:
+
+(a) native-doctor, the default job on that environment
+
+    * as a command: ``python -m native_doctor --python <venv python> --format json``, stdout to
+      ``/dev/null`` (everything: start-up, the static scan of every distribution, the glibc
+      loader simulation of every distribution's imports, text markers, checks, JSON);
+    * in process: ``native_doctor.doctor.examine([site-packages], python=<venv python>)``
+      (imports done and one untimed warm-up call first; every ``functools`` cache of
+      ``native_doctor`` cleared before each call), with a breakdown of where the time goes.
+
+(b) ``ldd FILE`` for every shared object in site-packages, one call per file, one after the
+    other (``find site-packages -name '*.so*' | xargs -n1 ldd``, as people do);
+
+(c) ``libtree -p -v FILE`` for the same files, one call per file, and once with all files in a
+    single call (libtree accepts several).
+
+``--runtime`` is not timed: importing torch in a child is not a static scan.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# benchmarks/ holds ``inspect.py``: when this script runs, its folder is sys.path[0] and the
+# standard library's ``import inspect`` (done by ``dataclasses``) would load that file instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import functools  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from dataclasses import asdict, dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+import _corpus  # noqa: E402
+import native_doctor  # noqa: E402
+from native_doctor import cli, doctor  # noqa: E402
+
+VENV_NAME = "large-cp311"
+MARKER = ".native-doctor-venv.json"
+#: Exact pins (the dependencies too). torch 2.13.0 (CPU build) is served from a local wheel here.
+BASE_PINS: tuple[str, ...] = (
+    "numpy==2.4.6",
+    "scipy==1.17.1",
+    "scikit-learn==1.9.1",
+    "joblib==1.6.0",
+    "threadpoolctl==3.7.0",
+    "narwhals==2.29.0",
+    "cloudpickle==3.1.3",
+    "pyarrow==25.0.1",
+    "opencv-python-headless==5.0.0.93",
+)
+TORCH_PINS: tuple[str, ...] = (
+    "torch==2.13.0",
+    "filelock==4.3.1",
+    "fsspec==2026.9.0",
+    "jinja2==3.1.6",
+    "markupsafe==3.0.4",
+    "mpmath==1.3.0",
+    "networkx==3.6.1",
+    "sympy==1.14.0",
+    "typing-extensions==4.16.0",
+    "setuptools==84.2.1",
+)
+TARGET_SECONDS = 1.0
+
+
+# --------------------------------------------------------------------------- the environment
+
+
+@dataclass
+class Venv:
+    root: Path
+    python: Path
+    site_packages: Path
+    pins: tuple[str, ...]
+    built_seconds: float
+    note: str = ""
+
+
+def _pip_install(python: Path, pins: tuple[str, ...]) -> bool:
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+         "--only-binary=:all:", *pins],
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return done.returncode == 0
+
+
+def build_venv(name: str = VENV_NAME) -> Venv:
+    """``<cache>/venvs/<name>`` with the pins installed; reused when its marker matches.
+
+    Tries the full pin set; when that fails (no torch wheel here), the same without torch.
+    """
+    root = _corpus.cache_dir() / "venvs" / name
+    python = root / "bin" / "python"
+    marker = root / MARKER
+    base = sys._base_executable  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    for pins, note in ((BASE_PINS + TORCH_PINS, ""), (BASE_PINS, "torch could not be installed")):
+        wanted = {"pins": list(pins), "base": base}
+        with contextlib.suppress(OSError, ValueError):
+            if python.exists() and json.loads(marker.read_text()) == wanted:
+                return Venv(root, python, _purelib(python), pins, 0.0, note)
+    for pins, note in ((BASE_PINS + TORCH_PINS, ""), (BASE_PINS, "torch could not be installed")):
+        shutil.rmtree(root, ignore_errors=True)
+        root.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([base, "-m", "venv", str(root)], check=True)
+        if _pip_install(python, pins):
+            marker.write_text(json.dumps({"pins": list(pins), "base": base}))
+            return Venv(root, python, _purelib(python), pins, time.perf_counter() - started, note)
+        print(f"pip install failed for {' '.join(pins)}", file=sys.stderr)
+    raise SystemExit("could not build the benchmark environment")
+
+
+def _purelib(python: Path) -> Path:
+    out = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return Path(out.strip())
+
+
+def shared_objects(site_packages: Path) -> list[Path]:
+    """Every regular ELF file in site-packages named ``*.so`` or ``*.so.*``, sorted."""
+    found = []
+    for directory, _dirs, files in os.walk(site_packages):
+        for name in files:
+            if name.endswith(".so") or ".so." in name:
+                path = Path(directory) / name
+                if path.is_symlink() or not path.is_file():
+                    continue
+                with path.open("rb") as fh:
+                    if fh.read(4) == b"\x7fELF":
+                        found.append(path)
+    return sorted(found)
+
+
+def warm(paths: list[Path]) -> int:
+    """Read every file once (page cache); the total size in bytes."""
+    total = 0
+    for path in paths:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 22):
+                total += len(chunk)
+    return total
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Timing:
+    label: str
+    calls: int
+    seconds: list[float] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+
+def best_of(repeat: int, label: str, calls: int, run: Callable[[], None], note: str = "") -> Timing:
+    timing = Timing(label, calls, note=note)
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        timing.seconds.append(time.perf_counter() - started)
+    return timing
+
+
+def _quiet(argv: list[str], cwd: str) -> int:
+    return subprocess.run(
+        argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    ).returncode
+
+
+def clear_caches() -> None:
+    """Clear every ``functools`` cache of native_doctor's imported modules."""
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not module_name.startswith("native_doctor"):
+            continue
+        for value in list(vars(module).values()):
+            members = [value]
+            if isinstance(value, type) and value.__module__ == module_name:
+                members += [getattr(m, "__func__", m) for m in vars(value).values()]
+            for member in members:
+                if isinstance(member, functools._lru_cache_wrapper):
+                    member.cache_clear()
+
+
+@contextlib.contextmanager
+def phases(into: dict[str, float]) -> Iterator[None]:
+    """Accumulate the time spent in each step ``examine`` calls (module attributes patched)."""
+    names = {
+        "read_environment": "read site-packages (RECORD, ELF headers)",
+        "read_host_facts": "host facts",
+        "host_libraries": "host libraries (ld.so cache)",
+        "inspect_artifact": "static analysis per distribution",
+        "_predict": "loader simulation per distribution",
+        "_markers": "text markers of native files",
+    }
+    originals = {name: getattr(doctor, name) for name in names}
+
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                label = names[name]
+                into[label] = into.get(label, 0.0) + time.perf_counter() - started
+
+        return wrapper
+
+    for name, function in originals.items():
+        setattr(doctor, name, timed(name, function))
+    try:
+        yield
+    finally:
+        for name, function in originals.items():
+            setattr(doctor, name, function)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    libtree = subprocess.run(["libtree", "--version"], capture_output=True, text=True, check=False)
+    ldd = subprocess.run(["ldd", "--version"], capture_output=True, text=True, check=False)
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "native_doctor": native_doctor.__version__,
+        "commit": commit,
+        "ldd": ldd.stdout.splitlines()[0] if ldd.stdout else "",
+        "libtree": libtree.stdout.strip(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each tool (best is kept)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    options = parser.parse_args(argv)
+
+    venv = build_venv()
+    files = shared_objects(venv.site_packages)
+    size = warm(files)
+    versions = subprocess.run(
+        [str(venv.python), "-m", "pip", "list", "--format", "freeze", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    info = machine()
+    print(f"machine: {info}")
+    print(
+        f"environment: {venv.site_packages}"
+        + (f" (built in {venv.built_seconds:.0f} s)" if venv.built_seconds else "")
+    )
+    if venv.note:
+        print(f"NOTE: {venv.note}")
+    print(f"installed: {' '.join(versions)}")
+    print(f"shared objects: {len(files)} files, {size / (1 << 20):.0f} MiB")
+
+    site, python = str(venv.site_packages), str(venv.python)
+    results: list[Timing] = []
+    with tempfile.TemporaryDirectory(prefix="nd-bench-env-") as cwd:
+        command = [sys.executable, "-m", "native_doctor", "--python", python, "--format", "json"]
+        exit_code = _quiet(command, cwd)  # warm-up, untimed
+        results.append(
+            best_of(
+                options.repeat,
+                "native-doctor --python PY --format json",
+                1,
+                lambda: _quiet(command, cwd) and None,
+                note=f"exit {exit_code}",
+            )
+        )
+        doctor.examine([venv.site_packages], python=python)  # warm-up, untimed
+        breakdowns: list[dict[str, float]] = []
+
+        def in_process() -> None:
+            clear_caches()
+            breakdown: dict[str, float] = {}
+            with phases(breakdown):
+                doctor.examine([venv.site_packages], python=python)
+            breakdowns.append(breakdown)
+
+        results.append(best_of(options.repeat, "examine() in process", 1, in_process))
+
+        def without_markers() -> None:
+            clear_caches()
+            original = doctor._markers
+            doctor._markers = lambda environments: {}  # type: ignore[assignment]
+            try:
+                doctor.examine([venv.site_packages], python=python)
+            finally:
+                doctor._markers = original  # type: ignore[assignment]
+
+        results.append(
+            best_of(
+                options.repeat,
+                "  (diagnostic) examine() without markers",
+                1,
+                without_markers,
+                note="text-marker scan replaced by {}",
+            )
+        )
+        with tempfile.NamedTemporaryFile(suffix=".json") as output:
+            cli_argv = ["--python", python, "--format", "json", "--output", output.name]
+
+            def whole_cli() -> None:
+                clear_caches()
+                cli.main(cli_argv)
+
+            results.append(
+                best_of(
+                    options.repeat,
+                    "  (diagnostic) cli.main in process",
+                    1,
+                    whole_cli,
+                    note="examine + checks + JSON to a file",
+                )
+            )
+        for path in files:  # warm-up of both tools' own binaries and libraries
+            _quiet(["ldd", str(path)], cwd)
+            break
+        results.append(
+            best_of(
+                options.repeat,
+                "ldd FILE (one call per file)",
+                len(files),
+                lambda: [_quiet(["ldd", str(p)], cwd) for p in files] and None,
+            )
+        )
+        results.append(
+            best_of(
+                options.repeat,
+                "libtree -p -v FILE (one call per file)",
+                len(files),
+                lambda: [_quiet(["libtree", "-p", "-v", str(p)], cwd) for p in files] and None,
+            )
+        )
+        results.append(
+            best_of(
+                options.repeat,
+                "libtree -p -v FILE... (one call)",
+                1,
+                lambda: _quiet(["libtree", "-p", "-v", *map(str, files)], cwd) and None,
+            )
+        )
+
+    command_best = results[0].best
+    print()
+    print(f"full static scan of {site} ({len(files)} shared objects), wall seconds, best of {options.repeat}")
+    header = f"{'tool':44} {'calls':>6} {'best s':>8} {'all runs':>24} {'x nd cmd':>9}"
+    print(header)
+    print("-" * len(header))
+    for timing in results:
+        runs = " ".join(f"{s:.3f}" for s in timing.seconds)
+        ratio = timing.best / command_best
+        print(
+            f"{timing.label:44} {timing.calls:>6} {timing.best:8.3f} {runs:>24} {ratio:9.2f}  {timing.note}"
+        )
+    best_breakdown = breakdowns[min(range(len(breakdowns)), key=lambda i: sum(breakdowns[i].values()))]
+    print()
+    print("examine() in process, where the time goes (fastest run):")
+    for label, seconds in sorted(best_breakdown.items(), key=lambda kv: -kv[1]):
+        print(f"  {label:44} {seconds:7.3f}")
+    by_label = {t.label: t.best for t in results}
+    in_process = by_label["examine() in process"]
+    libtree_per_file = by_label["libtree -p -v FILE (one call per file)"]
+    libtree_once = by_label["libtree -p -v FILE... (one call)"]
+    print()
+    print("targets:")
+    print(
+        f"  faster than libtree walks it: command {command_best:.3f} s vs libtree "
+        f"{libtree_per_file:.3f} s per file / {libtree_once:.3f} s in one call -> "
+        f"{libtree_per_file / command_best:.2f}x / {libtree_once / command_best:.2f}x"
+    )
+    print(
+        f"  under {TARGET_SECONDS:.0f} s: command {command_best:.3f} s "
+        f"({'met' if command_best < TARGET_SECONDS else 'NOT met'}), in process {in_process:.3f} s "
+        f"({'met' if in_process < TARGET_SECONDS else 'NOT met'})"
+    )
+    if options.json:
+        options.json.write_text(
+            json.dumps(
+                {
+                    "machine": info,
+                    "environment": {"site_packages": site, "installed": versions, "note": venv.note},
+                    "files": len(files),
+                    "bytes": size,
+                    "results": [asdict(t) | {"best": t.best} for t in results],
+                    "examine_breakdown": best_breakdown,
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
