@@ -46,7 +46,7 @@ def examine(
     """
     interpreter = python or sys.executable
     environments = [read_environment(d, progress=progress) for d in directories]
-    host = read_host_facts(site_dirs=directories)
+    host = _interpreter_facts(read_host_facts(site_dirs=directories), interpreter)
     system = host_libraries()
     inspections: list[Inspection] = []
     for environment in environments:
@@ -66,7 +66,7 @@ def examine(
         top_levels={str(canonicalize_name(d.name)): top_level_modules(d.files) for d in distributions},
         predictions=_predict(environments, interpreter, host),
         markers=_markers(environments),
-        runtime=_probe(distributions, interpreter) if runtime else (),
+        runtime=_probe(environments, interpreter) if runtime else (),
     )
 
 
@@ -113,12 +113,22 @@ def _predict(
     return tuple(predictions)
 
 
+#: Libraries whose text markers matter besides extension modules: BLAS and OpenMP runtimes.
+_MARKED_LIBRARY = re.compile(r"(?:openblas|gomp|libomp|iomp|mkl_rt|_multiarray_umath)[^/]*$", re.IGNORECASE)
+
+
 def _markers(environments: Sequence[Environment]) -> dict[str, BinaryMarkers]:
-    """Text markers of every readable native file (NumPy target, CPU baseline, OpenBLAS build...)."""
+    """Text markers (NumPy target and CPU baseline, pybind11 ABI, OpenBLAS build, OpenMP runtime)
+    of extension modules and of BLAS/OpenMP libraries: where they live. Scanning every library
+    byte by byte costs seconds on a torch-sized environment (docs/performance.md)."""
     found: dict[str, BinaryMarkers] = {}
     for environment in environments:
         for dist in environment.distributions:
             for native in dist.native:
+                if not (
+                    _EXTENSION.search(native.install_path) or _MARKED_LIBRARY.search(native.install_path)
+                ):
+                    continue
                 path = _absolute(environment, native.install_path)
                 try:
                     found[path] = read_markers(path)
@@ -127,7 +137,44 @@ def _markers(environments: Sequence[Environment]) -> dict[str, BinaryMarkers]:
     return found
 
 
-def _probe(distributions: Sequence[Artifact], python: str) -> tuple[ImportProbe, ...]:
-    """Import each top-level package of each native distribution in a child process."""
-    modules = sorted({m for d in distributions if d.native for m in top_level_modules(d.files)})
+def _probe(environments: Sequence[Environment], python: str) -> tuple[ImportProbe, ...]:
+    """Import each top-level package of each distribution with extension modules in a child process."""
+    modules = sorted(
+        {
+            m
+            for e in environments
+            for d in e.distributions
+            if _extensions(e, d)
+            for m in top_level_modules(d.files)
+        }
+    )
     return tuple(probe_import(module, python=python) for module in modules)
+
+
+def _interpreter_facts(host: HostFacts, python: str) -> HostFacts:
+    """``host`` with the Python facts of ``python`` (when it is another interpreter than this one)."""
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        return host
+    import dataclasses
+    import json
+    import subprocess
+
+    script = (
+        "import json, platform, sys, sysconfig; print(json.dumps({"
+        "'python_version': platform.python_version(), "
+        "'python_implementation': platform.python_implementation(), "
+        "'abiflags': getattr(sys, 'abiflags', ''), "
+        "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
+        "'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix}))"
+    )
+    try:
+        proc = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+        facts = json.loads(proc.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return host
+    kind = "venv" if facts["prefix"] != facts["base_prefix"] else host.environment_kind
+    if Path(facts["prefix"], "conda-meta").is_dir():
+        kind = "conda"
+    elif facts["prefix"] == facts["base_prefix"]:
+        kind = "system"
+    return dataclasses.replace(host, environment_kind=kind, **facts)
