@@ -29,7 +29,9 @@ __all__ = ["examine"]
 
 ProgressCallback = Callable[[int, int], None]
 #: Extension modules (what ``import`` dlopen()s), as opposed to the libraries they need.
-_EXTENSION = re.compile(r"\.(?:cpython-[^/]+|abi3)\.so$|^[^/]+/[^/]*\.so$")
+#: A ``.so`` named with an interpreter tag, or any ``.so`` whose name does not start with ``lib``
+#: (``pkg/sub/_ext.so``); vendored libraries (``lib*.so*``, ``*.libs/``) are what extensions need.
+_EXTENSION = re.compile(r"\.(?:cpython-[^/]+|abi3)\.so$|(?:^|/)(?!lib)[^/]+\.so$")
 
 
 def examine(
