@@ -3,6 +3,7 @@ do not, and the edge cases that decide between the two."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
@@ -690,8 +691,21 @@ def test_nd711_quiet_for_a_false_value(value: str) -> None:
 # --------------------------------------------------------------------------- the table
 
 EnvFactory = Callable[[], EnvironmentInspection]
+
+
 #: For every environment check: (an environment that triggers it, a clean one).
+def _with_probe(env: EnvironmentInspection, *, ok: bool, signal: str | None = None) -> EnvironmentInspection:
+    from native_doctor.sources.runtime import ImportProbe
+
+    probe = ImportProbe("demo", ok, 0 if ok else -4, signal, None if ok else "Illegal instruction", (), 0.1)
+    return dataclasses.replace(env, top_levels=MappingProxyType({"demo": ("demo",)}), runtime=(probe,))
+
+
 ENV_CASES: dict[str, tuple[EnvFactory, EnvFactory]] = {
+    "ND712": (
+        lambda: _with_probe(_loads_fine(), ok=False, signal="SIGILL"),
+        lambda: _with_probe(_loads_fine(), ok=True),
+    ),
     "ND701": (_missing, _loads_fine),
     "ND702": (_old_libstdcxx, _versions_fine),
     "ND703": (
@@ -782,3 +796,13 @@ def test_nd701_static_fallback_only_on_linux_hosts() -> None:
     lonely = _dist("lonely", "1.0", _file("lonely/sub/libx.so", _elf(("libdep.so.1",))))
     assert _findings("ND701", _env(lonely, host=_host(os_name="Darwin"))) == []
     assert len(_findings("ND701", _env(lonely))) == 1
+
+
+def test_nd712_failed_import_names_the_signal_and_the_prediction() -> None:
+    [finding] = _findings("ND712", _with_probe(_loads_fine(), ok=False, signal="SIGILL"))
+    assert "SIGILL" in finding.message and "predicted it would load" in finding.message
+
+
+def test_nd712_success_against_a_predicted_failure_is_information() -> None:
+    [finding] = _findings("ND712", _with_probe(_missing(), ok=True))
+    assert finding.severity.value == "info" and finding.detail == "prediction-differs"

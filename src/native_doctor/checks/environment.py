@@ -1402,3 +1402,75 @@ def kmp_duplicate_lib_ok(env: EnvironmentInspection) -> Iterator[Finding]:
         None,
         f"KMP_DUPLICATE_LIB_OK={value}",
     )
+
+
+# --- ND712: what really happened on import (--runtime) ----------------------------------------------
+
+
+def _predicted_ok(env: EnvironmentInspection, module: str) -> bool | None:
+    """Whether the loader simulation expected ``module``'s distribution to import (None: not simulated)."""
+    owners = {name for name, tops in env.top_levels.items() if module in tops}
+    predictions = [p for p in env.predictions if str(canonicalize_name(p.distribution)) in owners]
+    if not predictions:
+        return None
+    return all(load.ok for p in predictions for load in p.report.extensions)
+
+
+@register_environment(
+    "ND712",
+    "import-failed-at-runtime",
+    Severity.ERROR,
+    summary="Importing a package in a child process failed (--runtime), or did not fail as predicted.",
+    what=(
+        "With `--runtime`, each top-level package that ships extension modules is imported in a child "
+        "Python (`-X faulthandler`, never in the doctor's own process); the result is compared with the "
+        "static loader simulation. A failed import is an error whatever the cause; an import that "
+        "succeeds although the simulation predicted a load failure is reported too, since it means the "
+        "static picture missed something (a library preloaded by another import, an environment variable)."
+    ),
+    why=(
+        'This is the failure the user will see: "ImportError: libfoo.so.1: cannot open shared object file", '
+        '"Illegal instruction (core dumped)" (SIGILL: a CPU baseline the host lacks), "OMP: Error #15: '
+        'Initializing libiomp5.so, but found libomp.so already initialized" (abort), or a NumPy ABI '
+        "message. The signal and the last line of the child's stderr say which."
+    ),
+    fix=(
+        "Follow the finding the static checks gave for the same distribution (ND701, ND702, ND708, ND710); "
+        "for a SIGILL install a build for the host's CPU level; for OMP Error #15 remove one of the OpenMP "
+        "runtimes (ND704). If no static finding explains it, run the import with `LD_DEBUG=libs` (Linux) "
+        "to see what the loader did, and report the difference to native-doctor."
+    ),
+    page="native-dependencies",
+    references=("https://man7.org/linux/man-pages/man8/ld.so.8.html",),
+)
+def import_failed_at_runtime(env: EnvironmentInspection) -> Iterator[Finding]:
+    """One finding per probed package that failed, or that succeeded against the prediction."""
+    artifact = env.site_packages[0] if env.site_packages else ""
+    for probe in env.runtime:
+        predicted = _predicted_ok(env, probe.module)
+        if not probe.ok:
+            cause = probe.signal or probe.error or f"exit status {probe.returncode}"
+            notes = f" ({'; '.join(probe.notes)})" if probe.notes else ""
+            expected = {
+                True: "the loader simulation predicted it would load",
+                False: "as predicted",
+                None: "",
+            }
+            yield import_failed_at_runtime.finding(
+                f"`import {probe.module}` failed in a child process: {cause}{notes}"
+                + (f"; {expected[predicted]}" if expected[predicted] else ""),
+                artifact,
+                probe.module,
+                cause,
+            )
+        elif predicted is False:
+            yield dataclasses.replace(
+                import_failed_at_runtime.finding(
+                    f"`import {probe.module}` succeeded although the loader simulation predicted a load "
+                    "failure: the static picture missed how the process finds a library",
+                    artifact,
+                    probe.module,
+                    "prediction-differs",
+                ),
+                severity=Severity.INFO,
+            )
