@@ -149,10 +149,15 @@ def _findings(console: Console, findings: Sequence[Finding]) -> None:
         return
     console.print()
     console.print(f"[bold]{len(findings)} finding{'s' if len(findings) != 1 else ''}[/]")
-    for finding in findings:
-        style = _SEVERITY_STYLE[finding.severity]
-        console.print(
-            f"  [{style}]{finding.severity.value:<7}[/] [bold]{finding.code}[/] {finding.name}: "
-            f"{escape(finding.message)}",
-            highlight=False,
-        )
+    for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
+        group = [f for f in findings if f.severity is severity]
+        if not group:
+            continue
+        style = _SEVERITY_STYLE[severity]
+        console.print(f"[{style}]{severity.value}s ({len(group)})[/]", highlight=False)
+        for finding in group:
+            console.print(
+                f"  [{style}]{finding.code}[/] {finding.name}: {escape(finding.message)}", highlight=False
+            )
+    codes = sorted({f.code for f in findings})
+    console.print(f"[dim]why and how to fix: native-doctor explain {' '.join(codes[:3])}[/]", highlight=False)
