@@ -48,7 +48,7 @@ def examine(
     """
     interpreter = python or sys.executable
     environments = [read_environment(d, progress=progress) for d in directories]
-    host = _interpreter_facts(read_host_facts(site_dirs=directories), interpreter)
+    host = _with_conda_meta(_interpreter_facts(read_host_facts(site_dirs=directories), interpreter))
     system = host_libraries()
     inspections: list[Inspection] = []
     for environment in environments:
@@ -151,6 +151,19 @@ def _probe(environments: Sequence[Environment], python: str) -> tuple[ImportProb
         }
     )
     return tuple(probe_import(module, python=python) for module in modules)
+
+
+def _with_conda_meta(host: HostFacts) -> HostFacts:
+    """Count the packages conda installed (``<prefix>/conda-meta/*.json``) beside the INSTALLER files."""
+    if not host.prefix:
+        return host
+    meta = Path(host.prefix) / "conda-meta"
+    count = sum(1 for _ in meta.glob("*.json")) if meta.is_dir() else 0
+    if not count:
+        return host
+    import dataclasses
+
+    return dataclasses.replace(host, installers={**host.installers, "conda (conda-meta)": count})
 
 
 def _interpreter_facts(host: HostFacts, python: str) -> HostFacts:

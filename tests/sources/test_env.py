@@ -92,3 +92,15 @@ def test_record_entries_that_vanished_are_skipped(site: Path) -> None:
 def test_env_path_must_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--path", str(tmp_path / "missing")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_native_files_in_no_record_are_read_too(site: Path, elf_pair: dict[str, bytes]) -> None:
+    """``.egg-info`` installs and hand-copied files have no RECORD: still native code in the process."""
+    from native_doctor.sources.env import UNOWNED
+
+    (site / "stray").mkdir()
+    (site / "stray" / "_old.cpython-311-x86_64-linux-gnu.so").write_bytes(elf_pair["_ext.so"])
+    environment = read_environment(site)
+    unowned = environment.distributions[-1]
+    assert unowned.name == UNOWNED
+    assert [n.path for n in unowned.native] == ["stray/_old.cpython-311-x86_64-linux-gnu.so"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import posixpath
 import sys
 import sysconfig
@@ -79,7 +80,42 @@ def read_environment(directory: Path, *, progress: ProgressCallback | None = Non
             distributions.append(artifact)
         if progress is not None:
             progress(done, len(dist_infos))
+    unowned = _unowned(directory, {f for d in distributions for f in d.files})
+    if unowned is not None:
+        distributions.append(unowned)
     return Environment(directory, tuple(distributions))
+
+
+#: The name given to native files no installed distribution's RECORD lists (``.egg-info``
+#: installs, files copied by hand, leftovers of an uninstall).
+UNOWNED = "(files in no RECORD)"
+_SKIP_DIRS = ("__pycache__",)
+
+
+def _unowned(site: Path, owned: set[str]) -> Artifact | None:
+    """Native files under ``site`` that no RECORD lists, as one pseudo-distribution (or None)."""
+    native: list[NativeFile] = []
+    for root, dirs, files in os.walk(site):
+        dirs[:] = [d for d in dirs if not d.endswith((".dist-info", ".egg-info")) and d not in _SKIP_DIRS]
+        relative_root = Path(root).relative_to(site).as_posix()
+        for name in files:
+            path = name if relative_root == "." else f"{relative_root}/{name}"
+            if path not in owned and (name.endswith((".so", ".pyd", ".dylib", ".dll")) or ".so." in name):
+                found = _read_file(site, path)
+                if found is not None:
+                    native.append(found)
+    if not native:
+        return None
+    return Artifact(
+        kind=ArtifactKind.DISTRIBUTION,
+        path=str(site),
+        name=UNOWNED,
+        version="",
+        claimed_tags=(),
+        files=tuple(n.path for n in native),
+        native=tuple(native),
+        size=sum(n.size for n in native),
+    )
 
 
 def _read_distribution(site: Path, dist_info: Path) -> Artifact | None:
