@@ -92,7 +92,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     env.add_argument(
         "--runtime", action="store_true", help="also import each package in a child process and compare"
     )
-    _add_output_options(env, formats=("text", "json"))
+    _add_output_options(env, formats=("text", "json", "sarif", "github"))
     inspect = argparse.ArgumentParser(
         prog="native-doctor inspect",
         description="Read wheels of any platform from any host: native files, dependencies, platform tags.",

@@ -104,3 +104,10 @@ def test_native_files_in_no_record_are_read_too(site: Path, elf_pair: dict[str, 
     unowned = environment.distributions[-1]
     assert unowned.name == UNOWNED
     assert [n.path for n in unowned.native] == ["stray/_old.cpython-311-x86_64-linux-gnu.so"]
+
+
+@pytest.mark.parametrize("fmt", ["sarif", "github"])
+def test_env_command_speaks_the_ci_formats(site: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    assert cli.main(["--path", str(site), "--format", fmt]) == 1
+    out = capsys.readouterr().out
+    assert "ND701" in out
