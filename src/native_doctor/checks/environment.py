@@ -841,9 +841,15 @@ def locally_built_distribution(env: EnvironmentInspection) -> Iterator[Finding]:
         )
         links = f"; its binaries link {_list(outside)} from outside the distribution" if outside else ""
         artifact = inspection.artifact
-        installer = f" by {artifact.installer.strip()}" if artifact.installer else ""
+        installer = (artifact.installer or "").strip()
+        by = f" (installed by {installer})" if installer else " by its packager"
+        where = (
+            f"was built from source on this machine (installed by {installer})"
+            if installer in {"pip", "uv", "poetry", "pdm", "pipenv"}
+            else f"was built for this system{by}"
+        )
         yield locally_built_distribution.finding(
-            f"{artifact.name} {artifact.version} was built from source on this machine{installer} (WHEEL tag "
+            f"{artifact.name} {artifact.version} {where} (WHEEL tag "
             f"{local[0]}), not installed from a portable wheel{links}. Check why no wheel matched: "
             f"`pip install --only-binary :all: {artifact.name}=={artifact.version}`.",
             artifact.path,
