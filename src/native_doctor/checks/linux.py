@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks.registry import Finding, Severity, Status, register
+from native_doctor.platforms import loader
 
 if TYPE_CHECKING:
     from native_doctor.analysis import BinaryReport, Inspection
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["debug_size", "leaving_rpath_entries", "vendored_cxx_exports"]
 
 #: ``$ORIGIN`` / ``${ORIGIN}`` at the start of an entry (``$ORIGIN_x`` is no token: see ld.so).
-_ORIGIN = re.compile(r"^\$(?:\{ORIGIN\}|ORIGIN(?![A-Za-z0-9_]))")
 #: Other dynamic string tokens: replaced by one path component for the "stays inside" test.
 _TOKEN = re.compile(r"\$(?:\{(?:PLATFORM|LIB)\}|(?:PLATFORM|LIB)(?![A-Za-z0-9_]))")
 #: Absolute prefixes that name a build machine rather than anything a user has.
@@ -72,11 +72,13 @@ def leaving_rpath_entries(install_path: str, info: BinaryInfo) -> list[tuple[str
 def _leak(entry: str, origin: str) -> str | None:
     if entry == "":
         return "an empty entry, which ld.so reads as the current working directory"
-    match = _ORIGIN.match(entry)
+    match = loader.ORIGIN_TOKEN.match(entry)
     if match is None:
         if entry.startswith("/"):
             return _describe_absolute(entry)
         return "a path relative to the current working directory"
+    if loader.join_install_path(origin, _TOKEN.sub("x", entry[match.end() :])) is not None:
+        return None  # stays inside site-packages (the loader substitutes the token as text)
     # The entry's directory relative to site-packages, leading ".." where it climbs above it.
     relative = [p for p in origin.split("/") if p]
     for part in _TOKEN.sub("x", entry[match.end() :]).split("/"):

@@ -38,7 +38,8 @@ __all__ = [
     "resolve_all",
 ]
 
-_ORIGIN = re.compile(r"\$(?:\{ORIGIN\}|ORIGIN(?![A-Za-z0-9_]))")
+#: The ``$ORIGIN`` dynamic string token at the start of an entry (ld.so(8)).
+ORIGIN_TOKEN = re.compile(r"\$(?:\{ORIGIN\}|ORIGIN(?![A-Za-z0-9_]))")
 _PLATFORM = re.compile(r"\$(?:\{PLATFORM\}|PLATFORM(?![A-Za-z0-9_]))")
 #: How many loaders up the chain dyld's @rpath search is followed (cycles are cut anyway).
 _MAX_LOADER_DEPTH = 32
@@ -250,7 +251,7 @@ def expand_origin(entry: str, origin: str, arch: str = "") -> str | None:
     """
     # ld.so(8) dynamic string tokens: $ORIGIN or ${ORIGIN}; "$ORIGIN_x" is no token (glibc's
     # is_dst() wants a non-identifier character after the name), so it is a literal directory.
-    match = _ORIGIN.match(entry)
+    match = ORIGIN_TOKEN.match(entry)
     if match is None:
         return None  # absolute or relative to the working directory: never inside an installed wheel
     rest = _PLATFORM.sub(arch, entry[match.end() :])
