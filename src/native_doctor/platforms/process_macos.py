@@ -45,6 +45,7 @@ from typing import Final, Protocol
 
 from native_doctor.binary.model import BinaryInfo
 from native_doctor.platforms.macos import is_system_library, parse_macos_version
+from native_doctor.platforms.process_common import ImportResult, LoadFailure, Note, Resolution
 
 __all__ = [
     "DEFAULT_FALLBACK_LIBRARY_PATH",
@@ -123,60 +124,6 @@ class DyldConfig:
         if self.fallback_library_path is None:
             return DEFAULT_FALLBACK_LIBRARY_PATH
         return self.fallback_library_path
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """How one load command (or the ``dlopen()`` of an extension) was resolved."""
-
-    #: The install name as written (``@rpath/libomp.dylib``) or the path passed to dlopen().
-    name: str
-    #: The image carrying the load command (the executable for a dlopen()).
-    requested_by: str
-    #: The image that satisfies it; None when nothing did.
-    path: str | None
-    #: ``"@rpath via LC_RPATH of /x/y.so"``, ``"DYLD_LIBRARY_PATH"``, ``"already loaded"``, ...
-    how: str
-    #: Paths tried and rejected before ``path`` (all of them when nothing was found).
-    searched: tuple[str, ...] = ()
-    #: An LC_LOAD_WEAK_DYLIB: its absence is not an error.
-    weak: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class LoadFailure:
-    """A load that failed: the executable's launch, or an extension's dlopen()."""
-
-    #: The executable or extension whose load failed (and was undone).
-    image: str
-    #: What could not be loaded: an install name, or the extension itself.
-    name: str
-    #: The image whose load command named it (None when ``name`` is the extension itself).
-    requested_by: str | None
-    searched: tuple[str, ...]
-    #: What dyld reports (Python's ImportError carries it).
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """Something that loads but deserves attention."""
-
-    #: ``newer_min_os``, ``duplicate_library`` or ``rpath_reuse``.
-    kind: str
-    message: str
-    paths: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ImportResult:
-    """One extension's dlopen()."""
-
-    extension: str
-    #: Images this dlopen() added to the process (empty when it failed).
-    loaded: tuple[str, ...]
-    #: The dlopen() error (what ``ImportError`` says), or None.
-    error: str | None
 
 
 @dataclass(frozen=True, slots=True)

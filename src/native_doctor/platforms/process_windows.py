@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from native_doctor.binary.model import BinaryInfo
+from native_doctor.platforms.process_common import ImportResult, LoadFailure, Note, Resolution
 from native_doctor.platforms.windows import (
     is_provided_by_python,
     is_python_dll,
@@ -128,60 +129,6 @@ class WindowsConfig:
     system32: str = "C:\\Windows\\System32"
     #: Take the Python DLL and the DLLs CPython ships as present in the application directory.
     assume_python_runtime: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """How one imported DLL (or an extension module itself) was resolved."""
-
-    #: The DLL name as imported (``LIBOPENBLAS.dll``) or the extension's path.
-    name: str
-    #: The module whose import table names it (python.exe for an extension).
-    requested_by: str
-    #: The module that satisfies it; None when nothing does.
-    path: str | None
-    #: ``"already loaded"``, ``"same directory"``, ``"application directory"``, ``"system"``, ...
-    how: str
-    #: Paths looked at and rejected before ``path`` (all of them when nothing was found).
-    searched: tuple[str, ...] = ()
-    #: From the delay-load import table: resolved on first call.
-    delayed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class LoadFailure:
-    """A load that failed: python.exe's start, or an extension's import."""
-
-    #: The executable or extension whose load failed (and was undone).
-    image: str
-    #: The DLL that could not be loaded (or the extension itself).
-    name: str
-    #: The module that imports it (None when ``name`` is the extension itself).
-    requested_by: str | None
-    searched: tuple[str, ...]
-    #: What Python reports.
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """Something that loads (or is deferred) but deserves attention."""
-
-    #: ``first_loaded_wins``, ``path_not_searched`` or ``delay_load_missing``.
-    kind: str
-    message: str
-    paths: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ImportResult:
-    """One extension's import."""
-
-    extension: str
-    #: Modules this import added to the process (empty when it failed).
-    loaded: tuple[str, ...]
-    #: The ImportError message, or None.
-    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,18 +450,18 @@ class _Process:
         """The standard search order: loaded modules, KnownDLLs, app directory, System32, PATH."""
         loaded = self._loaded_name(name)
         if loaded is not None:
-            return Resolution(name, requester, loaded.path, "already loaded", (), True)
+            return Resolution(name, requester, loaded.path, "already loaded", (), delayed=True)
         system32 = ntpath.join(self.config.system32, name)
         if name.casefold() in KNOWN_DLLS or is_system_dll(name, self.arch) or self.fs.exists(system32):
-            return Resolution(name, requester, system32, "system", (), True)
+            return Resolution(name, requester, system32, "system", (), delayed=True)
         searched: list[str] = []
         places = [(self.app_dir, "application directory")] + [(d, "PATH") for d in self.config.path]
         for directory, how in places:
             path = ntpath.join(directory, name)
             if self.fs.exists(path):
-                return Resolution(name, requester, path, how, tuple(searched), True)
+                return Resolution(name, requester, path, how, tuple(searched), delayed=True)
             searched.append(path)
-        return Resolution(name, requester, None, "not found", tuple(searched), True)
+        return Resolution(name, requester, None, "not found", tuple(searched), delayed=True)
 
 
 def _module_name(extension: str) -> str:
