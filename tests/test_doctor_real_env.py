@@ -398,3 +398,13 @@ def test_cli_lists_the_distributions(venv: RealVenv) -> None:
 if __name__ == "__main__":  # build (or check) the venv ahead of a test run
     venv = build_venv(VENV_NAME, PINS)
     print(f"{venv.root} ({venv.build_seconds:.1f} s)")
+
+
+def test_host_facts_describe_the_examined_interpreter(
+    venv: RealVenv, examined: EnvironmentInspection
+) -> None:
+    """``--python`` examines another interpreter: its executable and prefix, not the doctor's own."""
+    assert examined.host.executable is not None
+    assert Path(examined.host.executable).parent == venv.python.parent
+    assert examined.host.prefix == str(venv.python.parent.parent)
+    assert examined.host.environment_kind == "venv"

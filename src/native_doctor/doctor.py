@@ -168,7 +168,8 @@ def _with_conda_meta(host: HostFacts) -> HostFacts:
 
 def _interpreter_facts(host: HostFacts, python: str) -> HostFacts:
     """``host`` with the Python facts of ``python`` (when it is another interpreter than this one)."""
-    if os.path.realpath(python) == os.path.realpath(sys.executable):
+    # Not realpath: two venvs' pythons are links to one base interpreter, yet different environments.
+    if Path(python).absolute() == Path(sys.executable).absolute():
         return host
     import dataclasses
     import json
