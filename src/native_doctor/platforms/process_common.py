@@ -1,11 +1,31 @@
-"""Records shared by the macOS and Windows process simulations (the Linux one predates them and
-reports per load; see ``process_linux``)."""
+"""What the process simulations share: the file-system seam (all three), and the result records
+of the macOS and Windows ones (the Linux one reports per load; see ``process_linux``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-__all__ = ["ImportResult", "LoadFailure", "Note", "Resolution"]
+if TYPE_CHECKING:
+    from native_doctor.binary.model import BinaryInfo
+
+__all__ = ["FileSystem", "ImportResult", "LoadFailure", "Note", "Resolution"]
+
+
+class FileSystem(Protocol):
+    """The I/O seam: what a simulation asks of the files it looks at."""
+
+    def exists(self, path: str) -> bool:
+        """Whether a file the loader could open is at ``path`` (absolute)."""
+        ...
+
+    def realpath(self, path: str) -> str:
+        """``path`` with links resolved: two paths to one file give the same answer."""
+        ...
+
+    def binary(self, path: str) -> BinaryInfo | None:
+        """The parsed binary at ``path``; None when it is not of the platform's format or unreadable."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,11 +33,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Protocol
 
 from native_doctor.binary import read_binary
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.errors import NativeDoctorError
+from native_doctor.platforms.process_common import FileSystem
 from native_doctor.sources._file import FileSource
 from native_doctor.sources.ldcache import CacheEntry, arch_for_machine, read_ld_cache
 
@@ -76,22 +76,6 @@ _DEFAULT_DIRS = (
 #: ld.so's dynamic string tokens: ``$NAME`` (not followed by an identifier character) or ``${NAME}``.
 _TOKEN = re.compile(r"\$(?:\{(ORIGIN|LIB|PLATFORM)\}|(ORIGIN|LIB|PLATFORM)(?![A-Za-z0-9_]))")
 _NOT_FOUND = "cannot open shared object file: No such file or directory"
-
-
-class FileSystem(Protocol):
-    """The I/O seam: what the simulation asks of the files it looks at."""
-
-    def exists(self, path: str) -> bool:
-        """True when ``path`` (absolute) is an existing file the loader could open."""
-        ...
-
-    def realpath(self, path: str) -> str:
-        """``path`` with symbolic links resolved (the file's identity)."""
-        ...
-
-    def binary(self, path: str) -> BinaryInfo | None:
-        """The parsed binary at ``path``; None when it is not an ELF file or cannot be read."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,11 +41,11 @@ import posixpath
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final
 
 from native_doctor.binary.model import BinaryInfo
 from native_doctor.platforms.macos import is_system_library, parse_macos_version
-from native_doctor.platforms.process_common import ImportResult, LoadFailure, Note, Resolution
+from native_doctor.platforms.process_common import FileSystem, ImportResult, LoadFailure, Note, Resolution
 
 __all__ = [
     "DEFAULT_FALLBACK_LIBRARY_PATH",
@@ -68,22 +68,6 @@ _DLOPEN_MODE: Final = "0x0002"
 #: Candidates that are the install name itself (expanded), not a leaf name tried in a directory.
 _NAMED_HOWS: Final = frozenset({"absolute path", "@loader_path", "@executable_path"})
 _FRAMEWORK_RE: Final = re.compile(r"(?:^|/)([^/]+\.framework/(?:Versions/[^/]+/)?[^/]+)$")
-
-
-class FileSystem(Protocol):
-    """What the simulation reads from the machine: file existence, identity and Mach-O headers."""
-
-    def exists(self, path: str) -> bool:
-        """Whether a file is at ``path``."""
-        ...
-
-    def realpath(self, path: str) -> str:
-        """``path`` with symlinks resolved: two paths to one file give the same answer."""
-        ...
-
-    def binary(self, path: str) -> BinaryInfo | None:
-        """The Mach-O headers of the file at ``path``; None when it is not a Mach-O file."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,10 +36,10 @@ from __future__ import annotations
 import ntpath
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final
 
 from native_doctor.binary.model import BinaryInfo
-from native_doctor.platforms.process_common import ImportResult, LoadFailure, Note, Resolution
+from native_doctor.platforms.process_common import FileSystem, ImportResult, LoadFailure, Note, Resolution
 from native_doctor.platforms.windows import (
     is_provided_by_python,
     is_python_dll,
@@ -95,22 +95,6 @@ KNOWN_DLLS: Final = frozenset(
 )
 _NOT_FOUND: Final = "The specified module could not be found."
 _BAD_FORMAT: Final = "%1 is not a valid Win32 application."
-
-
-class FileSystem(Protocol):
-    """What the simulation reads from the machine: file existence, identity and PE headers."""
-
-    def exists(self, path: str) -> bool:
-        """Whether a file is at ``path`` (Windows compares paths case-insensitively)."""
-        ...
-
-    def realpath(self, path: str) -> str:
-        """``path`` with links resolved: two paths to one file give the same answer."""
-        ...
-
-    def binary(self, path: str) -> BinaryInfo | None:
-        """The PE headers of the file at ``path``; None when it is not a PE file."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
