@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from _process_checks import ErrorContains, Noted, Resolved
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.platforms.process_macos import (
     DyldConfig,
@@ -86,21 +87,6 @@ class FakeFS:
 
 
 @dataclass(frozen=True)
-class Resolved:
-    """``name`` requested by ``by`` resolved to ``path`` via ``how``."""
-
-    name: str
-    by: str
-    path: str | None
-    how: str
-
-    def check(self, report: ProcessReport) -> None:
-        res = report.resolution(self.name, self.by)
-        assert res is not None, f"{self.name} was never requested by {self.by}"
-        assert (res.path, res.how) == (self.path, self.how)
-
-
-@dataclass(frozen=True)
 class Weak:
     """``name`` is a weak import that was not found, without failing."""
 
@@ -127,14 +113,6 @@ class Error:
 
 
 @dataclass(frozen=True)
-class ErrorContains:
-    text: str
-
-    def check(self, report: ProcessReport) -> None:
-        assert any(self.text in f.message for f in report.failures), [f.message for f in report.failures]
-
-
-@dataclass(frozen=True)
 class Loaded:
     """The process holds exactly these images, in this order."""
 
@@ -142,15 +120,6 @@ class Loaded:
 
     def check(self, report: ProcessReport) -> None:
         assert report.loaded == self.paths
-
-
-@dataclass(frozen=True)
-class Noted:
-    kind: str
-    paths: tuple[str, ...]
-
-    def check(self, report: ProcessReport) -> None:
-        assert any(n.kind == self.kind and n.paths == self.paths for n in report.notes), report.notes
 
 
 @dataclass(frozen=True)

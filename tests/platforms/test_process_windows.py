@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from _process_checks import ErrorContains, Noted, Resolved
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.platforms.process_windows import ProcessReport, WindowsConfig, simulate
 
@@ -67,19 +68,6 @@ class FakeFS:
 
 
 @dataclass(frozen=True)
-class Resolved:
-    name: str
-    by: str
-    path: str | None
-    how: str
-
-    def check(self, report: ProcessReport) -> None:
-        res = report.resolution(self.name, self.by)
-        assert res is not None, f"{self.name} was never requested by {self.by}"
-        assert (res.path, res.how) == (self.path, self.how)
-
-
-@dataclass(frozen=True)
 class Delayed:
     name: str
     path: str | None
@@ -109,14 +97,6 @@ class Error:
 
 
 @dataclass(frozen=True)
-class ErrorContains:
-    text: str
-
-    def check(self, report: ProcessReport) -> None:
-        assert any(self.text in f.message for f in report.failures), [f.message for f in report.failures]
-
-
-@dataclass(frozen=True)
 class Ok:
     def check(self, report: ProcessReport) -> None:
         assert report.ok, report.failures
@@ -134,15 +114,6 @@ class Loaded:
         present = [p for p in report.loaded if p in self.paths]
         assert present == list(self.paths), report.loaded
         assert not set(self.absent) & set(report.loaded), report.loaded
-
-
-@dataclass(frozen=True)
-class Noted:
-    kind: str
-    paths: tuple[str, ...]
-
-    def check(self, report: ProcessReport) -> None:
-        assert any(n.kind == self.kind and n.paths == self.paths for n in report.notes), report.notes
 
 
 Check = Resolved | Delayed | Error | ErrorContains | Ok | Loaded | Noted
