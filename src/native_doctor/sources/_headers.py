@@ -1,7 +1,7 @@
 """Read the RFC 822-style header block of METADATA and WHEEL files.
 
 Only the header block matters here (names, versions, ``Requires-Dist``, ``Tag``, ``Root-Is-Purelib``),
-and :mod:`email.parser` costs about 16 ms to import (``python -X importtime``: it pulls in
+and :mod:`email.parser` costs about 15 ms to import (``benchmarks/design_choices.py``: it pulls in
 ``email.utils`` and ``socket``), a sixth of a small wheel's whole run. This reader handles what
 the core metadata spec allows in headers: ``Name: value`` lines, continuation lines that start
 with white space, and the blank line that ends the block.

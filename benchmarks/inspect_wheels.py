@@ -3,9 +3,9 @@
 Run from the repository root (the corpus is read from ``~/.cache/native-doctor/corpus`` and
 fetched there first if missing)::
 
-    python benchmarks/inspect.py                                   # Linux corpus, best of 3
-    python benchmarks/inspect.py --include-benchmark               # + the 400-555 MB wheels
-    python benchmarks/inspect.py --include-benchmark --skip-auditwheel-large --json out.json
+    python benchmarks/inspect_wheels.py                                   # Linux corpus, best of 3
+    python benchmarks/inspect_wheels.py --include-benchmark               # + the 400-555 MB wheels
+    python benchmarks/inspect_wheels.py --include-benchmark --skip-auditwheel-large --json out.json
 
 What it measures, all in one run on the same files (page cache warmed first):
 
@@ -43,36 +43,30 @@ What it measures, all in one run on the same files (page cache warmed first):
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import platform
+import signal
+import statistics
+import struct
+import subprocess
 import sys
+import tempfile
+import threading
+import time
+import zipfile
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-# This file is named like the standard library's ``inspect``: when run as a script its folder
-# is sys.path[0] and ``import dataclasses`` (which imports ``inspect``) would load this file.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import signal  # noqa: E402
-import statistics  # noqa: E402
-import struct  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import zipfile  # noqa: E402
-import zlib  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from dataclasses import asdict, dataclass, field  # noqa: E402
-from typing import Any  # noqa: E402
-
-REPO = _HERE.parent
+REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from auditwheel import main_show as auditwheel_show  # type: ignore[import-untyped]  # noqa: E402
@@ -199,7 +193,7 @@ print(json.dumps([elapsed, os.waitstatus_to_exitcode(status), usage.ru_maxrss]))
 
 def _run_once(argv: list[str], timeout: float | None) -> Run:
     """Run ``argv`` with output discarded: wall time, exit code and its own peak RSS."""
-    with tempfile.TemporaryDirectory(prefix="nd-bench-") as cwd:  # no stray inspect.py on sys.path
+    with tempfile.TemporaryDirectory(prefix="nd-bench-") as cwd:
         launcher = subprocess.Popen(
             [sys.executable, "-c", _LAUNCHER, json.dumps(argv)],
             cwd=cwd,

@@ -1,0 +1,86 @@
+"""Reproduce the measurements docs/design.md gives for hand-written parts.
+
+    python benchmarks/design_choices.py
+
+1. Reading DT_NEEDED and the version needs of 300 system libraries with pyelftools (a test
+   dependency, via auditwheel) against native-doctor's ELF reader, both from disk, one process.
+2. What importing ``email.parser`` costs at start-up (``python -X importtime``), which the
+   METADATA header reader avoids.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _pyelftools(files: list[Path]) -> float:
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerNeedSection
+
+    start = time.perf_counter()
+    for path in files:
+        with path.open("rb") as handle:
+            try:
+                elf = ELFFile(handle)
+                for section in elf.iter_sections():
+                    if isinstance(section, DynamicSection):
+                        [t.needed for t in section.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+                    elif isinstance(section, GNUVerNeedSection):
+                        [(v.name, [a.name for a in aux]) for v, aux in section.iter_versions()]
+            except ELFError:
+                continue
+    return time.perf_counter() - start
+
+
+def _ours(files: list[Path]) -> float:
+    from native_doctor.binary import read_binary
+    from native_doctor.errors import BinaryFormatError
+    from native_doctor.sources._file import FileSource
+
+    start = time.perf_counter()
+    for path in files:
+        with FileSource(path) as source:
+            try:
+                read_binary(source)
+            except BinaryFormatError:
+                continue
+    return time.perf_counter() - start
+
+
+def _import_cost(module: str) -> float:
+    """Cumulative microseconds ``python -X importtime`` reports for ``module``, best of 5."""
+    best = float("inf")
+    for _ in range(5):
+        err = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr
+        line = [x for x in err.splitlines() if x.rstrip().endswith(f"| {module}")][-1]
+        best = min(best, int(re.split(r"\s*\|\s*", line)[1]))
+    return best / 1000
+
+
+def main() -> int:
+    """Print both measurements."""
+    files = sorted(p for p in Path("/usr/lib/x86_64-linux-gnu").glob("*.so.*") if p.is_file())[:300]
+    _ours(files[:10])  # warm imports
+    _pyelftools(files[:10])
+    ours = min(_ours(files) for _ in range(3))
+    theirs = min(_pyelftools(files) for _ in range(3))
+    print(
+        f"{len(files)} system libraries: pyelftools {theirs:.3f} s, native-doctor {ours:.3f} s, ratio {theirs / ours:.1f}x"
+    )
+    print(f"import email.parser: {_import_cost('email.parser'):.1f} ms (cumulative, best of 5)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
