@@ -76,7 +76,9 @@ def main() -> int:
     ours = min(_ours(files) for _ in range(3))
     theirs = min(_pyelftools(files) for _ in range(3))
     ratio = theirs / ours
-    print(f"{len(files)} system libraries: pyelftools {theirs:.3f} s, native-doctor {ours:.3f} s, {ratio:.1f}x")
+    print(
+        f"{len(files)} system libraries: pyelftools {theirs:.3f} s, native-doctor {ours:.3f} s, {ratio:.1f}x"
+    )
     print(f"import email.parser: {_import_cost('email.parser'):.1f} ms (cumulative, best of 5)")
     return 0
 
