@@ -20,8 +20,9 @@ from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.environment import EnvironmentInspection, ImportPrediction
 from native_doctor.model import Artifact
 from native_doctor.platforms.loader import FileIndex
-from native_doctor.sources.env import Environment, host_libraries, read_environment
+from native_doctor.sources.env import Environment, host_ld_cache, host_libraries, read_environment
 from native_doctor.sources.host import HostFacts, read_host_facts
+from native_doctor.sources.ldcache import CacheEntry
 from native_doctor.sources.markers import BinaryMarkers, read_markers
 from native_doctor.sources.runtime import ImportProbe, probe_import, top_level_modules
 
@@ -49,7 +50,8 @@ def examine(
     interpreter = python or sys.executable
     environments = [read_environment(d, progress=progress) for d in directories]
     host = _with_conda_meta(_interpreter_facts(read_host_facts(site_dirs=directories), interpreter))
-    system = host_libraries()
+    cache = host_ld_cache()
+    system = host_libraries(cache)
     inspections: list[Inspection] = []
     for environment in environments:
         index = FileIndex(
@@ -66,7 +68,7 @@ def examine(
         distributions=tuple(inspections),
         versions={str(canonicalize_name(d.name)): d.version for d in distributions},
         top_levels={str(canonicalize_name(d.name)): top_level_modules(d.files) for d in distributions},
-        predictions=_predict(environments, interpreter, host),
+        predictions=_predict(environments, interpreter, host, cache),
         markers=_markers(environments),
         runtime=_probe(environments, interpreter) if runtime else (),
     )
@@ -89,7 +91,7 @@ def _extensions(environment: Environment, dist: Artifact) -> list[str]:
 
 
 def _predict(
-    environments: Sequence[Environment], python: str, host: HostFacts
+    environments: Sequence[Environment], python: str, host: HostFacts, cache: Sequence[CacheEntry]
 ) -> tuple[ImportPrediction, ...]:
     """One simulated process per distribution: the interpreter starts, then its extensions load."""
     if not sys.platform.startswith("linux") or host.libc_name == "musl":
@@ -102,7 +104,9 @@ def _predict(
     )
 
     rtld = host.interpreter_loader or "/lib64/ld-linux-x86-64.so.2"
-    config = config_from_host(os.environ, diagnostics=loader_diagnostics(rtld), cwd=str(Path.cwd()))
+    config = config_from_host(
+        os.environ, diagnostics=loader_diagnostics(rtld), cache_entries=cache, cwd=str(Path.cwd())
+    )
     fs = RealFileSystem()
     executable = os.path.realpath(python)
     predictions = []

@@ -8,7 +8,7 @@ import os
 import posixpath
 import sys
 import sysconfig
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from native_doctor.binary import SNIFF_BYTES, read_binary, sniff
@@ -18,6 +18,7 @@ from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_
 from native_doctor.sources._file import FileSource
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, may_be_native
+from native_doctor.sources.ldcache import CacheEntry
 
 __all__ = ["Environment", "host_libraries", "host_library_dirs", "read_environment", "site_packages"]
 
@@ -211,21 +212,33 @@ def host_library_dirs() -> list[Path]:
     return [c for c in dict.fromkeys(candidates) if c.is_dir()]
 
 
-def host_libraries() -> dict[str, str]:
+def host_ld_cache() -> list[CacheEntry]:
+    """The host's ld.so cache entries; empty off Linux or when it cannot be read."""
+    if not sys.platform.startswith("linux"):
+        return []
+    from native_doctor.errors import BinaryFormatError
+    from native_doctor.sources.ldcache import read_ld_cache
+
+    try:
+        return read_ld_cache()
+    except (BinaryFormatError, OSError):
+        return []
+
+
+def host_libraries(cache_entries: Sequence[CacheEntry] | None = None) -> dict[str, str]:
     """Library names the host's loader finds without help -> a directory: the ld.so cache (what
-    ``/etc/ld.so.conf`` lists, for this machine's architecture), then the default directories."""
+    ``/etc/ld.so.conf`` lists, for this machine's architecture), then the default directories.
+
+    :param cache_entries: the ld.so cache when the caller already read it (default: read it).
+    """
     found: dict[str, str] = {}
     if sys.platform.startswith("linux"):
         import platform
 
-        from native_doctor.errors import BinaryFormatError
-        from native_doctor.sources.ldcache import arch_for_machine, read_ld_cache
+        from native_doctor.sources.ldcache import arch_for_machine
 
         native = arch_for_machine(platform.machine())
-        try:
-            entries = read_ld_cache()
-        except (BinaryFormatError, OSError):
-            entries = []
+        entries = host_ld_cache() if cache_entries is None else cache_entries
         for entry in entries:
             if entry.arch in (native, None) and not entry.hwcaps:
                 found.setdefault(entry.name, str(Path(entry.path).parent))
