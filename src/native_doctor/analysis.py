@@ -194,29 +194,14 @@ def _linux_tags(
         for version in needed
     }
     kind: linux.Libc = "musl" if libc == "musl" else "glibc"
-    best = linux.best_policy(arch, kind, external=external, versions=versions)
+    floor = None
+    if kind == "musl":  # musl has no symbol versioning: never below the lowest claimed version
+        claimed_musl = [p[1] for p in map(linux.parse_linux_platform_tag, claimed) if p and p[0] == "musl"]
+        floor = min(claimed_musl) if claimed_musl else None
+    best = linux.best_policy(arch, kind, external=external, versions=versions, at_least=floor)
     if best is None:
         return (f"linux_{arch}",)
-    if kind == "musl":
-        best = _musl_floor(best, arch, claimed)
     return (best.tag(arch), *best.alias_tags(arch))
-
-
-def _policy_version(policy: linux.LinuxPolicy, arch: str) -> tuple[int, int]:
-    parsed = linux.parse_linux_platform_tag(policy.tag(arch))
-    return parsed[1] if parsed else (0, 0)
-
-
-def _musl_floor(best: linux.LinuxPolicy, arch: str, claimed: Sequence[str]) -> linux.LinuxPolicy:
-    """musl has no symbol versioning, so binaries cannot prove they run on an older musl than the
-    one the wheel claims: never answer below the lowest claimed musllinux version (when claimed)."""
-    floors = [p[1] for p in map(linux.parse_linux_platform_tag, claimed) if p is not None and p[0] == "musl"]
-    if not floors or _policy_version(best, arch) >= min(floors):
-        return best
-    for policy in linux.policies("musl"):
-        if _policy_version(policy, arch) == min(floors):
-            return policy
-    return best
 
 
 def _macos_tags(infos: Sequence[BinaryInfo]) -> tuple[str, ...]:

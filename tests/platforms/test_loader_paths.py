@@ -50,3 +50,19 @@ def test_binaries_at_the_top_of_site_packages(fmt: BinaryFormat, needed: str, rp
     lib = _native("top.libs/libfoo.so.1", BinaryInfo(fmt, "x86_64", 64, "little", FileKind.SHARED_LIBRARY))
     [dep] = resolve_all([ext, lib], FileIndex([ext, lib]))["_top.so"]
     assert (dep.resolution, dep.member) == (Resolution.BUNDLED, "top.libs/libfoo.so.1")
+
+
+@pytest.mark.parametrize(
+    ("libc", "at_least", "expected"),
+    [
+        pytest.param("musl", None, "musllinux_1_1", id="musl-most-compatible"),
+        pytest.param("musl", (1, 2), "musllinux_1_2", id="musl-never-below-the-claim"),
+        pytest.param("glibc", (2, 28), "manylinux_2_28", id="glibc-floor"),
+    ],
+)
+def test_best_policy_floor(libc: str, at_least: tuple[int, int] | None, expected: str) -> None:
+    from native_doctor.platforms import linux
+
+    policy = linux.best_policy("x86_64", libc, external=(), versions=(), at_least=at_least)  # type: ignore[arg-type]
+    assert policy is not None and policy.name == expected
+    assert policy.libc_version == tuple(int(p) for p in expected.rsplit("_", 2)[-2:])

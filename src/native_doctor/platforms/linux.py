@@ -109,6 +109,12 @@ class LinuxPolicy:
         default_factory=_no_libraries, compare=False, hash=False, repr=False
     )
 
+    @property
+    def libc_version(self) -> tuple[int, int]:
+        """The libc version the policy's name carries: ``manylinux_2_17`` -> ``(2, 17)``."""
+        major, minor = self.name.rsplit("_", 2)[-2:]
+        return int(major), int(minor)
+
     def tag(self, arch: str) -> str:
         """The platform tag for ``arch``: ``manylinux_2_17_x86_64``."""
         return f"{self.name}_{arch}"
@@ -181,18 +187,25 @@ def policy_by_name(name: str) -> LinuxPolicy | None:
 
 
 def best_policy(
-    arch: str, libc: Libc, *, external: Iterable[str], versions: Iterable[str]
+    arch: str,
+    libc: Libc,
+    *,
+    external: Iterable[str],
+    versions: Iterable[str],
+    at_least: tuple[int, int] | None = None,
 ) -> LinuxPolicy | None:
     """The most compatible policy that allows every ``external`` SONAME and needed ``versions``.
 
     ``external`` are the libraries not bundled in the wheel; ``versions`` are the symbol versions
-    the wheel's binaries need (``GLIBC_2.17``, ``GLIBCXX_3.4.21``, ``GFORTRAN_8``). Returns None
-    when no policy of ``libc`` fits (or none supports ``arch``).
+    the wheel's binaries need (``GLIBC_2.17``, ``GLIBCXX_3.4.21``, ``GFORTRAN_8``). ``at_least``
+    skips policies older than that libc version: musl has no symbol versioning, so binaries cannot
+    prove they run on an older musl than the wheel claims. Returns None when no policy of ``libc``
+    fits (or none supports ``arch``).
     """
     needed_libs = frozenset(external)
     needed_versions = frozenset(versions)
     for policy in policies(libc):
-        if not policy.supports_arch(arch):
+        if not policy.supports_arch(arch) or (at_least is not None and policy.libc_version < at_least):
             continue
         if not needed_libs <= policy.libraries_for(arch):
             continue
