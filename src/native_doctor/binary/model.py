@@ -108,6 +108,9 @@ class BinaryInfo:
     dll_name: str | None = None
     #: Linker version ``"14.38"`` from the optional header (MSVC toolset indicator).
     linker_version: str | None = None
+    #: FileVersion of the VERSIONINFO resource's VS_FIXEDFILEINFO, ``"14.51.36260.0"``; None when the
+    #: image has no (readable) version resource.
+    file_version: str | None = None
     #: PE subsystem (``"windows_gui"``, ``"windows_cui"``, ...).
     subsystem: str | None = None
 
