@@ -122,6 +122,7 @@ def _common(info: BinaryInfo) -> dict[str, Any]:
         "min_os": info.min_os,
         "slices": [_slice(s) for s in info.slices],
         "linker_version": info.linker_version,
+        "file_version": info.file_version,
         "x86_isa_level": info.x86_isa_level,
     }
 
