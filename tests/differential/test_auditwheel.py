@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from _corpus import CorpusWheel, ensure, wheels
@@ -26,9 +27,11 @@ from _toolchain import require, run
 from _wheels import make_wheel
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.platforms import linux
+from native_doctor.report import json_report
 from native_doctor.sources.wheel import read_wheel
 
 AUDITWHEEL_VERSION = "6.8.2"
+SCHEMA = Path(json_report.__file__).with_name("schema.json")
 LINUX_FAMILIES = ("manylinux-x86_64", "manylinux-aarch64", "manylinux-i686", "manylinux-other")
 MUSL_FAMILIES = ("musllinux-x86_64", "musllinux-aarch64")
 _LOADER = re.compile(r"^(ld-linux.*|ld64\.so\.\d)$")
@@ -201,6 +204,12 @@ def test_synthetic_policy_upgrades_agree_with_auditwheel(case: str, tmp_path: Pa
     assert ours.platform.qualifies_for[0] == theirs["overall_tag"]
     assert _external_as_auditwheel_says(ours) == sorted(theirs["external_libs"])
     assert _upgrades(ours) == theirs["policy_upgrades"]
+    reported = json_report.document([ours], [])
+    jsonschema.validate(reported, json.loads(SCHEMA.read_text(encoding="utf-8")))
+    as_json = reported["artifacts"][0]["policy_upgrades"]
+    assert {tag: {k: v for k, v in entry.items() if v} for tag, entry in as_json.items()} == theirs[
+        "policy_upgrades"
+    ]
     if case == "expat":
         assert ours.platform.qualifies_for[0] == "manylinux_2_17_x86_64"
         assert ours.external_libraries == ()
