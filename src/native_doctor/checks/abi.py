@@ -438,7 +438,9 @@ def _linux_arch(platform: str) -> str | None:
         "vendors it when the policy rejects the system copy; link it statically with "
         "`-Wl,-Bstatic -lz`, CMake `ZLIB_USE_STATIC_LIBS=ON`, meson `dependency('zlib', static: true)`, "
         "or a Rust `libz-sys` with the `static` feature for maturin). For glibc symbols, build in the "
-        "manylinux image of the policy you claim, so the symbol is not referenced at all."
+        "manylinux image of the policy you claim, so the symbol is not referenced at all, or make the "
+        "reference weak (`__attribute__((weak))`, tested for NULL before use), as Rust's standard library "
+        "does."
     ),
     page="platform-tags-and-manylinux",
     references=(
