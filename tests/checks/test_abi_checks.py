@@ -391,11 +391,12 @@ def test_differential_against_abi3audit(entry: CorpusWheel) -> None:
     inspection = inspect_artifact(artifact)
     findings = list(run_checks(inspection))
     ours_non = {
-        f.member: set((f.detail or "").split(", "))
+        member: set((f.detail or "").split(", "))
         for f in findings
         if f.code == "ND601" and not (f.detail or "").endswith(".dll")
+        for member in f.all_locations  # one finding per cause lists every file
     }
-    ours_version = {f.member: f.detail for f in findings if f.code == "ND602"}
+    ours_version = {member: f.detail for f in findings if f.code == "ND602" for member in f.all_locations}
 
     exe = _abi3audit()
     args = (
