@@ -29,6 +29,10 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 #: Interrupted by Ctrl-C: the shell convention 128 + SIGINT.
 EXIT_INTERRUPTED = 130
 _COMMANDS = ("env", "inspect", "check", "deps", "explain")
+_ENV_DESCRIPTION = """\
+Examine a Python environment's native files (default: the running interpreter's): simulate each
+extension module's import with the platform's loader rules and report what would fail.
+"""
 _SEVERITIES = ("error", "warning", "info")
 _DESCRIPTION = """\
 Find, explain and fix the problems native code causes in Python packaging.
@@ -56,15 +60,24 @@ def entrypoint() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run native-doctor with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    command = args.pop(0) if args and args[0] in _COMMANDS else "env"
+    named = bool(args) and args[0] in _COMMANDS
+    command = args.pop(0) if named else "env"
     parser = _parsers()[command]
+    if named and command == "env":  # `native-doctor env --help`: env's own help, not the overview
+        parser.prog, parser.description = "native-doctor env", _ENV_DESCRIPTION
     try:
         options = parser.parse_args(args)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return EXIT_CLEAN if exc.code in (0, None) else EXIT_USAGE
+    except BrokenPipeError:  # --help into a closed pipe
+        _stdout_closed()
+        return EXIT_CLEAN
     try:
         _check_output(getattr(options, "output", None))
         return int(_RUNNERS[command](options))
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say, no traceback
+        _stdout_closed()
+        return EXIT_CLEAN
     except NativeDoctorError as exc:  # UsageError and unreadable inputs
         _error(str(exc))
         return EXIT_USAGE
@@ -84,7 +97,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     env = argparse.ArgumentParser(
         prog="native-doctor", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    env.add_argument("--version", action="version", version=f"native-doctor {__version__}")
+    env.add_argument("-V", "--version", action="version", version=f"native-doctor {__version__}")
     env.add_argument(
         "--path", type=Path, action="append", help="a site-packages directory to examine instead"
     )
@@ -203,6 +216,8 @@ def _read_wheels(
             raise UsageError(f"{path}: is a directory, not a wheel")
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
+        if path.suffix.lower() != ".whl":
+            raise UsageError(f"{path}: not a wheel: expected a .whl file{_what_it_is(path)}")
     inspections: list[Inspection] = []
     findings: list[Finding] = []
     for path in paths:
@@ -218,6 +233,19 @@ def _read_wheels(
         inspections.append(inspection)
         findings.extend(run_checks(inspection, selected))
     return inspections, findings
+
+
+def _what_it_is(path: Path) -> str:
+    """A hint for a file given where a wheel was expected."""
+    name = path.name.lower()
+    if name.endswith((".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz")):
+        return (
+            " (this looks like a source distribution: build a wheel from it, or read its external "
+            "dependencies with `native-doctor deps`)"
+        )
+    if name.endswith(".egg"):
+        return " (eggs are not wheels)"
+    return ""
 
 
 def _run_inspect(options: argparse.Namespace) -> int:
@@ -367,6 +395,12 @@ def _run_explain(options: argparse.Namespace) -> int:
     if options.format == "json":
         sys.stdout.write(json.dumps([as_dict(c) for c in checks], indent=2) + "\n")
         return EXIT_CLEAN
+    if options.all:  # one line per check; `explain CODE` prints the full page
+        width = max(len(c.name) for c in checks)
+        for check in checks:
+            preview = "" if check.status.value == "stable" else f" [{check.status.value}]"
+            print(f"{check.code}  {check.name:<{width}}  {check.severity.value:<7}  {check.summary}{preview}")
+        return EXIT_CLEAN
     for check in checks:
         print(f"{check.code} {check.name} ({check.severity.value}, {check.status.value})")
         print(f"  {check.summary}\n")
@@ -476,16 +510,19 @@ def _report(
     from native_doctor.report.json_report import document, dumps, sorted_findings
 
     findings = sorted_findings(findings)
-    if options.format == "json":
-        _write(options.output, dumps(document(inspections, findings, extra=extra)))
-    elif options.format == "sarif":
-        _write(options.output, _sarif(findings))
-    elif options.format == "github":
-        from native_doctor.report import github
+    try:
+        if options.format == "json":
+            _write(options.output, dumps(document(inspections, findings, extra=extra)))
+        elif options.format == "sarif":
+            _write(options.output, _sarif(findings))
+        elif options.format == "github":
+            from native_doctor.report import github
 
-        _write(options.output, github.render(findings))
-    else:
-        _write_text(options, inspections, findings, header, binaries=binaries)
+            _write(options.output, github.render(findings))
+        else:
+            _write_text(options, inspections, findings, header, binaries=binaries)
+    except BrokenPipeError:  # `check ... | head`: the verdict (exit code) still counts
+        _stdout_closed()
     threshold = Severity(options.fail_on).rank
     failing = any(f.severity.rank >= threshold for f in findings)
     return EXIT_FINDINGS if failing and not options.exit_zero else EXIT_CLEAN
@@ -588,6 +625,16 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
             bar.update(task, completed=done, total=total)
 
         yield tick
+
+
+def _stdout_closed() -> None:
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout replaced (tests) or already gone
+        pass
 
 
 def _error(message: str) -> None:
