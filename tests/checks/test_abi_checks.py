@@ -18,7 +18,7 @@ from types import MappingProxyType
 import pytest
 
 from _corpus import CorpusWheel, ensure, wheels
-from _toolchain import require
+from _toolchain import require, require_module
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks.abi import forbidden_for, forbidden_symbols, stable_abi
@@ -273,9 +273,8 @@ def test_stable_abi_data() -> None:
     assert "stable_abi.toml" in document["source"] and document["date"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("abi3info") is None, reason="abi3info is not installed")
 def test_stable_abi_data_matches_abi3info() -> None:
-    import abi3info  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    abi3info = require_module("abi3info")  # abi3audit's dependency
 
     theirs = {
         item.symbol.name: (item.added.major, item.added.minor)
@@ -316,10 +315,10 @@ def _auditwheel_policies(family: str) -> list[dict[str, object]]:
     return [p for p in policies if p["name"] != "linux"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("auditwheel") is None, reason="auditwheel is not installed")
 @pytest.mark.parametrize("family", ["manylinux", "musllinux"])
 def test_forbidden_symbols_agree_with_auditwheel_policies(family: str) -> None:
     """auditwheel's policy files are the oracle: every policy's blacklist, library by library."""
+    require_module("auditwheel")
     policies = _auditwheel_policies(family)
     newest = max(tuple(int(x) for x in str(p["name"]).split("_")[1:3]) for p in policies)
     for policy in policies:
