@@ -105,7 +105,7 @@ def build_venv(name: str, pins: tuple[str, ...], *, base_python: str | None = No
 def venv() -> RealVenv:
     if not sys.platform.startswith("linux"):
         unavailable("the glibc loader simulation runs on Linux only")
-    require_large("the real-environment venv (numpy, scipy, scikit-learn: about 70 MB of wheels from PyPI)")
+    require_large("the real-environment venv (numpy, scipy, scikit-learn: about 65 MB of wheels from PyPI)")
     return build_venv(VENV_NAME, PINS)
 
 
