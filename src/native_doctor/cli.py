@@ -29,10 +29,6 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 #: Interrupted by Ctrl-C: the shell convention 128 + SIGINT.
 EXIT_INTERRUPTED = 130
 _COMMANDS = ("env", "inspect", "check", "deps", "explain")
-_ENV_DESCRIPTION = """\
-Examine a Python environment's native files (default: the running interpreter's): simulate each
-extension module's import with the platform's loader rules and report what would fail.
-"""
 _SEVERITIES = ("error", "warning", "info")
 _DESCRIPTION = """\
 Find, explain and fix the problems native code causes in Python packaging.
@@ -50,6 +46,12 @@ exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
 #: The checks ``inspect`` and ``env`` run: reading problems, and needed libraries that nothing in
 #: the artifact or the platform provides (ND201 and the checks that explain special cases of it).
 _BASIC_CHECKS = frozenset({"ND001", "ND002", "ND201", "ND202", "ND203", "ND210", "ND402", "ND502", "ND503"})
+
+#: ``native-doctor env --help`` (``native-doctor --help`` gives the overview of every command).
+_ENV_DESCRIPTION = """\
+Examine a Python environment's native files (default: the running interpreter's): simulate each
+extension module's import with the platform's loader rules and report what would fail.
+"""
 
 
 def entrypoint() -> None:
@@ -510,19 +512,16 @@ def _report(
     from native_doctor.report.json_report import document, dumps, sorted_findings
 
     findings = sorted_findings(findings)
-    try:
-        if options.format == "json":
-            _write(options.output, dumps(document(inspections, findings, extra=extra)))
-        elif options.format == "sarif":
-            _write(options.output, _sarif(findings))
-        elif options.format == "github":
-            from native_doctor.report import github
+    if options.format == "json":
+        _write(options.output, dumps(document(inspections, findings, extra=extra)))
+    elif options.format == "sarif":
+        _write(options.output, _sarif(findings))
+    elif options.format == "github":
+        from native_doctor.report import github
 
-            _write(options.output, github.render(findings))
-        else:
-            _write_text(options, inspections, findings, header, binaries=binaries)
-    except BrokenPipeError:  # `check ... | head`: the verdict (exit code) still counts
-        _stdout_closed()
+        _write(options.output, github.render(findings))
+    else:
+        _write_text(options, inspections, findings, header, binaries=binaries)
     threshold = Severity(options.fail_on).rank
     failing = any(f.severity.rank >= threshold for f in findings)
     return EXIT_FINDINGS if failing and not options.exit_zero else EXIT_CLEAN
@@ -566,6 +565,8 @@ def _console(stream: Any, color: str) -> Any:
     """A rich console for ``stream``: in ``auto`` mode rich honours NO_COLOR, FORCE_COLOR and TTYs."""
     from rich.console import Console
 
+    if stream is sys.stdout:  # `check ... | head`: the report stops, the exit code still counts
+        stream = _ClosedPipeSafe(stream)
     if color == "always":
         return Console(file=stream, force_terminal=True, soft_wrap=True)
     if color == "never":
@@ -586,7 +587,11 @@ def _check_output(path: Path | None) -> None:
 def _write(path: Path | None, text: str) -> None:
     """Write to stdout, or atomically to ``path`` (a temporary file renamed into place)."""
     if path is None:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader went away: the run's exit code still counts
+            _stdout_closed()
         return
     import tempfile
 
@@ -625,6 +630,29 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
             bar.update(task, completed=done, total=total)
 
         yield tick
+
+
+class _ClosedPipeSafe:
+    """stdout for rich: a closed pipe (EPIPE) ends the output quietly instead of the run."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            _stdout_closed()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            _stdout_closed()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _stdout_closed() -> None:

@@ -17,8 +17,9 @@ from types import MappingProxyType
 
 import pytest
 
+import _toolchain
 from _corpus import CorpusWheel, ensure, wheels
-from _toolchain import require, require_module
+from _toolchain import require
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks.abi import forbidden_for, forbidden_symbols, stable_abi
@@ -274,7 +275,7 @@ def test_stable_abi_data() -> None:
 
 
 def test_stable_abi_data_matches_abi3info() -> None:
-    abi3info = require_module("abi3info")  # abi3audit's dependency
+    abi3info = _toolchain.require_module("abi3info")  # abi3audit's dependency
 
     theirs = {
         item.symbol.name: (item.added.major, item.added.minor)
@@ -318,7 +319,7 @@ def _auditwheel_policies(family: str) -> list[dict[str, object]]:
 @pytest.mark.parametrize("family", ["manylinux", "musllinux"])
 def test_forbidden_symbols_agree_with_auditwheel_policies(family: str) -> None:
     """auditwheel's policy files are the oracle: every policy's blacklist, library by library."""
-    require_module("auditwheel")
+    _toolchain.require_module("auditwheel")
     policies = _auditwheel_policies(family)
     newest = max(tuple(int(x) for x in str(p["name"]).split("_")[1:3]) for p in policies)
     for policy in policies:

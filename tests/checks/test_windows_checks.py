@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+import _toolchain
 from _corpus import ensure, wheels
-from _toolchain import require, run, unavailable
+from _toolchain import require, run
 from _wheels import make_wheel
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
@@ -170,7 +171,7 @@ def mingw_dll(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     for name in ("libgcc_s_seh-1.dll", "libwinpthread-1.dll"):
         found = Path(run(gcc, f"-print-file-name={name}").strip())
         if not found.is_file():
-            unavailable(f"{name} is not installed with the MinGW-w64 toolchain")
+            _toolchain.unavailable(f"{name} is not installed with the MinGW-w64 toolchain")
         files[name] = found.read_bytes()
     return files
 
