@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +206,22 @@ def test_run_checks_groups_a_cause_found_in_many_files() -> None:
     (finding,) = [f for f in run_checks(_wheel(*files)) if f.code == "ND301"]
     assert finding.detail == entry
     assert finding.all_locations == tuple(f"demo/bin/test_{i}" for i in range(40))
+
+
+def test_run_environment_checks_groups_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same grouping step serves environment checks (an LD_LIBRARY_PATH entry shadowing one
+    library for 46 extension modules is one finding)."""
+    from native_doctor.checks import registry
+
+    check = next(c for c in all_checks() if c.scope == "environment")
+
+    def shadowed(_: object) -> Iterator[Finding]:
+        for i in range(46):
+            member = f"pkg/_m{i}.so"
+            yield check.finding(f"{member} loads /opt/old/libstdc++.so.6 first", "env", member, "/opt/old")
+
+    fake = dataclasses.replace(check, environment_function=shadowed)
+    monkeypatch.setitem(registry._REGISTRY, check.code, fake)
+    (finding,) = registry.run_environment_checks(object(), {check.code})  # type: ignore[arg-type]
+    assert len(finding.all_locations) == 46
+    assert finding.message == "pkg/_m0.so (and 45 more) loads /opt/old/libstdc++.so.6 first"
