@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from _corpus import CorpusWheel, ensure, is_large, large_opted_in, wheels
+import _corpus
+from _corpus import CorpusWheel, ensure, wheels
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.sources.wheel import read_wheel
 
@@ -50,12 +51,20 @@ def auditwheel_answers() -> dict[str, dict[str, Any]]:
     from importlib.metadata import version
 
     assert version("auditwheel") == AUDITWHEEL_VERSION, "the oracle is pinned: see pyproject.toml"
-    # Large wheels only when opted in: their own tests skip (in ensure) and ask for no answer.
-    entries = [e for e in _linux_corpus() if large_opted_in() or not is_large(e)]
+    # Large wheels only when opted in; asking for one this run did not fetch skips (_Answers).
+    entries = [e for e in _linux_corpus() if _corpus.large_opted_in() or not _corpus.is_large(e)]
     paths = [ensure(entry) for entry in entries]
     with ThreadPoolExecutor(max_workers=2) as pool:
         answers = list(pool.map(_auditwheel_show, paths))
-    return {entry.filename: answer for entry, answer in zip(entries, answers, strict=True)}
+    return _Answers({entry.filename: answer for entry, answer in zip(entries, answers, strict=True)})
+
+
+class _Answers(dict[str, dict[str, Any]]):
+    """auditwheel's answers by wheel file name; a large wheel this run did not fetch skips."""
+
+    def __missing__(self, filename: str) -> dict[str, Any]:
+        _corpus.require_large(filename)
+        raise KeyError(filename)
 
 
 def _ours(entry: CorpusWheel) -> Inspection:
@@ -78,8 +87,8 @@ def _symbol_versions(inspection: Inspection) -> dict[str, list[str]]:
 def test_agrees_with_auditwheel_show(
     entry: CorpusWheel, auditwheel_answers: dict[str, dict[str, Any]]
 ) -> None:
-    ours = _ours(entry)  # first: a large wheel skips here unless opted in
     theirs = auditwheel_answers[entry.filename]
+    ours = _ours(entry)
     assert ours.platform.qualifies_for, "no tag computed"
     assert ours.platform.qualifies_for[0] == theirs["overall_tag"]
     assert list(ours.external_libraries) == sorted(theirs["external_libs"])
