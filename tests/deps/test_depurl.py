@@ -168,7 +168,7 @@ PLAIN = st.from_regex(r"[A-Za-z0-9._-]+", fullmatch=True)
 ODD = st.text(st.characters(codec="utf-8"), min_size=1, max_size=8).filter(
     lambda s: s.strip("/") == s and "/" not in s
 )
-SEGMENT = st.one_of(PLAIN, ODD)
+SEGMENT = st.one_of(PLAIN, ODD).filter(lambda s: not s.startswith("-"))  # "-x" is refused
 VERSIONS = st.builds(
     lambda parts, pre: ".".join(map(str, parts)) + pre,
     st.lists(st.integers(0, 999), min_size=1, max_size=4),

@@ -71,7 +71,7 @@ def unreadable_binary(inspection: Inspection) -> Iterator[Finding]:
     summary="A reading budget stopped native-doctor before it read the whole artifact.",
     what=(
         "That every member could be read within native-doctor's budgets: an archive may inflate at most "
-        "100 times its size on disk (at least 1 GiB), and a text member is read at most 16 MiB far."
+        "50 times its size on disk (at least 256 MiB), and a text member is read at most 16 MiB far."
     ),
     why=(
         "The members left unread were not checked, so the verdict is incomplete. A real wheel inflates 2 to "

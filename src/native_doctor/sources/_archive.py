@@ -40,10 +40,10 @@ __all__ = [
 ]
 
 #: Every archive read may inflate at least this many bytes ...
-INFLATION_FLOOR = 1 << 30
-#: ... and up to this many times the archive's size on disk (real wheels inflate 2-5x; a
-#: decompression bomb reaches about 1000x).
-INFLATION_RATIO = 100
+INFLATION_FLOOR = 256 << 20
+#: ... and up to this many times the archive's size on disk (real wheels inflate 2-5x, restarts
+#: of random access included; a deflate bomb reaches about 1000x).
+INFLATION_RATIO = 50
 #: A text member (METADATA, WHEEL, RECORD, pyproject.toml, an ``__init__.py``) is read at most this far.
 MAX_TEXT_MEMBER = 16 << 20
 _BLOCK = 1 << 20
@@ -152,9 +152,13 @@ class InflationBudget:
         names = ", ".join(self.skipped[:3])
         more = f" and {len(self.skipped) - 3} more" if len(self.skipped) > 3 else ""
         return (
-            f"stopped reading after inflating {self.limit} bytes (the budget per archive: "
-            f"{INFLATION_RATIO} times its size, at least {INFLATION_FLOOR}); not fully read: {names}{more}"
+            f"stopped reading after inflating {_mib(self.limit)} (the budget per archive: {INFLATION_RATIO} "
+            f"times its size, at least {_mib(INFLATION_FLOOR)}); not fully read: {names}{more}"
         )
+
+
+def _mib(count: int) -> str:
+    return f"{count / (1 << 20):.0f} MiB"
 
 
 def stream_member(

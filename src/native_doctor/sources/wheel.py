@@ -70,7 +70,12 @@ def read_wheel(
         wheel_meta = _read_headers(archive, f"{dist_info}/WHEEL", budget)
         metadata = _read_headers(archive, f"{dist_info}/METADATA", budget)
         native = _read_native(path, archive, infos, deep, progress, budget)
-        record = _verify_record(path, archive, infos, dist_info, progress, budget) if verify_record else None
+        reported = {n.path for n in native if n.info is None}  # unreadable members already said (ND002)
+        record = (
+            _verify_record(path, archive, infos, dist_info, progress, budget, reported)
+            if verify_record
+            else None
+        )
         files = tuple(install_path(info.filename) for info in infos)
         hooks = _read_hooks(archive, infos, budget)
     purelib = wheel_meta.get("Root-Is-Purelib")
@@ -97,7 +102,7 @@ def _read_hooks(
 ) -> list[tuple[str, bytes]]:
     """Contents of the small ``__init__.py``-like files that may add DLL directories.
 
-    One that cannot be read (or that the budget stops) adds no directory: it would not import.
+    One the budget stops adds no directory; one that cannot be read makes the wheel unreadable.
     """
     hooks = []
     for info in infos:
@@ -105,7 +110,7 @@ def _read_hooks(
         if is_hook_file(path) and info.file_size <= _MAX_METADATA:
             try:
                 hooks.append((path, read_text(archive, info, budget, limit=_MAX_METADATA).encode()))
-            except (InvalidArchiveError, ReadLimitError):
+            except ReadLimitError:
                 continue
     return hooks
 
@@ -169,9 +174,13 @@ def _verify_record(
     dist_info: str,
     progress: ProgressCallback | None,
     budget: InflationBudget,
+    reported: set[str],
 ) -> RecordReport:
-    """Hash every member RECORD lists and compare (streamed, never extracted); a member the
-    budget stops is left unhashed."""
+    """Hash every member RECORD lists and compare (streamed, never extracted).
+
+    A member the budget stops is left unhashed, and so is a native member already reported as
+    unreadable; any other unreadable member makes the whole wheel unreadable (pip would fail too).
+    """
     record_path = f"{dist_info}/RECORD"
     try:
         record_info = archive.getinfo(record_path)
@@ -188,6 +197,10 @@ def _verify_record(
             return member_digest(handle, info, entry[0], budget)
         except ReadLimitError:
             return None
+        except InvalidArchiveError:
+            if info.filename in reported:
+                return None
+            raise
 
     digests = _map_members(path, archive, infos, task, progress)
     actual = {info.filename: digest for info, digest in zip(infos, digests, strict=True)}
