@@ -120,18 +120,23 @@ def test_a_name_that_is_not_utf8_although_flagged_so_is_nd001(tmp_path: Path) ->
     assert "not valid UTF-8" in run.stderr
 
 
+@pytest.mark.parametrize(
+    "target", ["demo-1.0.dist-info/METADATA", "demo/__init__.py"], ids=["metadata", "hook"]
+)
 @pytest.mark.parametrize("case", sorted(MEMBERS))
-def test_corrupt_metadata_is_nd001_naming_the_member(tmp_path: Path, case: str) -> None:
+def test_corrupt_metadata_or_hook_is_nd001_naming_the_member(tmp_path: Path, case: str, target: str) -> None:
     member, reason = MEMBERS[case]
-    bad = replace(member, name=b"demo-1.0.dist-info/METADATA")
-    members = [m for m in wheel_members("demo", []) if not m.name.endswith(b"METADATA")] + [bad]
+    bad = replace(member, name=target.encode())
+    members = [m for m in wheel_members("demo", []) if m.name != bad.name] + [bad]
     wheel = write_zip(tmp_path / WHEEL, members)
-    run = cli("check", "--format", "json", wheel, cwd=tmp_path)
-    assert run.code == 1
-    assert any("METADATA" in m and reason.replace("demo/_x.so", "METADATA") in m for m in codes(run)["ND001"])
-    run = cli("deps", wheel, cwd=tmp_path)
-    assert run.code == 2
-    assert "METADATA" in run.stderr or reason in run.stderr
+    for command in ("inspect", "check"):
+        run = cli(command, "--format", "json", wheel, cwd=tmp_path)
+        assert run.code == 1
+        assert any(target in m and reason.replace("demo/_x.so", target) in m for m in codes(run)["ND001"])
+    if target.endswith("METADATA"):
+        run = cli("deps", wheel, cwd=tmp_path)
+        assert run.code == 2
+        assert target in run.stderr and reason.replace("demo/_x.so", target) in run.stderr
 
 
 @pytest.mark.parametrize("case", sorted(MEMBERS))

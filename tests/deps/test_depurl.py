@@ -236,3 +236,13 @@ def test_arbitrary_text_only_raises_invalid_metadata(text: str) -> None:
     except InvalidExternalMetadata:
         return
     assert parse_depurl(str(dep.url)) == dep.url  # whatever is accepted writes back losslessly
+
+
+@given(st.text(max_size=200) | st.builds(lambda s: "dep:" + s, st.text(max_size=200)))
+def test_fuzz_any_text_parses_or_raises_the_projects_error(text: str) -> None:
+    try:
+        dep = parse_specifier(text)
+    except InvalidExternalMetadata as exc:
+        assert len(str(exc)) < 2000  # echoed input is capped
+        return
+    assert not dep.url.name.startswith("-")
