@@ -15,7 +15,6 @@ of the archive) when it is spent. Wheel, sdist and ``deps`` readers all go throu
 from __future__ import annotations
 
 import lzma
-import os
 import struct
 import tarfile
 import threading
@@ -34,7 +33,7 @@ __all__ = [
     "InflationBudget",
     "archive_error",
     "archive_errors",
-    "open_zip",
+    "read_small",
     "read_text",
     "stream_member",
 ]
@@ -101,12 +100,6 @@ def archive_errors(where: str) -> Iterator[None]:
         raise
     except ARCHIVE_FAILURES as exc:
         raise archive_error(where, exc) from exc
-
-
-def open_zip(path: str | os.PathLike[str]) -> zipfile.ZipFile:
-    """Open a zip archive; a malformed central directory is :class:`InvalidArchiveError`."""
-    with archive_errors(f"{path}: not a readable zip archive"):
-        return zipfile.ZipFile(path)
 
 
 class InflationBudget:
@@ -185,6 +178,26 @@ def stream_member(
             yield block
 
 
+def read_small(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    budget: InflationBudget | None = None,
+    *,
+    limit: int = MAX_TEXT_MEMBER,
+    truncate: bool = False,
+) -> bytes:
+    """A small member's bytes, read no further than ``limit``.
+
+    :raises InvalidArchiveError: unreadable, or longer than ``limit`` unless ``truncate``.
+    """
+    data = b"".join(stream_member(archive, info, budget, limit=limit + 1))
+    if len(data) > limit:
+        if not truncate:
+            raise InvalidArchiveError(f"{info.filename}: larger than {limit} bytes, too large to read whole")
+        data = data[:limit]
+    return data
+
+
 def read_text(
     archive: zipfile.ZipFile,
     info: zipfile.ZipInfo,
@@ -193,15 +206,5 @@ def read_text(
     limit: int = MAX_TEXT_MEMBER,
     truncate: bool = False,
 ) -> str:
-    """A text member decoded as UTF-8 (undecodable bytes replaced), read no further than ``limit``.
-
-    :raises InvalidArchiveError: unreadable, or longer than ``limit`` unless ``truncate``.
-    """
-    data = b"".join(stream_member(archive, info, budget, limit=limit + 1))
-    if len(data) > limit:
-        if not truncate:
-            raise InvalidArchiveError(
-                f"{info.filename}: larger than {limit} bytes, too large for a text file"
-            )
-        data = data[:limit]
-    return data.decode("utf-8", "replace")
+    """:func:`read_small`, decoded as UTF-8 (undecodable bytes replaced)."""
+    return read_small(archive, info, budget, limit=limit, truncate=truncate).decode("utf-8", "replace")

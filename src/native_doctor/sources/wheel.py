@@ -20,7 +20,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from native_doctor.binary import SNIFF_BYTES, BinaryInfo, read_binary, sniff
 from native_doctor.errors import BinaryFormatError, InvalidArchiveError, ReadLimitError
 from native_doctor.model import Artifact, ArtifactKind, NativeFile, RecordReport
-from native_doctor.sources._archive import InflationBudget, archive_errors, read_text
+from native_doctor.sources._archive import InflationBudget, archive_errors, read_small, read_text
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, install_path, may_be_native
@@ -109,7 +109,7 @@ def _read_hooks(
         path = install_path(info.filename)
         if is_hook_file(path) and info.file_size <= _MAX_METADATA:
             try:
-                hooks.append((path, read_text(archive, info, budget, limit=_MAX_METADATA).encode()))
+                hooks.append((path, read_small(archive, info, budget, limit=_MAX_METADATA)))
             except ReadLimitError:
                 continue
     return hooks
