@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from _toolchain import in_ci
+from _toolchain import host_only, in_ci
 from native_doctor.errors import PolicyDataError
 from native_doctor.platforms import _data, linux, macos, windows
 
@@ -306,7 +306,7 @@ def test_generator_reads_a_libwine_listing(generator: ModuleType) -> None:
     assert generator.wine_names(listing) == {"webservices.dll", "winspool.drv", "wshom.ocx", "kernel32.dll"}
 
 
-@pytest.mark.skipif(not MINGW_LIB.is_dir(), reason="mingw-w64-x86-64-dev import libraries not installed")
+@host_only(MINGW_LIB.is_dir(), "mingw-w64-x86-64-dev import libraries not installed")
 def test_packaged_windows_data_mingw_part_is_reproducible(generator: ModuleType) -> None:
     libdirs = [d for d in generator.DEFAULT_LIBDIRS if d.is_dir()]
     packaged = _document("windows")
@@ -317,7 +317,7 @@ def test_packaged_windows_data_mingw_part_is_reproducible(generator: ModuleType)
     }
 
 
-@pytest.mark.skipif(not MINGW_LIB.is_dir(), reason="mingw-w64-x86-64-dev import libraries not installed")
+@host_only(MINGW_LIB.is_dir(), "mingw-w64-x86-64-dev import libraries not installed")
 def test_packaged_windows_data_is_reproducible(generator: ModuleType) -> None:
     """The whole file from both sources. The libwine package comes from the cache the generator
     fills; under CI the generator downloads it (``apt-get download``: nothing is installed)."""
