@@ -1,0 +1,80 @@
+"""Shared builder of small ELF programs and libraries for the writer tests (gcc and cross gcc).
+
+One :class:`ElfSet` per target: ``libdep.so`` (SONAME ``libdep.so.1``), ``libversioned.so``
+(symbol versions VERS_1.0/VERS_2.0) and ``app`` needing both, with a build-machine RUNPATH (or
+RPATH with ``rpath=True``) and a DT_VERNEED entry for ``libversioned.so``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from _toolchain import require, run
+
+__all__ = ["CROSS_COMPILERS", "ElfSet", "build_elf_set"]
+
+SRC = Path(__file__).parent / "binary" / "elf_write_src"
+VERSIONED_SRC = Path(__file__).parent / "binary" / "elf_src"
+
+#: target name -> compiler: i686 (32-bit LE), s390x (64-bit BE), powerpc (32-bit BE), aarch64.
+CROSS_COMPILERS = {
+    "x86_64": "gcc",
+    "i686": "i686-linux-gnu-gcc",
+    "s390x": "s390x-linux-gnu-gcc",
+    "ppc": "powerpc-linux-gnu-gcc",
+    "aarch64": "aarch64-linux-gnu-gcc",
+}
+BUILD_RPATH = "/home/builder/project/build/lib:/opt/toolchain/lib"
+
+
+@dataclass(frozen=True)
+class ElfSet:
+    """The built files of one target."""
+
+    target: str
+    directory: Path
+
+    @property
+    def libdep(self) -> Path:
+        return self.directory / "libdep.so.1"
+
+    @property
+    def libversioned(self) -> Path:
+        return self.directory / "libversioned.so"
+
+    @property
+    def app(self) -> Path:
+        return self.directory / "app"
+
+
+def build_elf_set(root: Path, target: str, *, rpath: bool = False) -> ElfSet:
+    """Build (once) the three files for ``target`` under ``root``; skips when the compiler is missing."""
+    compiler = require(CROSS_COMPILERS[target])
+    out = root / f"{target}-{'rpath' if rpath else 'runpath'}"
+    built = ElfSet(target, out)
+    if built.app.exists():
+        return built
+    out.mkdir(parents=True, exist_ok=True)
+    shared = (compiler, "-shared", "-fPIC")
+    run(*shared, "-Wl,-soname,libdep.so.1", SRC / "dep.c", "-o", built.libdep)
+    run(
+        *shared,
+        "-Wl,-soname,libversioned.so",
+        f"-Wl,--version-script={VERSIONED_SRC / 'versioned.map'}",
+        VERSIONED_SRC / "versioned.c",
+        "-o",
+        built.libversioned,
+    )
+    tags = "--disable-new-dtags" if rpath else "--enable-new-dtags"
+    run(
+        compiler,
+        SRC / "app.c",
+        built.libdep,
+        built.libversioned,
+        f"-Wl,{tags},-rpath,{BUILD_RPATH}",
+        "-o",
+        built.app.with_suffix(".tmp"),
+    )
+    built.app.with_suffix(".tmp").rename(built.app)
+    return built

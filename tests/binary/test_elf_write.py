@@ -1,0 +1,446 @@
+"""Tests for the ELF writer: real toolchain output edited, read back, checked by readelf and ld.so.
+
+Every edit is checked four ways: the project's reader reads back exactly the requested values,
+``readelf -d -V -l`` parses the output and agrees, :func:`check_elf_invariants` finds nothing,
+and (native x86_64) the real loader runs an executable whose renamed library sits in another
+folder reached only through the new RUNPATH.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from _elf_builds import BUILD_RPATH, CROSS_COMPILERS, ElfSet, build_elf_set
+from _toolchain import require
+from native_doctor.binary import BinaryInfo, BytesSource
+from native_doctor.binary.elf import read_elf
+from native_doctor.binary.elf_write import ElfEdit, ElfWriteError, check_elf_invariants, edit_elf
+from native_doctor.errors import NativeDoctorError
+
+pytestmark = pytest.mark.toolchain
+
+TARGETS = ("x86_64", "i686", "s390x", "ppc", "aarch64")
+MANGLED_DEP = "libdep-1a2b3c4d.so.1"
+MANGLED_VERSIONED = "libversioned-deadbeef.so"
+
+
+@pytest.fixture(scope="session")
+def build_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("elf_write")
+
+
+def read(data: bytes) -> BinaryInfo:
+    return read_elf(BytesSource(data))
+
+
+# --------------------------------------------------------------------------------------------
+# The edit table: (which file, the edit, the values the result must have)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str  # "app", "libdep", "libversioned"
+    edit: ElfEdit
+    #: BinaryInfo field -> expected value after the edit.
+    expect: dict[str, object]
+    rpath: bool = False
+
+
+CASES: dict[str, Case] = {
+    "soname-shorter-in-place": Case("libdep", ElfEdit(soname="libd.so"), {"soname": "libd.so"}),
+    "soname-longer": Case("libdep", ElfEdit(soname=MANGLED_DEP), {"soname": MANGLED_DEP}),
+    "soname-same-is-noop": Case("libdep", ElfEdit(soname="libdep.so.1"), {"soname": "libdep.so.1"}),
+    "soname-versioned": Case(
+        "libversioned",
+        ElfEdit(soname=MANGLED_VERSIONED),
+        {"soname": MANGLED_VERSIONED, "version_definitions": ("VERS_1.0", "VERS_2.0")},
+    ),
+    "needed-rename": Case(
+        "app",
+        ElfEdit(replace_needed={"libdep.so.1": MANGLED_DEP}),
+        {"needed": (MANGLED_DEP, "libversioned.so", "libc.so.6")},
+    ),
+    "needed-rename-with-verneed": Case(
+        "app",
+        ElfEdit(replace_needed={"libversioned.so": MANGLED_VERSIONED}),
+        {
+            "needed": ("libdep.so.1", MANGLED_VERSIONED, "libc.so.6"),
+            "symbol_versions": {MANGLED_VERSIONED: ("VERS_1.0", "VERS_2.0")},
+        },
+    ),
+    "needed-rename-shorter-in-place": Case(
+        "app",
+        ElfEdit(replace_needed={"libversioned.so": "libv.so"}),
+        {
+            "needed": ("libdep.so.1", "libv.so", "libc.so.6"),
+            "symbol_versions": {"libv.so": ("VERS_1.0", "VERS_2.0")},
+        },
+    ),
+    "runpath-replaces-runpath": Case(
+        "app", ElfEdit(runpath=("$ORIGIN/../app.libs",)), {"runpath": ("$ORIGIN/../app.libs",), "rpath": ()}
+    ),
+    "runpath-replaces-rpath": Case(
+        "app",
+        ElfEdit(runpath=("$ORIGIN/../app.libs", "$ORIGIN")),
+        {"runpath": ("$ORIGIN/../app.libs", "$ORIGIN"), "rpath": ()},
+        rpath=True,
+    ),
+    "runpath-long": Case(
+        "app",
+        ElfEdit(runpath=tuple(f"$ORIGIN/../../site-packages/nvidia/lib{i}/lib" for i in range(8))),
+        {"runpath": tuple(f"$ORIGIN/../../site-packages/nvidia/lib{i}/lib" for i in range(8))},
+    ),
+    "runpath-added": Case(
+        "libdep", ElfEdit(runpath=("$ORIGIN",)), {"runpath": ("$ORIGIN",), "soname": "libdep.so.1"}
+    ),
+    "runpath-removed": Case("app", ElfEdit(runpath=()), {"runpath": (), "rpath": ()}, rpath=True),
+    "all-at-once": Case(
+        "app",
+        ElfEdit(
+            soname="app-1",
+            replace_needed={"libdep.so.1": MANGLED_DEP, "libversioned.so": MANGLED_VERSIONED},
+            runpath=("$ORIGIN/../app.libs",),
+        ),
+        {
+            "soname": "app-1",
+            "needed": (MANGLED_DEP, MANGLED_VERSIONED, "libc.so.6"),
+            "runpath": ("$ORIGIN/../app.libs",),
+            "rpath": (),
+            "symbol_versions": {MANGLED_VERSIONED: ("VERS_1.0", "VERS_2.0")},
+        },
+    ),
+}
+
+
+def _case_file(built: ElfSet, case: Case) -> Path:
+    return {"app": built.app, "libdep": built.libdep, "libversioned": built.libversioned}[case.file]
+
+
+def _check_symbol_versions(info: BinaryInfo, expected: object) -> None:
+    assert isinstance(expected, dict)
+    for name, versions in expected.items():
+        assert info.symbol_versions.get(name) == versions
+
+
+def _check_expected(info: BinaryInfo, expect: dict[str, object]) -> None:
+    for key, value in expect.items():
+        if key == "symbol_versions":
+            _check_symbol_versions(info, value)
+        else:
+            assert getattr(info, key) == value, key
+
+
+# --------------------------------------------------------------------------------------------
+# readelf as the oracle
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadelfView:
+    needed: tuple[str, ...]
+    soname: str | None
+    runpath: tuple[str, ...]
+    rpath: tuple[str, ...]
+    verneed_files: tuple[str, ...]
+
+
+def readelf(path: Path) -> ReadelfView:
+    """What ``readelf -d -V -l -W`` says, failing on any warning or error it prints."""
+    proc = subprocess.run(
+        [require("readelf"), "-d", "-V", "-l", "-W", str(path)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stderr.lower() and "error" not in proc.stderr.lower(), proc.stderr
+    out = proc.stdout
+
+    def values(kind: str) -> list[str]:
+        return re.findall(rf"\({kind}\)\s+[^\[]*\[([^\]]*)\]", out)
+
+    soname = values("SONAME")
+    return ReadelfView(
+        needed=tuple(values("NEEDED")),
+        soname=soname[0] if soname else None,
+        runpath=tuple(p for v in values("RUNPATH") for p in v.split(":") if p),
+        rpath=tuple(p for v in values("RPATH") for p in v.split(":") if p),
+        verneed_files=tuple(re.findall(r"File: (\S+)\s+Cnt:", out)),
+    )
+
+
+def _agrees_with_readelf(path: Path, info: BinaryInfo) -> None:
+    view = readelf(path)
+    assert view.needed == info.needed
+    assert view.soname == info.soname
+    assert view.runpath == info.runpath
+    assert view.rpath == info.rpath
+    assert sorted(view.verneed_files) == sorted(info.symbol_versions)
+
+
+# --------------------------------------------------------------------------------------------
+# Every edit, every target
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("case_id", sorted(CASES))
+def test_edit_reads_back_and_readelf_agrees(
+    build_root: Path, tmp_path: Path, target: str, case_id: str
+) -> None:
+    case = CASES[case_id]
+    built = build_elf_set(build_root, target, rpath=case.rpath)
+    data = _case_file(built, case).read_bytes()
+    assert check_elf_invariants(data) == ()
+    result = edit_elf(data, case.edit)
+    assert check_elf_invariants(result) == ()
+    info = read(result)
+    _check_expected(info, case.expect)
+    before = read(data)
+    untouched = (
+        "arch",
+        "bits",
+        "byteorder",
+        "kind",
+        "interpreter",
+        "version_definitions",
+        "executable_stack",
+    )
+    for key in untouched:
+        assert getattr(info, key) == getattr(before, key), key
+    out = tmp_path / "edited"
+    out.write_bytes(result)
+    _agrees_with_readelf(out, info)
+    # editing again with the same edit changes nothing (re-repair is a no-op)
+    assert edit_elf(result, case.edit) == result
+
+
+def test_noop_edits_return_the_input(build_root: Path) -> None:
+    data = build_elf_set(build_root, "x86_64").app.read_bytes()
+    assert edit_elf(data, ElfEdit()) is data
+    assert edit_elf(data, ElfEdit(runpath=tuple(BUILD_RPATH.split(":")))) == data
+    assert edit_elf(data, ElfEdit(replace_needed={"libc.so.6": "libc.so.6"})) == data
+
+
+def test_input_is_not_mutated(build_root: Path) -> None:
+    original = build_elf_set(build_root, "x86_64").app.read_bytes()
+    data = bytearray(original)
+    edit_elf(bytes(data), ElfEdit(replace_needed={"libdep.so.1": MANGLED_DEP}, runpath=("$ORIGIN",)))
+    assert bytes(data) == original
+
+
+# --------------------------------------------------------------------------------------------
+# The real loader runs the result
+# --------------------------------------------------------------------------------------------
+
+
+def _graft(built: ElfSet, root: Path) -> tuple[Path, Path]:
+    """bin/app needing mangled copies of both libraries in app.libs/, found through RUNPATH only."""
+    (root / "bin").mkdir()
+    libs = root / "app.libs"
+    libs.mkdir()
+    for source, name in ((built.libdep, MANGLED_DEP), (built.libversioned, MANGLED_VERSIONED)):
+        (libs / name).write_bytes(edit_elf(source.read_bytes(), ElfEdit(soname=name)))
+    app = root / "bin" / "app"
+    return app, libs
+
+
+@pytest.mark.parametrize("rpath", [False, True], ids=["from-runpath", "from-rpath"])
+def test_loader_runs_renamed_libraries_through_new_runpath(
+    build_root: Path, tmp_path: Path, rpath: bool
+) -> None:
+    built = build_elf_set(build_root, "x86_64", rpath=rpath)
+    app, libs = _graft(built, tmp_path)
+    edit = ElfEdit(
+        replace_needed={"libdep.so.1": MANGLED_DEP, "libversioned.so": MANGLED_VERSIONED},
+        runpath=("$ORIGIN/../app.libs",),
+    )
+    app.write_bytes(edit_elf(built.app.read_bytes(), edit))
+    app.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": ""}
+    proc = subprocess.run([str(app)], capture_output=True, text=True, check=False, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "dep=41 versions=3\n"
+    # the unedited program cannot find the libraries: the new RUNPATH is what made it work
+    original = tmp_path / "bin" / "original"
+    shutil.copy(built.app, original)
+    proc = subprocess.run([str(original)], capture_output=True, text=True, check=False, env=env)
+    assert proc.returncode != 0 and "libdep.so.1" in proc.stderr
+    assert {p.name for p in libs.iterdir()} == {MANGLED_DEP, MANGLED_VERSIONED}
+
+
+def test_loader_rejects_verneed_not_renamed(build_root: Path, tmp_path: Path) -> None:
+    """Control: renaming DT_NEEDED without its version need is what ld.so refuses (uccl #1038)."""
+    built = build_elf_set(build_root, "x86_64")
+    app, _libs = _graft(built, tmp_path)
+    edit = ElfEdit(
+        replace_needed={"libdep.so.1": MANGLED_DEP, "libversioned.so": MANGLED_VERSIONED},
+        runpath=("$ORIGIN/../app.libs",),
+    )
+    broken = _unrename_verneed(edit_elf(built.app.read_bytes(), edit), "libversioned.so")
+    assert any("not a DT_NEEDED library" in p for p in check_elf_invariants(broken))
+    app.write_bytes(broken)
+    app.chmod(0o755)
+    proc = subprocess.run([str(app)], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin"})
+    assert proc.returncode != 0, proc.stdout
+
+
+def _unrename_verneed(data: bytes, name: str) -> bytes:
+    """Point the first version need's vn_file back at ``name`` (planting the classic defect)."""
+    out = bytearray(data)
+    elf_strtab = _dynamic(data)
+    strtab, verneed = elf_strtab["strtab"], elf_strtab["verneed"]
+    table = data[strtab : strtab + elf_strtab["strsz"]]
+    index = table.find(name.encode() + b"\0")
+    assert index >= 0
+    struct.pack_into("<I", out, verneed + 4, index)
+    return bytes(out)
+
+
+def _dynamic(data: bytes) -> dict[str, int]:
+    """File offsets of a little-endian ELF64's string table and version needs (test helper)."""
+    (phoff,) = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    phdrs = [struct.unpack_from("<IIQQQQQQ", data, phoff + i * phentsize) for i in range(phnum)]
+    loads = [p for p in phdrs if p[0] == 1]
+
+    def offset(address: int) -> int:
+        seg = next(p for p in loads if p[3] <= address < p[3] + p[5])
+        return seg[2] + address - seg[3]
+
+    dynamic = next(p for p in phdrs if p[0] == 2)
+    tags: dict[int, int] = {}
+    for i in range(dynamic[5] // 16):
+        tag, value = struct.unpack_from("<qQ", data, dynamic[2] + 16 * i)
+        if tag == 0:
+            break
+        tags[tag] = value
+    return {
+        "strtab": offset(tags[5]),
+        "strsz": tags[10],
+        "verneed": offset(tags[0x6FFFFFFE]),
+        "dynamic": dynamic[2],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Refusals
+# --------------------------------------------------------------------------------------------
+
+
+def test_refuses_static_executables(tmp_path: Path) -> None:
+    gcc = require("gcc")
+    (tmp_path / "m.c").write_text("int main(void) { return 0; }\n")
+    subprocess.run([gcc, "-static", str(tmp_path / "m.c"), "-o", str(tmp_path / "m")], check=True)
+    with pytest.raises(ElfWriteError, match="no dynamic section"):
+        edit_elf((tmp_path / "m").read_bytes(), ElfEdit(runpath=("$ORIGIN",)))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (ElfEdit(replace_needed={"libnothere.so": "x.so"}), "does not need 'libnothere.so'"),
+        (ElfEdit(soname="a\0b"), "no NUL"),
+        (ElfEdit(soname=""), "non-empty"),
+        (ElfEdit(runpath=("a:b",)), "no ':'"),
+        (ElfEdit(remove_needed=frozenset({"libversioned.so"})), "symbol versions"),
+    ],
+    ids=["unknown-needed", "nul-in-name", "empty-soname", "colon-in-runpath", "remove-versioned"],
+)
+def test_refuses_impossible_edits(build_root: Path, edit: ElfEdit, message: str) -> None:
+    data = build_elf_set(build_root, "x86_64").app.read_bytes()
+    with pytest.raises(ElfWriteError, match=re.escape(message)):
+        edit_elf(data, edit)
+
+
+def test_refuses_garbage() -> None:
+    with pytest.raises(ElfWriteError, match="malformed"):
+        edit_elf(b"\x7fELF\x02\x01\x01" + bytes(9), ElfEdit(soname="x"))
+    with pytest.raises(NativeDoctorError):
+        edit_elf(b"MZ", ElfEdit(soname="x"))
+
+
+# --------------------------------------------------------------------------------------------
+# The checker finds planted defects
+# --------------------------------------------------------------------------------------------
+
+
+def _patch_phdr(data: bytes, kind: int, field: int, change: Callable[[int], int], nth: int = 0) -> bytes:
+    """Change one field of the ``nth`` program header of type ``kind`` (little-endian ELF64)."""
+    out = bytearray(data)
+    (phoff,) = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    seen = 0
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        fields = list(struct.unpack_from("<IIQQQQQQ", data, at))
+        if fields[0] == kind:
+            if seen == nth:
+                fields[field] = change(fields[field])
+                struct.pack_into("<IIQQQQQQ", out, at, *fields)
+                return bytes(out)
+            seen += 1
+    raise AssertionError("no such segment")
+
+
+def _patch_strsz(data: bytes, value: int) -> bytes:
+    out = bytearray(data)
+    dynamic = _dynamic(data)["dynamic"]
+    i = 0
+    while True:
+        tag, _ = struct.unpack_from("<qQ", data, dynamic + 16 * i)
+        if tag == 10:
+            struct.pack_into("<qQ", out, dynamic + 16 * i, tag, value)
+            return bytes(out)
+        i += 1
+
+
+DEFECTS: dict[str, tuple[Callable[[bytes], bytes], str]] = {
+    "load-not-congruent": (lambda d: _patch_phdr(d, 1, 2, lambda v: v + 8, nth=1), "differ modulo p_align"),
+    "load-past-eof": (
+        lambda d: _patch_phdr(d, 1, 5, lambda v: v + (1 << 20), nth=1),
+        "past the end of the file",
+    ),
+    "loads-overlap": (lambda d: _patch_phdr(d, 1, 6, lambda v: v + (1 << 24), nth=0), "overlaps"),
+    "load-align-not-power-of-two": (lambda d: _patch_phdr(d, 1, 7, lambda _v: 0x3000, nth=0), "power of two"),
+    "dynamic-outside-loads": (
+        lambda d: _patch_phdr(d, 2, 2, lambda v: v - 0x800),
+        "PT_DYNAMIC is not inside",
+    ),
+    "strings-outside-strsz": (lambda d: _patch_strsz(d, 4), "outside DT_STRSZ"),
+    "verneed-not-renamed": (
+        lambda d: _unrename_verneed(
+            edit_elf(d, ElfEdit(replace_needed={"libversioned.so": MANGLED_VERSIONED})), "libversioned.so"
+        ),
+        "not a DT_NEEDED library",
+    ),
+}
+
+
+@pytest.mark.parametrize("defect", sorted(DEFECTS))
+def test_checker_finds_planted_defects(build_root: Path, defect: str) -> None:
+    plant, message = DEFECTS[defect]
+    data = build_elf_set(build_root, "x86_64").app.read_bytes()
+    problems = check_elf_invariants(plant(data))
+    assert any(message in p for p in problems), problems
+
+
+def test_checker_reports_garbage_without_raising() -> None:
+    assert check_elf_invariants(b"") != ()
+    assert check_elf_invariants(b"\x7fELF\x02\x01\x01" + bytes(20)) != ()  # truncated header
+    phnum_past_eof = (
+        b"\x7fELF\x02\x01\x01"
+        + bytes(9)
+        + struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0, 64, 0, 0, 64, 56, 9, 0, 0, 0)
+    )
+    assert check_elf_invariants(phnum_past_eof) != ()
+
+
+def test_every_cross_compiler_is_known() -> None:
+    assert set(TARGETS) == set(CROSS_COMPILERS)
