@@ -219,6 +219,11 @@ class _Elf:
             raise BinaryFormatError(f"{what}: bytes [{offset}, {offset + st.size}) are outside the file")
         return st.unpack_from(self.data, offset)
 
+    @property
+    def is_program(self) -> bool:
+        """True for a file the kernel maps (one with PT_INTERP), not only ld.so."""
+        return any(p.type == SegmentType.PT_INTERP for p in self.phdrs)
+
     def loads(self) -> list[_Phdr]:
         return [p for p in self.phdrs if p.type == SegmentType.PT_LOAD]
 
@@ -663,7 +668,15 @@ class _NewSegment:
         return _Phdr(SegmentType.PT_LOAD, flags, self.start, self.base, self.base, size, size, self.page)
 
 
-def _new_segment(elf: _Elf) -> _NewSegment:
+def _new_segment(elf: _Elf, *, phdrs_move: bool) -> _NewSegment:
+    """Where the new PT_LOAD goes: after the file's last byte and above every segment's memory.
+
+    A library's new segment starts right after the file, at an address congruent to it modulo the
+    page size. A program whose program header table moves is placed so that its address minus its
+    offset equals the first PT_LOAD's: Linux before 5.18 (and qemu-user) give the program
+    ``AT_PHDR`` as that difference plus e_phoff, and ld.so finds PT_INTERP and PT_DYNAMIC there.
+    The file is padded up to that offset.
+    """
     loads = elf.loads()
     if not loads:
         raise ElfWriteError("the file has no loadable segment")
@@ -671,18 +684,23 @@ def _new_segment(elf: _Elf) -> _NewSegment:
     if page & (page - 1):
         raise ElfWriteError(f"loadable segment alignment {page:#x} is not a power of two")
     start = _align(len(elf.data), 16)
-    top = max(p.vaddr + p.memsz for p in loads)
-    # congruent with ``start`` modulo the page size, above every other segment
-    return _NewSegment(start, _align(top, page) + start % page, page)
+    top = _align(max(p.vaddr + p.memsz for p in loads), page)
+    if phdrs_move and elf.is_program:
+        delta = loads[0].vaddr - loads[0].offset
+        if delta % page:
+            raise ElfWriteError("the first loadable segment's address and offset differ by a non-page amount")
+        base = max(top, _align(start + delta, page))
+        return _NewSegment(base - delta, base, page)
+    return _NewSegment(start, top + start % page, page)
 
 
 def _write_grown(out: bytearray, elf: _Elf, entries: list[tuple[int, int]], strings: _Strings) -> bytes:
     """Put what no longer fits into a new PT_LOAD segment at the end of the file."""
     assert elf.dynamic is not None
     fmt = elf.fmt
-    segment = _new_segment(elf)
     phdrs = [_Phdr(**{k: getattr(p, k) for k in _Phdr.__slots__}) for p in elf.phdrs]
     slot = _free_phdr_slot(phdrs)
+    segment = _new_segment(elf, phdrs_move=slot is None)
     if slot is None:  # the program header table moves into the new segment
         phdr_at, phdr_address = segment.reserve((len(phdrs) + 1) * fmt.phdr.size, fmt.word)
     else:
