@@ -45,6 +45,8 @@ MAX_PHDRS = 65_535
 MAX_SECTIONS = 1 << 20
 #: Smallest page size assumed for a new PT_LOAD (the largest p_align of the file wins).
 MIN_PAGE = 0x1000
+#: Most zero bytes added before a program's moved program header table (see _new_segment).
+MAX_PADDING = 16 << 20
 
 PT_NULL = 0
 PT_PHDR = 6
@@ -281,12 +283,16 @@ def _parse(data: bytes) -> _Elf:
 
 def _parse_sections(elf: _Elf, shnum: int) -> list[_Shdr]:
     fmt = elf.fmt
-    if elf.shoff == 0 or elf.shentsize < fmt.shdr.size:
-        return []
+    if elf.shoff == 0:
+        return []  # gABI: "If the file has no section header table, this member holds zero."
+    if elf.shentsize < fmt.shdr.size:
+        raise BinaryFormatError(f"section header entry size {elf.shentsize} is too small")
     if shnum == 0:  # gABI: the real count is sh_size of section header 0
         shnum = elf.u(fmt.shdr, elf.shoff, "section header 0")[5]
+    # The loader ignores sections, but a table running past the end of the file would start to
+    # "exist" once the file grows: such a file is refused rather than edited.
     if shnum > MAX_SECTIONS or elf.shoff + shnum * elf.shentsize > len(elf.data):
-        return []  # a damaged section header table is ignored, as the loader ignores it
+        raise BinaryFormatError(f"the section header table ({shnum} entries) runs past the end of the file")
     result = []
     for i in range(shnum):
         _name, sh_type, _flags, addr, offset, size, link, _info, _align, entsize = elf.u(
@@ -485,19 +491,22 @@ class _Strings:
 
 def _place_strings(elf: _Elf, new: list[bytes], dropped: list[int], kept_refs: list[int] | None) -> _Strings:
     """Reuse existing strings, then the bytes of dropped strings, then append."""
-    table = elf.data[elf.strtab_offset : elf.strtab_offset + elf.strsz]
+    table = bytearray(elf.data[elf.strtab_offset : elf.strtab_offset + elf.strsz])
     placed = _Strings()
-    free = _free_ranges(elf, table, dropped, kept_refs)
+    free = _free_ranges(bytes(table), dropped, kept_refs)
     for raw in dict.fromkeys(new):
-        found = _find_string(table, raw)
-        if found is not None:
+        found = table.find(raw + b"\0")  # a whole string or the tail of one
+        if found >= 0:
             placed.offsets[raw] = found
+            # the bytes it now points at must not be overwritten by a later string
+            free = [(s, e) for s, e in free if e <= found or found + len(raw) < s]
             continue
         slot = next((i for i, (start, end) in enumerate(free) if end - start >= len(raw) + 1), None)
         if slot is not None:
             start, end = free[slot]
             placed.offsets[raw] = start
             placed.in_place.append((start, raw + b"\0"))
+            table[start : start + len(raw) + 1] = raw + b"\0"
             free[slot] = (start + len(raw) + 1, end)
             continue
         placed.offsets[raw] = elf.strsz + len(placed.appended)
@@ -505,27 +514,17 @@ def _place_strings(elf: _Elf, new: list[bytes], dropped: list[int], kept_refs: l
     return placed
 
 
-def _find_string(table: bytes, raw: bytes) -> int | None:
-    """Offset of ``raw`` as a whole NUL-terminated string or the tail of one."""
-    at = table.find(raw + b"\0")
-    return None if at < 0 else at
-
-
-def _free_ranges(
-    elf: _Elf, table: bytes, dropped: list[int], kept: list[int] | None
-) -> list[tuple[int, int]]:
+def _free_ranges(table: bytes, dropped: list[int], kept: list[int] | None) -> list[tuple[int, int]]:
     """[start, end) ranges (NUL included) of dropped strings no kept reference points into."""
     if kept is None:
         return []
     ranges: list[tuple[int, int]] = []
     for start in sorted(set(dropped)):
         end = table.find(b"\0", start) + 1
-        if end <= 0 or any(start <= ref < end for ref in kept):
-            continue
-        if any(s <= ref < end for s, _e in ranges for ref in (start,)):
-            continue
-        # another reference may point at the string's start from before it (tail sharing)
-        if any(ref < start and table.find(b"\0", ref) + 1 == end for ref in kept):
+        if end <= 0 or (ranges and start < ranges[-1][1]):
+            continue  # unterminated, or inside a dropped string already taken
+        # a kept reference into the string, or to a longer string it is the tail of
+        if any(start <= ref < end or (ref < start and table.find(b"\0", ref) + 1 == end) for ref in kept):
             continue
         ranges.append((start, end))
     return ranges
@@ -663,6 +662,11 @@ class _NewSegment:
         self.cursor = at + size
         return at, self.base + at - self.start
 
+    def check(self, bits: int) -> None:
+        """Refuse a segment that would end beyond the address space of the file's class."""
+        if self.base + self.cursor - self.start >= 1 << bits:
+            raise ElfWriteError(f"no room for a new segment above address {self.base:#x}")
+
     def header(self, flags: int) -> _Phdr:
         size = self.cursor - self.start
         return _Phdr(SegmentType.PT_LOAD, flags, self.start, self.base, self.base, size, size, self.page)
@@ -690,6 +694,11 @@ def _new_segment(elf: _Elf, *, phdrs_move: bool) -> _NewSegment:
         if delta % page:
             raise ElfWriteError("the first loadable segment's address and offset differ by a non-page amount")
         base = max(top, _align(start + delta, page))
+        if base - delta - start > MAX_PADDING:
+            raise ElfWriteError(
+                f"the program header table would move {base - delta - start} bytes past the end of the"
+                " file (a program whose memory image is much larger than the file)"
+            )
         return _NewSegment(base - delta, base, page)
     return _NewSegment(start, top + start % page, page)
 
@@ -724,6 +733,7 @@ def _write_grown(out: bytearray, elf: _Elf, entries: list[tuple[int, int]], stri
         flags |= PF_W  # the loader writes DT_DEBUG (and on some machines relocates entries)
     else:
         capacity, dyn_at, dyn_address = elf.capacity, dynamic.offset, dynamic.vaddr
+    segment.check(fmt.bits)
     out += bytes(segment.cursor - len(out))
     for at, piece in pieces:
         out[at : at + len(piece)] = piece
