@@ -26,6 +26,7 @@ and glibc's loader (what it requires of PT_LOAD, PT_PHDR and PT_DYNAMIC).
 
 from __future__ import annotations
 
+import bisect
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -487,6 +488,8 @@ class _Strings:
     offsets: dict[bytes, int] = field(default_factory=dict)
     in_place: list[tuple[int, bytes]] = field(default_factory=list)
     appended: bytearray = field(default_factory=bytearray)
+    #: The table with the in-place strings written (what a moved copy starts with).
+    table: bytes = b""
 
 
 def _place_strings(elf: _Elf, new: list[bytes], dropped: list[int], kept_refs: list[int] | None) -> _Strings:
@@ -511,6 +514,7 @@ def _place_strings(elf: _Elf, new: list[bytes], dropped: list[int], kept_refs: l
             continue
         placed.offsets[raw] = elf.strsz + len(placed.appended)
         placed.appended += raw + b"\0"
+    placed.table = bytes(table)
     return placed
 
 
@@ -518,14 +522,17 @@ def _free_ranges(table: bytes, dropped: list[int], kept: list[int] | None) -> li
     """[start, end) ranges (NUL included) of dropped strings no kept reference points into."""
     if kept is None:
         return []
+    refs = sorted(set(kept))
+    # where each kept string ends: a dropped string ending there may be the tail of a kept one
+    kept_ends = {table.find(b"\0", ref) + 1 for ref in refs if 0 <= ref < len(table)}
     ranges: list[tuple[int, int]] = []
     for start in sorted(set(dropped)):
         end = table.find(b"\0", start) + 1
         if end <= 0 or (ranges and start < ranges[-1][1]):
             continue  # unterminated, or inside a dropped string already taken
-        # a kept reference into the string, or to a longer string it is the tail of
-        if any(start <= ref < end or (ref < start and table.find(b"\0", ref) + 1 == end) for ref in kept):
-            continue
+        first = bisect.bisect_left(refs, start)
+        if (first < len(refs) and refs[first] < end) or end in kept_ends:
+            continue  # a kept reference points into it, or it is the tail of a kept string
         ranges.append((start, end))
     return ranges
 
@@ -575,7 +582,11 @@ def _edit(elf: _Elf, edit: ElfEdit) -> bytes:
     edited = _edited_entry_indexes(elf, edit)
     dropped = [v for i, (t, v) in enumerate(elf.entries) if i in edited]
     dropped += [n.file for n, name in zip(needs, need_names, strict=True) if name in renames]
-    refs = _string_references(elf, edited) if new_strings else []
+    # which strings stay referenced is worth finding out (it reads every symbol) only when some
+    # new string could take the bytes of a dropped one
+    longest_dropped = max((len(elf.string(v, "dropped string")) for v in dropped), default=-1)
+    could_fit = any(len(raw) <= longest_dropped for raw in new_strings)
+    refs = _string_references(elf, edited) if could_fit else None
     if refs is not None:
         # a verneed file name that is not renamed keeps its string
         refs += [n.file for n, name in zip(needs, need_names, strict=True) if name not in renames]
@@ -603,40 +614,89 @@ def _edited_entry_indexes(elf: _Elf, edit: ElfEdit) -> set[int]:
     return result
 
 
+class _Output:
+    """The edited file as the input plus patches and an appended tail, joined once at the end.
+
+    A library of 100 MB is copied once (by the final join), not once per step.
+    """
+
+    __slots__ = ("_data", "_patches", "_tail")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._patches: list[tuple[int, bytes]] = []
+        self._tail = bytearray()
+
+    def write(self, offset: int, raw: bytes) -> None:
+        """Put ``raw`` at ``offset`` (inside the input, or anywhere past its end)."""
+        size = len(self._data)
+        if offset >= size:
+            end = offset - size + len(raw)
+            if end > len(self._tail):
+                self._tail += bytes(end - len(self._tail))
+            self._tail[offset - size : end] = raw
+        elif offset + len(raw) <= size:
+            self._patches.append((offset, bytes(raw)))
+        else:
+            raise AssertionError("a patch straddles the end of the input")  # a bug, not bad input
+
+    def pack(self, st: struct.Struct, offset: int, *values: int) -> None:
+        self.write(offset, st.pack(*values))
+
+    def grow_to(self, size: int) -> None:
+        """Zero-fill the file up to ``size`` bytes."""
+        if size > len(self._data) + len(self._tail):
+            self._tail += bytes(size - len(self._data) - len(self._tail))
+
+    def result(self) -> bytes:
+        pieces: list[bytes | bytearray | memoryview] = []
+        view = memoryview(self._data)
+        at = 0
+        for offset, raw in sorted(self._patches, key=lambda p: p[0]):
+            if offset < at:
+                raise AssertionError("overlapping patches")  # a bug, not bad input
+            pieces += (view[at:offset], raw)
+            at = offset + len(raw)
+        pieces += (view[at:], self._tail)
+        return b"".join(pieces)
+
+
 def _write(
     elf: _Elf,
     entries: list[tuple[int, int]],
     strings: _Strings,
     verneed_updates: list[tuple[int, int]],
 ) -> bytes:
-    out = bytearray(elf.data)
+    out = _Output(elf.data)
     u32 = struct.Struct(elf.fmt.order + "I")
     for start, raw in strings.in_place:
-        out[elf.strtab_offset + start : elf.strtab_offset + start + len(raw)] = raw
+        out.write(elf.strtab_offset + start, raw)
     for at, value in verneed_updates:
-        u32.pack_into(out, at, value)
+        out.pack(u32, at, value)
     assert elf.dynamic is not None
     if not strings.appended and len(entries) + 1 <= elf.capacity:
         _write_dynamic(out, elf, entries, elf.dynamic.offset, elf.dynamic.vaddr, elf.capacity)
-        return bytes(out)
+        return out.result()
     return _write_grown(out, elf, entries, strings)
 
 
 def _write_dynamic(
-    out: bytearray, elf: _Elf, entries: list[tuple[int, int]], offset: int, address: int, capacity: int
+    out: _Output, elf: _Elf, entries: list[tuple[int, int]], offset: int, address: int, capacity: int
 ) -> None:
     """Write ``entries`` and DT_NULL up to ``capacity`` entries at ``offset`` (mapped at ``address``)."""
     assert elf.dynamic is not None
     size = elf.fmt.dyn.size
     old_at = {tag: elf.dynamic.vaddr + i * size for i, (tag, _v) in enumerate(elf.entries)}
+    table = bytearray()
     for i, (tag, value) in enumerate(entries):
         if tag == DT_MIPS_RLD_MAP_REL and elf.machine == EM_MIPS:
             # the value is relative to the entry's own address: keep the target fixed
             moved = (value + old_at[tag] - (address + i * size)) % (1 << elf.fmt.bits)
-            elf.fmt.dyn.pack_into(out, offset + i * size, tag, moved)
+            table += elf.fmt.dyn.pack(tag, moved)
         else:
-            elf.fmt.dyn.pack_into(out, offset + i * size, tag, value)
-    out[offset + len(entries) * size : offset + capacity * size] = bytes((capacity - len(entries)) * size)
+            table += elf.fmt.dyn.pack(tag, value)
+    table += bytes((capacity - len(entries)) * size)
+    out.write(offset, bytes(table))
 
 
 #: Spare DT_NULL entries left in a moved dynamic array, so that a later edit fits in place.
@@ -703,7 +763,7 @@ def _new_segment(elf: _Elf, *, phdrs_move: bool) -> _NewSegment:
     return _NewSegment(start, top + start % page, page)
 
 
-def _write_grown(out: bytearray, elf: _Elf, entries: list[tuple[int, int]], strings: _Strings) -> bytes:
+def _write_grown(out: _Output, elf: _Elf, entries: list[tuple[int, int]], strings: _Strings) -> bytes:
     """Put what no longer fits into a new PT_LOAD segment at the end of the file."""
     assert elf.dynamic is not None
     fmt = elf.fmt
@@ -716,7 +776,7 @@ def _write_grown(out: bytearray, elf: _Elf, entries: list[tuple[int, int]], stri
         del phdrs[slot]
     pieces: list[tuple[int, bytes]] = []
     if strings.appended:
-        table = bytes(out[elf.strtab_offset : elf.strtab_offset + elf.strsz]) + bytes(strings.appended)
+        table = strings.table + bytes(strings.appended)
         str_at, str_address = segment.reserve(len(table))
         pieces.append((str_at, table))
         entries = _set_entry(entries, DynamicTag.DT_STRTAB, str_address)
@@ -734,24 +794,24 @@ def _write_grown(out: bytearray, elf: _Elf, entries: list[tuple[int, int]], stri
     else:
         capacity, dyn_at, dyn_address = elf.capacity, dynamic.offset, dynamic.vaddr
     segment.check(fmt.bits)
-    out += bytes(segment.cursor - len(out))
+    out.grow_to(segment.cursor)
     for at, piece in pieces:
-        out[at : at + len(piece)] = piece
+        out.write(at, piece)
     _write_dynamic(out, elf, entries, dyn_at, dyn_address, capacity)
     last_load = max(i for i, p in enumerate(phdrs) if p.type == SegmentType.PT_LOAD)
     phdrs.insert(last_load + 1, segment.header(flags))
-    header = list(fmt.ehdr.unpack_from(out, _EHDR_AT))
+    header = list(fmt.ehdr.unpack_from(elf.data, _EHDR_AT))
     if slot is None:
         for p in phdrs:
             if p.type == PT_PHDR:
                 _set_segment(p, phdr_at, phdr_address, len(phdrs) * fmt.phdr.size)
         header[4], header[8] = phdr_at, fmt.phdr.size  # e_phoff, e_phentsize
     header[9] = len(phdrs)  # e_phnum
-    fmt.ehdr.pack_into(out, _EHDR_AT, *header)
+    out.pack(fmt.ehdr, _EHDR_AT, *header)
     for i, p in enumerate(phdrs):
         at = header[4] + i * header[8]
-        out[at : at + fmt.phdr.size] = p.pack(fmt)
-    return bytes(out)
+        out.write(at, p.pack(fmt))
+    return out.result()
 
 
 def _set_entry(entries: list[tuple[int, int]], tag: int, value: int) -> list[tuple[int, int]]:
@@ -787,15 +847,15 @@ def _dynstr_section(elf: _Elf) -> _Shdr | None:
 
 
 def _move_section(
-    out: bytearray, elf: _Elf, section: _Shdr | None, offset: int, address: int, size: int
+    out: _Output, elf: _Elf, section: _Shdr | None, offset: int, address: int, size: int
 ) -> None:
     """Point a section header at its new place (sh_addr, sh_offset, sh_size)."""
     if section is None:
         return
     at = elf.shoff + section.index * elf.shentsize
-    fields = list(elf.fmt.shdr.unpack_from(out, at))
+    fields = list(elf.fmt.shdr.unpack_from(elf.data, at))
     fields[3], fields[4], fields[5] = address, offset, size
-    elf.fmt.shdr.pack_into(out, at, *fields)
+    out.pack(elf.fmt.shdr, at, *fields)
 
 
 # --- verification ------------------------------------------------------------------------------
