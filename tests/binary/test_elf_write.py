@@ -222,6 +222,10 @@ def test_edit_reads_back_and_readelf_agrees(
     )
     for key in untouched:
         assert getattr(info, key) == getattr(before, key), key
+    # symbols, their names and the hash tables are untouched: the deep reader sees the same ones
+    deep_before, deep_after = read_elf(BytesSource(data), deep=True), read_elf(BytesSource(result), deep=True)
+    assert deep_after.imported_symbols == deep_before.imported_symbols
+    assert deep_after.exported_symbols == deep_before.exported_symbols
     out = tmp_path / "edited"
     out.write_bytes(result)
     _agrees_with_readelf(out, info)
@@ -293,6 +297,37 @@ def test_loader_runs_renamed_libraries_through_new_runpath(
     proc = subprocess.run([*runner, str(original)], capture_output=True, text=True, check=False, env=env)
     assert proc.returncode != 0 and "libdep.so.1" in proc.stderr
     assert {p.name for p in libs.iterdir()} == {MANGLED_DEP, MANGLED_VERSIONED}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_remove_needed_runs_with_the_symbol_preloaded(build_root: Path, tmp_path: Path, target: str) -> None:
+    """Without its DT_NEEDED, the program starts only when something else provides dep_value."""
+    built = build_elf_set(build_root, target)
+    runner = _runner(target)
+    app, libs = _graft(built, tmp_path)
+    (libs / MANGLED_DEP).unlink()
+    edit = ElfEdit(
+        remove_needed=frozenset({"libdep.so.1"}),
+        replace_needed={"libversioned.so": MANGLED_VERSIONED},
+        runpath=("$ORIGIN/../app.libs",),
+    )
+    result = edit_elf(built.app.read_bytes(), edit)
+    assert check_elf_invariants(result) == ()
+    assert read(result).needed == (MANGLED_VERSIONED, "libc.so.6")
+    app.write_bytes(result)
+    app.chmod(0o755)
+    preload = tmp_path / "preload" / "libdep.so.1"
+    preload.parent.mkdir()
+    shutil.copy(built.libdep, preload)
+    env = {"PATH": "/usr/bin:/bin"}
+    if runner:  # qemu-user passes the guest's environment with -E
+        with_preload = [*runner, "-E", f"LD_PRELOAD={preload}", str(app)]
+    else:
+        with_preload = ["env", f"LD_PRELOAD={preload}", str(app)]
+    proc = subprocess.run(with_preload, capture_output=True, text=True, check=False, env=env)
+    assert (proc.returncode, proc.stdout) == (0, "dep=41 versions=3\n"), proc.stderr
+    proc = subprocess.run([*runner, str(app)], capture_output=True, text=True, check=False, env=env)
+    assert proc.returncode != 0 and "dep_value" in proc.stderr
 
 
 def test_loader_rejects_verneed_not_renamed(build_root: Path, tmp_path: Path) -> None:

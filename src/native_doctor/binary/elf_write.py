@@ -96,7 +96,9 @@ class ElfEdit:
     replace_needed: Mapping[str, str] = field(default_factory=lambda: _EMPTY_MAP)
     #: New DT_RUNPATH, joined with ':' (() removes it); DT_RPATH is removed. None keeps both.
     runpath: tuple[str, ...] | None = None
-    #: DT_NEEDED names to drop (with the version needs that name them).
+    #: DT_NEEDED names to drop (libpython, a provider's library). A library that symbol versions
+    #: are needed from is refused: ld.so requires every version need to name a loaded object, and
+    #: dropping the need would leave .gnu.version indexes that no version need defines.
     remove_needed: frozenset[str] = frozenset()
 
     @property
