@@ -252,13 +252,14 @@ def test_input_is_not_mutated(build_root: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _graft(built: ElfSet, root: Path) -> tuple[Path, Path]:
+def _graft(built: ElfSet, root: Path, *, sections: bool = True) -> tuple[Path, Path]:
     """bin/app needing mangled copies of both libraries in app.libs/, found through RUNPATH only."""
     (root / "bin").mkdir()
     libs = root / "app.libs"
     libs.mkdir()
     for source, name in ((built.libdep, MANGLED_DEP), (built.libversioned, MANGLED_VERSIONED)):
-        (libs / name).write_bytes(edit_elf(source.read_bytes(), ElfEdit(soname=name)))
+        data = source.read_bytes() if sections else _without_section_headers(source.read_bytes())
+        (libs / name).write_bytes(edit_elf(data, ElfEdit(soname=name, runpath=("$ORIGIN",))))
     app = root / "bin" / "app"
     return app, libs
 
@@ -271,19 +272,33 @@ def _runner(target: str) -> list[str]:
     return [require(qemu), "-L", sysroot]
 
 
-@pytest.mark.parametrize("rpath", [False, True], ids=["from-runpath", "from-rpath"])
+def _without_section_headers(data: bytes) -> bytes:
+    """``data`` with e_shoff, e_shnum and e_shstrndx zeroed (as sstrip leaves a file)."""
+    fmt = elf_write._parse(data).fmt
+    header = list(fmt.ehdr.unpack_from(data, 16))
+    header[5] = header[11] = header[12] = 0
+    return data[:16] + fmt.ehdr.pack(*header) + data[16 + fmt.ehdr.size :]
+
+
+@pytest.mark.parametrize(
+    ("rpath", "sections"),
+    [(False, True), (True, True), (False, False)],
+    ids=["from-runpath", "from-rpath", "no-section-headers"],
+)
 @pytest.mark.parametrize("target", TARGETS)
 def test_loader_runs_renamed_libraries_through_new_runpath(
-    build_root: Path, tmp_path: Path, target: str, rpath: bool
+    build_root: Path, tmp_path: Path, target: str, rpath: bool, sections: bool
 ) -> None:
+    """Without section headers the program header table moves instead of growing in place."""
     built = build_elf_set(build_root, target, rpath=rpath)
     runner = _runner(target)
-    app, libs = _graft(built, tmp_path)
+    app, libs = _graft(built, tmp_path, sections=sections)
     edit = ElfEdit(
         replace_needed={"libdep.so.1": MANGLED_DEP, "libversioned.so": MANGLED_VERSIONED},
         runpath=("$ORIGIN/../app.libs",),
     )
-    app.write_bytes(edit_elf(built.app.read_bytes(), edit))
+    original_app = built.app.read_bytes()
+    app.write_bytes(edit_elf(original_app if sections else _without_section_headers(original_app), edit))
     app.chmod(0o755)
     env = {"PATH": "/usr/bin:/bin"}
     proc = subprocess.run(
@@ -297,6 +312,34 @@ def test_loader_runs_renamed_libraries_through_new_runpath(
     proc = subprocess.run([*runner, str(original)], capture_output=True, text=True, check=False, env=env)
     assert proc.returncode != 0 and "libdep.so.1" in proc.stderr
     assert {p.name for p in libs.iterdir()} == {MANGLED_DEP, MANGLED_VERSIONED}
+
+
+_STRIP = {"i686": "i686-linux-gnu-strip", "s390x": "s390x-linux-gnu-strip", "ppc": "powerpc-linux-gnu-strip"}
+_STRIP["aarch64"] = "aarch64-linux-gnu-strip"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_strip_after_edit_keeps_the_program_working(build_root: Path, tmp_path: Path, target: str) -> None:
+    """binutils' strip rewrites the file from its sections (auditwheel #716: strip after patchelf)."""
+    built = build_elf_set(build_root, target)
+    runner = _runner(target)
+    strip = require(_STRIP.get(target, "strip"))
+    app, libs = _graft(built, tmp_path)
+    edit = ElfEdit(
+        replace_needed={"libdep.so.1": MANGLED_DEP, "libversioned.so": MANGLED_VERSIONED},
+        runpath=("$ORIGIN/../app.libs",),
+    )
+    app.write_bytes(edit_elf(built.app.read_bytes(), edit))
+    app.chmod(0o755)
+    files = [app, *sorted(libs.iterdir())]
+    subprocess.run([strip, *map(str, files)], check=True, capture_output=True)
+    for path in files:
+        assert check_elf_invariants(path.read_bytes()) == (), path.name
+    assert read(app.read_bytes()).needed == (MANGLED_DEP, MANGLED_VERSIONED, "libc.so.6")
+    proc = subprocess.run(
+        [*runner, str(app)], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin"}
+    )
+    assert (proc.returncode, proc.stdout) == (0, "dep=41 versions=3\n"), proc.stderr
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -745,12 +788,15 @@ def test_corpus_pillow_imports_with_libraries_renamed(entry: CorpusWheel, tmp_pa
 
 
 def test_refuses_to_pad_a_program_by_its_memory_image(build_root: Path) -> None:
-    """A program with a huge .bss whose program headers must move would need a huge file."""
+    """A program with a huge .bss whose program headers must move would need a huge file.
+
+    Without section headers the writer cannot tell what follows the table, so the table moves.
+    """
     data = build_elf_set(build_root, "x86_64-lld").app.read_bytes()
     loads = sum(1 for p in elf_write._parse(data).phdrs if p.type == 1)
-    huge = _patch_phdr(data, 1, 6, lambda v: v + (1 << 30), nth=loads - 1)
+    huge = _without_section_headers(_patch_phdr(data, 1, 6, lambda v: v + (1 << 30), nth=loads - 1))
     assert check_elf_invariants(huge) == ()
     with pytest.raises(ElfWriteError, match="memory image is much larger than the file"):
         edit_elf(huge, ElfEdit(soname="x" * 40))
     # an edit that fits in place needs no new segment
-    assert check_elf_invariants(edit_elf(huge, ElfEdit(replace_needed={"libdep.so.1": "libdep.so.2"}))) == ()
+    assert read(edit_elf(huge, ElfEdit(runpath=()))).runpath == ()
