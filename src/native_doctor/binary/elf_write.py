@@ -17,8 +17,9 @@ How an edit is made (the reasons are in docs/design.md, "Why the ELF writer is w
 * The dynamic array is rewritten in place when its entries fit (dropping DT_RPATH frees one);
   otherwise it moves into the new segment too (PT_DYNAMIC and the ``.dynamic`` header follow).
 * The new PT_LOAD needs a program header: a PT_NULL entry or a PT_NOTE duplicated by
-  PT_GNU_PROPERTY is reused; otherwise the program header table moves into the new segment
-  (e_phoff and PT_PHDR follow it), the technique patchelf and LIEF also use.
+  PT_GNU_PROPERTY is reused; otherwise the table grows in place after the tables that follow it
+  (PT_INTERP, notes, hash tables, .dynsym, version tables) move into the new segment; only a file
+  without section headers has its program header table moved into the new segment instead.
 
 References: the System V gABI (chapters 4 and 5), the LSB Core specification (symbol versioning)
 and glibc's loader (what it requires of PT_LOAD, PT_PHDR and PT_DYNAMIC).
