@@ -314,6 +314,43 @@ def test_loader_runs_renamed_libraries_through_new_runpath(
     assert {p.name for p in libs.iterdir()} == {MANGLED_DEP, MANGLED_VERSIONED}
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_repeated_edits_stay_sound_and_run(build_root: Path, tmp_path: Path, target: str) -> None:
+    """Three successive edits, each needing room, on one program and its libraries."""
+    built = build_elf_set(build_root, target)
+    runner = _runner(target)
+    app, libs = _graft(built, tmp_path)
+    data = built.app.read_bytes()
+    names = {"libdep.so.1": "libdep.so.1", "libversioned.so": "libversioned.so"}
+    for round_ in range(3):
+        new = {old: f"{old.split('.')[0]}-{round_:08x}-{'x' * 8 * round_}.so" for old in names}
+        edit = ElfEdit(
+            soname=f"app-{'y' * 10 * round_}",
+            replace_needed={names[old]: new[old] for old in names},
+            runpath=(f"$ORIGIN/../{'z' * round_}app.libs",),
+        )
+        data = edit_elf(data, edit)
+        assert check_elf_invariants(data) == ()
+        names = new
+    (tmp_path / "zzapp.libs").mkdir()
+    for old, source in (("libdep.so.1", built.libdep), ("libversioned.so", built.libversioned)):
+        graft = edit_elf(source.read_bytes(), ElfEdit(soname=names[old]))
+        for _ in range(2):  # a library renamed again, as re-repairing a repaired wheel may
+            graft = edit_elf(graft, ElfEdit(soname=names[old], runpath=("$ORIGIN", "$ORIGIN/..")))
+        assert check_elf_invariants(graft) == ()
+        (tmp_path / "zzapp.libs" / names[old]).write_bytes(graft)
+    app.write_bytes(data)
+    app.chmod(0o755)
+    info = read(data)
+    assert info.needed == (names["libdep.so.1"], names["libversioned.so"], "libc.so.6")
+    assert info.symbol_versions[names["libversioned.so"]] == ("VERS_1.0", "VERS_2.0")
+    proc = subprocess.run(
+        [*runner, str(app)], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin"}
+    )
+    assert (proc.returncode, proc.stdout) == (0, "dep=41 versions=3\n"), proc.stderr
+    assert {p.name for p in libs.iterdir()} == {MANGLED_DEP, MANGLED_VERSIONED}
+
+
 _STRIP = {"i686": "i686-linux-gnu-strip", "s390x": "s390x-linux-gnu-strip", "ppc": "powerpc-linux-gnu-strip"}
 _STRIP["aarch64"] = "aarch64-linux-gnu-strip"
 
