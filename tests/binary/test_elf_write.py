@@ -525,16 +525,43 @@ def _patch_phdr(data: bytes, kind: int, field: int, change: Callable[[int], int]
     raise AssertionError("no such segment")
 
 
-def _patch_strsz(data: bytes, value: int) -> bytes:
+def _patch_tag(data: bytes, wanted: int, change: Callable[[int], int]) -> bytes:
+    """Change the value of the dynamic entry ``wanted`` (little-endian ELF64)."""
     out = bytearray(data)
     dynamic = _dynamic(data)["dynamic"]
     i = 0
     while True:
-        tag, _ = struct.unpack_from("<qQ", data, dynamic + 16 * i)
-        if tag == 10:
-            struct.pack_into("<qQ", out, dynamic + 16 * i, tag, value)
+        tag, value = struct.unpack_from("<qQ", data, dynamic + 16 * i)
+        if tag == wanted:
+            struct.pack_into("<qQ", out, dynamic + 16 * i, tag, change(value))
             return bytes(out)
         i += 1
+
+
+def _patch_strsz(data: bytes, value: int) -> bytes:
+    return _patch_tag(data, 10, lambda _v: value)
+
+
+def _unterminated(data: bytes) -> bytes:
+    """DT_STRSZ ending in the middle of the last DT_NEEDED name."""
+    strtab = _dynamic(data)["strtab"]
+    table = data[strtab : strtab + _dynamic(data)["strsz"]]
+    return _patch_strsz(data, table.index(b"libc.so.6\0") + 3)
+
+
+def _patch_dynstr_section(data: bytes) -> bytes:
+    """Move the .dynstr section header's sh_addr by 16 (little-endian ELF64)."""
+    out = bytearray(data)
+    (shoff,) = struct.unpack_from("<Q", data, 40)
+    shentsize, shnum = struct.unpack_from("<HH", data, 58)
+    for i in range(shnum):
+        at = shoff + i * shentsize
+        fields = list(struct.unpack_from("<IIQQQQIIQQ", data, at))
+        if fields[1] == 3 and fields[3] != 0:  # the allocated SHT_STRTAB: .dynstr
+            fields[3] += 16
+            struct.pack_into("<IIQQQQIIQQ", out, at, *fields)
+            return bytes(out)
+    raise AssertionError("no .dynstr")
 
 
 DEFECTS: dict[str, tuple[Callable[[bytes], bytes], str]] = {
@@ -550,6 +577,11 @@ DEFECTS: dict[str, tuple[Callable[[bytes], bytes], str]] = {
         "PT_DYNAMIC is not inside",
     ),
     "strings-outside-strsz": (lambda d: _patch_strsz(d, 4), "outside DT_STRSZ"),
+    "string-not-terminated": (_unterminated, "not NUL-terminated inside DT_STRSZ"),
+    "strtab-outside-loads": (lambda d: _patch_tag(d, 5, lambda v: v + (1 << 40)), "in no loadable segment"),
+    "phdr-not-at-e_phoff": (lambda d: _patch_phdr(d, 6, 2, lambda v: v + 8), "is not e_phoff"),
+    "filesz-exceeds-memsz": (lambda d: _patch_phdr(d, 1, 5, lambda v: v + 1, nth=0), "exceeds p_memsz"),
+    "dynstr-section-disagrees": (_patch_dynstr_section, ".dynstr section header disagrees"),
     "verneed-not-renamed": (
         lambda d: _unrename_verneed(
             edit_elf(d, ElfEdit(replace_needed={"libversioned.so": MANGLED_VERSIONED})), "libversioned.so"
