@@ -100,6 +100,16 @@ CASES: dict[str, Case] = {
         {"runpath": ("$ORIGIN/../app.libs", "$ORIGIN"), "rpath": ()},
         rpath=True,
     ),
+    "runpath-same-with-rename": Case(
+        "app",
+        ElfEdit(runpath=tuple(BUILD_RPATH.split(":")), replace_needed={"libdep.so.1": MANGLED_DEP}),
+        {"runpath": tuple(BUILD_RPATH.split(":")), "needed": (MANGLED_DEP, "libversioned.so", "libc.so.6")},
+    ),
+    "soname-same-with-runpath": Case(
+        "libdep",
+        ElfEdit(soname="libdep.so.1", runpath=("$ORIGIN",)),
+        {"soname": "libdep.so.1", "runpath": ("$ORIGIN",)},
+    ),
     "runpath-long": Case(
         "app",
         ElfEdit(runpath=tuple(f"$ORIGIN/../../site-packages/nvidia/lib{i}/lib" for i in range(8))),
@@ -730,13 +740,17 @@ SYSTEM_LIBRARIES = _system_libraries() if SYSTEM_LIB_DIR.is_dir() else []
 
 
 @FUZZ
-@given(index=st.integers(0, 10**6), edit=_edits, rename=st.booleans(), new_name=_names)
-def test_random_edits_on_system_libraries(index: int, edit: ElfEdit, rename: bool, new_name: str) -> None:
+@given(index=st.integers(0, 10**6), edit=_edits, rename=st.booleans(), new_name=_names, same=st.booleans())
+def test_random_edits_on_system_libraries(
+    index: int, edit: ElfEdit, rename: bool, new_name: str, same: bool
+) -> None:
     if not SYSTEM_LIBRARIES:
         pytest.skip(f"no shared libraries in {SYSTEM_LIB_DIR}")
     data = SYSTEM_LIBRARIES[index % len(SYSTEM_LIBRARIES)].read_bytes()
     assert check_elf_invariants(data) == ()
     before = read(data)
+    if same and before.soname:  # asking for the SONAME it has must keep it while other strings move
+        edit = ElfEdit(soname=before.soname, runpath=edit.runpath)
     if rename and before.needed:
         edit = ElfEdit(soname=edit.soname, runpath=edit.runpath, replace_needed={before.needed[0]: new_name})
     result = edit_elf(data, edit)
