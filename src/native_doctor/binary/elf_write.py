@@ -28,6 +28,7 @@ and glibc's loader (what it requires of PT_LOAD, PT_PHDR and PT_DYNAMIC).
 from __future__ import annotations
 
 import bisect
+import itertools
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -926,7 +927,10 @@ def _units_after_phdrs(elf: _Elf, entries: list[tuple[int, int]]) -> list[_Unit]
             )
         ):
             return None  # a segment with no section describing it
-    return sorted(units.values(), key=lambda u: u.offset)
+    ordered = sorted(units.values(), key=lambda u: u.offset)
+    if any(a.offset + a.size > b.offset for a, b in itertools.pairwise(ordered)):
+        return None  # overlapping units (a segment spanning two tables): not moved piecewise
+    return ordered
 
 
 def _unit_for(elf: _Elf, section: _Shdr, addresses: dict[int, int]) -> _Unit | None:
