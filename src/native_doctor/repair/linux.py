@@ -1,0 +1,227 @@
+"""The Linux part of the repair: ELF edits (SONAME, DT_NEEDED, verneed, RUNPATH) and the tag.
+
+Pure: from a :class:`RepairPlan` and the wheel's inspection, compute one
+:class:`~native_doctor.binary.elf_write.ElfEdit` per binary that must change, and explain each
+RUNPATH entry kept, added or dropped. The bytes are rewritten by ``binary.elf_write``.
+
+RUNPATH rules: a binary that needs a grafted library gets ``$ORIGIN/<relative path to
+<dist>.libs>``; one that needs a provider's library gets ``$ORIGIN/<relative path to the
+provider's folder>`` (both relative to site-packages, where every distribution installs).
+Existing ``$ORIGIN`` entries that stay inside site-packages are the wheel's own and are kept, in
+order, first; absolute entries are the build machine's and are dropped, as are ``$ORIGIN``
+entries that climb out of site-packages.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from native_doctor.binary.model import BinaryFormat, BinaryInfo
+from native_doctor.model import NativeFile
+from native_doctor.platforms import linux
+from native_doctor.platforms.loader import expand_origin
+from native_doctor.repair.model import CannotRepair, RepairPlan, RunpathChange
+
+__all__ = ["EditSpec", "Needs", "choose_platforms", "plan_edits", "runpath_entry"]
+
+
+@dataclass(frozen=True, slots=True)
+class EditSpec:
+    """One binary's intended edit (mirrors ``elf_write.ElfEdit``, plus what verification checks)."""
+
+    #: Wheel member path (for a wheel binary) or graft member path (for a grafted library).
+    member: str
+    soname: str | None
+    replace_needed: Mapping[str, str]
+    runpath: tuple[str, ...] | None
+    change: RunpathChange | None
+
+
+def runpath_entry(from_dir: str, to_dir: str) -> str:
+    """``$ORIGIN``-relative entry from install-path folder ``from_dir`` to ``to_dir``."""
+    rel = posixpath.relpath(to_dir or ".", from_dir or ".")
+    return "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
+
+
+def plan_edits(plan: RepairPlan, files: Sequence[NativeFile]) -> list[EditSpec]:
+    """Every edit the plan implies: wheel binaries first (in artifact order), then grafts."""
+    grafts = {g.name: g for g in plan.grafts}
+    links = {lk.name: lk for lk in plan.links}
+    specs: list[EditSpec] = []
+    for native in files:
+        info = native.info
+        if info is None or info.format is not BinaryFormat.ELF:
+            continue
+        uses = [n for n in info.needed if n in grafts or n in links]
+        if not uses:
+            continue
+        folder = _folder(native)
+        added = []
+        if any(n in grafts for n in uses):
+            added.append(runpath_entry(folder, plan.libs_dir))
+        added += [runpath_entry(folder, links[n].directory) for n in uses if n in links]
+        spec = _spec(
+            native.path, folder, info, None, {n: grafts[n].new_name for n in uses if n in grafts}, added
+        )
+        if spec is not None:
+            specs.append(spec)
+    for graft in plan.grafts:
+        info = graft.info
+        replace = {n: grafts[n].new_name for n in info.needed if n in grafts}
+        added = ["$ORIGIN"] if replace else []
+        added += [runpath_entry(plan.libs_dir, links[n].directory) for n in info.needed if n in links]
+        had = info.runpath or info.rpath
+        spec = _spec(graft.member, plan.libs_dir, info, graft.new_name, replace, added, force=bool(had))
+        if spec is not None:
+            specs.append(spec)
+    return specs
+
+
+def _folder(native: NativeFile) -> str:
+    folder = posixpath.dirname(native.install_path)
+    if folder.startswith("<"):
+        raise CannotRepair(
+            f"{native.path} installs outside site-packages ({folder.split('/')[0]}): no $ORIGIN-relative "
+            "RUNPATH can reach a grafted library from there"
+        )
+    return folder
+
+
+def _spec(
+    member: str,
+    folder: str,
+    info: BinaryInfo,
+    soname: str | None,
+    replace: Mapping[str, str],
+    added: Iterable[str],
+    *,
+    force: bool = False,
+) -> EditSpec | None:
+    before = info.runpath or info.rpath
+    kept: list[str] = []
+    dropped: list[tuple[str, str]] = []
+    for entry in before:
+        if entry.startswith(("$ORIGIN", "${ORIGIN}")):
+            if expand_origin(entry, folder, info.arch) is None:
+                dropped.append((entry, "leaves site-packages: points at the build tree, not the install"))
+            elif entry not in kept:
+                kept.append(entry)
+        else:
+            dropped.append((entry, "a build-machine folder: absent on the machines that install the wheel"))
+    after = list(kept)
+    for entry in added:
+        if entry not in after:
+            after.append(entry)
+    changed_runpath = tuple(after) != tuple(before) or (bool(info.rpath) and not info.runpath and bool(added))
+    runpath = tuple(after) if (changed_runpath and (added or force or dropped)) else None
+    if soname == info.soname:
+        soname = None
+    if soname is None and not replace and runpath is None:
+        return None
+    change = (
+        RunpathChange(member, tuple(before), tuple(after), tuple(dropped)) if runpath is not None else None
+    )
+    return EditSpec(member, soname, dict(replace), runpath, change)
+
+
+# --- tags -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What the repaired binaries still need from outside the wheel (for the tag)."""
+
+    arch: str
+    libc: linux.Libc
+    #: Library name -> artifact paths needing it (outside the wheel, not deliberately left out).
+    libraries: Mapping[str, tuple[str, ...]]
+    #: Symbol version -> (artifact path, library it is needed from), first seen.
+    versions: Mapping[str, tuple[str, str]]
+
+
+def needs_of(arch: str, libc: linux.Libc, binaries: Iterable[tuple[str, BinaryInfo, Iterable[str]]]) -> Needs:
+    """Collect external libraries and symbol versions; ``binaries`` are (path, info, external names)."""
+    loaders = linux.loader_names(libc)
+    libraries: dict[str, list[str]] = {}
+    versions: dict[str, tuple[str, str]] = {}
+    for path, info, external in binaries:
+        for name in external:
+            libraries.setdefault(name, []).append(path)
+        for library, needed in sorted(info.symbol_versions.items()):
+            if library in loaders or library.startswith("ld-linux"):
+                continue
+            for version in needed:
+                versions.setdefault(version, (path, library))
+    return Needs(arch, libc, {k: tuple(v) for k, v in libraries.items()}, versions)
+
+
+def choose_platforms(needs: Needs, claimed: Sequence[str], plat: str | None) -> tuple[tuple[str, ...], bool]:
+    """The output's platform tags, and whether they differ from ``claimed``.
+
+    ``--plat`` is honoured when the binaries meet that policy (else refused naming what prevents
+    it); without it, claimed manylinux/musllinux tags the binaries meet are kept (a repaired wheel
+    stays as it is), and otherwise the best policy they meet is used.
+    """
+    if plat is not None:
+        policy = _policy_for_tag(plat, needs)
+        reason = _why_not(policy, needs)
+        if reason is not None:
+            raise CannotRepair(f"--plat {plat} is impossible: {reason}")
+        return (policy.tag(needs.arch), *policy.alias_tags(needs.arch)), True
+    kept = [p for p in claimed if _meets_claimed(p, needs)]
+    if claimed and len(kept) == len(claimed):
+        return tuple(claimed), False
+    floor = None
+    if needs.libc == "musl":
+        musl = [p[1] for p in map(linux.parse_linux_platform_tag, claimed) if p and p[0] == "musl"]
+        floor = min(musl) if musl else None
+    best = linux.best_policy(
+        needs.arch, needs.libc, external=needs.libraries, versions=needs.versions, at_least=floor
+    )
+    if best is None:
+        worst = linux.policies(needs.libc)[-1] if linux.policies(needs.libc) else None
+        reason = _why_not(worst, needs) if worst is not None else None
+        family = "musllinux" if needs.libc == "musl" else "manylinux"
+        raise CannotRepair(
+            f"no {family} policy fits the repaired wheel: {reason or 'unsupported architecture'}"
+        )
+    return (best.tag(needs.arch), *best.alias_tags(needs.arch)), True
+
+
+def _meets_claimed(platform: str, needs: Needs) -> bool:
+    parsed = linux.parse_linux_platform_tag(platform)
+    if parsed is None or parsed[0] != needs.libc or parsed[2] != needs.arch:
+        return False
+    policy = linux.policy_by_name(platform[: -len(needs.arch) - 1])
+    return policy is not None and _why_not(policy, needs) is None
+
+
+def _policy_for_tag(plat: str, needs: Needs) -> linux.LinuxPolicy:
+    from native_doctor.errors import UsageError
+
+    parsed = linux.parse_linux_platform_tag(plat)
+    if parsed is None:
+        raise UsageError(f"--plat {plat}: not a manylinux or musllinux platform tag")
+    libc, _version, arch = parsed
+    if arch != needs.arch:
+        raise UsageError(f"--plat {plat}: the wheel's binaries are {needs.arch}, not {arch}")
+    if libc != needs.libc:
+        raise UsageError(f"--plat {plat}: the wheel's binaries link {needs.libc}")
+    policy = linux.policy_by_name(plat[: -len(arch) - 1])
+    if policy is None:
+        raise UsageError(f"--plat {plat}: no such policy")
+    return policy
+
+
+def _why_not(policy: linux.LinuxPolicy, needs: Needs) -> str | None:
+    if not policy.supports_arch(needs.arch):
+        return f"{policy.name} is not defined for {needs.arch}"
+    for name, paths in sorted(needs.libraries.items()):
+        if not policy.allows_library(needs.arch, name):
+            return f"{paths[0]} needs {name}, which {policy.name} does not allow outside the wheel"
+    for version, (path, library) in sorted(needs.versions.items()):
+        if not policy.allows_version(needs.arch, version):
+            return f"{path} needs {version} from {library}, newer than {policy.name} allows"
+    return None
