@@ -131,3 +131,43 @@ def build_demo_wheel(folder: Path, *, modules: tuple[str, ...] = tuple(MODULES))
         members[f"demo/{module}{suffix}"] = built.read_bytes()
     wheel = make_wheel(folder, f"demo-1.0-{tag}-{tag}-linux_x86_64.whl", members)
     return BuiltWheel(wheel, libs, {m: MODULES[m][3] for m in modules})
+
+
+def build_library(
+    folder: Path, soname: str, source: str, *, needed: tuple[str, ...] = (), cc: str = "gcc"
+) -> Path:
+    """One shared library ``folder/soname`` from C ``source``, linked against ``needed`` file names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    src = folder / f"{soname}.c"
+    src.write_text(source)
+    out = folder / soname
+    run(cc, "-shared", "-fPIC", "-O1", f"-Wl,-soname,{soname}", "-o", out, src, f"-L{folder}",
+        *(f"-l:{n}" for n in needed))  # fmt: skip
+    return out
+
+
+def build_extension_wheel(
+    folder: Path,
+    libs: Path,
+    needed: tuple[str, ...],
+    *,
+    declaration: str,
+    call: str,
+    module: str = "_ext",
+    cc: str = "gcc",
+    platform: str = "linux_x86_64",
+    requires_dist: tuple[str, ...] = (),
+    include: str | None = None,
+) -> Path:
+    """A ``demo`` wheel with one extension ``module`` whose ``call()`` returns ``call``, linked
+    against the library file names ``needed`` in ``libs``."""
+    source = folder / f"{module}.c"
+    source.write_text(_ext_source(module, declaration, call))
+    out = folder / f"{module}.so"
+    include = include or sysconfig.get_paths()["include"]
+    run(cc, "-shared", "-fPIC", "-O1", f"-I{include}", "-o", out, source, f"-L{libs}",
+        *(f"-l:{n}" for n in needed))  # fmt: skip
+    tag = f"cp{sysconfig.get_python_version().replace('.', '')}"
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") if platform.endswith("x86_64") else ".so"
+    members = {"demo/__init__.py": b"", f"demo/{module}{suffix}": out.read_bytes()}
+    return make_wheel(folder, f"demo-1.0-{tag}-{tag}-{platform}.whl", members, requires_dist=requires_dist)
