@@ -72,8 +72,7 @@ def plan_edits(plan: RepairPlan, files: Sequence[NativeFile]) -> list[EditSpec]:
         replace = {n: grafts[n].new_name for n in info.needed if n in grafts}
         added = ["$ORIGIN"] if replace else []
         added += [runpath_entry(plan.libs_dir, links[n].directory) for n in info.needed if n in links]
-        had = info.runpath or info.rpath
-        spec = _spec(graft.member, plan.libs_dir, info, graft.new_name, replace, added, force=bool(had))
+        spec = _spec(graft.member, plan.libs_dir, info, graft.new_name, replace, added)
         if spec is not None:
             specs.append(spec)
     return specs
@@ -96,8 +95,6 @@ def _spec(
     soname: str | None,
     replace: Mapping[str, str],
     added: Iterable[str],
-    *,
-    force: bool = False,
 ) -> EditSpec | None:
     before = info.runpath or info.rpath
     kept: list[str] = []
@@ -114,10 +111,12 @@ def _spec(
     for entry in added:
         if entry not in after:
             after.append(entry)
-    changed_runpath = tuple(after) != tuple(before) or (bool(info.rpath) and not info.runpath and bool(added))
-    runpath = tuple(after) if (changed_runpath and (added or force or dropped)) else None
+    # An unchanged list stays as it is, DT_RPATH included (ld.so searches both; changing the kind
+    # would change how the loader treats dependencies of dependencies for nothing).
+    runpath = tuple(after) if tuple(after) != tuple(before) else None
     if soname == info.soname:
         soname = None
+    replace = {old: new for old, new in replace.items() if old != new}
     if soname is None and not replace and runpath is None:
         return None
     change = (

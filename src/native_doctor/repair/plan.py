@@ -85,14 +85,16 @@ def exclude_matches(pattern: str, name: str) -> bool:
     return name.startswith(pattern + ".") and name[len(pattern) + 1 :].replace(".", "").isdigit()
 
 
+_ALREADY_HASHED = re.compile(r"-[0-9a-f]{8}$")
+
+
 def mangled_name(name: str, sha256: str) -> str:
     """``libfoo.so.1`` -> ``libfoo-1a2b3c4d.so.1`` (first 8 hex digits of the content hash); a
-    name that already carries this hash stays as it is."""
-    short = sha256[:8]
+    name that already carries a hash (``libfoo-89abcdef.so.1``) stays as it is."""
     base, dot, rest = name.partition(".")
-    if base.endswith(f"-{short}"):
-        return name
-    return f"{base}-{short}{dot}{rest}"
+    if _ALREADY_HASHED.search(base):
+        return name  # grafted before (by us or auditwheel): the name stays stable
+    return f"{base}-{sha256[:8]}{dot}{rest}"
 
 
 def libs_dir_of(wheel_path: str) -> str:
