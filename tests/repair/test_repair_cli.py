@@ -234,3 +234,36 @@ def test_plat_too_old_is_refused_naming_the_symbol(
 def test_plat_for_another_architecture_is_a_usage_error(simple: tuple[Path, Path], tmp_path: Path) -> None:
     wheel, libs = simple
     assert _repair("-w", tmp_path / "o", "--lib-path", libs, "--plat", "manylinux2014_aarch64", wheel) == 2
+
+
+def test_provided_by_an_installed_distribution_reads_its_file_list(
+    simple: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--provided-by`` a distribution the built-in data does not know: its installed RECORD says
+    where its libraries land, and the RUNPATH reaches that folder."""
+    from importlib import metadata
+
+    wheel, libs = simple
+
+    class _Dist:
+        files = (metadata.PackagePath("onelib/lib/libone.so.1"), metadata.PackagePath("onelib/__init__.py"))
+
+    real = metadata.distribution
+    monkeypatch.setattr(metadata, "distribution", lambda name: _Dist() if name == "onelib" else real(name))
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--lib-path", libs, "--provided-by", "onelib", "--format", "json", wheel) == 0
+    document = json.loads(capsys.readouterr().out)["wheels"][0]
+    assert document["grafts"] == []
+    assert document["links"][0]["directory"] == "onelib/lib"
+    assert document["runpaths"][0]["after"] == ["$ORIGIN/../onelib/lib"]
+    assert document["requirements_added"] == ["onelib"]
+
+
+def test_provided_by_an_unknown_distribution_is_a_usage_error(
+    simple: tuple[Path, Path], tmp_path: Path
+) -> None:
+    wheel, _libs = simple
+    assert _repair("-w", tmp_path / "o", "--provided-by", "no-such-dist-xyz", wheel) == 2

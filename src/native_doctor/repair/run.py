@@ -68,7 +68,9 @@ def repair_wheel(
         names = ", ".join(f"{m.name} (needed by {m.needed_by[0]})" for m in plan.missing)
         return RepairResult(plan, None, (), problem=f"cannot find {names}: pass its folder with --lib-path")
     try:
-        return _rewrite_and_write(path, out_dir, inspection, plan, options, dry_run=dry_run)
+        return _rewrite_and_write(
+            path, out_dir, inspection, plan, options, dry_run=dry_run, progress=progress
+        )
     except CannotRepair as exc:
         return RepairResult(plan, None, (), problem=str(exc))
 
@@ -116,6 +118,7 @@ def _rewrite_and_write(
     options: RepairOptions,
     *,
     dry_run: bool,
+    progress: Progress | None = None,
 ) -> RepairResult:
     artifact = inspection.artifact
     specs = linux_part.plan_edits(plan, artifact.native)
@@ -164,7 +167,7 @@ def _rewrite_and_write(
         if retagged:
             replace_members[f"{dist_info}/WHEEL"] = _retag_wheel(wheel_text, path.name, platforms).encode()
         add = {m: rewrite.outputs.get(m, sources[m]) for m in grafted}
-        write_wheel(path, target, dist_info=dist_info, replace=replace_members, add=add)
+        write_wheel(path, target, dist_info=dist_info, replace=replace_members, add=add, progress=progress)
     return replace(result, output=str(target))
 
 
