@@ -267,3 +267,22 @@ def test_provided_by_an_unknown_distribution_is_a_usage_error(
 ) -> None:
     wheel, _libs = simple
     assert _repair("-w", tmp_path / "o", "--provided-by", "no-such-dist-xyz", wheel) == 2
+
+
+def test_json_envelope_and_rerepair_in_place(
+    simple: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel, libs = simple
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--lib-path", libs, "--format", "json", wheel) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["schema_version"], document["tool"]["name"], document["dry_run"]) == (
+        1,
+        "native-doctor",
+        False,
+    )
+    (repaired,) = out.glob("*.whl")
+    before = repaired.read_bytes()
+    assert _repair("-w", out, repaired) == 0  # the output folder holds the input: nothing to write
+    assert "nothing to do" in capsys.readouterr().out
+    assert repaired.read_bytes() == before

@@ -15,15 +15,18 @@ import platform
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
 from native_doctor.binary import read_binary
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
-from native_doctor.checks.dependencies import Provider
 from native_doctor.errors import BinaryFormatError, UsageError
 from native_doctor.repair.model import LocatedLibrary
 from native_doctor.repair.plan import LookupResult
+
+if TYPE_CHECKING:
+    from native_doctor.checks.dependencies import Provider
 
 __all__ = ["Locator", "host_search_folders", "installed_providers"]
 
@@ -180,6 +183,8 @@ def installed_providers(distributions: Iterable[str], known: Iterable[str]) -> l
     :raises UsageError: a distribution is neither known nor installed, or installs no library.
     """
     from importlib import metadata
+
+    from native_doctor.checks.dependencies import Provider
 
     known_names = {str(canonicalize_name(k)) for k in known}
     result: list[Provider] = []

@@ -14,13 +14,12 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from native_doctor.analysis import Inspection
 from native_doctor.binary.model import BinaryFormat
-from native_doctor.checks.dependencies import Provider, is_driver_library, providers_of
 from native_doctor.model import Resolution
 from native_doctor.platforms import linux
 from native_doctor.repair.model import (
@@ -33,6 +32,9 @@ from native_doctor.repair.model import (
     RepairOptions,
     RepairPlan,
 )
+
+if TYPE_CHECKING:
+    from native_doctor.checks.dependencies import Provider
 
 __all__ = [
     "Lookup",
@@ -72,6 +74,8 @@ def host_only_reason(name: str) -> str | None:
         return "part of the GPU driver: the machine's driver provides it"
     if _GLVND.match(name):
         return "a glvnd GL/EGL/GLX/OpenGL dispatch library: the machine's GPU stack provides it"
+    from native_doctor.checks.dependencies import is_driver_library
+
     if is_driver_library(name):
         return "a Vulkan or OpenCL loader (or GPU driver library): the machine provides it"
     return None
@@ -269,6 +273,8 @@ def _arch(inspection: Inspection) -> str:
 
 
 def _declared(requires_dist: Iterable[str]) -> frozenset[str]:
+    from packaging.requirements import InvalidRequirement, Requirement
+
     names: set[str] = set()
     for line in requires_dist:
         try:
@@ -283,6 +289,8 @@ def _provider(
 ) -> tuple[Provider | None, str | None]:
     """The distribution that provides ``name``: one the user chose, else one already declared,
     else the first the built-in data knows (with a note when several could)."""
+    from native_doctor.checks.dependencies import providers_of
+
     candidates = [p for p in extra if p.provides(name)] + list(providers_of(name, "linux"))
     if not candidates:
         return None, None

@@ -95,10 +95,12 @@ def _first_elf(inspection: Inspection) -> BinaryInfo:
 
 
 def _plan(inspection: Inspection, options: RepairOptions, first: BinaryInfo) -> RepairPlan:
-    from native_doctor.checks.dependencies import _providers
+    extra = []
+    if options.provided_by:
+        from native_doctor.checks.dependencies import _providers  # the built-in provider table
 
-    known = {p.distribution for p in _providers().providers}
-    extra = installed_providers(options.provided_by, known)
+        known = {p.distribution for p in _providers().providers}
+        extra = installed_providers(options.provided_by, known)
     locator = Locator(
         options.lib_paths,
         arch=first.arch,
@@ -136,7 +138,8 @@ def _rewrite_and_write(
         raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
     needs = _needs(after_inspection, plan)
     claimed = _claimed_platforms(path)
-    platforms, retagged = linux_part.choose_platforms(needs, claimed, options.plat)
+    platforms, _ = linux_part.choose_platforms(needs, claimed, options.plat)
+    retagged = sorted(platforms) != sorted(claimed)
     target_name = _file_name(path.name, platforms) if retagged else path.name
     notes = tuple(
         f"RUNPATH of {c.member}: dropped {e} ({why})" for c in _changes(specs) for e, why in c.dropped
@@ -157,6 +160,8 @@ def _rewrite_and_write(
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / target_name
     if target.exists() and target.samefile(path):
+        if unchanged:  # already in place: nothing to write
+            return replace(result, output=str(target))
         raise UsageError(f"{target}: the output would overwrite the input wheel; choose another -w folder")
     if unchanged:
         copy_atomically(path, target)

@@ -9,7 +9,8 @@ from native_doctor.repair.model import RepairResult
 
 __all__ = ["REPAIR_SCHEMA", "repair_json", "repair_text"]
 
-REPAIR_SCHEMA = "native-doctor-repair/1"
+#: The envelope's ``schema_version`` (the same contract rules as the inspect report).
+REPAIR_SCHEMA = 1
 
 
 def _size(n: int) -> str:
@@ -128,6 +129,13 @@ def _result(result: RepairResult) -> dict[str, Any]:
 
 
 def repair_json(results: list[RepairResult], *, dry_run: bool) -> str:
-    """``{"schema": ..., "dry_run": ..., "wheels": [...]}``."""
-    document = {"schema": REPAIR_SCHEMA, "dry_run": dry_run, "wheels": [_result(r) for r in results]}
+    """``{"schema_version": 1, "tool": {...}, "dry_run": ..., "wheels": [...]}``."""
+    from native_doctor import __version__
+
+    document = {
+        "schema_version": REPAIR_SCHEMA,
+        "tool": {"name": "native-doctor", "version": __version__},
+        "dry_run": dry_run,
+        "wheels": [_result(r) for r in results],
+    }
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
