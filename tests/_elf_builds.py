@@ -17,13 +17,16 @@ __all__ = ["CROSS_COMPILERS", "ElfSet", "build_elf_set"]
 SRC = Path(__file__).parent / "binary" / "elf_write_src"
 VERSIONED_SRC = Path(__file__).parent / "binary" / "elf_src"
 
-#: target name -> compiler: i686 (32-bit LE), s390x (64-bit BE), powerpc (32-bit BE), aarch64.
-CROSS_COMPILERS = {
-    "x86_64": "gcc",
-    "i686": "i686-linux-gnu-gcc",
-    "s390x": "s390x-linux-gnu-gcc",
-    "ppc": "powerpc-linux-gnu-gcc",
-    "aarch64": "aarch64-linux-gnu-gcc",
+#: target -> (compiler, extra arguments, qemu-user program, sysroot): x86_64 with GNU ld and with
+#: lld (whose output has no PT_GNU_PROPERTY, so the program header table moves), i686 (32-bit LE),
+#: s390x (64-bit BE), powerpc (32-bit BE) and aarch64 (64-bit LE, 64 KiB pages).
+CROSS_COMPILERS: dict[str, tuple[str, tuple[str, ...], str | None, str | None]] = {
+    "x86_64": ("gcc", (), None, None),
+    "x86_64-lld": ("clang", ("-fuse-ld=lld",), None, None),
+    "i686": ("i686-linux-gnu-gcc", (), "qemu-i386", "/usr/i686-linux-gnu"),
+    "s390x": ("s390x-linux-gnu-gcc", (), "qemu-s390x", "/usr/s390x-linux-gnu"),
+    "ppc": ("powerpc-linux-gnu-gcc", (), "qemu-ppc", "/usr/powerpc-linux-gnu"),
+    "aarch64": ("aarch64-linux-gnu-gcc", (), "qemu-aarch64", "/usr/aarch64-linux-gnu"),
 }
 BUILD_RPATH = "/home/builder/project/build/lib:/opt/toolchain/lib"
 
@@ -50,13 +53,16 @@ class ElfSet:
 
 def build_elf_set(root: Path, target: str, *, rpath: bool = False) -> ElfSet:
     """Build (once) the three files for ``target`` under ``root``; skips when the compiler is missing."""
-    compiler = require(CROSS_COMPILERS[target])
+    name, extra, _qemu, _sysroot = CROSS_COMPILERS[target]
+    compiler = require(name)
+    if "-fuse-ld=lld" in extra:
+        require("ld.lld")
     out = root / f"{target}-{'rpath' if rpath else 'runpath'}"
     built = ElfSet(target, out)
     if built.app.exists():
         return built
     out.mkdir(parents=True, exist_ok=True)
-    shared = (compiler, "-shared", "-fPIC")
+    shared = (compiler, *extra, "-shared", "-fPIC")
     run(*shared, "-Wl,-soname,libdep.so.1", SRC / "dep.c", "-o", built.libdep)
     run(
         *shared,
@@ -69,6 +75,7 @@ def build_elf_set(root: Path, target: str, *, rpath: bool = False) -> ElfSet:
     tags = "--disable-new-dtags" if rpath else "--enable-new-dtags"
     run(
         compiler,
+        *extra,
         SRC / "app.c",
         built.libdep,
         built.libversioned,

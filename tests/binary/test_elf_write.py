@@ -8,26 +8,32 @@ folder reached only through the new RUNPATH.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import struct
 import subprocess
+import sys
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from _corpus import CorpusWheel, corpus_params, ensure
 from _elf_builds import BUILD_RPATH, CROSS_COMPILERS, ElfSet, build_elf_set
 from _toolchain import require
-from native_doctor.binary import BinaryInfo, BytesSource
+from native_doctor.binary import BinaryInfo, BytesSource, elf_write
 from native_doctor.binary.elf import read_elf
 from native_doctor.binary.elf_write import ElfEdit, ElfWriteError, check_elf_invariants, edit_elf
 from native_doctor.errors import NativeDoctorError
 
 pytestmark = pytest.mark.toolchain
 
-TARGETS = ("x86_64", "i686", "s390x", "ppc", "aarch64")
+TARGETS = tuple(CROSS_COMPILERS)
 MANGLED_DEP = "libdep-1a2b3c4d.so.1"
 MANGLED_VERSIONED = "libversioned-deadbeef.so"
 
@@ -200,6 +206,8 @@ def test_edit_reads_back_and_readelf_agrees(
     assert check_elf_invariants(data) == ()
     result = edit_elf(data, case.edit)
     assert check_elf_invariants(result) == ()
+    if "in-place" in case_id:  # the new strings took the bytes of the old ones: nothing grew
+        assert len(result) == len(data)
     info = read(result)
     _check_expected(info, case.expect)
     before = read(data)
@@ -251,11 +259,21 @@ def _graft(built: ElfSet, root: Path) -> tuple[Path, Path]:
     return app, libs
 
 
+def _runner(target: str) -> list[str]:
+    """How to run a program built for ``target``: natively, or under qemu-user with its sysroot."""
+    _compiler, _extra, qemu, sysroot = CROSS_COMPILERS[target]
+    if qemu is None or sysroot is None:
+        return []
+    return [require(qemu), "-L", sysroot]
+
+
 @pytest.mark.parametrize("rpath", [False, True], ids=["from-runpath", "from-rpath"])
+@pytest.mark.parametrize("target", TARGETS)
 def test_loader_runs_renamed_libraries_through_new_runpath(
-    build_root: Path, tmp_path: Path, rpath: bool
+    build_root: Path, tmp_path: Path, target: str, rpath: bool
 ) -> None:
-    built = build_elf_set(build_root, "x86_64", rpath=rpath)
+    built = build_elf_set(build_root, target, rpath=rpath)
+    runner = _runner(target)
     app, libs = _graft(built, tmp_path)
     edit = ElfEdit(
         replace_needed={"libdep.so.1": MANGLED_DEP, "libversioned.so": MANGLED_VERSIONED},
@@ -263,14 +281,16 @@ def test_loader_runs_renamed_libraries_through_new_runpath(
     )
     app.write_bytes(edit_elf(built.app.read_bytes(), edit))
     app.chmod(0o755)
-    env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": ""}
-    proc = subprocess.run([str(app)], capture_output=True, text=True, check=False, env=env, cwd=tmp_path)
+    env = {"PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [*runner, str(app)], capture_output=True, text=True, check=False, env=env, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "dep=41 versions=3\n"
     # the unedited program cannot find the libraries: the new RUNPATH is what made it work
     original = tmp_path / "bin" / "original"
     shutil.copy(built.app, original)
-    proc = subprocess.run([str(original)], capture_output=True, text=True, check=False, env=env)
+    proc = subprocess.run([*runner, str(original)], capture_output=True, text=True, check=False, env=env)
     assert proc.returncode != 0 and "libdep.so.1" in proc.stderr
     assert {p.name for p in libs.iterdir()} == {MANGLED_DEP, MANGLED_VERSIONED}
 
@@ -442,5 +462,260 @@ def test_checker_reports_garbage_without_raising() -> None:
     assert check_elf_invariants(phnum_past_eof) != ()
 
 
-def test_every_cross_compiler_is_known() -> None:
-    assert set(TARGETS) == set(CROSS_COMPILERS)
+# --------------------------------------------------------------------------------------------
+# Fuzzing: any bytes give a result or the project's own error; real libraries stay sound
+# --------------------------------------------------------------------------------------------
+
+FUZZ = settings(
+    max_examples=int(os.environ.get("NATIVE_DOCTOR_FUZZ_EXAMPLES", "200")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize="NATIVE_DOCTOR_FUZZ_EXAMPLES" not in os.environ,
+)
+_names = st.text(st.characters(codec="utf-8", exclude_characters="\0:"), min_size=1, max_size=80)
+_edits = st.builds(
+    ElfEdit,
+    soname=st.none() | _names,
+    runpath=st.none() | st.lists(_names, max_size=4).map(tuple),
+)
+
+
+def _total(data: bytes, edit: ElfEdit) -> None:
+    """The writer returns bytes or raises the project's error; the checker returns strings."""
+    problems = check_elf_invariants(data)
+    assert all(isinstance(p, str) and p for p in problems)
+    try:
+        result = edit_elf(data, edit)
+    except NativeDoctorError:
+        return
+    assert isinstance(result, bytes)
+    if not problems:
+        assert check_elf_invariants(result) == ()
+
+
+@FUZZ
+@given(data=st.binary(max_size=2048), edit=_edits)
+def test_fuzz_arbitrary_bytes(data: bytes, edit: ElfEdit) -> None:
+    _total(data, edit)
+    _total(b"\x7fELF\x02\x01\x01" + data, edit)
+    _total(b"\x7fELF\x01\x02\x01" + data, edit)
+
+
+class Seed:
+    """A real file to mutate and the byte ranges the writer reads (a short repr for hypothesis)."""
+
+    def __init__(self, name: str, data: bytes, hot: tuple[tuple[int, int], ...]) -> None:
+        self.name, self.data, self.hot = name, data, hot
+
+    def __repr__(self) -> str:
+        return f"Seed({self.name!r})"
+
+
+@pytest.fixture(scope="session")
+def fuzz_seeds(build_root: Path) -> list[Seed]:
+    """Built files of each class and byte order, with the byte ranges the writer reads."""
+    seeds = []
+    for target in ("x86_64", "i686", "s390x", "ppc"):
+        if shutil.which(CROSS_COMPILERS[target][0]):
+            built = build_elf_set(build_root, target)
+            for path in (built.app, built.libversioned):
+                data = path.read_bytes()
+                seeds.append(Seed(f"{target}/{path.name}", data, _hot_ranges(data)))
+    if not seeds:
+        pytest.skip("no compiler built a seed file")
+    return seeds
+
+
+def _hot_ranges(data: bytes) -> tuple[tuple[int, int], ...]:
+    """Header, program headers, dynamic array, string table and section headers of ``data``."""
+    elf = elf_write._parse(data)
+    ranges = [(0, 64), (elf.phoff, elf.phoff + len(elf.phdrs) * elf.phentsize)]
+    if elf.dynamic is not None:
+        ranges.append((elf.dynamic.offset, elf.dynamic.offset + elf.dynamic.filesz))
+        ranges.append((elf.strtab_offset, elf.strtab_offset + elf.strsz))
+    if elf.shdrs:
+        ranges.append((elf.shoff, elf.shoff + len(elf.shdrs) * elf.shentsize))
+    return tuple(ranges)
+
+
+@FUZZ
+@given(
+    seed=st.integers(0, 99),
+    mutations=st.lists(
+        st.tuples(st.integers(0, 10**6), st.integers(0, 7), st.sampled_from([0, 1, 0x7F, 0x80, 0xFF])),
+        min_size=1,
+        max_size=6,
+    ),
+    edit=_edits,
+)
+def test_fuzz_mutated_real_files(
+    fuzz_seeds: list[Seed],
+    seed: int,
+    mutations: list[tuple[int, int, int]],
+    edit: ElfEdit,
+) -> None:
+    chosen = fuzz_seeds[seed % len(fuzz_seeds)]
+    data, hot = chosen.data, chosen.hot
+    out = bytearray(data)
+    for where, which, value in mutations:
+        start, end = hot[which % len(hot)]
+        if end > start:
+            out[min(start + where % (end - start), len(out) - 1)] = value
+    _total(bytes(out), edit)
+    needed = read(data).needed
+    if needed:
+        _total(bytes(out), ElfEdit(replace_needed={needed[0]: "libmangled-0123abcd.so.1"}))
+
+
+def _system_libraries() -> list[Path]:
+    found = []
+    for path in sorted(SYSTEM_LIB_DIR.glob("*.so*")):
+        if path.is_file() and not path.is_symlink() and path.stat().st_size < 8 << 20:
+            head = path.read_bytes()[:4]
+            if head == b"\x7fELF":
+                found.append(path)
+    return found
+
+
+SYSTEM_LIB_DIR = Path("/lib/x86_64-linux-gnu")
+SYSTEM_LIBRARIES = _system_libraries() if SYSTEM_LIB_DIR.is_dir() else []
+
+
+@FUZZ
+@given(index=st.integers(0, 10**6), edit=_edits, rename=st.booleans(), new_name=_names)
+def test_random_edits_on_system_libraries(index: int, edit: ElfEdit, rename: bool, new_name: str) -> None:
+    if not SYSTEM_LIBRARIES:
+        pytest.skip(f"no shared libraries in {SYSTEM_LIB_DIR}")
+    data = SYSTEM_LIBRARIES[index % len(SYSTEM_LIBRARIES)].read_bytes()
+    assert check_elf_invariants(data) == ()
+    before = read(data)
+    if rename and before.needed:
+        edit = ElfEdit(soname=edit.soname, runpath=edit.runpath, replace_needed={before.needed[0]: new_name})
+    result = edit_elf(data, edit)
+    assert check_elf_invariants(result) == ()
+    after = read(result)
+    if edit.soname is not None:
+        assert after.soname == edit.soname
+    if edit.runpath is not None:
+        assert after.runpath == tuple(p for p in edit.runpath if p)
+        assert after.rpath == ()
+    else:
+        assert (after.runpath, after.rpath) == (before.runpath, before.rpath)
+    for old, new in edit.replace_needed.items():
+        assert after.needed == tuple(new if n == old else n for n in before.needed)
+        if old in before.symbol_versions:
+            assert after.symbol_versions[new] == before.symbol_versions[old]
+    assert after.version_definitions == before.version_definitions
+    assert edit_elf(result, edit) == result
+
+
+# --------------------------------------------------------------------------------------------
+# Real wheels: every ELF member of the pinned Linux wheels takes a repair's edit; pillow imports
+# --------------------------------------------------------------------------------------------
+
+_LINUX_FAMILIES = (
+    "manylinux-x86_64",
+    "manylinux-aarch64",
+    "manylinux-i686",
+    "manylinux-other",
+    "musllinux-x86_64",
+    "musllinux-aarch64",
+)
+#: Members larger than this are left out (memory on a shared 2-core machine).
+_MAX_MEMBER = 64 << 20
+
+
+def _remangle(name: str, tag: str = "cafef00d") -> str:
+    """``libfoo-1234abcd.so.1`` -> ``libfoo-cafef00d.so.1``; an unmangled name gets the tag added."""
+    stem, dot, rest = name.partition(".so")
+    head, dash, digest = stem.rpartition("-")
+    if dash and len(digest) == 8:
+        return f"{head}-{tag}{dot}{rest}"
+    return f"{stem}-{tag}{dot}{rest}"
+
+
+@pytest.mark.parametrize("entry", [p for f in _LINUX_FAMILIES for p in corpus_params(family=f)])
+def test_corpus_members_take_a_repair_edit(entry: CorpusWheel) -> None:
+    edited = 0
+    with zipfile.ZipFile(ensure(entry)) as archive:
+        for member in archive.infolist():
+            if member.file_size > _MAX_MEMBER or ".so" not in member.filename:
+                continue
+            data = archive.read(member)
+            if data[:4] != b"\x7fELF":
+                continue
+            assert check_elf_invariants(data) == (), member.filename
+            before = read(data)
+            replace = {before.needed[0]: _remangle(before.needed[0])} if before.needed else {}
+            soname = _remangle(before.soname) if before.soname else None
+            edit = ElfEdit(soname=soname, replace_needed=replace, runpath=("$ORIGIN/../demo.libs", "$ORIGIN"))
+            result = edit_elf(data, edit)
+            assert check_elf_invariants(result) == (), member.filename
+            after = read(result)
+            assert after.soname == (soname or before.soname)
+            assert after.needed == tuple(replace.get(n, n) for n in before.needed)
+            assert after.runpath == ("$ORIGIN/../demo.libs", "$ORIGIN") and after.rpath == ()
+            for old, new in replace.items():
+                assert after.symbol_versions.get(new) == before.symbol_versions.get(old)
+            edited += 1
+    assert edited
+
+
+_PILLOW = [
+    p for p in corpus_params(family="manylinux-x86_64") if "pillow" in str(p.id) and "cp311" in str(p.id)
+]
+_PILLOW_SCRIPT = """
+import io
+from PIL import Image, features
+image = Image.new("RGB", (64, 64), (200, 30, 30))
+for fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    assert Image.open(io.BytesIO(buffer.getvalue())).size == (64, 64)
+print("ok", features.check("webp"), features.check("jpg"))
+"""
+
+
+@pytest.mark.parametrize("entry", _PILLOW)
+def test_corpus_pillow_imports_with_libraries_renamed(entry: CorpusWheel, tmp_path: Path) -> None:
+    """Rename every grafted library of a real wheel again; the package still imports and works."""
+    if sys.version_info[:2] != (3, 11):
+        pytest.skip("the pinned pillow wheel is for CPython 3.11")
+    with zipfile.ZipFile(ensure(entry)) as archive:
+        archive.extractall(tmp_path)
+    libs = tmp_path / "pillow.libs"
+    renames = {p.name: _remangle(p.name) for p in libs.iterdir()}
+    for path in sorted(tmp_path.rglob("*.so*")):
+        data = path.read_bytes()
+        info = read(data)
+        edit = ElfEdit(
+            soname=renames.get(path.name) if info.soname else None,
+            replace_needed={n: renames[n] for n in info.needed if n in renames},
+        )
+        result = edit_elf(data, edit)
+        assert check_elf_invariants(result) == ()
+        path.unlink()
+        (path.parent / renames.get(path.name, path.name)).write_bytes(result)
+    assert {p.name for p in libs.iterdir()} == set(renames.values())
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n{_PILLOW_SCRIPT}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok True True"
+
+
+def test_refuses_to_pad_a_program_by_its_memory_image(build_root: Path) -> None:
+    """A program with a huge .bss whose program headers must move would need a huge file."""
+    data = build_elf_set(build_root, "x86_64-lld").app.read_bytes()
+    loads = sum(1 for p in elf_write._parse(data).phdrs if p.type == 1)
+    huge = _patch_phdr(data, 1, 6, lambda v: v + (1 << 30), nth=loads - 1)
+    assert check_elf_invariants(huge) == ()
+    with pytest.raises(ElfWriteError, match="memory image is much larger than the file"):
+        edit_elf(huge, ElfEdit(soname="x" * 40))
+    # an edit that fits in place needs no new segment
+    assert check_elf_invariants(edit_elf(huge, ElfEdit(replace_needed={"libdep.so.1": "libdep.so.2"}))) == ()

@@ -26,6 +26,7 @@ and glibc's loader (what it requires of PT_LOAD, PT_PHDR and PT_DYNAMIC).
 
 from __future__ import annotations
 
+import bisect
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ MAX_PHDRS = 65_535
 MAX_SECTIONS = 1 << 20
 #: Smallest page size assumed for a new PT_LOAD (the largest p_align of the file wins).
 MIN_PAGE = 0x1000
+#: Most zero bytes added before a program's moved program header table (see _new_segment).
+MAX_PADDING = 16 << 20
 
 PT_NULL = 0
 PT_PHDR = 6
@@ -219,6 +222,11 @@ class _Elf:
             raise BinaryFormatError(f"{what}: bytes [{offset}, {offset + st.size}) are outside the file")
         return st.unpack_from(self.data, offset)
 
+    @property
+    def is_program(self) -> bool:
+        """True for a file the kernel maps (one with PT_INTERP), not only ld.so."""
+        return any(p.type == SegmentType.PT_INTERP for p in self.phdrs)
+
     def loads(self) -> list[_Phdr]:
         return [p for p in self.phdrs if p.type == SegmentType.PT_LOAD]
 
@@ -276,12 +284,16 @@ def _parse(data: bytes) -> _Elf:
 
 def _parse_sections(elf: _Elf, shnum: int) -> list[_Shdr]:
     fmt = elf.fmt
-    if elf.shoff == 0 or elf.shentsize < fmt.shdr.size:
-        return []
+    if elf.shoff == 0:
+        return []  # gABI: "If the file has no section header table, this member holds zero."
+    if elf.shentsize < fmt.shdr.size:
+        raise BinaryFormatError(f"section header entry size {elf.shentsize} is too small")
     if shnum == 0:  # gABI: the real count is sh_size of section header 0
         shnum = elf.u(fmt.shdr, elf.shoff, "section header 0")[5]
+    # The loader ignores sections, but a table running past the end of the file would start to
+    # "exist" once the file grows: such a file is refused rather than edited.
     if shnum > MAX_SECTIONS or elf.shoff + shnum * elf.shentsize > len(elf.data):
-        return []  # a damaged section header table is ignored, as the loader ignores it
+        raise BinaryFormatError(f"the section header table ({shnum} entries) runs past the end of the file")
     result = []
     for i in range(shnum):
         _name, sh_type, _flags, addr, offset, size, link, _info, _align, entsize = elf.u(
@@ -476,52 +488,51 @@ class _Strings:
     offsets: dict[bytes, int] = field(default_factory=dict)
     in_place: list[tuple[int, bytes]] = field(default_factory=list)
     appended: bytearray = field(default_factory=bytearray)
+    #: The table with the in-place strings written (what a moved copy starts with).
+    table: bytes = b""
 
 
 def _place_strings(elf: _Elf, new: list[bytes], dropped: list[int], kept_refs: list[int] | None) -> _Strings:
     """Reuse existing strings, then the bytes of dropped strings, then append."""
-    table = elf.data[elf.strtab_offset : elf.strtab_offset + elf.strsz]
+    table = bytearray(elf.data[elf.strtab_offset : elf.strtab_offset + elf.strsz])
     placed = _Strings()
-    free = _free_ranges(elf, table, dropped, kept_refs)
+    free = _free_ranges(bytes(table), dropped, kept_refs)
     for raw in dict.fromkeys(new):
-        found = _find_string(table, raw)
-        if found is not None:
+        found = table.find(raw + b"\0")  # a whole string or the tail of one
+        if found >= 0:
             placed.offsets[raw] = found
+            # the bytes it now points at must not be overwritten by a later string
+            free = [(s, e) for s, e in free if e <= found or found + len(raw) < s]
             continue
         slot = next((i for i, (start, end) in enumerate(free) if end - start >= len(raw) + 1), None)
         if slot is not None:
             start, end = free[slot]
             placed.offsets[raw] = start
             placed.in_place.append((start, raw + b"\0"))
+            table[start : start + len(raw) + 1] = raw + b"\0"
             free[slot] = (start + len(raw) + 1, end)
             continue
         placed.offsets[raw] = elf.strsz + len(placed.appended)
         placed.appended += raw + b"\0"
+    placed.table = bytes(table)
     return placed
 
 
-def _find_string(table: bytes, raw: bytes) -> int | None:
-    """Offset of ``raw`` as a whole NUL-terminated string or the tail of one."""
-    at = table.find(raw + b"\0")
-    return None if at < 0 else at
-
-
-def _free_ranges(
-    elf: _Elf, table: bytes, dropped: list[int], kept: list[int] | None
-) -> list[tuple[int, int]]:
+def _free_ranges(table: bytes, dropped: list[int], kept: list[int] | None) -> list[tuple[int, int]]:
     """[start, end) ranges (NUL included) of dropped strings no kept reference points into."""
     if kept is None:
         return []
+    refs = sorted(set(kept))
+    # where each kept string ends: a dropped string ending there may be the tail of a kept one
+    kept_ends = {table.find(b"\0", ref) + 1 for ref in refs if 0 <= ref < len(table)}
     ranges: list[tuple[int, int]] = []
     for start in sorted(set(dropped)):
         end = table.find(b"\0", start) + 1
-        if end <= 0 or any(start <= ref < end for ref in kept):
-            continue
-        if any(s <= ref < end for s, _e in ranges for ref in (start,)):
-            continue
-        # another reference may point at the string's start from before it (tail sharing)
-        if any(ref < start and table.find(b"\0", ref) + 1 == end for ref in kept):
-            continue
+        if end <= 0 or (ranges and start < ranges[-1][1]):
+            continue  # unterminated, or inside a dropped string already taken
+        first = bisect.bisect_left(refs, start)
+        if (first < len(refs) and refs[first] < end) or end in kept_ends:
+            continue  # a kept reference points into it, or it is the tail of a kept string
         ranges.append((start, end))
     return ranges
 
@@ -571,7 +582,11 @@ def _edit(elf: _Elf, edit: ElfEdit) -> bytes:
     edited = _edited_entry_indexes(elf, edit)
     dropped = [v for i, (t, v) in enumerate(elf.entries) if i in edited]
     dropped += [n.file for n, name in zip(needs, need_names, strict=True) if name in renames]
-    refs = _string_references(elf, edited) if new_strings else []
+    # which strings stay referenced is worth finding out (it reads every symbol) only when some
+    # new string could take the bytes of a dropped one
+    longest_dropped = max((len(elf.string(v, "dropped string")) for v in dropped), default=-1)
+    could_fit = any(len(raw) <= longest_dropped for raw in new_strings)
+    refs = _string_references(elf, edited) if could_fit else None
     if refs is not None:
         # a verneed file name that is not renamed keeps its string
         refs += [n.file for n, name in zip(needs, need_names, strict=True) if name not in renames]
@@ -599,40 +614,89 @@ def _edited_entry_indexes(elf: _Elf, edit: ElfEdit) -> set[int]:
     return result
 
 
+class _Output:
+    """The edited file as the input plus patches and an appended tail, joined once at the end.
+
+    A library of 100 MB is copied once (by the final join), not once per step.
+    """
+
+    __slots__ = ("_data", "_patches", "_tail")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._patches: list[tuple[int, bytes]] = []
+        self._tail = bytearray()
+
+    def write(self, offset: int, raw: bytes) -> None:
+        """Put ``raw`` at ``offset`` (inside the input, or anywhere past its end)."""
+        size = len(self._data)
+        if offset >= size:
+            end = offset - size + len(raw)
+            if end > len(self._tail):
+                self._tail += bytes(end - len(self._tail))
+            self._tail[offset - size : end] = raw
+        elif offset + len(raw) <= size:
+            self._patches.append((offset, bytes(raw)))
+        else:
+            raise AssertionError("a patch straddles the end of the input")  # a bug, not bad input
+
+    def pack(self, st: struct.Struct, offset: int, *values: int) -> None:
+        self.write(offset, st.pack(*values))
+
+    def grow_to(self, size: int) -> None:
+        """Zero-fill the file up to ``size`` bytes."""
+        if size > len(self._data) + len(self._tail):
+            self._tail += bytes(size - len(self._data) - len(self._tail))
+
+    def result(self) -> bytes:
+        pieces: list[bytes | bytearray | memoryview] = []
+        view = memoryview(self._data)
+        at = 0
+        for offset, raw in sorted(self._patches, key=lambda p: p[0]):
+            if offset < at:
+                raise AssertionError("overlapping patches")  # a bug, not bad input
+            pieces += (view[at:offset], raw)
+            at = offset + len(raw)
+        pieces += (view[at:], self._tail)
+        return b"".join(pieces)
+
+
 def _write(
     elf: _Elf,
     entries: list[tuple[int, int]],
     strings: _Strings,
     verneed_updates: list[tuple[int, int]],
 ) -> bytes:
-    out = bytearray(elf.data)
+    out = _Output(elf.data)
     u32 = struct.Struct(elf.fmt.order + "I")
     for start, raw in strings.in_place:
-        out[elf.strtab_offset + start : elf.strtab_offset + start + len(raw)] = raw
+        out.write(elf.strtab_offset + start, raw)
     for at, value in verneed_updates:
-        u32.pack_into(out, at, value)
+        out.pack(u32, at, value)
     assert elf.dynamic is not None
     if not strings.appended and len(entries) + 1 <= elf.capacity:
         _write_dynamic(out, elf, entries, elf.dynamic.offset, elf.dynamic.vaddr, elf.capacity)
-        return bytes(out)
+        return out.result()
     return _write_grown(out, elf, entries, strings)
 
 
 def _write_dynamic(
-    out: bytearray, elf: _Elf, entries: list[tuple[int, int]], offset: int, address: int, capacity: int
+    out: _Output, elf: _Elf, entries: list[tuple[int, int]], offset: int, address: int, capacity: int
 ) -> None:
     """Write ``entries`` and DT_NULL up to ``capacity`` entries at ``offset`` (mapped at ``address``)."""
     assert elf.dynamic is not None
     size = elf.fmt.dyn.size
     old_at = {tag: elf.dynamic.vaddr + i * size for i, (tag, _v) in enumerate(elf.entries)}
+    table = bytearray()
     for i, (tag, value) in enumerate(entries):
         if tag == DT_MIPS_RLD_MAP_REL and elf.machine == EM_MIPS:
             # the value is relative to the entry's own address: keep the target fixed
             moved = (value + old_at[tag] - (address + i * size)) % (1 << elf.fmt.bits)
-            elf.fmt.dyn.pack_into(out, offset + i * size, tag, moved)
+            table += elf.fmt.dyn.pack(tag, moved)
         else:
-            elf.fmt.dyn.pack_into(out, offset + i * size, tag, value)
-    out[offset + len(entries) * size : offset + capacity * size] = bytes((capacity - len(entries)) * size)
+            table += elf.fmt.dyn.pack(tag, value)
+    table += bytes((capacity - len(entries)) * size)
+    out.write(offset, bytes(table))
 
 
 #: Spare DT_NULL entries left in a moved dynamic array, so that a later edit fits in place.
@@ -658,12 +722,25 @@ class _NewSegment:
         self.cursor = at + size
         return at, self.base + at - self.start
 
+    def check(self, bits: int) -> None:
+        """Refuse a segment that would end beyond the address space of the file's class."""
+        if self.base + self.cursor - self.start >= 1 << bits:
+            raise ElfWriteError(f"no room for a new segment above address {self.base:#x}")
+
     def header(self, flags: int) -> _Phdr:
         size = self.cursor - self.start
         return _Phdr(SegmentType.PT_LOAD, flags, self.start, self.base, self.base, size, size, self.page)
 
 
-def _new_segment(elf: _Elf) -> _NewSegment:
+def _new_segment(elf: _Elf, *, phdrs_move: bool) -> _NewSegment:
+    """Where the new PT_LOAD goes: after the file's last byte and above every segment's memory.
+
+    A library's new segment starts right after the file, at an address congruent to it modulo the
+    page size. A program whose program header table moves is placed so that its address minus its
+    offset equals the first PT_LOAD's: Linux before 5.18 (and qemu-user) give the program
+    ``AT_PHDR`` as that difference plus e_phoff, and ld.so finds PT_INTERP and PT_DYNAMIC there.
+    The file is padded up to that offset.
+    """
     loads = elf.loads()
     if not loads:
         raise ElfWriteError("the file has no loadable segment")
@@ -671,25 +748,35 @@ def _new_segment(elf: _Elf) -> _NewSegment:
     if page & (page - 1):
         raise ElfWriteError(f"loadable segment alignment {page:#x} is not a power of two")
     start = _align(len(elf.data), 16)
-    top = max(p.vaddr + p.memsz for p in loads)
-    # congruent with ``start`` modulo the page size, above every other segment
-    return _NewSegment(start, _align(top, page) + start % page, page)
+    top = _align(max(p.vaddr + p.memsz for p in loads), page)
+    if phdrs_move and elf.is_program:
+        delta = loads[0].vaddr - loads[0].offset
+        if delta % page:
+            raise ElfWriteError("the first loadable segment's address and offset differ by a non-page amount")
+        base = max(top, _align(start + delta, page))
+        if base - delta - start > MAX_PADDING:
+            raise ElfWriteError(
+                f"the program header table would move {base - delta - start} bytes past the end of the"
+                " file (a program whose memory image is much larger than the file)"
+            )
+        return _NewSegment(base - delta, base, page)
+    return _NewSegment(start, top + start % page, page)
 
 
-def _write_grown(out: bytearray, elf: _Elf, entries: list[tuple[int, int]], strings: _Strings) -> bytes:
+def _write_grown(out: _Output, elf: _Elf, entries: list[tuple[int, int]], strings: _Strings) -> bytes:
     """Put what no longer fits into a new PT_LOAD segment at the end of the file."""
     assert elf.dynamic is not None
     fmt = elf.fmt
-    segment = _new_segment(elf)
     phdrs = [_Phdr(**{k: getattr(p, k) for k in _Phdr.__slots__}) for p in elf.phdrs]
     slot = _free_phdr_slot(phdrs)
+    segment = _new_segment(elf, phdrs_move=slot is None)
     if slot is None:  # the program header table moves into the new segment
         phdr_at, phdr_address = segment.reserve((len(phdrs) + 1) * fmt.phdr.size, fmt.word)
     else:
         del phdrs[slot]
     pieces: list[tuple[int, bytes]] = []
     if strings.appended:
-        table = bytes(out[elf.strtab_offset : elf.strtab_offset + elf.strsz]) + bytes(strings.appended)
+        table = strings.table + bytes(strings.appended)
         str_at, str_address = segment.reserve(len(table))
         pieces.append((str_at, table))
         entries = _set_entry(entries, DynamicTag.DT_STRTAB, str_address)
@@ -706,24 +793,25 @@ def _write_grown(out: bytearray, elf: _Elf, entries: list[tuple[int, int]], stri
         flags |= PF_W  # the loader writes DT_DEBUG (and on some machines relocates entries)
     else:
         capacity, dyn_at, dyn_address = elf.capacity, dynamic.offset, dynamic.vaddr
-    out += bytes(segment.cursor - len(out))
+    segment.check(fmt.bits)
+    out.grow_to(segment.cursor)
     for at, piece in pieces:
-        out[at : at + len(piece)] = piece
+        out.write(at, piece)
     _write_dynamic(out, elf, entries, dyn_at, dyn_address, capacity)
     last_load = max(i for i, p in enumerate(phdrs) if p.type == SegmentType.PT_LOAD)
     phdrs.insert(last_load + 1, segment.header(flags))
-    header = list(fmt.ehdr.unpack_from(out, _EHDR_AT))
+    header = list(fmt.ehdr.unpack_from(elf.data, _EHDR_AT))
     if slot is None:
         for p in phdrs:
             if p.type == PT_PHDR:
                 _set_segment(p, phdr_at, phdr_address, len(phdrs) * fmt.phdr.size)
         header[4], header[8] = phdr_at, fmt.phdr.size  # e_phoff, e_phentsize
     header[9] = len(phdrs)  # e_phnum
-    fmt.ehdr.pack_into(out, _EHDR_AT, *header)
+    out.pack(fmt.ehdr, _EHDR_AT, *header)
     for i, p in enumerate(phdrs):
         at = header[4] + i * header[8]
-        out[at : at + fmt.phdr.size] = p.pack(fmt)
-    return bytes(out)
+        out.write(at, p.pack(fmt))
+    return out.result()
 
 
 def _set_entry(entries: list[tuple[int, int]], tag: int, value: int) -> list[tuple[int, int]]:
@@ -759,15 +847,15 @@ def _dynstr_section(elf: _Elf) -> _Shdr | None:
 
 
 def _move_section(
-    out: bytearray, elf: _Elf, section: _Shdr | None, offset: int, address: int, size: int
+    out: _Output, elf: _Elf, section: _Shdr | None, offset: int, address: int, size: int
 ) -> None:
     """Point a section header at its new place (sh_addr, sh_offset, sh_size)."""
     if section is None:
         return
     at = elf.shoff + section.index * elf.shentsize
-    fields = list(elf.fmt.shdr.unpack_from(out, at))
+    fields = list(elf.fmt.shdr.unpack_from(elf.data, at))
     fields[3], fields[4], fields[5] = address, offset, size
-    elf.fmt.shdr.pack_into(out, at, *fields)
+    out.pack(elf.fmt.shdr, at, *fields)
 
 
 # --- verification ------------------------------------------------------------------------------
