@@ -1,5 +1,7 @@
 """Wheels for other architectures (aarch64, i686) built with Debian's cross compilers and repaired
-on this host: checked with readelf and with the loader simulation of the repaired wheel."""
+on this host: checked with readelf, with the loader simulation of the repaired wheel, and by the
+target's own ld.so under qemu-user (Debian's cross sysroot), which loads the repaired extension
+and calls it with the build folder gone."""
 
 from __future__ import annotations
 
@@ -22,15 +24,25 @@ _EXT = "int chain_value(void);\nint PyInit__ext(void) { return chain_value(); }\
 _VER_MAP = "VER_2.0 { global: base_value; local: *; };\n"
 
 
-@pytest.mark.parametrize(
-    ("compiler", "arch", "policy"),
-    [
-        pytest.param("aarch64-linux-gnu-gcc", "aarch64", "manylinux_2_17", id="aarch64"),
-        pytest.param("i686-linux-gnu-gcc", "i686", "manylinux_2_5", id="i686"),
-    ],
-)
+_LOADER = r"""#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    void *h = dlopen(argv[1], RTLD_NOW);
+    if (!h) { printf("dlopen: %s\n", dlerror()); return 1; }
+    int (*init)(void) = (int (*)(void))dlsym(h, "PyInit__ext");
+    printf("%d\n", init());
+    return 0;
+}
+"""
+_TARGETS = [
+    pytest.param("aarch64-linux-gnu-gcc", "aarch64", "manylinux_2_17", "qemu-aarch64", id="aarch64"),
+    pytest.param("i686-linux-gnu-gcc", "i686", "manylinux_2_5", "qemu-i386", id="i686"),
+]
+
+
+@pytest.mark.parametrize(("compiler", "arch", "policy", "qemu"), _TARGETS)
 def test_cross_built_wheel_is_repaired_on_this_host(
-    compiler: str, arch: str, policy: str, tmp_path: Path
+    compiler: str, arch: str, policy: str, qemu: str, tmp_path: Path
 ) -> None:
     cc = require(compiler)
     readelf = require("readelf")
@@ -74,3 +86,14 @@ def test_cross_built_wheel_is_repaired_on_this_host(
     assert f"Shared library: [{chain.name}]" in ext_dyn
     assert "Library runpath: [$ORIGIN/../demo.libs]" in ext_dyn
     assert run(readelf, "-h", chain).count("Machine:") == 1
+
+    # The target's own ld.so (under qemu-user, with Debian's cross sysroot) loads the repaired
+    # extension with the build folder gone: only RUNPATH $ORIGIN/../demo.libs can find the graft.
+    emulator = require(qemu)
+    (tmp_path / "loader.c").write_text(_LOADER)
+    loader = tmp_path / "loader"
+    run(cc, "-o", loader, tmp_path / "loader.c", "-ldl")
+    libs.rename(tmp_path / "libs-gone")
+    sysroot = Path(cc).name.removesuffix("-gcc")
+    output = run(emulator, "-L", f"/usr/{sysroot}", loader, tmp_path / "x" / "demo" / "_ext.so")
+    assert output.strip() == "42"
