@@ -286,3 +286,24 @@ def test_json_envelope_and_rerepair_in_place(
     assert _repair("-w", out, repaired) == 0  # the output folder holds the input: nothing to write
     assert "nothing to do" in capsys.readouterr().out
     assert repaired.read_bytes() == before
+
+
+def test_a_wheel_cut_anywhere_is_an_input_error_or_cannot_repair_never_a_crash(
+    simple: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel, libs = simple
+    data = wheel.read_bytes()
+    cuts = sorted(
+        {1, 30, 100, len(data) // 3, len(data) // 2, len(data) - 200, len(data) - 22, len(data) - 1}
+    )
+    for cut in cuts:
+        broken = tmp_path / f"cut{cut}" / wheel.name
+        broken.parent.mkdir()
+        broken.write_bytes(data[:cut] + bytes(7) + data[cut + 7 :] if cut < len(data) - 22 else data[:cut])
+        out = tmp_path / f"out{cut}"
+        code = _repair("-w", out, "--lib-path", libs, broken)
+        err = capsys.readouterr().err
+        assert code in (0, 1, 2), (cut, err)
+        assert "internal error" not in err, (cut, err)
+        if code != 0:
+            assert not out.exists() or not any(out.iterdir()), cut
