@@ -14,6 +14,7 @@ import pytest
 
 from _repair_build import build_extension_wheel, build_library
 from _toolchain import require
+from _wheels import make_wheel
 from native_doctor.cli import main
 from native_doctor.sources.wheel import read_wheel
 
@@ -184,8 +185,6 @@ def test_provider_library_is_linked_not_grafted_and_imports(tmp_path: Path) -> N
     with zipfile.ZipFile(repaired) as archive:
         assert not [n for n in archive.namelist() if ".libs/" in n]
         assert "Requires-Dist: nvidia-cuda-runtime" in archive.read("demo-1.0.dist-info/METADATA").decode()
-    from _wheels import make_wheel
-
     provider = make_wheel(
         tmp_path,
         "nvidia_cuda_runtime-13.0.96-py3-none-manylinux_2_17_x86_64.whl",
@@ -307,3 +306,39 @@ def test_a_wheel_cut_anywhere_is_an_input_error_or_cannot_repair_never_a_crash(
         assert "internal error" not in err, (cut, err)
         if code != 0:
             assert not out.exists() or not any(out.iterdir()), cut
+
+
+def test_a_library_the_wheel_ships_out_of_reach_gets_a_runpath_not_a_second_copy(
+    simple: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel, libs = simple
+    with zipfile.ZipFile(wheel) as src:
+        members = {i.filename: src.read(i) for i in src.infolist() if ".dist-info/" not in i.filename}
+    members["demo/lib/libone.so.1"] = (libs / "libone.so.1").read_bytes()
+    from _wheels import make_wheel
+
+    shipped = make_wheel(
+        tmp_path / "w" if (tmp_path / "w").mkdir() is None else tmp_path, wheel.name, members
+    )
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--format", "json", shipped) == 0
+    document = json.loads(capsys.readouterr().out)["wheels"][0]
+    assert document["grafts"] == []
+    assert document["in_wheel"] == [
+        {"name": "libone.so.1", "member": "demo/lib/libone.so.1", "directory": "demo/lib",
+         "needed_by": [document["runpaths"][0]["member"]]}
+    ]  # fmt: skip
+    assert document["runpaths"][0]["after"] == ["$ORIGIN/lib"]
+    (repaired,) = out.glob("*.whl")
+    venv = tmp_path / "v"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index", "--no-deps"]
+    subprocess.run([*pip, str(repaired)], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PYTHON"))}
+    proc = subprocess.run(
+        [str(python), "-c", "import demo._ext as m; print(m.call())"],
+        capture_output=True, text=True, env=env, cwd=venv, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"

@@ -45,23 +45,32 @@ def runpath_entry(from_dir: str, to_dir: str) -> str:
     return "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
 
 
-def plan_edits(plan: RepairPlan, files: Sequence[NativeFile]) -> list[EditSpec]:
-    """Every edit the plan implies: wheel binaries first (in artifact order), then grafts."""
+def plan_edits(
+    plan: RepairPlan, files: Sequence[NativeFile], external: Mapping[str, frozenset[str]] | None = None
+) -> list[EditSpec]:
+    """Every edit the plan implies: wheel binaries first (in artifact order), then grafts.
+
+    :param external: per wheel member, the needed names its loader does not find today; a name
+        a binary already finds (inside the wheel) is left alone in that binary. None: all.
+    """
     grafts = {g.name: g for g in plan.grafts}
-    links = {lk.name: lk for lk in plan.links}
+    # Provider folders and in-wheel folders are both reached by a RUNPATH entry to a directory.
+    links = {lk.name: lk.directory for lk in plan.links}
+    links.update({x.name: x.directory for x in plan.in_wheel})
     specs: list[EditSpec] = []
     for native in files:
         info = native.info
         if info is None or info.format is not BinaryFormat.ELF:
             continue
-        uses = [n for n in info.needed if n in grafts or n in links]
+        missing = external.get(native.path, frozenset()) if external is not None else frozenset(info.needed)
+        uses = [n for n in info.needed if (n in grafts or n in links) and n in missing]
         if not uses:
             continue
         folder = _folder(native)
         added = []
         if any(n in grafts for n in uses):
             added.append(runpath_entry(folder, plan.libs_dir))
-        added += [runpath_entry(folder, links[n].directory) for n in uses if n in links]
+        added += [runpath_entry(folder, links[n]) for n in uses if n in links]
         spec = _spec(
             native.path, folder, info, None, {n: grafts[n].new_name for n in uses if n in grafts}, added
         )
@@ -71,7 +80,7 @@ def plan_edits(plan: RepairPlan, files: Sequence[NativeFile]) -> list[EditSpec]:
         info = graft.info
         replace = {n: grafts[n].new_name for n in info.needed if n in grafts}
         added = ["$ORIGIN"] if replace else []
-        added += [runpath_entry(plan.libs_dir, links[n].directory) for n in info.needed if n in links]
+        added += [runpath_entry(plan.libs_dir, links[n]) for n in info.needed if n in links]
         spec = _spec(graft.member, plan.libs_dir, info, graft.new_name, replace, added)
         if spec is not None:
             specs.append(spec)

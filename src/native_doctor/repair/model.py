@@ -16,6 +16,7 @@ from native_doctor.errors import NativeDoctorError
 __all__ = [
     "CannotRepair",
     "Graft",
+    "InWheel",
     "LeftOut",
     "LeftReason",
     "Link",
@@ -95,6 +96,19 @@ class Link:
     because: str
 
 
+@dataclass(frozen=True, slots=True)
+class InWheel:
+    """A needed library the wheel already ships, in a folder the loader does not search: reached
+    by a RUNPATH entry instead of being grafted a second time."""
+
+    name: str
+    #: Artifact path of the copy.
+    member: str
+    #: Its install-path folder (relative to site-packages).
+    directory: str
+    needed_by: tuple[str, ...]
+
+
 class LeftReason(StrEnum):
     """Why a needed library stays outside the wheel."""
 
@@ -134,6 +148,7 @@ class RepairPlan:
     libs_dir: str
     grafts: tuple[Graft, ...] = ()
     links: tuple[Link, ...] = ()
+    in_wheel: tuple[InWheel, ...] = ()
     left: tuple[LeftOut, ...] = ()
     missing: tuple[Missing, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -146,7 +161,7 @@ class RepairPlan:
     @property
     def changes_binaries(self) -> bool:
         """Whether any binary must be edited or added."""
-        return bool(self.grafts or self.links)
+        return bool(self.grafts or self.links or self.in_wheel)
 
 
 @dataclass(frozen=True, slots=True)

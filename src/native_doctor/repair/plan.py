@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from native_doctor.analysis import Inspection
-from native_doctor.binary.model import BinaryFormat
-from native_doctor.model import Resolution
+from native_doctor.binary.model import BinaryFormat, FileKind
+from native_doctor.model import NativeFile, Resolution
 from native_doctor.platforms import linux
 from native_doctor.repair.model import (
     Graft,
+    InWheel,
     LeftOut,
     LeftReason,
     Link,
@@ -155,6 +156,8 @@ class _Planner:
         self.chosen = frozenset(str(canonicalize_name(d)) for d in options.provided_by)
         self.located: dict[str, LocatedLibrary] = {}
         self.links: dict[str, Link] = {}
+        self.in_wheel: dict[str, InWheel] = {}
+        self.copies = _copies_by_name(inspection)
         self.left: dict[str, LeftOut] = {}
         self.missing: dict[str, Missing] = {}
         self.warnings: list[str] = []
@@ -181,6 +184,10 @@ class _Planner:
         reason = host_only_reason(name)
         if reason is not None:
             self.left[name] = LeftOut(name, LeftReason.HOST, reason, requesters)
+            return
+        copy = self.copies.get(name)
+        if copy is not None:
+            self.in_wheel[name] = InWheel(name, copy.path, posixpath.dirname(copy.install_path), requesters)
             return
         provider, note = _provider(name, self.chosen, self.declared, self.extra)
         if note:
@@ -245,6 +252,10 @@ class _Planner:
             replace(lk, needed_by=tuple(self.needs[lk.name].needed_by))
             for lk in (self.links[k] for k in sorted(self.links))
         )
+        in_wheel = tuple(
+            replace(x, needed_by=tuple(self.needs[x.name].needed_by))
+            for x in (self.in_wheel[k] for k in sorted(self.in_wheel))
+        )
         left = tuple(
             replace(x, needed_by=tuple(self.needs[x.name].needed_by))
             for x in (self.left[k] for k in sorted(self.left))
@@ -256,10 +267,26 @@ class _Planner:
             libs_dir=libs_dir,
             grafts=tuple(grafts),
             links=links,
+            in_wheel=in_wheel,
             left=left,
             missing=tuple(self.missing[k] for k in sorted(self.missing)),
             warnings=tuple(dict.fromkeys(warnings)),
         )
+
+
+def _copies_by_name(inspection: Inspection) -> dict[str, NativeFile]:
+    """ELF shared libraries the wheel ships, by base name (the first by path when several), that
+    match the wheel's architecture and may be reached with a RUNPATH entry (inside site-packages)."""
+    arch = _arch(inspection)
+    found: dict[str, NativeFile] = {}
+    for native in sorted(inspection.artifact.native, key=lambda n: n.path):
+        info = native.info
+        if info is None or info.format is not BinaryFormat.ELF or info.arch != arch:
+            continue
+        if info.kind is not FileKind.SHARED_LIBRARY or native.install_path.startswith("<"):
+            continue
+        found.setdefault(posixpath.basename(native.install_path), native)
+    return found
 
 
 def _arch(inspection: Inspection) -> str:

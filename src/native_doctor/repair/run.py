@@ -123,7 +123,11 @@ def _rewrite_and_write(
     progress: Progress | None = None,
 ) -> RepairResult:
     artifact = inspection.artifact
-    specs = linux_part.plan_edits(plan, artifact.native)
+    external = {
+        b.native.path: frozenset(d.name for d in b.dependencies if d.resolution is Resolution.EXTERNAL)
+        for b in inspection.binaries
+    }
+    specs = linux_part.plan_edits(plan, artifact.native, external)
     with _open(path) as archive:
         dist_info = _dist_info(archive, path)
         originals = {s.member: _read(archive, s.member) for s in specs if not _is_graft(s.member, plan)}

@@ -38,6 +38,8 @@ def repair_text(results: list[RepairResult], *, dry_run: bool) -> str:
                 f"  link   {link.name} -> {link.distribution} ({link.directory or 'site-packages'}; "
                 f"{link.because}; {state})"
             )
+        for reach in plan.in_wheel:
+            lines.append(f"  reach  {reach.name} -> {reach.member} (already in the wheel; RUNPATH added)")
         for left in plan.left:
             lines.append(f"  leave  {left.name}: {left.detail}")
         for missing in plan.missing:
@@ -99,6 +101,10 @@ def _result(result: RepairResult) -> dict[str, Any]:
                 "because": lk.because,
             }
             for lk in plan.links
+        ],
+        "in_wheel": [
+            {"name": x.name, "member": x.member, "directory": x.directory, "needed_by": list(x.needed_by)}
+            for x in plan.in_wheel
         ],
         "left": [
             {"name": x.name, "reason": x.reason.value, "detail": x.detail, "needed_by": list(x.needed_by)}
