@@ -151,7 +151,8 @@ class _Planner:
         self.lookup = lookup
         self.extra = extra
         self.libc: linux.Libc = "musl" if inspection.platform.libc == "musl" else "glibc"
-        self.system = linux.loader_names(self.libc)
+        # Never graft a loader or a libc, whichever libc the wheel turns out to use.
+        self.system = linux.loader_names("glibc") | linux.loader_names("musl")
         self.declared = _declared(inspection.artifact.requires_dist)
         self.chosen = frozenset(str(canonicalize_name(d)) for d in options.provided_by)
         self.located: dict[str, LocatedLibrary] = {}
@@ -220,6 +221,14 @@ class _Planner:
             if sub not in self.system and not linux.is_system_library(sub, self.libc):
                 self.need(sub, name, chain, search)
 
+    def _libc_of_closure(self) -> linux.Libc:
+        """musl when the wheel's binaries say so, or when a library they pull in needs musl's libc
+        (an extension that calls no libc function may not name it)."""
+        musl = linux.loader_names("musl")
+        if any(n in musl for lib in self.located.values() for n in lib.info.needed):
+            return "musl"
+        return self.libc
+
     def plan(self) -> RepairPlan:
         libs_dir = libs_dir_of(self.inspection.artifact.path)
         grafts = []
@@ -263,7 +272,7 @@ class _Planner:
         return RepairPlan(
             wheel=self.inspection.artifact.path,
             arch=_arch(self.inspection),
-            libc=self.libc,
+            libc=self._libc_of_closure(),
             libs_dir=libs_dir,
             grafts=tuple(grafts),
             links=links,
