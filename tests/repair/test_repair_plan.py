@@ -218,3 +218,41 @@ def test_plat_refused_names_the_library() -> None:
     needs = _needs({"libfoo.so.1": ("demo/_ext.so",)}, {})
     with pytest.raises(CannotRepair, match=r"demo/_ext.so needs libfoo.so.1"):
         choose_platforms(needs, ("linux_x86_64",), "manylinux_2_28_x86_64")
+
+
+def test_a_metapackage_extra_declares_its_components() -> None:
+    """torch declares ``cuda-toolkit[cublas,...]``: nvidia-cublas counts as declared, and no
+    warning about nvidia-cublas-cu12 (CUDA 12) providing a same-named library."""
+    ext = _ext(("libcublas.so.13", "libcusparse.so.12"))
+    requires = ('cuda-toolkit[cublas,cusparse]==13.0.3; platform_system == "Linux"',)
+    plan = build_plan(
+        inspect_artifact(_wheel(ext, requires=requires)), RepairOptions(), lambda n, s: LookupResult(None)
+    )
+    assert [(lk.name, lk.distribution, lk.declared) for lk in plan.links] == [
+        ("libcublas.so.13", "nvidia-cublas", True),
+        ("libcusparse.so.12", "nvidia-cusparse", True),
+    ]
+    assert plan.warnings == ()
+
+
+def test_musl_libc_so_is_left_to_the_platform() -> None:
+    ext = NativeFile(
+        "demo/_ext.so",
+        "demo/_ext.so",
+        1,
+        None,
+        _elf(needed=("libc.so",), interpreter="/lib/ld-musl-x86_64.so.1"),
+    )
+    artifact = _wheel(ext)
+    artifact = Artifact(
+        artifact.kind,
+        artifact.path,
+        "demo",
+        "1.0",
+        ("cp312-cp312-musllinux_1_2_x86_64",),
+        artifact.files,
+        (ext,),
+    )
+    plan = build_plan(inspect_artifact(artifact), RepairOptions(), lambda n, s: LookupResult(None))
+    assert plan.missing == ()
+    assert [(x.name, x.reason) for x in plan.left] in ([], [("libc.so", LeftReason.HOST)])

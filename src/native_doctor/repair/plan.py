@@ -35,7 +35,7 @@ from native_doctor.repair.model import (
 )
 
 if TYPE_CHECKING:
-    from native_doctor.checks.dependencies import Provider
+    from native_doctor.checks.dependencies import Provider, _Declared
 
 __all__ = [
     "Lookup",
@@ -183,6 +183,8 @@ class _Planner:
             self.left[name] = LeftOut(name, LeftReason.EXCLUDED, f"--exclude {pattern}", requesters)
             return
         reason = host_only_reason(name)
+        if reason is None and name == "libc.so" and self.libc == "musl":
+            reason = "musl's libc itself (its SONAME is libc.so): the musllinux platform provides it"
         if reason is not None:
             self.left[name] = LeftOut(name, LeftReason.HOST, reason, requesters)
             return
@@ -196,9 +198,8 @@ class _Planner:
         if provider is not None:
             dist = provider.distribution
             because = "--provided-by" if dist in self.chosen else "built-in provider data"
-            self.links[name] = Link(
-                name, dist, provider.directory, requesters, dist in self.declared, because
-            )
+            declared = _is_declared_by(provider, self.declared)
+            self.links[name] = Link(name, dist, provider.directory, requesters, declared, because)
             return
         if "/" in name:
             self.missing[name] = Missing(name, requesters, entry.chain, (("", "a path, not a library name"),))
@@ -308,32 +309,36 @@ def _arch(inspection: Inspection) -> str:
     return "unknown"
 
 
-def _declared(requires_dist: Iterable[str]) -> frozenset[str]:
-    from packaging.requirements import InvalidRequirement, Requirement
+def _declared(requires_dist: Iterable[str]) -> _Declared:
+    """What METADATA declares: distribution names, and the components a metapackage's extras
+    bring (``cuda-toolkit[cublas]`` declares nvidia-cublas), as the dependency checks read it."""
+    from native_doctor.checks.dependencies import _declared as declared_of
 
-    names: set[str] = set()
-    for line in requires_dist:
-        try:
-            names.add(str(canonicalize_name(Requirement(line).name)))
-        except InvalidRequirement:
-            continue
-    return frozenset(names)
+    return declared_of(requires_dist)
+
+
+def _is_declared_by(provider: Provider, declared: _Declared) -> bool:
+    from native_doctor.checks.dependencies import _is_declared
+
+    return _is_declared(provider, declared)
 
 
 def _provider(
-    name: str, chosen: frozenset[str], declared: frozenset[str], extra: Sequence[Provider]
+    name: str, chosen: frozenset[str], declared: _Declared, extra: Sequence[Provider]
 ) -> tuple[Provider | None, str | None]:
     """The distribution that provides ``name``: one the user chose, else one already declared,
     else the first the built-in data knows (with a note when several could)."""
-    from native_doctor.checks.dependencies import providers_of
+    from native_doctor.checks.dependencies import _is_declared, providers_of
 
     candidates = [p for p in extra if p.provides(name)] + list(providers_of(name, "linux"))
     if not candidates:
         return None, None
-    for pick in (chosen, declared):
-        for provider in candidates:
-            if provider.distribution in pick:
-                return provider, None
+    for provider in candidates:
+        if provider.distribution in chosen:
+            return provider, None
+    for provider in candidates:
+        if _is_declared(provider, declared):
+            return provider, None
     first = candidates[0]
     others = sorted({p.distribution for p in candidates[1:]} - {first.distribution})
     note = None
