@@ -2,6 +2,7 @@
 
     python benchmarks/elf_write.py                 # the default libraries, best of 5
     python benchmarks/elf_write.py --repeat 9 /lib/x86_64-linux-gnu/libLLVM-15.so.1
+    python benchmarks/elf_write.py --sweep /lib/x86_64-linux-gnu   # + every library there, once
 
 The edit is what a repair does to a grafted library: a new (longer, hash-mangled) SONAME, the
 first DT_NEEDED renamed to a mangled name, and RUNPATH set to ``$ORIGIN``. Each tool reads the
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from native_doctor.binary import BytesSource
 from native_doctor.binary.elf import read_elf
-from native_doctor.binary.elf_write import ElfEdit, check_elf_invariants, edit_elf
+from native_doctor.binary.elf_write import ElfEdit, ElfWriteError, check_elf_invariants, edit_elf
 
 DEFAULT_LIBRARIES = (
     "/lib/x86_64-linux-gnu/libz.so.1",
@@ -97,11 +98,19 @@ def _measure(path: Path, repeat: int, patchelf: str, work: Path) -> Row:
     t_patchelf = _best(repeat, with_patchelf)
     t_command = _best(repeat, command)
     t_in_process = _best(repeat, in_process)
+
+    def verify(result: bytes) -> tuple[str, ...]:
+        problems = check_elf_invariants(result)
+        after = read_elf(BytesSource(result))
+        if after.soname != soname:
+            problems += (f"SONAME is {after.soname}",)
+        if after.needed[0] != new:
+            problems += (f"DT_NEEDED is {after.needed[0]}",)
+        if after.runpath != ("$ORIGIN",):
+            problems += (f"RUNPATH is {':'.join(after.runpath)}",)
+        return problems
+
     result = ours.read_bytes()
-    problems = check_elf_invariants(result)
-    after = read_elf(BytesSource(result))
-    if after.soname != soname or after.needed[0] != new or after.runpath != ("$ORIGIN",):
-        problems += ("the edit did not read back",)
     return Row(
         library=path.name,
         size=len(data),
@@ -110,8 +119,8 @@ def _measure(path: Path, repeat: int, patchelf: str, work: Path) -> Row:
         in_process=t_in_process,
         ours_added=len(result) - len(data),
         patchelf_added=theirs.stat().st_size - len(data),
-        ours_problems=problems,
-        patchelf_problems=check_elf_invariants(theirs.read_bytes()),
+        ours_problems=verify(result),
+        patchelf_problems=verify(theirs.read_bytes()),
     )
 
 
@@ -126,11 +135,44 @@ def _line(row: Row) -> str:
     )
 
 
+def sweep(directory: Path) -> str:
+    """Give every ELF file of ``directory`` a repair's edit; count sound outputs (no timing)."""
+    files = [p for p in sorted(directory.glob("*.so*")) if p.is_file() and not p.is_symlink()]
+    edited = sound = refused = 0
+    start = time.perf_counter()
+    for path in files:
+        data = path.read_bytes()
+        if data[:4] != b"\x7fELF" or check_elf_invariants(data):
+            continue
+        info = read_elf(BytesSource(data))
+        soname = _mangled(info.soname or path.name)
+        replace = {info.needed[0]: _mangled(info.needed[0])} if info.needed else {}
+        edit = ElfEdit(soname=soname, replace_needed=replace, runpath=("$ORIGIN/../x.libs",))
+        try:
+            result = edit_elf(data, edit)
+        except ElfWriteError as exc:
+            refused += 1
+            print(f"refused {path.name}: {exc}")
+            continue
+        edited += 1
+        after = read_elf(BytesSource(result))
+        expected = tuple(replace.get(n, n) for n in info.needed)
+        if not check_elf_invariants(result) and after.soname == soname and after.needed == expected:
+            sound += 1
+        else:
+            print(f"NOT SOUND {path.name}: {check_elf_invariants(result)}")
+    elapsed = time.perf_counter() - start
+    return f"{directory}: {edited} ELF files edited, {sound} sound, {refused} refused, {elapsed:.1f} s"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("libraries", nargs="*", default=list(DEFAULT_LIBRARIES))
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--sweep", type=Path, help="also edit every ELF file of this directory once")
     args = parser.parse_args(argv)
+    if args.sweep is not None:
+        print(sweep(args.sweep))
     patchelf = shutil.which("patchelf")
     if patchelf is None:
         print("needs patchelf on PATH (apt-get install patchelf)", file=sys.stderr)

@@ -222,6 +222,10 @@ def test_edit_reads_back_and_readelf_agrees(
     )
     for key in untouched:
         assert getattr(info, key) == getattr(before, key), key
+    # symbols, their names and the hash tables are untouched: the deep reader sees the same ones
+    deep_before, deep_after = read_elf(BytesSource(data), deep=True), read_elf(BytesSource(result), deep=True)
+    assert deep_after.imported_symbols == deep_before.imported_symbols
+    assert deep_after.exported_symbols == deep_before.exported_symbols
     out = tmp_path / "edited"
     out.write_bytes(result)
     _agrees_with_readelf(out, info)
@@ -248,13 +252,14 @@ def test_input_is_not_mutated(build_root: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _graft(built: ElfSet, root: Path) -> tuple[Path, Path]:
+def _graft(built: ElfSet, root: Path, *, sections: bool = True) -> tuple[Path, Path]:
     """bin/app needing mangled copies of both libraries in app.libs/, found through RUNPATH only."""
     (root / "bin").mkdir()
     libs = root / "app.libs"
     libs.mkdir()
     for source, name in ((built.libdep, MANGLED_DEP), (built.libversioned, MANGLED_VERSIONED)):
-        (libs / name).write_bytes(edit_elf(source.read_bytes(), ElfEdit(soname=name)))
+        data = source.read_bytes() if sections else _without_section_headers(source.read_bytes())
+        (libs / name).write_bytes(edit_elf(data, ElfEdit(soname=name, runpath=("$ORIGIN",))))
     app = root / "bin" / "app"
     return app, libs
 
@@ -267,19 +272,33 @@ def _runner(target: str) -> list[str]:
     return [require(qemu), "-L", sysroot]
 
 
-@pytest.mark.parametrize("rpath", [False, True], ids=["from-runpath", "from-rpath"])
+def _without_section_headers(data: bytes) -> bytes:
+    """``data`` with e_shoff, e_shnum and e_shstrndx zeroed (as sstrip leaves a file)."""
+    fmt = elf_write._parse(data).fmt
+    header = list(fmt.ehdr.unpack_from(data, 16))
+    header[5] = header[11] = header[12] = 0
+    return data[:16] + fmt.ehdr.pack(*header) + data[16 + fmt.ehdr.size :]
+
+
+@pytest.mark.parametrize(
+    ("rpath", "sections"),
+    [(False, True), (True, True), (False, False)],
+    ids=["from-runpath", "from-rpath", "no-section-headers"],
+)
 @pytest.mark.parametrize("target", TARGETS)
 def test_loader_runs_renamed_libraries_through_new_runpath(
-    build_root: Path, tmp_path: Path, target: str, rpath: bool
+    build_root: Path, tmp_path: Path, target: str, rpath: bool, sections: bool
 ) -> None:
+    """Without section headers the program header table moves instead of growing in place."""
     built = build_elf_set(build_root, target, rpath=rpath)
     runner = _runner(target)
-    app, libs = _graft(built, tmp_path)
+    app, libs = _graft(built, tmp_path, sections=sections)
     edit = ElfEdit(
         replace_needed={"libdep.so.1": MANGLED_DEP, "libversioned.so": MANGLED_VERSIONED},
         runpath=("$ORIGIN/../app.libs",),
     )
-    app.write_bytes(edit_elf(built.app.read_bytes(), edit))
+    original_app = built.app.read_bytes()
+    app.write_bytes(edit_elf(original_app if sections else _without_section_headers(original_app), edit))
     app.chmod(0o755)
     env = {"PATH": "/usr/bin:/bin"}
     proc = subprocess.run(
@@ -293,6 +312,102 @@ def test_loader_runs_renamed_libraries_through_new_runpath(
     proc = subprocess.run([*runner, str(original)], capture_output=True, text=True, check=False, env=env)
     assert proc.returncode != 0 and "libdep.so.1" in proc.stderr
     assert {p.name for p in libs.iterdir()} == {MANGLED_DEP, MANGLED_VERSIONED}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_repeated_edits_stay_sound_and_run(build_root: Path, tmp_path: Path, target: str) -> None:
+    """Three successive edits, each needing room, on one program and its libraries."""
+    built = build_elf_set(build_root, target)
+    runner = _runner(target)
+    app, libs = _graft(built, tmp_path)
+    data = built.app.read_bytes()
+    names = {"libdep.so.1": "libdep.so.1", "libversioned.so": "libversioned.so"}
+    for round_ in range(3):
+        new = {old: f"{old.split('.')[0]}-{round_:08x}-{'x' * 8 * round_}.so" for old in names}
+        edit = ElfEdit(
+            soname=f"app-{'y' * 10 * round_}",
+            replace_needed={names[old]: new[old] for old in names},
+            runpath=(f"$ORIGIN/../{'z' * round_}app.libs",),
+        )
+        data = edit_elf(data, edit)
+        assert check_elf_invariants(data) == ()
+        names = new
+    (tmp_path / "zzapp.libs").mkdir()
+    for old, source in (("libdep.so.1", built.libdep), ("libversioned.so", built.libversioned)):
+        graft = edit_elf(source.read_bytes(), ElfEdit(soname=names[old]))
+        for _ in range(2):  # a library renamed again, as re-repairing a repaired wheel may
+            graft = edit_elf(graft, ElfEdit(soname=names[old], runpath=("$ORIGIN", "$ORIGIN/..")))
+        assert check_elf_invariants(graft) == ()
+        (tmp_path / "zzapp.libs" / names[old]).write_bytes(graft)
+    app.write_bytes(data)
+    app.chmod(0o755)
+    info = read(data)
+    assert info.needed == (names["libdep.so.1"], names["libversioned.so"], "libc.so.6")
+    assert info.symbol_versions[names["libversioned.so"]] == ("VERS_1.0", "VERS_2.0")
+    proc = subprocess.run(
+        [*runner, str(app)], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin"}
+    )
+    assert (proc.returncode, proc.stdout) == (0, "dep=41 versions=3\n"), proc.stderr
+    assert {p.name for p in libs.iterdir()} == {MANGLED_DEP, MANGLED_VERSIONED}
+
+
+_STRIP = {"i686": "i686-linux-gnu-strip", "s390x": "s390x-linux-gnu-strip", "ppc": "powerpc-linux-gnu-strip"}
+_STRIP["aarch64"] = "aarch64-linux-gnu-strip"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_strip_after_edit_keeps_the_program_working(build_root: Path, tmp_path: Path, target: str) -> None:
+    """binutils' strip rewrites the file from its sections (auditwheel #716: strip after patchelf)."""
+    built = build_elf_set(build_root, target)
+    runner = _runner(target)
+    strip = require(_STRIP.get(target, "strip"))
+    app, libs = _graft(built, tmp_path)
+    edit = ElfEdit(
+        replace_needed={"libdep.so.1": MANGLED_DEP, "libversioned.so": MANGLED_VERSIONED},
+        runpath=("$ORIGIN/../app.libs",),
+    )
+    app.write_bytes(edit_elf(built.app.read_bytes(), edit))
+    app.chmod(0o755)
+    files = [app, *sorted(libs.iterdir())]
+    subprocess.run([strip, *map(str, files)], check=True, capture_output=True)
+    for path in files:
+        assert check_elf_invariants(path.read_bytes()) == (), path.name
+    assert read(app.read_bytes()).needed == (MANGLED_DEP, MANGLED_VERSIONED, "libc.so.6")
+    proc = subprocess.run(
+        [*runner, str(app)], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin"}
+    )
+    assert (proc.returncode, proc.stdout) == (0, "dep=41 versions=3\n"), proc.stderr
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_remove_needed_runs_with_the_symbol_preloaded(build_root: Path, tmp_path: Path, target: str) -> None:
+    """Without its DT_NEEDED, the program starts only when something else provides dep_value."""
+    built = build_elf_set(build_root, target)
+    runner = _runner(target)
+    app, libs = _graft(built, tmp_path)
+    (libs / MANGLED_DEP).unlink()
+    edit = ElfEdit(
+        remove_needed=frozenset({"libdep.so.1"}),
+        replace_needed={"libversioned.so": MANGLED_VERSIONED},
+        runpath=("$ORIGIN/../app.libs",),
+    )
+    result = edit_elf(built.app.read_bytes(), edit)
+    assert check_elf_invariants(result) == ()
+    assert read(result).needed == (MANGLED_VERSIONED, "libc.so.6")
+    app.write_bytes(result)
+    app.chmod(0o755)
+    preload = tmp_path / "preload" / "libdep.so.1"
+    preload.parent.mkdir()
+    shutil.copy(built.libdep, preload)
+    env = {"PATH": "/usr/bin:/bin"}
+    if runner:  # qemu-user passes the guest's environment with -E
+        with_preload = [*runner, "-E", f"LD_PRELOAD={preload}", str(app)]
+    else:
+        with_preload = ["env", f"LD_PRELOAD={preload}", str(app)]
+    proc = subprocess.run(with_preload, capture_output=True, text=True, check=False, env=env)
+    assert (proc.returncode, proc.stdout) == (0, "dep=41 versions=3\n"), proc.stderr
+    proc = subprocess.run([*runner, str(app)], capture_output=True, text=True, check=False, env=env)
+    assert proc.returncode != 0 and "dep_value" in proc.stderr
 
 
 def test_loader_rejects_verneed_not_renamed(build_root: Path, tmp_path: Path) -> None:
@@ -710,12 +825,15 @@ def test_corpus_pillow_imports_with_libraries_renamed(entry: CorpusWheel, tmp_pa
 
 
 def test_refuses_to_pad_a_program_by_its_memory_image(build_root: Path) -> None:
-    """A program with a huge .bss whose program headers must move would need a huge file."""
+    """A program with a huge .bss whose program headers must move would need a huge file.
+
+    Without section headers the writer cannot tell what follows the table, so the table moves.
+    """
     data = build_elf_set(build_root, "x86_64-lld").app.read_bytes()
     loads = sum(1 for p in elf_write._parse(data).phdrs if p.type == 1)
-    huge = _patch_phdr(data, 1, 6, lambda v: v + (1 << 30), nth=loads - 1)
+    huge = _without_section_headers(_patch_phdr(data, 1, 6, lambda v: v + (1 << 30), nth=loads - 1))
     assert check_elf_invariants(huge) == ()
     with pytest.raises(ElfWriteError, match="memory image is much larger than the file"):
         edit_elf(huge, ElfEdit(soname="x" * 40))
     # an edit that fits in place needs no new segment
-    assert check_elf_invariants(edit_elf(huge, ElfEdit(replace_needed={"libdep.so.1": "libdep.so.2"}))) == ()
+    assert read(edit_elf(huge, ElfEdit(runpath=()))).runpath == ()

@@ -17,8 +17,9 @@ How an edit is made (the reasons are in docs/design.md, "Why the ELF writer is w
 * The dynamic array is rewritten in place when its entries fit (dropping DT_RPATH frees one);
   otherwise it moves into the new segment too (PT_DYNAMIC and the ``.dynamic`` header follow).
 * The new PT_LOAD needs a program header: a PT_NULL entry or a PT_NOTE duplicated by
-  PT_GNU_PROPERTY is reused; otherwise the program header table moves into the new segment
-  (e_phoff and PT_PHDR follow it), the technique patchelf and LIEF also use.
+  PT_GNU_PROPERTY is reused; otherwise the table grows in place after the tables that follow it
+  (PT_INTERP, notes, hash tables, .dynsym, version tables) move into the new segment; only a file
+  without section headers has its program header table moved into the new segment instead.
 
 References: the System V gABI (chapters 4 and 5), the LSB Core specification (symbol versioning)
 and glibc's loader (what it requires of PT_LOAD, PT_PHDR and PT_DYNAMIC).
@@ -58,6 +59,8 @@ SHT_STRTAB = 3
 SHT_DYNAMIC = 6
 SHT_NOBITS = 8
 SHT_DYNSYM = 11
+SHF_ALLOC = 0x2
+DT_VERSYM = 0x6FFFFFF0
 #: Dynamic tags whose value is a string-table offset (gABI, glibc <elf.h>).
 DT_AUXILIARY = 0x7FFFFFFD
 DT_FILTER = 0x7FFFFFFF
@@ -96,7 +99,9 @@ class ElfEdit:
     replace_needed: Mapping[str, str] = field(default_factory=lambda: _EMPTY_MAP)
     #: New DT_RUNPATH, joined with ':' (() removes it); DT_RPATH is removed. None keeps both.
     runpath: tuple[str, ...] | None = None
-    #: DT_NEEDED names to drop (with the version needs that name them).
+    #: DT_NEEDED names to drop (libpython, a provider's library). A library that symbol versions
+    #: are needed from is refused: ld.so requires every version need to name a loaded object, and
+    #: dropping the need would leave .gnu.version indexes that no version need defines.
     remove_needed: frozenset[str] = frozenset()
 
     @property
@@ -189,6 +194,8 @@ def _unpack_phdr(fmt: _Format, raw: tuple[int, ...]) -> _Phdr:
 class _Shdr:
     index: int
     type: int
+    flags: int
+    addralign: int
     addr: int
     offset: int
     size: int
@@ -296,10 +303,10 @@ def _parse_sections(elf: _Elf, shnum: int) -> list[_Shdr]:
         raise BinaryFormatError(f"the section header table ({shnum} entries) runs past the end of the file")
     result = []
     for i in range(shnum):
-        _name, sh_type, _flags, addr, offset, size, link, _info, _align, entsize = elf.u(
+        _name, sh_type, flags, addr, offset, size, link, _info, align, entsize = elf.u(
             fmt.shdr, elf.shoff + i * elf.shentsize, "section header"
         )
-        result.append(_Shdr(i, sh_type, addr, offset, size, link, entsize))
+        result.append(_Shdr(i, sh_type, flags, align, addr, offset, size, link, entsize))
     return result
 
 
@@ -636,9 +643,28 @@ class _Output:
                 self._tail += bytes(end - len(self._tail))
             self._tail[offset - size : end] = raw
         elif offset + len(raw) <= size:
-            self._patches.append((offset, bytes(raw)))
+            end = offset + len(raw)
+            overlapping = [(o, r) for o, r in self._patches if o < end and offset < o + len(r)]
+            if not overlapping:
+                self._patches.append((offset, bytes(raw)))
+                return
+            start = min(offset, *(o for o, _r in overlapping))
+            stop = max(end, *(o + len(r) for o, r in overlapping))
+            merged = bytearray(self.read(start, stop - start))
+            merged[offset - start : end - start] = raw
+            self._patches = [p for p in self._patches if p not in overlapping]
+            self._patches.append((start, bytes(merged)))
         else:
             raise AssertionError("a patch straddles the end of the input")  # a bug, not bad input
+
+    def read(self, offset: int, size: int) -> bytes:
+        """``size`` bytes of the input at ``offset`` with the patches written so far."""
+        buffer = bytearray(self._data[offset : offset + size])
+        for o, r in self._patches:
+            lo, hi = max(o, offset), min(o + len(r), offset + size)
+            if lo < hi:
+                buffer[lo - offset : hi - offset] = r[lo - o : hi - o]
+        return bytes(buffer)
 
     def pack(self, st: struct.Struct, offset: int, *values: int) -> None:
         self.write(offset, st.pack(*values))
@@ -769,19 +795,30 @@ def _write_grown(out: _Output, elf: _Elf, entries: list[tuple[int, int]], string
     fmt = elf.fmt
     phdrs = [_Phdr(**{k: getattr(p, k) for k in _Phdr.__slots__}) for p in elf.phdrs]
     slot = _free_phdr_slot(phdrs)
-    segment = _new_segment(elf, phdrs_move=slot is None)
-    if slot is None:  # the program header table moves into the new segment
-        phdr_at, phdr_address = segment.reserve((len(phdrs) + 1) * fmt.phdr.size, fmt.word)
-    else:
+    units = _units_after_phdrs(elf, entries) if slot is None else []
+    segment = _new_segment(elf, phdrs_move=units is None)
+    table: tuple[int, int] | None = None
+    if units is None:  # the program header table moves into the new segment
+        table = segment.reserve((len(phdrs) + 1) * fmt.phdr.size, fmt.word)
+    elif slot is not None:
         del phdrs[slot]
     pieces: list[tuple[int, bytes]] = []
-    if strings.appended:
-        table = strings.table + bytes(strings.appended)
-        str_at, str_address = segment.reserve(len(table))
-        pieces.append((str_at, table))
+    copy_strtab = bool(strings.appended)
+    for unit in units or ():
+        if unit.tag == DynamicTag.DT_STRTAB:
+            copy_strtab = True  # the string table moves below, with or without new strings
+            continue
+        address, piece = _move_unit(out, elf, phdrs, unit, segment)
+        pieces.append(piece)
+        if unit.tag is not None:
+            entries = _set_entry(entries, unit.tag, address)
+    if copy_strtab:
+        strtab = strings.table + bytes(strings.appended)
+        str_at, str_address = segment.reserve(len(strtab))
+        pieces.append((str_at, strtab))
         entries = _set_entry(entries, DynamicTag.DT_STRTAB, str_address)
-        entries = _set_entry(entries, DynamicTag.DT_STRSZ, len(table))
-        _move_section(out, elf, _dynstr_section(elf), str_at, str_address, len(table))
+        entries = _set_entry(entries, DynamicTag.DT_STRSZ, len(strtab))
+        _move_section(out, elf, _dynstr_section(elf), str_at, str_address, len(strtab))
     dynamic = next(p for p in phdrs if p.type == SegmentType.PT_DYNAMIC)
     flags = PF_R
     if len(entries) + 1 > elf.capacity:
@@ -795,23 +832,149 @@ def _write_grown(out: _Output, elf: _Elf, entries: list[tuple[int, int]], string
         capacity, dyn_at, dyn_address = elf.capacity, dynamic.offset, dynamic.vaddr
     segment.check(fmt.bits)
     out.grow_to(segment.cursor)
-    for at, piece in pieces:
-        out.write(at, piece)
+    for at, piece_bytes in pieces:
+        out.write(at, piece_bytes)
     _write_dynamic(out, elf, entries, dyn_at, dyn_address, capacity)
     last_load = max(i for i, p in enumerate(phdrs) if p.type == SegmentType.PT_LOAD)
     phdrs.insert(last_load + 1, segment.header(flags))
+    _write_phdrs(out, elf, phdrs, table, grew_in_place=bool(units))
+    return out.result()
+
+
+def _write_phdrs(
+    out: _Output, elf: _Elf, phdrs: list[_Phdr], moved_to: tuple[int, int] | None, *, grew_in_place: bool
+) -> None:
+    """Write the program header table (at e_phoff, or at ``moved_to``) and the ELF header."""
+    fmt = elf.fmt
     header = list(fmt.ehdr.unpack_from(elf.data, _EHDR_AT))
-    if slot is None:
-        for p in phdrs:
-            if p.type == PT_PHDR:
-                _set_segment(p, phdr_at, phdr_address, len(phdrs) * fmt.phdr.size)
-        header[4], header[8] = phdr_at, fmt.phdr.size  # e_phoff, e_phentsize
+    if moved_to is not None:
+        header[4], header[8] = moved_to[0], fmt.phdr.size  # e_phoff, e_phentsize
+    for p in phdrs:
+        if p.type == PT_PHDR and moved_to is not None:
+            _set_segment(p, moved_to[0], moved_to[1], len(phdrs) * fmt.phdr.size)
+        elif p.type == PT_PHDR and grew_in_place:
+            p.filesz = p.memsz = len(phdrs) * header[8]
     header[9] = len(phdrs)  # e_phnum
     out.pack(fmt.ehdr, _EHDR_AT, *header)
     for i, p in enumerate(phdrs):
-        at = header[4] + i * header[8]
-        out.write(at, p.pack(fmt))
-    return out.result()
+        out.write(header[4] + i * header[8], p.pack(fmt).ljust(header[8], b"\0"))
+
+
+#: Tables the loader finds through a dynamic entry holding their address: they can move.
+_MOVABLE_TABLES = (
+    DynamicTag.DT_GNU_HASH,
+    DynamicTag.DT_HASH,
+    DynamicTag.DT_SYMTAB,
+    DynamicTag.DT_STRTAB,
+    DT_VERSYM,
+    DynamicTag.DT_VERDEF,
+    DynamicTag.DT_VERNEED,
+)
+#: Segments found through their program header only: their bytes can move with them.
+_MOVABLE_SEGMENTS = (SegmentType.PT_INTERP, PT_NOTE, PT_GNU_PROPERTY)
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """Bytes right after the program header table that move so that the table can grow."""
+
+    offset: int
+    size: int
+    align: int
+    #: The dynamic entry holding the unit's address, if the loader finds it that way.
+    tag: int | None
+
+
+def _units_after_phdrs(elf: _Elf, entries: list[tuple[int, int]]) -> list[_Unit] | None:
+    """What must move for one more program header to fit in place; None when that is not possible.
+
+    Growing the table in place keeps it at e_phoff at the start of the first PT_LOAD, where the
+    kernel, old kernels' AT_PHDR, qemu-user and binutils' strip expect it. The bytes it grows into
+    must be tables found through a dynamic entry (hash tables, .dynsym, .dynstr, version tables)
+    or segments found through their program header (PT_INTERP, notes): they move to the new
+    segment and their entries, program headers and section headers follow.
+    """
+    if not elf.shdrs:
+        return None  # without section headers, what follows the table is unknown
+    start = elf.phoff + len(elf.phdrs) * elf.phentsize
+    end = start + elf.phentsize
+    if not any(p.offset <= elf.phoff and end <= p.offset + p.filesz for p in elf.loads()):
+        return None
+    addresses = {v: t for t, v in entries if t in _MOVABLE_TABLES}
+    units: dict[int, _Unit] = {}
+    for section in elf.shdrs:
+        if section.type == SHT_NOBITS or section.size == 0 or not section.flags & SHF_ALLOC:
+            continue
+        if section.offset >= end or section.offset + section.size <= start:
+            continue
+        unit = _unit_for(elf, section, addresses)
+        if unit is None or unit.offset + unit.size > len(elf.data):
+            return None
+        if unit.align & (unit.align - 1) or unit.align > MIN_PAGE:
+            return None  # an alignment the new segment cannot honour
+        units[unit.offset] = unit
+    for seg in elf.phdrs:
+        overlaps = seg.filesz and seg.offset < end and start < seg.offset + seg.filesz
+        if (
+            overlaps
+            and seg.type not in (SegmentType.PT_LOAD, PT_PHDR)
+            and not any(
+                u.offset <= seg.offset and seg.offset + seg.filesz <= u.offset + u.size
+                for u in units.values()
+            )
+        ):
+            return None  # a segment with no section describing it
+    return sorted(units.values(), key=lambda u: u.offset)
+
+
+def _unit_for(elf: _Elf, section: _Shdr, addresses: dict[int, int]) -> _Unit | None:
+    tag = addresses.get(section.addr)
+    if tag is not None and section.addr - section.offset == _load_delta(elf, section.offset):
+        return _Unit(section.offset, section.size, max(1, section.addralign), tag)
+    covering = [
+        p
+        for p in elf.phdrs
+        if p.type in _MOVABLE_SEGMENTS
+        and p.offset <= section.offset
+        and section.offset + section.size <= p.offset + p.filesz
+    ]
+    if not covering:
+        return None
+    lo = min(p.offset for p in covering)
+    hi = max(p.offset + p.filesz for p in covering)
+    return _Unit(lo, hi - lo, max([1, *(p.align for p in covering)]), None)
+
+
+def _load_delta(elf: _Elf, offset: int) -> int | None:
+    """Address minus offset of the PT_LOAD holding file offset ``offset``."""
+    for p in elf.loads():
+        if p.offset <= offset < p.offset + p.filesz:
+            return p.vaddr - p.offset
+    return None
+
+
+def _move_unit(
+    out: _Output, elf: _Elf, phdrs: list[_Phdr], unit: _Unit, segment: _NewSegment
+) -> tuple[int, tuple[int, bytes]]:
+    """Reserve the unit's new place; update the segments and sections inside it.
+
+    Returns the new address and the bytes to write at the new offset.
+    """
+    at, address = segment.reserve(unit.size, unit.align)
+    old_address = unit.offset + (_load_delta(elf, unit.offset) or 0)
+    shift = address - old_address
+    for p in phdrs:
+        if p.type in _MOVABLE_SEGMENTS and unit.offset <= p.offset < unit.offset + unit.size:
+            p.offset += at - unit.offset
+            p.vaddr += shift
+            p.paddr += shift
+    for section in elf.shdrs:
+        inside = unit.offset <= section.offset < unit.offset + unit.size
+        if inside and section.flags & SHF_ALLOC and section.type != SHT_NOBITS:
+            _move_section(
+                out, elf, section, section.offset + at - unit.offset, section.addr + shift, section.size
+            )
+    return address, (at, out.read(unit.offset, unit.size))
 
 
 def _set_entry(entries: list[tuple[int, int]], tag: int, value: int) -> list[tuple[int, int]]:
