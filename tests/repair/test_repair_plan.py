@@ -8,13 +8,19 @@ import pytest
 from native_doctor.analysis import inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
-from native_doctor.repair.linux import Needs, choose_platforms, plan_edits, runpath_entry
+from native_doctor.repair.linux import (
+    Needs,
+    choose_platforms,
+    host_only_reason,
+    plan_edits,
+    rules,
+    runpath_entry,
+)
 from native_doctor.repair.model import CannotRepair, LeftReason, LocatedLibrary, RepairOptions
 from native_doctor.repair.plan import (
     LookupResult,
     build_plan,
     exclude_matches,
-    host_only_reason,
     libs_dir_of,
     mangled_name,
 )
@@ -92,6 +98,9 @@ def test_runpath_entry(from_dir: str, to_dir: str, entry: str) -> None:
     assert runpath_entry(from_dir, to_dir) == entry
 
 
+_RULES = rules("glibc")
+
+
 def _elf(**fields: object) -> BinaryInfo:
     return BinaryInfo(BinaryFormat.ELF, "x86_64", 64, "little", FileKind.SHARED_LIBRARY, **fields)  # type: ignore[arg-type]
 
@@ -134,7 +143,7 @@ def test_plan_walks_the_closure_and_sorts_every_library() -> None:
 
     ext = _ext(("liba.so.1", "libcudart.so.13", "libnope.so.3", "libm.so.6"), runpath=("/opt/build/lib",))
     inspection = inspect_artifact(_wheel(ext))
-    plan = build_plan(inspection, RepairOptions(excludes=("libnope.so",)), lookup)
+    plan = build_plan(inspection, RepairOptions(excludes=("libnope.so",)), lookup, rules=_RULES)
     assert [g.name for g in plan.grafts] == ["liba.so.1", "libb.so.2"]
     (graft_b,) = [g for g in plan.grafts if g.name == "libb.so.2"]
     assert graft_b.chain == ("demo/_ext.so", "liba.so.1", "libb.so.2")
@@ -160,6 +169,7 @@ def test_plan_reports_missing_with_the_chain() -> None:
         inspection,
         RepairOptions(),
         lambda name, _s: LookupResult(located.get(name), (("/x/" + name, "not ELF"),)),
+        rules=_RULES,
     )
     (missing,) = plan.missing
     assert missing.chain == ("demo/_ext.so", "liba.so.1", "libgone.so.1")
@@ -168,14 +178,16 @@ def test_plan_reports_missing_with_the_chain() -> None:
 
 def test_declared_provider_is_preferred_and_not_redeclared() -> None:
     inspection = inspect_artifact(_wheel(_ext(("libcudnn.so.9",)), requires=("nvidia-cudnn-cu13>=9",)))
-    plan = build_plan(inspection, RepairOptions(), lambda n, s: LookupResult(None))
+    plan = build_plan(inspection, RepairOptions(), lambda n, s: LookupResult(None), rules=_RULES)
     (link,) = plan.links
     assert (link.distribution, link.declared) == ("nvidia-cudnn-cu13", True)
 
 
 def test_unused_exclude_warns() -> None:
     inspection = inspect_artifact(_wheel(_ext(("libc.so.6",))))
-    plan = build_plan(inspection, RepairOptions(excludes=("libzzz.so",)), lambda n, s: LookupResult(None))
+    plan = build_plan(
+        inspection, RepairOptions(excludes=("libzzz.so",)), lambda n, s: LookupResult(None), rules=_RULES
+    )
     assert plan.warnings == ("--exclude libzzz.so matched no needed library",)
 
 
@@ -185,7 +197,7 @@ def test_edits_keep_own_entries_and_drop_build_machine_ones() -> None:
     )
     inspection = inspect_artifact(_wheel(ext))
     located = {"liba.so.1": _lib("liba.so.1")}
-    plan = build_plan(inspection, RepairOptions(), lambda n, s: LookupResult(located.get(n)))
+    plan = build_plan(inspection, RepairOptions(), lambda n, s: LookupResult(located.get(n)), rules=_RULES)
     specs = {s.member: s for s in plan_edits(plan, inspection.artifact.native)}
     spec = specs["demo/_ext.so"]
     assert spec.runpath == ("$ORIGIN/sub", "$ORIGIN/../demo.libs")
@@ -226,7 +238,10 @@ def test_a_metapackage_extra_declares_its_components() -> None:
     ext = _ext(("libcublas.so.13", "libcusparse.so.12"))
     requires = ('cuda-toolkit[cublas,cusparse]==13.0.3; platform_system == "Linux"',)
     plan = build_plan(
-        inspect_artifact(_wheel(ext, requires=requires)), RepairOptions(), lambda n, s: LookupResult(None)
+        inspect_artifact(_wheel(ext, requires=requires)),
+        RepairOptions(),
+        lambda n, s: LookupResult(None),
+        rules=_RULES,
     )
     assert [(lk.name, lk.distribution, lk.declared) for lk in plan.links] == [
         ("libcublas.so.13", "nvidia-cublas", True),
@@ -253,6 +268,9 @@ def test_musl_libc_so_is_left_to_the_platform() -> None:
         artifact.files,
         (ext,),
     )
-    plan = build_plan(inspect_artifact(artifact), RepairOptions(), lambda n, s: LookupResult(None))
+    musl = rules("musl")
+    plan = build_plan(
+        inspect_artifact(artifact), RepairOptions(), lambda n, s: LookupResult(None), rules=musl
+    )
     assert plan.missing == ()
     assert [(x.name, x.reason) for x in plan.left] in ([], [("libc.so", LeftReason.HOST)])

@@ -15,16 +15,64 @@ entries that climb out of site-packages.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
-from native_doctor.model import NativeFile
+from native_doctor.model import NativeFile, TargetOS
 from native_doctor.platforms import linux
 from native_doctor.platforms.loader import expand_origin
 from native_doctor.repair.model import CannotRepair, RepairPlan, RunpathChange
+from native_doctor.repair.plan import libs_dir_of, mangled_name
+from native_doctor.repair.rules import PlatformRules
 
-__all__ = ["EditSpec", "Needs", "choose_platforms", "plan_edits", "runpath_entry"]
+__all__ = [
+    "EditSpec",
+    "Needs",
+    "choose_platforms",
+    "host_only_reason",
+    "plan_edits",
+    "rules",
+    "runpath_entry",
+]
+
+
+#: glvnd's dispatch libraries and the ICD loaders: the machine's GPU stack provides them, and a
+#: bundled copy breaks it (skia-python's segfault with a vendored libEGL).
+_GLVND = re.compile(
+    r"^lib(?:GL|EGL|GLX|OpenGL|GLdispatch|GLESv1_CM|GLESv2)\.so(?:\.\d+)*$",
+)
+_NVIDIA_DRIVER = re.compile(r"^lib(?:cuda|nvidia-[A-Za-z0-9_.+-]+?|nvcuvid)\.so(?:\.\d+)*$")
+
+
+def host_only_reason(name: str) -> str | None:
+    """Why ``name`` must never be vendored, or None when it may be."""
+    if _NVIDIA_DRIVER.match(name):
+        return "part of the GPU driver: the machine's driver provides it"
+    if _GLVND.match(name):
+        return "a glvnd GL/EGL/GLX/OpenGL dispatch library: the machine's GPU stack provides it"
+    from native_doctor.checks.dependencies import is_driver_library
+
+    if is_driver_library(name):
+        return "a Vulkan or OpenCL loader (or GPU driver library): the machine provides it"
+    return None
+
+
+def rules(libc: linux.Libc) -> PlatformRules:
+    """The Linux rules for a wheel of ``libc``: the policy's libraries (and either family's
+    loader and libc) are the platform's; grafts are ``libfoo-<hash>.so.1`` in ``<dist>.libs``."""
+    loaders = linux.loader_names("glibc") | linux.loader_names("musl")
+
+    def is_system(name: str) -> bool:
+        return name in loaders or linux.is_system_library(name, libc)
+
+    def host_only(name: str) -> str | None:
+        if libc == "musl" and name == "libc.so":
+            return "musl's libc itself (its SONAME is libc.so): the musllinux platform provides it"
+        return host_only_reason(name)
+
+    return PlatformRules(TargetOS.LINUX, BinaryFormat.ELF, is_system, host_only, mangled_name, libs_dir_of)
 
 
 @dataclass(frozen=True, slots=True)

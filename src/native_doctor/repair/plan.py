@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name
 
 from native_doctor.analysis import Inspection
 from native_doctor.binary.model import BinaryFormat, FileKind
-from native_doctor.model import NativeFile, Resolution
+from native_doctor.model import NativeFile, Resolution, TargetOS
 from native_doctor.platforms import linux
 from native_doctor.repair.model import (
     Graft,
@@ -33,6 +33,7 @@ from native_doctor.repair.model import (
     RepairOptions,
     RepairPlan,
 )
+from native_doctor.repair.rules import PlatformRules
 
 if TYPE_CHECKING:
     from native_doctor.checks.dependencies import Provider, _Declared
@@ -42,7 +43,6 @@ __all__ = [
     "LookupResult",
     "build_plan",
     "exclude_matches",
-    "host_only_reason",
     "libs_dir_of",
     "mangled_name",
 ]
@@ -60,26 +60,6 @@ class LookupResult:
 #: ``lookup(name, search_first)``: find library ``name``; ``search_first`` are absolute folders
 #: the requesting binary's own RPATH/RUNPATH names (searched after ``--lib-path``).
 Lookup = Callable[[str, tuple[str, ...]], LookupResult]
-
-#: glvnd's dispatch libraries and the ICD loaders: the machine's GPU stack provides them, and a
-#: bundled copy breaks it (skia-python's segfault with a vendored libEGL).
-_GLVND = re.compile(
-    r"^lib(?:GL|EGL|GLX|OpenGL|GLdispatch|GLESv1_CM|GLESv2)\.so(?:\.\d+)*$",
-)
-_NVIDIA_DRIVER = re.compile(r"^lib(?:cuda|nvidia-[A-Za-z0-9_.+-]+?|nvcuvid)\.so(?:\.\d+)*$")
-
-
-def host_only_reason(name: str) -> str | None:
-    """Why ``name`` must never be vendored, or None when it may be."""
-    if _NVIDIA_DRIVER.match(name):
-        return "part of the GPU driver: the machine's driver provides it"
-    if _GLVND.match(name):
-        return "a glvnd GL/EGL/GLX/OpenGL dispatch library: the machine's GPU stack provides it"
-    from native_doctor.checks.dependencies import is_driver_library
-
-    if is_driver_library(name):
-        return "a Vulkan or OpenCL loader (or GPU driver library): the machine provides it"
-    return None
 
 
 def exclude_matches(pattern: str, name: str) -> bool:
@@ -119,6 +99,7 @@ def build_plan(
     options: RepairOptions,
     lookup: Lookup,
     *,
+    rules: PlatformRules,
     extra_providers: Sequence[Provider] = (),
 ) -> RepairPlan:
     """The plan for one Linux wheel.
@@ -126,10 +107,10 @@ def build_plan(
     :param extra_providers: providers read from installed distributions named by
         ``--provided-by`` that the built-in data does not know.
     """
-    planner = _Planner(inspection, options, lookup, extra_providers)
+    planner = _Planner(inspection, options, lookup, rules, extra_providers)
     for binary in inspection.binaries:
         info = binary.native.info
-        if info is None or info.format is not BinaryFormat.ELF:
+        if info is None or info.format is not rules.format:
             continue
         search = tuple(e for e in (info.runpath or info.rpath) if e.startswith("/"))
         for dep in binary.dependencies:
@@ -144,21 +125,25 @@ class _Planner:
     """The closure walk: each needed name is decided once; a located library's own needs follow."""
 
     def __init__(
-        self, inspection: Inspection, options: RepairOptions, lookup: Lookup, extra: Sequence[Provider]
+        self,
+        inspection: Inspection,
+        options: RepairOptions,
+        lookup: Lookup,
+        rules: PlatformRules,
+        extra: Sequence[Provider],
     ) -> None:
+        self.rules = rules
         self.inspection = inspection
         self.options = options
         self.lookup = lookup
         self.extra = extra
         self.libc: linux.Libc = "musl" if inspection.platform.libc == "musl" else "glibc"
-        # Never graft a loader or a libc, whichever libc the wheel turns out to use.
-        self.system = linux.loader_names("glibc") | linux.loader_names("musl")
         self.declared = _declared(inspection.artifact.requires_dist)
         self.chosen = frozenset(str(canonicalize_name(d)) for d in options.provided_by)
         self.located: dict[str, LocatedLibrary] = {}
         self.links: dict[str, Link] = {}
         self.in_wheel: dict[str, InWheel] = {}
-        self.copies = _copies_by_name(inspection)
+        self.copies = _copies_by_name(inspection, rules.format)
         self.left: dict[str, LeftOut] = {}
         self.missing: dict[str, Missing] = {}
         self.warnings: list[str] = []
@@ -182,9 +167,7 @@ class _Planner:
             self.used_patterns.add(pattern)
             self.left[name] = LeftOut(name, LeftReason.EXCLUDED, f"--exclude {pattern}", requesters)
             return
-        reason = host_only_reason(name)
-        if reason is None and name == "libc.so" and self.libc == "musl":
-            reason = "musl's libc itself (its SONAME is libc.so): the musllinux platform provides it"
+        reason = self.rules.host_only(name)
         if reason is not None:
             self.left[name] = LeftOut(name, LeftReason.HOST, reason, requesters)
             return
@@ -192,7 +175,7 @@ class _Planner:
         if copy is not None:
             self.in_wheel[name] = InWheel(name, copy.path, posixpath.dirname(copy.install_path), requesters)
             return
-        provider, note = _provider(name, self.chosen, self.declared, self.extra)
+        provider, note = _provider(name, self.chosen, self.declared, self.extra, self.rules.os.value)
         if note:
             self.warnings.append(note)
         if provider is not None:
@@ -219,23 +202,25 @@ class _Planner:
         )
         search = tuple(e for e in own if e.startswith("/"))
         for sub in found.info.needed:
-            if sub not in self.system and not linux.is_system_library(sub, self.libc):
+            if not self.rules.is_system(sub):
                 self.need(sub, name, chain, search)
 
     def _libc_of_closure(self) -> linux.Libc:
         """musl when the wheel's binaries say so, or when a library they pull in needs musl's libc
         (an extension that calls no libc function may not name it)."""
+        if self.rules.os is not TargetOS.LINUX:
+            return self.libc
         musl = linux.loader_names("musl")
         if any(n in musl for lib in self.located.values() for n in lib.info.needed):
             return "musl"
         return self.libc
 
     def plan(self) -> RepairPlan:
-        libs_dir = libs_dir_of(self.inspection.artifact.path)
+        libs_dir = self.rules.libs_dir(self.inspection.artifact.path)
         grafts = []
         for name in sorted(self.located):
             found = self.located[name]
-            new_name = mangled_name(name, found.sha256)
+            new_name = self.rules.mangle(name, found.sha256)
             entry = self.needs[name]
             grafts.append(
                 Graft(
@@ -272,7 +257,7 @@ class _Planner:
         )
         return RepairPlan(
             wheel=self.inspection.artifact.path,
-            arch=_arch(self.inspection),
+            arch=_arch(self.inspection, self.rules.format),
             libc=self._libc_of_closure(),
             libs_dir=libs_dir,
             grafts=tuple(grafts),
@@ -284,14 +269,14 @@ class _Planner:
         )
 
 
-def _copies_by_name(inspection: Inspection) -> dict[str, NativeFile]:
+def _copies_by_name(inspection: Inspection, fmt: BinaryFormat) -> dict[str, NativeFile]:
     """ELF shared libraries the wheel ships, by base name (the first by path when several), that
     match the wheel's architecture and may be reached with a RUNPATH entry (inside site-packages)."""
-    arch = _arch(inspection)
+    arch = _arch(inspection, fmt)
     found: dict[str, NativeFile] = {}
     for native in sorted(inspection.artifact.native, key=lambda n: n.path):
         info = native.info
-        if info is None or info.format is not BinaryFormat.ELF or info.arch != arch:
+        if info is None or info.format is not fmt or info.arch != arch:
             continue
         if info.kind is not FileKind.SHARED_LIBRARY or native.install_path.startswith("<"):
             continue
@@ -299,12 +284,12 @@ def _copies_by_name(inspection: Inspection) -> dict[str, NativeFile]:
     return found
 
 
-def _arch(inspection: Inspection) -> str:
+def _arch(inspection: Inspection, fmt: BinaryFormat) -> str:
     archs = inspection.platform.archs
     if len(archs) == 1:
         return archs[0]
     for binary in inspection.binaries:
-        if binary.native.info is not None and binary.native.info.format is BinaryFormat.ELF:
+        if binary.native.info is not None and binary.native.info.format is fmt:
             return binary.native.info.arch
     return "unknown"
 
@@ -324,13 +309,13 @@ def _is_declared_by(provider: Provider, declared: _Declared) -> bool:
 
 
 def _provider(
-    name: str, chosen: frozenset[str], declared: _Declared, extra: Sequence[Provider]
+    name: str, chosen: frozenset[str], declared: _Declared, extra: Sequence[Provider], os: str
 ) -> tuple[Provider | None, str | None]:
     """The distribution that provides ``name``: one the user chose, else one already declared,
     else the first the built-in data knows (with a note when several could)."""
     from native_doctor.checks.dependencies import _is_declared, providers_of
 
-    candidates = [p for p in extra if p.provides(name)] + list(providers_of(name, "linux"))
+    candidates = [p for p in extra if p.provides(name)] + list(providers_of(name, os))
     if not candidates:
         return None, None
     for provider in candidates:

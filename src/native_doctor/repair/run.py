@@ -109,7 +109,8 @@ def _plan(inspection: Inspection, options: RepairOptions, first: BinaryInfo) -> 
         libc=inspection.platform.libc or "glibc",
         use_host=options.use_host,
     )
-    return build_plan(inspection, options, locator, extra_providers=extra)
+    libc: Libc = "musl" if inspection.platform.libc == "musl" else "glibc"
+    return build_plan(inspection, options, locator, rules=linux_part.rules(libc), extra_providers=extra)
 
 
 def _rewrite_and_write(
