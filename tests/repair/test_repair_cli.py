@@ -375,3 +375,32 @@ def test_extension_under_data_platlib_is_reached_after_install(
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        pytest.param(lambda data, edit: data, "DT_NEEDED is", id="edit-not-made"),
+        pytest.param(lambda data, edit: data[: len(data) // 2], "verification failed", id="truncated-output"),
+    ],
+)
+def test_an_edit_that_fails_verification_writes_nothing(
+    simple: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    damage: object,
+    reason: str,
+) -> None:
+    """The gate itself: a writer that does not do what was asked (here: simulated) is caught by
+    re-reading its output, and nothing reaches the output folder."""
+    from native_doctor.binary import elf_write
+
+    wheel, libs = simple
+    monkeypatch.setattr(elf_write, "edit_elf", damage)
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--lib-path", libs, wheel) == 1
+    err = capsys.readouterr().err
+    assert "verification failed" in err
+    assert reason in err
+    assert not out.exists() or not any(out.iterdir())
