@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from _repair_build import build_extension_wheel, build_library, extension_source
-from _toolchain import require, run
+from _toolchain import in_ci, require, run
 from _wheels import make_wheel
 from native_doctor.cli import main
 from native_doctor.sources.wheel import read_wheel
@@ -448,3 +448,31 @@ def test_libraries_found_through_an_inherited_rpath_are_reached_again(tmp_path: 
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "16"
+
+
+def test_host_search_order_ld_library_path_then_ld_so_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On this host (x86_64 glibc, as the wheel): a library the ld.so cache lists is found there;
+    LD_LIBRARY_PATH comes first; --no-sys-paths turns the host off."""
+    require("gcc")
+    cached = Path("/lib/x86_64-linux-gnu/libzstd.so.1")
+    if not cached.is_file():
+        message = f"needs {cached} (Debian's libzstd1) for the ld.so cache case"
+        pytest.fail(message) if in_ci() else pytest.skip(message)
+    wheel = build_extension_wheel(
+        tmp_path, cached.parent, ("libzstd.so.1",), declaration="unsigned ZSTD_versionNumber(void);",
+        call="(long)ZSTD_versionNumber()",
+    )  # fmt: skip
+    monkeypatch.delenv("LD_LIBRARY_PATH", raising=False)
+    assert main(["repair", "--dry-run", "--format", "json", "-w", str(tmp_path / "o"), str(wheel)]) == 0
+    (graft,) = json.loads(capsys.readouterr().out)["wheels"][0]["grafts"]
+    assert graft["found_in"] == "ld.so cache /lib/x86_64-linux-gnu"
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "libzstd.so.1").write_bytes(cached.read_bytes())
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(first))
+    assert main(["repair", "--dry-run", "--format", "json", "-w", str(tmp_path / "o"), str(wheel)]) == 0
+    (graft,) = json.loads(capsys.readouterr().out)["wheels"][0]["grafts"]
+    assert graft["found_in"] == f"LD_LIBRARY_PATH {first}"
+    assert main(["repair", "--dry-run", "--no-sys-paths", "-w", str(tmp_path / "o"), str(wheel)]) == 1
