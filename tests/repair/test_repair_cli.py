@@ -342,3 +342,65 @@ def test_a_library_the_wheel_ships_out_of_reach_gets_a_runpath_not_a_second_copy
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"
+
+
+def test_extension_under_data_platlib_is_reached_after_install(
+    simple: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A binary in ``<dist>.data/platlib/`` installs beside the wheel root's ``<dist>.libs``: the
+    RUNPATH is computed from install paths, not member names."""
+    wheel, libs = simple
+    with zipfile.ZipFile(wheel) as src:
+        members = {
+            (
+                f"demo-1.0.data/platlib/{i.filename}" if i.filename.startswith("demo/") else i.filename
+            ): src.read(i)
+            for i in src.infolist()
+            if ".dist-info/" not in i.filename
+        }
+    (tmp_path / "w").mkdir()
+    moved = make_wheel(tmp_path / "w", wheel.name, members)
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--lib-path", libs, moved) == 0
+    (repaired,) = out.glob("*.whl")
+    venv = tmp_path / "v"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index", "--no-deps"]
+    subprocess.run([*pip, str(repaired)], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PYTHON"))}
+    proc = subprocess.run(
+        [str(python), "-c", "import demo._ext as m; print(m.call())"],
+        capture_output=True, text=True, env=env, cwd=venv, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        pytest.param(lambda data, edit: data, "DT_NEEDED is", id="edit-not-made"),
+        pytest.param(lambda data, edit: data[: len(data) // 2], "verification failed", id="truncated-output"),
+    ],
+)
+def test_an_edit_that_fails_verification_writes_nothing(
+    simple: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    damage: object,
+    reason: str,
+) -> None:
+    """The gate itself: a writer that does not do what was asked (here: simulated) is caught by
+    re-reading its output, and nothing reaches the output folder."""
+    from native_doctor.binary import elf_write
+
+    wheel, libs = simple
+    monkeypatch.setattr(elf_write, "edit_elf", damage)
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--lib-path", libs, wheel) == 1
+    err = capsys.readouterr().err
+    assert "verification failed" in err
+    assert reason in err
+    assert not out.exists() or not any(out.iterdir())

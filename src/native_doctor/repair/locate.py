@@ -66,11 +66,6 @@ class Locator:
         self._use_host = use_host
         self._cache: dict[tuple[str, tuple[str, ...]], LookupResult] = {}
 
-    @property
-    def host_searched(self) -> bool:
-        """Whether this host's library folders are searched at all."""
-        return self._host is not None
-
     def __call__(self, name: str, search_first: tuple[str, ...]) -> LookupResult:
         key = (name, search_first if self._use_host else ())
         if key not in self._cache:

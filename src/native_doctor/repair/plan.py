@@ -12,7 +12,7 @@ import fnmatch
 import posixpath
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -333,8 +333,3 @@ def _provider(
             f"{first.distribution} (choose with --provided-by)"
         )
     return first, note
-
-
-def graft_names(plan: RepairPlan) -> Mapping[str, str]:
-    """Needed name -> mangled name, for every graft."""
-    return {g.name: g.new_name for g in plan.grafts}
