@@ -24,7 +24,7 @@ import struct
 
 from native_doctor.binary._macho_layout import LC_CODE_SIGNATURE, Layout, MachOWriteError, parse_layout
 
-__all__ = ["PAGE_SIZE", "sign_image", "signature_problems"]
+__all__ = ["PAGE_SIZE", "current_identifier", "sign_image", "signature_problems"]
 
 CSMAGIC_EMBEDDED_SIGNATURE = 0xFADE0CC0
 CSMAGIC_CODEDIRECTORY = 0xFADE0C02
@@ -87,6 +87,20 @@ def _existing(data: bytes, layout: Layout) -> tuple[int, int]:
         if len(cd) >= 40 and cd[37] == CS_HASHTYPE_SHA256 and 12 <= cd[39] <= 16:
             shift = cd[39]
     return datasize, shift
+
+
+def current_identifier(data: bytes) -> str | None:
+    """The identifier of a thin image's current primary CodeDirectory, or None."""
+    layout = parse_layout(data)
+    sig = layout.signature()
+    if sig is None:
+        return None
+    dataoff, datasize = struct.unpack_from(layout.order + "II", sig.data, 8)
+    for cd in _directories(data[dataoff : dataoff + datasize])[:1]:
+        if len(cd) >= 24:
+            (offset,) = struct.unpack_from(">I", cd, 20)
+            return cd[offset:].split(b"\0", 1)[0].decode("utf-8", "replace") or None
+    return None
 
 
 def _directories(blob: bytes) -> list[bytes]:

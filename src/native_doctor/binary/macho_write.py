@@ -33,7 +33,7 @@ from native_doctor.binary._macho_layout import (
     is_fat,
     parse_layout,
 )
-from native_doctor.binary.codesign import sign_image
+from native_doctor.binary.codesign import current_identifier, sign_image
 
 __all__ = ["FatSlice", "MachOEdit", "MachOWriteError", "build_fat", "edit_macho", "thin_images"]
 
@@ -62,7 +62,8 @@ class MachOEdit:
     install_id: str | None = None
     #: The complete new LC_RPATH list; None keeps the old one.
     rpaths: tuple[str, ...] | None = None
-    #: The identifier of the ad-hoc signature written after a change.
+    #: The identifier of the ad-hoc signature written after a change, unless the image's current
+    #: signature has one (then that one is kept).
     identifier: str = "a.out"
 
 
@@ -130,12 +131,13 @@ def _edit_image(data: bytes, edit: MachOEdit) -> bytes:
     struct.pack_into(layout.order + "II", out, 16, len(commands), len(area))
     out[layout.header_size : layout.padding_end] = area + b"\0" * (layout.padding_end - end)
     edited = bytes(out)
+    identifier = current_identifier(data) or edit.identifier
     if layout.signature() is None and layout.cputype != CPU_TYPE_ARM64:
         try:
-            return sign_image(edited, edit.identifier)
+            return sign_image(edited, identifier)
         except MachOWriteError:
             return edited  # no room for LC_CODE_SIGNATURE: Intel macOS runs unsigned code
-    return sign_image(edited, edit.identifier)
+    return sign_image(edited, identifier)
 
 
 def _new_commands(layout: Layout, edit: MachOEdit) -> list[Command]:

@@ -56,6 +56,10 @@ def repair_wheel(
     artifact = read_wheel(path, progress=progress)
     inspection = inspect_artifact(artifact)
     empty = RepairPlan(str(path), "", "", "")
+    if inspection.platform.os is TargetOS.MACOS:
+        from native_doctor.repair.macos_run import repair_macos
+
+        return repair_macos(path, inspection, options, out_dir, dry_run=dry_run, progress=progress)
     try:
         _check_supported(inspection)
     except CannotRepair as exc:
@@ -78,9 +82,7 @@ def repair_wheel(
 def _check_supported(inspection: Inspection) -> None:
     target = inspection.platform.os
     if target is not None and target is not TargetOS.LINUX:
-        raise CannotRepair(
-            f"repairing {target.value} wheels is not implemented yet (only Linux: manylinux, musllinux)"
-        )
+        raise CannotRepair(f"repairing {target.value} wheels is not implemented yet (only Linux and macOS)")
     bad = [n for n in inspection.unreadable if n.info is None]
     if bad:
         raise CannotRepair(f"{bad[0].path} cannot be read: {bad[0].error}")
