@@ -12,7 +12,7 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-__all__ = ["Directory", "check_file", "check_image", "images"]
+__all__ = ["Directory", "check_file", "check_image", "check_signed_slices", "images", "is_signed"]
 
 _ALGORITHMS = {1: "sha1", 2: "sha256", 3: "sha256", 4: "sha384"}
 
@@ -125,3 +125,19 @@ def _check_directory(image: bytes, cd: bytes, slot: int, dataoff: int, blobs: di
 def check_file(data: bytes) -> list[list[Directory]]:
     """``check_image`` for every slice."""
     return [check_image(image) for image in images(data)]
+
+
+def is_signed(image: bytes) -> bool:
+    """Whether a thin image has an LC_CODE_SIGNATURE command."""
+    return any(cmd == 0x1D for cmd, _ in _commands(image))
+
+
+def check_signed_slices(data: bytes) -> int:
+    """Check every signed slice (arm64 slices must be signed); the number of slices checked."""
+    checked = 0
+    for image in images(data):
+        arm64 = struct.unpack("<i", image[4:8])[0] == 0x0100000C
+        if arm64 or is_signed(image):
+            check_image(image)
+            checked += 1
+    return checked
