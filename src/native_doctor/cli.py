@@ -40,7 +40,7 @@ commands:
   deps       PEP 725 external dependencies: validate, map to a package manager, --check the host,
              or infer a table from build files and binaries
   explain    print the documentation of a check (code or name), or --all
-  repair     graft external libraries into Linux wheels, link to provider wheels, retag (-w DIR)
+  repair     graft external libraries into Linux and macOS wheels, link to provider wheels, retag (-w DIR)
   fuse       fuse an arm64 and an x86_64 macOS wheel into one universal2 wheel (-w DIR)
 
 exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
@@ -195,6 +195,7 @@ def _repair_parser() -> argparse.ArgumentParser:
         prog="native-doctor repair",
         description="Repair Linux wheels: graft the libraries they need into <dist>.libs under hash-mangled "
         "names, link to libraries other wheels provide, verify, retag, and write canonical wheels. "
+        "macOS wheels: vendor dylibs into <package>/.dylibs, @loader_path install names, re-signed. "
         "Exit 0 repaired or nothing to do, 1 cannot repair (nothing written), 2 usage or input error.",
     )
     repair.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
