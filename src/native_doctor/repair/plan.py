@@ -42,6 +42,7 @@ __all__ = [
     "Lookup",
     "LookupResult",
     "build_plan",
+    "copies_by_name",
     "exclude_matches",
     "libs_dir_of",
     "mangled_name",
@@ -143,7 +144,7 @@ class _Planner:
         self.located: dict[str, LocatedLibrary] = {}
         self.links: dict[str, Link] = {}
         self.in_wheel: dict[str, InWheel] = {}
-        self.copies = _copies_by_name(inspection, rules.format)
+        self.copies = copies_by_name(inspection, rules.format)
         self.left: dict[str, LeftOut] = {}
         self.missing: dict[str, Missing] = {}
         self.warnings: list[str] = []
@@ -269,7 +270,7 @@ class _Planner:
         )
 
 
-def _copies_by_name(inspection: Inspection, fmt: BinaryFormat) -> dict[str, NativeFile]:
+def copies_by_name(inspection: Inspection, fmt: BinaryFormat) -> dict[str, NativeFile]:
     """ELF shared libraries the wheel ships, by base name (the first by path when several), that
     match the wheel's architecture and may be reached with a RUNPATH entry (inside site-packages)."""
     arch = _arch(inspection, fmt)
