@@ -7,6 +7,7 @@ signatures ld64.lld and Apple's ``codesign`` wrote (corpus wheels) are reproduce
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import zipfile
@@ -228,8 +229,9 @@ def test_fuzz_mutated_inputs(builds: dict[str, Path], data: st.DataObject) -> No
     """Any mutation of a real file: bytes out or the project's own error, never a crash."""
     original = bytearray(builds["ext-fat" if data.draw(st.booleans()) else "ext-arm64"].read_bytes())
     for _ in range(data.draw(st.integers(1, 8))):
-        at = data.draw(st.integers(0, min(len(original) - 1, 4200)))
-        original[at] = data.draw(st.integers(0, 255))
+        # mostly the header and load commands, sometimes anywhere (the signature too)
+        limit = len(original) - 1 if data.draw(st.booleans()) else min(len(original) - 1, 4200)
+        original[data.draw(st.integers(0, limit))] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(original)))
     blob = bytes(original[:cut]) if data.draw(st.booleans()) else bytes(original)
     try:
@@ -237,3 +239,17 @@ def test_fuzz_mutated_inputs(builds: dict[str, Path], data: st.DataObject) -> No
     except NativeDoctorError:
         return
     assert isinstance(out, bytes)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_signer_and_checker(builds: dict[str, Path], data: st.DataObject) -> None:
+    """The signer and the signature check on mutated images: bytes, a list, or our own error."""
+    image = bytearray(builds["ext-arm64"].read_bytes())
+    for _ in range(data.draw(st.integers(1, 6))):
+        image[data.draw(st.integers(0, len(image) - 1))] = data.draw(st.integers(0, 255))
+    blob = bytes(image[: data.draw(st.integers(0, len(image)))]) if data.draw(st.booleans()) else bytes(image)
+    for call in (lambda: sign_image(blob, "x"), lambda: signature_problems(blob)):
+        with contextlib.suppress(NativeDoctorError):
+            result = call()
+            assert isinstance(result, bytes | list)

@@ -277,6 +277,12 @@ def plan_edits(
         info = native.info
         if info is None or info.format is not BinaryFormat.MACHO:
             continue
+        if native.install_path.startswith("<"):
+            if any(n in external.get(native.path, ()) for n in info.needed):
+                raise CannotRepair(
+                    f"{native.path} installs outside site-packages; its dylibs cannot be vendored"
+                )
+            continue
         folder = posixpath.dirname(native.install_path)
         changes = {
             n: _loader_path(folder, plan.libs_dir, posixpath.basename(n))
