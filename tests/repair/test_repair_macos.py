@@ -14,6 +14,7 @@ from _codesign_check import check_signed_slices, images
 from _corpus import CorpusWheel, corpus_params, ensure
 from _macho_wheels import BAR_ID, build_mac_wheel
 from _toolchain import require, run
+from _wheels import make_wheel
 from native_doctor.analysis import inspect_artifact
 from native_doctor.cli import main
 from native_doctor.sources.wheel import read_wheel
@@ -174,3 +175,36 @@ def test_real_wheels_are_a_noop(entry: CorpusWheel, tmp_path: Path) -> None:
     source = ensure(entry)
     assert repair("-w", tmp_path, source) == 0
     assert (tmp_path / source.name).read_bytes() == source.read_bytes()
+
+
+STRIPPED = [p for p in MACOS if p.id.split("-")[0] in {"pillow", "scipy"}]
+
+
+@pytest.mark.parametrize("entry", STRIPPED)
+def test_real_wheel_with_dylibs_removed_is_repaired_back(entry: CorpusWheel, tmp_path: Path) -> None:
+    """A delocated PyPI wheel with its ``.dylibs`` taken out and handed back with ``--lib-path``
+    comes back with the same members, nothing external, every slice validly signed."""
+    source = ensure(entry)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    kept: dict[str, bytes] = {}
+    original = members(source)
+    for name, data in original.items():
+        if name.endswith("/") or ".dist-info/" in name:
+            continue
+        if "/.dylibs/" in name:
+            (lib / posixpath.basename(name)).write_bytes(data)
+        else:
+            kept[name] = data
+    stripped = make_wheel(tmp_path, source.name, kept)
+    out = tmp_path / "out"
+    assert repair("-w", out, "--lib-path", lib, stripped) == 0
+    [wheel] = out.iterdir()
+    repaired = members(wheel)
+    assert {n for n in original if "/.dylibs/" in n and not n.endswith("/")} == {
+        n for n in repaired if "/.dylibs/" in n
+    }
+    assert inspect_artifact(read_wheel(wheel)).external_libraries == ()
+    for name, data in repaired.items():
+        if name.endswith((".so", ".dylib")):
+            check_signed_slices(data)
