@@ -139,3 +139,23 @@ def test_fuse_real_c_extension_wheels(tmp_path: Path) -> None:
     [wheel] = out.iterdir()
     assert wheel.name == "ujson-5.10.0-cp312-cp312-macosx_10_9_universal2.whl"
     assert assert_universal(wheel, tmp_path) == ["ujson.cpython-312-darwin.so"]
+
+
+@pytest.mark.toolchain
+def test_json_output(
+    repaired_pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    arm, intel = repaired_pair
+    assert fuse("-w", tmp_path / "out", "--dry-run", "--format", "json", arm, intel) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["schema_version"] == 1 and document["dry_run"] is True
+    assert (document["platform"], document["output"], document["problem"]) == (
+        "macosx_10_9_universal2",
+        None,
+        None,
+    )
+    assert "demo/_ext.cpython-312-darwin.so" in document["fused"]
+    assert document["different"] == []
+    assert not (tmp_path / "out").exists()
