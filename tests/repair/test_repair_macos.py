@@ -208,3 +208,20 @@ def test_real_wheel_with_dylibs_removed_is_repaired_back(entry: CorpusWheel, tmp
     for name, data in repaired.items():
         if name.endswith((".so", ".dylib")):
             check_signed_slices(data)
+
+
+def test_build_machine_rpath_folders_only_with_host_search(tmp_path: Path) -> None:
+    """A requester's absolute LC_RPATH folder is searched unless --no-sys-paths; the folder a
+    dylib was found in (its @loader_path) always is."""
+    from native_doctor.repair.macos import DylibFinder
+
+    built = build_mac_wheel(tmp_path, "arm64")
+    folder = str(built.lib)
+    for use_host, host_found in ((True, True), (False, False)):
+        finder = DylibFinder((), ("arm64",), use_host=use_host)
+        found, _ = finder.find("@rpath/libweak.dylib", ((folder, True),))
+        assert (found is not None) is host_found
+        found, _ = finder.find("@loader_path/libweak.dylib", ((folder, False),))
+        assert found is not None and found.found_in.endswith(folder)
+    found, rejected = DylibFinder((folder,), ("x86_64",), use_host=False).find("libfoo.dylib", ())
+    assert found is None and "has arm64; the wheel needs x86_64" in rejected[0][1]

@@ -51,6 +51,9 @@ from native_doctor.repair.plan import exclude_matches
 __all__ = ["DylibFinder", "MacEdit", "choose_tag", "dylibs_dir", "needs_by_arch", "plan_edits", "plan_macos"]
 
 _MAX_LIBRARY = 2 << 30
+#: A folder to search for a requester's dylib: (folder, whether it is the build machine's -- an
+#: absolute LC_RPATH entry, searched only when the host may be, not with --no-sys-paths).
+Near = tuple[tuple[str, bool], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,7 @@ class _Need:
     weak: bool
     #: folders (host paths) to try for this name before --lib-path misses: a requester's
     #: @loader_path folder and expanded LC_RPATH entries (only for vendored requesters)
-    near: tuple[str, ...] = ()
+    near: Near = ()
 
 
 class DylibFinder:
@@ -83,12 +86,17 @@ class DylibFinder:
     def __init__(self, lib_paths: Sequence[str], archs: Sequence[str], *, use_host: bool) -> None:
         self.lib_paths = tuple(lib_paths)
         self.archs = tuple(archs)
+        self.use_host = use_host
         self.dyld_places = use_host and sys.platform == "darwin"
 
-    def find(self, name: str, near: tuple[str, ...]) -> tuple[LocatedLibrary | None, list[tuple[str, str]]]:
+    def find(self, name: str, near: Near) -> tuple[LocatedLibrary | None, list[tuple[str, str]]]:
         base = posixpath.basename(name)
         places = [(f"{d.rstrip('/')}/{base}", f"--lib-path {d}") for d in self.lib_paths]
-        places += [(f"{d.rstrip('/')}/{base}", f"beside or LC_RPATH of its loader {d}") for d in near]
+        places += [
+            (f"{d.rstrip('/')}/{base}", f"beside or LC_RPATH of its loader {d}")
+            for d, is_host in near
+            if self.use_host or not is_host
+        ]
         if self.dyld_places and name.startswith("/"):
             places.append((name, "its install name (this Mac)"))
         rejected: list[tuple[str, str]] = []
@@ -147,9 +155,7 @@ def plan_macos(inspection: Inspection, options: RepairOptions, finder: DylibFind
     needs: dict[str, _Need] = {}
     queue: deque[str] = deque()
 
-    def need(
-        name: str, requester: str, chain: tuple[str, ...], weak: bool, near: tuple[str, ...] = ()
-    ) -> None:
+    def need(name: str, requester: str, chain: tuple[str, ...], weak: bool, near: Near = ()) -> None:
         if name in needs:
             if requester not in needs[name].needed_by:
                 needs[name].needed_by.append(requester)
@@ -164,7 +170,8 @@ def plan_macos(inspection: Inspection, options: RepairOptions, finder: DylibFind
             continue
         for dep in binary.dependencies:
             if dep.resolution is Resolution.EXTERNAL:
-                need(dep.name, binary.native.path, (binary.native.path,), dep.name in info.weak_needed)
+                host = tuple((e, True) for e in info.rpath if e.startswith("/"))
+                need(dep.name, binary.native.path, (binary.native.path,), dep.name in info.weak_needed, host)
     located: dict[str, LocatedLibrary] = {}
     left: dict[str, LeftOut] = {}
     missing: dict[str, Missing] = {}
@@ -190,7 +197,7 @@ def plan_macos(inspection: Inspection, options: RepairOptions, finder: DylibFind
             continue
         located[entry.name] = found
         folder = posixpath.dirname(found.path)
-        near = (*_rpath_folders(found.info, folder), folder)
+        near = (*_rpath_folders(found.info, folder), (folder, False))
         for sub in found.info.needed:
             if not macos.is_system_library(sub):
                 need(sub, base, entry.chain, sub in found.info.weak_needed, near)
@@ -198,12 +205,14 @@ def plan_macos(inspection: Inspection, options: RepairOptions, finder: DylibFind
     return _plan(inspection, needs, located, left, missing, warnings)
 
 
-def _rpath_folders(info: BinaryInfo, folder: str) -> Iterable[str]:
+def _rpath_folders(info: BinaryInfo, folder: str) -> Iterable[tuple[str, bool]]:
+    """A found library's LC_RPATH folders: ``@loader_path`` ones from where it was found, absolute
+    ones (its build prefix) only when the host may be searched."""
     for entry in info.rpath:
         if entry.startswith("@loader_path"):
-            yield posixpath.normpath(folder + entry[len("@loader_path") :])
+            yield posixpath.normpath(folder + entry[len("@loader_path") :]), False
         elif entry.startswith("/"):
-            yield entry
+            yield entry, True
 
 
 def _plan(
