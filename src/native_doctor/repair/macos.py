@@ -2,8 +2,10 @@
 
 Pure except for :class:`DylibFinder`, the one place that reads library files. From the wheel's
 inspection (which names are external), the finder locates each dylib -- by its file name in the
-``--lib-path`` folders, then (on a Mac, unless ``--no-sys-paths``) where dyld would look: the
-absolute install name, the requester's LC_RPATH folders -- and the libraries it needs in turn.
+``--lib-path`` folders, then beside the dylib that needs it (its ``@loader_path`` LC_RPATH
+folders and its own folder), then unless ``--no-sys-paths`` the requester's absolute LC_RPATH
+folders and, on a Mac only, the absolute install name itself -- and the libraries it needs in
+turn.
 
 Edits (one :class:`MacEdit` per file, made by ``binary.macho_write``):
 
