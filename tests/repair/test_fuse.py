@@ -120,8 +120,8 @@ def test_not_a_pair_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert fuse("-w", tmp_path / "out", a, linux) == 2
 
 
-def _ujson(arch: str) -> CorpusWheel:
-    [param] = [p for p in corpus_params(family=f"macos-{arch}") if p.id.startswith("ujson-")]
+def _simplejson(arch: str) -> CorpusWheel:
+    [param] = [p for p in corpus_params(family=f"macos-{arch}") if p.id.startswith("simplejson-")]
     entry = param.values[0]
     assert isinstance(entry, CorpusWheel)
     return entry
@@ -129,16 +129,16 @@ def _ujson(arch: str) -> CorpusWheel:
 
 @pytest.mark.corpus
 def test_fuse_real_c_extension_wheels(tmp_path: Path) -> None:
-    """ujson 5.10.0's arm64 and x86_64 PyPI wheels fuse into a universal2 wheel whose extension
-    carries both slices, each still carrying its original (valid) signature."""
-    arm, intel = ensure(_ujson("arm64")), ensure(_ujson("x86_64"))
+    """simplejson 3.19.3's (a pure-C extension) arm64 and x86_64 PyPI wheels fuse into a universal2
+    wheel whose extension carries both slices, each still carrying its original (valid) signature."""
+    arm, intel = ensure(_simplejson("arm64")), ensure(_simplejson("x86_64"))
     out = tmp_path / "out"
     assert fuse("-w", out, "--dry-run", arm, intel) == 0
     assert not out.exists()
     assert fuse("-w", out, arm, intel) == 0
     [wheel] = out.iterdir()
-    assert wheel.name == "ujson-5.10.0-cp312-cp312-macosx_10_9_universal2.whl"
-    assert assert_universal(wheel, tmp_path) == ["ujson.cpython-312-darwin.so"]
+    assert wheel.name == "simplejson-3.19.3-cp312-cp312-macosx_10_9_universal2.whl"
+    assert assert_universal(wheel, tmp_path) == ["simplejson/_speedups.cpython-312-darwin.so"]
 
 
 @pytest.mark.toolchain
