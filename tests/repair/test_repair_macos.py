@@ -225,3 +225,14 @@ def test_build_machine_rpath_folders_only_with_host_search(tmp_path: Path) -> No
         assert found is not None and found.found_in.endswith(folder)
     found, rejected = DylibFinder((folder,), ("x86_64",), use_host=False).find("libfoo.dylib", ())
     assert found is None and "has arm64; the wheel needs x86_64" in rejected[0][1]
+
+
+def test_corrupt_library_on_lib_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    built = build_mac_wheel(tmp_path, "arm64")
+    (built.lib / "libbar.dylib").write_bytes(b"\xcf\xfa\xed\xfe" + b"\xff" * 60)
+    out = tmp_path / "out"
+    assert repair("-w", out, "--lib-path", built.lib, built.wheel) == 1
+    captured = capsys.readouterr()
+    assert f"cannot find {BAR_ID}" in captured.err
+    assert "not a readable library" in captured.out
+    assert not out.exists()
