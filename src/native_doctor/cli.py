@@ -195,7 +195,6 @@ def _repair_parser() -> argparse.ArgumentParser:
         prog="native-doctor repair",
         description="Repair Linux wheels: graft the libraries they need into <dist>.libs under hash-mangled "
         "names, link to libraries other wheels provide, verify, retag, and write canonical wheels. "
-        "macOS wheels: vendor dylibs into <package>/.dylibs, @loader_path install names, re-signed. "
         "Exit 0 repaired or nothing to do, 1 cannot repair (nothing written), 2 usage or input error.",
     )
     repair.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")

@@ -90,7 +90,9 @@ def repair_wheel(
 def _check_supported(inspection: Inspection) -> None:
     target = inspection.platform.os
     if target is not None and target is not TargetOS.LINUX:
-        raise CannotRepair(f"repairing {target.value} wheels is not implemented yet (only Linux and macOS)")
+        raise CannotRepair(
+            f"repairing {target.value} wheels is not implemented yet (only Linux: manylinux, musllinux)"
+        )
     bad = [n for n in inspection.unreadable if n.info is None]
     if bad:
         raise CannotRepair(f"{bad[0].path} cannot be read: {bad[0].error}")
