@@ -75,6 +75,7 @@ def test_fuse_repaired_pair(repaired_pair: tuple[Path, Path], tmp_path: Path) ->
     assert "Tag: cp312-cp312-macosx_10_9_universal2" in members(wheel)["demo-1.0.dist-info/WHEEL"].decode()
     machos = assert_universal(wheel, tmp_path)
     assert len(machos) == 4
+    assert main(["check", str(wheel)]) == 0  # RECORD, tags, dependencies: no finding
     # each fat file is byte for byte what llvm-lipo -create makes of the two thin files
     lipo = require("llvm-lipo-14", "llvm-lipo")
     thin_a, thin_i, fused = members(arm), members(intel), members(wheel)

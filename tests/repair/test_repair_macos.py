@@ -79,6 +79,7 @@ def test_repair_graph(arch: str, tmp_path: Path) -> None:
     assert_self_contained(wheel, tmp_path)
     inspection = inspect_artifact(read_wheel(wheel))
     assert inspection.external_libraries == ()
+    assert main(["check", str(wheel)]) == 0  # RECORD, tags, dependencies: no finding
     if arch == "universal2":
         lipo = require("llvm-lipo-14", "llvm-lipo")
         path = tmp_path / "ext.so"
