@@ -28,7 +28,7 @@ __all__ = ["entrypoint", "main"]
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 #: Interrupted by Ctrl-C: the shell convention 128 + SIGINT.
 EXIT_INTERRUPTED = 130
-_COMMANDS = ("env", "inspect", "check", "deps", "explain", "repair")
+_COMMANDS = ("env", "inspect", "check", "deps", "explain", "repair", "fuse")
 _SEVERITIES = ("error", "warning", "info")
 _DESCRIPTION = """\
 Find, explain and fix the problems native code causes in Python packaging.
@@ -40,7 +40,8 @@ commands:
   deps       PEP 725 external dependencies: validate, map to a package manager, --check the host,
              or infer a table from build files and binaries
   explain    print the documentation of a check (code or name), or --all
-  repair     graft external libraries into Linux wheels, link to provider wheels, retag (-w DIR)
+  repair     graft external libraries into Linux and macOS wheels, link to provider wheels, retag (-w DIR)
+  fuse       fuse an arm64 and an x86_64 macOS wheel into one universal2 wheel (-w DIR)
 
 exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
 """
@@ -185,7 +186,25 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     explain.add_argument("--format", choices=("text", "json"), default="text")
     parsers = {"env": env, "inspect": inspect, "check": check, "deps": deps, "explain": explain}
     parsers["repair"] = _repair_parser()
+    parsers["fuse"] = _fuse_parser()
     return parsers
+
+
+def _fuse_parser() -> argparse.ArgumentParser:
+    fuse = argparse.ArgumentParser(
+        prog="native-doctor fuse",
+        description="Fuse an arm64 and an x86_64 macOS wheel of one distribution version into one universal2 "
+        "wheel: every binary pair becomes one fat file; other files must be identical. "
+        "Exit 0 fused, 1 cannot fuse (nothing written), 2 usage or input error.",
+    )
+    fuse.add_argument("wheels", nargs=2, type=Path, metavar="WHEEL")
+    fuse.add_argument("-w", "--wheel-dir", type=Path, default=Path("wheelhouse"), help="output folder")
+    fuse.add_argument(
+        "--allow-different", action="store_true", help="keep the arm64 wheel's copy of files that differ"
+    )
+    fuse.add_argument("--dry-run", action="store_true", help="print what would be done; write nothing")
+    fuse.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    return fuse
 
 
 def _repair_parser() -> argparse.ArgumentParser:
@@ -562,6 +581,30 @@ def _run_repair(options: argparse.Namespace) -> int:
     return EXIT_FINDINGS if failed else EXIT_CLEAN
 
 
+def _run_fuse(options: argparse.Namespace) -> int:
+    from native_doctor.repair.fuse import fuse_wheels
+    from native_doctor.repair.model import CannotRepair
+    from native_doctor.report.fuse import fuse_json, fuse_text
+
+    for path in options.wheels:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    first, second = options.wheels
+    try:
+        result = fuse_wheels(
+            first, second, options.wheel_dir, allow_different=options.allow_different, dry_run=options.dry_run
+        )
+    except CannotRepair as exc:
+        _error(f"cannot fuse: {exc}")
+        return EXIT_FINDINGS
+    render = fuse_json if options.format == "json" else fuse_text
+    sys.stdout.write(render(result, dry_run=options.dry_run))
+    if result.problem is not None:
+        _error(f"cannot fuse: {result.problem}")
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
 _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": _run_env,
     "inspect": _run_inspect,
@@ -569,6 +612,7 @@ _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "deps": _run_deps,
     "explain": _run_explain,
     "repair": _run_repair,
+    "fuse": _run_fuse,
 }
 
 
