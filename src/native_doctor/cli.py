@@ -713,6 +713,14 @@ def _write(path: Path | None, text: str) -> None:
         except BrokenPipeError:  # the reader went away: the run's exit code still counts
             _stdout_closed()
         return
+    if path.exists() and not path.is_file():
+        # /dev/null, a FIFO, a terminal: write through; renaming over it would replace the device
+        try:
+            with path.open("w", encoding="utf-8") as stream:
+                stream.write(text)
+        except OSError as exc:
+            raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
+        return
     import tempfile
 
     directory = path.resolve().parent
