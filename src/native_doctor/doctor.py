@@ -62,6 +62,7 @@ def examine(
             if dist.native:
                 inspections.append(inspect_artifact(dist, index=index, host_libraries=system))
     distributions = [d for e in environments for d in e.distributions]
+    markers, unreadable = _markers(environments)
     return EnvironmentInspection(
         host=host,
         site_packages=tuple(str(d) for d in directories),
@@ -69,8 +70,10 @@ def examine(
         versions={str(canonicalize_name(d.name)): d.version for d in distributions},
         top_levels={str(canonicalize_name(d.name)): top_level_modules(d.files) for d in distributions},
         predictions=_predict(environments, interpreter, host, cache),
-        markers=_markers(environments),
+        markers=markers,
         runtime=_probe(environments, interpreter) if runtime else (),
+        installed=tuple(s for e in environments for s in e.states),
+        unreadable=tuple(u for e in environments for u in e.unreadable) + tuple(unreadable),
     )
 
 
@@ -123,11 +126,14 @@ def _predict(
 _MARKED_LIBRARY = re.compile(r"(?:openblas|gomp|libomp|iomp|mkl_rt|_multiarray_umath)[^/]*$", re.IGNORECASE)
 
 
-def _markers(environments: Sequence[Environment]) -> dict[str, BinaryMarkers]:
+def _markers(
+    environments: Sequence[Environment],
+) -> tuple[dict[str, BinaryMarkers], list[tuple[str, str]]]:
     """Text markers (NumPy target and CPU baseline, pybind11 ABI, OpenBLAS build, OpenMP runtime)
     of extension modules and of BLAS/OpenMP libraries: where they live. Scanning every library
     byte by byte costs seconds on a torch-sized environment (docs/performance.md)."""
     found: dict[str, BinaryMarkers] = {}
+    unreadable: list[tuple[str, str]] = []
     for environment in environments:
         for dist in environment.distributions:
             for native in dist.native:
@@ -138,9 +144,9 @@ def _markers(environments: Sequence[Environment]) -> dict[str, BinaryMarkers]:
                 path = _absolute(environment, native.install_path)
                 try:
                     found[path] = read_markers(path)
-                except OSError:
-                    continue
-    return found
+                except OSError as exc:
+                    unreadable.append((path, f"text markers not scanned: {exc.strerror or exc}"))
+    return found, unreadable
 
 
 def _probe(environments: Sequence[Environment], python: str) -> tuple[ImportProbe, ...]:

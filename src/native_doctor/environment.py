@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from native_doctor.analysis import Inspection
     from native_doctor.platforms.process_linux import ProcessReport
+    from native_doctor.sources.env import DiskState
     from native_doctor.sources.host import HostFacts
     from native_doctor.sources.markers import BinaryMarkers
     from native_doctor.sources.runtime import ImportProbe
@@ -53,6 +54,11 @@ class EnvironmentInspection:
     markers: Mapping[str, BinaryMarkers] = field(default_factory=lambda: MappingProxyType({}))
     #: ``--runtime``: what really happened when each top-level package was imported in a child.
     runtime: tuple[ImportProbe, ...] = ()
+    #: Every distribution read through a RECORD (native or not): requirements and disk state.
+    installed: tuple[DiskState, ...] = ()
+    #: Paths that exist but were not read, with the reason: ``.dist-info`` directories whose
+    #: metadata cannot be read, binaries whose markers cannot be scanned.
+    unreadable: tuple[tuple[str, str], ...] = ()
 
     def absolute(self, inspection: Inspection, path: str) -> str:
         """The absolute path of a file of ``inspection`` given by its RECORD path."""

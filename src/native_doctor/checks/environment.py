@@ -546,7 +546,12 @@ def _own_copy(
 
 @dataclass(frozen=True, slots=True)
 class _Copy:
-    owned: _Owned
+    """One runtime library: installed by a distribution, or the system's (``dist_info`` None)."""
+
+    native: NativeFile
+    absolute: str
+    distribution: str
+    dist_info: str | None
     family: str
     kind: str
 
@@ -653,35 +658,139 @@ def _openmp_consequence(kinds: Sequence[str]) -> str:
     ),
 )
 def duplicate_native_runtime(env: EnvironmentInspection) -> Iterator[Finding]:
-    """One finding per runtime family that several distributions ship."""
-    families: dict[str, list[_Copy]] = {}
-    seen: set[int] = set()
-    for owned in _files(env).values():
-        if id(owned) in seen:
+    """One finding per runtime family of which several distributions install different copies,
+    graded by hazard: two OpenMP implementations that abort together (LLVM/Intel with anything else)
+    are a warning; copies built to coexist (several libgomp, OpenBLAS or libgfortran builds) are info."""
+    families: dict[str, dict[object, _Copy]] = {}
+    for copy in _runtime_copies(env):
+        # Identical content loads once (same hashed SONAME) and is no second runtime.
+        families.setdefault(copy.family, {}).setdefault(_content_key(env, copy), copy)
+    for family, unique in sorted(families.items()):
+        copies = sorted(unique.values(), key=lambda c: (c.distribution, c.native.path))
+        owners = sorted({c.distribution for c in copies})
+        if len(copies) < 2 or len(owners) < 2:
             continue
-        seen.add(id(owned))
+        kinds = [c.kind for c in copies]
+        listed = "; ".join(_copy_text(c) for c in copies[:8]) + (
+            f"; and {len(copies) - 8} more" if len(copies) > 8 else ""
+        )
+        first = copies[0]
+        where = _site(env, first.absolute)
+        detail = f"{family}: {', '.join(sorted(set(kinds)))}"
+        pair = _aborting_pair(copies) if family == "OpenMP runtime" else None
+        if pair is not None:
+            a, b = pair
+            yield duplicate_native_runtime.finding(
+                f"Two OpenMP implementations that do not share a process safely are installed: "
+                f"{_copy_text(a)} and {_copy_text(b)} ({len(copies)} different OpenMP runtime copies in "
+                f"all: {listed}). An LLVM or Intel runtime registers itself process-wide, and a second one "
+                'aborts with "OMP: Error #15: Initializing '
+                f'{_runtime_label(b)}, but found {_runtime_label(a)} already initialized"; next to GNU '
+                "libgomp it runs a second thread pool, known to deadlock or crash (threadpoolctl's "
+                f"multiple_openmp notes). Consequence: {_openmp_consequence(kinds)}.",
+                where,
+                first.absolute,
+                detail,
+            )
+            continue
+        if family == "C++ runtime":
+            yield duplicate_native_runtime.finding(
+                f"{len(copies)} different copies of one kind of {family} are installed by {len(owners)} "
+                f"distributions ({', '.join(owners)}): {listed}. Consequence: {_CONSEQUENCE[family]}.",
+                where,
+                first.absolute,
+                detail,
+            )
+            continue
+        prefixed = ", and prefixed symbols" if "scipy-openblas" in kinds else ""
+        yield dataclasses.replace(
+            duplicate_native_runtime.finding(
+                f"{len(copies)} different builds of one kind of {family} are installed by "
+                f"{len(owners)} distributions ({', '.join(owners)}): {listed}. They are built to coexist "
+                f"(each with its own hashed name{prefixed}); no action is needed. {_COEXIST[family]}",
+                where,
+                first.absolute,
+                detail,
+            ),
+            severity=Severity.INFO,
+        )
+
+
+#: What several coexisting copies still cost, and the knob when it matters.
+_COEXIST = {
+    "OpenMP runtime": (
+        "Each copy that loads starts its own thread pool, one thread per core; if nested parallel code "
+        "oversubscribes the cores, bound threads with OMP_NUM_THREADS or threadpoolctl.threadpool_limits, "
+        "and prefer the spawn/forkserver start method (a libgomp pool used before fork() hangs children)."
+    ),
+    "BLAS/LAPACK library": (
+        "Each copy that loads has its own thread pool; bound them with OPENBLAS_NUM_THREADS / "
+        "OMP_NUM_THREADS or threadpoolctl.threadpool_limits if parallel code oversubscribes the cores."
+    ),
+    "Fortran runtime": "Each copy keeps its own runtime state; nothing to do.",
+}
+
+
+def _runtime_copies(env: EnvironmentInspection) -> Iterator[_Copy]:
+    """Runtime libraries installed by distributions, plus the system copies the simulated loader
+    really maps for an import (lightgbm's system libgomp)."""
+    index = _files(env)
+    for owned in {id(o): o for o in index.values()}.values():
         found = _runtime_family(owned.native)
         if found is not None:
-            families.setdefault(found[0], []).append(_Copy(owned, *found))
-    for family, copies in sorted(families.items()):
-        distributions = sorted({c.owned.distribution for c in copies})
-        if len(distributions) < 2:
-            continue
-        copies.sort(key=lambda c: (c.owned.distribution, c.owned.native.path))
-        kinds = [c.kind for c in copies]
-        listed = "; ".join(
-            f"{c.owned.native.path} ({c.kind}, {c.owned.native.size:,} bytes, {c.owned.distribution})"
-            for c in copies[:8]
-        ) + (f"; and {len(copies) - 8} more" if len(copies) > 8 else "")
-        consequence = _openmp_consequence(kinds) if family == "OpenMP runtime" else _CONSEQUENCE[family]
-        first = copies[0].owned
-        yield duplicate_native_runtime.finding(
-            f"{len(copies)} copies of one kind of {family} are installed by {len(distributions)} "
-            f"distributions ({', '.join(distributions)}): {listed}. Consequence: {consequence}.",
-            _site(env, first.absolute),
-            first.absolute,
-            f"{family}: {', '.join(sorted(set(kinds)))}",
-        )
+            yield _Copy(
+                owned.native, owned.absolute, owned.distribution, owned.inspection.artifact.path, *found
+            )
+    seen: set[str] = set()
+    for prediction in env.predictions:
+        for loaded in prediction.report.loaded:
+            path = _norm(loaded.path)
+            if path in index or path in seen:
+                continue
+            seen.add(path)
+            native = NativeFile(
+                path=path,
+                install_path=posixpath.basename(path),
+                size=0,
+                fingerprint=None,
+                info=loaded.info,
+            )
+            found = _runtime_family(native)
+            if found is not None:
+                yield _Copy(native, path, "the system", None, *found)
+
+
+def _content_key(env: EnvironmentInspection, copy: _Copy) -> object:
+    """What identifies a copy's content: its RECORD digest, else its base name and size."""
+    native = copy.native
+    for state in env.installed:
+        if state.dist_info == copy.dist_info:
+            digest = state.digests.get(native.path)
+            if digest:
+                return digest
+    return (posixpath.basename(native.path), native.size)
+
+
+def _copy_text(copy: _Copy) -> str:
+    native = copy.native
+    if copy.dist_info is None:
+        return f"{native.path} ({copy.kind}, the system copy the loader maps)"
+    return f"{native.path} ({copy.kind}, {native.size:,} bytes, {copy.distribution})"
+
+
+def _runtime_label(copy: _Copy) -> str:
+    return posixpath.basename(copy.native.path)
+
+
+def _aborting_pair(copies: Sequence[_Copy]) -> tuple[_Copy, _Copy] | None:
+    """Two OpenMP copies of different implementations, or two LLVM/Intel copies: (first, second)."""
+    kmp = [c for c in copies if c.kind in ("libomp", "libiomp5")]
+    if len(kmp) >= 2:
+        return kmp[0], kmp[1]
+    others = [c for c in copies if c.kind not in ("libomp", "libiomp5", "vcomp")]
+    if kmp and others:
+        return others[0], kmp[0]
+    return None
 
 
 # --------------------------------------------------------------------------- ND705 / ND706
@@ -1058,14 +1167,7 @@ def numpy_abi_mismatch(env: EnvironmentInspection) -> Iterator[Finding]:
             if wanted is not None and markers.numpy_target and _newer_target(wanted, installed):
                 too_new.setdefault(markers.numpy_target, []).append(native.path)
         artifact = inspection.artifact
-        requirement = next(
-            (
-                r
-                for r in artifact.requires_dist
-                if canonicalize_name(re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0]) == "numpy"
-            ),
-            None,
-        )
+        requirement = matching_requirement(env, artifact.requires_dist, "numpy")
         allows = f" (its Requires-Dist says '{requirement}')" if requirement else ""
         if old_abi:
             yield numpy_abi_mismatch.finding(
@@ -1480,3 +1582,8 @@ def import_failed_at_runtime(env: EnvironmentInspection) -> Iterator[Finding]:
                 ),
                 severity=Severity.INFO,
             )
+
+
+# The checks on installed files and requirements (ND713-ND717) live in their own module; importing
+# it here registers them with the environment checks.
+from native_doctor.checks.installed import matching_requirement  # noqa: E402

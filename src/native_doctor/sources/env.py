@@ -2,39 +2,89 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 import os
 import posixpath
+import re
+import stat
 import sys
 import sysconfig
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from native_doctor.binary import SNIFF_BYTES, read_binary, sniff
+from native_doctor.binary import SNIFF_BYTES, BinaryFormat, read_binary, sniff
 from native_doctor.errors import BinaryFormatError
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
-from native_doctor.sources._file import FileSource
+from native_doctor.sources._file import FileSource, NotRegularFileError, open_regular
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, may_be_native
 from native_doctor.sources.ldcache import CacheEntry
 
-__all__ = ["Environment", "host_libraries", "host_library_dirs", "read_environment", "site_packages"]
+__all__ = [
+    "DiskState",
+    "Environment",
+    "host_libraries",
+    "host_library_dirs",
+    "read_environment",
+    "site_packages",
+]
 
 #: Called with (distributions done, distributions total).
 ProgressCallback = Callable[[int, int], None]
 _MAX_TEXT = 16 << 20
 
 
+@dataclass(frozen=True, slots=True)
+class DiskState:
+    """How one installed distribution's RECORD compares with the files on disk."""
+
+    #: The distribution's name, version and ``.dist-info`` path.
+    name: str
+    version: str
+    dist_info: str
+    #: ``Requires-Dist`` lines of its METADATA.
+    requires_dist: tuple[str, ...] = ()
+    #: RECORD paths whose file is gone (compiled ``__pycache__`` files are not counted).
+    missing: tuple[str, ...] = ()
+    #: Native files whose size or digest differs from RECORD: (path, what differs).
+    modified: tuple[tuple[str, str], ...] = ()
+    #: RECORD paths that lead out of the examined tree (``../../etc/passwd``, ``/proc/self/mem``,
+    #: a link to outside): never opened.
+    outside: tuple[str, ...] = ()
+    #: Files that exist but were not read: (path, why), e.g. a FIFO, a device, no permission.
+    unreadable: tuple[tuple[str, str], ...] = ()
+    #: Native files built for another operating system (pip's Windows launcher ``.exe`` files on
+    #: Linux): counted apart, never examined as part of this host's process.
+    foreign: tuple[str, ...] = ()
+    #: RECORD digest (``sha256=...``) of each native file by path, for telling copies apart.
+    digests: dict[str, str] = field(default_factory=dict)
+    #: Whether RECORD lists extension modules (``*.cpython-*.so``, ``*.abi3.so``, ``*.pyd``).
+    has_extensions: bool = False
+
+
 class Environment:
     """The distributions installed in one site-packages directory."""
 
-    __slots__ = ("distributions", "site_packages")
+    __slots__ = ("distributions", "site_packages", "states", "unreadable")
 
-    def __init__(self, site_packages: Path, distributions: tuple[Artifact, ...]) -> None:
+    def __init__(
+        self,
+        site_packages: Path,
+        distributions: tuple[Artifact, ...],
+        states: tuple[DiskState, ...] = (),
+        unreadable: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.site_packages = site_packages
         self.distributions = distributions
+        #: One per distribution in ``distributions`` read through a RECORD (same order).
+        self.states = states
+        #: ``.dist-info`` directories that could not be read: (path, why).
+        self.unreadable = unreadable
 
 
 def site_packages() -> list[Path]:
@@ -75,16 +125,44 @@ def read_environment(directory: Path, *, progress: ProgressCallback | None = Non
     """Read every ``*.dist-info`` distribution in ``directory``; unreadable ones are skipped."""
     dist_infos = sorted(p for p in directory.glob("*.dist-info") if p.is_dir())
     distributions: list[Artifact] = []
+    states: list[DiskState] = []
+    unreadable: list[tuple[str, str]] = []
+    root = tree_root(directory)
     for done, dist_info in enumerate(dist_infos, 1):
-        artifact = _read_distribution(directory, dist_info)
-        if artifact is not None:
-            distributions.append(artifact)
+        found = _read_distribution(directory, dist_info, root)
+        if isinstance(found, str):
+            unreadable.append((str(dist_info), found))
+        else:
+            distributions.append(found[0])
+            states.append(found[1])
         if progress is not None:
             progress(done, len(dist_infos))
     unowned = _unowned(directory, {f for d in distributions for f in d.files})
     if unowned is not None:
         distributions.append(unowned)
-    return Environment(directory, tuple(distributions))
+    return Environment(directory, tuple(distributions), tuple(states), tuple(unreadable))
+
+
+#: Directory names of a site directory below its installation prefix:
+#: ``lib/python3.12/site-packages``, ``lib/python3/dist-packages``, ``Lib/site-packages``.
+_SITE_NAMES = ("site-packages", "dist-packages")
+
+
+def tree_root(site: Path) -> Path:
+    """The installation prefix ``site`` belongs to (RECORD paths may reach ``bin/`` there), or
+    ``site`` itself when it is not laid out under a prefix."""
+    absolute = Path.cwd() / site
+    parts = absolute.parts
+    if (
+        len(parts) >= 4
+        and parts[-1] in _SITE_NAMES
+        and parts[-2].startswith("python")
+        and parts[-3].lower() in ("lib", "lib64", "lib32", "libx32")
+    ):
+        return absolute.parents[2]
+    if len(parts) >= 3 and parts[-1] in _SITE_NAMES and parts[-2].lower() == "lib":
+        return absolute.parents[1]
+    return absolute
 
 
 #: The name given to native files no installed distribution's RECORD lists (``.egg-info``
@@ -119,37 +197,186 @@ def _unowned(site: Path, owned: set[str]) -> Artifact | None:
     )
 
 
-def _read_distribution(site: Path, dist_info: Path) -> Artifact | None:
-    metadata = _read_email(dist_info / "METADATA")
+def _read_distribution(site: Path, dist_info: Path, root: Path) -> tuple[Artifact, DiskState] | str:
+    """The distribution and its disk state, or why its metadata cannot be read."""
+    try:
+        metadata = parse_headers(_read_text_strict(dist_info / "METADATA"))
+    except OSError as exc:
+        return f"METADATA cannot be read: {_reason(exc)}"
     name, version = metadata.get("Name"), metadata.get("Version")
     if not name or not version:
-        return None
-    files = list(_record_paths(dist_info / "RECORD"))
-    native = tuple(n for n in (_read_file(site, path) for path in files) if n is not None)
-    hooks = [(p, _read_bytes(site / p)) for p in files if is_hook_file(p)]
+        return "METADATA names no Name or Version"
+    try:
+        record_text = _read_text_strict(dist_info / "RECORD")
+    except FileNotFoundError:
+        record_text = ""
+    except OSError as exc:
+        return f"RECORD cannot be read: {_reason(exc)}"
+    rows = list(_record_rows(record_text))
+    files = [path for path, _digest, _size in rows]
+    walk = _Walk(site, root)
+    native: list[NativeFile] = []
+    foreign: list[str] = []
+    for path, digest, size in rows:
+        found = walk.visit(path, digest, size)
+        if found is None:
+            continue
+        if found.info is not None and not _for_this_os(found.info.format):
+            foreign.append(path)
+        else:
+            native.append(found)
+    hooks = [(p, _read_bytes(site / p)) for p in files if is_hook_file(p) and walk.inside(p)]
     wheel = _read_email(dist_info / "WHEEL")
     purelib = wheel.get("Root-Is-Purelib")
     installer = _read_text(dist_info / "INSTALLER").strip() or None
-    return Artifact(
+    requires = tuple(metadata.get_all("Requires-Dist"))
+    artifact = Artifact(
         kind=ArtifactKind.DISTRIBUTION,
         path=str(dist_info),
         name=name,
         version=version,
         claimed_tags=tuple(sorted(wheel.get_all("Tag"))),
         files=tuple(files),
-        native=native,
-        requires_dist=tuple(metadata.get_all("Requires-Dist")),
+        native=tuple(native),
+        requires_dist=requires,
         root_is_purelib=None if purelib is None else purelib.strip().lower() == "true",
         size=sum(n.size for n in native),
         installer=installer,
         markers=tuple(m for m in REPAIR_MARKERS if (dist_info / m).exists()),
         dll_directories=dll_directories(hooks, directories_of(files)),
     )
+    state = DiskState(
+        name=name,
+        version=version,
+        dist_info=str(dist_info),
+        requires_dist=requires,
+        missing=tuple(walk.missing),
+        modified=tuple(walk.modified),
+        outside=tuple(walk.outside),
+        unreadable=tuple(walk.unreadable),
+        foreign=tuple(foreign),
+        digests=walk.digests,
+        has_extensions=any(_EXTENSION_NAME.search(path) for path in files),
+    )
+    return artifact, state
 
 
-def _record_paths(record: Path) -> Iterator[str]:
-    """Paths listed in RECORD, normalized, relative to site-packages (may start with ``../``)."""
-    text = _read_text(record)
+_EXTENSION_NAME = re.compile(r"\.(?:cpython-[^/]*|abi3|pypy[^/]*)\.(?:so|pyd)$|\.pyd$", re.IGNORECASE)
+
+
+def _for_this_os(fmt: BinaryFormat) -> bool:
+    """Whether this host's loader loads files of ``fmt`` (ELF on Linux, Mach-O on macOS, PE on Windows)."""
+    if sys.platform.startswith("win") or sys.platform == "cygwin":
+        return fmt is BinaryFormat.PE
+    if sys.platform == "darwin":
+        return fmt is BinaryFormat.MACHO
+    return fmt is BinaryFormat.ELF
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, NotRegularFileError):
+        return str(exc).rpartition(": ")[2] if ": " in str(exc) else str(exc)
+    return exc.strerror or type(exc).__name__
+
+
+class _Walk:
+    """Visits one distribution's RECORD paths: stays inside the tree, notes what is gone,
+    unreadable or modified, and reads the native files."""
+
+    def __init__(self, site: Path, root: Path) -> None:
+        self.site = Path.cwd() / site
+        self.root = str(root).rstrip(os.sep) + os.sep
+        self.real_root = os.path.realpath(root).rstrip(os.sep) + os.sep
+        self.missing: list[str] = []
+        self.modified: list[tuple[str, str]] = []
+        self.outside: list[str] = []
+        self.unreadable: list[tuple[str, str]] = []
+        self.digests: dict[str, str] = {}
+
+    def inside(self, path: str) -> bool:
+        full = os.path.normpath(self.site / path)
+        return (full + os.sep).startswith(self.root)
+
+    def visit(self, path: str, digest: str, size: str) -> NativeFile | None:
+        """The native file at ``path`` (None when it is not one, or cannot be read)."""
+        if not self.inside(path):
+            self.outside.append(path)
+            return None
+        full = self.site / path
+        try:
+            status = os.lstat(full)
+        except FileNotFoundError:
+            if "__pycache__/" not in path and not path.endswith(".pyc"):
+                self.missing.append(path)
+            return None
+        except OSError as exc:
+            self.unreadable.append((path, _reason(exc)))
+            return None
+        if stat.S_ISLNK(status.st_mode):
+            target = os.path.realpath(full)
+            if not (target + os.sep).startswith(self.real_root) and not (target + os.sep).startswith(
+                self.root
+            ):
+                self.outside.append(f"{path} -> {target}")
+                return None
+            try:
+                status = full.stat()
+            except OSError:
+                self.missing.append(path)  # a dangling link
+                return None
+        if not stat.S_ISREG(status.st_mode):
+            if not stat.S_ISDIR(status.st_mode):
+                self.unreadable.append((path, _kind_of(status.st_mode)))
+            return None
+        if not may_be_native(path):
+            return None
+        try:
+            found = _read_native(full, path)
+        except OSError as exc:
+            self.unreadable.append((path, _reason(exc)))
+            return None
+        if found is not None:
+            if digest:
+                self.digests[path] = digest
+            self._compare(full, path, found.size, digest, size)
+        return found
+
+    def _compare(self, full: Path, path: str, actual: int, digest: str, size: str) -> None:
+        if size.isdigit() and int(size) != actual:
+            self.modified.append((path, f"size is {actual:,} bytes, RECORD says {int(size):,}"))
+            return
+        algorithm, _, expected = digest.partition("=")
+        if algorithm not in ("sha256", "sha384", "sha512") or not expected:
+            return
+        try:
+            got = file_digest(full, algorithm)
+        except OSError as exc:
+            self.unreadable.append((path, _reason(exc)))
+            return
+        if got != expected:
+            self.modified.append((path, f"{algorithm} digest differs from RECORD"))
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    """The digest of the file at ``path`` as RECORD writes it (urlsafe base64, no padding)."""
+    with open_regular(path) as handle:
+        digest = hashlib.file_digest(handle, algorithm).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not opened"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not opened"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not opened"
+    return "not a regular file, not opened"
+
+
+def _record_rows(text: str) -> Iterator[tuple[str, str, str]]:
+    """(path, digest, size) per RECORD line, path normalized relative to site-packages (may start
+    with ``../`` or be absolute), first occurrence only."""
     seen: set[str] = set()
     try:
         rows = list(csv.reader(io.StringIO(text)))
@@ -161,33 +388,52 @@ def _record_paths(record: Path) -> Iterator[str]:
         path = posixpath.normpath(row[0].replace("\\", "/"))
         if path not in seen:
             seen.add(path)
-            yield path
+            yield path, row[1] if len(row) > 1 else "", row[2] if len(row) > 2 else ""
+
+
+def _record_paths(record: Path) -> Iterator[str]:
+    """Paths listed in RECORD, normalized, relative to site-packages (may start with ``../``)."""
+    for path, _digest, _size in _record_rows(_read_text(record)):
+        yield path
+
+
+def _read_native(full: Path, path: str) -> NativeFile | None:
+    """The native file at ``full`` (None when it is no ELF/Mach-O/PE file). Raises OSError."""
+    with FileSource(full) as source:
+        if source.size < SNIFF_BYTES or sniff(source.read_at(0, SNIFF_BYTES)) is None:
+            return None
+        try:
+            info, error = read_binary(source), None
+        except BinaryFormatError as exc:
+            info, error = None, str(exc)
+        size = source.size
+    return NativeFile(path=path, install_path=path, size=size, fingerprint=None, info=info, error=error)
 
 
 def _read_file(site: Path, path: str) -> NativeFile | None:
     if not may_be_native(path):
         return None
-    full = site / path
     try:
-        with FileSource(full) as source:
-            if source.size < SNIFF_BYTES or sniff(source.read_at(0, SNIFF_BYTES)) is None:
-                return None
-            try:
-                info, error = read_binary(source), None
-            except BinaryFormatError as exc:
-                info, error = None, str(exc)
-            size = source.size
+        return _read_native(site / path, path)
     except OSError:
-        return None  # listed in RECORD but gone or unreadable: not this report's business
-    return NativeFile(path=path, install_path=path, size=size, fingerprint=None, info=info, error=error)
+        return None  # an unowned file that vanished or cannot be read: the walk is best effort
 
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        with path.open("rb") as handle:
-            return handle.read(_MAX_TEXT)
+        return _read_bytes_strict(path)
     except OSError:
         return b""
+
+
+def _read_bytes_strict(path: Path) -> bytes:
+    """At most 16 MiB of a regular file. Raises OSError (NotRegularFileError for a FIFO, ...)."""
+    with open_regular(path) as handle:
+        return handle.read(_MAX_TEXT) or b""
+
+
+def _read_text_strict(path: Path) -> str:
+    return _read_bytes_strict(path).decode("utf-8", "replace")
 
 
 def _read_text(path: Path) -> str:
