@@ -107,7 +107,7 @@ def test_record_entries_out_of_the_tree_are_reported_not_followed(site: Path, tm
     assert any(o.startswith("evil/link.so -> ") for o in state.outside)
     assert any(o.startswith("evil/zero.so -> /dev/zero") for o in state.outside)
     assert state.missing == ("../../../bin/evil",)  # inside the prefix, and gone
-    code, document = _env_json(site)
+    _code, document = _env_json(site)
     [finding] = _findings(document, "ND716")
     assert finding["severity"] == "warning" and "/proc/self/mem" in finding["message"]
 
