@@ -32,6 +32,7 @@ def _install(site: Path, name: str, files: dict[str, bytes], record: list[str] |
         target.write_bytes(data)
     (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
     (dist_info / "WHEEL").write_text("Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: py3-none-any\n")
+    (dist_info / "INSTALLER").write_text("pip\n")
     lines = [f"{relative},," for relative in files] + (record or [])
     (dist_info / "RECORD").write_text("\n".join(lines) + "\n")
     return dist_info
@@ -150,6 +151,14 @@ def test_missing_and_modified_files_against_record(site: Path, elf_pair: dict[st
         ("demo/_b.cpython-311-x86_64-linux-gnu.so", "sha256 digest differs from RECORD"),
     )
     assert state.has_extensions
+
+
+def test_a_record_no_python_installer_wrote_is_not_held_against_the_disk(site: Path) -> None:
+    """Debian's dh_python keeps the upstream RECORD, then strips binaries and moves scripts."""
+    dist_info = _install(site, "distro", {"distro/__init__.py": b""}, record=["scripts-3.10/distro,,"])
+    (dist_info / "INSTALLER").unlink()
+    [state] = read_environment(site).states
+    assert state.missing == ()
 
 
 def test_windows_launchers_are_counted_apart(site: Path) -> None:

@@ -88,18 +88,42 @@ class Environment:
 
 
 def site_packages() -> list[Path]:
-    """The running interpreter's site-packages directories (purelib, platlib), existing ones only."""
+    """The running interpreter's site directories: purelib and platlib, then every directory on
+    ``sys.path`` that holds installed distributions (Debian's ``dist-packages``, the user site,
+    folders a ``.pth`` file added), in ``sys.path`` order."""
     paths = sysconfig.get_paths()
+    return site_directories([paths["purelib"], paths["platlib"]], sys.path)
+
+
+def site_directories(schemes: Sequence[str], path: Sequence[str]) -> list[Path]:
+    """``schemes`` (existing ones), then each entry of ``path`` that is a directory holding at least
+    one ``*.dist-info`` directory; no duplicates (compared after resolving links)."""
     found: list[Path] = []
-    for key in ("purelib", "platlib"):
-        path = Path(paths[key])
-        if path.is_dir() and path not in found:
-            found.append(path)
+    seen: set[str] = set()
+    for entry in [*schemes, *path]:
+        if not entry:
+            continue  # the current directory: not a site directory
+        directory = Path(entry)
+        key = os.path.realpath(directory)
+        if key in seen or not directory.is_dir():
+            continue
+        if entry not in schemes and not _holds_distributions(directory):
+            continue
+        seen.add(key)
+        found.append(directory)
     return found
 
 
+def _holds_distributions(directory: Path) -> bool:
+    try:
+        with os.scandir(directory) as entries:
+            return any(e.name.endswith(".dist-info") and e.is_dir() for e in entries)
+    except OSError:
+        return False
+
+
 def site_packages_of(python: str) -> list[Path]:
-    """The site-packages directories of another interpreter (asked, never guessed).
+    """The site directories of another interpreter (asked, never guessed): see :func:`site_packages`.
 
     :raises UsageError: the interpreter cannot be run or does not answer.
     """
@@ -109,16 +133,20 @@ def site_packages_of(python: str) -> list[Path]:
     from native_doctor.errors import UsageError
 
     script = (
-        "import json, sysconfig; p = sysconfig.get_paths(); print(json.dumps([p['purelib'], p['platlib']]))"
+        "import json, sys, sysconfig; p = sysconfig.get_paths(); "
+        "print(json.dumps([[p['purelib'], p['platlib']], sys.path]))"
     )
     try:
-        proc = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60, check=False)
-        paths = json.loads(proc.stdout) if proc.returncode == 0 else None
+        proc = subprocess.run(
+            [python, "-c", script], capture_output=True, text=True, timeout=60, check=False, cwd="/"
+        )
+        answer = json.loads(proc.stdout) if proc.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
-        paths = None
-    if not isinstance(paths, list):
+        answer = None
+    if not (isinstance(answer, list) and len(answer) == 2 and all(isinstance(a, list) for a in answer)):
         raise UsageError(f"--python {python}: not a Python interpreter that can be run here")
-    return [Path(p) for p in dict.fromkeys(paths) if Path(p).is_dir()]
+    schemes, path = answer
+    return site_directories([str(p) for p in schemes], [str(p) for p in path])
 
 
 def read_environment(directory: Path, *, progress: ProgressCallback | None = None) -> Environment:
@@ -214,7 +242,10 @@ def _read_distribution(site: Path, dist_info: Path, root: Path) -> tuple[Artifac
         return f"RECORD cannot be read: {_reason(exc)}"
     rows = list(_record_rows(record_text))
     files = [path for path, _digest, _size in rows]
-    walk = _Walk(site, root)
+    installer = _read_text(dist_info / "INSTALLER").strip() or None
+    # A RECORD speaks for the files only when a Python installer wrote it: distribution packagers
+    # (Debian's dh_python, no INSTALLER file) move scripts and strip binaries without updating it.
+    walk = _Walk(site, root, verify=installer is not None)
     native: list[NativeFile] = []
     foreign: list[str] = []
     for path, digest, size in rows:
@@ -228,7 +259,6 @@ def _read_distribution(site: Path, dist_info: Path, root: Path) -> tuple[Artifac
     hooks = [(p, _read_bytes(site / p)) for p in files if is_hook_file(p) and walk.inside(p)]
     wheel = _read_email(dist_info / "WHEEL")
     purelib = wheel.get("Root-Is-Purelib")
-    installer = _read_text(dist_info / "INSTALLER").strip() or None
     requires = tuple(metadata.get_all("Requires-Dist"))
     artifact = Artifact(
         kind=ArtifactKind.DISTRIBUTION,
@@ -283,8 +313,9 @@ class _Walk:
     """Visits one distribution's RECORD paths: stays inside the tree, notes what is gone,
     unreadable or modified, and reads the native files."""
 
-    def __init__(self, site: Path, root: Path) -> None:
+    def __init__(self, site: Path, root: Path, *, verify: bool = True) -> None:
         self.site = Path.cwd() / site
+        self.verify = verify
         self.root = str(root).rstrip(os.sep) + os.sep
         self.real_root = os.path.realpath(root).rstrip(os.sep) + os.sep
         self.missing: list[str] = []
@@ -306,7 +337,7 @@ class _Walk:
         try:
             status = os.lstat(full)
         except FileNotFoundError:
-            if "__pycache__/" not in path and not path.endswith(".pyc"):
+            if self.verify and "__pycache__/" not in path and not path.endswith(".pyc"):
                 self.missing.append(path)
             return None
         except OSError as exc:
@@ -322,7 +353,8 @@ class _Walk:
             try:
                 status = full.stat()
             except OSError:
-                self.missing.append(path)  # a dangling link
+                if self.verify:
+                    self.missing.append(path)  # a dangling link
                 return None
         if not stat.S_ISREG(status.st_mode):
             if not stat.S_ISDIR(status.st_mode):
@@ -338,7 +370,8 @@ class _Walk:
         if found is not None:
             if digest:
                 self.digests[path] = digest
-            self._compare(full, path, found.size, digest, size)
+            if self.verify:
+                self._compare(full, path, found.size, digest, size)
         return found
 
     def _compare(self, full: Path, path: str, actual: int, digest: str, size: str) -> None:
