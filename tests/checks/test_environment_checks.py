@@ -287,6 +287,27 @@ def test_nd702_ld_library_path_winner_is_named_with_its_directory() -> None:
     assert "GCC >= 12" in finding.message
 
 
+def test_nd702_one_finding_per_shadowing_copy_naming_every_failing_distribution() -> None:
+    """An LD_LIBRARY_PATH entry with an old libstdc++ breaks many distributions: one cause, one finding."""
+    old = "/opt/old/lib/libstdc++.so.6"
+    start = _exe(Resolution("libstdc++.so.6", PYTHON, old, "LD_LIBRARY_PATH"))
+    dists, predictions = [], []
+    for number, name in enumerate(("alpha", "beta", "gamma")):
+        ext = f"{name}/_ext.cpython-311-x86_64-linux-gnu.so"
+        dist = _dist(name, "1.0", _file(ext))
+        failures = tuple(
+            VersionFailure(v, "libstdc++.so.6", old, _abs(ext))
+            for v in ("GLIBCXX_3.4.29", f"GLIBCXX_3.4.{30 + number}")
+        )
+        dists.append(dist)
+        predictions.append(_prediction(dist, [_load(_abs(ext), failures=failures)], start))
+    [finding] = _findings("ND702", _env(*dists, predictions=tuple(predictions)))
+    assert "importing alpha, beta, gamma (3 distributions) will fail" in finding.message
+    assert "it lacks GLIBCXX_3.4.29, GLIBCXX_3.4.30, GLIBCXX_3.4.31, GLIBCXX_3.4.32" in finding.message
+    assert finding.detail == "GLIBCXX_3.4.32" and finding.artifact == SITE
+    assert "remove /opt/old/lib from LD_LIBRARY_PATH" in finding.message
+
+
 def test_nd702_points_at_an_installed_copy_that_defines_the_version() -> None:
     newer = _file(
         "libstdcxx_wheel/lib/libstdc++.so.6",

@@ -375,37 +375,78 @@ def _how_text(
     ),
 )
 def symbol_version_not_found(env: EnvironmentInspection) -> Iterator[Finding]:
-    """One finding per distribution, provider and missing version."""
+    """One finding per provider that lacks versions (one old libstdc++ on LD_LIBRARY_PATH is one
+    cause, however many distributions it breaks), naming every distribution that fails."""
     index = _files(env)
     names = _by_name(index)
+    groups: dict[tuple[str, str], _VersionGroup] = {}
     for prediction in env.predictions:
-        report = prediction.report
-        mappings = _mappings(report)
-        grouped: dict[tuple[str, str, str], list[str]] = {}
+        mappings = _mappings(prediction.report)
         for _extension, result in _results(prediction):
             for failure in result.version_failures:
-                key = (failure.provider_path, failure.version, failure.library)
-                grouped.setdefault(key, []).append(failure.required_by)
-        for (provider, version, library), required in sorted(grouped.items()):
-            mapped = mappings.get(_norm(provider))
-            how = "already loaded" if mapped is None else _how_text(mapped[1], mapped[0], report, index)
-            message = (
-                f"importing {prediction.distribution} will fail: {provider}: version `{version}' not found "
-                f"(required by {_show(required[0], index)}"
-                + (f" and {len(set(required)) - 1} more" if len(set(required)) > 1 else "")
-                + f"). The {library} that wins is {provider}, {how}."
-            )
-            better = [
-                o
-                for o in names.get(library, [])
-                if o.native.info is not None and version in o.native.info.version_definitions
-            ]
-            if better:
-                message += f" An installed copy that defines {version}: {_show(better[0].absolute, index)}."
-            message += " " + _version_fix(env, version, library, mapped[1] if mapped else None)
-            yield symbol_version_not_found.finding(
-                message, prediction.dist_info, _member(required[0], index), version
-            )
+                group = groups.setdefault(
+                    (failure.provider_path, failure.library),
+                    _VersionGroup(failure.provider_path, failure.library),
+                )
+                group.add(prediction, failure.version, failure.required_by)
+                mapped = mappings.get(_norm(failure.provider_path))
+                if group.how is None and mapped is not None:
+                    group.how = _how_text(mapped[1], mapped[0], prediction.report, index)
+                    group.resolution = mapped[1]
+    for (provider, library), group in sorted(groups.items()):
+        versions = sorted(group.versions, key=_version_key)
+        newest = versions[-1]
+        required = group.required
+        dists = list(group.distributions)
+        who = _list(dists) + (f" ({len(dists)} distributions)" if len(dists) > 1 else "")
+        message = (
+            f"importing {who} will fail: {provider}: version `{newest}' not found "
+            f"(required by {_show(required[0], index)}"
+            + (f" and {len(set(required)) - 1} more" if len(set(required)) > 1 else "")
+            + ")"
+            + (f"; it lacks {', '.join(versions)}" if len(versions) > 1 else "")
+            + f". The {library} that wins is {provider}, {group.how or 'already loaded'}."
+        )
+        better = [
+            o
+            for o in names.get(library, [])
+            if o.native.info is not None and newest in o.native.info.version_definitions
+        ]
+        if better:
+            message += f" An installed copy that defines {newest}: {_show(better[0].absolute, index)}."
+        message += " " + _version_fix(env, newest, library, group.resolution)
+        artifact = group.dist_infos[0] if len(group.dist_infos) == 1 else _site(env, provider)
+        yield symbol_version_not_found.finding(message, artifact, _member(required[0], index), newest)
+
+
+@dataclass(slots=True)
+class _VersionGroup:
+    """Everything one provider lacks, across the simulated imports."""
+
+    provider: str
+    library: str
+    versions: set[str] = dataclasses.field(default_factory=set)
+    required: list[str] = dataclasses.field(default_factory=list)
+    distributions: dict[str, None] = dataclasses.field(default_factory=dict)
+    dist_infos: list[str] = dataclasses.field(default_factory=list)
+    how: str | None = None
+    resolution: LoadResolution | None = None
+
+    def add(self, prediction: ImportPrediction, version: str, required_by: str) -> None:
+        self.versions.add(version)
+        self.required.append(required_by)
+        if prediction.distribution not in self.distributions:
+            self.distributions[prediction.distribution] = None
+            self.dist_infos.append(prediction.dist_info)
+
+
+def _version_key(version: str) -> tuple[str, tuple[int, ...]]:
+    """``GLIBCXX_3.4.30`` -> ("GLIBCXX", (3, 4, 30)): versions sort by number, not text."""
+    prefix, _, number = version.rpartition("_")
+    try:
+        return prefix, tuple(int(p) for p in number.split("."))
+    except ValueError:
+        return version, ()
 
 
 def _version_fix(
