@@ -92,6 +92,11 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     env.add_argument(
         "--runtime", action="store_true", help="also import each package in a child process and compare"
     )
+    env.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every file again (by default unchanged files reuse the last run's results)",
+    )
     _add_output_options(env, formats=("text", "json", "sarif", "github"))
     inspect = argparse.ArgumentParser(
         prog="native-doctor inspect",
@@ -259,7 +264,13 @@ def _run_env(options: argparse.Namespace) -> int:
         if not directory.is_dir():
             raise UsageError(f"{directory}: not a directory")
     with _progress("examining the environment") as tick:
-        environment = examine(directories, python=options.python, runtime=options.runtime, progress=tick)
+        environment = examine(
+            directories,
+            python=options.python,
+            runtime=options.runtime,
+            progress=tick,
+            use_cache=not options.no_cache,
+        )
     findings = [f for i in environment.distributions for f in run_checks(i, _ENV_ARTIFACT_CHECKS)]
     findings.extend(run_environment_checks(environment))
     extra = {"environment": _environment_json(environment)}

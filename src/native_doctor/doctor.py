@@ -17,13 +17,16 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from native_doctor.analysis import Inspection, inspect_artifact
-from native_doctor.environment import EnvironmentInspection, ImportPrediction
+from native_doctor.binary.model import BinaryInfo
+from native_doctor.environment import EnvironmentInspection, ImportPrediction, RuntimeLoad
 from native_doctor.model import Artifact
 from native_doctor.platforms.loader import FileIndex
 from native_doctor.sources.env import Environment, host_ld_cache, host_libraries, read_environment
+from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
 from native_doctor.sources.host import HostFacts, read_host_facts
 from native_doctor.sources.ldcache import CacheEntry
-from native_doctor.sources.markers import BinaryMarkers, read_markers
+from native_doctor.sources.loadnames import LoadCall
+from native_doctor.sources.markers import BinaryMarkers, markers_from_json, markers_to_json, read_markers
 from native_doctor.sources.runtime import ImportProbe, probe_import, top_level_modules
 
 __all__ = ["examine"]
@@ -41,14 +44,20 @@ def examine(
     python: str | None = None,
     runtime: bool = False,
     progress: ProgressCallback | None = None,
+    use_cache: bool = True,
 ) -> EnvironmentInspection:
     """Examine the environment whose site-packages are ``directories``.
 
     :param python: the interpreter that runs the imports (default: this one).
     :param runtime: also import each top-level package in a child process and record what happens.
+    :param use_cache: reuse what an earlier run read from unchanged files (see
+        :mod:`native_doctor.sources.envcache`), and store what this run read.
     """
     interpreter = python or sys.executable
-    environments = [read_environment(d, progress=progress) for d in directories]
+    caches = [EnvCache(d, enabled=use_cache) for d in directories]
+    environments = [
+        read_environment(d, progress=progress, cache=c) for d, c in zip(directories, caches, strict=True)
+    ]
     host = _with_conda_meta(_interpreter_facts(read_host_facts(site_dirs=directories), interpreter))
     cache = host_ld_cache()
     system = host_libraries(cache)
@@ -62,17 +71,21 @@ def examine(
             if dist.native:
                 inspections.append(inspect_artifact(dist, index=index, host_libraries=system))
     distributions = [d for e in environments for d in e.distributions]
-    markers, unreadable = _markers(environments)
+    markers, unreadable = _markers(environments, caches)
+    predictions = _predict(environments, interpreter, host, cache, caches)
+    for store in caches:
+        store.save()
     return EnvironmentInspection(
         host=host,
         site_packages=tuple(str(d) for d in directories),
         distributions=tuple(inspections),
         versions={str(canonicalize_name(d.name)): d.version for d in distributions},
         top_levels={str(canonicalize_name(d.name)): top_level_modules(d.files) for d in distributions},
-        predictions=_predict(environments, interpreter, host, cache),
+        predictions=predictions,
         markers=markers,
         runtime=_probe(environments, interpreter) if runtime else (),
         installed=tuple(s for e in environments for s in e.states),
+        runtime_loads=_resolve_loads(environments, cache),
         unreadable=tuple(u for e in environments for u in e.unreadable) + tuple(unreadable),
     )
 
@@ -94,13 +107,16 @@ def _extensions(environment: Environment, dist: Artifact) -> list[str]:
 
 
 def _predict(
-    environments: Sequence[Environment], python: str, host: HostFacts, cache: Sequence[CacheEntry]
+    environments: Sequence[Environment],
+    python: str,
+    host: HostFacts,
+    cache: Sequence[CacheEntry],
+    stores: Sequence[EnvCache] = (),
 ) -> tuple[ImportPrediction, ...]:
     """One simulated process per distribution: the interpreter starts, then its extensions load."""
     if not sys.platform.startswith("linux") or host.libc_name == "musl":
         return ()  # the Linux simulation models glibc's ld.so; other loaders are not wired up yet
     from native_doctor.platforms.process_linux import (
-        RealFileSystem,
         config_from_host,
         loader_diagnostics,
         simulate,
@@ -110,7 +126,7 @@ def _predict(
     config = config_from_host(
         os.environ, diagnostics=loader_diagnostics(rtld), cache_entries=cache, cwd=str(Path.cwd())
     )
-    fs = RealFileSystem()
+    fs = _KnownFiles(environments, stores[0] if stores else None)
     executable = os.path.realpath(python)
     predictions = []
     for environment in environments:
@@ -127,14 +143,15 @@ _MARKED_LIBRARY = re.compile(r"(?:openblas|gomp|libomp|iomp|mkl_rt|_multiarray_u
 
 
 def _markers(
-    environments: Sequence[Environment],
+    environments: Sequence[Environment], caches: Sequence[EnvCache] = ()
 ) -> tuple[dict[str, BinaryMarkers], list[tuple[str, str]]]:
     """Text markers (NumPy target and CPU baseline, pybind11 ABI, OpenBLAS build, OpenMP runtime)
     of extension modules and of BLAS/OpenMP libraries: where they live. Scanning every library
     byte by byte costs seconds on a torch-sized environment (docs/performance.md)."""
     found: dict[str, BinaryMarkers] = {}
     unreadable: list[tuple[str, str]] = []
-    for environment in environments:
+    for number, environment in enumerate(environments):
+        store = caches[number] if number < len(caches) else None
         for dist in environment.distributions:
             for native in dist.native:
                 if not (
@@ -143,10 +160,159 @@ def _markers(
                     continue
                 path = _absolute(environment, native.install_path)
                 try:
-                    found[path] = read_markers(path)
+                    found[path] = _cached_markers(path, store)
                 except OSError as exc:
                     unreadable.append((path, f"text markers not scanned: {exc.strerror or exc}"))
     return found, unreadable
+
+
+_FIND_LIBRARY = "ctypes.util.find_library looked in the ld.so cache (ldconfig -p) and LD_LIBRARY_PATH"
+_DLOPEN = "dlopen searched LD_LIBRARY_PATH, the ld.so cache and the default directories"
+
+
+def _resolve_loads(
+    environments: Sequence[Environment], cache: Sequence[CacheEntry]
+) -> tuple[RuntimeLoad, ...]:
+    """Each literal load-by-name call, resolved as ``find_library``/``dlopen`` would on this host
+    (Linux; elsewhere nothing is resolved yet)."""
+    calls = [(e, s, c) for e in environments for s in e.states for c in s.load_calls]
+    if not calls or not sys.platform.startswith("linux"):
+        return ()
+    import platform
+
+    from native_doctor.sources.ldcache import arch_for_machine
+
+    native = arch_for_machine(platform.machine())
+    cached = [entry.name for entry in cache if entry.arch in (native, None)]
+    system = host_libraries(cache)
+    extra: dict[str, str] = {}
+    for folder in (d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d):
+        try:
+            for name in os.listdir(folder):  # noqa: PTH208 - names only
+                extra.setdefault(name, folder)
+        except OSError:
+            continue
+    found: list[RuntimeLoad] = []
+    for environment, state, call in calls:
+        where, searched = None, _DLOPEN
+        for name in call.names:
+            where, searched = _resolve_one(environment, call, name, cached, system, extra)
+            if where is not None:
+                break
+        if searched:
+            found.append(RuntimeLoad(state.name, state.version, state.dist_info, call, where, searched))
+    return tuple(found)
+
+
+def _resolve_one(
+    environment: Environment,
+    call: LoadCall,
+    name: str,
+    cached: Sequence[str],
+    system: dict[str, str],
+    extra: dict[str, str],
+) -> tuple[str | None, str]:
+    """(where ``name`` resolves or None, the search in words); an empty search: not decidable."""
+    if call.mode == "load_library":
+        folder = os.path.dirname(_absolute(environment, call.file))  # noqa: PTH120
+        import sysconfig
+
+        _stem, ext = os.path.splitext(name)  # noqa: PTH122
+        candidates = (
+            [name] if ext else [name + str(sysconfig.get_config_var("EXT_SUFFIX") or ""), name + ".so"]
+        )
+        for candidate in candidates:
+            path = os.path.join(folder, candidate)  # noqa: PTH118
+            if os.path.isfile(path):  # noqa: PTH113
+                return path, ""
+        return None, f"numpy.ctypeslib.load_library looked for {', '.join(candidates)} in {folder}"
+    if call.mode == "find_library":
+        if "/" in name:
+            return None, _FIND_LIBRARY
+        prefix = f"lib{name}."
+        for library in (*cached, *extra):
+            if library.startswith(prefix) and ".so" in library:
+                return library, _FIND_LIBRARY
+        return None, _FIND_LIBRARY
+    if "/" in name:
+        if not name.startswith("/"):
+            return None, ""  # relative to the working directory: cannot be decided here
+        return (name if os.path.isfile(name) else None), f"dlopen opens {name} as given"  # noqa: PTH113
+    if name in extra:
+        return os.path.join(extra[name], name), _DLOPEN  # noqa: PTH118
+    if name in system:
+        return os.path.join(system[name], name), _DLOPEN  # noqa: PTH118
+    return None, _DLOPEN
+
+
+def _cached_markers(path: str, store: EnvCache | None) -> BinaryMarkers:
+    """The markers of the file at ``path``, from ``store`` while the file is unchanged."""
+    if store is None or not store.enabled:
+        return read_markers(path)
+    key = file_key(path, os.stat(path))  # noqa: PTH116 - the key needs the inode
+    entry = store.get(key)
+    data = entry.get("markers") if entry is not None else None
+    if isinstance(data, dict):
+        try:
+            return markers_from_json(data)
+        except ValueError:
+            pass
+    found = read_markers(path)
+    store.put(key, markers=markers_to_json(found))
+    return found
+
+
+class _KnownFiles:
+    """The loader simulation's file system: binaries the environment read already are not read
+    again; others (the interpreter, system libraries) come from the scan cache while unchanged."""
+
+    def __init__(self, environments: Sequence[Environment], store: EnvCache | None) -> None:
+        from native_doctor.platforms.process_linux import RealFileSystem
+
+        self._real = RealFileSystem()
+        self._store = store
+        self._known: dict[str, BinaryInfo | None] = {}
+        for environment in environments:
+            for dist in environment.distributions:
+                for native in dist.native:
+                    if native.info is not None:
+                        self._known[_absolute(environment, native.install_path)] = native.info
+
+    def exists(self, path: str) -> bool:
+        return path in self._known or self._real.exists(path)
+
+    def realpath(self, path: str) -> str:
+        return self._real.realpath(path)
+
+    def binary(self, path: str) -> BinaryInfo | None:
+        if path in self._known:
+            return self._known[path]
+        real = self.realpath(path)
+        if real in self._known:
+            return self._known[real]
+        info = self._from_store(real)
+        self._known[real] = info
+        return info
+
+    def _from_store(self, real: str) -> BinaryInfo | None:
+        if self._store is None or not self._store.enabled:
+            return self._real.binary(real)
+        try:
+            key = file_key(real, os.stat(real))  # noqa: PTH116 - the key needs the inode
+        except OSError:
+            return None
+        entry = self._store.get(key)
+        if entry is not None and "binary" in entry:
+            data = entry["binary"]
+            if data is None:
+                return None
+            try:
+                return binary_from_json(data)
+            except ValueError:
+                pass
+        info = self._real.binary(real)
+        self._store.put(key, binary=None if info is None else binary_to_json(info))
+        return info
 
 
 def _probe(environments: Sequence[Environment], python: str) -> tuple[ImportProbe, ...]:

@@ -13,7 +13,7 @@ from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks import environment as envchecks
 from native_doctor.checks.registry import Finding, Severity, Status, all_checks, get, run_environment_checks
-from native_doctor.environment import EnvironmentInspection, ImportPrediction
+from native_doctor.environment import EnvironmentInspection, ImportPrediction, RuntimeLoad
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.platforms.loader import FileIndex
 from native_doctor.platforms.process_linux import (
@@ -25,6 +25,7 @@ from native_doctor.platforms.process_linux import (
 )
 from native_doctor.sources.env import DiskState
 from native_doctor.sources.host import CpuInfo, HostFacts
+from native_doctor.sources.loadnames import LoadCall
 from native_doctor.sources.markers import BinaryMarkers
 
 SITE = "/env/lib/python3.11/site-packages"
@@ -875,6 +876,41 @@ def test_nd716_and_nd717_report_what_was_not_read() -> None:
     assert unread.severity is Severity.INFO and "FIFO" in unread.message
 
 
+# --------------------------------------------------------------------------- ND718
+
+
+def _loads(call: LoadCall, found: str | None = None) -> EnvironmentInspection:
+    load = RuntimeLoad(
+        "sounddevice", "0.5.6", f"{SITE}/sounddevice-0.5.6.dist-info", call, found, "searched X"
+    )
+    return dataclasses.replace(_env(), runtime_loads=(load,))
+
+
+def _call(file: str = "sounddevice.py", *, at_import: bool = True, raises: bool = False) -> LoadCall:
+    return LoadCall(file, 69, "_find_library", "find_library", ("portaudio",), at_import, False, None, raises)
+
+
+@pytest.mark.parametrize(
+    ("call", "severity", "effect"),
+    [
+        (_call(), Severity.ERROR, "`import sounddevice` fails"),
+        (_call("pkg/sub/mod.py"), Severity.WARNING, "`import pkg.sub.mod` fails"),
+        (
+            _call("pyzbar/zbar_library.py", at_import=False, raises=True),
+            Severity.WARNING,
+            "raises ImportError",
+        ),
+        (_call("pkg/util.py", at_import=False), Severity.INFO, "fails when it runs"),
+    ],
+    ids=["top-level-module", "submodule", "loader-raising-importerror", "in-a-function"],
+)
+def test_nd718_graded_by_when_the_call_runs(call: LoadCall, severity: Severity, effect: str) -> None:
+    [finding] = _findings("ND718", _loads(call))
+    assert finding.severity is severity and effect in finding.message
+    assert "loads 'portaudio' by name" in finding.message and "searched X" in finding.message
+    assert "apt-file search libportaudio.so" in finding.message
+
+
 # --------------------------------------------------------------------------- the table
 
 EnvFactory = Callable[[], EnvironmentInspection]
@@ -938,6 +974,7 @@ ENV_CASES: dict[str, tuple[EnvFactory, EnvFactory]] = {
         lambda: _installed(_state("demo", unreadable=(("demo/x.so", "Permission denied"),))),
         lambda: _installed(_state("demo")),
     ),
+    "ND718": (lambda: _loads(_call()), lambda: _loads(_call(), found="libportaudio.so.2")),
     "ND711": (
         lambda: _env(host=_host(env_vars={"KMP_DUPLICATE_LIB_OK": "True"})),
         lambda: _env(host=_host(env_vars={"OMP_NUM_THREADS": "4"})),

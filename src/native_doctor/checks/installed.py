@@ -383,3 +383,82 @@ def file_not_read(env: EnvironmentInspection) -> Iterator[Finding]:
             )
     for path, why in env.unreadable:
         yield file_not_read.finding(f"{path} was not read: {why}.", path, None, "not read")
+
+
+# --------------------------------------------------------------------------- ND718
+
+
+def _module_of(path: str) -> str:
+    """The dotted module a source file is (``pyzbar/zbar_library.py`` -> ``pyzbar.zbar_library``)."""
+    parts = path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@register_environment(
+    "ND718",
+    "library-loaded-by-name-not-found",
+    Severity.ERROR,
+    summary="Python code loads a library by name (ctypes, cffi) that this host does not have.",
+    what=(
+        "String literals passed to `ctypes.CDLL`, `ctypes.cdll.LoadLibrary`, `ctypes.util.find_library`, "
+        "cffi's `ffi.dlopen` and `numpy.ctypeslib.load_library` in installed Python files (read with "
+        "`ast`, never executed; a `for` over literal alternatives counts as one lookup), resolved as this "
+        "host would: `find_library` through the ld.so cache and LD_LIBRARY_PATH, `dlopen` through "
+        "LD_LIBRARY_PATH, the ld.so cache and the default directories. Calls for another OS (Windows "
+        "or macOS names, branches that test for them) are left out. Module-level calls in a package's "
+        "`__init__` or a top-level module are errors (the import fails); in other modules, and in "
+        "functions that raise ImportError themselves (a loader run on import), warnings; in other "
+        "functions info (the call fails when the function runs)."
+    ),
+    why=(
+        "No ELF header names these libraries, so wheels do not bundle them and pip does not install "
+        'them: `import sounddevice` without libportaudio2 raises "OSError: PortAudio library not found"; '
+        '`from pyzbar import pyzbar` without libzbar0 raises "ImportError: Unable to find zbar shared '
+        'library".'
+    ),
+    fix=(
+        "Install the system package that provides the library (`apt-file search libportaudio.so` finds "
+        "Debian's `libportaudio2`; `dnf provides '*/libzbar.so*'`), or a distribution of the package "
+        "that bundles it."
+    ),
+    page="native-dependencies",
+    references=("https://docs.python.org/3/library/ctypes.html#finding-shared-libraries",),
+)
+def library_loaded_by_name_not_found(env: EnvironmentInspection) -> Iterator[Finding]:
+    """One finding per call whose library this host lacks."""
+    for load in env.runtime_loads:
+        if load.found is not None:
+            continue
+        call = load.call
+        module = _module_of(call.file)
+        top = "." not in module
+        names = " or ".join(f"'{n}'" for n in call.names)
+        library = call.names[0]
+        stem = library if library.startswith("lib") or "/" in library else f"lib{library}"
+        fix = (
+            f"install the system package that provides {stem} (`apt-file search {stem}.so`), or a "
+            f"build of {load.distribution} that bundles it"
+        )
+        if call.at_import:
+            severity = Severity.ERROR if top else Severity.WARNING
+            effect = f"`import {module}` fails"
+        elif call.raises_import_error:
+            severity = Severity.WARNING
+            effect = (
+                f"the function of `{module}` that makes the call raises ImportError, so importing the "
+                f"module of {load.distribution} that runs it fails"
+            )
+        else:
+            severity = Severity.INFO
+            effect = f"the function of `{module}` that makes the call fails when it runs"
+        finding = library_loaded_by_name_not_found.finding(
+            f"{load.distribution} {load.version}: {call.file}:{call.line} loads {names} by name "
+            f"({call.function}), which this host does not have: {load.searched}, and found nothing. "
+            f"{effect} (OSError: ... cannot open shared object file). Fix: {fix}.",
+            load.dist_info,
+            call.file,
+            library,
+        )
+        yield finding if severity is Severity.ERROR else _with(finding, severity)

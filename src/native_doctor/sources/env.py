@@ -23,7 +23,16 @@ from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_
 from native_doctor.sources._file import FileSource, NotRegularFileError, open_regular
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, may_be_native
+from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
 from native_doctor.sources.ldcache import CacheEntry
+from native_doctor.sources.loadnames import (
+    MAX_SOURCE,
+    LoadCall,
+    calls_from_json,
+    calls_to_json,
+    scan_source,
+    skipped_source,
+)
 
 __all__ = [
     "DiskState",
@@ -65,6 +74,8 @@ class DiskState:
     digests: dict[str, str] = field(default_factory=dict)
     #: Whether RECORD lists extension modules (``*.cpython-*.so``, ``*.abi3.so``, ``*.pyd``).
     has_extensions: bool = False
+    #: Libraries its Python code loads by a literal name (``ctypes.CDLL("libzbar.so.0")``).
+    load_calls: tuple[LoadCall, ...] = ()
 
 
 class Environment:
@@ -149,15 +160,21 @@ def site_packages_of(python: str) -> list[Path]:
     return site_directories([str(p) for p in schemes], [str(p) for p in path])
 
 
-def read_environment(directory: Path, *, progress: ProgressCallback | None = None) -> Environment:
-    """Read every ``*.dist-info`` distribution in ``directory``; unreadable ones are skipped."""
+def read_environment(
+    directory: Path, *, progress: ProgressCallback | None = None, cache: EnvCache | None = None
+) -> Environment:
+    """Read every ``*.dist-info`` distribution in ``directory``; unreadable ones are skipped.
+
+    :param cache: per-file results of an earlier run (parsed binaries, digests), reused while a
+        file's path, size, modification time and inode are unchanged.
+    """
     dist_infos = sorted(p for p in directory.glob("*.dist-info") if p.is_dir())
     distributions: list[Artifact] = []
     states: list[DiskState] = []
     unreadable: list[tuple[str, str]] = []
     root = tree_root(directory)
     for done, dist_info in enumerate(dist_infos, 1):
-        found = _read_distribution(directory, dist_info, root)
+        found = _read_distribution(directory, dist_info, root, cache)
         if isinstance(found, str):
             unreadable.append((str(dist_info), found))
         else:
@@ -225,7 +242,9 @@ def _unowned(site: Path, owned: set[str]) -> Artifact | None:
     )
 
 
-def _read_distribution(site: Path, dist_info: Path, root: Path) -> tuple[Artifact, DiskState] | str:
+def _read_distribution(
+    site: Path, dist_info: Path, root: Path, cache: EnvCache | None = None
+) -> tuple[Artifact, DiskState] | str:
     """The distribution and its disk state, or why its metadata cannot be read."""
     try:
         metadata = parse_headers(_read_text_strict(dist_info / "METADATA"))
@@ -245,7 +264,7 @@ def _read_distribution(site: Path, dist_info: Path, root: Path) -> tuple[Artifac
     installer = _read_text(dist_info / "INSTALLER").strip() or None
     # A RECORD speaks for the files only when a Python installer wrote it: distribution packagers
     # (Debian's dh_python, no INSTALLER file) move scripts and strip binaries without updating it.
-    walk = _Walk(site, root, verify=installer is not None)
+    walk = _Walk(site, root, verify=installer is not None, cache=cache)
     native: list[NativeFile] = []
     foreign: list[str] = []
     for path, digest, size in rows:
@@ -287,6 +306,7 @@ def _read_distribution(site: Path, dist_info: Path, root: Path) -> tuple[Artifac
         foreign=tuple(foreign),
         digests=walk.digests,
         has_extensions=any(_EXTENSION_NAME.search(path) for path in files),
+        load_calls=tuple(walk.load_calls),
     )
     return artifact, state
 
@@ -313,9 +333,10 @@ class _Walk:
     """Visits one distribution's RECORD paths: stays inside the tree, notes what is gone,
     unreadable or modified, and reads the native files."""
 
-    def __init__(self, site: Path, root: Path, *, verify: bool = True) -> None:
-        self.site = Path.cwd() / site
+    def __init__(self, site: Path, root: Path, *, verify: bool = True, cache: EnvCache | None = None) -> None:
+        self.site = os.path.normpath(Path.cwd() / site)
         self.verify = verify
+        self.cache = cache
         self.root = str(root).rstrip(os.sep) + os.sep
         self.real_root = os.path.realpath(root).rstrip(os.sep) + os.sep
         self.missing: list[str] = []
@@ -323,47 +344,77 @@ class _Walk:
         self.outside: list[str] = []
         self.unreadable: list[tuple[str, str]] = []
         self.digests: dict[str, str] = {}
+        self._listings: dict[str, dict[str, os.DirEntry[str]]] = {}
+        self.load_calls: list[LoadCall] = []
 
     def inside(self, path: str) -> bool:
-        full = os.path.normpath(self.site / path)
+        if not path.startswith(("../", "/")) and path != "..":
+            return True  # RECORD paths are normalized: no ``..`` further in
+        full = os.path.normpath(os.path.join(self.site, path))  # noqa: PTH118 - strings
         return (full + os.sep).startswith(self.root)
+
+    def _entry(self, full: str) -> os.DirEntry[str] | None:
+        """The directory entry of ``full`` from one listing of its folder (no stat per file).
+
+        :raises OSError: the folder exists but cannot be listed.
+        """
+        folder, _, name = full.rpartition(os.sep)
+        listing = self._listings.get(folder)
+        if listing is None:
+            try:
+                with os.scandir(folder) as entries:
+                    listing = {e.name: e for e in entries}
+            except (FileNotFoundError, NotADirectoryError):
+                listing = {}
+            self._listings[folder] = listing
+        return listing.get(name)
 
     def visit(self, path: str, digest: str, size: str) -> NativeFile | None:
         """The native file at ``path`` (None when it is not one, or cannot be read)."""
         if not self.inside(path):
             self.outside.append(path)
             return None
-        full = self.site / path
+        full = os.path.join(self.site, path)  # noqa: PTH118 - strings: thousands per run
         try:
-            status = os.lstat(full)
-        except FileNotFoundError:
-            if self.verify and "__pycache__/" not in path and not path.endswith(".pyc"):
-                self.missing.append(path)
-            return None
+            entry = self._entry(full)
         except OSError as exc:
             self.unreadable.append((path, _reason(exc)))
             return None
-        if stat.S_ISLNK(status.st_mode):
+        if entry is None:
+            if self.verify and "__pycache__/" not in path and not path.endswith(".pyc"):
+                self.missing.append(path)
+            return None
+        if entry.is_symlink():
             target = os.path.realpath(full)
             if not (target + os.sep).startswith(self.real_root) and not (target + os.sep).startswith(
                 self.root
             ):
                 self.outside.append(f"{path} -> {target}")
                 return None
-            try:
-                status = full.stat()
-            except OSError:
-                if self.verify:
-                    self.missing.append(path)  # a dangling link
-                return None
+        elif entry.is_dir(follow_symlinks=False) or (
+            entry.is_file(follow_symlinks=False) and not may_be_native(path)
+        ):
+            if path.endswith(".py") and not skipped_source(path):
+                self._scan_source(full, path, entry)
+            return None  # a plain file that cannot be native: existence was all to check
+        try:
+            status = entry.stat()
+        except FileNotFoundError:
+            if self.verify:
+                self.missing.append(path)  # a dangling link
+            return None
+        except OSError as exc:
+            self.unreadable.append((path, _reason(exc)))
+            return None
         if not stat.S_ISREG(status.st_mode):
             if not stat.S_ISDIR(status.st_mode):
                 self.unreadable.append((path, _kind_of(status.st_mode)))
             return None
         if not may_be_native(path):
             return None
+        key = file_key(full, status)
         try:
-            found = _read_native(full, path)
+            found = self._native(full, path, key)
         except OSError as exc:
             self.unreadable.append((path, _reason(exc)))
             return None
@@ -371,23 +422,88 @@ class _Walk:
             if digest:
                 self.digests[path] = digest
             if self.verify:
-                self._compare(full, path, found.size, digest, size)
+                self._compare(full, path, key, found.size, digest, size)
         return found
 
-    def _compare(self, full: Path, path: str, actual: int, digest: str, size: str) -> None:
+    def _scan_source(self, full: str, path: str, entry: os.DirEntry[str]) -> None:
+        """Libraries the Python file loads by literal name (cached while the file is unchanged)."""
+        try:
+            key = file_key(full, entry.stat())
+            cached = self.cache.get(key) if self.cache is not None else None
+            if cached is not None and "loads" in cached:
+                try:
+                    self.load_calls.extend(calls_from_json(cached["loads"], path))
+                    return
+                except (ValueError, KeyError, TypeError):
+                    pass
+            with open_regular(full) as handle:
+                text = handle.read(MAX_SOURCE + 1) or b""
+        except OSError as exc:
+            self.unreadable.append((path, _reason(exc)))
+            return
+        calls = scan_source(text, path)
+        self.load_calls.extend(calls)
+        if self.cache is not None:
+            self.cache.put(key, loads=calls_to_json(calls))
+
+    def _native(self, full: str, path: str, key: str) -> NativeFile | None:
+        entry = self.cache.get(key) if self.cache is not None else None
+        if entry is not None and "native" in entry:
+            usable, cached = _native_from_json(entry["native"], path)
+            if usable:
+                return cached
+        found = _read_native(Path(full), path)
+        if self.cache is not None:
+            self.cache.put(key, native=_native_to_json(found))
+        return found
+
+    def _compare(self, full: str, path: str, key: str, actual: int, digest: str, size: str) -> None:
         if size.isdigit() and int(size) != actual:
             self.modified.append((path, f"size is {actual:,} bytes, RECORD says {int(size):,}"))
             return
         algorithm, _, expected = digest.partition("=")
         if algorithm not in ("sha256", "sha384", "sha512") or not expected:
             return
-        try:
-            got = file_digest(full, algorithm)
-        except OSError as exc:
-            self.unreadable.append((path, _reason(exc)))
-            return
+        entry = self.cache.get(key) if self.cache is not None else None
+        got = entry.get(algorithm) if entry is not None else None
+        if not isinstance(got, str):
+            try:
+                got = file_digest(Path(full), algorithm)
+            except OSError as exc:
+                self.unreadable.append((path, _reason(exc)))
+                return
+            if self.cache is not None:
+                self.cache.put(key, **{algorithm: got})
         if got != expected:
             self.modified.append((path, f"{algorithm} digest differs from RECORD"))
+
+
+def _native_to_json(native: NativeFile | None) -> dict[str, object] | None:
+    if native is None:
+        return None
+    info = binary_to_json(native.info) if native.info is not None else None
+    return {"size": native.size, "info": info, "error": native.error}
+
+
+def _native_from_json(data: object, path: str) -> tuple[bool, NativeFile | None]:
+    """(usable, the cached native file or None when the file is no native binary)."""
+    if data is None:
+        return True, None
+    if not isinstance(data, dict) or not isinstance(data.get("size"), int):
+        return False, None
+    try:
+        info = binary_from_json(data["info"]) if data.get("info") is not None else None
+    except ValueError:
+        return False, None
+    error = data.get("error")
+    return True, NativeFile(
+        path=path,
+        install_path=path,
+        size=data["size"],
+        fingerprint=None,
+        info=info,
+        error=error if isinstance(error, str) else None,
+    )
 
 
 def file_digest(path: Path, algorithm: str) -> str:

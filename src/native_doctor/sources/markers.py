@@ -36,7 +36,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-__all__ = ["MAX_SCAN", "BinaryMarkers", "parse_markers", "read_markers"]
+__all__ = [
+    "MAX_SCAN",
+    "BinaryMarkers",
+    "markers_from_json",
+    "markers_to_json",
+    "parse_markers",
+    "read_markers",
+]
 
 NumpyAbi = Literal["1.x", "2.x"]
 
@@ -96,6 +103,31 @@ class BinaryMarkers:
             return None
         match = re.search(r"use_cxx11_abi_([01])", self.pybind11_abi)
         return None if match is None else match.group(1) == "1"
+
+
+def markers_to_json(markers: BinaryMarkers) -> dict[str, object]:
+    """``markers`` as JSON-ready data (for the scan cache)."""
+    return {
+        name: list(value) if isinstance(value, tuple) else value
+        for name in BinaryMarkers.__dataclass_fields__
+        for value in [getattr(markers, name)]
+    }
+
+
+def markers_from_json(data: dict[str, object]) -> BinaryMarkers:
+    """The markers :func:`markers_to_json` wrote.
+
+    :raises ValueError: ``data`` is not such a document.
+    """
+    fields: dict[str, object] = {}
+    for name, value in data.items():
+        if name not in BinaryMarkers.__dataclass_fields__:
+            raise ValueError(f"unknown field {name!r}")
+        fields[name] = tuple(map(str, value)) if isinstance(value, list) else value
+    try:
+        return BinaryMarkers(**fields)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def read_markers(path: str | Path) -> BinaryMarkers:
