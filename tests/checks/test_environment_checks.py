@@ -210,6 +210,17 @@ def _missing(name: str = "libfoo.so.1", *others: Inspection) -> EnvironmentInspe
     return _env(demo, *others, predictions=(_prediction(demo, [_load(_abs(EXT), failed)]),))
 
 
+def test_nd701_a_vendored_hash_named_library_is_fixed_by_reinstalling_the_distribution() -> None:
+    name = "libjpeg-6dc8d115.so.62.4.0"
+    demo = _dist("pillow", "11.0", _file(EXT, _elf((name,))))
+    missing = Resolution(name, _abs(EXT), None, "not found", ("/x",), f"{name}: {NOT_FOUND}")
+    env = _env(demo, predictions=(_prediction(demo, [_load(_abs(EXT), missing)]),))
+    state = DiskState("pillow", "11.0", demo.artifact.path, missing=(f"pillow.libs/{name}",))
+    [finding] = _findings("ND701", dataclasses.replace(env, installed=(state,)))
+    assert "pip install --force-reinstall --no-deps pillow" in finding.message
+    assert "apt-file" not in finding.message
+
+
 def _loads_fine() -> EnvironmentInspection:
     demo = _dist("demo", "1.0", _file(EXT, _elf(("libfoo.so.1",))))
     found = Resolution("libfoo.so.1", _abs(EXT), "/usr/lib/x86_64-linux-gnu/libfoo.so.1", "ld.so cache")

@@ -206,7 +206,7 @@ def import_will_fail(env: EnvironmentInspection) -> Iterator[Finding]:
             yield import_will_fail.finding(
                 f"importing {_show(first, index)}{more} will fail: ImportError: {resolution.error}. "
                 f"{name} is needed by {_show(resolution.requested_by, index)}; searched {searched} and the "
-                f"ld.so cache. {_missing_fix(name, prediction, names)}",
+                f"ld.so cache. {_missing_fix(name, prediction, names, env)}",
                 prediction.dist_info,
                 _member(first, index),
                 name,
@@ -235,6 +235,10 @@ def _unloadable(env: EnvironmentInspection) -> Iterator[Finding]:
                     fix = f"`pip install {provider.distribution}` (it provides {dep.name})"
                 elif deps.is_driver_library(dep.name):
                     fix = f"{dep.name} comes with the GPU driver: install it, or run where one is present"
+                elif deps.unhashed_name(dep.name) != dep.name:
+                    fix = (
+                        f"`pip install --force-reinstall --no-deps {artifact.name}` (a vendored copy is gone)"
+                    )
                 else:
                     fix = (
                         f"install the system package that provides {dep.name} "
@@ -257,7 +261,20 @@ def _member(path: str, index: Mapping[str, _Owned]) -> str:
     return owned.native.path if owned is not None else path
 
 
-def _missing_fix(name: str, prediction: ImportPrediction, names: Mapping[str, list[_Owned]]) -> str:
+def _missing_fix(
+    name: str, prediction: ImportPrediction, names: Mapping[str, list[_Owned]], env: EnvironmentInspection
+) -> str:
+    if deps.unhashed_name(name) != name:
+        # A repair tool's hash-named copy (libjpeg-6dc8d115.so.62.4.0) exists only inside the wheel
+        # that vendored it: no system package provides it, reinstalling the wheel does.
+        owner = next(
+            (s for s in env.installed if any(posixpath.basename(m) == name for m in s.missing)), None
+        )
+        dist = owner.name if owner is not None else prediction.distribution
+        return (
+            f"{name} is a copy vendored into {dist}'s wheel (its hashed name is a repair tool's), and "
+            f"it is gone. Fix: `pip install --force-reinstall --no-deps {dist}`."
+        )
     copies = names.get(name, [])
     if copies:
         where = _list(f"{c.native.path} ({c.distribution} {c.inspection.artifact.version})" for c in copies)
