@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -21,13 +21,13 @@ from native_doctor.binary.model import BinaryInfo
 from native_doctor.environment import EnvironmentInspection, ImportPrediction, RuntimeLoad
 from native_doctor.model import Artifact
 from native_doctor.platforms.loader import FileIndex
-from native_doctor.sources.env import Environment, host_ld_cache, host_libraries, read_environment
+from native_doctor.sources.env import DiskState, Environment, host_ld_cache, host_libraries, read_environment
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
 from native_doctor.sources.host import HostFacts, read_host_facts
 from native_doctor.sources.ldcache import CacheEntry
 from native_doctor.sources.loadnames import LoadCall
 from native_doctor.sources.markers import BinaryMarkers, markers_from_json, markers_to_json, read_markers
-from native_doctor.sources.runtime import ImportProbe, probe_import, top_level_modules
+from native_doctor.sources.runtime import ImportProbe, module_of, probe_import, top_level_modules
 
 __all__ = ["examine"]
 
@@ -83,7 +83,7 @@ def examine(
         top_levels={str(canonicalize_name(d.name)): top_level_modules(d.files) for d in distributions},
         predictions=predictions,
         markers=markers,
-        runtime=_probe(environments, interpreter) if runtime else (),
+        runtime=_probe(environments, interpreter, predictions, markers) if runtime else (),
         installed=tuple(s for e in environments for s in e.states),
         runtime_loads=_resolve_loads(environments, cache),
         unreadable=tuple(u for e in environments for u in e.unreadable) + tuple(unreadable),
@@ -315,18 +315,50 @@ class _KnownFiles:
         return info
 
 
-def _probe(environments: Sequence[Environment], python: str) -> tuple[ImportProbe, ...]:
-    """Import each top-level package of each distribution with extension modules in a child process."""
-    modules = sorted(
-        {
-            m
-            for e in environments
-            for d in e.distributions
-            if _extensions(e, d)
-            for m in top_level_modules(d.files)
-        }
-    )
-    return tuple(probe_import(module, python=python) for module in modules)
+#: At most this many child imports per run (each starts an interpreter).
+_MAX_PROBES = 300
+
+
+def _probe(
+    environments: Sequence[Environment],
+    python: str,
+    predictions: Sequence[ImportPrediction] = (),
+    markers: Mapping[str, BinaryMarkers] | None = None,
+) -> tuple[ImportProbe, ...]:
+    """Import, each in a child process: the top-level packages of every distribution with extension
+    modules or with missing files, and every module the static picture flags (an extension the
+    simulation fails to load or built for NumPy 1.x, a module loading a library by name)."""
+    modules: dict[str, None] = {}
+    for environment in environments:
+        for dist, state in zip(environment.distributions, _states(environment), strict=False):
+            if _extensions(environment, dist) or (state is not None and state.missing):
+                modules.update(dict.fromkeys(top_level_modules(dist.files)))
+            if state is not None:
+                for call in state.load_calls:
+                    found = module_of(call.file)
+                    if found:
+                        modules.setdefault(found, None)
+            for native in dist.native:
+                marked = (markers or {}).get(_absolute(environment, native.install_path))
+                if marked is not None and marked.numpy_abi == "1.x":
+                    found = module_of(native.install_path)
+                    if found:
+                        modules.setdefault(found, None)
+    for prediction in predictions:
+        site = os.path.dirname(prediction.dist_info)  # noqa: PTH120
+        for extension, result in zip(prediction.extensions, prediction.report.extensions, strict=False):
+            if not result.ok:
+                found = module_of(os.path.relpath(extension, site))
+                if found:
+                    modules.setdefault(found, None)
+    chosen = sorted(modules)[:_MAX_PROBES]
+    return tuple(probe_import(module, python=python) for module in chosen)
+
+
+def _states(environment: Environment) -> list[DiskState | None]:
+    """The disk state of each distribution of ``environment``, in the same order (None: unowned)."""
+    by_path = {state.dist_info: state for state in environment.states}
+    return [by_path.get(dist.path) for dist in environment.distributions]
 
 
 def _with_conda_meta(host: HostFacts) -> HostFacts:

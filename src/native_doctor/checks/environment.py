@@ -1575,7 +1575,8 @@ def kmp_duplicate_lib_ok(env: EnvironmentInspection) -> Iterator[Finding]:
 
 def _predicted_ok(env: EnvironmentInspection, module: str) -> bool | None:
     """Whether the loader simulation expected ``module``'s distribution to import (None: not simulated)."""
-    owners = {name for name, tops in env.top_levels.items() if module in tops}
+    top = module.partition(".")[0]
+    owners = {name for name, tops in env.top_levels.items() if top in tops}
     predictions = [p for p in env.predictions if str(canonicalize_name(p.distribution)) in owners]
     if not predictions:
         return None
@@ -1616,6 +1617,8 @@ def import_failed_at_runtime(env: EnvironmentInspection) -> Iterator[Finding]:
         predicted = _predicted_ok(env, probe.module)
         if not probe.ok:
             cause = probe.signal or probe.error or f"exit status {probe.returncode}"
+            if probe.root_cause and probe.root_cause not in cause:
+                cause += f"; root cause: {probe.root_cause}"
             notes = f" ({'; '.join(probe.notes)})" if probe.notes else ""
             expected = {
                 True: "the loader simulation predicted it would load",
