@@ -635,6 +635,22 @@ def _numpy_env(
     return _env(sklearn, versions={"numpy": numpy}, markers={_abs(SKLEARN_TREE): markers})
 
 
+def test_nd708_a_conditional_extension_for_a_newer_numpy_is_info() -> None:
+    """h5py ships _npystrings built for NumPy 2 and imports it only under NumPy >= 2."""
+    strings, conv = (
+        "h5py/_npystrings.cpython-311-x86_64-linux-gnu.so",
+        "h5py/_conv.cpython-311-x86_64-linux-gnu.so",
+    )
+    h5py = _dist("h5py", "3.16.0", _file(strings), _file(conv))
+    markers = {
+        _abs(strings): BinaryMarkers(numpy_abi="2.x", numpy_target="2.0"),
+        _abs(conv): BinaryMarkers(numpy_abi="2.x", numpy_target="1.21"),
+    }
+    [finding] = _findings("ND708", _env(h5py, versions={"numpy": "1.26.4"}, markers=markers))
+    assert finding.severity is Severity.INFO and "conditional" in finding.message
+    assert finding.member == strings
+
+
 def test_nd708_quotes_the_requirement_whose_markers_match() -> None:
     requires = (
         "numpy<1.25; python_version < '3.0'",

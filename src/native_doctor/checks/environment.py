@@ -1212,6 +1212,7 @@ def numpy_abi_mismatch(env: EnvironmentInspection) -> Iterator[Finding]:
             continue
         old_abi: list[str] = []
         too_new: dict[str, list[str]] = {}
+        fitting = 0  # extension modules on NumPy's C API whose target the installed NumPy meets
         for native in inspection.artifact.native:
             markers = env.markers.get(env.absolute(inspection, native.path))
             if markers is None:
@@ -1224,6 +1225,8 @@ def numpy_abi_mismatch(env: EnvironmentInspection) -> Iterator[Finding]:
             wanted = _major_minor(markers.numpy_target) if markers.numpy_target else None
             if wanted is not None and markers.numpy_target and _newer_target(wanted, installed):
                 too_new.setdefault(markers.numpy_target, []).append(native.path)
+            elif markers.numpy_abi is not None and not (markers.numpy_abi == "1.x" and installed[0] >= 2):
+                fitting += 1
         artifact = inspection.artifact
         requirement = matching_requirement(env, artifact.requires_dist, "numpy")
         allows = f" (its Requires-Dist says '{requirement}')" if requirement else ""
@@ -1240,6 +1243,23 @@ def numpy_abi_mismatch(env: EnvironmentInspection) -> Iterator[Finding]:
                 "NumPy 1.x",
             )
         for target, paths in sorted(too_new.items()):
+            if fitting:
+                # Built for a newer NumPy than the rest of the package: an extension imported only
+                # under that NumPy (h5py's _npystrings under NumPy >= 2), not a failure of the package.
+                yield dataclasses.replace(
+                    numpy_abi_mismatch.finding(
+                        f"{artifact.name} {artifact.version}: {len(paths)} extension module(s) built for "
+                        f"NumPy C-API {target} ({_list(paths, 3)}) while its {fitting} other NumPy "
+                        f"extension module(s) fit the installed NumPy {installed_text}: a conditional "
+                        f"module, imported only under NumPy >= {target} (like h5py's _npystrings); "
+                        f"`import {artifact.name}` is not affected. No action is needed.",
+                        artifact.path,
+                        paths[0],
+                        f"NumPy {target} (conditional)",
+                    ),
+                    severity=Severity.INFO,
+                )
+                continue
             yield numpy_abi_mismatch.finding(
                 f"{artifact.name} {artifact.version} has {len(paths)} extension module(s) built for NumPy "
                 f"C-API {target} ({_list(paths, 3)}), newer than the installed NumPy {installed_text}"
