@@ -58,6 +58,22 @@ class Recipe:
     note: str = ""
 
 
+#: Smoke lines run after importing a package (a recipe's own lines win): the first thing a user
+#: does with it, which loads the extension modules the bare top-level import may not.
+SMOKE: dict[str, str] = {
+    "scipy": "import scipy.linalg, scipy.sparse",
+    "sklearn": "from sklearn.tree import DecisionTreeClassifier",
+    "PIL": "from PIL import Image",
+    "lxml": "from lxml import etree",
+    "matplotlib": "import matplotlib.pyplot",
+    "pyarrow": "import pyarrow.parquet",
+    "pyzbar": "from pyzbar import pyzbar",
+    "numba": "from numba import njit",
+    "cv2": "cv2.imread",
+    "pandas": "pandas.DataFrame({'a': [1]})",
+    "cryptography": "from cryptography.hazmat.bindings._rust import openssl",
+}
+
 PIP = "pip"
 INSTALL = (PIP, "install", "--only-binary", ":all:", "--disable-pip-version-check", "-q")
 
@@ -205,14 +221,14 @@ def build(recipe: Recipe, base_python: str) -> Path:
     return python
 
 
-def distributions(python: Path) -> dict[str, list[str]]:
-    """Distribution name -> its top-level import packages (from RECORD, as the doctor reads it)."""
+def distributions(python: Path) -> dict[str, tuple[list[str], str]]:
+    """Distribution name -> (its top-level import packages, its ``.dist-info``), from RECORD."""
     sys.path.insert(0, str(REPO / "src"))
     from native_doctor.sources.env import read_environment
     from native_doctor.sources.runtime import top_level_modules
 
     environment = read_environment(_site_packages(python))
-    return {d.name: list(top_level_modules(d.files)) for d in environment.distributions if d.files}
+    return {d.name: (list(top_level_modules(d.files)), d.path) for d in environment.distributions if d.files}
 
 
 def real_outcome(python: Path, module: str, smoke: str | None) -> tuple[bool, str]:
@@ -279,14 +295,9 @@ class Row:
 
 def evaluate(recipe: Recipe, base_python: str) -> dict[str, Any]:
     python = build(recipe, base_python)
-    dists = {n: m for n, m in distributions(python).items() if n not in TOOLING}
-    site = _site_packages(python)
-    dist_infos = {}
-    for path in site.glob("*.dist-info"):
-        name = path.name.rsplit("-", 1)[0]
-        for dist in dists:
-            if dist.replace("-", "_").lower() == name.lower():
-                dist_infos[dist] = str(path)
+    found = {n: v for n, v in distributions(python).items() if n not in TOOLING}
+    dists = {n: modules for n, (modules, _path) in found.items()}
+    dist_infos = {n: path for n, (_modules, path) in found.items()}
     static, static_seconds = doctor(python, runtime=False)
     runtime, runtime_seconds = doctor(python, runtime=True)
     static_by = predicted(static, dists, dist_infos)
@@ -296,7 +307,7 @@ def evaluate(recipe: Recipe, base_python: str) -> dict[str, Any]:
         for module in modules:
             if module in TOOLING or module.startswith("_"):
                 continue
-            ok, error = real_outcome(python, module, recipe.smoke.get(module))
+            ok, error = real_outcome(python, module, recipe.smoke.get(module, SMOKE.get(module)))
             rows.append(
                 Row(
                     recipe.name,

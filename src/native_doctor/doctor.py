@@ -338,7 +338,11 @@ def _probe(
                     found = module_of(call.file)
                     if found:
                         modules.setdefault(found, None)
+            if canonicalize_name(dist.name) == "numpy":
+                continue  # NumPy's own modules name numpy.core: not a NumPy-1.x build of a user
             for native in dist.native:
+                if "test" in native.install_path.rpartition("/")[2]:
+                    continue  # test-only extension modules may refuse a plain import
                 marked = (markers or {}).get(_absolute(environment, native.install_path))
                 if marked is not None and marked.numpy_abi == "1.x":
                     found = module_of(native.install_path)
