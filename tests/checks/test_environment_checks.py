@@ -873,6 +873,13 @@ def test_nd714_missing_files_of_an_import_package_name_the_fix() -> None:
     assert "pip install --force-reinstall --no-deps opencv-python-headless" in finding.message
 
 
+def test_nd714_a_missing_vendored_library_is_an_error() -> None:
+    state = _state("pillow", "11.0", missing=("pillow.libs/libjpeg-6dc8d115.so.62.4.0",))
+    env = _installed(state, top_levels=MappingProxyType({"pillow": ("PIL",)}))
+    [finding] = _findings("ND714", env)
+    assert finding.severity is Severity.ERROR and "imports of `PIL` that load them fail" in finding.message
+
+
 def test_nd714_missing_scripts_only_is_a_warning() -> None:
     state = _state("demo", missing=("../../../bin/demo",))
     env = _installed(state, top_levels=MappingProxyType({"demo": ("demo",)}))

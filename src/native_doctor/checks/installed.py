@@ -208,6 +208,11 @@ def _with(finding: Finding, severity: Severity) -> Finding:
 # --------------------------------------------------------------------------- ND714
 
 
+def _is_library(path: str) -> bool:
+    name = path.rpartition("/")[2]
+    return name.endswith((".so", ".dylib", ".dll", ".pyd")) or ".so." in name
+
+
 def _under(path: str, top: str) -> bool:
     return path == top or path.startswith((top + "/", top + "."))
 
@@ -243,9 +248,19 @@ def installed_files_missing(env: EnvironmentInspection) -> Iterator[Finding]:
             continue
         imports = _imports(env, state.name)
         broken = [t for t in imports if any(_under(p, t) for p in state.missing)]
+        libraries = [p for p in state.missing if _is_library(p)]
         shown = _list(state.missing, 3)
         fix = f"`pip install --force-reinstall --no-deps {state.name}`"
-        if broken:
+        if not broken and libraries and imports:
+            yield installed_files_missing.finding(
+                f"{state.name} {state.version}: {len(state.missing)} file(s) its RECORD lists are gone, "
+                f"among them native libraries ({_list(libraries, 3)}): imports of "
+                f"{_list(f'`{t}`' for t in imports)} that load them fail. Fix: {fix}.",
+                state.dist_info,
+                None,
+                ", ".join(imports),
+            )
+        elif broken:
             yield installed_files_missing.finding(
                 f"{state.name} {state.version}: {len(state.missing)} file(s) its RECORD lists are gone "
                 f"({shown}): `import {broken[0]}` fails or loads a partial package. Fix: {fix}.",
