@@ -161,9 +161,9 @@ RECIPES: tuple[Recipe, ...] = (
     ),
     Recipe(
         "numba-new-numpy",
-        ((*INSTALL, "numba"), (*INSTALL, "--no-deps", "--upgrade", "numpy")),
+        ((*INSTALL, "numba==0.60.0"), (*INSTALL, "--no-deps", "numpy==2.2.6")),
         healthy=False,
-        note="numba caps the NumPy it supports; --no-deps upgraded past the cap",
+        note="numba 0.60 supports NumPy < 2.1; --no-deps installed 2.2",
     ),
     Recipe(
         "scipy-old-numpy",
