@@ -264,7 +264,11 @@ def _read_distribution(
     installer = _read_text(dist_info / "INSTALLER").strip() or None
     # A RECORD speaks for the files only when a Python installer wrote it: distribution packagers
     # (Debian's dh_python, no INSTALLER file) move scripts and strip binaries without updating it.
-    walk = _Walk(site, root, verify=installer is not None, cache=cache)
+    try:
+        record_mtime: int | None = (dist_info / "RECORD").stat().st_mtime_ns
+    except OSError:
+        record_mtime = None
+    walk = _Walk(site, root, verify=installer is not None, cache=cache, record_mtime=record_mtime)
     native: list[NativeFile] = []
     foreign: list[str] = []
     for path, digest, size in rows:
@@ -333,8 +337,18 @@ class _Walk:
     """Visits one distribution's RECORD paths: stays inside the tree, notes what is gone,
     unreadable or modified, and reads the native files."""
 
-    def __init__(self, site: Path, root: Path, *, verify: bool = True, cache: EnvCache | None = None) -> None:
+    def __init__(
+        self,
+        site: Path,
+        root: Path,
+        *,
+        verify: bool = True,
+        cache: EnvCache | None = None,
+        record_mtime: int | None = None,
+    ) -> None:
         self.site = os.path.normpath(Path.cwd() / site)
+        #: RECORD's modification time (ns): files not newer are taken as installed (not hashed).
+        self.record_mtime = record_mtime
         self.verify = verify
         self.cache = cache
         self.root = str(root).rstrip(os.sep) + os.sep
@@ -422,7 +436,7 @@ class _Walk:
             if digest:
                 self.digests[path] = digest
             if self.verify:
-                self._compare(full, path, key, found.size, digest, size)
+                self._compare(full, path, key, found.size, digest, size, status.st_mtime_ns)
         return found
 
     def _scan_source(self, full: str, path: str, entry: os.DirEntry[str]) -> None:
@@ -457,12 +471,18 @@ class _Walk:
             self.cache.put(key, native=_native_to_json(found))
         return found
 
-    def _compare(self, full: str, path: str, key: str, actual: int, digest: str, size: str) -> None:
+    def _compare(
+        self, full: str, path: str, key: str, actual: int, digest: str, size: str, mtime: int
+    ) -> None:
         if size.isdigit() and int(size) != actual:
             self.modified.append((path, f"size is {actual:,} bytes, RECORD says {int(size):,}"))
             return
         algorithm, _, expected = digest.partition("=")
         if algorithm not in ("sha256", "sha384", "sha512") or not expected:
+            return
+        if self.record_mtime is not None and mtime <= self.record_mtime:
+            # Installers write RECORD after every file: a file changed in place since is newer
+            # than RECORD. Hashing only those keeps a 1 GB environment's scan from reading it all.
             return
         entry = self.cache.get(key) if self.cache is not None else None
         got = entry.get(algorithm) if entry is not None else None

@@ -21,12 +21,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["PREFILTER", "LoadCall", "scan_source"]
+__all__ = ["TOKENS", "LoadCall", "scan_source"]
 
 Mode = Literal["dlopen", "find_library", "load_library"]
 
-#: Bytes a file must contain to be parsed at all (most files contain none).
-PREFILTER = re.compile(rb"CDLL|PyDLL|LoadLibrary|find_library|dlopen|load_library")
+#: Bytes a file must contain to be parsed at all (most files contain none); ``in`` per token is a
+#: memchr-speed search, several times faster than one regex alternation over the same bytes.
+TOKENS = (b"CDLL", b"PyDLL", b"LoadLibrary", b"find_library", b"dlopen", b"load_library")
+#: ... and one of them must be called somewhere (not only named in a comment or an import).
+_CALLED = re.compile(rb"(?:CDLL|PyDLL|LoadLibrary|find_library|dlopen|load_library)\s*\(")
 #: Source files larger than this are not parsed (generated code, vendored bundles).
 MAX_SOURCE = 2 << 20
 
@@ -96,7 +99,8 @@ class _Scanner(ast.NodeVisitor):
         self.literals: dict[str, str | None] = {}  # module-level name -> its one literal value
         self.loops: list[tuple[str, tuple[str, ...]]] = []
         self.depth = 0
-        self.import_errors = 0
+        self.functions: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda] = []
+        self.raising: dict[int, bool] = {}
         self.tries = 0
         self.foreign = 0
 
@@ -123,17 +127,26 @@ class _Scanner(ast.NodeVisitor):
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
         foreign = not isinstance(node, ast.Lambda) and _FOREIGN_FUNCTION.search(node.name) is not None
-        raises = any(
-            isinstance(n, ast.Raise) and n.exc is not None and "ImportError" in ast.unparse(n.exc)
-            for n in ast.walk(node)
-        )
         self.depth += 1
         self.foreign += foreign
-        self.import_errors += raises
+        self.functions.append(node)
         self.generic_visit(node)
-        self.import_errors -= raises
+        self.functions.pop()
         self.foreign -= foreign
         self.depth -= 1
+
+    def _raises_import_error(self) -> bool:
+        """Whether an enclosing function raises ImportError itself (computed only for a hit)."""
+        for function in self.functions:
+            key = id(function)
+            if key not in self.raising:
+                self.raising[key] = any(
+                    isinstance(n, ast.Raise) and n.exc is not None and "ImportError" in ast.unparse(n.exc)
+                    for n in ast.walk(function)
+                )
+            if self.raising[key]:
+                return True
+        return False
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
@@ -217,7 +230,7 @@ class _Scanner(ast.NodeVisitor):
                 at_import=self.depth == 0,
                 guarded=self.tries > 0,
                 folder=folder,
-                raises_import_error=self.import_errors > 0,
+                raises_import_error=self._raises_import_error(),
             )
         )
 
@@ -269,7 +282,7 @@ def _own_folder(node: ast.expr) -> str | None:
 
 def scan_source(text: bytes, path: str, platform: str = sys.platform) -> list[LoadCall]:
     """The load-by-name calls in one Python source file (empty when it cannot be parsed)."""
-    if len(text) > MAX_SOURCE or PREFILTER.search(text) is None:
+    if len(text) > MAX_SOURCE or not any(token in text for token in TOKENS) or not _CALLED.search(text):
         return []
     try:
         tree = ast.parse(text, filename=path)
