@@ -272,6 +272,8 @@ class _KnownFiles:
         self._real = RealFileSystem()
         self._store = store
         self._known: dict[str, BinaryInfo | None] = {}
+        self._exists: dict[str, bool] = {}
+        self._realpaths: dict[str, str] = {}
         for environment in environments:
             for dist in environment.distributions:
                 for native in dist.native:
@@ -279,10 +281,18 @@ class _KnownFiles:
                         self._known[_absolute(environment, native.install_path)] = native.info
 
     def exists(self, path: str) -> bool:
-        return path in self._known or self._real.exists(path)
+        if path in self._known:
+            return True
+        found = self._exists.get(path)
+        if found is None:
+            found = self._exists[path] = self._real.exists(path)
+        return found
 
     def realpath(self, path: str) -> str:
-        return self._real.realpath(path)
+        found = self._realpaths.get(path)
+        if found is None:
+            found = self._realpaths[path] = self._real.realpath(path)
+        return found
 
     def binary(self, path: str) -> BinaryInfo | None:
         if path in self._known:

@@ -59,8 +59,20 @@ def _norm(path: str) -> str:
     return posixpath.normpath(path) if path.startswith("/") else path
 
 
+#: The last environment :func:`_files` indexed, and its index: every check asks for the same one.
+_LAST_INDEX: list[tuple[EnvironmentInspection, dict[str, _Owned]]] = []
+
+
 def _files(env: EnvironmentInspection) -> dict[str, _Owned]:
-    """Every distribution's native file by normalized absolute path."""
+    """Every distribution's native file by normalized absolute path (callers must not change it)."""
+    if _LAST_INDEX and _LAST_INDEX[0][0] is env:
+        return _LAST_INDEX[0][1]
+    index = _index_files(env)
+    _LAST_INDEX[:] = [(env, index)]
+    return index
+
+
+def _index_files(env: EnvironmentInspection) -> dict[str, _Owned]:
     index: dict[str, _Owned] = {}
     for inspection in env.distributions:
         site = posixpath.dirname(_norm(inspection.artifact.path))

@@ -182,7 +182,7 @@ def read_environment(
             states.append(found[1])
         if progress is not None:
             progress(done, len(dist_infos))
-    unowned = _unowned(directory, {f for d in distributions for f in d.files})
+    unowned = _unowned(directory, {f for d in distributions for f in d.files}, cache)
     if unowned is not None:
         distributions.append(unowned)
     return Environment(directory, tuple(distributions), tuple(states), tuple(unreadable))
@@ -216,18 +216,35 @@ UNOWNED = "(files in no RECORD)"
 _SKIP_DIRS = ("__pycache__",)
 
 
-def _unowned(site: Path, owned: set[str]) -> Artifact | None:
-    """Native files under ``site`` that no RECORD lists, as one pseudo-distribution (or None)."""
-    native: list[NativeFile] = []
-    for root, dirs, files in os.walk(site):
-        dirs[:] = [d for d in dirs if not d.endswith((".dist-info", ".egg-info")) and d not in _SKIP_DIRS]
-        relative_root = Path(root).relative_to(site).as_posix()
-        for name in files:
-            path = name if relative_root == "." else f"{relative_root}/{name}"
-            if path not in owned and (name.endswith((".so", ".pyd", ".dylib", ".dll")) or ".so." in name):
-                found = _read_file(site, path)
-                if found is not None:
-                    native.append(found)
+def _unowned(site: Path, owned: set[str], cache: EnvCache | None = None) -> Artifact | None:
+    """Native files under ``site`` that no RECORD lists, as one pseudo-distribution (or None).
+
+    With a cache, the walk is skipped while no folder under ``site`` changed (a file added or
+    removed changes its folder's modification time) and the RECORDs list the same files.
+    """
+    top = os.fspath(site)
+    key = None
+    native: list[NativeFile] | None = None
+    if cache is not None and cache.enabled:
+        digest = hashlib.sha256("\n".join(sorted(owned)).encode("utf-8", "surrogateescape")).hexdigest()
+        key = f"unowned\0{os.path.realpath(top)}\0{digest}"
+        native = _unowned_from_json(cache.get(key))
+    if native is None:
+        native = []
+        folders: dict[str, int] = {}
+        for root, dirs, files in os.walk(top):
+            folders[root] = _folder_mtime(root)
+            dirs[:] = [d for d in dirs if not d.endswith((".dist-info", ".egg-info")) and d not in _SKIP_DIRS]
+            relative_root = root[len(top) :].strip(os.sep).replace(os.sep, "/")
+            for name in files:
+                path = f"{relative_root}/{name}" if relative_root else name
+                if path not in owned and (name.endswith((".so", ".pyd", ".dylib", ".dll")) or ".so." in name):
+                    found = _read_file(site, path)
+                    if found is not None:
+                        native.append(found)
+        if key is not None and cache is not None:
+            listed = [{**(_native_to_json(n) or {}), "path": n.path} for n in native]
+            cache.put(key, folders=folders, native=listed)
     if not native:
         return None
     return Artifact(
@@ -242,10 +259,157 @@ def _unowned(site: Path, owned: set[str]) -> Artifact | None:
     )
 
 
+def _unowned_from_json(entry: dict[str, object] | None) -> list[NativeFile] | None:
+    if entry is None:
+        return None
+    try:
+        folders, listed = entry["folders"], entry["native"]
+        if not isinstance(folders, dict) or not isinstance(listed, list):
+            return None
+        if any(_folder_mtime(f) != m for f, m in folders.items()):
+            return None
+        native = []
+        for item in listed:
+            usable, found = _native_from_json(item, str(item["path"]))
+            if not usable or found is None:
+                return None
+            native.append(found)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return native
+
+
 def _read_distribution(
     site: Path, dist_info: Path, root: Path, cache: EnvCache | None = None
 ) -> tuple[Artifact, DiskState] | str:
-    """The distribution and its disk state, or why its metadata cannot be read."""
+    """The distribution and its disk state, or why its metadata cannot be read.
+
+    With a cache, a distribution whose RECORD and METADATA, every folder its files live in (a
+    file added or removed changes its folder's modification time) and every native file are
+    unchanged is taken from the cache whole.
+    """
+    key = _distribution_key(dist_info) if cache is not None and cache.enabled else None
+    if key is not None and cache is not None:
+        entry = cache.get(key)
+        if entry is not None:
+            found = _distribution_from_json(entry)
+            if found is not None:
+                return found
+    result = _read_distribution_files(site, dist_info, root, cache)
+    if key is not None and cache is not None and not isinstance(result, str):
+        artifact, state, walk = result
+        cache.put(key, **_distribution_to_json(artifact, state, walk))
+    return result if isinstance(result, str) else result[:2]
+
+
+def _distribution_key(dist_info: Path) -> str | None:
+    try:
+        record, metadata = (dist_info / "RECORD").stat(), (dist_info / "METADATA").stat()
+    except OSError:
+        return None
+    return "dist\0" + file_key(str(dist_info / "RECORD"), record) + "\0" + file_key("METADATA", metadata)
+
+
+def _folder_mtime(folder: str) -> int:
+    try:
+        return os.stat(folder).st_mtime_ns  # noqa: PTH116 - thousands of folders, strings
+    except OSError:
+        return -1
+
+
+def _distribution_to_json(artifact: Artifact, state: DiskState, walk: _Walk) -> dict[str, object]:
+    return {
+        "folders": {f: _folder_mtime(f) for f in [*walk.listed, os.fspath(artifact.path)]},
+        "natives": walk.native_keys,
+        "artifact": {
+            "path": artifact.path,
+            "name": artifact.name,
+            "version": artifact.version,
+            "claimed_tags": list(artifact.claimed_tags),
+            "files": list(artifact.files),
+            "native": [{**(_native_to_json(n) or {}), "path": n.path} for n in artifact.native],
+            "requires_dist": list(artifact.requires_dist),
+            "root_is_purelib": artifact.root_is_purelib,
+            "installer": artifact.installer,
+            "markers": list(artifact.markers),
+            "dll_directories": list(artifact.dll_directories),
+        },
+        "state": {
+            "missing": list(state.missing),
+            "modified": [list(m) for m in state.modified],
+            "outside": list(state.outside),
+            "unreadable": [list(u) for u in state.unreadable],
+            "foreign": list(state.foreign),
+            "digests": state.digests,
+            "has_extensions": state.has_extensions,
+            "load_calls": calls_to_json(state.load_calls),
+        },
+    }
+
+
+def _distribution_from_json(entry: dict[str, object]) -> tuple[Artifact, DiskState] | None:
+    """The cached distribution, if the folders and native files it was read from are unchanged
+    and the entry is well-formed; None otherwise (it is then read again)."""
+    try:
+        folders, natives = entry["folders"], entry["natives"]
+        data, saved = entry["artifact"], entry["state"]
+        if not (isinstance(folders, dict) and isinstance(natives, dict)):
+            return None
+        if not (isinstance(data, dict) and isinstance(saved, dict)):
+            return None
+        if any(_folder_mtime(f) != m for f, m in folders.items()):
+            return None
+        for full, key in natives.items():
+            if file_key(full, os.stat(full)) != key:  # noqa: PTH116
+                return None
+        native: list[NativeFile] = []
+        for item in data["native"]:
+            usable, found = _native_from_json(item, str(item["path"]))
+            if not usable or found is None:
+                return None
+            native.append(found)
+        files = tuple(str(f) for f in data["files"])
+        requires = tuple(str(r) for r in data["requires_dist"])
+        artifact = Artifact(
+            kind=ArtifactKind.DISTRIBUTION,
+            path=str(data["path"]),
+            name=str(data["name"]),
+            version=str(data["version"]),
+            claimed_tags=tuple(str(t) for t in data["claimed_tags"]),
+            files=files,
+            native=tuple(native),
+            requires_dist=requires,
+            root_is_purelib=data["root_is_purelib"] if isinstance(data["root_is_purelib"], bool) else None,
+            size=sum(n.size for n in native),
+            installer=data["installer"] if isinstance(data["installer"], str) else None,
+            markers=tuple(str(m) for m in data["markers"]),
+            dll_directories=tuple(str(d) for d in data["dll_directories"]),
+        )
+        state = DiskState(
+            name=artifact.name,
+            version=artifact.version,
+            dist_info=artifact.path,
+            requires_dist=requires,
+            missing=tuple(str(m) for m in saved["missing"]),
+            modified=tuple((str(a), str(b)) for a, b in saved["modified"]),
+            outside=tuple(str(o) for o in saved["outside"]),
+            unreadable=tuple((str(a), str(b)) for a, b in saved["unreadable"]),
+            foreign=tuple(str(f) for f in saved["foreign"]),
+            digests={str(k): str(v) for k, v in saved["digests"].items()},
+            has_extensions=bool(saved["has_extensions"]),
+            load_calls=tuple(
+                c for item in saved["load_calls"] for c in calls_from_json([item], str(item["file"]))
+            ),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, OSError):
+        return None
+    return artifact, state
+
+
+def _read_distribution_files(
+    site: Path, dist_info: Path, root: Path, cache: EnvCache | None = None
+) -> tuple[Artifact, DiskState, _Walk] | str:
+    """:func:`_read_distribution` without the distribution-level cache."""
     try:
         metadata = parse_headers(_read_text_strict(dist_info / "METADATA"))
     except OSError as exc:
@@ -312,7 +476,7 @@ def _read_distribution(
         has_extensions=any(_EXTENSION_NAME.search(path) for path in files),
         load_calls=tuple(walk.load_calls),
     )
-    return artifact, state
+    return artifact, state, walk
 
 
 _EXTENSION_NAME = re.compile(r"\.(?:cpython-[^/]*|abi3|pypy[^/]*)\.(?:so|pyd)$|\.pyd$", re.IGNORECASE)
@@ -360,6 +524,13 @@ class _Walk:
         self.digests: dict[str, str] = {}
         self._listings: dict[str, dict[str, os.DirEntry[str]]] = {}
         self.load_calls: list[LoadCall] = []
+        #: Full path -> cache key of each native file read (what a cached result depends on).
+        self.native_keys: dict[str, str] = {}
+
+    @property
+    def listed(self) -> list[str]:
+        """The folders listed (a cached result holds while their modification times do)."""
+        return list(self._listings)
 
     def inside(self, path: str) -> bool:
         if not path.startswith(("../", "/")) and path != "..":
@@ -427,6 +598,7 @@ class _Walk:
         if not may_be_native(path):
             return None
         key = file_key(full, status)
+        self.native_keys[full] = key
         try:
             found = self._native(full, path, key)
         except OSError as exc:

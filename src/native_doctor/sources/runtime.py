@@ -244,7 +244,8 @@ def top_level_modules(dist_records: Iterable[str]) -> tuple[str, ...]:
     ``.data`` trees, paths outside site-packages and ``__pycache__`` are ignored."""
     names: set[str] = set()
     for raw in dist_records:
-        path = posixpath.normpath(raw.replace("\\", "/"))
+        # RECORD paths from the environment reader are normalized already; others are made so.
+        path = raw if "\\" not in raw and "./" not in raw else posixpath.normpath(raw.replace("\\", "/"))
         if path.startswith(("../", "/")) or path == "..":
             continue
         head, _, rest = path.partition("/")
