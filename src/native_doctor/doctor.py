@@ -8,10 +8,11 @@ This is the orchestration layer: it calls the sources (I/O) and the pure analysi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -21,6 +22,7 @@ from native_doctor.binary.model import BinaryInfo
 from native_doctor.environment import EnvironmentInspection, ImportPrediction, RuntimeLoad
 from native_doctor.model import Artifact
 from native_doctor.platforms.loader import FileIndex
+from native_doctor.requirements import unmet_requirements
 from native_doctor.sources.env import DiskState, Environment, host_ld_cache, host_libraries, read_environment
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
 from native_doctor.sources.host import HostFacts, read_host_facts
@@ -75,7 +77,7 @@ def examine(
     predictions = _predict(environments, interpreter, host, cache, caches)
     for store in caches:
         store.save()
-    return EnvironmentInspection(
+    inspection = EnvironmentInspection(
         host=host,
         site_packages=tuple(str(d) for d in directories),
         distributions=tuple(inspections),
@@ -83,11 +85,15 @@ def examine(
         top_levels={str(canonicalize_name(d.name)): top_level_modules(d.files) for d in distributions},
         predictions=predictions,
         markers=markers,
-        runtime=_probe(environments, interpreter, predictions, markers) if runtime else (),
         installed=tuple(s for e in environments for s in e.states),
         runtime_loads=_resolve_loads(environments, cache),
         unreadable=tuple(u for e in environments for u in e.unreadable) + tuple(unreadable),
     )
+    if not runtime:
+        return inspection
+    unmet = {state.dist_info for state, *_rest in unmet_requirements(inspection)}
+    probes = _probe(environments, interpreter, predictions, markers, unmet)
+    return dataclasses.replace(inspection, runtime=probes)
 
 
 def _absolute(environment: Environment, path: str) -> str:
@@ -334,15 +340,20 @@ def _probe(
     python: str,
     predictions: Sequence[ImportPrediction] = (),
     markers: Mapping[str, BinaryMarkers] | None = None,
+    unmet: Collection[str] = (),
 ) -> tuple[ImportProbe, ...]:
     """Import, each in a child process: the top-level packages of every distribution with extension
     modules or with missing files, and every module the static picture flags (an extension the
-    simulation fails to load or built for NumPy 1.x, a module loading a library by name)."""
+    simulation fails to load or built for NumPy 1.x, a module loading a library by name) and, for
+    a distribution with an unmet requirement (``unmet``: ``.dist-info`` paths), each subpackage
+    holding extension modules (``scipy.linalg``: ``import scipy`` alone may load none of them)."""
     modules: dict[str, None] = {}
     for environment in environments:
         for dist, state in zip(environment.distributions, _states(environment), strict=False):
             if _extensions(environment, dist) or (state is not None and state.missing):
                 modules.update(dict.fromkeys(top_level_modules(dist.files)))
+            if dist.path in unmet:
+                modules.update(dict.fromkeys(_subpackages_with_extensions(dist)))
             if state is not None:
                 for call in state.load_calls:
                     found = module_of(call.file)
@@ -369,6 +380,17 @@ def _probe(
     return tuple(probe_import(module, python=python) for module in chosen)
 
 
+def _subpackages_with_extensions(dist: Artifact, limit: int = 12) -> list[str]:
+    """``top.sub`` for each second-level package that holds extension modules, at most ``limit``."""
+    found: dict[str, None] = {}
+    for native in dist.native:
+        if _EXTENSION.search(native.install_path):
+            module = module_of(native.install_path.rpartition("/")[0] + "/__init__.py")
+            if module and module.count(".") >= 1:
+                found.setdefault(".".join(module.split(".")[:2]), None)
+    return list(found)[:limit]
+
+
 def _states(environment: Environment) -> list[DiskState | None]:
     """The disk state of each distribution of ``environment``, in the same order (None: unowned)."""
     by_path = {state.dist_info: state for state in environment.states}
@@ -383,7 +405,6 @@ def _with_conda_meta(host: HostFacts) -> HostFacts:
     count = sum(1 for _ in meta.glob("*.json")) if meta.is_dir() else 0
     if not count:
         return host
-    import dataclasses
 
     return dataclasses.replace(host, installers={**host.installers, "conda (conda-meta)": count})
 
@@ -393,7 +414,6 @@ def _interpreter_facts(host: HostFacts, python: str) -> HostFacts:
     # Not realpath: two venvs' pythons are links to one base interpreter, yet different environments.
     if Path(python).absolute() == Path(sys.executable).absolute():
         return host
-    import dataclasses
     import json
     import subprocess
 

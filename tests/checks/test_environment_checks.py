@@ -910,6 +910,25 @@ def test_nd716_and_nd717_report_what_was_not_read() -> None:
     assert unread.severity is Severity.INFO and "FIFO" in unread.message
 
 
+def test_nd712_one_finding_per_package_and_cause_quoting_the_root_cause() -> None:
+    from native_doctor.sources.runtime import ImportProbe
+
+    def failed(module: str) -> ImportProbe:
+        error = "ImportError: Unable to import required dependencies"
+        return ImportProbe(
+            module, False, 1, None, error, (), 0.1, root_cause="ValueError: numpy.dtype size changed"
+        )
+
+    env = dataclasses.replace(
+        _loads_fine(),
+        top_levels=MappingProxyType({"scipy": ("scipy",)}),
+        runtime=(failed("scipy.linalg"), failed("scipy.fft"), failed("scipy.io")),
+    )
+    [finding] = _findings("ND712", env)
+    assert "`import scipy.linalg`, `import scipy.fft`, `import scipy.io` each failed" in finding.message
+    assert "root cause: ValueError: numpy.dtype size changed" in finding.message
+
+
 # --------------------------------------------------------------------------- ND718
 
 

@@ -26,6 +26,7 @@ from native_doctor.checks import dependencies as deps
 from native_doctor.checks.registry import Finding, Severity, register_environment
 from native_doctor.model import NativeFile, Resolution
 from native_doctor.platforms import linux, macos
+from native_doctor.requirements import matching_requirement
 from native_doctor.sources.host import max_cuda_for_driver
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from native_doctor.environment import EnvironmentInspection, ImportPrediction
     from native_doctor.platforms.process_linux import LoadResult, ProcessReport
     from native_doctor.platforms.process_linux import Resolution as LoadResolution
+    from native_doctor.sources.runtime import ImportProbe
 
 __all__ = ["gcc_for_glibcxx", "numpy_level"]
 
@@ -1643,28 +1645,35 @@ def _predicted_ok(env: EnvironmentInspection, module: str) -> bool | None:
     references=("https://man7.org/linux/man-pages/man8/ld.so.8.html",),
 )
 def import_failed_at_runtime(env: EnvironmentInspection) -> Iterator[Finding]:
-    """One finding per probed package that failed, or that succeeded against the prediction."""
+    """One finding per top-level package and cause of failure (``scipy.linalg``, ``scipy.fft``, ...
+    failing on one missing ``numpy.exceptions`` is one finding), and one per probed package that
+    succeeded against the prediction."""
     artifact = env.site_packages[0] if env.site_packages else ""
+    failed: dict[tuple[str, str], list[ImportProbe]] = {}
     for probe in env.runtime:
-        predicted = _predicted_ok(env, probe.module)
         if not probe.ok:
             cause = probe.signal or probe.error or f"exit status {probe.returncode}"
             if probe.root_cause and probe.root_cause not in cause:
                 cause += f"; root cause: {probe.root_cause}"
-            notes = f" ({'; '.join(probe.notes)})" if probe.notes else ""
-            expected = {
-                True: "the loader simulation predicted it would load",
-                False: "as predicted",
-                None: "",
-            }
-            yield import_failed_at_runtime.finding(
-                f"`import {probe.module}` failed in a child process: {cause}{notes}"
-                + (f"; {expected[predicted]}" if expected[predicted] else ""),
-                artifact,
-                probe.module,
-                cause,
-            )
-        elif predicted is False:
+            failed.setdefault((probe.module.partition(".")[0], cause), []).append(probe)
+    expected = {True: "the loader simulation predicted it would load", False: "as predicted", None: ""}
+    for (_top, cause), probes in failed.items():
+        first = probes[0]
+        predicted = _predicted_ok(env, first.module)
+        notes = sorted({n for p in probes for n in p.notes})
+        modules = _list((f"`import {p.module}`" for p in probes), 4)
+        verb = "failed" if len(probes) == 1 else "each failed"
+        yield import_failed_at_runtime.finding(
+            f"{modules} {verb} in a child process: {cause}"
+            + (f" ({'; '.join(notes)})" if notes else "")
+            + (f"; {expected[predicted]}" if expected[predicted] else ""),
+            artifact,
+            first.module,
+            cause,
+        )
+    for probe in env.runtime:
+        predicted = _predicted_ok(env, probe.module)
+        if probe.ok and predicted is False:
             yield dataclasses.replace(
                 import_failed_at_runtime.finding(
                     f"`import {probe.module}` succeeded although the loader simulation predicted a load "
@@ -1677,6 +1686,6 @@ def import_failed_at_runtime(env: EnvironmentInspection) -> Iterator[Finding]:
             )
 
 
-# The checks on installed files and requirements (ND713-ND717) live in their own module; importing
-# it here registers them with the environment checks.
-from native_doctor.checks.installed import matching_requirement  # noqa: E402
+# The checks on installed files, requirements and libraries loaded by name (ND713-ND718) live in
+# their own module; importing it here registers them with the environment checks.
+from native_doctor.checks import installed as _installed  # noqa: E402, F401

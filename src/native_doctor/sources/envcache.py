@@ -118,14 +118,13 @@ class EnvCache:
 
 def _code_fingerprint() -> str:
     """native-doctor's version and the state of the modules whose output is cached (the binary
-    readers, the marker scan, the load-by-name scan, the RECORD walk, this module): a changed
-    reader never serves stale entries."""
+    readers and every source module: the RECORD walk, the metadata parser, the marker and
+    load-by-name scans, this module): a changed reader never serves stale entries."""
     from native_doctor import __version__
 
     here = Path(__file__).resolve().parent.parent
     parts = [__version__]
-    sources = [here / "sources" / name for name in ("markers.py", "loadnames.py", "env.py")]
-    for module in sorted([*here.joinpath("binary").glob("*.py"), *sources, Path(__file__)]):
+    for module in sorted([*here.joinpath("binary").glob("*.py"), *here.joinpath("sources").glob("*.py")]):
         try:
             status = module.stat()
         except OSError:
