@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
@@ -82,7 +83,13 @@ def examine(
         site_packages=tuple(str(d) for d in directories),
         distributions=tuple(inspections),
         versions={str(canonicalize_name(d.name)): d.version for d in distributions},
-        top_levels={str(canonicalize_name(d.name)): top_level_modules(d.files) for d in distributions},
+        top_levels={
+            str(canonicalize_name(d.name)): state.top_levels
+            if state is not None
+            else top_level_modules(d.files)
+            for e in environments
+            for d, state in zip(e.distributions, _states(e), strict=True)
+        },
         predictions=predictions,
         markers=markers,
         installed=tuple(s for e in environments for s in e.states),
@@ -425,10 +432,18 @@ def _interpreter_facts(host: HostFacts, python: str) -> HostFacts:
         "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
         "'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix}))"
     )
-    try:
-        proc = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60, check=False)
-        facts = json.loads(proc.stdout)
-    except (OSError, subprocess.SubprocessError, ValueError):
+    from native_doctor.sources.env import INTERPRETER_FACTS
+
+    facts: dict[str, Any] | None = INTERPRETER_FACTS.get(python)
+    if facts is None:
+        try:
+            proc = subprocess.run(
+                [python, "-c", script], capture_output=True, text=True, timeout=60, check=False
+            )
+            facts = json.loads(proc.stdout)
+        except (OSError, subprocess.SubprocessError, ValueError):
+            return host
+    if not isinstance(facts, dict) or not isinstance(facts.get("prefix"), str):
         return host
     kind = "venv" if facts["prefix"] != facts["base_prefix"] else host.environment_kind
     if Path(facts["prefix"], "conda-meta").is_dir():

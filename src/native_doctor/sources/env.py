@@ -33,6 +33,7 @@ from native_doctor.sources.loadnames import (
     scan_source,
     skipped_source,
 )
+from native_doctor.sources.runtime import top_level_modules
 
 __all__ = [
     "DiskState",
@@ -76,6 +77,8 @@ class DiskState:
     has_extensions: bool = False
     #: Libraries its Python code loads by a literal name (``ctypes.CDLL("libzbar.so.0")``).
     load_calls: tuple[LoadCall, ...] = ()
+    #: Top-level import names its RECORD installs (``runtime.top_level_modules``).
+    top_levels: tuple[str, ...] = ()
 
 
 class Environment:
@@ -133,6 +136,11 @@ def _holds_distributions(directory: Path) -> bool:
         return False
 
 
+#: Facts of interpreters :func:`site_packages_of` asked (Python version, prefix, ...), so the
+#: doctor need not start the interpreter a second time.
+INTERPRETER_FACTS: dict[str, dict[str, object]] = {}
+
+
 def site_packages_of(python: str) -> list[Path]:
     """The site directories of another interpreter (asked, never guessed): see :func:`site_packages`.
 
@@ -144,8 +152,13 @@ def site_packages_of(python: str) -> list[Path]:
     from native_doctor.errors import UsageError
 
     script = (
-        "import json, sys, sysconfig; p = sysconfig.get_paths(); "
-        "print(json.dumps([[p['purelib'], p['platlib']], sys.path]))"
+        "import json, platform, sys, sysconfig; p = sysconfig.get_paths(); "
+        "print(json.dumps([[p['purelib'], p['platlib']], sys.path, {"
+        "'python_version': platform.python_version(), "
+        "'python_implementation': platform.python_implementation(), "
+        "'abiflags': getattr(sys, 'abiflags', ''), "
+        "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
+        "'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix}]))"
     )
     try:
         proc = subprocess.run(
@@ -154,9 +167,16 @@ def site_packages_of(python: str) -> list[Path]:
         answer = json.loads(proc.stdout) if proc.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
         answer = None
-    if not (isinstance(answer, list) and len(answer) == 2 and all(isinstance(a, list) for a in answer)):
+    if not (
+        isinstance(answer, list)
+        and len(answer) == 3
+        and isinstance(answer[0], list)
+        and isinstance(answer[1], list)
+        and isinstance(answer[2], dict)
+    ):
         raise UsageError(f"--python {python}: not a Python interpreter that can be run here")
-    schemes, path = answer
+    schemes, path, facts = answer
+    INTERPRETER_FACTS[python] = facts
     return site_directories([str(p) for p in schemes], [str(p) for p in path])
 
 
@@ -343,6 +363,7 @@ def _distribution_to_json(artifact: Artifact, state: DiskState, walk: _Walk) -> 
             "digests": state.digests,
             "has_extensions": state.has_extensions,
             "load_calls": calls_to_json(state.load_calls),
+            "top_levels": list(state.top_levels),
         },
     }
 
@@ -400,6 +421,7 @@ def _distribution_from_json(entry: dict[str, object]) -> tuple[Artifact, DiskSta
             load_calls=tuple(
                 c for item in saved["load_calls"] for c in calls_from_json([item], str(item["file"]))
             ),
+            top_levels=tuple(str(t) for t in saved["top_levels"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError, OSError):
         return None
@@ -475,6 +497,7 @@ def _read_distribution_files(
         digests=walk.digests,
         has_extensions=any(_EXTENSION_NAME.search(path) for path in files),
         load_calls=tuple(walk.load_calls),
+        top_levels=top_level_modules(files),
     )
     return artifact, state, walk
 
