@@ -94,6 +94,7 @@ def examine(
         markers=markers,
         installed=tuple(s for e in environments for s in e.states),
         runtime_loads=_resolve_loads(environments, cache),
+        conditional_extensions=_conditional(environments, predictions),
         unreadable=tuple(u for e in environments for u in e.unreadable) + tuple(unreadable),
     )
     if not runtime:
@@ -256,6 +257,48 @@ def _resolve_one(
     if name in system:
         return os.path.join(system[name], name), _DLOPEN  # noqa: PTH118
     return None, _DLOPEN
+
+
+def _conditional(
+    environments: Sequence[Environment], predictions: Sequence[ImportPrediction]
+) -> frozenset[str]:
+    """The failing extension modules whose package imports them only conditionally: every import
+    statement naming them (in the distribution's Python files) is inside a function or a ``try``
+    with handlers (numba's optional ``tbbpool`` threading layer needs a libtbb nobody installs)."""
+    failing: dict[str, list[str]] = {}
+    for prediction in predictions:
+        for extension, result in zip(prediction.extensions, prediction.report.extensions, strict=False):
+            if not result.ok:
+                failing.setdefault(prediction.dist_info, []).append(extension)
+    if not failing:
+        return frozenset()
+    found: set[str] = set()
+    for environment in environments:
+        site = os.fspath(environment.site_packages)
+        for dist in environment.distributions:
+            for extension in failing.get(dist.path, []):
+                module = module_of(os.path.relpath(extension, site))
+                if module is not None and _imported_conditionally(site, dist.files, module):
+                    found.add(extension)
+    return frozenset(found)
+
+
+def _imported_conditionally(site: str, files: Sequence[str], module: str) -> bool:
+    from native_doctor.sources._file import open_regular
+    from native_doctor.sources.loadnames import MAX_SOURCE, import_sites
+
+    sites: list[bool] = []
+    for path in files:
+        if not path.endswith(".py") or path.startswith("../") or "/tests/" in path:
+            continue
+        package = module_of(path.rpartition("/")[0] + "/__init__.py") or ""
+        try:
+            with open_regular(os.path.join(site, path)) as handle:  # noqa: PTH118
+                text = handle.read(MAX_SOURCE + 1) or b""
+        except OSError:
+            continue
+        sites.extend(import_sites(text, module, package))
+    return bool(sites) and all(sites)
 
 
 def _cached_markers(path: str, store: EnvCache | None) -> BinaryMarkers:

@@ -76,6 +76,9 @@ class EnvironmentInspection:
     unreadable: tuple[tuple[str, str], ...] = ()
     #: Libraries loaded by name from Python code (ctypes, cffi), resolved as this host would.
     runtime_loads: tuple[RuntimeLoad, ...] = ()
+    #: Absolute paths of extension modules the simulation cannot load that their package imports
+    #: only conditionally (every import of them sits in a function or a ``try``): optional parts.
+    conditional_extensions: frozenset[str] = frozenset()
 
     def absolute(self, inspection: Inspection, path: str) -> str:
         """The absolute path of a file of ``inspection`` given by its RECORD path."""

@@ -221,6 +221,14 @@ def test_nd701_a_vendored_hash_named_library_is_fixed_by_reinstalling_the_distri
     assert "apt-file" not in finding.message
 
 
+def test_nd701_an_extension_imported_only_conditionally_is_info() -> None:
+    """numba's tbbpool needs libtbb.so.12, which nobody installs; numba imports it in a function."""
+    env = _missing("libtbb.so.12")
+    env = dataclasses.replace(env, conditional_extensions=frozenset({_abs(EXT)}))
+    [finding] = _findings("ND701", env)
+    assert finding.severity is Severity.INFO and "only conditionally" in finding.message
+
+
 def _loads_fine() -> EnvironmentInspection:
     demo = _dist("demo", "1.0", _file(EXT, _elf(("libfoo.so.1",))))
     found = Resolution("libfoo.so.1", _abs(EXT), "/usr/lib/x86_64-linux-gnu/libfoo.so.1", "ld.so cache")

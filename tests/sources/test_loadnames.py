@@ -123,3 +123,20 @@ def test_the_else_branch_of_a_windows_test_is_this_platforms() -> None:
 def test_calls_round_trip_through_json() -> None:
     calls = _scan(PYZBAR, "pyzbar/zbar_library.py")
     assert list(calls_from_json(calls_to_json(calls), "pyzbar/zbar_library.py")) == calls
+
+
+@pytest.mark.parametrize(
+    ("source", "sites"),
+    [
+        ("from . import _x\n", [False]),
+        ("import a.b._x\n", [False]),
+        ("try:\n    from a.b import _x\nexcept ImportError:\n    _x = None\n", [True]),
+        ("def layer():\n    from a.b import _x as lib\n    return lib\n", [True]),
+        ("import os\n", []),
+    ],
+    ids=["relative", "absolute", "try-except", "in-a-function", "not-imported"],
+)
+def test_import_sites_of_an_extension_module(source: str, sites: list[bool]) -> None:
+    from native_doctor.sources.loadnames import import_sites
+
+    assert import_sites(source.encode(), "a.b._x", "a.b") == sites

@@ -217,6 +217,21 @@ def import_will_fail(env: EnvironmentInspection) -> Iterator[Finding]:
             first = extensions[0]
             more = f" (and {len(extensions) - 1} more extension module(s))" if len(extensions) > 1 else ""
             searched = _list(resolution.searched, 8) if resolution.searched else "no directory"
+            if all(_norm(e) in env.conditional_extensions for e in extensions):
+                yield dataclasses.replace(
+                    import_will_fail.finding(
+                        f"{_show(first, index)}{more} cannot be loaded ({name} is found nowhere; searched "
+                        f"{searched}), but {prediction.distribution} imports it only conditionally (in a "
+                        "function or a try/except): an optional part, e.g. a threading layer or an "
+                        f"accelerator. `import` of the package is not affected; the feature that needs it "
+                        f"is. {_missing_fix(name, prediction, names, env)}",
+                        prediction.dist_info,
+                        _member(first, index),
+                        name,
+                    ),
+                    severity=Severity.INFO,
+                )
+                continue
             yield import_will_fail.finding(
                 f"importing {_show(first, index)}{more} will fail: ImportError: {resolution.error}. "
                 f"{name} is needed by {_show(resolution.requested_by, index)}; searched {searched} and the "

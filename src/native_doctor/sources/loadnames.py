@@ -345,3 +345,51 @@ def calls_from_json(data: object, path: str) -> Iterator[LoadCall]:
             folder=item["folder"] if isinstance(item.get("folder"), str) else None,
             raises_import_error=bool(item.get("raises_import_error")),
         )
+
+
+def import_sites(text: bytes, module: str, package: str) -> list[bool]:
+    """For each statement in one source file that imports ``module`` (dotted), whether it is
+    conditional: inside a function, or inside a ``try`` that handles an exception. ``package`` is
+    the dotted package of the file (for relative imports). Unparsable files give no sites."""
+    short = module.rpartition(".")[2]
+    if short.encode() not in text or len(text) > MAX_SOURCE:
+        return []
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    sites: list[bool] = []
+
+    def names(node: ast.Import | ast.ImportFrom) -> list[str]:
+        if isinstance(node, ast.Import):
+            return [a.name for a in node.names]
+        base = node.module or ""
+        if node.level:
+            parts = package.split(".")
+            anchor = ".".join(parts[: len(parts) - node.level + 1]) if node.level <= len(parts) else ""
+            base = f"{anchor}.{base}" if base else anchor
+        return [f"{base}.{a.name}" if base else a.name for a in node.names] + [base]
+
+    def walk(node: ast.AST, conditional: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import | ast.ImportFrom) and module in names(child):
+                sites.append(conditional)
+            inner = conditional or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            if isinstance(child, ast.Try) and child.handlers:
+                for statement in child.body:
+                    walk_one(statement, True)
+                for part in (*child.handlers, *child.orelse, *child.finalbody):
+                    walk_one(part, conditional)
+                continue
+            walk(child, inner)
+
+    def walk_one(node: ast.AST, conditional: bool) -> None:
+        if isinstance(node, ast.Import | ast.ImportFrom) and module in names(node):
+            sites.append(conditional)
+        walk(node, conditional or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef))
+
+    try:
+        walk(tree, False)
+    except RecursionError:
+        return []
+    return sites
