@@ -173,6 +173,33 @@ RECIPES: tuple[Recipe, ...] = (
         note="scipy is built for a newer NumPy C-API than 1.24",
     ),
     Recipe(
+        "misc-native",
+        (
+            (
+                *INSTALL,
+                "psutil",
+                "regex",
+                "rpds-py",
+                "argon2-cffi",
+                "pydantic",
+                "tokenizers",
+                "zstandard",
+                "lz4",
+                "brotli",
+                "numba",
+            ),
+        ),
+        healthy=True,
+        note="popular native packages; numba's optional tbbpool/omppool layers need libraries not installed",
+    ),
+    Recipe(
+        "torch-cpu",
+        ((*INSTALL, "torch==2.13.0", "numpy", "scikit-learn", "opencv-python-headless", "pyarrow"),),
+        healthy=True,
+        smoke={"torch": "torch.ones(2) @ torch.ones(2)"},
+        note="torch's CPU wheel (from the local wheel folder) with scikit-learn's libgomp next to it",
+    ),
+    Recipe(
         "mixed-ok",
         ((*INSTALL, "numpy", "scipy", "pyzmq", "lxml", "pyyaml", "python-magic"),),
         healthy=True,
