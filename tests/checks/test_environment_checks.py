@@ -937,6 +937,15 @@ def test_nd712_one_finding_per_package_and_cause_quoting_the_root_cause() -> Non
     assert "root cause: ValueError: numpy.dtype size changed" in finding.message
 
 
+def test_nd712_an_optional_module_failing_is_info() -> None:
+    from native_doctor.sources.runtime import ImportProbe
+
+    probe = ImportProbe("demo._ext", False, 1, None, "ImportError: libtbb.so.12: cannot open", (), 0.1)
+    env = dataclasses.replace(_loads_fine(), runtime=(probe,), conditional_extensions=frozenset({_abs(EXT)}))
+    [finding] = _findings("ND712", env)
+    assert finding.severity is Severity.INFO and "optional module" in finding.message
+
+
 # --------------------------------------------------------------------------- ND718
 
 

@@ -28,6 +28,7 @@ from native_doctor.model import NativeFile, Resolution
 from native_doctor.platforms import linux, macos
 from native_doctor.requirements import matching_requirement
 from native_doctor.sources.host import max_cuda_for_driver
+from native_doctor.sources.runtime import module_of
 
 if TYPE_CHECKING:
     from native_doctor.analysis import Inspection
@@ -1672,7 +1673,21 @@ def import_failed_at_runtime(env: EnvironmentInspection) -> Iterator[Finding]:
                 cause += f"; root cause: {probe.root_cause}"
             failed.setdefault((probe.module.partition(".")[0], cause), []).append(probe)
     expected = {True: "the loader simulation predicted it would load", False: "as predicted", None: ""}
+    optional = {module_of(posixpath.relpath(path, _site(env, path))) for path in env.conditional_extensions}
     for (_top, cause), probes in failed.items():
+        if all(p.module in optional for p in probes):
+            yield dataclasses.replace(
+                import_failed_at_runtime.finding(
+                    f"{_list(f'`import {p.module}`' for p in probes)} failed in a child process: {cause}; "
+                    "an optional module its package imports only conditionally (in a function or a "
+                    "try/except), so importing the package itself is not affected",
+                    artifact,
+                    probes[0].module,
+                    cause,
+                ),
+                severity=Severity.INFO,
+            )
+            continue
         first = probes[0]
         predicted = _predicted_ok(env, first.module)
         notes = sorted({n for p in probes for n in p.notes})
