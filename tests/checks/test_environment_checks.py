@@ -937,6 +937,17 @@ def test_nd712_one_finding_per_package_and_cause_quoting_the_root_cause() -> Non
     assert "root cause: ValueError: numpy.dtype size changed" in finding.message
 
 
+def test_nd712_a_child_that_could_not_start_is_not_an_import_failure() -> None:
+    from native_doctor.sources.runtime import ImportProbe
+
+    probe = ImportProbe("demo", False, None, None, "cannot run /x/python: [Errno 2]", (), 0.0)
+    env = dataclasses.replace(
+        _loads_fine(), top_levels=MappingProxyType({"demo": ("demo",)}), runtime=(probe,)
+    )
+    [finding] = _findings("ND712", env)
+    assert finding.severity is Severity.INFO and finding.detail == "not-probed"
+
+
 def test_nd712_an_optional_module_failing_is_info() -> None:
     from native_doctor.sources.runtime import ImportProbe
 

@@ -1630,7 +1630,11 @@ def _predicted_ok(env: EnvironmentInspection, module: str) -> bool | None:
     predictions = [p for p in env.predictions if str(canonicalize_name(p.distribution)) in owners]
     if not predictions:
         return None
-    return all(load.ok for p in predictions for load in p.report.extensions)
+    return all(
+        load.ok or _norm(load.requested) in env.conditional_extensions
+        for p in predictions
+        for load in p.report.extensions
+    )
 
 
 @register_environment(
@@ -1667,6 +1671,19 @@ def import_failed_at_runtime(env: EnvironmentInspection) -> Iterator[Finding]:
     artifact = env.site_packages[0] if env.site_packages else ""
     failed: dict[tuple[str, str], list[ImportProbe]] = {}
     for probe in env.runtime:
+        if not probe.ok and probe.returncode is None and not probe.timed_out:
+            # The child never ran (the interpreter could not be started): nothing is known about
+            # the import, and it is not the package's failure.
+            yield dataclasses.replace(
+                import_failed_at_runtime.finding(
+                    f"`import {probe.module}` could not be tried: {probe.error}",
+                    artifact,
+                    probe.module,
+                    "not-probed",
+                ),
+                severity=Severity.INFO,
+            )
+            continue
         if not probe.ok:
             cause = probe.signal or probe.error or f"exit status {probe.returncode}"
             if probe.root_cause and probe.root_cause not in cause:
