@@ -132,3 +132,19 @@ def test_env_header_names_the_examined_folder_and_ends_with_a_verdict(
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith(f"examined folder(s): {site} ")
     assert out.rstrip().splitlines()[-1].startswith("verdict: ")
+
+
+@pytest.mark.parametrize(
+    ("site", "root"),
+    [
+        ("/venv/lib/python3.12/site-packages", "/venv"),
+        ("/usr/lib/python3/dist-packages", "/usr"),
+        ("/usr/local/lib/python3.11/dist-packages", "/usr/local"),
+        ("/opt/conda/Lib/site-packages", "/opt/conda"),
+        ("/data/site-packages", "/data/site-packages"),
+    ],
+)
+def test_tree_root_is_the_installation_prefix(site: str, root: str) -> None:
+    from native_doctor.sources.env import tree_root
+
+    assert tree_root(Path(site)) == Path(root)
