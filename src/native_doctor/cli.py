@@ -111,6 +111,11 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     env.add_argument(
         "--runtime", action="store_true", help="also import each package in a child process and compare"
     )
+    env.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every file again (by default unchanged files reuse the last run's results)",
+    )
     _add_output_options(env, formats=("text", "json", "sarif", "github"))
     inspect = argparse.ArgumentParser(
         prog="native-doctor inspect",
@@ -350,7 +355,13 @@ def _run_env(options: argparse.Namespace) -> int:
         if not directory.is_dir():
             raise UsageError(f"{directory}: not a directory")
     with _progress("examining the environment") as tick:
-        environment = examine(directories, python=options.python, runtime=options.runtime, progress=tick)
+        environment = examine(
+            directories,
+            python=options.python,
+            runtime=options.runtime,
+            progress=tick,
+            use_cache=not options.no_cache,
+        )
     findings = [f for i in environment.distributions for f in run_checks(i, _ENV_ARTIFACT_CHECKS)]
     findings.extend(run_environment_checks(environment))
     extra = {"environment": _environment_json(environment)}
@@ -358,10 +369,26 @@ def _run_env(options: argparse.Namespace) -> int:
         options,
         list(environment.distributions),
         findings,
-        header=_host_summary(environment),
+        header=_host_summary(environment, examined=options.path),
         extra=extra,
         binaries=options.verbose,
+        footer=[_env_verdict(environment, findings)],
     )
+
+
+def _env_verdict(environment: Any, findings: Sequence[Finding]) -> str:
+    """The closing line of ``env``: healthy, or how many errors and warnings."""
+    from native_doctor.checks.registry import Severity
+
+    counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
+    total = len(environment.installed) or len(environment.distributions)
+    where = f"{total} distribution(s)"
+    notes = counts.get(Severity.INFO, 0)
+    if not counts.get(Severity.ERROR, 0) and not counts.get(Severity.WARNING, 0):
+        extra = f" ({notes} note(s) for information)" if notes else ""
+        return f"verdict: healthy: no errors or warnings in {where}{extra}"
+    parts = [f"{counts[s]} {s.value}(s)" for s in (Severity.ERROR, Severity.WARNING) if counts.get(s, 0)]
+    return f"verdict: {', '.join(parts)} in {where}"
 
 
 #: Artifact checks that still apply to an installed distribution (the loader simulation replaces
@@ -369,20 +396,30 @@ def _run_env(options: argparse.Namespace) -> int:
 _ENV_ARTIFACT_CHECKS = frozenset({"ND002"})
 
 
-def _host_summary(environment: Any) -> list[str]:
+def _host_summary(environment: Any, examined: Sequence[Path] | None = None) -> list[str]:
     host = environment.host
     level = f", x86-64-v{host.x86_64_level}" if host.x86_64_level else ""
     libc = f"{host.libc_name} {host.libc_version}" if host.libc_name else "unknown libc"
     threads = " free-threaded" if host.free_threaded else ""
     gpu = f"; NVIDIA driver {host.nvidia_driver}" if host.nvidia_driver else ""
     installers = ", ".join(f"{k} ({v})" for k, v in sorted(host.installers.items())) or "none recorded"
+    python = f"Python {host.python_version}{threads}"
     lines = [
-        f"Python {host.python_version}{threads} ({host.executable}), {host.environment_kind} environment",
+        f"examined folder(s): {', '.join(str(p) for p in examined)} (simulated with {python}, "
+        f"{host.executable})"
+        if examined
+        else f"{python} ({host.executable}), {host.environment_kind} environment",
         f"host: {host.distro_name or host.os_name} {host.machine}, {libc}{level}{gpu}",
         f"site-packages: {', '.join(environment.site_packages)}; installed by: {installers}",
         f"{len(environment.distributions)} distribution(s) carry native files; "
         f"{sum(len(p.extensions) for p in environment.predictions)} extension module(s) simulated",
     ]
+    foreign = sum(len(s.foreign) for s in environment.installed)
+    if foreign:
+        lines.append(
+            f"{foreign} native file(s) for another operating system (such as pip's Windows launchers) "
+            "counted apart, not examined"
+        )
     for probe in environment.runtime:
         state = "ok" if probe.ok else f"FAILED ({probe.signal or probe.error or 'error'})"
         lines.append(f"runtime: import {probe.module}: {state}")
@@ -627,6 +664,7 @@ def _report(
     header: Sequence[str] = (),
     extra: dict[str, Any] | None = None,
     binaries: bool = True,
+    footer: Sequence[str] = (),
 ) -> int:
     from native_doctor.checks.registry import Severity
     from native_doctor.report.json_report import document, dumps, sorted_findings
@@ -641,7 +679,7 @@ def _report(
 
         _write(options.output, github.render(findings))
     else:
-        _write_text(options, inspections, findings, header, binaries=binaries)
+        _write_text(options, inspections, findings, header, binaries=binaries, footer=footer)
     threshold = Severity(options.fail_on).rank
     failing = any(f.severity.rank >= threshold for f in findings)
     return EXIT_FINDINGS if failing and not options.exit_zero else EXIT_CLEAN
@@ -663,6 +701,7 @@ def _write_text(
     header: Sequence[str],
     *,
     binaries: bool,
+    footer: Sequence[str] = (),
 ) -> None:
     import io
 
@@ -677,6 +716,8 @@ def _write_text(
         else Console(file=target, no_color=True, soft_wrap=True)
     )
     render(console, inspections, findings, header=header, verbose=options.verbose, binaries=binaries)
+    for line in footer:
+        console.print(line, markup=False, highlight=False)
     if isinstance(target, io.StringIO):
         _write(options.output, target.getvalue())
 
