@@ -1,0 +1,73 @@
+"""Read wheels or an installed environment and build their SBOM (the seam between the I/O in
+``sources`` and the pure ``build``)."""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from native_doctor import __version__
+from native_doctor.model import Artifact
+from native_doctor.sbom.build import FileScan, build_sbom
+from native_doctor.sbom.catalog import libraries
+from native_doctor.sbom.evidence import Evidence, scan
+from native_doctor.sbom.identify import library_of, normalized_name
+from native_doctor.sbom.model import Sbom
+from native_doctor.sources.contents import MAX_SCAN, file_contents, sha256_file, wheel_member_contents
+from native_doctor.sources.env import read_environment
+from native_doctor.sources.wheel import read_wheel
+
+__all__ = ["environment_sbom", "scan_artifact_files", "wheels_sbom"]
+
+_Visit = Callable[[str, bytes | mmap.mmap], tuple[Evidence, ...]]
+
+
+def wheels_sbom(paths: Sequence[Path]) -> Sbom:
+    """One document for the wheel files (each a distribution component)."""
+    entries = []
+    for path in paths:
+        artifact = read_wheel(path)
+        found = wheel_member_contents(path, [n.path for n in artifact.native], _visitor(artifact))
+        entries.append((artifact, _scans(found), sha256_file(path)))
+    subject = paths[0].name if len(paths) == 1 else f"{len(paths)} wheels"
+    return build_sbom(subject, entries, __version__)
+
+
+def environment_sbom(site_packages: Path) -> Sbom:
+    """One document for every distribution installed in ``site_packages``."""
+    environment = read_environment(site_packages)
+    entries = []
+    for artifact in environment.distributions:
+        files = {n.path: site_packages / n.path for n in artifact.native}
+        entries.append((artifact, _scans(file_contents(files, _visitor(artifact))), None))
+    return build_sbom(f"environment {site_packages}", entries, __version__)
+
+
+def scan_artifact_files(artifact: Artifact, data: dict[str, bytes]) -> dict[str, FileScan]:
+    """Scans of in-memory contents (for callers that already hold the bytes, e.g. repair)."""
+    visit = _visitor(artifact)
+    return {
+        name: FileScan(hashlib.sha256(blob).hexdigest(), visit(name, blob)) for name, blob in data.items()
+    }
+
+
+def _visitor(artifact: Artifact) -> _Visit:
+    infos = {n.path: n.info for n in artifact.native}
+    embeddable = tuple(lib for lib in libraries() if lib.embedded)
+
+    def visit(name: str, buf: bytes | mmap.mmap) -> tuple[Evidence, ...]:
+        info = infos.get(name)
+        arch = info.arch if info is not None else None
+        return scan(buf, library_of(name, info), embeddable, arch=arch, soname=normalized_name(name))
+
+    return visit
+
+
+def _scans(found: dict[str, tuple[str, tuple[Evidence, ...] | None]]) -> dict[str, FileScan]:
+    note = f"larger than {MAX_SCAN >> 20} MiB: hashed, not scanned for versions"
+    return {
+        name: FileScan(digest, evidence or (), None if evidence is not None else note)
+        for name, (digest, evidence) in found.items()
+    }
