@@ -28,7 +28,7 @@ __all__ = ["entrypoint", "main"]
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 #: Interrupted by Ctrl-C: the shell convention 128 + SIGINT.
 EXIT_INTERRUPTED = 130
-_COMMANDS = ("env", "inspect", "check", "deps", "explain")
+_COMMANDS = ("env", "inspect", "check", "deps", "explain", "sbom")
 _SEVERITIES = ("error", "warning", "info")
 _DESCRIPTION = """\
 Find, explain and fix the problems native code causes in Python packaging.
@@ -40,6 +40,7 @@ commands:
   deps       PEP 725 external dependencies: validate, map to a package manager, --check the host,
              or infer a table from build files and binaries
   explain    print the documentation of a check (code or name), or --all
+  sbom       software bill of materials of wheels or an environment: CycloneDX 1.6 or SPDX 2.3 JSON
 
 exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
 """
@@ -165,7 +166,30 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     explain.add_argument("check", nargs="?", help="a check code (ND201) or name (external-library)")
     explain.add_argument("--all", action="store_true", help="every check")
     explain.add_argument("--format", choices=("text", "json"), default="text")
-    return {"env": env, "inspect": inspect, "check": check, "deps": deps, "explain": explain}
+    parsers = {"env": env, "inspect": inspect, "check": check, "deps": deps, "explain": explain}
+    parsers["sbom"] = _sbom_parser()
+    return parsers
+
+
+def _sbom_parser() -> argparse.ArgumentParser:
+    sbom = argparse.ArgumentParser(
+        prog="native-doctor sbom",
+        description="Software bill of materials: each wheel (or installed distribution) and every native "
+        "library it ships, with upstream name, version found in the binary, SHA-256, purl, CPE and license.",
+    )
+    sbom.add_argument("wheels", nargs="*", type=Path, metavar="WHEEL")
+    sbom.add_argument(
+        "--path", type=Path, action="append", help="a site-packages directory instead of wheels"
+    )
+    sbom.add_argument("--python", metavar="PATH", help="this interpreter's environment instead of wheels")
+    sbom.add_argument(
+        "--format",
+        choices=("cyclonedx", "spdx"),
+        default="cyclonedx",
+        help="CycloneDX 1.6 (default) or SPDX 2.3",
+    )
+    sbom.add_argument("-o", "--output", type=Path, help="write the document to this file (atomically)")
+    return sbom
 
 
 def _add_output_options(
@@ -451,12 +475,49 @@ def _declared(report: Any) -> str:
     return f"[external] declares {count} dependenc{'y' if count == 1 else 'ies'}"
 
 
+def _run_sbom(options: argparse.Namespace) -> int:
+    from native_doctor.sbom.collect import environment_sbom, wheels_sbom
+    from native_doctor.sbom.cyclonedx import render_cyclonedx
+    from native_doctor.sbom.spdx import render_spdx
+    from native_doctor.sources.env import site_packages_of
+
+    sources = sum(1 for given in (options.wheels, options.path, options.python) if given)
+    if sources != 1:
+        raise UsageError("sbom: give wheels, or --path DIR, or --python PATH (one of them)")
+    for path in options.wheels:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    directories = options.path or (site_packages_of(options.python) if options.python else [])
+    for directory in directories:
+        if not directory.is_dir():
+            raise UsageError(f"{directory}: not a directory")
+    with _progress("reading native files"):
+        sbom = wheels_sbom(options.wheels) if options.wheels else environment_sbom(directories)
+    text = render_cyclonedx(sbom) if options.format == "cyclonedx" else render_spdx(sbom, _created())
+    _write(options.output, text)
+    return EXIT_CLEAN
+
+
+def _created() -> str:
+    """SPDX creation time: ``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now."""
+    import datetime
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    moment = (
+        datetime.datetime.fromtimestamp(int(epoch), datetime.UTC)
+        if epoch.isdigit()
+        else datetime.datetime.now(datetime.UTC)
+    )
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": _run_env,
     "inspect": _run_inspect,
     "check": _run_check,
     "deps": _run_deps,
     "explain": _run_explain,
+    "sbom": _run_sbom,
 }
 
 

@@ -35,14 +35,15 @@ def wheels_sbom(paths: Sequence[Path]) -> Sbom:
     return build_sbom(subject, entries, __version__)
 
 
-def environment_sbom(site_packages: Path) -> Sbom:
-    """One document for every distribution installed in ``site_packages``."""
-    environment = read_environment(site_packages)
+def environment_sbom(directories: Sequence[Path]) -> Sbom:
+    """One document for every distribution installed in the site-packages ``directories``."""
     entries = []
-    for artifact in environment.distributions:
-        files = {n.path: site_packages / n.path for n in artifact.native}
-        entries.append((artifact, _scans(file_contents(files, _visitor(artifact))), None))
-    return build_sbom(f"environment {site_packages}", entries, __version__)
+    for site in directories:
+        environment = read_environment(site)
+        for artifact in environment.distributions:
+            files = {n.path: site / n.path for n in artifact.native}
+            entries.append((artifact, _scans(file_contents(files, _visitor(artifact))), None))
+    return build_sbom("environment " + ", ".join(str(d) for d in directories), entries, __version__)
 
 
 def scan_artifact_files(artifact: Artifact, data: dict[str, bytes]) -> dict[str, FileScan]:
