@@ -476,7 +476,7 @@ def _declared(report: Any) -> str:
 
 
 def _run_sbom(options: argparse.Namespace) -> int:
-    from native_doctor.sbom.collect import environment_sbom, wheels_sbom
+    from native_doctor.sbom.collect import collect_environment, collect_wheels
     from native_doctor.sbom.cyclonedx import render_cyclonedx
     from native_doctor.sbom.spdx import render_spdx
     from native_doctor.sources.env import site_packages_of
@@ -492,10 +492,14 @@ def _run_sbom(options: argparse.Namespace) -> int:
         if not directory.is_dir():
             raise UsageError(f"{directory}: not a directory")
     with _progress("reading native files"):
-        sbom = wheels_sbom(options.wheels) if options.wheels else environment_sbom(directories)
+        sbom, findings = (
+            collect_wheels(options.wheels) if options.wheels else collect_environment(directories)
+        )
     text = render_cyclonedx(sbom) if options.format == "cyclonedx" else render_spdx(sbom, _created())
     _write(options.output, text)
-    return EXIT_CLEAN
+    for finding in findings:  # the document is the output; findings go beside it, on stderr
+        print(f"{finding.code} {finding.name}: {finding.message}", file=sys.stderr)
+    return EXIT_FINDINGS if findings else EXIT_CLEAN
 
 
 def _created() -> str:

@@ -175,6 +175,7 @@ def all_checks() -> list[Check]:
         builtin,
         dependencies,
         environment,
+        licenses,
         linux,
         macos,
         wheel,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import mmap
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -16,12 +17,62 @@ from typing import TypeVar
 
 from native_doctor.errors import InvalidArchiveError
 
-__all__ = ["MAX_SCAN", "file_contents", "sha256_file", "wheel_member_contents"]
+__all__ = [
+    "MAX_SCAN",
+    "file_contents",
+    "is_license_file",
+    "license_texts_on_disk",
+    "sha256_file",
+    "wheel_license_texts",
+    "wheel_member_contents",
+]
 
 T = TypeVar("T")
 #: Files larger than this are hashed but not scanned (bounds memory for a wheel member).
 MAX_SCAN = 512 << 20
 _CHUNK = 1 << 20
+#: License files larger than this are not read; at most this many are read per artifact.
+_MAX_LICENSE, _MAX_LICENSE_FILES = 4 << 20, 500
+_LICENSE_NAME = re.compile(
+    r"(?i)^(licen[cs]e|copying|notice|authors)([-_.][^/]*)?$|[-_](licen[cs]e|copying)[^/]*$"
+)
+
+
+def is_license_file(path: str) -> bool:
+    """A license-like file: anything under ``.dist-info/licenses/``, or LICENSE/COPYING/NOTICE named."""
+    return ".dist-info/licenses/" in path or bool(_LICENSE_NAME.search(path.rsplit("/", 1)[-1]))
+
+
+def wheel_license_texts(wheel: Path) -> dict[str, str]:
+    """``member -> text`` of the wheel's license files (bounded in size and count)."""
+    texts: dict[str, str] = {}
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            for info in archive.infolist():
+                if len(texts) >= _MAX_LICENSE_FILES:
+                    break
+                if not info.is_dir() and info.file_size <= _MAX_LICENSE and is_license_file(info.filename):
+                    texts[info.filename] = archive.read(info).decode("utf-8", "replace")
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
+        raise InvalidArchiveError(f"{wheel}: cannot read a license file: {exc}") from exc
+    return texts
+
+
+def license_texts_on_disk(root: Path, paths: Iterable[str]) -> dict[str, str]:
+    """``path -> text`` of the license files among ``paths`` (relative to ``root``); unreadable ones
+    are skipped."""
+    texts: dict[str, str] = {}
+    for path in paths:
+        if len(texts) >= _MAX_LICENSE_FILES:
+            break
+        if not is_license_file(path):
+            continue
+        try:
+            with (root / path).open("rb") as handle:
+                texts[path] = handle.read(_MAX_LICENSE).decode("utf-8", "replace")
+        except OSError:
+            continue
+    return texts
 
 
 def sha256_file(path: Path) -> str:
