@@ -135,6 +135,14 @@ CASES = [
         None,
     ),
     ("unknown", "x.libs/libfoo-12345678.so.1", _padded(b"OpenSSL 3.0.13 30 Jan 2024"), None, None),
+    (
+        "filename-version",
+        "numpy.libs/libopenblas64__v0.3.23-293-gc2f4bdbb-gcc_10_3_0-2bde3a66a51006b2b53eb373ff767a3f.dll",
+        _padded(),
+        "openblas",
+        "0.3.23",
+    ),
+    ("mingw-libgcc", "gmpy2.libs/libgcc_s_seh-1.dll", _padded(), "libgcc_s", None),
 ]
 
 

@@ -119,9 +119,11 @@ def _choose(items: Sequence[Evidence], soname: Evidence | None) -> str | None:
 
 
 def _soname_version(library: Library, path: str, info: BinaryInfo | None) -> Evidence | None:
+    name = normalized_name(path)
+    if library.filename is not None and (found := library.filename.search(name)) is not None:
+        return Evidence(library.name, "soname", found.group(1), name)
     if library.soname is None:
         return None
-    name = normalized_name(path)
     match = _SO_VERSION.search(name) or _DYLIB_VERSION.search(name)
     if match is None:
         return None
