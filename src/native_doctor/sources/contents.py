@@ -1,15 +1,18 @@
 """Whole-file contents of native files, for hashing and evidence scans (the SBOM's I/O edge).
 
 A file is read once: its SHA-256 is computed and ``visit`` sees its bytes (a wheel member is
-decompressed into memory; a file on disk is mapped read-only). Files above ``max_scan`` bytes
+decompressed into memory, or above 32 MiB into an anonymous temporary file that is then mapped;
+a file on disk is mapped read-only). Files above ``max_scan`` bytes
 are hashed in chunks and not visited.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import mmap
 import re
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -31,6 +34,8 @@ T = TypeVar("T")
 #: Files larger than this are hashed but not scanned (bounds memory for a wheel member).
 MAX_SCAN = 512 << 20
 _CHUNK = 1 << 20
+#: Members larger than this are inflated into a temporary file and mapped instead of held in memory.
+_SPOOL = 32 << 20
 #: License files larger than this are not read; at most this many are read per artifact.
 _MAX_LICENSE, _MAX_LICENSE_FILES = 4 << 20, 500
 _LICENSE_NAME = re.compile(
@@ -99,9 +104,11 @@ def wheel_member_contents(
                 info = archive.getinfo(member)
                 if info.file_size > max_scan:
                     result[member] = (_stream_digest(archive, info), None)
-                    continue
-                data = archive.read(info)
-                result[member] = (hashlib.sha256(data).hexdigest(), visit(member, data))
+                elif info.file_size > _SPOOL:
+                    result[member] = _spooled(archive, info, functools.partial(visit, member))
+                else:
+                    data = archive.read(info)
+                    result[member] = (hashlib.sha256(data).hexdigest(), visit(member, data))
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
         raise InvalidArchiveError(f"{wheel}: cannot read a native member: {exc}") from exc
     return result
@@ -127,6 +134,22 @@ def file_contents(
         except (OSError, ValueError):
             continue
     return result
+
+
+def _spooled(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, visit: Callable[[mmap.mmap], T]
+) -> tuple[str, T]:
+    """Inflate a large member into an anonymous temporary file (hashing on the way) and visit a
+    read-only map of it: the bytes live in the page cache, not in this process's heap."""
+    digest = hashlib.sha256()
+    with tempfile.TemporaryFile() as spool:
+        with archive.open(info) as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                spool.write(chunk)
+        spool.flush()
+        with mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return digest.hexdigest(), visit(mapped)
 
 
 def _stream_digest(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
