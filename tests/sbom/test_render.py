@@ -133,3 +133,20 @@ def test_documents_of_a_built_wheel_are_valid(tmp_path: Path, fmt: str) -> None:
         assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(render_cyclonedx(sbom)) is None
     else:
         assert _valid_spdx(render_spdx(sbom, "2026-01-01T00:00:00Z"), tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("member", "role"),
+    [
+        ("demo.libs/libmystery-1a2b3c4d.so.1", "vendored-library"),
+        ("demo/.dylibs/libmystery.1.dylib", "vendored-library"),
+        ("demo/lib/libmystery-0123456789abcdef0123456789abcdef.dll", "vendored-library"),
+        ("demo/lib/libdemo_core.so", "binary"),
+        ("demo/_ext.cpython-311-x86_64-linux-gnu.so", "binary"),
+    ],
+)
+def test_role_of_unidentified_files(tmp_path: Path, member: str, role: str) -> None:
+    wheel = make_wheel(tmp_path, "demo-1.0-py3-none-any.whl", {member: b"\x7fELF" + b"\x00" * 80})
+    (component,) = [c for c in wheels_sbom([wheel]).components if c.path == member]
+    assert (component.role, component.version, component.purl) == (role, None, None)
+    assert component.sha256 is not None

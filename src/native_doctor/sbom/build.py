@@ -178,10 +178,13 @@ def _evidence_properties(found: Identity) -> list[tuple[str, str]]:
 
 
 def _looks_vendored(path: str) -> bool:
+    """An unidentified file is a vendored library when a repair tool put it there: in a
+    ``<dist>.libs``/``.dylibs`` folder, or under a hash-mangled name. A package's own shared
+    libraries (torch/lib/libc10.so) and extension modules are its binaries."""
     name = posixpath.basename(path)
     if _EXTENSION.search(name):
         return False
-    return bool(_LIBRARY_DIRS.search(path)) or name.lower().startswith("lib")
+    return bool(_LIBRARY_DIRS.search(path)) or normalized_name(path) != name
 
 
 def _purl(library: Library, version: str | None) -> str:
