@@ -202,3 +202,18 @@ def test_catalog_has_at_least_forty_libraries_with_unique_names() -> None:
     assert len(names) >= 40
     assert len(set(names)) == len(names)
     assert {lib.name for lib in libraries() if lib.runtime_gpl} >= {"libgfortran", "libquadmath", "libgomp"}
+
+
+def test_symbol_versions_are_evidence_not_the_version() -> None:
+    info = BinaryInfo(
+        BinaryFormat.ELF,
+        "x86_64",
+        64,
+        "little",
+        FileKind.SHARED_LIBRARY,
+        version_definitions=("OPENSSL_3.0.0", "OPENSSL_3.4.0", "GLIBC_2.99"),
+    )
+    found = identify("x.libs/libssl-8bd944e8.so.3", info, ())
+    assert found is not None
+    assert found.version is None  # a lower bound only: libssl takes its version from libcrypto
+    assert [(e.kind, e.version) for e in found.evidence] == [("symver", "3.4.0")]

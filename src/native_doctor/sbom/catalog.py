@@ -35,6 +35,8 @@ class Library:
     strings: tuple[StringPattern, ...]
     #: Source-directory names seen in build paths (``/project/build/zstd-1.5.7/``).
     paths: tuple[str, ...]
+    #: Version-node name of the library's own symbols (``OPENSSL`` in ``OPENSSL_3.5.0``).
+    symver: str | None
     #: A regex on the file name whose group 1 is the upstream version.
     filename: re.Pattern[str] | None
     #: How the file name's trailing version maps to the upstream version (None: it does not).
@@ -98,6 +100,7 @@ def _library(entry: Any) -> Library:
             files=re.compile(entry["files"]),
             strings=strings,
             paths=tuple(entry.get("paths", ())),
+            symver=entry.get("symver"),
             filename=re.compile(entry["filename"]) if "filename" in entry else None,
             soname=None if soname == "none" else soname,
             bare=bool(entry.get("bare", False)),

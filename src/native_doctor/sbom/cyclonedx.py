@@ -22,6 +22,7 @@ _TECHNIQUE = {
     "soname": ("filename", 0.7),
     "bare": ("binary-analysis", 0.6),
     "sibling": ("other", 0.5),
+    "symver": ("binary-analysis", 0.3),
 }
 
 

@@ -25,7 +25,9 @@ __all__ = ["Identity", "identify", "library_of", "normalized_name"]
 _HASH = re.compile(r"-[0-9a-f]{8,40}(?=[-.])")
 _SO_VERSION = re.compile(r"\.so\.(\d+(?:\.\d+)*)$")
 _DYLIB_VERSION = re.compile(r"\.(\d+(?:\.\d+)*)\.dylib$")
-_RANK = ("string", "code", "path", "debuglink", "soname", "bare")
+_RANK = ("string", "code", "path", "debuglink", "soname", "bare", "sibling", "symver")
+#: A version node ``NAME_1.2.3`` (``OPENSSL_3.5.0``, ``LIBTIFF_4.7.2``, ``XZ_5.8``).
+_VERSION_NODE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*?)_(\d+(?:\.\d+)+)$")
 #: FreeType's own table (docs/VERSIONS.TXT: release -> shared object number), newest first.
 _FREETYPE = {
     "6.20.3": "2.14.0",
@@ -85,7 +87,27 @@ def identify(
     soname = _soname_version(library, path, info)
     if soname is not None:
         own.append(soname)
-    return Identity(library, _choose(own, soname), tuple(sorted(own, key=_rank)))
+    version = _choose(own, soname)
+    own += _symbol_versions(library, info)
+    return Identity(library, version, tuple(sorted(own, key=_rank)))
+
+
+def _symbol_versions(library: Library, info: BinaryInfo | None) -> list[Evidence]:
+    """The newest version node the file defines for its own symbols (``OPENSSL_3.5.0``,
+    ``LIBTIFF_4.7.2``, ``XZ_5.8``): a lower bound on the release, kept as evidence only."""
+    if info is None or library.symver is None:
+        return []
+    best: tuple[tuple[int, ...], str, str] | None = None
+    for node in info.version_definitions:
+        match = _VERSION_NODE.match(node)
+        if match is None or match.group(1) != library.symver:
+            continue
+        key = tuple(int(part) for part in match.group(2).split("."))
+        if best is None or key > best[0]:
+            best = (key, match.group(2), node)
+    if best is None:
+        return []
+    return [Evidence(library.name, "symver", best[1], f"defines {best[2]} (a lower bound on the release)")]
 
 
 def embedded(evidence: Sequence[Evidence], own: Library | None) -> tuple[Identity, ...]:
@@ -108,7 +130,7 @@ def _rank(item: Evidence) -> int:
 
 
 def _choose(items: Sequence[Evidence], soname: Evidence | None) -> str | None:
-    for kind in _RANK[:-1]:
+    for kind in _RANK[: _RANK.index("bare")]:
         versions = Counter(e.version for e in items if e.kind == kind)
         if versions:
             return versions.most_common(1)[0][0]
