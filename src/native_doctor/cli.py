@@ -28,7 +28,7 @@ __all__ = ["entrypoint", "main"]
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 #: Interrupted by Ctrl-C: the shell convention 128 + SIGINT.
 EXIT_INTERRUPTED = 130
-_COMMANDS = ("env", "inspect", "check", "deps", "explain", "repair", "fuse")
+_COMMANDS = ("env", "inspect", "check", "deps", "explain", "sbom", "repair", "fuse")
 _SEVERITIES = ("error", "warning", "info")
 _DESCRIPTION = """\
 Find, explain and fix the problems native code causes in Python packaging.
@@ -40,6 +40,7 @@ commands:
   deps       PEP 725 external dependencies: validate, map to a package manager, --check the host,
              or infer a table from build files and binaries
   explain    print the documentation of a check (code or name), or --all
+  sbom       software bill of materials of wheels or an environment: CycloneDX 1.6 or SPDX 2.3 JSON
   repair     graft external libraries into Linux and macOS wheels, link to provider wheels, retag (-w DIR)
   fuse       fuse an arm64 and an x86_64 macOS wheel into one universal2 wheel (-w DIR)
 
@@ -190,6 +191,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     explain.add_argument("--all", action="store_true", help="every check")
     explain.add_argument("--format", choices=("text", "json"), default="text")
     parsers = {"env": env, "inspect": inspect, "check": check, "deps": deps, "explain": explain}
+    parsers["sbom"] = _sbom_parser()
     parsers["repair"] = _repair_parser()
     parsers["fuse"] = _fuse_parser()
     return parsers
@@ -247,6 +249,27 @@ def _repair_parser() -> argparse.ArgumentParser:
     repair.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
     repair.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     return repair
+
+
+def _sbom_parser() -> argparse.ArgumentParser:
+    sbom = argparse.ArgumentParser(
+        prog="native-doctor sbom",
+        description="Software bill of materials: each wheel (or installed distribution) and every native "
+        "library it ships, with upstream name, version found in the binary, SHA-256, purl, CPE and license.",
+    )
+    sbom.add_argument("wheels", nargs="*", type=Path, metavar="WHEEL")
+    sbom.add_argument(
+        "--path", type=Path, action="append", help="a site-packages directory instead of wheels"
+    )
+    sbom.add_argument("--python", metavar="PATH", help="this interpreter's environment instead of wheels")
+    sbom.add_argument(
+        "--format",
+        choices=("cyclonedx", "spdx"),
+        default="cyclonedx",
+        help="CycloneDX 1.6 (default) or SPDX 2.3",
+    )
+    sbom.add_argument("-o", "--output", type=Path, help="write the document to this file (atomically)")
+    return sbom
 
 
 def _add_output_options(
@@ -587,6 +610,46 @@ def _declared(report: Any) -> str:
     return f"[external] declares {count} dependenc{'y' if count == 1 else 'ies'}"
 
 
+def _run_sbom(options: argparse.Namespace) -> int:
+    from native_doctor.sbom.collect import collect_environment, collect_wheels
+    from native_doctor.sbom.cyclonedx import render_cyclonedx
+    from native_doctor.sbom.spdx import render_spdx
+    from native_doctor.sources.env import site_packages_of
+
+    sources = sum(1 for given in (options.wheels, options.path, options.python) if given)
+    if sources != 1:
+        raise UsageError("sbom: give wheels, or --path DIR, or --python PATH (one of them)")
+    for path in options.wheels:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    directories = options.path or (site_packages_of(options.python) if options.python else [])
+    for directory in directories:
+        if not directory.is_dir():
+            raise UsageError(f"{directory}: not a directory")
+    with _progress("reading native files"):
+        sbom, findings = (
+            collect_wheels(options.wheels) if options.wheels else collect_environment(directories)
+        )
+    text = render_cyclonedx(sbom) if options.format == "cyclonedx" else render_spdx(sbom, _created())
+    _write(options.output, text)
+    for finding in findings:  # the document is the output; findings go beside it, on stderr
+        print(f"{finding.code} {finding.name}: {finding.message}", file=sys.stderr)
+    return EXIT_FINDINGS if findings else EXIT_CLEAN
+
+
+def _created() -> str:
+    """SPDX creation time: ``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now."""
+    import datetime
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    moment = (
+        datetime.datetime.fromtimestamp(int(epoch), datetime.UTC)
+        if epoch.isdigit()
+        else datetime.datetime.now(datetime.UTC)
+    )
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _run_repair(options: argparse.Namespace) -> int:
     from native_doctor.repair import RepairOptions, repair_wheel
     from native_doctor.report.repair import repair_json, repair_text
@@ -648,6 +711,7 @@ _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _run_check,
     "deps": _run_deps,
     "explain": _run_explain,
+    "sbom": _run_sbom,
     "repair": _run_repair,
     "fuse": _run_fuse,
 }
