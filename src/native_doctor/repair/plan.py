@@ -36,7 +36,8 @@ from native_doctor.repair.model import (
 from native_doctor.repair.rules import PlatformRules
 
 if TYPE_CHECKING:
-    from native_doctor.checks.dependencies import Provider, _Declared
+    from native_doctor.providers import Declared as _Declared
+    from native_doctor.providers import Provider
 
 __all__ = [
     "Lookup",
@@ -298,15 +299,15 @@ def _arch(inspection: Inspection, fmt: BinaryFormat) -> str:
 def _declared(requires_dist: Iterable[str]) -> _Declared:
     """What METADATA declares: distribution names, and the components a metapackage's extras
     bring (``cuda-toolkit[cublas]`` declares nvidia-cublas), as the dependency checks read it."""
-    from native_doctor.checks.dependencies import _declared as declared_of
+    from native_doctor.providers import declared as declared_of
 
     return declared_of(requires_dist)
 
 
 def _is_declared_by(provider: Provider, declared: _Declared) -> bool:
-    from native_doctor.checks.dependencies import _is_declared
+    from native_doctor.providers import is_declared
 
-    return _is_declared(provider, declared)
+    return is_declared(provider, declared)
 
 
 def _provider(
@@ -314,7 +315,8 @@ def _provider(
 ) -> tuple[Provider | None, str | None]:
     """The distribution that provides ``name``: one the user chose, else one already declared,
     else the first the built-in data knows (with a note when several could)."""
-    from native_doctor.checks.dependencies import _is_declared, providers_of
+    from native_doctor.providers import is_declared as _is_declared
+    from native_doctor.providers import providers_of
 
     candidates = [p for p in extra if p.provides(name)] + list(providers_of(name, os))
     if not candidates:

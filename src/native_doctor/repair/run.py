@@ -105,9 +105,9 @@ def _first_elf(inspection: Inspection) -> BinaryInfo:
 def _plan(inspection: Inspection, options: RepairOptions, first: BinaryInfo) -> RepairPlan:
     extra = []
     if options.provided_by:
-        from native_doctor.checks.dependencies import _providers  # the built-in provider table
+        from native_doctor.providers import known_providers
 
-        known = {p.distribution for p in _providers().providers}
+        known = known_providers().distributions
         extra = installed_providers(options.provided_by, known)
     locator = Locator(
         options.lib_paths,
