@@ -23,6 +23,7 @@ from native_doctor.binary.model import BinaryFormat, FileKind
 from native_doctor.model import NativeFile, Resolution, TargetOS
 from native_doctor.platforms import linux
 from native_doctor.repair.model import (
+    CannotRepair,
     Graft,
     InWheel,
     LeftOut,
@@ -47,6 +48,7 @@ __all__ = [
     "exclude_matches",
     "libs_dir_of",
     "mangled_name",
+    "place_grafts",
 ]
 
 
@@ -336,3 +338,49 @@ def _provider(
             f"{first.distribution} (choose with --provided-by)"
         )
     return first, note
+
+
+def place_grafts(plan: RepairPlan, inspection: Inspection) -> RepairPlan:
+    """Put ``<dist>.libs`` in the install scheme (purelib or platlib) of the binaries that load it.
+
+    ``$ORIGIN``-relative RUNPATHs hold only within one scheme: purelib and platlib are different
+    folders on some systems (Fedora's ``lib`` and ``lib64``). The wheel root installs into purelib
+    when WHEEL says ``Root-Is-Purelib: true``, else into platlib; a binary under
+    ``<dist>.data/platlib/`` (or ``purelib/``) installs into that scheme. When every binary that
+    needs a graft installs into a scheme other than the root's, the grafts go under that
+    ``.data`` folder (same install path, so the same RUNPATH); when they are split between both,
+    no one folder serves them and the repair is refused.
+
+    :raises CannotRepair: binaries needing grafts install into both purelib and platlib.
+    """
+    if not plan.grafts:
+        return plan
+    grafted = {g.name for g in plan.grafts}
+    root = "purelib" if inspection.artifact.root_is_purelib else "platlib"
+    schemes: dict[str, list[str]] = {}
+    for binary in inspection.binaries:
+        needs = any(d.resolution is Resolution.EXTERNAL and d.name in grafted for d in binary.dependencies)
+        if needs:
+            data, scheme = _scheme_of(binary.native.path, root)
+            schemes.setdefault(scheme, []).append(data or binary.native.path)
+    if set(schemes) <= {root}:
+        return plan
+    if len(schemes) > 1:
+        raise CannotRepair(
+            "binaries that need grafted libraries install into both purelib "
+            f"({schemes['purelib'][0]}) and platlib ({schemes['platlib'][0]}), which can be different "
+            "folders: no one <dist>.libs is $ORIGIN-relative to both; move them into one scheme "
+            "(Root-Is-Purelib: false and no .data/purelib binaries is the usual layout)"
+        )
+    ((scheme, where),) = schemes.items()
+    prefix = f"{where[0]}/{scheme}/"
+    grafts = tuple(replace(g, member=prefix + g.member) for g in plan.grafts)
+    return replace(plan, grafts=grafts)
+
+
+def _scheme_of(member: str, root: str) -> tuple[str | None, str]:
+    """(the ``<dist>.data`` folder or None, the scheme) a wheel member installs into."""
+    first, _, rest = member.partition("/")
+    if first.endswith(".data"):
+        return first, rest.partition("/")[0]
+    return None, root

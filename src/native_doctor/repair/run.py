@@ -30,7 +30,7 @@ from native_doctor.repair.model import (
     RepairResult,
     RunpathChange,
 )
-from native_doctor.repair.plan import build_plan, copies_by_name
+from native_doctor.repair.plan import build_plan, copies_by_name, place_grafts
 from native_doctor.repair.verify import check_edit, repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
 from native_doctor.sources.wheel import read_wheel
@@ -76,8 +76,9 @@ def repair_wheel(
         names = ", ".join(f"{m.name} (needed by {m.needed_by[0]})" for m in plan.missing)
         return RepairResult(plan, None, (), problem=f"cannot find {names}: pass its folder with --lib-path")
     try:
+        placed = place_grafts(plan, inspection)  # <dist>.libs in the scheme of its binaries
         return _rewrite_and_write(
-            path, out_dir, inspection, plan, options, dry_run=dry_run, progress=progress
+            path, out_dir, inspection, placed, options, dry_run=dry_run, progress=progress
         )
     except CannotRepair as exc:
         return RepairResult(plan, None, (), problem=str(exc))
