@@ -58,3 +58,16 @@ def test_importing_it_does_not_load_the_check_registry() -> None:
     code = "import sys, native_doctor.providers; print('native_doctor.checks.registry' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["native_doctor.repair.run", "native_doctor.cli"],
+)
+def test_the_repair_import_path_stays_light(module: str) -> None:
+    """Start-up dominates repairing a small wheel: repair's modules load neither the check registry
+    nor rich nor packaging's requirement parser (docs/performance.md)."""
+    heavy = ("native_doctor.checks.registry", "rich", "packaging.requirements", "jsonschema")
+    code = f"import sys, {module}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -12,14 +12,18 @@ from __future__ import annotations
 import fnmatch
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from native_doctor.model import TargetOS
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 __all__ = [
     "Declared",
@@ -27,6 +31,7 @@ __all__ = [
     "ProviderTable",
     "declared",
     "is_declared",
+    "is_driver_library",
     "known_providers",
     "provided_by",
     "providers_of",
@@ -124,6 +129,21 @@ def provided_by(name: str, os: str | TargetOS | None = None) -> Provider | None:
     return found[0] if found else None
 
 
+#: Libraries the GPU driver installs (never a wheel): CUDA driver API, NVML, video codecs, OpenCL's
+#: loader, Vulkan's loader. A wheel must not bundle them; the machine's driver provides them.
+_DRIVER_LIBRARY = re.compile(
+    r"^(?:libcuda\.so(?:\.\d+)*|libnvidia-ml\.so(?:\.\d+)*|libnvcuvid\.so(?:\.\d+)*|libnvidia-encode\.so(?:\.\d+)*"
+    r"|libOpenCL\.so(?:\.\d+)*|libvulkan\.so(?:\.\d+)*|nvcuda\.dll|nvml\.dll|nvcuvid\.dll|OpenCL\.dll"
+    r"|vulkan-1\.dll)$",
+    re.IGNORECASE,
+)
+
+
+def is_driver_library(name: str) -> bool:
+    """Whether ``name`` is a GPU driver library (``libcuda.so.1``, ``nvcuda.dll``, ...)."""
+    return _DRIVER_LIBRARY.match(name) is not None
+
+
 # --- what METADATA declares ---------------------------------------------------------------------
 
 
@@ -139,8 +159,13 @@ class Declared:
 
 def requirements(requires_dist: Iterable[str]) -> list[Requirement]:
     """The ``Requires-Dist`` lines that parse (a malformed line is another check's business)."""
+    lines = list(requires_dist)
+    if not lines:
+        return []
+    from packaging.requirements import InvalidRequirement, Requirement  # on demand: ~5-15 ms to import
+
     parsed = []
-    for line in requires_dist:
+    for line in lines:
         try:
             parsed.append(Requirement(line))
         except InvalidRequirement:

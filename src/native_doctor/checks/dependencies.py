@@ -25,7 +25,7 @@ from native_doctor.checks.registry import Finding, Severity, Status, register
 from native_doctor.model import Dependency, NativeFile, Resolution
 from native_doctor.platforms import loader
 from native_doctor.providers import Declared as _Declared
-from native_doctor.providers import Provider, provided_by, providers_of
+from native_doctor.providers import Provider, is_driver_library, provided_by, providers_of
 from native_doctor.providers import declared as _declared
 from native_doctor.providers import is_declared as _is_declared
 from native_doctor.providers import requirements as _requirements
@@ -40,6 +40,7 @@ __all__ = [
     "blas_library",
     "cuda_major_of_library",
     "cuda_major_of_package",
+    "is_driver_library",
     "openmp_runtime",
     "provided_by",
     "providers_of",
@@ -836,21 +837,6 @@ def cuda_major_mismatch(inspection: Inspection) -> Iterator[Finding]:
                 binary.native.path,
                 name,
             )
-
-
-#: Libraries the GPU driver installs (never a wheel): CUDA driver API, NVML, video codecs, OpenCL's
-#: loader, Vulkan's loader. A wheel must not bundle them; the machine's driver provides them.
-_DRIVER_LIBRARY = re.compile(
-    r"^(?:libcuda\.so(?:\.\d+)*|libnvidia-ml\.so(?:\.\d+)*|libnvcuvid\.so(?:\.\d+)*|libnvidia-encode\.so(?:\.\d+)*"
-    r"|libOpenCL\.so(?:\.\d+)*|libvulkan\.so(?:\.\d+)*|nvcuda\.dll|nvml\.dll|nvcuvid\.dll|OpenCL\.dll"
-    r"|vulkan-1\.dll)$",
-    re.IGNORECASE,
-)
-
-
-def is_driver_library(name: str) -> bool:
-    """Whether ``name`` is a GPU driver library (``libcuda.so.1``, ``nvcuda.dll``, ...)."""
-    return _DRIVER_LIBRARY.match(name) is not None
 
 
 @register(
