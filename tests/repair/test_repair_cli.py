@@ -262,6 +262,33 @@ def test_provided_by_an_installed_distribution_reads_its_file_list(
     assert document["requirements_added"] == ["onelib"]
 
 
+def test_no_provider_grafts_a_library_the_builtin_data_would_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A self-contained wheel: ``--no-provider nvidia-cuda-runtime`` grafts a (stand-in)
+    libcudart.so.13 from ``--lib-path`` instead of linking to the CUDA runtime wheel."""
+    require("gcc")
+    libs = tmp_path / "libs"
+    build_library(libs, "libcudart.so.13", "int cudart_value(void) { return 13; }\n")
+    wheel = build_extension_wheel(
+        tmp_path, libs, ("libcudart.so.13",), declaration="int cudart_value(void);", call="cudart_value()"
+    )
+    args = ("--dry-run", "--format", "json", "--lib-path", libs, wheel)
+    assert _repair("-w", tmp_path / "o", *args) == 0
+    linked = json.loads(capsys.readouterr().out)["wheels"][0]
+    assert [lk["distribution"] for lk in linked["links"]] == ["nvidia-cuda-runtime"]
+    assert linked["grafts"] == []
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--no-provider", "nvidia-cuda-runtime", "--format", "json", *args[3:]) == 0
+    grafted = json.loads(capsys.readouterr().out)["wheels"][0]
+    assert grafted["links"] == []
+    assert [g["name"] for g in grafted["grafts"]] == ["libcudart.so.13"]
+    assert grafted["requirements_added"] == []
+    (repaired,) = out.glob("*.whl")
+    with zipfile.ZipFile(repaired) as archive:
+        assert any(n.startswith("demo.libs/libcudart-") for n in archive.namelist())
+
+
 def test_provided_by_an_unknown_distribution_is_a_usage_error(
     simple: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from native_doctor.analysis import inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
+from native_doctor.errors import UsageError
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.repair.linux import (
     Needs,
@@ -274,3 +275,39 @@ def test_musl_libc_so_is_left_to_the_platform() -> None:
     )
     assert plan.missing == ()
     assert [(x.name, x.reason) for x in plan.left] in ([], [("libc.so", LeftReason.HOST)])
+
+
+def test_no_provider_grafts_what_the_builtin_data_would_link() -> None:
+    """``--no-provider nvidia-cuda-runtime``: libcudart is found and grafted like any library
+    (a self-contained wheel), and the other providers are still linked."""
+    ext = _ext(("libcudart.so.13", "libcublas.so.13"))
+    located = {"libcudart.so.13": _lib("libcudart.so.13")}
+    options = RepairOptions(no_providers=("NVIDIA_cuda_runtime",))  # any spelling of the name
+    plan = build_plan(
+        inspect_artifact(_wheel(ext)), options, lambda n, s: LookupResult(located.get(n)), rules=_RULES
+    )
+    assert [g.name for g in plan.grafts] == ["libcudart.so.13"]
+    assert [(lk.name, lk.distribution) for lk in plan.links] == [("libcublas.so.13", "nvidia-cublas")]
+    assert plan.warnings == ()
+
+
+def test_no_provider_falls_back_to_another_provider_or_warns_when_unused() -> None:
+    ext = _ext(("libcudnn.so.9",))
+    plan = build_plan(
+        inspect_artifact(_wheel(ext)),
+        RepairOptions(no_providers=("nvidia-cudnn-cu13", "pyarrow")),
+        lambda n, s: LookupResult(None),
+        rules=_RULES,
+    )
+    assert [lk.distribution for lk in plan.links] == ["nvidia-cudnn-cu12"]
+    assert plan.warnings == ("--no-provider pyarrow provides no needed library: nothing changed",)
+
+
+def test_no_provider_and_provided_by_the_same_distribution_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="both --provided-by and --no-provider"):
+        build_plan(
+            inspect_artifact(_wheel(_ext(("libcudart.so.13",)))),
+            RepairOptions(provided_by=("nvidia-cuda-runtime",), no_providers=("nvidia-cuda-runtime",)),
+            lambda n, s: LookupResult(None),
+            rules=_RULES,
+        )

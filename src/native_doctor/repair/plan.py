@@ -20,6 +20,7 @@ from packaging.utils import canonicalize_name
 
 from native_doctor.analysis import Inspection
 from native_doctor.binary.model import BinaryFormat, FileKind
+from native_doctor.errors import UsageError
 from native_doctor.model import NativeFile, Resolution, TargetOS
 from native_doctor.platforms import linux
 from native_doctor.repair.model import (
@@ -144,6 +145,11 @@ class _Planner:
         self.libc: linux.Libc = "musl" if inspection.platform.libc == "musl" else "glibc"
         self.declared = _declared(inspection.artifact.requires_dist)
         self.chosen = frozenset(str(canonicalize_name(d)) for d in options.provided_by)
+        self.refused = frozenset(str(canonicalize_name(d)) for d in options.no_providers)
+        self.used_refusals: set[str] = set()
+        if self.chosen & self.refused:
+            both = ", ".join(sorted(self.chosen & self.refused))
+            raise UsageError(f"{both}: both --provided-by and --no-provider")
         self.located: dict[str, LocatedLibrary] = {}
         self.links: dict[str, Link] = {}
         self.in_wheel: dict[str, InWheel] = {}
@@ -179,7 +185,15 @@ class _Planner:
         if copy is not None:
             self.in_wheel[name] = InWheel(name, copy.path, posixpath.dirname(copy.install_path), requesters)
             return
-        provider, note = _provider(name, self.chosen, self.declared, self.extra, self.rules.os.value)
+        provider, note = _provider(
+            name,
+            self.chosen,
+            self.declared,
+            self.extra,
+            self.rules.os.value,
+            self.refused,
+            self.used_refusals,
+        )
         if note:
             self.warnings.append(note)
         if provider is not None:
@@ -245,6 +259,10 @@ class _Planner:
             f"--exclude {p} matched no needed library"
             for p in self.options.excludes
             if p not in self.used_patterns
+        ]
+        warnings += [
+            f"--no-provider {d} provides no needed library: nothing changed"
+            for d in sorted(self.refused - self.used_refusals)
         ]
         # Requester lists grow while the walk goes on: take them at the end.
         links = tuple(
@@ -313,14 +331,26 @@ def _is_declared_by(provider: Provider, declared: _Declared) -> bool:
 
 
 def _provider(
-    name: str, chosen: frozenset[str], declared: _Declared, extra: Sequence[Provider], os: str
+    name: str,
+    chosen: frozenset[str],
+    declared: _Declared,
+    extra: Sequence[Provider],
+    os: str,
+    refused: frozenset[str] = frozenset(),
+    used_refusals: set[str] | None = None,
 ) -> tuple[Provider | None, str | None]:
     """The distribution that provides ``name``: one the user chose, else one already declared,
-    else the first the built-in data knows (with a note when several could)."""
+    else the first the built-in data knows (with a note when several could); never one in
+    ``refused`` (``--no-provider``; each one that excluded a candidate is added to ``used_refusals``)."""
     from native_doctor.providers import is_declared as _is_declared
     from native_doctor.providers import providers_of
 
     candidates = [p for p in extra if p.provides(name)] + list(providers_of(name, os))
+    if refused:
+        kept = [p for p in candidates if p.distribution not in refused]
+        if used_refusals is not None:
+            used_refusals.update(p.distribution for p in candidates if p.distribution in refused)
+        candidates = kept
     if not candidates:
         return None, None
     for provider in candidates:
