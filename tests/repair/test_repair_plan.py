@@ -3,6 +3,8 @@ walk (with a fake locator), RUNPATH rules and the tag choice."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from native_doctor.analysis import inspect_artifact
@@ -24,7 +26,9 @@ from native_doctor.repair.plan import (
     exclude_matches,
     libs_dir_of,
     mangled_name,
+    place_grafts,
 )
+from native_doctor.sources._members import install_path
 
 
 @pytest.mark.parametrize(
@@ -311,3 +315,35 @@ def test_no_provider_and_provided_by_the_same_distribution_is_a_usage_error() ->
             lambda n, s: LookupResult(None),
             rules=_RULES,
         )
+
+
+def _placed(root_is_purelib: bool, *members: str) -> tuple[str, ...]:
+    natives = tuple(NativeFile(m, install_path(m), 100, None, _elf(needed=("liba.so.1",))) for m in members)
+    artifact = replace(_wheel(*natives), root_is_purelib=root_is_purelib)
+    inspection = inspect_artifact(artifact)
+    located = {"liba.so.1": _lib("liba.so.1")}
+    plan = build_plan(inspection, RepairOptions(), lambda n, s: LookupResult(located.get(n)), rules=_RULES)
+    return tuple(g.member.rsplit("/", 1)[0] for g in place_grafts(plan, inspection).grafts)
+
+
+@pytest.mark.parametrize(
+    ("root_is_purelib", "members", "libs_member"),
+    [
+        (False, ("demo/_ext.so",), "demo.libs"),
+        (True, ("demo/_ext.so",), "demo.libs"),  # root and <dist>.libs both in purelib
+        (False, ("demo-1.0.data/platlib/demo/_ext.so",), "demo.libs"),  # root is platlib
+        (True, ("demo-1.0.data/platlib/demo/_ext.so",), "demo-1.0.data/platlib/demo.libs"),
+        (False, ("demo-1.0.data/purelib/demo/_ext.so",), "demo-1.0.data/purelib/demo.libs"),
+        (False, ("demo/_ext.so", "demo-1.0.data/platlib/demo/_b.so"), "demo.libs"),  # both platlib
+    ],
+    ids=["platlib-root", "purelib-root", "data-platlib", "purelib-root-data-platlib", "data-purelib", "same"],
+)
+def test_grafts_go_into_the_scheme_of_the_binaries_that_load_them(
+    root_is_purelib: bool, members: tuple[str, ...], libs_member: str
+) -> None:
+    assert _placed(root_is_purelib, *members) == (libs_member,)
+
+
+def test_grafts_needed_from_both_schemes_are_refused() -> None:
+    with pytest.raises(CannotRepair, match=r"both purelib \(demo/_ext.so\) and platlib \(demo-1.0.data"):
+        _placed(True, "demo/_ext.so", "demo-1.0.data/platlib/demo/_b.so")
