@@ -22,6 +22,15 @@ int PyInit__ext(void) { puts("x"); return dep_value(); }
 """
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _env_scan_cache_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The environment doctor's scan cache goes to a temporary folder, not the user's cache
+    (child processes inherit the variable)."""
+    import os
+
+    os.environ["NATIVE_DOCTOR_ENV_CACHE"] = str(tmp_path_factory.mktemp("env-scan-cache"))
+
+
 @pytest.fixture(scope="session")
 def elf_pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """``libdep.so.1`` and ``_ext.so`` needing it, with ``RPATH $ORIGIN/../demo.libs``."""

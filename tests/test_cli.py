@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -431,3 +432,25 @@ def test_text_closes_with_a_verdict_line(capsys: pytest.CaptureFixture[str], goo
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "no problems found in 1 wheel"
     assert not any("(demo-1.0" in line for line in out)  # one wheel: findings need not name it
+
+
+def test_output_to_a_fifo_writes_through_and_keeps_the_fifo(good_wheel: Path, tmp_path: Path) -> None:
+    """``-o /dev/null`` (or any non-regular file) is written through: an atomic rename over it
+    would replace the device with a regular file (as root, /dev/null itself)."""
+    import threading
+
+    fifo = tmp_path / "report.pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    assert cli.main(["inspect", str(good_wheel), "--format", "json", "-o", str(fifo)]) == 0
+    reader.join(timeout=30)
+    assert fifo.is_fifo()
+    assert json.loads(received[0])["schema_version"] == SCHEMA_VERSION
+
+
+def test_output_to_dev_null_keeps_the_device(good_wheel: Path) -> None:
+    devnull = Path(os.devnull)
+    assert cli.main(["inspect", str(good_wheel), "--format", "json", "-o", str(devnull)]) == 0
+    assert devnull.is_char_device()

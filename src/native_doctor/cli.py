@@ -28,7 +28,7 @@ __all__ = ["entrypoint", "main"]
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 #: Interrupted by Ctrl-C: the shell convention 128 + SIGINT.
 EXIT_INTERRUPTED = 130
-_COMMANDS = ("env", "inspect", "check", "deps", "explain", "repair")
+_COMMANDS = ("env", "inspect", "check", "deps", "explain", "repair", "fuse")
 _SEVERITIES = ("error", "warning", "info")
 _DESCRIPTION = """\
 Find, explain and fix the problems native code causes in Python packaging.
@@ -40,7 +40,8 @@ commands:
   deps       PEP 725 external dependencies: validate, map to a package manager, --check the host,
              or infer a table from build files and binaries
   explain    print the documentation of a check (code or name), or --all
-  repair     graft external libraries into Linux wheels, link to provider wheels, retag (-w DIR)
+  repair     graft external libraries into Linux and macOS wheels, link to provider wheels, retag (-w DIR)
+  fuse       fuse an arm64 and an x86_64 macOS wheel into one universal2 wheel (-w DIR)
 
 exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
 """
@@ -109,6 +110,11 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     env.add_argument("--python", metavar="PATH", help="examine this interpreter's environment instead")
     env.add_argument(
         "--runtime", action="store_true", help="also import each package in a child process and compare"
+    )
+    env.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every file again (by default unchanged files reuse the last run's results)",
     )
     _add_output_options(env, formats=("text", "json", "sarif", "github"))
     inspect = argparse.ArgumentParser(
@@ -185,7 +191,25 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     explain.add_argument("--format", choices=("text", "json"), default="text")
     parsers = {"env": env, "inspect": inspect, "check": check, "deps": deps, "explain": explain}
     parsers["repair"] = _repair_parser()
+    parsers["fuse"] = _fuse_parser()
     return parsers
+
+
+def _fuse_parser() -> argparse.ArgumentParser:
+    fuse = argparse.ArgumentParser(
+        prog="native-doctor fuse",
+        description="Fuse an arm64 and an x86_64 macOS wheel of one distribution version into one universal2 "
+        "wheel: every binary pair becomes one fat file; other files must be identical. "
+        "Exit 0 fused, 1 cannot fuse (nothing written), 2 usage or input error.",
+    )
+    fuse.add_argument("wheels", nargs=2, type=Path, metavar="WHEEL")
+    fuse.add_argument("-w", "--wheel-dir", type=Path, default=Path("wheelhouse"), help="output folder")
+    fuse.add_argument(
+        "--allow-different", action="store_true", help="keep the arm64 wheel's copy of files that differ"
+    )
+    fuse.add_argument("--dry-run", action="store_true", help="print what would be done; write nothing")
+    fuse.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    return fuse
 
 
 def _repair_parser() -> argparse.ArgumentParser:
@@ -338,7 +362,13 @@ def _run_env(options: argparse.Namespace) -> int:
         if not directory.is_dir():
             raise UsageError(f"{directory}: not a directory")
     with _progress("examining the environment") as tick:
-        environment = examine(directories, python=options.python, runtime=options.runtime, progress=tick)
+        environment = examine(
+            directories,
+            python=options.python,
+            runtime=options.runtime,
+            progress=tick,
+            use_cache=not options.no_cache,
+        )
     findings = [f for i in environment.distributions for f in run_checks(i, _ENV_ARTIFACT_CHECKS)]
     findings.extend(run_environment_checks(environment))
     extra = {"environment": _environment_json(environment)}
@@ -346,10 +376,26 @@ def _run_env(options: argparse.Namespace) -> int:
         options,
         list(environment.distributions),
         findings,
-        header=_host_summary(environment),
+        header=_host_summary(environment, examined=options.path),
         extra=extra,
         binaries=options.verbose,
+        footer=[_env_verdict(environment, findings)],
     )
+
+
+def _env_verdict(environment: Any, findings: Sequence[Finding]) -> str:
+    """The closing line of ``env``: healthy, or how many errors and warnings."""
+    from native_doctor.checks.registry import Severity
+
+    counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
+    total = len(environment.installed) or len(environment.distributions)
+    where = f"{total} distribution(s)"
+    notes = counts.get(Severity.INFO, 0)
+    if not counts.get(Severity.ERROR, 0) and not counts.get(Severity.WARNING, 0):
+        extra = f" ({notes} note(s) for information)" if notes else ""
+        return f"verdict: healthy: no errors or warnings in {where}{extra}"
+    parts = [f"{counts[s]} {s.value}(s)" for s in (Severity.ERROR, Severity.WARNING) if counts.get(s, 0)]
+    return f"verdict: {', '.join(parts)} in {where}"
 
 
 #: Artifact checks that still apply to an installed distribution (the loader simulation replaces
@@ -357,20 +403,30 @@ def _run_env(options: argparse.Namespace) -> int:
 _ENV_ARTIFACT_CHECKS = frozenset({"ND002"})
 
 
-def _host_summary(environment: Any) -> list[str]:
+def _host_summary(environment: Any, examined: Sequence[Path] | None = None) -> list[str]:
     host = environment.host
     level = f", x86-64-v{host.x86_64_level}" if host.x86_64_level else ""
     libc = f"{host.libc_name} {host.libc_version}" if host.libc_name else "unknown libc"
     threads = " free-threaded" if host.free_threaded else ""
     gpu = f"; NVIDIA driver {host.nvidia_driver}" if host.nvidia_driver else ""
     installers = ", ".join(f"{k} ({v})" for k, v in sorted(host.installers.items())) or "none recorded"
+    python = f"Python {host.python_version}{threads}"
     lines = [
-        f"Python {host.python_version}{threads} ({host.executable}), {host.environment_kind} environment",
+        f"examined folder(s): {', '.join(str(p) for p in examined)} (simulated with {python}, "
+        f"{host.executable})"
+        if examined
+        else f"{python} ({host.executable}), {host.environment_kind} environment",
         f"host: {host.distro_name or host.os_name} {host.machine}, {libc}{level}{gpu}",
         f"site-packages: {', '.join(environment.site_packages)}; installed by: {installers}",
         f"{len(environment.distributions)} distribution(s) carry native files; "
         f"{sum(len(p.extensions) for p in environment.predictions)} extension module(s) simulated",
     ]
+    foreign = sum(len(s.foreign) for s in environment.installed)
+    if foreign:
+        lines.append(
+            f"{foreign} native file(s) for another operating system (such as pip's Windows launchers) "
+            "counted apart, not examined"
+        )
     for probe in environment.runtime:
         state = "ok" if probe.ok else f"FAILED ({probe.signal or probe.error or 'error'})"
         lines.append(f"runtime: import {probe.module}: {state}")
@@ -570,6 +626,30 @@ def _run_repair(options: argparse.Namespace) -> int:
     return EXIT_FINDINGS if failed else EXIT_CLEAN
 
 
+def _run_fuse(options: argparse.Namespace) -> int:
+    from native_doctor.repair.fuse import fuse_wheels
+    from native_doctor.repair.model import CannotRepair
+    from native_doctor.report.fuse import fuse_json, fuse_text
+
+    for path in options.wheels:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    first, second = options.wheels
+    try:
+        result = fuse_wheels(
+            first, second, options.wheel_dir, allow_different=options.allow_different, dry_run=options.dry_run
+        )
+    except CannotRepair as exc:
+        _error(f"cannot fuse: {exc}")
+        return EXIT_FINDINGS
+    render = fuse_json if options.format == "json" else fuse_text
+    sys.stdout.write(render(result, dry_run=options.dry_run))
+    if result.problem is not None:
+        _error(f"cannot fuse: {result.problem}")
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
 _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": _run_env,
     "inspect": _run_inspect,
@@ -577,6 +657,7 @@ _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "deps": _run_deps,
     "explain": _run_explain,
     "repair": _run_repair,
+    "fuse": _run_fuse,
 }
 
 
@@ -591,6 +672,7 @@ def _report(
     header: Sequence[str] = (),
     extra: dict[str, Any] | None = None,
     binaries: bool = True,
+    footer: Sequence[str] = (),
 ) -> int:
     from native_doctor.checks.registry import Severity
     from native_doctor.report.json_report import document, dumps, sorted_findings
@@ -605,7 +687,7 @@ def _report(
 
         _write(options.output, github.render(findings))
     else:
-        _write_text(options, inspections, findings, header, binaries=binaries)
+        _write_text(options, inspections, findings, header, binaries=binaries, footer=footer)
     threshold = Severity(options.fail_on).rank
     failing = any(f.severity.rank >= threshold for f in findings)
     return EXIT_FINDINGS if failing and not options.exit_zero else EXIT_CLEAN
@@ -627,6 +709,7 @@ def _write_text(
     header: Sequence[str],
     *,
     binaries: bool,
+    footer: Sequence[str] = (),
 ) -> None:
     import io
 
@@ -641,6 +724,8 @@ def _write_text(
         else Console(file=target, no_color=True, soft_wrap=True)
     )
     render(console, inspections, findings, header=header, verbose=options.verbose, binaries=binaries)
+    for line in footer:
+        console.print(line, markup=False, highlight=False)
     if isinstance(target, io.StringIO):
         _write(options.output, target.getvalue())
 
@@ -676,6 +761,14 @@ def _write(path: Path | None, text: str) -> None:
             sys.stdout.flush()
         except BrokenPipeError:  # the reader went away: the run's exit code still counts
             _stdout_closed()
+        return
+    if path.exists() and not path.is_file():
+        # /dev/null, a FIFO, a terminal: write through; renaming over it would replace the device
+        try:
+            with path.open("w", encoding="utf-8") as stream:
+                stream.write(text)
+        except OSError as exc:
+            raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
         return
     import tempfile
 
