@@ -389,12 +389,14 @@ def test_the_schema_is_not_vacuous(
     ids=["at-the-cap", "one-over", "far-over"],
 )
 def test_locations_per_result_are_capped_with_a_count(
-    tmp_path: Path, count: int, omitted: int | None
+    validator: Draft4Validator, tmp_path: Path, count: int, omitted: int | None
 ) -> None:
     members = tuple(f"demo/m{n:05d}.so" for n in range(count))
     base = ND201.finding("libfoo.so.1 is needed", WHEEL, members[0], "libfoo.so.1")
     finding = dataclasses.replace(base, locations=members)
-    [result] = _run(_render([finding], tmp_path))["results"]
+    log = _render([finding], tmp_path)
+    validator.validate(log)
+    [result] = _run(log)["results"]
     names = [loc["logicalLocations"][0]["name"] for loc in result["locations"]]
     assert names == list(members[: sarif.LOCATIONS_SHOWN])
     assert result["properties"].get("locationsOmitted") == omitted
