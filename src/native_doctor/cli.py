@@ -242,6 +242,13 @@ def _repair_parser() -> argparse.ArgumentParser:
         metavar="DIST",
         help="link to this distribution's libraries instead of grafting them",
     )
+    repair.add_argument(
+        "--no-provider",
+        action="append",
+        default=[],
+        metavar="DIST",
+        help="never link to this distribution (built-in knowledge included): graft its libraries",
+    )
     repair.add_argument("--plat", metavar="TAG", help="ask for this platform tag (refused if impossible)")
     repair.add_argument(
         "--no-sys-paths", action="store_true", help="do not search this host's library folders"
@@ -664,6 +671,7 @@ def _run_repair(options: argparse.Namespace) -> int:
         lib_paths=tuple(options.lib_path),
         excludes=tuple(options.exclude),
         provided_by=tuple(options.provided_by),
+        no_providers=tuple(options.no_provider),
         plat=options.plat,
         use_host=not options.no_sys_paths,
     )

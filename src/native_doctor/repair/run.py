@@ -30,7 +30,7 @@ from native_doctor.repair.model import (
     RepairResult,
     RunpathChange,
 )
-from native_doctor.repair.plan import build_plan, copies_by_name
+from native_doctor.repair.plan import build_plan, copies_by_name, place_grafts
 from native_doctor.repair.verify import check_edit, repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
 from native_doctor.sources.wheel import read_wheel
@@ -80,8 +80,9 @@ def repair_wheel(
         names = ", ".join(f"{m.name} (needed by {m.needed_by[0]})" for m in plan.missing)
         return RepairResult(plan, None, (), problem=f"cannot find {names}: pass its folder with --lib-path")
     try:
+        placed = place_grafts(plan, inspection)  # <dist>.libs in the scheme of its binaries
         return _rewrite_and_write(
-            path, out_dir, inspection, plan, options, dry_run=dry_run, progress=progress
+            path, out_dir, inspection, placed, options, dry_run=dry_run, progress=progress
         )
     except CannotRepair as exc:
         return RepairResult(plan, None, (), problem=str(exc))
@@ -109,9 +110,9 @@ def _first_elf(inspection: Inspection) -> BinaryInfo:
 def _plan(inspection: Inspection, options: RepairOptions, first: BinaryInfo) -> RepairPlan:
     extra = []
     if options.provided_by:
-        from native_doctor.checks.dependencies import _providers  # the built-in provider table
+        from native_doctor.providers import known_providers
 
-        known = {p.distribution for p in _providers().providers}
+        known = known_providers().distributions
         extra = installed_providers(options.provided_by, known)
     locator = Locator(
         options.lib_paths,
