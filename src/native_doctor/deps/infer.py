@@ -25,13 +25,11 @@ evidence comments in :func:`to_toml` say where each proposal came from, for revi
 from __future__ import annotations
 
 import functools
-import io
 import json
 import os
 import posixpath
 import re
 import tarfile
-import tokenize
 import tomllib
 import zipfile
 from bisect import bisect_right
@@ -436,26 +434,39 @@ def _decode(data: bytes) -> str:
 
 
 # --------------------------------------------------------------------------- text helpers
+#
+# Every helper here runs in time linear in its input (issue 15): no regular expression can
+# backtrack over more than the construct it matches (possessive quantifiers and atomic groups
+# where alternatives overlap), brackets are matched in one pass over the file, and a call's
+# arguments are read once (calls nested in another call's arguments are not read again).
 
 
 class _Lines:
-    """Offset -> 1-based line number."""
+    """Offset -> 1-based line number (the line starts are found on first use)."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._text = text
+        self._starts: list[int] | None = None
 
     def __call__(self, offset: int) -> int:
+        if self._starts is None:
+            self._starts = [0] + [m.end() for m in re.finditer("\n", self._text)]
         return bisect_right(self._starts, offset)
 
 
+_NOT_NEWLINE = re.compile(r"[^\n]+")
+
+
 def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
-    """``text`` with the given spans replaced by spaces (newlines kept, so offsets and lines hold)."""
-    chars = list(text)
+    """``text`` with the given sorted, disjoint spans replaced by spaces (newlines kept, so
+    offsets and lines hold)."""
+    pieces, last = [], 0
     for start, end in spans:
-        for i in range(start, end):
-            if chars[i] != "\n":
-                chars[i] = " "
-    return "".join(chars)
+        pieces.append(text[last:start])
+        pieces.append(_NOT_NEWLINE.sub(lambda m: " " * len(m.group(0)), text[start:end]))
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _hash_comments(text: str, quotes: str) -> list[tuple[int, int]]:
@@ -463,93 +474,103 @@ def _hash_comments(text: str, quotes: str) -> list[tuple[int, int]]:
     return _lexical_spans(text, quotes)[0]
 
 
+@functools.cache
+def _lexer(quotes: str, comments: bool, punctuation: str) -> re.Pattern[str]:
+    """One pattern for the tokens a scanner needs: ``#`` comments (group ``c``), strings in any of
+    ``quotes`` (group ``s``: triple-quoted to the closing triple, else to the closing quote or the
+    end of the line, a backslash escaping the next character) and single ``punctuation``
+    characters (group ``p``). Every alternative is possessive, so a scan is linear."""
+    alternatives = []
+    if comments:
+        alternatives.append(r"(?P<c>\#[^\n]*+)")
+    strings = []
+    for q in quotes:
+        e = re.escape(q)
+        strings.append(rf"{e}{{3}}(?:.*?{e}{{3}}|.*+)")
+        strings.append(rf"{e}(?:[^{e}\\\n]|\\.)*+(?:[{e}\n]|\\?\Z)")
+    alternatives.append("(?P<s>" + "|".join(strings) + ")")
+    if punctuation:
+        alternatives.append("(?P<p>[" + re.escape(punctuation) + "])")
+    return re.compile("|".join(alternatives), re.DOTALL)
+
+
 def _lexical_spans(text: str, quotes: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Spans of ``#`` comments and of quoted strings."""
-    comments, strings = [], []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c in quotes:
-            triple = text[i : i + 3] == c * 3
-            end = text.find(c * 3, i + 3) if triple else _string_end(text, i)
-            stop = n if end < 0 else end + (3 if triple else 1)
-            strings.append((i, stop))
-            i = stop
-        elif c == "#":
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            comments.append((i, end))
-            i = end
-        else:
-            i += 1
+    comments: list[tuple[int, int]] = []
+    strings: list[tuple[int, int]] = []
+    for m in _lexer(quotes, True, "").finditer(text):
+        (comments if m.lastgroup == "c" else strings).append(m.span())
     return comments, strings
 
 
 def _inside(spans: Sequence[tuple[int, int]], offset: int) -> bool:
     """Whether ``offset`` falls inside one of the sorted, disjoint ``spans``."""
-    index = bisect_right(spans, offset, key=lambda span: span[0]) - 1
+    index = bisect_right(spans, (offset, _FAR)) - 1
     return index >= 0 and spans[index][0] <= offset < spans[index][1]
+
+
+_FAR = 1 << 62
 
 
 def _string_end(text: str, start: int) -> int:
     """Index of the quote closing the single-line string opened at ``start`` (or the line end)."""
-    quote = text[start]
-    i = start + 1
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c in (quote, "\n"):
-            return i
-        i += 1
-    return len(text) - 1
+    m = _lexer(text[start], False, "").match(text, start)
+    assert m is not None
+    end = m.end()
+    return end - 1 if end > start + 1 and text[end - 1] in (text[start], "\n") else len(text) - 1
 
 
-def _balanced(text: str, open_at: int, quotes: str = "'\"") -> int:
-    """Index just past the bracket matching the one at ``open_at`` (or ``len(text)``)."""
-    pairs = {"(": ")", "[": "]", "{": "}"}
-    stack = [pairs[text[open_at]]]
-    i = open_at + 1
-    while i < len(text) and stack:
-        c = text[i]
-        if c in quotes:
-            if text[i : i + 3] == c * 3:
-                end = text.find(c * 3, i + 3)
-                i = len(text) if end < 0 else end + 3
-                continue
-            i = _string_end(text, i) + 1
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _bracket_ends(text: str, opens: Iterable[int], quotes: str = "'\"") -> dict[int, int]:
+    """For each offset in ``opens`` that holds a bracket outside a string: the offset just past
+    its matching bracket, or the end of its line when it is never closed. One pass over
+    ``text``; a closing bracket that matches nothing open is ignored."""
+    wanted = set(opens)
+    ends: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _lexer(quotes, False, "()[]{}").finditer(text):
+        if m.lastgroup != "p":
             continue
-        if c in pairs:
-            stack.append(pairs[c])
-        elif stack and c == stack[-1]:
-            stack.pop()
-        i += 1
-    return i
+        i = m.start()
+        c = text[i]
+        if c in _PAIRS:
+            stack.append(i)
+        elif stack and _PAIRS[text[stack[-1]]] == c:
+            opened = stack.pop()
+            if opened in wanted:
+                ends[opened] = i + 1
+    line_end = -1
+    for opened in stack:  # ascending
+        if opened in wanted:
+            if line_end < opened:
+                line_end = text.find("\n", opened)
+                line_end = len(text) if line_end < 0 else line_end
+            ends[opened] = line_end
+    return ends
 
 
 def _split_top(args: str) -> list[str]:
     """Split call arguments at top-level commas."""
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(args):
-        c = args[i]
-        if c in "'\"":
-            i = _string_end(args, i) + 1
+    parts, depth, start = [], 0, 0
+    for m in _lexer("'\"", False, "()[]{},").finditer(args):
+        c = m.group("p")
+        if c is None:
             continue
         if c in "([{":
             depth += 1
         elif c in ")]}":
             depth -= 1
-        elif c == "," and depth == 0:
-            parts.append(args[start:i])
-            start = i + 1
-        i += 1
+        elif depth == 0:
+            parts.append(args[start : m.start()])
+            start = m.end()
     parts.append(args[start:])
     return [p.strip() for p in parts if p.strip()]
 
 
 _STRING = re.compile(
-    r"""(?P<prefix>[fFrRbBuU]{0,2})(?P<q>'|")(?P<body>(?:\\.|(?!(?P=q)).)*?)(?P=q)""", re.DOTALL
+    r"""(?P<prefix>[fFrRbBuU]{0,2})(?P<q>'|")(?P<body>(?:\\.|(?!(?P=q))[^\\])*?)(?P=q)""", re.DOTALL
 )
 _NAME_LIKE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 
@@ -572,7 +593,10 @@ def _literals(expr: str) -> list[str]:
 
 
 def _short(text: str, limit: int = 70) -> str:
-    one = " ".join(text.split())
+    head = text[: limit * 4]
+    one = " ".join(head.split())
+    if len(head) < len(text) and len(one) <= limit:
+        one += " ..."
     return one if len(one) <= limit else one[: limit - 3] + "..."
 
 
@@ -585,24 +609,32 @@ class _Call:
 
 
 def _calls(text: str, pattern: re.Pattern[str], lines: _Lines, quotes: str = "'\"") -> Iterator[_Call]:
-    """Calls matched by ``pattern`` (ending at the opening parenthesis) outside strings, with their
-    argument text. ``text`` must have its comments blanked already."""
+    """Calls matched by ``pattern`` (ending at the opening bracket) outside strings, with their
+    argument text. ``text`` must have its comments blanked already. A call inside another
+    matched call's arguments is not yielded again; a call never closed ends with its line."""
     strings = _lexical_spans(text, quotes)[1]
-    for m in pattern.finditer(text):
-        if _inside(strings, m.start()):
-            continue
+    matches = [m for m in pattern.finditer(text) if not _inside(strings, m.start())]
+    ends = _bracket_ends(text, (m.end() - 1 for m in matches), quotes)
+    covered = 0
+    for m in matches:
         open_at = m.end() - 1
-        end = _balanced(text, open_at, quotes)
+        if m.start() < covered or open_at not in ends:
+            continue
+        end = covered = ends[open_at]
+        closed = end > open_at + 1 and text[end - 1] == _PAIRS[text[open_at]]
         yield _Call(
-            m.group("fn"), text[open_at + 1 : end - 1], lines(m.start("fn")), text[m.start("fn") : end]
+            m.group("fn"),
+            text[open_at + 1 : end - 1 if closed else end],
+            lines(m.start("fn")),
+            text[m.start("fn") : end],
         )
 
 
 # --------------------------------------------------------------------------- meson
 
 
-_MESON_CALL = re.compile(r"(?<![\w])(?P<fn>dependency|find_program|add_languages|project|find_library)\s*\(")
-_MESON_ASSIGN = re.compile(r"^\s*(\w+)\s*=\s*('[^'\n]*')\s*$", re.MULTILINE)
+_MESON_CALL = re.compile(r"(?<![\w])(?P<fn>dependency|find_program|add_languages|project|find_library)\s*+\(")
+_MESON_ASSIGN = re.compile(r"^[ \t]*(\w++)[ \t]*=[ \t]*('[^'\n]*+')[ \t]*$", re.MULTILINE)
 _KWARG = re.compile(r"^(\w+)\s*:(?!:)\s*(.*)$", re.DOTALL)
 
 
@@ -674,13 +706,13 @@ def scan_meson(path: str, text: str) -> list[Finding]:
 # --------------------------------------------------------------------------- CMake
 
 
-_CMAKE_BRACKET_COMMENT = re.compile(r"#\[(=*)\[.*?\]\1\]", re.DOTALL)
+_CMAKE_BRACKET_OPEN = re.compile(r"#\[(=*+)\[")
 _CMAKE_CALL = re.compile(
     r"(?<![\w$])(?P<fn>find_package|pkg_check_modules|pkg_search_module|project|enable_language|check_language"
-    r"|find_library|find_program|fetchcontent_declare|externalproject_add|cpmaddpackage)\s*\(",
+    r"|find_library|find_program|fetchcontent_declare|externalproject_add|cpmaddpackage)\s*+\(",
     re.IGNORECASE,
 )
-_CMAKE_TOKEN = re.compile(r'"((?:\\.|[^"\\])*)"|([^\s"()]+)')
+_CMAKE_TOKEN = re.compile(r'"((?:\\.|[^"\\])*+)"|([^\s"()]++)')
 _CMAKE_PROJECT_KEYWORDS = frozenset({"VERSION", "DESCRIPTION", "HOMEPAGE_URL", "LANGUAGES"})
 _CMAKE_FIND_KEYWORDS = frozenset(
     {
@@ -711,15 +743,28 @@ _CMAKE_FIND_KEYWORDS = frozenset(
 _PKG_KEYWORDS = frozenset(
     {"REQUIRED", "QUIET", "NO_CMAKE_PATH", "NO_CMAKE_ENVIRONMENT_PATH", "IMPORTED_TARGET", "GLOBAL"}
 )
-_PKG_SPEC = re.compile(r"^([A-Za-z0-9_.+-]+?)\s*((?:>=|<=|=|>|<).*)?$")
+_PKG_SPEC = re.compile(r"^([A-Za-z0-9_.+-]+?)\s*+((?:>=|<=|=|>|<).*)?$", re.DOTALL)
 
 
 def _cmake_tokens(args: str) -> list[str]:
     return [m.group(1) if m.group(1) is not None else m.group(2) for m in _CMAKE_TOKEN.finditer(args)]
 
 
+def _cmake_bracket_comments(text: str) -> list[tuple[int, int]]:
+    """Spans of ``#[[...]]``/``#[==[...]==]`` comments; one never closed runs to the end."""
+    spans: list[tuple[int, int]] = []
+    m = _CMAKE_BRACKET_OPEN.search(text)
+    while m is not None:
+        close = "]" + m.group(1) + "]"
+        end = text.find(close, m.end())
+        stop = len(text) if end < 0 else end + len(close)
+        spans.append((m.start(), stop))
+        m = _CMAKE_BRACKET_OPEN.search(text, stop)
+    return spans
+
+
 def _cmake_text(text: str) -> str:
-    text = _blank(text, [(m.start(), m.end()) for m in _CMAKE_BRACKET_COMMENT.finditer(text)])
+    text = _blank(text, _cmake_bracket_comments(text))
     return _blank(text, _hash_comments(text, '"'))
 
 
@@ -801,43 +846,48 @@ def _cmake_find_names(tokens: Sequence[str]) -> list[str]:
 
 
 _PY_LIBS = re.compile(
-    r"(?<![\w])(?:\w*_)?(?:libraries|libs)\b['\"]?\]?\s*"
-    r"(?:(?P<method>\.\s*(?:append|extend|insert)\s*)\(|(?:\+?=|:)\s*(?=[\[(]))"
+    r"(?<![\w])(?:\w*_)?(?:libraries|libs)\b['\"]?\]?\s*+"
+    r"(?:(?P<method>\.\s*+(?:append|extend|insert)\s*+)\(|(?:\+?=|:)\s*+(?=[\[(]))"
 )
-_PY_FIND_LIBRARY = re.compile(r"(?<![A-Za-z0-9])_?\w*find_library\w*\s*\(")
-_PY_WHICH = re.compile(r"(?<![\w])(?:which|find_executable|find_on_path)\s*\(\s*(['\"])([^'\"\n]+)\1")
+_PY_FIND_LIBRARY = re.compile(r"(?<![\w])(?>\w*?find_library)\w*+\s*+\(")
+_PY_WHICH = re.compile(r"(?<![\w])(?:which|find_executable|find_on_path)\s*+\(\s*+(['\"])([^'\"\n]++)\1")
 _PY_PKGCONFIG_CALL = re.compile(
-    r"\bpkgconfig\s*\.\s*(?:parse|exists|cflags|libs|modversion|variables|installed|configure_extension)\s*\("
+    r"\bpkgconfig\s*+\.\s*+(?:parse|exists|cflags|libs|modversion|variables|installed|configure_extension)\s*+\("
 )
-_PY_PKGCONFIG_IMPORT = re.compile(r"^\s*(?:import\s+pkgconfig\b|from\s+pkgconfig\s+import)", re.MULTILINE)
+_PY_PKGCONFIG_IMPORT = re.compile(
+    r"^[ \t]*+(?:import[ \t]++pkgconfig\b|from[ \t]++pkgconfig[ \t]++import)", re.MULTILINE
+)
 _PY_PKG_CONFIG_LINE = re.compile(r"pkg-config|pkg_config|PKG_CONFIG", re.IGNORECASE)
-_PY_PKG_CONFIG_SHELL = re.compile(r"pkg-config\s+(?:--[\w-]+(?:=\S+)?\s+)+([A-Za-z0-9_.+-]+)")
-_PY_LANG_CXX = re.compile(r"\blanguage\s*=\s*['\"]c\+\+['\"]")
-_PY_IMPORT = re.compile(r"^\s*(?:from\s+(\w+)\s+import|import\s+([\w, ]+))", re.MULTILINE)
+_PY_PKG_CONFIG_SHELL = re.compile(
+    r"pkg-config\s++(?>(?:--[\w-]++(?:=\S++)?\s++)+)([A-Za-z0-9_][A-Za-z0-9_.+-]*+)"
+)
+_PY_LANG_CXX = re.compile(r"\blanguage\s*+=\s*+['\"]c\+\+['\"]")
+_PY_IMPORT = re.compile(r"^[ \t]*+(?:from[ \t]++(\w++)[ \t]++import|import[ \t]++([\w, \t]++))", re.MULTILINE)
 _ENV_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 def _python_text(text: str) -> str:
-    """``text`` with comments blanked (via the tokenizer; unchanged if it cannot tokenize)."""
-    spans = []
-    starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type == tokenize.COMMENT:
-                (srow, scol), (erow, ecol) = tok.start, tok.end
-                spans.append((starts[srow - 1] + scol, starts[erow - 1] + ecol))
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        return text
-    return _blank(text, spans)
+    """``text`` with ``#`` comments blanked (strings, triple-quoted ones too, are kept)."""
+    return _blank(text, _hash_comments(text, "'\""))
 
 
-def _string_items(text: str) -> Iterator[tuple[int, str]]:
-    """(offset, value) of string literals in ``text`` that are not parts of a concatenation."""
+_SPACE_RUN = re.compile(r"\s*+")
+
+
+def _string_items(text: str, wanted: Callable[[str], bool] | None = None) -> Iterator[tuple[int, str]]:
+    """(offset, value) of string literals in ``text`` that are not parts of a concatenation
+    (only those whose value is ``wanted``, when given)."""
     for m in _STRING.finditer(text):
+        if wanted is not None and not wanted(m.group("body")):
+            continue
         if "b" in m.group("prefix").lower():
             continue
-        before = text[: m.start()].rstrip()[-1:]
-        after = text[m.end() :].lstrip()[:1]
+        i = m.start() - 1
+        while i >= 0 and text[i].isspace():
+            i -= 1
+        before = text[i] if i >= 0 else ""
+        j = m.end() + len(_SPACE_RUN.match(text, m.end()).group(0))  # type: ignore[union-attr]
+        after = text[j : j + 1]
         if (
             before == "+"
             or after in {"+", "%"}
@@ -845,6 +895,12 @@ def _string_items(text: str) -> Iterator[tuple[int, str]]:
         ):
             continue
         yield m.start(), m.group("body")
+
+
+def _line_bounds(text: str, offset: int) -> tuple[int, int]:
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    return start, len(text) if end < 0 else end + 1
 
 
 def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
@@ -856,38 +912,51 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
     def add(kind: str, name: str, offset: int, detail: str) -> None:
         found.append(Finding(kind, name, f"{path}:{lines(offset)}", _short(detail)))
 
-    for m in _PY_LIBS.finditer(text):
-        open_at = m.end() - 1 if m.group("method") else m.end()
-        if open_at >= len(text) or text[open_at] not in "([":
-            continue
-        end = _balanced(text, open_at)
-        chunk = text[open_at:end]
-        snippet = text[m.start() : end]
-        for offset, value in _string_items(chunk):
+    def opens(pattern: re.Pattern[str], library_list: bool = False) -> list[tuple[int, int]]:
+        """(match start, opening bracket) of the matches (the bracket must be outside strings,
+        the start need not be: ``'libraries': [``)."""
+        return [
+            (m.start(), m.end() - 1 if not library_list or m.group("method") else m.end())
+            for m in pattern.finditer(text)
+        ]
+
+    found_calls = {p: opens(p, p is _PY_LIBS) for p in (_PY_LIBS, _PY_FIND_LIBRARY, _PY_PKGCONFIG_CALL)}
+    ends = _bracket_ends(
+        text, (o for calls in found_calls.values() for _, o in calls if o < len(text) and text[o] in "([")
+    )
+
+    def calls(pattern: re.Pattern[str]) -> Iterator[tuple[int, int, int]]:
+        """(match start, opening bracket, just past its match); calls inside another's arguments
+        are not read again."""
+        covered = 0
+        for start, open_at in found_calls[pattern]:
+            if start >= covered and open_at in ends:
+                covered = ends[open_at]
+                yield start, open_at, covered
+
+    for start, open_at, end in calls(_PY_LIBS):
+        for offset, value in _string_items(text[open_at:end]):
             name = value[2:] if value.startswith("-l") else value
             if _NAME_LIKE.match(name):
-                add("library", name, open_at + offset, snippet)
-    for m in _PY_FIND_LIBRARY.finditer(text):
-        end = _balanced(text, m.end() - 1)
-        items = [v for _, v in _string_items(text[m.end() : end - 1])]
+                add("library", name, open_at + offset, text[start:end])
+    for start, open_at, end in calls(_PY_FIND_LIBRARY):
+        items = [v for _, v in _string_items(text[open_at + 1 : end - 1])]
         if items and _NAME_LIKE.match(items[-1]):
-            add("library", items[-1], m.start(), text[m.start() : end])
+            add("library", items[-1], start, text[start:end])
     for m in _PY_WHICH.finditer(text):
         add("program", m.group(2).removesuffix(".exe"), m.start(), m.group(0) + ")")
-    for m in _PY_PKGCONFIG_CALL.finditer(text):
-        end = _balanced(text, m.end() - 1)
-        items = [v for _, v in _string_items(text[m.end() : end - 1])]
-        add("program", "pkg-config", m.start(), text[m.start() : end])
+    for start, open_at, end in calls(_PY_PKGCONFIG_CALL):
+        items = [v for _, v in _string_items(text[open_at + 1 : end - 1])]
+        add("program", "pkg-config", start, text[start:end])
         if items and _NAME_LIKE.match(items[0]):
-            add("library", items[0], m.start(), text[m.start() : end])
+            add("library", items[0], start, text[start:end])
     for m in _PY_PKGCONFIG_IMPORT.finditer(text):
         add("program", "pkg-config", m.start(), m.group(0).strip())
-    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    for number, start in enumerate(line_starts):
-        end = line_starts[number + 1] if number + 1 < len(line_starts) else len(text)
+    hit = _PY_PKG_CONFIG_LINE.search(text)
+    while hit is not None:
+        start, end = _line_bounds(text, hit.start())
+        hit = _PY_PKG_CONFIG_LINE.search(text, end)
         line = text[start:end]
-        if not _PY_PKG_CONFIG_LINE.search(line):
-            continue
         for offset, value in _string_items(line):
             shell = _PY_PKG_CONFIG_SHELL.search(value)
             if shell:
@@ -897,7 +966,11 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
                 add("program", "pkg-config", start + offset, line)
             elif _NAME_LIKE.match(value) and not _ENV_VAR.match(value) and not value.startswith("-"):
                 add("library", value, start + offset, line)
-    for offset, value in _string_items(text):
+
+    def interesting(value: str) -> bool:
+        return value.startswith("-l") or value.endswith(("config", "config.exe"))
+
+    for offset, value in _string_items(text, interesting):
         if value.startswith("-l") and _NAME_LIKE.match(value[2:]):
             add("library", value[2:], offset, value)
         elif value.lower() in table.programs and re.search(r"[-_]config(\.exe)?$", value):
@@ -914,27 +987,34 @@ def _setup_imports(text: str, available: Iterable[str]) -> list[str]:
         if m.group(1):
             modules.add(m.group(1))
         else:
-            modules.update(part.strip().split(" ")[0] for part in m.group(2).split(","))
+            modules.update(words[0] for part in m.group(2).split(",") if (words := part.split()))
     present = set(available)
     return sorted(f"{mod}.py" for mod in modules if f"{mod}.py" in present and mod != "setup")
 
 
+_CFG_LIBRARIES = re.compile(r"^\s*+libraries\s*+=\s*+(.*)$")
+
+
 def scan_setup_cfg(path: str, text: str) -> list[Finding]:
-    """``libraries =`` values in any section of ``setup.cfg``."""
+    """``libraries =`` values (and their indented continuation lines) in any section of ``setup.cfg``."""
     found = []
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        m = re.match(r"^\s*libraries\s*=\s*(.*)$", line)
-        if not m:
-            continue
-        values = m.group(1).replace(",", " ").split()
-        for cont in lines[i + 1 :]:
-            if not cont.strip() or not cont[:1].isspace():
-                break
-            values += cont.replace(",", " ").split()
-        for value in values:
+    current: tuple[int, str] | None = None  # (line number, key line) of the value being read
+
+    def add(values: str) -> None:
+        assert current is not None
+        for value in values.replace(",", " ").split():
             if _NAME_LIKE.match(value):
-                found.append(Finding("library", value, f"{path}:{i + 1}", _short(line)))
+                found.append(Finding("library", value, f"{path}:{current[0]}", _short(current[1])))
+
+    for number, line in enumerate(text.splitlines(), 1):
+        m = _CFG_LIBRARIES.match(line)
+        if m and not (current is not None and line[:1].isspace()):
+            current = (number, line)
+            add(m.group(1))
+        elif current is not None and line.strip() and line[:1].isspace():
+            add(line)
+        else:
+            current = None
     return found
 
 
@@ -953,10 +1033,19 @@ def scan_pyproject(path: str, text: str) -> tuple[list[Finding], list[str]]:
     backend = str(system.get("build-backend", ""))
     requires = [str(r) for r in system.get("requires", []) if isinstance(r, str)]
     lines = _Lines(text)
+    cursor = 0
 
     def line_of(needle: str) -> int:
-        at = text.find(needle)
-        return lines(at) if at >= 0 else 1
+        """The line of ``needle``'s next occurrence near the previous one (looked for in a
+        bounded window, so many needles cost linear time), else the previous one's line."""
+        nonlocal cursor
+        at = text.find(needle, cursor, cursor + _LINE_OF_WINDOW + len(needle))
+        if at < 0:
+            at = text.find(needle, 0, _LINE_OF_WINDOW + len(needle))
+        if at < 0:
+            return lines(cursor) if cursor else 1
+        cursor = at
+        return lines(at)
 
     if backend.startswith("maturin"):
         found.append(
@@ -986,6 +1075,9 @@ def scan_pyproject(path: str, text: str) -> tuple[list[Finding], list[str]]:
 
 
 _CARGO_SECTIONS = ("dependencies", "build-dependencies")
+_CARGO_KEY = re.compile(r"^[ \t]*+\"?([\w-]++)\"?[ \t]*+[=.]", re.MULTILINE)
+#: How far :func:`scan_pyproject` looks for the next name it reports a line for.
+_LINE_OF_WINDOW = 1 << 16
 
 
 def scan_cargo(path: str, text: str, table: InferenceTable) -> list[Finding]:
@@ -995,6 +1087,9 @@ def scan_cargo(path: str, text: str, table: InferenceTable) -> list[Finding]:
     except tomllib.TOMLDecodeError:
         return []
     lines = _Lines(text)
+    key_lines: dict[str, int] = {}
+    for m in _CARGO_KEY.finditer(text):
+        key_lines.setdefault(m.group(1), m.start())
     found = [Finding("language", "rust", f"{path}:1", "Cargo.toml")]
     sections: list[Mapping[str, Any]] = [data.get(s, {}) for s in _CARGO_SECTIONS]
     sections.append(data.get("workspace", {}).get("dependencies", {}))
@@ -1010,8 +1105,8 @@ def scan_cargo(path: str, text: str, table: InferenceTable) -> list[Finding]:
             if crate in seen or not (crate in table.cargo or crate.endswith(("-sys", "-src"))):
                 continue
             seen.add(crate)
-            m = re.search(rf"^\s*\"?{re.escape(key)}\"?\s*[=.]", text, re.MULTILINE)
-            line = lines(m.start()) if m else 1
+            at = key_lines.get(key)
+            line = lines(at) if at is not None else 1
             found.append(Finding("crate", crate, f"{path}:{line}", f"crate {crate}"))
     return found
 
