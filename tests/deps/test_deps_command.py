@@ -160,3 +160,36 @@ def test_user_registry_resolves_aliases(capsys: pytest.CaptureFixture[str], tmp_
     _, report = run_json(capsys, str(tmp_path), "--manager", "debian", "--mapping", str(path))
     [dep] = report["dependencies"]  # type: ignore[misc]
     assert dep["packages"] == ["zlib1g-dev"]
+
+
+INFERRED_TREE = {
+    "meson.build": ("project('x', 'c')\ndependency('zlib')\ndependency('libpng', required: false)\n"),
+}
+
+
+@pytest.mark.parametrize(
+    ("ecosystem", "zlib", "png"),
+    [
+        pytest.param("debian", "zlib1g-dev", "libpng-dev", id="debian"),
+        pytest.param("fedora", "zlib-devel", "libpng-devel", id="fedora"),
+    ],
+)
+def test_inferred_table_goes_through_the_mapping(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, ecosystem: str, zlib: str, png: str
+) -> None:
+    for name, text in INFERRED_TREE.items():
+        (tmp_path / name).write_text(text)
+    code, report = run_json(capsys, str(tmp_path), "--manager", ecosystem)
+    assert code == 0
+    inferred = report["inferred"]
+    packages = {p["depurl"]: p["packages"] for p in inferred["proposals"]}  # type: ignore[index]
+    assert packages["dep:generic/zlib"] == [zlib]
+    assert packages["dep:generic/libpng"] == [png]
+    # the install command covers what is required, not the optional libpng
+    (command,) = inferred["install_commands"]  # type: ignore[index]
+    assert zlib in command and png not in command
+
+    assert cli.main(["deps", str(tmp_path), "--manager", ecosystem]) == 0
+    text = capsys.readouterr().out
+    assert f"inferred ({ecosystem} names):" in text
+    assert zlib in text and png in text and "[optional]" in text

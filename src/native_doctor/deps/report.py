@@ -40,6 +40,9 @@ class Row:
     packages: tuple[str, ...] | None
     #: False when the dependency's environment marker excludes this platform.
     applies: bool = True
+    #: (inferred rows) the build files say the dependency may be missing: not installed by
+    #: the install command.
+    optional: bool = False
 
 
 @dataclass(slots=True)
@@ -57,6 +60,10 @@ class DepsReport:
     #: The commands that install what the host check found missing.
     install_missing: list[list[str]] = field(default_factory=list)
     inference: infer.Inference | None = None
+    #: The inferred proposals mapped like declared dependencies (vendored ones left out).
+    inferred_rows: list[Row] = field(default_factory=list)
+    #: The commands that install the required (not optional) inferred dependencies.
+    inferred_install: list[list[str]] = field(default_factory=list)
 
     @property
     def missing(self) -> list[host.HostCheck]:
@@ -95,6 +102,8 @@ def build_report(
         report.install = _install(report.rows, eco_mapping)
     if table is None or table.is_empty or force_infer:
         report.inference = _infer(path, kind)
+        report.inferred_rows = _inferred_rows(report.inference, lookup)
+        report.inferred_install = _install([r for r in report.inferred_rows if not r.optional], eco_mapping)
     if check:
         wanted = [(r.dep, r.category) for r in report.rows if r.applies]
         if not wanted and report.inference is not None:
@@ -284,6 +293,16 @@ def _rows(
     return rows
 
 
+def _inferred_rows(inference: infer.Inference, lookup: _Lookup) -> list[Row]:
+    rows = []
+    for p in inference.proposals:
+        if p.vendored:
+            continue
+        row = lookup.row(_proposal_dep(p), p.category)
+        rows.append(Row(row.dep, row.category, row.packages, row.applies, p.optional))
+    return rows
+
+
 def _with_packages(rows: list[Row], lookup: _Lookup) -> list[Row]:
     return [Row(r.dep, r.category, lookup.packages(r.dep, r.category), r.applies) for r in rows]
 
@@ -374,9 +393,21 @@ def as_json(report: DepsReport) -> dict[str, Any]:
                     "optional": p.optional,
                     "vendored": p.vendored,
                     "evidence": list(p.evidence),
+                    "packages": _inferred_packages(report, p),
                 }
                 for p in report.inference.proposals
             ],
+            "install_commands": report.inferred_install,
             "toml": infer.to_toml(report.inference),
         },
     }
+
+
+def _inferred_packages(report: DepsReport, proposal: infer.Proposal) -> list[str] | None:
+    """The ecosystem's names for an inferred proposal (None: unmapped, vendored or no ecosystem)."""
+    if report.ecosystem is None or proposal.vendored:
+        return None
+    for row in report.inferred_rows:
+        if str(row.dep.url) == proposal.url and row.category == proposal.category:
+            return list(row.packages) if row.packages is not None else None
+    return None
