@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.markers import Marker
 
 from _corpus import ensure as ensure_wheel
 from _corpus import wheels
@@ -541,6 +542,16 @@ EXPECTED_SDISTS: dict[str, tuple[set[str], set[str]]] = {
     "shapely": ({C, "dep:generic/geos"}, {PKG_CONFIG}),
     "pyzmq": ({C, CXX, "dep:generic/libzmq"}, {PKG_CONFIG, "dep:generic/libsodium"}),
     "psycopg2": ({C, "dep:generic/libpq"}, {"dep:generic/openssl"}),
+    # setup.py's lib('libsystemd', ...) -> pkgconfig(name) -> pkg-config --libs
+    "systemd-python": ({C, PKG_CONFIG, "dep:generic/libsystemd"}, set()),
+    # libraries under platform branches: libiconv on Windows (MinGW) only
+    "pymssql": ({C, "dep:generic/freetds"}, {"dep:generic/libiconv", "dep:generic/openssl"}),
+    # krb5-config --libs gssapi
+    "gssapi": ({C, "dep:generic/krb5"}, set()),
+    # src/_argon2_cffi_bindings/_ffi_build.py, a cffi builder setup.py does not import
+    "argon2-cffi-bindings": ({C, "dep:generic/argon2"}, set()),
+    # pcsc-lite through pkg-config everywhere but Windows and macOS
+    "pyscard": ({C, "dep:generic/pcsc-lite"}, {PKG_CONFIG}),
 }
 
 
@@ -582,6 +593,107 @@ def test_real_sdist_details(sdist_inferences: dict[str, Inference]) -> None:
     assert shapely.url == "dep:generic/geos@>=3.10"
     assert any("FetchContent_Declare(bundled_libzmq" in n for n in sdist_inferences["pyzmq"].notes)
     assert all(p.category == "build" for p in sdist_inferences["cryptography"].proposals if p.id == RUST)
+
+
+@pytest.mark.corpus
+def test_real_sdist_new_scanners(sdist_inferences: dict[str, Inference]) -> None:
+    linux, windows = (
+        {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"},
+        {
+            "sys_platform": "win32",
+            "platform_system": "Windows",
+            "os_name": "nt",
+        },
+    )
+    iconv = sdist_inferences["pymssql"].get("dep:generic/libiconv")
+    assert iconv is not None and iconv.marker is not None
+    assert Marker(iconv.marker).evaluate(windows) and not Marker(iconv.marker).evaluate(linux)
+    pcsc = sdist_inferences["pyscard"].get("dep:generic/pcsc-lite")
+    assert pcsc is not None and pcsc.marker is not None
+    assert Marker(pcsc.marker).evaluate(linux) and not Marker(pcsc.marker).evaluate(windows)
+    systemd = sdist_inferences["systemd-python"].get("dep:generic/libsystemd")
+    assert systemd is not None and any("lib('libsystemd'" in e for e in systemd.evidence)
+    krb5 = sdist_inferences["gssapi"].get("dep:generic/krb5")
+    assert krb5 is not None and any("krb5-config" in e for e in krb5.evidence)
+    argon2 = sdist_inferences["argon2-cffi-bindings"].get("dep:generic/argon2")
+    assert argon2 is not None and any("_ffi_build.py" in e for e in argon2.evidence)
+
+
+PLATFORM_CASES = [
+    pytest.param(
+        "import sys\nif sys.platform == 'win32':\n    libraries = ['msmpi']\n",
+        "sys_platform == 'win32'",
+        id="sys-platform",
+    ),
+    pytest.param(
+        "import os\nif os.name == 'nt':\n    pass\nelse:\n    libraries = ['mpi']\n",
+        "os_name != 'nt'",
+        id="os-name-else",
+    ),
+    pytest.param(
+        "import platform\nWIN = platform.system() == 'Windows'\nif not WIN:\n    libraries = ['mpi']\n",
+        "platform_system != 'Windows'",
+        id="module-level-name",
+    ),
+    pytest.param(
+        "import sys\nif sys.platform.startswith('win'):\n    libraries = ['msmpi']\n",
+        "sys_platform == 'win32'",
+        id="startswith",
+    ),
+    pytest.param(
+        "class B:\n    def finalize_darwin(self):\n        self.libraries.append('mpi')\n",
+        "sys_platform == 'darwin'",
+        id="platform-method",
+    ),
+    pytest.param(
+        "if self.compiler_is_msvc():\n    libraries = ['msmpi']\n",
+        "sys_platform == 'win32'",
+        id="msvc",
+    ),
+    pytest.param("if use_mpi:\n    libraries = ['mpi']\n", None, id="not-a-platform-test"),
+]
+
+
+@pytest.mark.parametrize(("text", "marker"), PLATFORM_CASES)
+def test_setup_py_platform_branches_give_markers(text: str, marker: str | None) -> None:
+    result = infer({"setup.py": text})
+    (proposal,) = [p for p in result.proposals if p.id == "dep:virtual/interface/mpi"]
+    assert proposal.marker == marker
+    if marker is not None:
+        assert proposal.specifier == f"dep:virtual/interface/mpi; {marker}"
+        toml = tomllib.loads(to_toml(result))["external"]
+        assert toml["host-requires"] == [f"dep:virtual/interface/mpi; {marker}"]
+
+
+def test_marker_and_its_negation_make_an_unconditional_proposal() -> None:
+    text = "import sys\nif sys.platform == 'win32':\n    libraries = ['z']\nelse:\n    libraries = ['z']\n"
+    assert infer({"setup.py": text}).get("dep:generic/zlib").marker is None  # type: ignore[union-attr]
+
+
+def test_libraries_from_a_helper_function_and_pkg_config_wrappers() -> None:
+    text = (
+        "def _libs(platform):\n    if platform == 'win32':\n        return ['libssl']\n"
+        "    return ['ssl', 'crypto']\n\n"
+        "def pc(name):\n    return call('pkg-config', '--libs', name)\n\n"
+        "def lib(*names):\n    return [pc(n) for n in names]\n\n"
+        "ffi.set_source('x', '', libraries=_libs(sys.platform))\n"
+        "Extension('y', **lib('libsystemd'))\n"
+    )
+    assert infer({"setup.py": text}).ids("host") == {"dep:generic/openssl", "dep:generic/libsystemd"}
+
+
+def test_build_helpers_are_read_even_if_not_imported() -> None:
+    files = {
+        "setup.py": "from setuptools import setup\nsetup(cffi_modules=['src/_cffi_src/build_x.py:ffi'])\n",
+        "src/_cffi_src/build_x.py": "ffi.set_source('x', '', libraries=['sodium'])\n",
+        "tests/build_fake.py": "ffi.set_source('x', '', libraries=['png'])\n",
+    }
+    assert infer(files).ids("host") == {"dep:generic/libsodium"}
+
+
+def test_version_like_names_are_not_reported_unmapped() -> None:
+    result = infer({"setup.py": "os.system('pkg-config --atleast-version 3.2.0 fuse3')\nx = 'pkg-config'\n"})
+    assert all(f.name[:1].isalpha() for f in result.unmapped)
 
 
 # --------------------------------------------------------------------------- real wheels

@@ -24,6 +24,8 @@ evidence comments in :func:`to_toml` say where each proposal came from, for revi
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import functools
 import json
 import os
@@ -32,7 +34,7 @@ import re
 import tarfile
 import tomllib
 import zipfile
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -211,6 +213,9 @@ class Finding:
     optional: bool = False
     #: A version constraint written next to it (``>=1.2``), when literal.
     version: str | None = None
+    #: A PEP 508 marker when the build file asks for it on some platforms only
+    #: (``if sys.platform == 'win32':`` in setup.py -> ``sys_platform == 'win32'``).
+    marker: str | None = None
 
     @property
     def evidence(self) -> str:
@@ -229,6 +234,13 @@ class Proposal:
     optional: bool = False
     #: (wheels) the library is bundled inside the wheel, not required from the system.
     vendored: bool = False
+    #: A PEP 508 marker: every piece of evidence is platform-conditional.
+    marker: str | None = None
+
+    @property
+    def specifier(self) -> str:
+        """The DepURL with its marker (``dep:generic/msmpi; sys_platform == 'win32'``)."""
+        return self.url if self.marker is None else f"{self.url}; {self.marker}"
 
     @property
     def id(self) -> str:
@@ -303,7 +315,23 @@ def is_build_file(path: str) -> bool:
     base = parts[-1]
     if base in _BUILD_FILE_NAMES or base.endswith(".cmake"):
         return True
-    return len(parts) == 1 and base.endswith(".py")  # setup.py's helper modules
+    if len(parts) == 1 and base.endswith(".py"):  # modules setup.py may import
+        return True
+    return is_build_helper(path)
+
+
+#: Directories and module names of build helpers that setup.py or a cffi builder uses
+#: (cryptography's ``src/_cffi_src/build_openssl.py``, matplotlib's ``setupext.py``).
+_HELPER_DIRS = frozenset({"_cffi_src", "build_support", "buildutils", "setupext", "setup_support"})
+_HELPER_FILE = re.compile(r"(?:_?build_\w+|\w+_build|_build|setupext|setupbase|setup_\w+)\.py")
+
+
+def is_build_helper(path: str) -> bool:
+    """A ``.py`` build helper outside tests and docs (read even if setup.py does not import it)."""
+    parts = PurePosixPath(path).parts
+    if not parts or not parts[-1].endswith(".py") or _skipped(path, _SKIP_SOURCE_DIRS):
+        return False
+    return any(p in _HELPER_DIRS for p in parts[:-1]) or _HELPER_FILE.fullmatch(parts[-1]) is not None
 
 
 def read_source_tree(path: str | os.PathLike[str]) -> SourceTree:
@@ -904,7 +932,10 @@ def _line_bounds(text: str, offset: int) -> tuple[int, int]:
 
 
 def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
-    """Findings of a ``setup.py`` (or a module it imports); nothing is executed."""
+    """Findings of a ``setup.py`` (or a module it imports); nothing is executed. Findings under
+    an ``if`` on the platform (``sys.platform``, ``os.name``, ``platform.system()``) carry the
+    equivalent PEP 508 marker (read with :mod:`ast`, never executed)."""
+    original = text
     text = _python_text(text)
     lines = _Lines(text)
     found: list[Finding] = []
@@ -939,6 +970,15 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
             name = value[2:] if value.startswith("-l") else value
             if _NAME_LIKE.match(name):
                 add("library", name, open_at + offset, text[start:end])
+    defs = {m.group(1): m.end() for m in reversed(list(_PY_TOP_LEVEL_DEF.finditer(text)))}
+    for name, offset in _library_functions(text):
+        for value_offset, value in _returned_strings(text, defs.get(name)):
+            if _NAME_LIKE.match(value):
+                add("library", value, value_offset, f"{text[offset : offset + 60].strip()} -> {value!r}")
+    for offset, value, detail in _pkg_config_wrapper_calls(text, defs):
+        add("program", "pkg-config", offset, detail)
+        if _NAME_LIKE.match(value) and not value.startswith("-"):
+            add("library", value, offset, detail)
     for start, open_at, end in calls(_PY_FIND_LIBRARY):
         items = [v for _, v in _string_items(text[open_at + 1 : end - 1])]
         if items and _NAME_LIKE.match(items[-1]):
@@ -952,20 +992,8 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
             add("library", items[0], start, text[start:end])
     for m in _PY_PKGCONFIG_IMPORT.finditer(text):
         add("program", "pkg-config", m.start(), m.group(0).strip())
-    hit = _PY_PKG_CONFIG_LINE.search(text)
-    while hit is not None:
-        start, end = _line_bounds(text, hit.start())
-        hit = _PY_PKG_CONFIG_LINE.search(text, end)
-        line = text[start:end]
-        for offset, value in _string_items(line):
-            shell = _PY_PKG_CONFIG_SHELL.search(value)
-            if shell:
-                add("program", "pkg-config", start + offset, line)
-                add("library", shell.group(1), start + offset, line)
-            elif value in {"pkg-config", "pkgconf"}:
-                add("program", "pkg-config", start + offset, line)
-            elif _NAME_LIKE.match(value) and not _ENV_VAR.match(value) and not value.startswith("-"):
-                add("library", value, start + offset, line)
+    for kind, name, offset, detail in _pkg_config_lines(text):
+        add(kind, name, offset, detail)
 
     def interesting(value: str) -> bool:
         return value.startswith("-l") or value.endswith(("config", "config.exe"))
@@ -977,7 +1005,101 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
             add("program", value.removesuffix(".exe"), offset, repr(value))
     for m in _PY_LANG_CXX.finditer(text):
         add("language", "c++", m.start(), m.group(0))
-    return found
+    return _with_platform_markers(found, original)
+
+
+_PY_LIBS_FROM_CALL = re.compile(r"(?<![\w])(?:\w*_)?libraries\s*+=\s*+(\w++)\s*+\(")
+_PY_RETURN_LIST = re.compile(r"\breturn\s*+\[")
+_PY_TOP_LEVEL = re.compile(r"\n(?=\S)")
+_PY_TOP_LEVEL_DEF = re.compile(r"^def[ \t]++(\w++)", re.MULTILINE)
+
+
+def _library_functions(text: str) -> Iterator[tuple[str, int]]:
+    """(function name, offset) of ``libraries=func(...)``: a helper computes the list."""
+    seen = set()
+    for m in _PY_LIBS_FROM_CALL.finditer(text):
+        if m.group(1) not in seen:
+            seen.add(m.group(1))
+            yield m.group(1), m.start()
+
+
+def _returned_strings(text: str, def_end: int | None) -> Iterator[tuple[int, str]]:
+    """(offset, value) of the strings in the ``return [...]`` lists of the top-level function
+    whose ``def name`` ends at ``def_end`` (its body ends at the next top-level line; top-level
+    functions do not overlap, so reading each once is linear)."""
+    if def_end is None:
+        return
+    end_match = _PY_TOP_LEVEL.search(text, def_end)
+    body_end = end_match.start() if end_match else len(text)
+    body = text[def_end:body_end]
+    opens = [r.end() - 1 for r in _PY_RETURN_LIST.finditer(body)]
+    ends = _bracket_ends(body, opens)
+    for open_at in opens:
+        if open_at in ends:
+            for offset, value in _string_items(body[open_at : ends[open_at]]):
+                yield def_end + open_at + offset, value
+
+
+_PY_PKG_CONFIG_USE = re.compile(r"['\"](?:pkg-config|pkgconf)['\"]|\bpkgconfig\s*+\.|PKG_CONFIG")
+_PY_CALL_NAME = re.compile(r"(?<![\w.])(\w++)\s*+\(")
+
+
+def _body(text: str, def_end: int) -> tuple[int, int]:
+    end_match = _PY_TOP_LEVEL.search(text, def_end)
+    return def_end, end_match.start() if end_match else len(text)
+
+
+def _pkg_config_wrapper_calls(text: str, defs: Mapping[str, int]) -> Iterator[tuple[int, str, str]]:
+    """(offset, name, detail) of the string arguments of calls to top-level functions that run
+    pkg-config, directly or through another such function (systemd-python's
+    ``lib('libsystemd', ...)`` calls ``pkgconfig(name)``, which runs ``pkg-config --libs``)."""
+    bodies = {name: _body(text, end) for name, end in defs.items()}
+    wrappers = {n for n, (a, b) in bodies.items() if _PY_PKG_CONFIG_USE.search(text, a, b)}
+    if not wrappers:
+        return
+    calls_in = {n: {m.group(1) for m in _PY_CALL_NAME.finditer(text, a, b)} for n, (a, b) in bodies.items()}
+    callers: dict[str, list[str]] = {}
+    for caller, called in calls_in.items():
+        for callee in called:
+            callers.setdefault(callee, []).append(caller)
+    todo = list(wrappers)
+    while todo:  # each function enters once: linear in the calls
+        for caller in callers.get(todo.pop(), ()):
+            if caller not in wrappers:
+                wrappers.add(caller)
+                todo.append(caller)
+    spans = sorted(bodies[n] for n in wrappers)
+    opens = [
+        (m.start(), m.end() - 1)
+        for m in _PY_CALL_NAME.finditer(text)
+        if m.group(1) in wrappers and not _inside(spans, m.start())
+    ]
+    ends = _bracket_ends(text, (o for _, o in opens))
+    for start, open_at in opens:
+        if open_at in ends:
+            args = text[open_at + 1 : ends[open_at] - 1]
+            for part in _split_top(args):
+                value = _literal(part)
+                if value is not None:
+                    yield start, value, text[start : ends[open_at]]
+
+
+def _pkg_config_lines(text: str) -> Iterator[tuple[str, str, int, str]]:
+    """(kind, name, offset, line) of the strings on lines that mention pkg-config."""
+    hit = _PY_PKG_CONFIG_LINE.search(text)
+    while hit is not None:
+        start, end = _line_bounds(text, hit.start())
+        hit = _PY_PKG_CONFIG_LINE.search(text, end)
+        line = text[start:end]
+        for offset, value in _string_items(line):
+            shell = _PY_PKG_CONFIG_SHELL.search(value)
+            if shell:
+                yield "program", "pkg-config", start + offset, line
+                yield "library", shell.group(1), start + offset, line
+            elif value in {"pkg-config", "pkgconf"}:
+                yield "program", "pkg-config", start + offset, line
+            elif _NAME_LIKE.match(value) and not _ENV_VAR.match(value) and not value.startswith("-"):
+                yield "library", value, start + offset, line
 
 
 def _setup_imports(text: str, available: Iterable[str]) -> list[str]:
@@ -1168,10 +1290,10 @@ def findings_of_tree(
                 cmake_found += [f for f in more if f.name.lower() not in wanted or f.kind != "library"]
                 notes += extra
         found += cmake_found
-    if "setup.py" in files:
-        py_paths = ["setup.py", *_setup_imports(files["setup.py"], files)]
-        for path in py_paths:
-            found += scan_python(path, files[path], table)
+    py_paths = ["setup.py", *_setup_imports(files["setup.py"], files)] if "setup.py" in files else []
+    py_paths += sorted(p for p in files if p not in py_paths and is_build_helper(p))
+    for path in py_paths:
+        found += scan_python(path, files[path], table)
     if "setup.cfg" in files:
         found += scan_setup_cfg("setup.cfg", files["setup.cfg"])
     for path in sorted(p for p in files if PurePosixPath(p).name == "Cargo.toml"):
@@ -1200,6 +1322,7 @@ class _Acc:
     optional: bool = True
     vendored: bool = True
     versions: set[str | None] = field(default_factory=set)
+    markers: set[str | None] = field(default_factory=set)
 
 
 def _lookup(finding: Finding, table: InferenceTable) -> tuple[str, ...] | None:
@@ -1244,12 +1367,15 @@ def _build(
             entry.evidence.append(finding.evidence)
         entry.optional = entry.optional and finding.optional
         entry.vendored = entry.vendored and vendored
+        entry.markers.add(finding.marker)
         entry.versions.add(finding.version if not parse_depurl(url).version else parse_depurl(url).version)
 
     for finding in found:
         urls = _lookup(finding, table)
         if urls is None:
             if finding.kind == "crate" and not finding.name.endswith(("-sys", "-src")):
+                continue
+            if not finding.name[:1].isalpha():  # a version or a stray token, not a name
                 continue
             key = (finding.kind, finding.name.lower())
             if key not in seen_unmapped:
@@ -1300,11 +1426,23 @@ def _build(
                 tuple(entry.evidence),
                 entry.optional,
                 entry.vendored and categories is not None,
+                _combined_marker(entry.markers),
             )
         )
     return Inference(
         source, tuple(sorted(proposals, key=_order)), tuple(found), tuple(unmapped), tuple(notes)
     )
+
+
+def _combined_marker(markers: set[str | None]) -> str | None:
+    """None when some evidence is unconditional (or a marker and its negation both occur),
+    else the markers joined with ``or``."""
+    if not markers or None in markers:
+        return None
+    ordered = sorted(m for m in markers if m)
+    if any(m.replace("==", "\0").replace("!=", "==").replace("\0", "!=") in markers for m in ordered):
+        return None
+    return ordered[0] if len(ordered) == 1 else " or ".join(f"({m})" for m in ordered)
 
 
 def _order(p: Proposal) -> tuple[int, int, str]:
@@ -1333,7 +1471,12 @@ def merge(*inferences: Inference, source: str | None = None) -> Inference:
                 else max(old.url, p.url, key=len)
             )
             acc[key] = Proposal(
-                url, p.category, evidence, old.optional and p.optional, old.vendored and p.vendored
+                url,
+                p.category,
+                evidence,
+                old.optional and p.optional,
+                old.vendored and p.vendored,
+                old.marker if old.marker == p.marker else None,
             )
     return Inference(
         source or " + ".join(i.source for i in inferences),
@@ -1456,7 +1599,7 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
                 flags.append("not in the PEP 804 registry")
             if flags:
                 comment += f" [{', '.join(flags)}]"
-            lines.append(f"  {_toml_string(p.url)},  # {comment}")
+            lines.append(f"  {_toml_string(p.specifier)},  # {comment}")
         return lines
 
     sections: list[str] = []
@@ -1483,3 +1626,168 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
     if inference.notes:
         out += ["", *(f"# note: {' '.join(n.split())}" for n in inference.notes)]
     return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- platform branches
+
+_PLATFORM_SUBJECTS = {
+    ("sys", "platform"): "sys_platform",
+    ("os", "name"): "os_name",
+}
+_STARTSWITH = {"win": "win32", "linux": "linux", "darwin": "darwin", "cygwin": "cygwin"}
+
+
+def _quoted(value: str) -> str:
+    return f"'{value}'" if "'" not in value else json.dumps(value)
+
+
+def _subject(node: ast.expr) -> str | None:
+    """The marker variable a platform expression reads (``sys.platform`` -> ``sys_platform``)."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return _PLATFORM_SUBJECTS.get((node.value.id, node.attr))
+    if (
+        isinstance(node, ast.Call)
+        and not node.args
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "system"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "platform"
+    ):
+        return "platform_system"
+    return None
+
+
+_WINDOWS = "sys_platform == 'win32'"
+_PLATFORM_WORD = re.compile(
+    r"platform|os\.name|msvc|mingw|darwin|win32|windows|_nt\b|osx|macos", re.IGNORECASE
+)
+_MSVC = re.compile(r"msvc|mingw", re.IGNORECASE)
+#: Functions named for a platform (psycopg2's ``finalize_darwin``, called via ``getattr``).
+_PLATFORM_FUNCTION = re.compile(r".*_(win32|windows|nt|darwin|macos|osx)")
+_FUNCTION_MARKERS = {
+    "win32": _WINDOWS,
+    "windows": _WINDOWS,
+    "nt": _WINDOWS,
+    "darwin": "sys_platform == 'darwin'",
+    "macos": "sys_platform == 'darwin'",
+    "osx": "sys_platform == 'darwin'",
+}
+
+
+def _names_in(node: ast.AST) -> Iterator[str]:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            yield sub.id
+        elif isinstance(sub, ast.Attribute):
+            yield sub.attr
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            yield sub.value
+
+
+def _platform_marker(
+    test: ast.expr, negate: bool = False, names: Mapping[str, ast.expr] | None = None
+) -> str | None:
+    """The PEP 508 marker equivalent to an ``if`` test on the platform, else None. ``names``:
+    module-level names bound to such a test (``WINDOWS = platform.system() == 'Windows'``). A
+    test on the compiler being MSVC or MinGW means Windows (its negation means nothing)."""
+    names = names or {}
+    if isinstance(test, ast.Name) and test.id in names:
+        return _platform_marker(names[test.id], negate, {})
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _platform_marker(test.operand, not negate, names)
+    if any(_MSVC.search(n) for n in _names_in(test)) and _subject_free(test):
+        return None if negate else _WINDOWS
+    if isinstance(test, ast.BoolOp):
+        parts = [_platform_marker(v, negate, names) for v in test.values]
+        if any(p is None for p in parts):
+            return None
+        is_and = isinstance(test.op, ast.And) != negate  # De Morgan
+        return (" and " if is_and else " or ").join(f"({p})" for p in parts)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        subject = _subject(test.left)
+        right = test.comparators[0]
+        if subject is None or not isinstance(right, ast.Constant) or not isinstance(right.value, str):
+            return None
+        op = test.ops[0]
+        if isinstance(op, ast.Eq | ast.NotEq):
+            equal = isinstance(op, ast.Eq) != negate
+            return f"{subject} {'==' if equal else '!='} {_quoted(right.value)}"
+        return None
+    if (
+        isinstance(test, ast.Call)
+        and isinstance(test.func, ast.Attribute)
+        and test.func.attr == "startswith"
+        and len(test.args) == 1
+        and isinstance(test.args[0], ast.Constant)
+        and _subject(test.func.value) == "sys_platform"
+        and test.args[0].value in _STARTSWITH
+    ):
+        value = _STARTSWITH[test.args[0].value]
+        return f"sys_platform {'!=' if negate else '=='} {_quoted(value)}"
+    return None
+
+
+def _subject_free(test: ast.expr) -> bool:
+    """No ``sys.platform``-like subject inside (those are read exactly instead)."""
+    return not any(isinstance(n, ast.expr) and _subject(n) for n in ast.walk(test))
+
+
+def _platform_ranges(text: str) -> list[tuple[int, int, str]]:
+    """(first line, last line, marker) of the branches of platform ``if`` statements and of
+    functions named for a platform."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    names = {
+        node.targets[0].id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and _platform_marker(node.value) is not None
+    }
+    ranges = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            m = _PLATFORM_FUNCTION.fullmatch(node.name.lower())
+            if m:
+                ranges.append((node.lineno, node.end_lineno or node.lineno, _FUNCTION_MARKERS[m.group(1)]))
+            continue
+        if not isinstance(node, ast.If):
+            continue
+        for branch, negate in ((node.body, False), (node.orelse, True)):
+            marker = _platform_marker(node.test, negate, names) if branch else None
+            if marker is not None:
+                last = branch[-1].end_lineno or branch[-1].lineno
+                ranges.append((branch[0].lineno, last, marker))
+    return ranges
+
+
+def _with_platform_markers(found: list[Finding], text: str) -> list[Finding]:
+    """``found`` with the markers of the platform branches each finding sits in."""
+    if not found or _PLATFORM_WORD.search(text) is None:
+        return found
+    ranges = _platform_ranges(text)
+    if not ranges:
+        return found
+    lines = sorted({_line_of(f) for f in found})
+    markers: dict[int, list[str]] = {}
+    for first, last, branch in ranges:
+        for line in lines[bisect_left(lines, first) : bisect_right(lines, last)]:
+            markers.setdefault(line, []).append(branch)
+    out = []
+    for f in found:
+        at = markers.get(_line_of(f))
+        if not at:
+            out.append(f)
+            continue
+        unique = list(dict.fromkeys(at))
+        marker = unique[0] if len(unique) == 1 else " and ".join(f"({m})" for m in unique)
+        out.append(dataclasses.replace(f, marker=marker))
+    return out
+
+
+def _line_of(finding: Finding) -> int:
+    tail = finding.where.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0

@@ -347,7 +347,7 @@ def _category(value: str) -> Category:
 def _proposal_dep(proposal: infer.Proposal) -> ExternalDependency:
     from native_doctor.deps.depurl import parse_specifier
 
-    return parse_specifier(proposal.url)
+    return parse_specifier(proposal.specifier)
 
 
 def as_json(report: DepsReport) -> dict[str, Any]:
@@ -393,6 +393,7 @@ def as_json(report: DepsReport) -> dict[str, Any]:
                     "optional": p.optional,
                     "vendored": p.vendored,
                     "evidence": list(p.evidence),
+                    "marker": p.marker,
                     "packages": _inferred_packages(report, p),
                 }
                 for p in report.inference.proposals
