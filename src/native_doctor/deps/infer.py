@@ -79,6 +79,8 @@ MAX_FILE_BYTES = 2 << 20
 MAX_TOTAL_BYTES = 64 << 20
 #: Archives with more members than this are rejected.
 MAX_MEMBERS = 500_000
+#: A build file's findings of one name beyond this many are dropped (setup.py scanner).
+MAX_EVIDENCE_PER_NAME = 32
 
 _BUILD_FILE_NAMES = frozenset(
     {
@@ -940,8 +942,12 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
     lines = _Lines(text)
     found: list[Finding] = []
 
+    seen: dict[tuple[str, str], int] = {}
+
     def add(kind: str, name: str, offset: int, detail: str) -> None:
-        found.append(Finding(kind, name, f"{path}:{lines(offset)}", _short(detail)))
+        count = seen[kind, name] = seen.get((kind, name), 0) + 1
+        if count <= MAX_EVIDENCE_PER_NAME:  # more of the same says nothing new
+            found.append(Finding(kind, name, f"{path}:{lines(offset)}", _short(detail)))
 
     def opens(pattern: re.Pattern[str], library_list: bool = False) -> list[tuple[int, int]]:
         """(match start, opening bracket) of the matches (the bracket must be outside strings,
