@@ -569,7 +569,7 @@ def test_every_pinned_sdist_has_expectations() -> None:
 def test_real_sdist(project: str, sdist_inferences: dict[str, Inference]) -> None:
     result = sdist_inferences[project]
     required, allowed = EXPECTED_SDISTS[project]
-    found = result.ids()
+    found = {p.id for p in result.proposals if not p.bundled}  # bundled: see below
     assert required <= found, f"missing {sorted(required - found)}"
     assert found <= required | allowed, f"unexpected {sorted(found - required - allowed)}"
     toml = tomllib.loads(to_toml(result))["external"]
@@ -613,6 +613,9 @@ def test_real_sdist_new_scanners(sdist_inferences: dict[str, Inference]) -> None
     assert Marker(pcsc.marker).evaluate(linux) and not Marker(pcsc.marker).evaluate(windows)
     systemd = sdist_inferences["systemd-python"].get("dep:generic/libsystemd")
     assert systemd is not None and any("lib('libsystemd'" in e for e in systemd.evidence)
+    bundled = {(name, p.id) for name, i in sdist_inferences.items() for p in i.proposals if p.bundled}
+    assert ("h5py", "dep:generic/liblzf") in bundled  # lzf/ in the sdist, built by default
+    assert ("scipy", "dep:generic/qhull") not in bundled  # also asked for by meson.build
     krb5 = sdist_inferences["gssapi"].get("dep:generic/krb5")
     assert krb5 is not None and any("krb5-config" in e for e in krb5.evidence)
     argon2 = sdist_inferences["argon2-cffi-bindings"].get("dep:generic/argon2")
@@ -689,6 +692,51 @@ def test_build_helpers_are_read_even_if_not_imported() -> None:
         "tests/build_fake.py": "ffi.set_source('x', '', libraries=['png'])\n",
     }
     assert infer(files).ids("host") == {"dep:generic/libsodium"}
+
+
+BUNDLED_CASES = [
+    pytest.param("src/libsodium/crypto.c", {"dep:generic/libsodium"}, id="src-libsodium"),
+    pytest.param("vendor/libuv/src/unix/core.c", {"dep:generic/libuv"}, id="vendor-libuv"),
+    pytest.param("c-blosc/internal-complibs/lz4-1.9.3/lz4.c", {"dep:generic/lz4"}, id="versioned"),
+    pytest.param("lzf/lzf_c.c", {"dep:generic/liblzf"}, id="top-level"),
+    pytest.param("lz4/block/_block.c", set(), id="python-package-of-that-name"),
+    pytest.param("docs/libuv/x.c", set(), id="not-a-vendor-folder"),
+]
+
+
+@pytest.mark.parametrize(("path", "expected"), BUNDLED_CASES)
+def test_bundled_sources_are_not_host_requirements(path: str, expected: set[str]) -> None:
+    files = {"setup.py": "# SODIUM_INSTALL=system uses the system's copy\n"}
+    paths = (path, "lz4/__init__.py")
+    result = infer(files, paths)
+    bundled = {p.id for p in result.proposals if p.bundled}
+    assert bundled == expected
+    toml = to_toml(result)
+    assert "host-requires" not in tomllib.loads(toml)["external"]
+    if expected:
+        assert "# Bundled in the sdist" in toml
+        assert any("SODIUM_INSTALL" in n for n in result.notes)
+
+
+def test_bundled_and_asked_for_is_a_host_requirement() -> None:
+    files = {"setup.py": "Extension('x', [], libraries=['uv'])\n"}
+    result = infer(files, ("vendor/libuv/uv.c",))
+    libuv = result.get("dep:generic/libuv")
+    assert libuv is not None and not libuv.bundled
+
+
+def test_meson_option_defaults_resolve_dependency_names() -> None:
+    files = {
+        "meson.build": (
+            "project('x', 'c')\nblas_name = get_option('blas')\n"
+            "blas = dependency(blas_name)\nlapack = dependency(get_option('lapack'))\n"
+        ),
+        "meson.options": (
+            "option('blas', type: 'string', value: 'openblas')\n"
+            "option('lapack', type: 'combo', choices: ['a'], value: 'flexiblas')\n"
+        ),
+    }
+    assert infer(files).ids("host") == {"dep:generic/openblas", "dep:virtual/interface/blas"}
 
 
 def test_version_like_names_are_not_reported_unmapped() -> None:

@@ -218,6 +218,8 @@ class Finding:
     #: A PEP 508 marker when the build file asks for it on some platforms only
     #: (``if sys.platform == 'win32':`` in setup.py -> ``sys_platform == 'win32'``).
     marker: str | None = None
+    #: The sdist carries the library's sources (``src/libsodium/``) and builds them by default.
+    bundled: bool = False
 
     @property
     def evidence(self) -> str:
@@ -238,6 +240,9 @@ class Proposal:
     vendored: bool = False
     #: A PEP 508 marker: every piece of evidence is platform-conditional.
     marker: str | None = None
+    #: (sdists) the only evidence is sources the sdist bundles and builds by default: not a
+    #: host requirement unless the build is told to use the system's copy.
+    bundled: bool = False
 
     @property
     def specifier(self) -> str:
@@ -701,11 +706,51 @@ def _meson_version(value: str | None, assigned: Mapping[str, str]) -> str | None
     return ",".join(v.replace(" ", "") for v in versions) or None
 
 
-def scan_meson(path: str, text: str) -> list[Finding]:
-    """Findings of one ``meson.build`` file."""
+_MESON_OPTION_CALL = re.compile(r"(?<![\w])(?P<fn>option)\s*+\(")
+_MESON_GET_OPTION = re.compile(r"get_option\s*+\(\s*+'([^'\n]*+)'\s*+\)")
+_MESON_ASSIGN_OPTION = re.compile(
+    r"^[ \t]*+(\w++)[ \t]*+=[ \t]*+get_option\s*+\(\s*+'([^'\n]*+)'\s*+\)", re.MULTILINE
+)
+
+
+def meson_option_defaults(text: str) -> dict[str, str]:
+    """``meson.options``/``meson_options.txt``: option name -> default value (an array's first
+    item; a feature's ``enabled``/``disabled``/``auto``)."""
+    text = _blank(text, _hash_comments(text, "'"))
+    defaults: dict[str, str] = {}
+    for call in _calls(text, _MESON_OPTION_CALL, _Lines(text), "'"):
+        positional, kwargs = _meson_args(call.args)
+        names = _literals(positional[0]) if positional else []
+        values = _literals(kwargs.get("value", ""))
+        if names and values:
+            defaults.setdefault(names[0], values[0])
+    return defaults
+
+
+def _meson_names(expr: str, variables: Mapping[str, str], options: Mapping[str, str]) -> list[str]:
+    """Names a ``dependency()`` argument asks for: literals, ``get_option('x')`` resolved to its
+    default, or a variable assigned one of those."""
+    literal = _literals(expr)
+    if literal:
+        return literal
+    expr = expr.strip()
+    m = _MESON_GET_OPTION.fullmatch(expr)
+    if m:
+        return [options[m.group(1)]] if m.group(1) in options else []
+    return [variables[expr]] if expr in variables else []
+
+
+def scan_meson(path: str, text: str, options: Mapping[str, str] | None = None) -> list[Finding]:
+    """Findings of one ``meson.build`` file. ``options``: the project's option defaults (see
+    :func:`meson_option_defaults`), to resolve ``dependency(get_option('blas'))``."""
+    options = options or {}
     text = _blank(text, _hash_comments(text, "'"))
     lines = _Lines(text)
     assigned = {m.group(1): m.group(2)[1:-1] for m in _MESON_ASSIGN.finditer(text)}
+    variables = {k: v for k, v in assigned.items() if _NAME_LIKE.match(v)}
+    for m in _MESON_ASSIGN_OPTION.finditer(text):
+        if m.group(2) in options:
+            variables.setdefault(m.group(1), options[m.group(2)])
     found: list[Finding] = []
     for call in _calls(text, _MESON_CALL, lines, "'"):
         where = f"{path}:{call.line}"
@@ -720,7 +765,7 @@ def scan_meson(path: str, text: str) -> list[Finding]:
                 found.append(Finding("language", lang, where, detail, optional))
         elif call.name == "dependency":
             version = _meson_version(kwargs.get("version"), assigned)
-            for name in (v for p in positional for v in _literals(p)):
+            for name in (v for p in positional for v in _meson_names(p, variables, options)):
                 if name:
                     found.append(Finding("library", name, where, detail, optional, version))
         elif call.name == "find_program":
@@ -1276,8 +1321,10 @@ def findings_of_tree(
         found += more
         notes += extra
     if "meson.build" in files:
+        option_file = next((p for p in ("meson.options", "meson_options.txt") if p in files), None)
+        options = meson_option_defaults(files[option_file]) if option_file else {}
         for path in sorted(p for p in files if PurePosixPath(p).name == "meson.build"):
-            found += scan_meson(path, files[path])
+            found += scan_meson(path, files[path], options)
     if "CMakeLists.txt" in files:
         cmake_paths = sorted(
             p for p in files if p.endswith(".cmake") or PurePosixPath(p).name == "CMakeLists.txt"
@@ -1305,9 +1352,88 @@ def findings_of_tree(
     for path in sorted(p for p in files if PurePosixPath(p).name == "Cargo.toml"):
         found += scan_cargo(path, files[path], table)
     found += _source_languages(tree.paths, table)
+    bundled = bundled_sources(tree.paths, table)
+    found += bundled
+    if bundled:
+        hints = _unbundle_hints(text for path, text in files.items() if "/" not in path)
+        if hints:
+            names = ", ".join(sorted({f.name for f in bundled}))
+            notes.append(f"bundled sources ({names}); the build files mention: {', '.join(hints)}")
     if tree.skipped:
         notes.append(f"not read (too big): {', '.join(tree.skipped[:5])}")
     return found, notes
+
+
+#: Folders that hold other projects' sources (``vendor/libuv``, ``src/libsodium``).
+_VENDOR_PARENTS = frozenset(
+    {
+        "extern",
+        "external",
+        "vendor",
+        "vendored",
+        "third_party",
+        "thirdparty",
+        "3rdparty",
+        "deps",
+        "lib",
+        "libs",
+        "src",
+        "subprojects",
+        "csrc",
+        "c-src",
+        "internal-complibs",
+    }
+)
+_C_SOURCE = (".c", ".cc", ".cpp", ".cxx", ".h", ".hpp")
+_VERSION_SUFFIX = re.compile(r"[-_.]?v?\d+(?:\.\d+)*$")
+
+
+def bundled_sources(paths: Iterable[str], table: InferenceTable) -> list[Finding]:
+    """Libraries whose C/C++ sources the tree carries: a folder named for a library the table
+    knows (version suffix allowed: ``lz4-1.9.3``), directly under a vendor folder or at the top,
+    holding C/C++ files and no ``__init__.py`` (not a Python package of the same name)."""
+    counts: dict[str, int] = {}
+    packages: set[str] = set()
+    for path in paths:
+        parts = PurePosixPath(path).parts
+        if parts and parts[-1] == "__init__.py":
+            packages.add("/".join(parts[:-1]))
+        for depth in range(min(len(parts) - 1, 4)):
+            if depth > 0 and parts[depth - 1].lower() not in _VENDOR_PARENTS:
+                continue
+            if parts[-1].lower().endswith(_C_SOURCE):
+                key = "/".join(parts[: depth + 1])
+                counts[key] = counts.get(key, 0) + 1
+    found = []
+    for folder, count in sorted(counts.items()):
+        if folder in packages:
+            continue
+        name = PurePosixPath(folder).name
+        key = _VERSION_SUFFIX.sub("", name.lower())
+        urls = table.libraries.get(key) or table.libraries.get(key.removeprefix("lib"))
+        if urls and all(not u.startswith("dep:virtual/") for u in urls):
+            detail = f"(bundled sources: {count} C/C++ files)"
+            found.append(Finding("library", key, folder + "/", detail, bundled=True))
+    return found
+
+
+_UNBUNDLE_HINT = re.compile(
+    r"(?i)\b(?:use[-_]system[-_][\w-]+|[\w-]*system[-_]lib\w*|[A-Z0-9_]*_INSTALL|[\w-]*bundled[\w-]*"
+    r"|with[-_]system[-_][\w-]+|embedded[-_][\w-]+|dynamic[-_]linking)\b"
+)
+
+
+def _unbundle_hints(texts: Iterable[str], limit: int = 4) -> list[str]:
+    """Option and variable names in the build files that look like unbundling switches."""
+    hints: dict[str, None] = {}
+    for text in texts:
+        for m in _UNBUNDLE_HINT.finditer(text):
+            if m.group(0).upper().startswith(("CPACK", "CMAKE")):
+                continue
+            hints.setdefault(m.group(0), None)
+            if len(hints) >= limit:
+                return list(hints)
+    return list(hints)
 
 
 def infer_from_tree(tree: SourceTree, table: InferenceTable | None = None) -> Inference:
@@ -1327,6 +1453,7 @@ class _Acc:
     evidence: list[str] = field(default_factory=list)
     optional: bool = True
     vendored: bool = True
+    bundled: bool = True
     versions: set[str | None] = field(default_factory=set)
     markers: set[str | None] = field(default_factory=set)
 
@@ -1373,6 +1500,7 @@ def _build(
             entry.evidence.append(finding.evidence)
         entry.optional = entry.optional and finding.optional
         entry.vendored = entry.vendored and vendored
+        entry.bundled = entry.bundled and finding.bundled
         entry.markers.add(finding.marker)
         entry.versions.add(finding.version if not parse_depurl(url).version else parse_depurl(url).version)
 
@@ -1433,6 +1561,7 @@ def _build(
                 entry.optional,
                 entry.vendored and categories is not None,
                 _combined_marker(entry.markers),
+                entry.bundled,
             )
         )
     return Inference(
@@ -1483,6 +1612,7 @@ def merge(*inferences: Inference, source: str | None = None) -> Inference:
                 old.optional and p.optional,
                 old.vendored and p.vendored,
                 old.marker if old.marker == p.marker else None,
+                old.bundled and p.bundled,
             )
     return Inference(
         source or " + ".join(i.source for i in inferences),
@@ -1609,12 +1739,13 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
         return lines
 
     sections: list[str] = []
+    proposals = [p for p in inference.proposals if not p.bundled]
     for category in CATEGORIES:
-        items = [p for p in inference.proposals if p.category == category and not p.optional]
+        items = [p for p in proposals if p.category == category and not p.optional]
         if items:
             out += [f"{_TOML_KEYS[category]} = [", *entries(items), "]"]
     for category in CATEGORIES:
-        items = [p for p in inference.proposals if p.category == category and p.optional]
+        items = [p for p in proposals if p.category == category and p.optional]
         if items:
             sections += [
                 "",
@@ -1626,6 +1757,11 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
     if len(out) == 2 and not sections:
         out.append("# nothing inferred")
     out += sections
+    bundled = [p for p in inference.proposals if p.bundled]
+    if bundled:
+        out += ["", "# Bundled in the sdist and built by default (not host requirements; to build"]
+        out += ["# against the system's copy instead, see the note on unbundling below):"]
+        out += [f"#   {p.url}  # {'; '.join(p.evidence[:2])}" for p in bundled]
     if inference.unmapped:
         out += ["", "# Found, but not mapped to a DepURL (add by hand if needed):"]
         out += [f"#   {f.kind} {f.name!r}: {' '.join(f.evidence.split())}" for f in inference.unmapped]

@@ -296,7 +296,7 @@ def _rows(
 def _inferred_rows(inference: infer.Inference, lookup: _Lookup) -> list[Row]:
     rows = []
     for p in inference.proposals:
-        if p.vendored:
+        if p.vendored or p.bundled:
             continue
         row = lookup.row(_proposal_dep(p), p.category)
         rows.append(Row(row.dep, row.category, row.packages, row.applies, p.optional))
@@ -394,6 +394,7 @@ def as_json(report: DepsReport) -> dict[str, Any]:
                     "vendored": p.vendored,
                     "evidence": list(p.evidence),
                     "marker": p.marker,
+                    "bundled": p.bundled,
                     "packages": _inferred_packages(report, p),
                 }
                 for p in report.inference.proposals
@@ -406,7 +407,7 @@ def as_json(report: DepsReport) -> dict[str, Any]:
 
 def _inferred_packages(report: DepsReport, proposal: infer.Proposal) -> list[str] | None:
     """The ecosystem's names for an inferred proposal (None: unmapped, vendored or no ecosystem)."""
-    if report.ecosystem is None or proposal.vendored:
+    if report.ecosystem is None or proposal.vendored or proposal.bundled:
         return None
     for row in report.inferred_rows:
         if str(row.dep.url) == proposal.url and row.category == proposal.category:
