@@ -434,9 +434,13 @@ def _deps_text(report: Any) -> str:
             if check.satisfies_version is False:
                 state = "too old"
             detail = ", ".join(check.missing) if check.present is False else ", ".join(check.found[:2])
+            if check.satisfies_version is False:
+                detail = f"installed {check.version}, needs {check.dep.url.version}; {detail}"
             lines.append(f"  {state:<8} {check.dep.url!s} ({check.category})  {detail}")
         for command in report.install_missing:
             lines.append(f"to install what is missing: {' '.join(command)}")
+        for command in report.upgrade_old:
+            lines.append(f"to upgrade what is too old: {' '.join(command)}")
     if report.inferred_rows and report.ecosystem is not None:
         lines.append(f"inferred ({report.ecosystem} names):")
         for row in report.inferred_rows:

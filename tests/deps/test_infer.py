@@ -739,6 +739,15 @@ def test_meson_option_defaults_resolve_dependency_names() -> None:
     assert infer(files).ids("host") == {"dep:generic/openblas", "dep:virtual/interface/blas"}
 
 
+@pytest.mark.parametrize(
+    "constant",
+    ["GEOS_MIN_VERSION = '3.10'", "MIN_GEOS_VERSION = Version('3.10')", 'GEOS_MINIMUM_VERSION = "3.10"'],
+)
+def test_min_version_constants_become_version_constraints(constant: str) -> None:
+    text = f"{constant}\nExtension('x', [], libraries=['geos_c'])\n"
+    assert infer({"setup.py": text}).get("dep:generic/geos").url == "dep:generic/geos@>=3.10"  # type: ignore[union-attr]
+
+
 def test_version_like_names_are_not_reported_unmapped() -> None:
     result = infer({"setup.py": "os.system('pkg-config --atleast-version 3.2.0 fuse3')\nx = 'pkg-config'\n"})
     assert all(f.name[:1].isalpha() for f in result.unmapped)

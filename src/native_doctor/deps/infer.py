@@ -1056,7 +1056,7 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
             add("program", value.removesuffix(".exe"), offset, repr(value))
     for m in _PY_LANG_CXX.finditer(text):
         add("language", "c++", m.start(), m.group(0))
-    return _with_platform_markers(found, original)
+    return _with_min_versions(_with_platform_markers(found, original), text, table)
 
 
 _PY_LIBS_FROM_CALL = re.compile(r"(?<![\w])(?:\w*_)?libraries\s*+=\s*+(\w++)\s*+\(")
@@ -1151,6 +1151,31 @@ def _pkg_config_lines(text: str) -> Iterator[tuple[str, str, int, str]]:
                 yield "program", "pkg-config", start + offset, line
             elif _NAME_LIKE.match(value) and not _ENV_VAR.match(value) and not value.startswith("-"):
                 yield "library", value, start + offset, line
+
+
+_PY_MIN_VERSION = re.compile(
+    r"^(?:([A-Z][A-Z0-9]*+)_MIN(?:IMUM)?+|MIN(?:IMUM)?+_([A-Z][A-Z0-9]*+))_VERSION[ \t]*+=[ \t]*+"
+    r"(?:[\w.]++\()?+[ \t]*+['\"](\d++(?:\.\d++)*+)['\"]",
+    re.MULTILINE,
+)
+
+
+def _with_min_versions(found: list[Finding], text: str, table: InferenceTable) -> list[Finding]:
+    """Findings of a library named by a module-level ``GEOS_MIN_VERSION = "3.10"`` (or
+    ``MIN_HDF5_VERSION = ...``) get ``>=3.10`` when they carry no version of their own."""
+    minimums: dict[tuple[str, ...], str] = {}
+    for m in _PY_MIN_VERSION.finditer(text):
+        urls = _lookup(Finding("library", (m.group(1) or m.group(2)).lower(), "", ""), table)
+        if urls:
+            minimums.setdefault(urls, f">={m.group(3)}")
+    if not minimums:
+        return found
+    out = []
+    for f in found:
+        urls = _lookup(f, table) if f.kind == "library" and f.version is None else None
+        version = minimums.get(urls) if urls else None
+        out.append(f if version is None else dataclasses.replace(f, version=version))
+    return out
 
 
 def _setup_imports(text: str, available: Iterable[str]) -> list[str]:

@@ -59,6 +59,8 @@ class DepsReport:
     checks: list[host.HostCheck] | None = None
     #: The commands that install what the host check found missing.
     install_missing: list[list[str]] = field(default_factory=list)
+    #: The commands that upgrade what the host check found present but too old.
+    upgrade_old: list[list[str]] = field(default_factory=list)
     inference: infer.Inference | None = None
     #: The inferred proposals mapped like declared dependencies (vendored ones left out).
     inferred_rows: list[Row] = field(default_factory=list)
@@ -109,8 +111,14 @@ def build_report(
         if not wanted and report.inference is not None:
             wanted = [(_proposal_dep(p), p.category) for p in report.inference.proposals if not p.vendored]
         report.checks = host.check_host(wanted, ecosystem=eco_name)
-        missing = [Row(c.dep, _category(c.category), None) for c in report.missing]
-        report.install_missing = _install(_with_packages(missing, lookup), eco_mapping)
+        absent = [Row(c.dep, _category(c.category), None) for c in report.missing if c.present is False]
+        report.install_missing = _install(_with_packages(absent, lookup), eco_mapping)
+        old = [
+            Row(c.dep, _category(c.category), None)
+            for c in report.missing
+            if c.present is not False and c.satisfies_version is False
+        ]
+        report.upgrade_old = _upgrade(_with_packages(old, lookup), eco_name)
     return report
 
 
@@ -340,6 +348,32 @@ def _install(rows: list[Row], eco: mapping.EcosystemMapping | None) -> list[list
     return mapping.install_commands(names, eco) if names else []
 
 
+#: How each ecosystem upgrades an installed package (installing it again would do nothing).
+UPGRADE_COMMANDS: dict[str, tuple[str, ...]] = {
+    "debian": ("apt-get", "install", "--only-upgrade", "-y"),
+    "fedora": ("dnf", "upgrade", "-y"),
+    "alpine": ("apk", "upgrade"),
+    "arch": ("pacman", "-S", "--needed", "--noconfirm"),
+    "homebrew": ("brew", "upgrade"),
+    "conda-forge": ("conda", "update", "-y"),
+    "spack": ("spack", "install"),
+    "vcpkg": ("vcpkg", "upgrade", "--no-dry-run"),
+    "chocolatey": ("choco", "upgrade", "-y"),
+    "winget": ("winget", "upgrade"),
+}
+
+
+def _upgrade(rows: list[Row], ecosystem: str | None) -> list[list[str]]:
+    """One upgrade command for the packages of ``rows`` (nix has none: it rebuilds)."""
+    prefix = UPGRADE_COMMANDS.get(ecosystem or "")
+    names = list(dict.fromkeys(p for r in rows if r.packages for p in r.packages))
+    if prefix is None or not names:
+        return []
+    if ecosystem == "winget":  # one package per call
+        return [[*prefix, "--id", n] for n in names]
+    return [[*prefix, *names]]
+
+
 def _category(value: str) -> Category:
     return value if value in _CATEGORIES else "host"
 
@@ -383,6 +417,7 @@ def as_json(report: DepsReport) -> dict[str, Any]:
             for c in report.checks
         ],
         "install_missing": report.install_missing,
+        "upgrade_old": report.upgrade_old,
         "inferred": None
         if report.inference is None
         else {
