@@ -748,6 +748,14 @@ def test_min_version_constants_become_version_constraints(constant: str) -> None
     assert infer({"setup.py": text}).get("dep:generic/geos").url == "dep:generic/geos@>=3.10"  # type: ignore[union-attr]
 
 
+def test_library_list_items_that_are_variables_bound_to_strings() -> None:
+    text = (
+        "if os.name == 'nt':\n    libname = 'librdkafka'\nelse:\n    libname = 'rdkafka'\n"
+        "Extension('cimpl', [], libraries=[libname])\n"
+    )
+    assert infer({"setup.py": text}).ids("host") == {"dep:generic/librdkafka"}
+
+
 def test_version_like_names_are_not_reported_unmapped() -> None:
     result = infer({"setup.py": "os.system('pkg-config --atleast-version 3.2.0 fuse3')\nx = 'pkg-config'\n"})
     assert all(f.name[:1].isalpha() for f in result.unmapped)

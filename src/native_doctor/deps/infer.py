@@ -1016,11 +1016,18 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
                 covered = ends[open_at]
                 yield start, open_at, covered
 
+    variables = _string_variables(text)
     for start, open_at, end in calls(_PY_LIBS):
-        for offset, value in _string_items(text[open_at:end]):
+        chunk = text[open_at:end]
+        for offset, value in _string_items(chunk):
             name = value[2:] if value.startswith("-l") else value
             if _NAME_LIKE.match(name):
                 add("library", name, open_at + offset, text[start:end])
+        if variables and chunk[:1] == "[" and chunk[-1:] == "]":
+            for part in _split_top(chunk[1:-1]):  # libraries=[libname]: libname = 'rdkafka'
+                for value in variables.get(part, ()):
+                    if _NAME_LIKE.match(value):
+                        add("library", value, start, f"{text[start:end]} ({part} = {value!r})")
     defs = {m.group(1): m.end() for m in reversed(list(_PY_TOP_LEVEL_DEF.finditer(text)))}
     for name, offset in _library_functions(text):
         for value_offset, value in _returned_strings(text, defs.get(name)):
@@ -1062,6 +1069,7 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
 _PY_LIBS_FROM_CALL = re.compile(r"(?<![\w])(?:\w*_)?libraries\s*+=\s*+(\w++)\s*+\(")
 _PY_RETURN_LIST = re.compile(r"\breturn\s*+\[")
 _PY_TOP_LEVEL = re.compile(r"\n(?=\S)")
+_PY_STRING_ASSIGN = re.compile(r"^[ \t]*+(\w++)[ \t]*+=[ \t]*+(['\"])([\w.+-]++)\2[ \t]*+$", re.MULTILINE)
 _PY_TOP_LEVEL_DEF = re.compile(r"^def[ \t]++(\w++)", re.MULTILINE)
 
 
@@ -1176,6 +1184,14 @@ def _with_min_versions(found: list[Finding], text: str, table: InferenceTable) -
         version = minimums.get(urls) if urls else None
         out.append(f if version is None else dataclasses.replace(f, version=version))
     return out
+
+
+def _string_variables(text: str) -> dict[str, list[str]]:
+    """Name -> the name-like strings assigned to it anywhere (``libname = 'rdkafka'``)."""
+    variables: dict[str, list[str]] = {}
+    for m in _PY_STRING_ASSIGN.finditer(text):
+        variables.setdefault(m.group(1), []).append(m.group(3))
+    return variables
 
 
 def _setup_imports(text: str, available: Iterable[str]) -> list[str]:
