@@ -530,7 +530,11 @@ IMAGING_EXTRAS = {
 EXPECTED_SDISTS: dict[str, tuple[set[str], set[str]]] = {
     # qhull_r: asked for only when the use-system-libraries option selects it (the default
     # builds the bundled subproject); meson if-branches are not evaluated yet
-    "scipy": ({C, CXX, FORTRAN, PKG_CONFIG, OPENBLAS}, {BLAS, LAPACK, "dep:generic/qhull"}),
+    # zlib: optional in the bundled HiGHS subproject (required: get_option('use_zlib'))
+    "scipy": (
+        {C, CXX, FORTRAN, PKG_CONFIG, OPENBLAS},
+        {BLAS, LAPACK, "dep:generic/qhull", "dep:generic/zlib"},
+    ),
     "pillow": ({C, "dep:generic/zlib", "dep:generic/libjpeg"}, {CXX, PKG_CONFIG, *IMAGING_EXTRAS}),
     "lxml": (
         {C, "dep:generic/libxml2", "dep:generic/libxslt"},
@@ -754,6 +758,44 @@ def test_library_list_items_that_are_variables_bound_to_strings() -> None:
         "Extension('cimpl', [], libraries=[libname])\n"
     )
     assert infer({"setup.py": text}).ids("host") == {"dep:generic/librdkafka"}
+
+
+def test_meson_subprojects_the_build_calls_are_read() -> None:
+    files = {
+        "meson.build": "project('x', 'c')\ngmain = subproject('dbus-gmain')\n",
+        "subprojects/dbus-gmain/meson.build": "project('g', 'c')\ndependency('glib-2.0')\n",
+        "subprojects/dbus-gmain/tests/meson.build": "dependency('dbus-1')\n",
+        "subprojects/unused/meson.build": "dependency('libpng')\n",
+    }
+    assert infer(files).ids("host") == {"dep:generic/glib"}
+
+
+def test_autoconf_pkg_check_modules_and_check_lib() -> None:
+    text = (
+        "dnl PKG_CHECK_MODULES([X], [ignored])\n"
+        "PKG_CHECK_MODULES(DBUS, [dbus-1 >= 1.8])\n"
+        "PKG_CHECK_MODULES([GLIB], [glib-2.0 >= 2.40 gobject-2.0], [], [have_glib=no])\n"
+        "AC_CHECK_LIB([z], [inflate])\n"
+    )
+    result = infer({"configure.ac": text})
+    assert result.get("dep:generic/dbus").url == "dep:generic/dbus@>=1.8"  # type: ignore[union-attr]
+    assert result.get("dep:generic/glib").optional  # type: ignore[union-attr]
+    assert result.ids("host") == {"dep:generic/dbus", "dep:generic/glib", "dep:generic/zlib"}
+
+
+def test_numpy_distutils_get_info_and_own_libraries() -> None:
+    files = {
+        "setup.py": "from numpy.distutils.core import setup\n",
+        "pkg/linalg/setup.py": (
+            "def configuration(parent_package='', top_path=None):\n"
+            "    config.add_library('quadpack', sources=['q.f'])\n"
+            "    lapack = get_info('lapack_opt')\n"
+            "    config.add_extension('_x', libraries=['quadpack'], extra_info=lapack)\n"
+        ),
+    }
+    result = infer(files)
+    assert result.ids("host") == {"dep:virtual/interface/lapack"}
+    assert not result.unmapped
 
 
 def test_version_like_names_are_not_reported_unmapped() -> None:

@@ -92,6 +92,8 @@ _BUILD_FILE_NAMES = frozenset(
         "meson_options.txt",
         "CMakeLists.txt",
         "Cargo.toml",
+        "configure.ac",
+        "configure.in",
     }
 )
 #: Directories holding vendored code, documentation or examples: their build files and sources
@@ -113,6 +115,10 @@ _SKIP_DIRS = frozenset(
         "benchmark",
         "examples",
         "example",
+        "demo",
+        "demos",
+        "sample",
+        "samples",
         "winbuild",
         ".git",
         "node_modules",
@@ -925,6 +931,10 @@ _PY_LIBS = re.compile(
     r"(?:(?P<method>\.\s*+(?:append|extend|insert)\s*+)\(|(?:\+?=|:)\s*+(?=[\[(]))"
 )
 _PY_FIND_LIBRARY = re.compile(r"(?<![\w])(?>\w*?find_library)\w*+\s*+\(")
+#: Strings ending like file names are not library names (``npymath.ini.in``).
+_FILE_SUFFIXES = (".in", ".ini", ".pc", ".py", ".h", ".c", ".txt", ".cfg", ".toml", ".json")
+_PY_ADD_LIBRARY = re.compile(r"\badd_(?:installed_)?library\s*+\(\s*+['\"]([\w.+-]++)['\"]")
+_PY_GET_INFO = re.compile(r"(?<![\w])get_info\s*+\(\s*+['\"](\w++)['\"]")
 _PY_WHICH = re.compile(r"(?<![\w])(?:which|find_executable|find_on_path)\s*+\(\s*+(['\"])([^'\"\n]++)\1")
 _PY_PKGCONFIG_CALL = re.compile(
     r"\bpkgconfig\s*+\.\s*+(?:parse|exists|cflags|libs|modversion|variables|installed|configure_extension)\s*+\("
@@ -1041,8 +1051,8 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
         items = [v for _, v in _string_items(text[open_at + 1 : end - 1])]
         if items and _NAME_LIKE.match(items[-1]):
             add("library", items[-1], start, text[start:end])
-    for m in _PY_WHICH.finditer(text):
-        add("program", m.group(2).removesuffix(".exe"), m.start(), m.group(0) + ")")
+    for kind, name, offset, detail in _simple_calls(text):
+        add(kind, name, offset, detail)
     for start, open_at, end in calls(_PY_PKGCONFIG_CALL):
         items = [v for _, v in _string_items(text[open_at + 1 : end - 1])]
         add("program", "pkg-config", start, text[start:end])
@@ -1143,6 +1153,15 @@ def _pkg_config_wrapper_calls(text: str, defs: Mapping[str, int]) -> Iterator[tu
                     yield start, value, text[start : ends[open_at]]
 
 
+def _simple_calls(text: str) -> Iterator[tuple[str, str, int, str]]:
+    """(kind, name, offset, detail) of ``which('x')``-like program lookups and numpy.distutils'
+    ``get_info('lapack_opt')``."""
+    for m in _PY_WHICH.finditer(text):
+        yield "program", m.group(2).removesuffix(".exe"), m.start(), m.group(0) + ")"
+    for m in _PY_GET_INFO.finditer(text):
+        yield "library", m.group(1), m.start(), m.group(0) + ")"
+
+
 def _pkg_config_lines(text: str) -> Iterator[tuple[str, str, int, str]]:
     """(kind, name, offset, line) of the strings on lines that mention pkg-config."""
     hit = _PY_PKG_CONFIG_LINE.search(text)
@@ -1157,7 +1176,12 @@ def _pkg_config_lines(text: str) -> Iterator[tuple[str, str, int, str]]:
                 yield "library", shell.group(1), start + offset, line
             elif value in {"pkg-config", "pkgconf"}:
                 yield "program", "pkg-config", start + offset, line
-            elif _NAME_LIKE.match(value) and not _ENV_VAR.match(value) and not value.startswith("-"):
+            elif (
+                _NAME_LIKE.match(value)
+                and not _ENV_VAR.match(value)
+                and not value.startswith("-")
+                and not value.lower().endswith(_FILE_SUFFIXES)
+            ):
                 yield "library", value, start + offset, line
 
 
@@ -1207,6 +1231,36 @@ def _setup_imports(text: str, available: Iterable[str]) -> list[str]:
 
 
 _CFG_LIBRARIES = re.compile(r"^\s*+libraries\s*+=\s*+(.*)$")
+
+
+_AC_PKG_CHECK = re.compile(
+    r"(?<![\w])(?P<fn>PKG_CHECK_MODULES|PKG_CHECK_EXISTS|AC_CHECK_LIB|AC_SEARCH_LIBS)\s*+\("
+)
+_AC_MODULE = re.compile(r"([A-Za-z0-9_.+-]++)(?:\s*+(>=|<=|=|>|<)\s*+([\w.]++))?+")
+
+
+def scan_autoconf(path: str, text: str) -> list[Finding]:
+    """``configure.ac``: ``PKG_CHECK_MODULES(VAR, [mod >= 1.2 mod2])`` modules and
+    ``AC_CHECK_LIB(lib, ...)``/``AC_SEARCH_LIBS(fn, [libs])`` libraries. A call whose
+    action-if-not-found is given (a fourth argument) is optional."""
+    text = _blank(text, [m.span() for m in re.finditer(r"(?m)^[ \t]*+dnl\b[^\n]*+|#[^\n]*+", text)])
+    lines = _Lines(text)
+    found: list[Finding] = []
+    for call in _calls(text, _AC_PKG_CHECK, lines, ""):
+        args = [a.strip().removeprefix("[").removesuffix("]").strip() for a in _split_top(call.args)]
+        where, detail = f"{path}:{call.line}", _short(call.text)
+        if call.name.startswith("PKG_") and len(args) >= 2:
+            optional = call.name == "PKG_CHECK_EXISTS" or len(args) >= 4
+            found.append(Finding("program", "pkg-config", where, detail))
+            for m in _AC_MODULE.finditer(args[1]):
+                version = f"{'==' if m.group(2) == '=' else m.group(2)}{m.group(3)}" if m.group(2) else None
+                found.append(Finding("library", m.group(1), where, detail, optional, version))
+        elif call.name == "AC_CHECK_LIB" and args:
+            found.append(Finding("library", args[0], where, detail, len(args) >= 4))
+        elif call.name == "AC_SEARCH_LIBS" and len(args) >= 2:
+            for name in args[1].split():
+                found.append(Finding("library", name, where, detail, len(args) >= 4))
+    return found
 
 
 def scan_setup_cfg(path: str, text: str) -> list[Finding]:
@@ -1364,8 +1418,10 @@ def findings_of_tree(
     if "meson.build" in files:
         option_file = next((p for p in ("meson.options", "meson_options.txt") if p in files), None)
         options = meson_option_defaults(files[option_file]) if option_file else {}
-        for path in sorted(p for p in files if PurePosixPath(p).name == "meson.build"):
+        meson_paths = sorted(p for p in files if PurePosixPath(p).name == "meson.build")
+        for path in meson_paths:
             found += scan_meson(path, files[path], options)
+        found += _meson_subproject_findings(tree.files, [files[p] for p in meson_paths])
     if "CMakeLists.txt" in files:
         cmake_paths = sorted(
             p for p in files if p.endswith(".cmake") or PurePosixPath(p).name == "CMakeLists.txt"
@@ -1385,11 +1441,22 @@ def findings_of_tree(
                 notes += extra
         found += cmake_found
     py_paths = ["setup.py", *_setup_imports(files["setup.py"], files)] if "setup.py" in files else []
+    # numpy.distutils: a setup.py per subpackage, each with a configuration() function
+    py_paths += sorted(
+        p
+        for p in files
+        if p.endswith("/setup.py") and not _skipped(p, _SKIP_SOURCE_DIRS) and "def configuration(" in files[p]
+    )
     py_paths += sorted(p for p in files if p not in py_paths and is_build_helper(p))
+    # numpy.distutils: config.add_library('quadpack', ...) is built by the project itself
+    own = {m.group(1).lower() for path in py_paths for m in _PY_ADD_LIBRARY.finditer(files[path])}
     for path in py_paths:
-        found += scan_python(path, files[path], table)
+        found += [f for f in scan_python(path, files[path], table) if f.name.lower() not in own]
     if "setup.cfg" in files:
         found += scan_setup_cfg("setup.cfg", files["setup.cfg"])
+    for path in ("configure.ac", "configure.in"):
+        if path in files:
+            found += scan_autoconf(path, files[path])
     for path in sorted(p for p in files if PurePosixPath(p).name == "Cargo.toml"):
         found += scan_cargo(path, files[path], table)
     found += _source_languages(tree.paths, table)
@@ -1475,6 +1542,23 @@ def _unbundle_hints(texts: Iterable[str], limit: int = 4) -> list[str]:
             if len(hints) >= limit:
                 return list(hints)
     return list(hints)
+
+
+_MESON_SUBPROJECT = re.compile(r"(?<![\w])subproject\s*+\(\s*+'([\w.+-]++)'")
+
+
+def _meson_subproject_findings(all_files: Mapping[str, str], texts: Iterable[str]) -> list[Finding]:
+    """The dependencies of the subprojects the build calls (``subproject('dbus-gmain')``): built
+    with the project by default, so what they need from the system, the project needs. A
+    subproject's tests and docs are not read."""
+    names = {m.group(1) for text in texts for m in _MESON_SUBPROJECT.finditer(text)}
+    found: list[Finding] = []
+    for name in sorted(names):
+        prefix = f"subprojects/{name}/"
+        for path in sorted(p for p in all_files if p.startswith(prefix) and p.endswith("meson.build")):
+            if not _skipped(path[len(prefix) :], _SKIP_SOURCE_DIRS):
+                found += [f for f in scan_meson(path, all_files[path]) if f.kind != "language"]
+    return found
 
 
 def infer_from_tree(tree: SourceTree, table: InferenceTable | None = None) -> Inference:
@@ -1846,8 +1930,10 @@ _PLATFORM_WORD = re.compile(
 )
 _MSVC = re.compile(r"msvc|mingw", re.IGNORECASE)
 #: Functions named for a platform (psycopg2's ``finalize_darwin``, called via ``getattr``).
-_PLATFORM_FUNCTION = re.compile(r".*_(win32|windows|nt|darwin|macos|osx)")
+_PLATFORM_FUNCTION = re.compile(r".*_(win|win32|windows|nt|darwin|mac|macos|osx)")
 _FUNCTION_MARKERS = {
+    "win": _WINDOWS,
+    "mac": "sys_platform == 'darwin'",
     "win32": _WINDOWS,
     "windows": _WINDOWS,
     "nt": _WINDOWS,
