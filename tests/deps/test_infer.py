@@ -30,6 +30,7 @@ from native_doctor.deps.infer import (
     merge,
     read_sdist,
     read_source_tree,
+    scan_cmake,
     to_toml,
 )
 from native_doctor.errors import InvalidArchiveError
@@ -796,6 +797,35 @@ def test_numpy_distutils_get_info_and_own_libraries() -> None:
     result = infer(files)
     assert result.ids("host") == {"dep:virtual/interface/lapack"}
     assert not result.unmapped
+
+
+CMAKE_BRANCH_TEXT = """\
+option(PREFER_EXTERNAL_LZ4 "use the system's lz4" OFF)
+option(WITH_ZLIB "zlib support" ON)
+if(PREFER_EXTERNAL_LZ4)
+  find_package(LZ4)
+else()
+  find_package(Threads REQUIRED)
+endif()
+if(NOT WITH_ZLIB)
+  find_package(PNG REQUIRED)
+endif()
+find_package(Snappy)
+if(SNAPPY_FOUND)
+endif()
+find_package(ZLIB REQUIRED)
+"""
+
+
+def test_cmake_option_defaults_and_found_tests_make_finds_optional() -> None:
+    found = {f.name: f.optional for f in scan_cmake("CMakeLists.txt", CMAKE_BRANCH_TEXT)[0]}
+    assert found == {"LZ4": True, "Threads": False, "PNG": True, "Snappy": True, "ZLIB": False}
+
+
+def test_bundled_library_with_an_opt_in_system_copy_stays_bundled() -> None:
+    result = infer({"CMakeLists.txt": CMAKE_BRANCH_TEXT}, ("internal-complibs/lz4-1.9.3/lz4.c",))
+    lz4 = result.get("dep:generic/lz4")
+    assert lz4 is not None and lz4.bundled
 
 
 def test_version_like_names_are_not_reported_unmapped() -> None:

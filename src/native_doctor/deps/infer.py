@@ -246,8 +246,9 @@ class Proposal:
     vendored: bool = False
     #: A PEP 508 marker: every piece of evidence is platform-conditional.
     marker: str | None = None
-    #: (sdists) the only evidence is sources the sdist bundles and builds by default: not a
-    #: host requirement unless the build is told to use the system's copy.
+    #: (sdists) the sdist bundles the library's sources and builds them by default (any other
+    #: evidence is optional): not a host requirement unless the build is told to use the
+    #: system's copy.
     bundled: bool = False
 
     @property
@@ -790,7 +791,8 @@ def scan_meson(path: str, text: str, options: Mapping[str, str] | None = None) -
 _CMAKE_BRACKET_OPEN = re.compile(r"#\[(=*+)\[")
 _CMAKE_CALL = re.compile(
     r"(?<![\w$])(?P<fn>find_package|pkg_check_modules|pkg_search_module|project|enable_language|check_language"
-    r"|find_library|find_program|fetchcontent_declare|externalproject_add|cpmaddpackage)\s*+\(",
+    r"|find_library|find_program|fetchcontent_declare|externalproject_add|cpmaddpackage"
+    r"|option|if|elseif|else|endif)\s*+\(",
     re.IGNORECASE,
 )
 _CMAKE_TOKEN = re.compile(r'"((?:\\.|[^"\\])*+)"|([^\s"()]++)')
@@ -855,21 +857,27 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
     lines = _Lines(text)
     found: list[Finding] = []
     notes: list[str] = []
+    tested = {m.group(1).lower() for m in _CMAKE_FOUND_TEST.finditer(text)}
+    branches = _CMakeBranches()
     for call in _calls(text, _CMAKE_CALL, lines, '"'):
         where = f"{path}:{call.line}"
         detail = _short(call.text)
         tokens = _cmake_tokens(call.args)
         fn = call.name.lower()
-        if not tokens:
+        if branches.step(fn, tokens) or not tokens:
             continue
+        off = branches.disabled
         if fn == "find_package":
             name = tokens[0]
             version = None
             if len(tokens) > 1 and re.fullmatch(r"\d+(\.\d+)*", tokens[1]):
                 version = ("==" if "EXACT" in tokens else ">=") + tokens[1]
-            found.append(Finding("library", name, where, detail, version=version))
+            # without REQUIRED, and the file tests <Name>_FOUND: the project copes without it
+            optional = off or ("REQUIRED" not in tokens and name.lower() in tested)
+            found.append(Finding("library", name, where, detail, optional, version))
         elif fn in {"pkg_check_modules", "pkg_search_module"}:
-            found.append(Finding("program", "pkg-config", where, detail))
+            optional = off or ("REQUIRED" not in tokens and tokens[0].lower() in tested)
+            found.append(Finding("program", "pkg-config", where, detail, optional))
             for token in tokens[1:]:
                 if token in _PKG_KEYWORDS:
                     continue
@@ -878,7 +886,7 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
                     version = m.group(2).replace(" ", "") if m.group(2) else None
                     if version and version.startswith("=") and not version.startswith("=="):
                         version = "=" + version
-                    found.append(Finding("library", m.group(1), where, detail, version=version))
+                    found.append(Finding("library", m.group(1), where, detail, optional, version))
         elif fn == "project":
             for lang in _cmake_project_languages(tokens[1:]):
                 found.append(Finding("language", lang, where, detail))
@@ -891,10 +899,53 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
             kind = "library" if fn == "find_library" else "program"
             names = _cmake_find_names(tokens)
             if names:
-                found.append(Finding(kind, names[0], where, detail))
+                found.append(Finding(kind, names[0], where, detail, off))
         elif fn in {"fetchcontent_declare", "externalproject_add", "cpmaddpackage"}:
             notes.append(f"{where} {detail}: a dependency is downloaded and built during the build")
     return found, notes
+
+
+_CMAKE_FOUND_TEST = re.compile(r"\b(\w+?)_FOUND\b")
+
+
+class _CMakeBranches:
+    """``option(X "doc" OFF)`` defaults and the ``if``/``else``/``endif`` nesting: whether the
+    current position is in a branch a default configuration does not take (``if(X)`` with X
+    OFF, ``if(NOT X)`` with X ON, or the ``else()`` of such a test)."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, bool] = {}
+        self.stack: list[bool | None] = []  # per open if: the branch is off by default (None: unknown)
+
+    @property
+    def disabled(self) -> bool:
+        return any(self.stack)
+
+    def _default_off(self, tokens: Sequence[str]) -> bool | None:
+        if len(tokens) == 1 and tokens[0] in self.options:
+            return not self.options[tokens[0]]
+        if len(tokens) == 2 and tokens[0] == "NOT" and tokens[1] in self.options:
+            return self.options[tokens[1]]
+        return None
+
+    def step(self, fn: str, tokens: Sequence[str]) -> bool:
+        """Track one command; True when it was a branch or option command (nothing to find)."""
+        if fn == "option":
+            if len(tokens) >= 3 and tokens[-1].upper() in {"ON", "OFF"}:
+                self.options.setdefault(tokens[0], tokens[-1].upper() == "ON")
+            elif len(tokens) >= 1:
+                self.options.setdefault(tokens[0], False)  # CMake's default for an option
+        elif fn == "if":
+            self.stack.append(self._default_off(tokens))
+        elif fn == "elseif" and self.stack:
+            self.stack[-1] = None
+        elif fn == "else" and self.stack:
+            self.stack[-1] = None if self.stack[-1] is None else not self.stack[-1]
+        elif fn == "endif" and self.stack:
+            self.stack.pop()
+        else:
+            return fn in {"option", "if", "elseif", "else", "endif"}
+        return True
 
 
 def _cmake_project_languages(tokens: Sequence[str]) -> list[str]:
@@ -1578,7 +1629,7 @@ class _Acc:
     evidence: list[str] = field(default_factory=list)
     optional: bool = True
     vendored: bool = True
-    bundled: bool = True
+    bundled: bool = False
     versions: set[str | None] = field(default_factory=set)
     markers: set[str | None] = field(default_factory=set)
 
@@ -1623,9 +1674,10 @@ def _build(
         entry = acc.setdefault((ident, category), _Acc(category))
         if finding.evidence not in entry.evidence:
             entry.evidence.append(finding.evidence)
-        entry.optional = entry.optional and finding.optional
+        # bundled sources are the default; other evidence makes it a requirement unless optional
+        entry.optional = entry.optional and (finding.optional or finding.bundled)
         entry.vendored = entry.vendored and vendored
-        entry.bundled = entry.bundled and finding.bundled
+        entry.bundled = entry.bundled or finding.bundled
         entry.markers.add(finding.marker)
         entry.versions.add(finding.version if not parse_depurl(url).version else parse_depurl(url).version)
 
@@ -1686,7 +1738,7 @@ def _build(
                 entry.optional,
                 entry.vendored and categories is not None,
                 _combined_marker(entry.markers),
-                entry.bundled,
+                entry.bundled and entry.optional,
             )
         )
     return Inference(
