@@ -702,7 +702,7 @@ def test_build_helpers_are_read_even_if_not_imported() -> None:
 BUNDLED_CASES = [
     pytest.param("src/libsodium/crypto.c", {"dep:generic/libsodium"}, id="src-libsodium"),
     pytest.param("vendor/libuv/src/unix/core.c", {"dep:generic/libuv"}, id="vendor-libuv"),
-    pytest.param("c-blosc/internal-complibs/lz4-1.9.3/lz4.c", {"dep:generic/lz4"}, id="versioned"),
+    pytest.param("internal-complibs/lz4-1.9.3/lz4.c", {"dep:generic/lz4"}, id="versioned"),
     pytest.param("lzf/lzf_c.c", {"dep:generic/liblzf"}, id="top-level"),
     pytest.param("lz4/block/_block.c", set(), id="python-package-of-that-name"),
     pytest.param("docs/libuv/x.c", set(), id="not-a-vendor-folder"),
@@ -826,6 +826,28 @@ def test_bundled_library_with_an_opt_in_system_copy_stays_bundled() -> None:
     result = infer({"CMakeLists.txt": CMAKE_BRANCH_TEXT}, ("internal-complibs/lz4-1.9.3/lz4.c",))
     lz4 = result.get("dep:generic/lz4")
     assert lz4 is not None and lz4.bundled
+
+
+def test_mpi4py_means_optional_mpi_and_library_name_tables() -> None:
+    text = (
+        "if mpi_enabled():\n    RUN_REQUIRES.append('mpi4py >=3.0.2')\n"
+        "_platdep = {'HDF5': ['hdf5'], 'LZO2': ['lzo2'], 'NOTALIB': ['x'], 'BZ2': ['bz2']}\n"
+    )
+    result = infer({"setup.py": text})
+    mpi = result.get("dep:virtual/interface/mpi")
+    assert mpi is not None and mpi.optional
+    assert result.ids("host") == {
+        "dep:virtual/interface/mpi",
+        "dep:generic/hdf5",
+        "dep:generic/lzo",
+        "dep:generic/bzip2",
+    }
+
+
+def test_bundle_inside_a_bundle_goes_with_it() -> None:
+    paths = ("vendor/c-blosc/blosc.c", "vendor/c-blosc/internal-complibs/lz4-1.9.3/lz4.c")
+    result = infer({"setup.py": ""}, paths)
+    assert {p.id for p in result.proposals if p.bundled} == {"dep:generic/blosc"}
 
 
 def test_version_like_names_are_not_reported_unmapped() -> None:

@@ -336,7 +336,7 @@ def is_build_file(path: str) -> bool:
 
 #: Directories and module names of build helpers that setup.py or a cffi builder uses
 #: (cryptography's ``src/_cffi_src/build_openssl.py``, matplotlib's ``setupext.py``).
-_HELPER_DIRS = frozenset({"_cffi_src", "build_support", "buildutils", "setupext", "setup_support"})
+_HELPER_DIRS = frozenset({"_cffi_src", "build_support", "buildutils", "setupext", "setup_support", "conf"})
 _HELPER_FILE = re.compile(r"(?:_?build_\w+|\w+_build|_build|setupext|setupbase|setup_\w+)\.py")
 
 
@@ -985,6 +985,9 @@ _PY_FIND_LIBRARY = re.compile(r"(?<![\w])(?>\w*?find_library)\w*+\s*+\(")
 #: Strings ending like file names are not library names (``npymath.ini.in``).
 _FILE_SUFFIXES = (".in", ".ini", ".pc", ".py", ".h", ".c", ".txt", ".cfg", ".toml", ".json")
 _PY_ADD_LIBRARY = re.compile(r"\badd_(?:installed_)?library\s*+\(\s*+['\"]([\w.+-]++)['\"]")
+_PY_MPI4PY = re.compile(r"['\"]mpi4py\b")
+_PY_MPI_WRAPPER = re.compile(r"['\"](mpicc|mpicxx|mpic\+\+|mpif90|mpifort)['\"]")
+_PY_LIBRARY_TABLE = re.compile(r"['\"]([A-Za-z][\w+-]*+)['\"]\s*+:\s*+\[\s*+['\"]([\w.+-]++)['\"]")
 _PY_GET_INFO = re.compile(r"(?<![\w])get_info\s*+\(\s*+['\"](\w++)['\"]")
 _PY_WHICH = re.compile(r"(?<![\w])(?:which|find_executable|find_on_path)\s*+\(\s*+(['\"])([^'\"\n]++)\1")
 _PY_PKGCONFIG_CALL = re.compile(
@@ -1109,8 +1112,6 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
         add("program", "pkg-config", start, text[start:end])
         if items and _NAME_LIKE.match(items[0]):
             add("library", items[0], start, text[start:end])
-    for m in _PY_PKGCONFIG_IMPORT.finditer(text):
-        add("program", "pkg-config", m.start(), m.group(0).strip())
     for kind, name, offset, detail in _pkg_config_lines(text):
         add(kind, name, offset, detail)
 
@@ -1124,6 +1125,7 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
             add("program", value.removesuffix(".exe"), offset, repr(value))
     for m in _PY_LANG_CXX.finditer(text):
         add("language", "c++", m.start(), m.group(0))
+    found += _mpi4py_feature(path, text, lines)
     return _with_min_versions(_with_platform_markers(found, original), text, table)
 
 
@@ -1204,13 +1206,32 @@ def _pkg_config_wrapper_calls(text: str, defs: Mapping[str, int]) -> Iterator[tu
                     yield start, value, text[start : ends[open_at]]
 
 
+def _mpi4py_feature(path: str, text: str, lines: _Lines) -> list[Finding]:
+    """Built against mpi4py (h5py's parallel build): MPI, as an optional feature."""
+    m = _PY_MPI4PY.search(text)
+    if m is None:
+        return []
+    return [Finding("library", "mpi", f"{path}:{lines(m.start())}", "requires mpi4py", True)]
+
+
 def _simple_calls(text: str) -> Iterator[tuple[str, str, int, str]]:
-    """(kind, name, offset, detail) of ``which('x')``-like program lookups and numpy.distutils'
-    ``get_info('lapack_opt')``."""
+    """(kind, name, offset, detail) of ``which('x')``-like program lookups, numpy.distutils'
+    ``get_info('lapack_opt')``, MPI compiler wrappers (``'mpicc'``), and per-platform library
+    name tables whose key and first name are the same library (``"HDF5": ["hdf5"]``)."""
+    for m in _PY_PKGCONFIG_IMPORT.finditer(text):
+        yield "program", "pkg-config", m.start(), m.group(0).strip()
     for m in _PY_WHICH.finditer(text):
         yield "program", m.group(2).removesuffix(".exe"), m.start(), m.group(0) + ")"
     for m in _PY_GET_INFO.finditer(text):
         yield "library", m.group(1), m.start(), m.group(0) + ")"
+    for m in _PY_MPI_WRAPPER.finditer(text):
+        yield "program", m.group(1), m.start(), m.group(0)
+    table = load_table()
+    for m in _PY_LIBRARY_TABLE.finditer(text):
+        key, name = m.group(1).lower(), m.group(2)
+        urls = table.libraries.get(key)
+        if urls and urls == table.libraries.get(name.lower().removeprefix("lib")):
+            yield "library", name, m.start(), m.group(0) + "]"
 
 
 def _pkg_config_lines(text: str) -> Iterator[tuple[str, str, int, str]]:
@@ -1564,13 +1585,15 @@ def bundled_sources(paths: Iterable[str], table: InferenceTable) -> list[Finding
                 key = "/".join(parts[: depth + 1])
                 counts[key] = counts.get(key, 0) + 1
     found = []
+    outer: list[str] = []
     for folder, count in sorted(counts.items()):
-        if folder in packages:
-            continue
+        if folder in packages or any(folder.startswith(o + "/") for o in outer):
+            continue  # a bundle inside a bundle goes with it
         name = PurePosixPath(folder).name
         key = _VERSION_SUFFIX.sub("", name.lower())
         urls = table.libraries.get(key) or table.libraries.get(key.removeprefix("lib"))
         if urls and all(not u.startswith("dep:virtual/") for u in urls):
+            outer.append(folder)
             detail = f"(bundled sources: {count} C/C++ files)"
             found.append(Finding("library", key, folder + "/", detail, bundled=True))
     return found
@@ -1649,7 +1672,7 @@ def _lookup(finding: Finding, table: InferenceTable) -> tuple[str, ...] | None:
         return table.runtime_urls(key)
     if "${" in name or "$<" in name or "::" in name:
         return ()
-    for candidate in (key, key.removeprefix("lib"), key.removesuffix(".lib")):
+    for candidate in (key, key.removeprefix("lib"), key.removesuffix(".lib"), key.removesuffix(".dll")):
         if candidate in table.libraries:
             return table.libraries[candidate]
     return None
