@@ -706,6 +706,7 @@ BUNDLED_CASES = [
     pytest.param("lzf/lzf_c.c", {"dep:generic/liblzf"}, id="top-level"),
     pytest.param("lz4/block/_block.c", set(), id="python-package-of-that-name"),
     pytest.param("docs/libuv/x.c", set(), id="not-a-vendor-folder"),
+    pytest.param("lz4/c-blosc/blosc.c", {"dep:generic/blosc"}, id="inside-a-python-package"),
 ]
 
 
@@ -842,6 +843,12 @@ def test_mpi4py_means_optional_mpi_and_library_name_tables() -> None:
         "dep:generic/lzo",
         "dep:generic/bzip2",
     }
+
+
+def test_has_header_of_a_known_library() -> None:
+    text = "if not self.has_header(['fftw3.h'], include_dirs=x):\n    raise CompileError\n"
+    assert infer({"setup.py": text}).ids("host") == {"dep:generic/fftw"}
+    assert infer({"setup.py": "self.has_header(['stdint.h'])\n"}).unmapped == ()
 
 
 def test_bundle_inside_a_bundle_goes_with_it() -> None:

@@ -985,6 +985,7 @@ _PY_FIND_LIBRARY = re.compile(r"(?<![\w])(?>\w*?find_library)\w*+\s*+\(")
 #: Strings ending like file names are not library names (``npymath.ini.in``).
 _FILE_SUFFIXES = (".in", ".ini", ".pc", ".py", ".h", ".c", ".txt", ".cfg", ".toml", ".json")
 _PY_ADD_LIBRARY = re.compile(r"\badd_(?:installed_)?library\s*+\(\s*+['\"]([\w.+-]++)['\"]")
+_PY_HAS_HEADER = re.compile(r"\bhas_header\s*+\(\s*+\[?\s*+['\"]([\w/+-]++)\.h['\"]")
 _PY_MPI4PY = re.compile(r"['\"]mpi4py\b")
 _PY_MPI_WRAPPER = re.compile(r"['\"](mpicc|mpicxx|mpic\+\+|mpif90|mpifort)['\"]")
 _PY_LIBRARY_TABLE = re.compile(r"['\"]([A-Za-z][\w+-]*+)['\"]\s*+:\s*+\[\s*+['\"]([\w.+-]++)['\"]")
@@ -1227,6 +1228,10 @@ def _simple_calls(text: str) -> Iterator[tuple[str, str, int, str]]:
     for m in _PY_MPI_WRAPPER.finditer(text):
         yield "program", m.group(1), m.start(), m.group(0)
     table = load_table()
+    for m in _PY_HAS_HEADER.finditer(text):  # has_header(['fftw3.h']): a known library's header
+        stem = PurePosixPath(m.group(1)).name.lower()
+        if table.libraries.get(stem):
+            yield "library", stem, m.start(), m.group(0) + "])"
     for m in _PY_LIBRARY_TABLE.finditer(text):
         key, name = m.group(1).lower(), m.group(2)
         urls = table.libraries.get(key)
@@ -1570,30 +1575,36 @@ _VERSION_SUFFIX = re.compile(r"[-_.]?v?\d+(?:\.\d+)*$")
 
 def bundled_sources(paths: Iterable[str], table: InferenceTable) -> list[Finding]:
     """Libraries whose C/C++ sources the tree carries: a folder named for a library the table
-    knows (version suffix allowed: ``lz4-1.9.3``), directly under a vendor folder or at the top,
-    holding C/C++ files and no ``__init__.py`` (not a Python package of the same name)."""
+    knows (version suffix allowed: ``lz4-1.9.3``), at the top, directly under a vendor folder or
+    inside a Python package (``blosc/c-blosc``), holding C/C++ files and no ``__init__.py`` (not
+    a Python package of the same name). A bundle inside another bundle is not reported."""
+    all_paths = list(paths)
+    packages = {
+        "/".join(PurePosixPath(p).parts[:-1]) for p in all_paths if PurePosixPath(p).name == "__init__.py"
+    }
     counts: dict[str, int] = {}
-    packages: set[str] = set()
-    for path in paths:
+    for path in all_paths:
         parts = PurePosixPath(path).parts
-        if parts and parts[-1] == "__init__.py":
-            packages.add("/".join(parts[:-1]))
+        if not parts[-1].lower().endswith(_C_SOURCE):
+            continue
         for depth in range(min(len(parts) - 1, 4)):
-            if depth > 0 and parts[depth - 1].lower() not in _VENDOR_PARENTS:
+            parent = "/".join(parts[:depth])
+            if depth > 0 and parts[depth - 1].lower() not in _VENDOR_PARENTS and parent not in packages:
                 continue
-            if parts[-1].lower().endswith(_C_SOURCE):
-                key = "/".join(parts[: depth + 1])
-                counts[key] = counts.get(key, 0) + 1
+            key = "/".join(parts[: depth + 1])
+            counts[key] = counts.get(key, 0) + 1
     found = []
-    outer: list[str] = []
+    outer: set[str] = set()
     for folder, count in sorted(counts.items()):
-        if folder in packages or any(folder.startswith(o + "/") for o in outer):
+        folder_parts = PurePosixPath(folder).parts
+        ancestors = {"/".join(folder_parts[:i]) for i in range(1, len(folder_parts))}
+        if folder in packages or ancestors & outer:
             continue  # a bundle inside a bundle goes with it
         name = PurePosixPath(folder).name
         key = _VERSION_SUFFIX.sub("", name.lower())
         urls = table.libraries.get(key) or table.libraries.get(key.removeprefix("lib"))
         if urls and all(not u.startswith("dep:virtual/") for u in urls):
-            outer.append(folder)
+            outer.add(folder)
             detail = f"(bundled sources: {count} C/C++ files)"
             found.append(Finding("library", key, folder + "/", detail, bundled=True))
     return found
