@@ -845,6 +845,19 @@ def test_mpi4py_means_optional_mpi_and_library_name_tables() -> None:
     }
 
 
+def test_feature_switch_makes_a_library_optional_and_msmpi_is_windows_only() -> None:
+    text = (
+        "if config.msmpi:\n    settings['libraries'].append('msmpi')\n"
+        "if use_system_libuv:\n    libraries = ['uv']\n"
+        "if debug:\n    libraries = ['z']\n"
+    )
+    result = infer({"setup.py": text})
+    mpi = result.get("dep:virtual/interface/mpi")
+    assert mpi is not None and mpi.optional and mpi.marker == "sys_platform == 'win32'"
+    assert result.get("dep:generic/libuv").optional  # type: ignore[union-attr]
+    assert not result.get("dep:generic/zlib").optional  # type: ignore[union-attr]
+
+
 def test_has_header_of_a_known_library() -> None:
     text = "if not self.has_header(['fftw3.h'], include_dirs=x):\n    raise CompileError\n"
     assert infer({"setup.py": text}).ids("host") == {"dep:generic/fftw"}

@@ -1126,8 +1126,8 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
             add("program", value.removesuffix(".exe"), offset, repr(value))
     for m in _PY_LANG_CXX.finditer(text):
         add("language", "c++", m.start(), m.group(0))
-    found += _mpi4py_feature(path, text, lines)
-    return _with_min_versions(_with_platform_markers(found, original), text, table)
+    found = _with_feature_switches(_with_platform_markers(found, original), original)
+    return _with_min_versions(found + _mpi4py_feature(path, text, lines), text, table)
 
 
 _PY_LIBS_FROM_CALL = re.compile(r"(?<![\w])(?:\w*_)?libraries\s*+=\s*+(\w++)\s*+\(")
@@ -2140,6 +2140,58 @@ def _with_platform_markers(found: list[Finding], text: str) -> list[Finding]:
         unique = list(dict.fromkeys(at))
         marker = unique[0] if len(unique) == 1 else " and ".join(f"({m})" for m in unique)
         out.append(dataclasses.replace(f, marker=marker))
+    return out
+
+
+#: Libraries that exist on one platform only, whatever the build file's condition says.
+_PLATFORM_LIBRARIES = {"msmpi": _WINDOWS}
+#: setup.py files bigger than this are not parsed for feature switches (real ones are < 100 KB).
+_MAX_FEATURE_PARSE = 512 << 10
+_WORD_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+def _feature_ranges(text: str) -> list[tuple[int, int, frozenset[str]]]:
+    """(first line, last line, words of the test) of the bodies of ``if`` statements that are
+    not platform tests (``if config.msmpi:``, ``if use_system_libuv:``)."""
+    if len(text) > _MAX_FEATURE_PARSE:
+        return []
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    ranges = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and node.body and _platform_marker(node.test) is None:
+            words = {w.lower() for w in _names_in(node.test)}
+            words |= {part for w in words for part in _WORD_SPLIT.split(w) if part}
+            words |= {w.removeprefix("lib") for w in words}
+            last = node.body[-1].end_lineno or node.body[-1].lineno
+            ranges.append((node.body[0].lineno, last, frozenset(words)))
+    return ranges
+
+
+def _with_feature_switches(found: list[Finding], text: str) -> list[Finding]:
+    """A library asked for only inside an ``if`` whose test names it (``if config.msmpi:``
+    then ``libraries.append('msmpi')``) is optional: the build asks for it when that feature is
+    on. Libraries that exist on one platform only get that platform's marker."""
+    libraries = [f for f in found if f.kind == "library"]
+    if not libraries:
+        return found
+    ranges = _feature_ranges(text)
+    out = []
+    for finding in found:
+        changed = finding
+        if finding.kind == "library":
+            key = finding.name.lower().removeprefix("lib")
+            line = _line_of(finding)
+            if any(
+                first <= line <= last and (key in words or (len(key) >= 3 and any(key in w for w in words)))
+                for first, last, words in ranges
+            ):
+                changed = dataclasses.replace(changed, optional=True)
+            if changed.marker is None and key in _PLATFORM_LIBRARIES:
+                changed = dataclasses.replace(changed, marker=_PLATFORM_LIBRARIES[key])
+        out.append(changed)
     return out
 
 
