@@ -172,6 +172,10 @@ class Apt:
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+        # an empty dpkg status of its own (not /dev/null, which apt at times failed to parse here)
+        self.status = root / "status"
+        if not self.status.is_file():
+            self.status.write_text("", encoding="utf-8")
         self.sources = root / "sources.list"
         uri, suite = host_mirror()
         keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -191,7 +195,7 @@ class Apt:
             "-o",
             "Dir::Cache::srcpkgcache=",
             "-o",
-            "Dir::State::Status=/dev/null",
+            f"Dir::State::Status={self.status}",
         ]
         self.suite = f"{uri} {suite}"
 
@@ -204,26 +208,29 @@ class Apt:
     def update(self) -> None:
         subprocess.run(self.update_command(), check=True, capture_output=True)
 
+    def _apt_cache(self, *args: str) -> str:
+        """apt-cache's output; an apt error ("E: ...") is retried twice, then raised."""
+        for _ in range(3):
+            proc = subprocess.run(
+                ["apt-cache", *self.options, *args], capture_output=True, text=True, check=False
+            )
+            if not any(line.startswith("E:") for line in proc.stderr.splitlines()):
+                return proc.stdout
+        raise RuntimeError(f"apt-cache {' '.join(args)}: {proc.stderr.strip()}")
+
     def showsrc(self, package: str) -> dict[str, str]:
         """The fields of the newest source record for ``package``."""
-        proc = subprocess.run(
-            ["apt-cache", *self.options, "showsrc", package], capture_output=True, text=True, check=False
-        )
-        records = [_fields(block) for block in proc.stdout.split("\n\n") if block.strip()]
+        stdout = self._apt_cache("showsrc", package)
+        records = [_fields(block) for block in stdout.split("\n\n") if block.strip()]
         records = [r for r in records if "Build-Depends" in r]
         if not records:
             return {}
         return max(records, key=lambda r: _debian_version_key(r.get("Version", "")))
 
     def provides(self, package: str) -> set[str]:
-        proc = subprocess.run(
-            ["apt-cache", *self.options, "show", "--no-all-versions", package],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        stdout = self._apt_cache("show", "--no-all-versions", package)
         out = set()
-        for line in proc.stdout.splitlines():
+        for line in stdout.splitlines():
             if line.startswith("Provides:"):
                 out |= {_VERSION.sub("", p).strip() for p in line[9:].split(",")}
         return out
