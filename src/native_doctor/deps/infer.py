@@ -1683,7 +1683,8 @@ def _lookup(finding: Finding, table: InferenceTable) -> tuple[str, ...] | None:
         return table.runtime_urls(key)
     if "${" in name or "$<" in name or "::" in name:
         return ()
-    for candidate in (key, key.removeprefix("lib"), key.removesuffix(".lib"), key.removesuffix(".dll")):
+    stem = re.sub(r"(?:_a|_static|\.lib|\.dll)$", "", key)  # Windows static/import names
+    for candidate in (key, key.removeprefix("lib"), stem, stem.removeprefix("lib")):
         if candidate in table.libraries:
             return table.libraries[candidate]
     return None
