@@ -41,6 +41,11 @@ The comparison rule (also stated in docs/deps-accuracy.md)
     * Debian's BLAS/LAPACK policy: ``libblas-dev`` and ``liblapack-dev`` are matched by
       ``libopenblas-dev`` (and BLIS, ATLAS), which provide the same libraries through
       update-alternatives rather than apt's Provides.
+    * Also reported, the **installation rule**: a predicted name also matches when one of the
+      two packages depends on the other (one level of ``Depends:``), i.e. installing Debian's
+      Build-Depends puts the predicted library on the machine (gmpy2: ``libmpfr-dev`` pulls in
+      ``libgmp-dev``), or installing the prediction puts the oracle's entry there
+      (mysqlclient: ``default-libmysqlclient-dev`` pulls in ``zlib1g-dev``).
     * Precision = matched predicted names / predicted names; recall = matched oracle groups /
       oracle groups; both summed over all projects (micro average).
 """
@@ -227,6 +232,18 @@ class Apt:
             return {}
         return max(records, key=lambda r: _debian_version_key(r.get("Version", "")))
 
+    def depends(self, package: str) -> set[str]:
+        """The ``-dev`` packages ``package`` depends on (first alternative of each entry)."""
+        stdout = self._apt_cache("show", "--no-all-versions", package)
+        out = set()
+        for line in stdout.splitlines():
+            if line.startswith(("Depends:", "Pre-Depends:")):
+                for entry in line.split(":", 1)[1].split(","):
+                    name = _VERSION.sub("", entry.split("|")[0]).strip().split(":")[0]
+                    if name.endswith("-dev"):
+                        out.add(name)
+        return out
+
     def provides(self, package: str) -> set[str]:
         stdout = self._apt_cache("show", "--no-all-versions", package)
         out = set()
@@ -360,6 +377,9 @@ class Result:
     matched_predicted: list[str] = field(default_factory=list)
     #: per oracle group, whether a predicted name matched it
     found: list[bool] = field(default_factory=list)
+    #: the same under the installation rule (one level of Depends either way)
+    found_installed: list[bool] = field(default_factory=list)
+    matched_installed: list[str] = field(default_factory=list)
     error: str = ""
 
     @property
@@ -421,13 +441,28 @@ def compare(result: Result, apt: Apt) -> None:
             or bool(provided(predicted) & provided(oracle))
         )
 
-    matched: set[str] = set()
-    result.found = []
-    for group in result.oracle:
-        hits = {name for name in result.predicted if any(same(name, alt) for alt in group)}
-        matched |= hits
-        result.found.append(bool(hits))
-    result.matched_predicted = [n for n in result.predicted if n in matched]
+    depends: dict[str, set[str]] = {}
+
+    def pulled(name: str) -> set[str]:
+        if name not in depends:
+            depends[name] = apt.depends(name)
+        return depends[name]
+
+    def installed(predicted: str, oracle: str) -> bool:
+        """Installing one puts the other on the machine (one level of Depends)."""
+        return same(predicted, oracle) or oracle in pulled(predicted) or predicted in pulled(oracle)
+
+    for rule, found, matched_list in (
+        (same, result.found, result.matched_predicted),
+        (installed, result.found_installed, result.matched_installed),
+    ):
+        matched: set[str] = set()
+        found.clear()
+        for group in result.oracle:
+            hits = {name for name in result.predicted if any(rule(name, alt) for alt in group)}
+            matched |= hits
+            found.append(bool(hits))
+        matched_list[:] = [n for n in result.predicted if n in matched]
 
 
 def run_one(project: str, package: str, apt: Apt) -> Result:
@@ -460,7 +495,13 @@ def totals(results: list[Result]) -> dict[str, float]:
     matched = sum(len(r.matched_predicted) for r in scored)
     groups = sum(len(r.oracle) for r in scored)
     found = sum(r.matched_groups for r in scored)
+    matched_installed = sum(len(r.matched_installed) for r in scored)
+    found_installed = sum(sum(r.found_installed) for r in scored)
     return {
+        "installed_precision": matched_installed / predicted if predicted else 0.0,
+        "installed_recall": found_installed / groups if groups else 0.0,
+        "installed_matched_predicted": matched_installed,
+        "installed_matched_groups": found_installed,
         "projects": len(scored),
         "predicted": predicted,
         "matched_predicted": matched,
@@ -500,6 +541,12 @@ def markdown(results: list[Result], summary: dict[str, float], suite: str) -> st
         f"({summary['matched_groups']}/{summary['oracle_groups']} Build-Depends library entries inferred); "
         f"{summary['projects_with_no_correct_library']} project(s) with libraries in Build-Depends got "
         "none of them right.",
+        "",
+        f"Installation rule (one level of `Depends:` either way): precision "
+        f"{summary['installed_precision']:.2f} "
+        f"({summary['installed_matched_predicted']}/{summary['predicted']}), "
+        f"recall {summary['installed_recall']:.2f} "
+        f"({summary['installed_matched_groups']}/{summary['oracle_groups']}).",
         "",
     ]
     return "\n".join(head + out) + "\n"
