@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import tomllib
 
 import pytest
 from hypothesis import given, settings
@@ -143,3 +144,16 @@ def test_scanners_accept_any_text(text: str) -> None:
         infer.scan_setup_cfg("setup.cfg", text),
     ):
         assert all(isinstance(f, infer.Finding) and f.name for f in found)
+
+
+_PIECES = [*"()[]'\"#\\\n =_ab", "\x1b", "\x00", "\u202e", "libraries=[", "if sys.platform == 'win32':\n "]
+_HOSTILE = st.lists(st.sampled_from(_PIECES), max_size=60).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(["setup.py", "meson.build", "CMakeLists.txt", "configure.ac"]), text=_HOSTILE)
+def test_proposed_table_is_valid_toml_with_control_characters_escaped(name: str, text: str) -> None:
+    result = infer.infer_from_tree(infer.SourceTree.from_files({name: text}, name="x\x1by"))
+    toml = infer.to_toml(result)
+    tomllib.loads(toml)
+    assert "\x1b" not in toml and "\u202e" not in toml

@@ -1925,6 +1925,18 @@ def _toml_string(value: str) -> str:
     return json.dumps(value)
 
 
+_UNSAFE_IN_COMMENT = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def _comment(text: str) -> str:
+    """One line of comment text: whitespace runs collapsed, control and bidi characters shown
+    as escapes (TOML comments may not hold control characters; a terminal must not obey them)."""
+    one = " ".join(text.split())
+    return _UNSAFE_IN_COMMENT.sub(
+        lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}", one
+    )
+
+
 def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "optional") -> str:
     """A pasteable ``[external]`` table with ``# evidence`` comments, in a stable order.
 
@@ -1932,12 +1944,12 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
     mapped are listed in trailing comments.
     """
     table = load_table()
-    out = [f"# Proposed by native-doctor from {inference.source}: review before use.", "[external]"]
+    out = [f"# Proposed by native-doctor from {_comment(inference.source)}: review before use.", "[external]"]
 
     def entries(items: Sequence[Proposal]) -> list[str]:
         lines = []
         for p in items:
-            shown = [" ".join(e.split()) for e in p.evidence[:evidence_per_entry]]
+            shown = [_comment(e) for e in p.evidence[:evidence_per_entry]]
             extra = len(p.evidence) - len(shown)
             comment = "; ".join(shown) + (f" (+{extra} more)" if extra > 0 else "")
             flags = []
@@ -1973,12 +1985,12 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
     if bundled:
         out += ["", "# Bundled in the sdist and built by default (not host requirements; to build"]
         out += ["# against the system's copy instead, see the note on unbundling below):"]
-        out += [f"#   {p.url}  # {'; '.join(p.evidence[:2])}" for p in bundled]
+        out += [f"#   {p.url}  # {_comment('; '.join(p.evidence[:2]))}" for p in bundled]
     if inference.unmapped:
         out += ["", "# Found, but not mapped to a DepURL (add by hand if needed):"]
-        out += [f"#   {f.kind} {f.name!r}: {' '.join(f.evidence.split())}" for f in inference.unmapped]
+        out += [f"#   {f.kind} {_comment(repr(f.name))}: {_comment(f.evidence)}" for f in inference.unmapped]
     if inference.notes:
-        out += ["", *(f"# note: {' '.join(n.split())}" for n in inference.notes)]
+        out += ["", *(f"# note: {_comment(n)}" for n in inference.notes)]
     return "\n".join(out) + "\n"
 
 
