@@ -555,8 +555,8 @@ EXPECTED_SDISTS: dict[str, tuple[set[str], set[str]]] = {
     "gssapi": ({C, "dep:generic/krb5"}, set()),
     # src/_argon2_cffi_bindings/_ffi_build.py, a cffi builder setup.py does not import
     "argon2-cffi-bindings": ({C, "dep:generic/argon2"}, set()),
-    # pcsc-lite through pkg-config everywhere but Windows and macOS
-    "pyscard": ({C, "dep:generic/pcsc-lite"}, {PKG_CONFIG}),
+    # pcsc-lite through pkg-config everywhere but Windows and macOS; swig for smartcard/scard/*.i
+    "pyscard": ({C, "dep:generic/pcsc-lite", "dep:generic/swig"}, {PKG_CONFIG}),
 }
 
 
@@ -856,6 +856,12 @@ def test_feature_switch_makes_a_library_optional_and_msmpi_is_windows_only() -> 
     assert mpi is not None and mpi.optional and mpi.marker == "sys_platform == 'win32'"
     assert result.get("dep:generic/libuv").optional  # type: ignore[union-attr]
     assert not result.get("dep:generic/zlib").optional  # type: ignore[union-attr]
+
+
+def test_swig_interface_files_mean_swig_as_a_build_tool() -> None:
+    result = infer({"setup.py": ""}, ("SWIG/_m2crypto.i", "tests/x.i"))
+    swig = result.get("dep:generic/swig", "build")
+    assert swig is not None and swig.evidence == ("SWIG/_m2crypto.i (1 SWIG interface file(s))",)
 
 
 def test_has_header_of_a_known_library() -> None:

@@ -1463,6 +1463,14 @@ def _skipped(path: str, skip: frozenset[str]) -> bool:
     return any(part.lower() in skip for part in PurePosixPath(path).parts[:-1])
 
 
+def _swig_interfaces(paths: Iterable[str]) -> list[Finding]:
+    """SWIG interface files (``*.i``, outside tests and docs): swig is a build tool."""
+    interfaces = [p for p in paths if p.endswith(".i") and not _skipped(p, _SKIP_SOURCE_DIRS)]
+    if not interfaces:
+        return []
+    return [Finding("program", "swig", interfaces[0], f"({len(interfaces)} SWIG interface file(s))")]
+
+
 def _source_languages(paths: Iterable[str], table: InferenceTable) -> list[Finding]:
     counts: dict[str, list[str]] = {}
     for path in paths:
@@ -1537,6 +1545,7 @@ def findings_of_tree(
     for path in sorted(p for p in files if PurePosixPath(p).name == "Cargo.toml"):
         found += scan_cargo(path, files[path], table)
     found += _source_languages(tree.paths, table)
+    found += _swig_interfaces(tree.paths)
     bundled = bundled_sources(tree.paths, table)
     found += bundled
     if bundled:
