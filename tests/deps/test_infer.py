@@ -858,6 +858,14 @@ def test_feature_switch_makes_a_library_optional_and_msmpi_is_windows_only() -> 
     assert not result.get("dep:generic/zlib").optional  # type: ignore[union-attr]
 
 
+def test_pkg_config_wrapper_minimum_version() -> None:
+    text = (
+        "def pkg_config(pkg, cflags=True, min_ver=None):\n    return run(['pkg-config', pkg])\n\n"
+        "link_args = pkg_config('fuse3', cflags=False, min_ver='3.2.0')\n"
+    )
+    assert infer({"setup.py": text}).get("dep:generic/libfuse").url == "dep:generic/libfuse@>=3.2.0"  # type: ignore[union-attr]
+
+
 def test_swig_interface_files_mean_swig_as_a_build_tool() -> None:
     result = infer({"setup.py": ""}, ("SWIG/_m2crypto.i", "tests/x.i"))
     swig = result.get("dep:generic/swig", "build")

@@ -985,6 +985,7 @@ _PY_FIND_LIBRARY = re.compile(r"(?<![\w])(?>\w*?find_library)\w*+\s*+\(")
 #: Strings ending like file names are not library names (``npymath.ini.in``).
 _FILE_SUFFIXES = (".in", ".ini", ".pc", ".py", ".h", ".c", ".txt", ".cfg", ".toml", ".json")
 _PY_ADD_LIBRARY = re.compile(r"\badd_(?:installed_)?library\s*+\(\s*+['\"]([\w.+-]++)['\"]")
+_PY_MIN_VERSION_ARG = re.compile(r"\b(?:min|minimum|atleast)_?ver\w*+\s*+=\s*+['\"](\d++(?:\.\d++)*+)['\"]")
 _PY_HAS_HEADER = re.compile(r"\bhas_header\s*+\(\s*+\[?\s*+['\"]([\w/+-]++)\.h['\"]")
 _PY_MPI4PY = re.compile(r"['\"]mpi4py\b")
 _PY_MPI_WRAPPER = re.compile(r"['\"](mpicc|mpicxx|mpic\+\+|mpif90|mpifort)['\"]")
@@ -1054,10 +1055,10 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
 
     seen: dict[tuple[str, str], int] = {}
 
-    def add(kind: str, name: str, offset: int, detail: str) -> None:
+    def add(kind: str, name: str, offset: int, detail: str, version: str | None = None) -> None:
         count = seen[kind, name] = seen.get((kind, name), 0) + 1
         if count <= MAX_EVIDENCE_PER_NAME:  # more of the same says nothing new
-            found.append(Finding(kind, name, f"{path}:{lines(offset)}", _short(detail)))
+            found.append(Finding(kind, name, f"{path}:{lines(offset)}", _short(detail), version=version))
 
     def opens(pattern: re.Pattern[str], library_list: bool = False) -> list[tuple[int, int]]:
         """(match start, opening bracket) of the matches (the bracket must be outside strings,
@@ -1098,10 +1099,10 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
         for value_offset, value in _returned_strings(text, defs.get(name)):
             if _NAME_LIKE.match(value):
                 add("library", value, value_offset, f"{text[offset : offset + 60].strip()} -> {value!r}")
-    for offset, value, detail in _pkg_config_wrapper_calls(text, defs):
+    for offset, value, detail, version in _pkg_config_wrapper_calls(text, defs):
         add("program", "pkg-config", offset, detail)
         if _NAME_LIKE.match(value) and not value.startswith("-"):
-            add("library", value, offset, detail)
+            add("library", value, offset, detail, version)
     for start, open_at, end in calls(_PY_FIND_LIBRARY):
         items = [v for _, v in _string_items(text[open_at + 1 : end - 1])]
         if items and _NAME_LIKE.match(items[-1]):
@@ -1172,8 +1173,11 @@ def _body(text: str, def_end: int) -> tuple[int, int]:
     return def_end, end_match.start() if end_match else len(text)
 
 
-def _pkg_config_wrapper_calls(text: str, defs: Mapping[str, int]) -> Iterator[tuple[int, str, str]]:
-    """(offset, name, detail) of the string arguments of calls to top-level functions that run
+def _pkg_config_wrapper_calls(
+    text: str, defs: Mapping[str, int]
+) -> Iterator[tuple[int, str, str, str | None]]:
+    """(offset, name, detail, minimum version) of the string arguments of calls to top-level
+    functions that run
     pkg-config, directly or through another such function (systemd-python's
     ``lib('libsystemd', ...)`` calls ``pkgconfig(name)``, which runs ``pkg-config --libs``)."""
     bodies = {name: _body(text, end) for name, end in defs.items()}
@@ -1201,10 +1205,12 @@ def _pkg_config_wrapper_calls(text: str, defs: Mapping[str, int]) -> Iterator[tu
     for start, open_at in opens:
         if open_at in ends:
             args = text[open_at + 1 : ends[open_at] - 1]
+            minimum = _PY_MIN_VERSION_ARG.search(args)  # pkg_config('fuse3', min_ver='3.2.0')
+            version = f">={minimum.group(1)}" if minimum else None
             for part in _split_top(args):
                 value = _literal(part)
                 if value is not None:
-                    yield start, value, text[start : ends[open_at]]
+                    yield start, value, text[start : ends[open_at]], version
 
 
 def _mpi4py_feature(path: str, text: str, lines: _Lines) -> list[Finding]:
@@ -1767,7 +1773,7 @@ def _build(
     for (ident, category), entry in acc.items():
         versions = {v for v in entry.versions if v}
         url = ident
-        if len(versions) == 1 and None not in entry.versions:
+        if len(versions) == 1:  # one constraint stated; evidence without one does not contradict it
             candidate = f"{ident}@{versions.pop()}"
             try:
                 parse_depurl(candidate)
