@@ -598,9 +598,21 @@ def _deps_text(report: Any) -> str:
             if check.satisfies_version is False:
                 state = "too old"
             detail = ", ".join(check.missing) if check.present is False else ", ".join(check.found[:2])
+            if check.satisfies_version is False:
+                detail = f"installed {check.version}, needs {check.dep.url.version}; {detail}"
             lines.append(f"  {state:<8} {check.dep.url!s} ({check.category})  {detail}")
         for command in report.install_missing:
             lines.append(f"to install what is missing: {' '.join(command)}")
+        for command in report.upgrade_old:
+            lines.append(f"to upgrade what is too old: {' '.join(command)}")
+    if report.inferred_rows and report.ecosystem is not None:
+        lines.append(f"inferred ({report.ecosystem} names):")
+        for row in report.inferred_rows:
+            names = "(not in the mapping)" if row.packages is None else " ".join(row.packages) or "(nothing)"
+            flag = "  [optional]" if row.optional else ""
+            lines.append(f"  {row.category:<5} {row.dep!s:<48} {names}{flag}")
+        for command in report.inferred_install:
+            lines.append(f"install (inferred, required): {' '.join(command)}")
     if report.inference is not None:
         lines.append("")
         lines.append("# proposed [external] table (inferred; review before pasting into pyproject.toml)")
