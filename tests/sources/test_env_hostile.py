@@ -238,5 +238,7 @@ def test_marker_scan_of_a_huge_sparse_file_stays_small(tmp_path: Path) -> None:
         [sys.executable, "-c", script, str(huge)], capture_output=True, text=True, timeout=TIMEOUT, check=True
     )
     peak_kib = int(proc.stdout)
-    assert peak_kib < (MAX_SCAN >> 10) + (200 << 10), f"peak RSS {peak_kib} KiB"
+    # The scanned pages stay mapped until the scan ends; the kernel may also map pages around each
+    # fault (seen once in CI: 500 MiB). Either way the bound is set by the cap, not the 4 GiB file.
+    assert peak_kib < 2 * (MAX_SCAN >> 10) + (200 << 10), f"peak RSS {peak_kib} KiB"
     assert read_markers(huge).openblas is None

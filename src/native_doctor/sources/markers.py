@@ -144,6 +144,8 @@ def read_markers(path: str | Path) -> BinaryMarkers:
         except ValueError:  # empty file: mmap refuses length 0
             return BinaryMarkers()
         with mapped:
+            if hasattr(mapped, "madvise"):  # no read-ahead around the capped regions the scan touches
+                mapped.madvise(mmap.MADV_RANDOM)
             regions = elf_marker_regions(mapped)
             if regions is None:
                 regions = [(0, min(len(mapped), MAX_SCAN))]
