@@ -189,7 +189,7 @@ def _linux_tags(
     versions = {
         version
         for info in infos
-        for library, needed in info.symbol_versions.items()
+        for library, needed in info.required_symbol_versions.items()
         if not _LOADER.match(library)
         for version in needed
     }

@@ -18,12 +18,14 @@ from types import MappingProxyType
 import pytest
 
 from _corpus import CorpusWheel, ensure, wheels
-from _toolchain import require
+from _toolchain import require, run
+from _wheels import make_wheel
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks.abi import forbidden_for, forbidden_symbols, stable_abi
 from native_doctor.checks.registry import Finding, run_checks
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
+from native_doctor.sources.wheel import read_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 Factory = Callable[[], Inspection]
@@ -424,3 +426,54 @@ def test_differential_against_abi3audit(entry: CorpusWheel) -> None:
         assert ours_version.get(file.path) == expected_version, file.path
         compared += 1
     assert compared
+
+
+# --- ND604 on real binaries: weak undefined references ----------------------------------------------
+
+FIXTURES = ROOT / "tests" / "fixtures_src"
+
+
+def _weak_tls_wheel(tmp_path: Path, *, strong: bool) -> Inspection:
+    """A manylinux2014 wheel whose extension references ``__cxa_thread_atexit_impl`` as Rust's
+    std does (weak), or as an ordinary global reference with ``strong``."""
+    out = tmp_path / ("strong.so" if strong else "weak.so")
+    flags = ("-DSTRONG",) if strong else ()
+    run(require("gcc"), "-shared", "-fPIC", *flags, FIXTURES / "weak_tls.c", "-o", out)
+    path = make_wheel(
+        tmp_path,
+        "demo-1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        {"demo/_ext.cpython-312-x86_64-linux-gnu.so": out.read_bytes()},
+    )
+    return inspect_artifact(read_wheel(path, deep=True))
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("strong", [False, True], ids=["weak-reference", "global-reference"])
+def test_nd604_skips_weak_undefined_references(tmp_path: Path, strong: bool) -> None:
+    inspection = _weak_tls_wheel(tmp_path, strong=strong)
+    (binary,) = inspection.binaries
+    info = binary.native.info
+    assert info is not None and info.deep
+    assert "__cxa_thread_atexit_impl" in info.imported_symbols
+    assert ("__cxa_thread_atexit_impl" in info.weak_imported_symbols) is not strong
+    assert ("__cxa_thread_atexit_impl" in info.required_imported_symbols) is strong
+    assert "strlen" in info.required_imported_symbols
+    found = codes(inspection, "ND604")
+    if strong:
+        (finding,) = found
+        assert "__cxa_thread_atexit_impl" in finding.message and finding.detail == "libc.so.6"
+    else:
+        assert not found
+
+
+_WEAK_RUST = [pytest.param(w, id=w.filename) for w in wheels() if "weak-undefined" in w.tags]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("entry", _WEAK_RUST)
+def test_nd604_quiet_on_real_rust_wheels_with_weak_references(entry: CorpusWheel) -> None:
+    """Rust's std references ``__cxa_thread_atexit_impl`` weakly; those wheels load on glibc 2.17."""
+    inspection = inspect_artifact(read_wheel(ensure(entry), deep=True))
+    weak = {s for b in inspection.binaries if b.native.info for s in b.native.info.weak_imported_symbols}
+    assert "__cxa_thread_atexit_impl" in weak
+    assert not codes(inspection, "ND604")

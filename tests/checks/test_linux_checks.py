@@ -20,7 +20,7 @@ from native_doctor.checks.linux import (
     leaving_rpath_entries,
     vendored_cxx_exports,
 )
-from native_doctor.checks.registry import Finding, run_checks
+from native_doctor.checks.registry import Finding, Severity, run_checks
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.sources.wheel import read_wheel
 
@@ -205,6 +205,70 @@ def test_cxx_exports_of_the_extension_itself_are_not_reported() -> None:
     assert _codes(inspection, "ND305") == []
 
 
+@pytest.mark.parametrize(
+    ("needed", "kind", "platform", "severity"),
+    [
+        pytest.param((), FileKind.SHARED_LIBRARY, "manylinux_2_17_x86_64", Severity.INFO, id="needs-nothing"),
+        pytest.param(
+            ("libc.so.6",), FileKind.SHARED_LIBRARY, "manylinux_2_17_x86_64", Severity.INFO, id="libc"
+        ),
+        pytest.param(
+            ("libc.so.6", "ld-linux-x86-64.so.2"),
+            FileKind.SHARED_LIBRARY,
+            "manylinux_2_17_x86_64",
+            Severity.INFO,
+            id="libc-and-loader",
+        ),
+        pytest.param(
+            ("libm.so.6", "libc.so.6"),
+            FileKind.SHARED_LIBRARY,
+            "manylinux_2_17_x86_64",
+            Severity.WARNING,
+            id="libm-is-searched",
+        ),
+        pytest.param(
+            ("libc.so.6",),
+            FileKind.EXECUTABLE,
+            "manylinux_2_17_x86_64",
+            Severity.WARNING,
+            id="executable-searches-for-libc",
+        ),
+        pytest.param(
+            ("libc.so", "libm.so.6"),
+            FileKind.SHARED_LIBRARY,
+            "musllinux_1_2_x86_64",
+            Severity.INFO,
+            id="musl-reserved-names",
+        ),
+        pytest.param(
+            ("libgcc_s.so.1", "libc.so"),
+            FileKind.SHARED_LIBRARY,
+            "musllinux_1_2_x86_64",
+            Severity.WARNING,
+            id="musl-libgcc",
+        ),
+    ],
+)
+def test_rpath_leak_severity_by_effect(
+    needed: tuple[str, ...], kind: FileKind, platform: str, severity: Severity
+) -> None:
+    """An entry no dependency can use is info: Python has loaded libc and ld.so before any module."""
+    info = _elf(kind=kind, needed=needed, runpath=("/home/runner/work/demo/build/lib",))
+    native = (NativeFile(EXT, EXT, 100, None, info),)
+    artifact = Artifact(
+        kind=ArtifactKind.WHEEL,
+        path=f"demo-1.0-cp311-cp311-{platform}.whl",
+        name="demo",
+        version="1.0",
+        claimed_tags=(f"cp311-cp311-{platform}",),
+        files=(EXT,),
+        native=native,
+    )
+    (finding,) = _codes(inspect_artifact(artifact), "ND301")
+    assert finding.severity is severity
+    assert ("no dependency of it can use the entry" in finding.message) is (severity is Severity.INFO)
+
+
 # --- real binaries -----------------------------------------------------------------------------
 
 BASE_C = "int base_value(void) { return 42; }\n"
@@ -231,6 +295,25 @@ def test_real_rpath_leak(tmp_path: Path, elf_pair: dict[str, bytes]) -> None:
     clean = {"demo/_ext.so": elf_pair["_ext.so"], "demo.libs/libdep.so.1": elf_pair["libdep.so.1"]}
     (tmp_path / "clean").mkdir()
     assert _codes(_read(tmp_path / "clean", clean), "ND301") == []
+
+
+@pytest.mark.toolchain
+def test_real_rpath_leak_severity_by_effect(tmp_path: Path) -> None:
+    """The same build RPATH: info on a module that needs only libc, a warning on one whose
+    dependency ld.so looks for there."""
+    rpath = "-Wl,-rpath,/home/runner/build/lib"
+    _build(tmp_path, "libdep.so.1", BASE_C, "-Wl,-soname,libdep.so.1")
+    user = "int base_value(void);\nint twice(void) { return 2 * base_value(); }\n"
+    needs_dep = _build(
+        tmp_path, "_user.so", user, rpath, "-Wl,--no-as-needed", f"-L{tmp_path}", "-l:libdep.so.1"
+    )
+    libc_only = _build(
+        tmp_path, "_ext.so", "#include <string.h>\nsize_t n(const char *s) { return strlen(s); }\n", rpath
+    )
+    (tmp_path / "w").mkdir()
+    inspection = _read(tmp_path / "w", {EXT: libc_only, "demo/_user.so": needs_dep})
+    severity = {f.member: f.severity for f in _codes(inspection, "ND301")}
+    assert severity == {EXT: Severity.INFO, "demo/_user.so": Severity.WARNING}
 
 
 @pytest.mark.toolchain

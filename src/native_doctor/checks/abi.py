@@ -453,8 +453,10 @@ def _linux_arch(platform: str) -> str | None:
         "the symbols the claimed policy forbids for each system library it needs (auditwheel's "
         "'blacklist'): zlib internals such as `_tr_flush_block` or `inflate_fast` that distributions' "
         "libz.so.1 does not export, and glibc symbols such as `__cxa_thread_atexit_impl` missing from "
-        "the glibc of older policies. A library the wheel bundles is not judged. Needs the symbol "
-        "tables (deep reading); weak references cannot be told apart and count as imports."
+        "the glibc of older policies. A library the wheel bundles is not judged. Weak undefined "
+        "references (STB_WEAK, such as Rust's and libstdc++'s optional `__cxa_thread_atexit_impl`) are "
+        "not imports here: the loader binds them to NULL when the symbol is missing, and auditwheel skips "
+        "them too. Needs the symbol tables (deep reading)."
     ),
     why=(
         "The library is present on the target system but does not export the symbol, so the import fails "
@@ -492,7 +494,7 @@ def policy_forbidden_symbol(inspection: Inspection) -> Iterator[Finding]:
         info = binary.native.info
         if info is None or info.format is not BinaryFormat.ELF or not info.deep:
             continue
-        imported = frozenset(info.imported_symbols)
+        imported = frozenset(info.required_imported_symbols)
         for dep in binary.dependencies:
             if dep.resolution is Resolution.BUNDLED:
                 continue

@@ -223,7 +223,7 @@ def unresolved_rpath(inspection: Inspection) -> Iterator[Finding]:
 @register(
     "ND403",
     "build-machine-rpath",
-    Severity.WARNING,
+    Severity.INFO,
     summary="A Mach-O file keeps an unused LC_RPATH entry pointing at a build machine's directory.",
     what=(
         "LC_RPATH entries under a build-machine prefix (the prefixes of ND401) in files whose @rpath "

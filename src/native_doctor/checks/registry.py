@@ -130,10 +130,18 @@ class Check:
     environment_function: EnvironmentCheckFunction | None = None
 
     def finding(
-        self, message: str, artifact: str, member: str | None = None, detail: str | None = None
+        self,
+        message: str,
+        artifact: str,
+        member: str | None = None,
+        detail: str | None = None,
+        *,
+        severity: Severity | None = None,
     ) -> Finding:
-        """A finding of this check, at its default severity."""
-        return Finding(self.code, self.name, self.severity, message, artifact, member, detail, self.page)
+        """A finding of this check, at its default severity unless the check's documentation says
+        when another applies (``severity``)."""
+        chosen = self.severity if severity is None else severity
+        return Finding(self.code, self.name, chosen, message, artifact, member, detail, self.page)
 
 
 _REGISTRY: dict[str, Check] = {}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, get_args
 
@@ -39,6 +39,7 @@ __all__ = [
     "LinuxPolicy",
     "best_policy",
     "glibc_loader_names",
+    "is_reserved_name",
     "is_system_library",
     "loader_names",
     "musl_libc_sonames",
@@ -108,6 +109,8 @@ class LinuxPolicy:
     arch_libraries: Mapping[str, frozenset[str]] = field(
         default_factory=_no_libraries, compare=False, hash=False, repr=False
     )
+    #: Name prefixes the libc's loader answers itself, without a file (musl: ``libc.``, ``libm.``, ...).
+    reserved_prefixes: tuple[str, ...] = ()
 
     @property
     def libc_version(self) -> tuple[int, int]:
@@ -155,8 +158,11 @@ class LinuxPolicy:
         return numbers <= ceiling
 
     def allows_library(self, arch: str, soname: str) -> bool:
-        """Whether ``soname`` may stay external (unbundled) on ``arch``."""
-        return soname in self.libraries_for(arch)
+        """Whether ``soname`` may stay external (unbundled) on ``arch``: a guaranteed library, or a
+        name the loader answers itself (musl's reserved names)."""
+        if soname in self.libraries_for(arch):
+            return True
+        return self.supports_arch(arch) and soname.startswith(self.reserved_prefixes)
 
 
 def parse_symbol_version(version: str) -> tuple[str, tuple[int, ...]]:
@@ -207,7 +213,7 @@ def best_policy(
     for policy in policies(libc):
         if not policy.supports_arch(arch) or (at_least is not None and policy.libc_version < at_least):
             continue
-        if not needed_libs <= policy.libraries_for(arch):
+        if not all(policy.allows_library(arch, lib) for lib in needed_libs):
             continue
         if all(policy.allows_version(arch, version) for version in needed_versions):
             return policy
@@ -215,8 +221,15 @@ def best_policy(
 
 
 def is_system_library(soname: str, libc: Libc) -> bool:
-    """Whether ``soname`` is guaranteed by *any* policy of ``libc`` on any architecture."""
-    return soname in _all_libraries(libc)
+    """Whether ``soname`` is guaranteed by *any* policy of ``libc`` on any architecture, or is a
+    name the loader answers itself (:func:`is_reserved_name`)."""
+    return soname in _all_libraries(libc) or is_reserved_name(soname, libc)
+
+
+def is_reserved_name(soname: str, libc: Libc) -> bool:
+    """Whether ``libc``'s loader answers DT_NEEDED ``soname`` itself, before any search and
+    without a file: musl's ``libc.so``, ``libm.so.6``, ``libpthread.so.0``, ... (none for glibc)."""
+    return soname.startswith(_load_reserved(libc))
 
 
 def loader_names(libc: Libc, arch: str | None = None) -> frozenset[str]:
@@ -273,6 +286,14 @@ def _load_loaders(libc: Libc) -> Mapping[str, frozenset[str]]:
 
 
 @functools.cache
+def _load_reserved(libc: Libc) -> tuple[str, ...]:
+    """The reserved name prefixes of ``libc`` (once)."""
+    document = load_data(_DATA_FILE[libc])
+    where = f"{_DATA_FILE[libc]}.json: reserved_prefixes"
+    return expect_str_list(document.get("reserved_prefixes", []), where)
+
+
+@functools.cache
 def _all_libraries(libc: Libc) -> frozenset[str]:
     """Union of every policy's libraries for ``libc``."""
     return frozenset().union(*(policy.libraries for policy in policies(libc)))
@@ -292,6 +313,7 @@ def build_policies(document: Mapping[str, Any], *, libc: Libc, where: str) -> tu
         expect_str_list(document.get("governed_namespaces"), f"{where}: governed_namespaces")
     )
     loaders = _read_loaders(document.get("loaders"), f"{where}: loaders")
+    reserved = expect_str_list(document.get("reserved_prefixes", []), f"{where}: reserved_prefixes")
     libraries = frozenset(expect_str_list(document.get("base_libraries"), f"{where}: base_libraries"))
     raw_policies = document.get("policies")
     if not isinstance(raw_policies, list) or not raw_policies:
@@ -310,6 +332,7 @@ def build_policies(document: Mapping[str, Any], *, libc: Libc, where: str) -> tu
             state=state,
             where=where,
         )
+        policy = replace(policy, reserved_prefixes=reserved)
         libraries = policy.libraries - frozenset().union(*loaders.values())
         built.append(policy)
     _check_unique(built, where)
