@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from _toolchain import require, run
+
+# The longer fuzz campaign the README names: `python -m pytest tests -k fuzz --hypothesis-profile=hostile`.
+# Tests that fix their own ``max_examples`` keep it; the fuzz tests of hostile input (the zip layer,
+# TOML and DepURL parsers: tests/test_fuzz.py) take the profile's.
+settings.register_profile(
+    "hostile", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 LIB_C = "int dep_value(void) { return 42; }\n"
 EXT_C = """\

@@ -45,7 +45,9 @@ exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
 """
 #: The checks ``inspect`` and ``env`` run: reading problems, and needed libraries that nothing in
 #: the artifact or the platform provides (ND201 and the checks that explain special cases of it).
-_BASIC_CHECKS = frozenset({"ND001", "ND002", "ND201", "ND202", "ND203", "ND210", "ND402", "ND502", "ND503"})
+_BASIC_CHECKS = frozenset(
+    {"ND001", "ND002", "ND003", "ND201", "ND202", "ND203", "ND210", "ND402", "ND502", "ND503"}
+)
 
 
 def entrypoint() -> None:
@@ -440,8 +442,10 @@ def _deps_text(report: Any) -> str:
     if report.inference is not None:
         lines.append("")
         lines.append("# proposed [external] table (inferred; review before pasting into pyproject.toml)")
-        lines.append(infer.to_toml(report.inference).rstrip())
-    return "\n".join(lines) + "\n"
+        lines.extend(infer.to_toml(report.inference).rstrip().split("\n"))
+    from native_doctor._text import printable
+
+    return "".join(printable(line) + "\n" for line in lines)
 
 
 def _declared(report: Any) -> str:
@@ -582,7 +586,9 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
     from rich.progress import Progress
 
     with Progress(transient=True, console=_console(sys.stderr, "auto")) as bar:
-        task = bar.add_task(label, total=None)
+        from native_doctor.report.text import escape
+
+        task = bar.add_task(escape(label), total=None)
 
         def tick(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -591,4 +597,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
 
 
 def _error(message: str) -> None:
-    print(f"native-doctor: error: {message}", file=sys.stderr)
+    """One line on stderr: input-derived text made visible and capped (a 50 MB DepURL is not echoed)."""
+    from native_doctor._text import MESSAGE_LIMIT, printable, shorten
+
+    print(f"native-doctor: error: {printable(shorten(message, MESSAGE_LIMIT))}", file=sys.stderr)

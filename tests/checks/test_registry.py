@@ -24,8 +24,9 @@ def _elf(needed: tuple[str, ...] = (), rpath: tuple[str, ...] = ()) -> BinaryInf
     )
 
 
-def _wheel(*files: NativeFile) -> Inspection:
+def _wheel(*files: NativeFile, read_limits: tuple[str, ...] = ()) -> Inspection:
     artifact = Artifact(
+        read_limits=read_limits,
         kind=ArtifactKind.WHEEL,
         path="demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
         name="demo",
@@ -49,6 +50,10 @@ Factory = Callable[[], Inspection]
 CASES: dict[str, tuple[Factory, Factory]] = {
     "ND002": (
         lambda: _wheel(_file(EXT, None, "truncated")),
+        lambda: _wheel(_file(EXT, _elf(("libc.so.6",)))),
+    ),
+    "ND003": (
+        lambda: _wheel(_file(EXT, _elf(("libc.so.6",))), read_limits=("stopped reading: big.so",)),
         lambda: _wheel(_file(EXT, _elf(("libc.so.6",)))),
     ),
     "ND201": (

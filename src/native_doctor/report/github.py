@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from native_doctor._text import printable
 from native_doctor.checks.registry import Finding, Severity, sort_findings
 
 __all__ = ["COMMANDS", "command", "escape_data", "escape_property", "render"]
@@ -41,7 +42,9 @@ def command(finding: Finding, base: Path) -> str:
 
 
 def escape_data(text: str) -> str:
-    """Escape a command's message: ``%`` -> ``%25``, CR -> ``%0D``, LF -> ``%0A``."""
+    """Escape a command's message: ``%`` -> ``%25``, CR -> ``%0D``, LF -> ``%0A``; other control
+    and bidi characters (ESC...) are written visibly, as in every human-facing output."""
+    text = printable(text, keep="\r\n")
     for raw, escaped in _DATA:
         text = text.replace(raw, escaped)
     return text
@@ -49,6 +52,7 @@ def escape_data(text: str) -> str:
 
 def escape_property(text: str) -> str:
     """Escape a property value: as :func:`escape_data`, and ``:`` -> ``%3A``, ``,`` -> ``%2C``."""
+    text = printable(text, keep="\r\n")
     for raw, escaped in _PROPERTY:
         text = text.replace(raw, escaped)
     return text

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 
+from native_doctor._text import printable
 from native_doctor.analysis import BinaryReport, Inspection
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.checks.registry import Finding, Severity
@@ -17,6 +18,12 @@ __all__ = ["render"]
 
 _STYLE = {Resolution.BUNDLED: "green", Resolution.SYSTEM: "dim", Resolution.EXTERNAL: "bold red"}
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def escape(text: str) -> str:
+    """Input-derived text made safe for the terminal: control and bidi characters visible
+    (:func:`native_doctor._text.printable`), and rich markup escaped."""
+    return _markup_escape(printable(text))
 
 
 def render(
@@ -31,7 +38,7 @@ def render(
     """Print the report: optional header lines, each artifact (with its binaries unless
     ``binaries`` is False), then the findings."""
     for line in header:
-        console.print(line, highlight=False)
+        console.print(escape(line), highlight=False)
     for inspection in inspections:
         _artifact(console, inspection, verbose=verbose, binaries=binaries)
     _findings(console, findings)
