@@ -30,8 +30,9 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from _corpus import cache_dir
-from native_doctor.checks.registry import all_checks, run_environment_checks
+from _corpus import cache_dir, require_large
+from _toolchain import require, unavailable
+from native_doctor.checks.registry import run_environment_checks
 from native_doctor.doctor import examine
 from native_doctor.environment import EnvironmentInspection, ImportPrediction
 from native_doctor.sources.runtime import parse_maps
@@ -103,7 +104,8 @@ def build_venv(name: str, pins: tuple[str, ...], *, base_python: str | None = No
 @pytest.fixture(scope="session")
 def venv() -> RealVenv:
     if not sys.platform.startswith("linux"):
-        pytest.skip("the glibc loader simulation runs on Linux only")
+        unavailable("the glibc loader simulation runs on Linux only")
+    require_large("the real-environment venv (numpy, scipy, scikit-learn: about 65 MB of wheels from PyPI)")
     return build_venv(VENV_NAME, PINS)
 
 
@@ -313,9 +315,6 @@ def test_static_picture_shows_duplicate_runtimes(examined: EnvironmentInspection
 
 
 def test_duplicate_runtime_check_fires(examined: EnvironmentInspection) -> None:
-    codes = {c.code for c in all_checks()}
-    if "ND704" not in codes:
-        pytest.skip("ND704 (duplicate-native-runtime) is not in the check registry yet")
     findings = list(run_environment_checks(examined, {"ND704"}))
     assert findings, "ND704 did not fire on numpy + scipy (two OpenBLAS, two libgfortran)"
     text = " ".join(f"{f.message} {f.detail or ''}" for f in findings).lower()
@@ -370,9 +369,8 @@ def _libtree(path: str) -> set[str]:
 def test_ldd_and_libtree_resolve_the_same_files(
     venv: RealVenv, examined: EnvironmentInspection, distribution: str, relative: str
 ) -> None:
-    for tool in ("ldd", "libtree"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+    require("ldd")
+    require("libtree")
     extension = str(venv.site_packages / relative)
     simulated = _simulated_closure(examined, distribution, extension)
     assert any("openblas" in p for p in simulated)

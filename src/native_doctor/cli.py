@@ -49,6 +49,12 @@ _BASIC_CHECKS = frozenset(
     {"ND001", "ND002", "ND003", "ND201", "ND202", "ND203", "ND210", "ND402", "ND502", "ND503"}
 )
 
+#: ``native-doctor env --help`` (``native-doctor --help`` gives the overview of every command).
+_ENV_DESCRIPTION = """\
+Examine a Python environment's native files (default: the running interpreter's): simulate each
+extension module's import with the platform's loader rules and report what would fail.
+"""
+
 
 def entrypoint() -> None:
     """Console-script entry point."""
@@ -58,15 +64,24 @@ def entrypoint() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run native-doctor with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    command = args.pop(0) if args and args[0] in _COMMANDS else "env"
+    named = bool(args) and args[0] in _COMMANDS
+    command = args.pop(0) if named else "env"
     parser = _parsers()[command]
+    if named and command == "env":  # `native-doctor env --help`: env's own help, not the overview
+        parser.prog, parser.description = "native-doctor env", _ENV_DESCRIPTION
     try:
         options = parser.parse_args(args)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return EXIT_CLEAN if exc.code in (0, None) else EXIT_USAGE
+    except BrokenPipeError:  # --help into a closed pipe
+        _stdout_closed()
+        return EXIT_CLEAN
     try:
         _check_output(getattr(options, "output", None))
         return int(_RUNNERS[command](options))
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say, no traceback
+        _stdout_closed()
+        return EXIT_CLEAN
     except NativeDoctorError as exc:  # UsageError and unreadable inputs
         _error(str(exc))
         return EXIT_USAGE
@@ -86,7 +101,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     env = argparse.ArgumentParser(
         prog="native-doctor", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    env.add_argument("--version", action="version", version=f"native-doctor {__version__}")
+    env.add_argument("-V", "--version", action="version", version=f"native-doctor {__version__}")
     env.add_argument(
         "--path", type=Path, action="append", help="a site-packages directory to examine instead"
     )
@@ -205,6 +220,8 @@ def _read_wheels(
             raise UsageError(f"{path}: is a directory, not a wheel")
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
+        if path.suffix.lower() != ".whl":
+            raise UsageError(f"{path}: not a wheel: expected a .whl file{_what_it_is(path)}")
     inspections: list[Inspection] = []
     findings: list[Finding] = []
     for path in paths:
@@ -220,6 +237,19 @@ def _read_wheels(
         inspections.append(inspection)
         findings.extend(run_checks(inspection, selected))
     return inspections, findings
+
+
+def _what_it_is(path: Path) -> str:
+    """A hint for a file given where a wheel was expected."""
+    name = path.name.lower()
+    if name.endswith((".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz")):
+        return (
+            " (this looks like a source distribution: build a wheel from it, or read its external "
+            "dependencies with `native-doctor deps`)"
+        )
+    if name.endswith(".egg"):
+        return " (eggs are not wheels)"
+    return ""
 
 
 def _run_inspect(options: argparse.Namespace) -> int:
@@ -368,6 +398,12 @@ def _run_explain(options: argparse.Namespace) -> int:
 
     if options.format == "json":
         sys.stdout.write(json.dumps([as_dict(c) for c in checks], indent=2) + "\n")
+        return EXIT_CLEAN
+    if options.all:  # one line per check; `explain CODE` prints the full page
+        width = max(len(c.name) for c in checks)
+        for check in checks:
+            preview = "" if check.status.value == "stable" else f" [{check.status.value}]"
+            print(f"{check.code}  {check.name:<{width}}  {check.severity.value:<7}  {check.summary}{preview}")
         return EXIT_CLEAN
     for check in checks:
         print(f"{check.code} {check.name} ({check.severity.value}, {check.status.value})")
@@ -533,6 +569,8 @@ def _console(stream: Any, color: str) -> Any:
     """A rich console for ``stream``: in ``auto`` mode rich honours NO_COLOR, FORCE_COLOR and TTYs."""
     from rich.console import Console
 
+    if stream is sys.stdout:  # `check ... | head`: the report stops, the exit code still counts
+        stream = _ClosedPipeSafe(stream)
     if color == "always":
         return Console(file=stream, force_terminal=True, soft_wrap=True)
     if color == "never":
@@ -553,7 +591,11 @@ def _check_output(path: Path | None) -> None:
 def _write(path: Path | None, text: str) -> None:
     """Write to stdout, or atomically to ``path`` (a temporary file renamed into place)."""
     if path is None:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader went away: the run's exit code still counts
+            _stdout_closed()
         return
     import tempfile
 
@@ -594,6 +636,39 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
             bar.update(task, completed=done, total=total)
 
         yield tick
+
+
+class _ClosedPipeSafe:
+    """stdout for rich: a closed pipe (EPIPE) ends the output quietly instead of the run."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            _stdout_closed()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            _stdout_closed()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _stdout_closed() -> None:
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout replaced (tests) or already gone
+        pass
 
 
 def _error(message: str) -> None:

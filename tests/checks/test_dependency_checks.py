@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from _corpus import ensure, wheels
+from _toolchain import unavailable
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks import dependencies as deps
@@ -378,7 +379,7 @@ def test_bundled_cuda_runtime_of_another_major() -> None:
 def _corpus_inspection(name: str, platform_prefix: str = "") -> list[Inspection]:
     found = [w for w in wheels(name=name, include_benchmark=True) if platform_prefix in w.filename]
     if not found:
-        pytest.skip(f"no {name} wheel in the corpus")
+        unavailable(f"no {name} wheel in the corpus")
     return [inspect_artifact(read_wheel(str(ensure(w)))) for w in found]
 
 

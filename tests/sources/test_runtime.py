@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+import _toolchain
 from _toolchain import require, run
 from native_doctor.sources.runtime import diagnose_output, parse_maps, probe_import, top_level_modules
 
-linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/maps is Linux-only")
+linux_only = _toolchain.host_only(sys.platform.startswith("linux"), "/proc/self/maps is Linux-only")
 
 MAPS = """\
 55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 131 /usr/bin/python3.11
@@ -117,7 +118,7 @@ def test_probe_missing_module() -> None:
     assert probe.error == "ModuleNotFoundError: No module named 'no_such_module_for_native_doctor'"
 
 
-@pytest.mark.skipif(not hasattr(os, "kill") or sys.platform == "win32", reason="POSIX signals")
+@_toolchain.host_only(hasattr(os, "kill") and sys.platform != "win32", "POSIX signals")
 def test_probe_sigill(tmp_path: Path) -> None:
     (tmp_path / "sigill_mod.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGILL)\n")
     probe = probe_import("sigill_mod", env=_env(tmp_path))

@@ -26,6 +26,7 @@ __all__ = [
     "Status",
     "all_checks",
     "get",
+    "group_findings",
     "register",
     "run_checks",
     "sort_findings",
@@ -89,6 +90,16 @@ class Finding:
     detail: str | None = None
     #: The knowledge-base page (slug) that explains the problem behind the check.
     page: str | None = None
+    #: Every member the same cause was found in, ``member`` first (set by :func:`group_findings`;
+    #: empty for a finding about one place: then :attr:`all_locations` is just ``member``).
+    locations: tuple[str, ...] = ()
+
+    @property
+    def all_locations(self) -> tuple[str, ...]:
+        """Every member this finding is about (``member`` first); empty when it names none."""
+        if self.locations:
+            return self.locations
+        return (self.member,) if self.member is not None else ()
 
     @property
     def url(self) -> str:
@@ -245,7 +256,7 @@ def run_environment_checks(
         if function is None:
             continue
         if check.code in selected if selected is not None else check.status is Status.STABLE:
-            yield from function(environment)
+            yield from group_findings(function(environment))
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
@@ -263,4 +274,37 @@ def run_checks(inspection: Inspection, selected: Collection[str] | None = None) 
         if check.function is None or check.scope != "artifact":
             continue
         if check.code in selected if selected is not None else check.status is Status.STABLE:
-            yield from check.function(inspection)
+            yield from group_findings(check.function(inspection))
+
+
+def group_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per cause: findings that differ only in their member become one listing every
+    location (in first-seen order, ``member`` first).
+
+    Same cause means the same code, severity, artifact and detail, and the same message once the
+    member's path is taken out of it (checks name the file in the message). The merged message
+    names the first file and how many more (``a.so (and 206 more) has RUNPATH ...``); the
+    reports list the locations. Findings without a member are kept as they are (exact repeats
+    are dropped).
+    """
+    groups: dict[tuple[object, ...], list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault(_cause(finding), []).append(finding)
+    return [_merge(group) for group in groups.values()]
+
+
+def _cause(finding: Finding) -> tuple[object, ...]:
+    message = finding.message
+    if finding.member:
+        message = message.replace(finding.member, "\0")
+    return (finding.code, finding.severity, finding.artifact, finding.detail, message, finding.member is None)
+
+
+def _merge(group: list[Finding]) -> Finding:
+    first = group[0]
+    locations = tuple(dict.fromkeys(loc for f in group for loc in f.all_locations))
+    if len(locations) <= 1:
+        return first
+    named = f"{first.member} (and {len(locations) - 1} more)"
+    message = first.message.replace(first.member, named, 1) if first.member else first.message
+    return dataclasses.replace(first, message=message, locations=locations)

@@ -132,6 +132,7 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "artifact": finding.artifact,
         "member": finding.member,
+        "locations": list(finding.all_locations),
         "detail": finding.detail,
         "url": finding.url,
         "page": finding.page_url,

@@ -13,8 +13,12 @@ from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.checks.registry import Finding, Severity
 from native_doctor.model import ArtifactKind, Resolution
 from native_doctor.platforms import linux, windows
+from native_doctor.report.listing import capped, verdict
 
-__all__ = ["render"]
+__all__ = ["LOCATIONS_SHOWN", "render"]
+
+#: How many members a finding of one cause in many places names before "and N more".
+LOCATIONS_SHOWN = 5
 
 _STYLE = {Resolution.BUNDLED: "green", Resolution.SYSTEM: "dim", Resolution.EXTERNAL: "bold red"}
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -36,12 +40,18 @@ def render(
     binaries: bool = True,
 ) -> None:
     """Print the report: optional header lines, each artifact (with its binaries unless
-    ``binaries`` is False), then the findings."""
+    ``binaries`` is False), the findings, then one closing verdict line."""
     for line in header:
         console.print(escape(line), highlight=False)
     for inspection in inspections:
         _artifact(console, inspection, verbose=verbose, binaries=binaries)
-    _findings(console, findings)
+    # Artifacts that could not be read (ND001) count too: they were asked about.
+    artifacts = {i.artifact.path for i in inspections} | {f.artifact for f in findings if f.code == "ND001"}
+    _findings(console, findings, several=len(artifacts) > 1)
+    kinds = {i.artifact.kind for i in inspections}
+    noun = "distribution" if kinds == {ArtifactKind.DISTRIBUTION} else "wheel"
+    console.print()
+    console.print(f"[bold]{escape(verdict(findings, len(artifacts), noun))}[/]", highlight=False)
 
 
 def _artifact(console: Console, inspection: Inspection, *, verbose: bool, binaries: bool) -> None:
@@ -151,7 +161,7 @@ def _highest_versions(info: BinaryInfo) -> list[str]:
     return [best[key][1] for key in _GOVERNED if key in best]
 
 
-def _findings(console: Console, findings: Sequence[Finding]) -> None:
+def _findings(console: Console, findings: Sequence[Finding], *, several: bool) -> None:
     if not findings:
         return
     console.print()
@@ -163,8 +173,30 @@ def _findings(console: Console, findings: Sequence[Finding]) -> None:
         style = _SEVERITY_STYLE[severity]
         console.print(f"[{style}]{severity.value}s ({len(group)})[/]", highlight=False)
         for finding in group:
+            where = f" [dim]({escape(_basename(finding.artifact))})[/]" if several else ""
             console.print(
-                f"  [{style}]{finding.code}[/] {finding.name}: {escape(finding.message)}", highlight=False
+                f"  [{style}]{finding.code}[/] {finding.name}{where}: {escape(finding.message)}",
+                highlight=False,
             )
-    codes = sorted({f.code for f in findings})
-    console.print(f"[dim]why and how to fix: native-doctor explain {' '.join(codes[:3])}[/]", highlight=False)
+            locations = finding.all_locations
+            if len(locations) > 1:
+                console.print(
+                    f"    [dim]in {len(locations)} files: {escape(capped(locations, LOCATIONS_SHOWN))}[/]",
+                    highlight=False,
+                )
+    console.print(
+        f"[dim]why and how to fix: native-doctor explain {' '.join(_codes(findings))}[/]", highlight=False
+    )
+
+
+def _codes(findings: Sequence[Finding]) -> list[str]:
+    """Every code once, those of errors first (then warnings, then info), by code within each."""
+    worst: dict[str, int] = {}
+    for finding in findings:
+        worst[finding.code] = max(worst.get(finding.code, 0), finding.severity.rank)
+    return sorted(worst, key=lambda code: (-worst[code], code))
+
+
+def _basename(path: str) -> str:
+    """The file name of an artifact path (either separator), or the path when it has none."""
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or path
