@@ -441,9 +441,8 @@ def load_verdicts(path: Path = VERDICTS_PATH) -> list[Verdict]:
 def observed(wheel: Chosen, report: dict[str, Any]) -> list[Observed]:
     found = []
     for f in report.get("findings", []):
-        members = [str(loc.get("member") or "") for loc in f.get("locations") or []] or [
-            str(f.get("member") or "")
-        ]
+        # ``locations``: every member one finding covers (a string each; older reports: absent)
+        members = [str(loc) for loc in f.get("locations") or []] or [str(f.get("member") or "")]
         found.append(
             Observed(
                 project=wheel.project,
@@ -526,6 +525,24 @@ def _per_code(found: list[Observed], wheels: list[Chosen]) -> list[str]:
     ]
 
 
+def _cause(verdict: Verdict, severity: str) -> list[str]:
+    """One judged cause: title, evidence and the wheels it covers (empty if it has no finding)."""
+    hits = [f for f in verdict.matched if f.severity == severity]
+    if not hits:
+        return []
+    title = f"{hits[0].code} {hits[0].name} ({severity}): {verdict.cause}"
+    lines = [f"### {title} — **{verdict.verdict}**", ""]
+    if verdict.fixed_by:
+        lines += [f"Fixed by: {verdict.fixed_by}", ""]
+    lines += [verdict.evidence.rstrip(), ""]
+    by_wheel: dict[str, list[str]] = defaultdict(list)
+    for f in hits:
+        by_wheel[f.filename].append(f.detail or f.message)
+    lines += [f"{len(hits)} findings on {len(by_wheel)} wheels:", ""]
+    lines += [f"- `{name}`: {', '.join(sorted(set(details)))}" for name, details in sorted(by_wheel.items())]
+    return [*lines, ""]
+
+
 def _judged(verdicts: list[Verdict], unjudged: list[Observed]) -> list[str]:
     lines = [
         "## Every error and warning, judged",
@@ -537,25 +554,34 @@ def _judged(verdicts: list[Verdict], unjudged: list[Observed]) -> list[str]:
     ]
     for severity in ("error", "warning"):
         for verdict in verdicts:
-            hits = [f for f in verdict.matched if f.severity == severity]
-            if not hits:
-                continue
-            title = f"{hits[0].code} {hits[0].name} ({severity}): {verdict.cause}"
-            lines += [f"### {title} — **{verdict.verdict}**", ""]
-            if verdict.fixed_by:
-                lines += [f"Fixed by: {verdict.fixed_by}", ""]
-            lines += [verdict.evidence.rstrip(), ""]
-            by_wheel: dict[str, list[str]] = defaultdict(list)
-            for f in hits:
-                by_wheel[f.filename].append(f.detail or f.message)
-            lines += [f"{len(hits)} findings on {len(by_wheel)} wheels:", ""]
-            for filename, details in sorted(by_wheel.items()):
-                lines.append(f"- `{filename}`: {', '.join(sorted(set(details)))}")
-            lines.append("")
+            lines += _cause(verdict, severity)
     if unjudged:
         lines += ["## Unjudged", ""]
         lines += [f"- `{f.filename}` **{f.code}** ({f.severity}) `{f.detail}`: {f.message}" for f in unjudged]
         lines.append("")
+    return lines
+
+
+def _before(commit: str, found: list[Observed], wheels: list[Chosen]) -> list[str]:
+    """The same wheels checked by an earlier commit: its verdict counts and its false alarms."""
+    verdicts = load_verdicts()
+    unjudged = _judge(found, verdicts)
+    summary = _summary(found, verdicts, wheels)[2:]  # without the section title
+    lines = [
+        f"## Before the fixes: the same wheels on commit `{commit}`",
+        "",
+        "The census's first run, judged with the same judgements. Every cause judged false below was",
+        "fixed at its root (each with a regression test; the wheels are in tests/corpus/manifest.json",
+        "with the tag `census-false-alarm`, used by tests/test_census_false_alarms.py).",
+        "",
+        *summary,
+    ]
+    for severity in ("error", "warning"):
+        for verdict in verdicts:
+            if verdict.verdict == "false":
+                lines += _cause(verdict, severity)
+    if unjudged:
+        lines += [f"Unjudged then: {len(unjudged)} findings.", ""]
     return lines
 
 
@@ -566,9 +592,25 @@ def _inventory(
     failed: list[tuple[Chosen, str]],
     cap: int,
 ) -> list[str]:
-    info = Counter((f.code, f.name, f.detail) for f in found if f.severity == "info")
-    rows = [[f"{c} {n}", d or "-", str(k)] for (c, n, d), k in sorted(info.items())]
-    lines = ["## Info findings", "", *_table(["code", "detail", "findings"], rows), "", "## Wheels", ""]
+    info: dict[tuple[str, str], list[Observed]] = defaultdict(list)
+    for f in found:
+        if f.severity == "info":
+            info[(f.code, f.name)].append(f)
+    rows = []
+    for (code, name), hits in sorted(info.items()):
+        examples = sorted({f.detail for f in hits if f.detail})
+        shown = ", ".join(f"`{d}`" for d in examples[:4]) + (
+            f" and {len(examples) - 4} more" if len(examples) > 4 else ""
+        )
+        rows.append([f"{code} {name}", str(len(hits)), str(len({f.filename for f in hits})), shown])
+    lines = [
+        "## Info findings",
+        "",
+        *_table(["code", "findings", "wheels", "details"], rows),
+        "",
+        "## Wheels",
+        "",
+    ]
     rows = []
     for project in sorted({w.project for w in wheels}, key=str.lower):
         mine = [w for w in wheels if w.project == project]
@@ -595,6 +637,7 @@ def render(
     found: list[Observed],
     verdicts: list[Verdict],
     size_cap: int,
+    baseline: tuple[str, list[Observed]] | None = None,
 ) -> str:
     """The whole of docs/census.md."""
     projects = {w.project for w in wheels}
@@ -616,6 +659,8 @@ def render(
     lines += _summary(found, verdicts, wheels)
     lines += _per_code(found, wheels)
     lines += _judged(verdicts, unjudged)
+    if baseline is not None:
+        lines += _before(baseline[0], baseline[1], wheels)
     lines += _inventory(found, wheels, skipped, failed, size_cap)
     return "\n".join(lines)
 
@@ -629,6 +674,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-cap-mb", type=int, default=60, help="skip wheels larger than this (MB)")
     parser.add_argument("--jobs", type=int, default=2, help="check processes at a time (default 2)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "census.md")
+    parser.add_argument(
+        "--baseline", metavar="COMMIT", help="also report the cached results of an earlier commit (its run)"
+    )
     args = parser.parse_args(argv)
 
     read_at, chosen = select(args.refresh)
@@ -660,6 +708,11 @@ def main(argv: list[str] | None = None) -> int:
     checked = [w for w in wheels if w.filename in reports and not reports[w.filename].get("exit")]
     found = [f for w in checked for f in observed(w, reports[w.filename])]
     verdicts = load_verdicts()
+    baseline = None
+    if args.baseline:
+        old = cache_dir() / "results" / args.baseline
+        base_reports = {w.filename: json.loads((old / f"{w.filename}.json").read_text()) for w in checked}
+        baseline = (args.baseline, [f for w in checked for f in observed(w, base_reports[w.filename])])
     text = render(
         read_at=read_at,
         commit=commit,
@@ -669,6 +722,7 @@ def main(argv: list[str] | None = None) -> int:
         found=found,
         verdicts=verdicts,
         size_cap=args.size_cap_mb,
+        baseline=baseline,
     )
     _write_atomic(args.out, text)
     unjudged = sum(

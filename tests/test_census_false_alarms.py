@@ -2,8 +2,8 @@
 
 Each manifest entry tagged ``census-false-alarm`` is a current PyPI wheel on which ``check`` once
 reported a finding the census judged false; the table names that finding (code and detail). The
-wheels are fetched into the corpus cache like the rest of the corpus; the large ones
-(``benchmark_only``) run only with the benchmark wheels.
+wheels are fetched into the corpus cache like the rest of the corpus; the large ones (pyarrow's
+and llvmlite's win_amd64 wheels) only when the large corpus is opted in.
 """
 
 from __future__ import annotations
@@ -67,30 +67,15 @@ FALSE_ALARMS: dict[str, tuple[str, str, str]] = {
     ),
 }
 
-#: Fixes that live on other branches of this session; strict, so a merge that fixes one fails here
-#: until its line is removed.
-PENDING: dict[str, str] = {
-    "rpds_py-2026.9.1-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl": "verdicts",
-    "safetensors-0.8.0-cp310-abi3-manylinux_2_17_aarch64.manylinux2014_aarch64.whl": "verdicts",
-    "rpds_py-2026.9.1-cp312-cp312-musllinux_1_2_x86_64.whl": "verdicts",
-    "jiter-0.19.0-cp312-cp312-musllinux_1_1_aarch64.whl": "verdicts",
-    "ujson-6.1.0-cp312-cp312-win32.whl": "verdicts",
-    "rapidfuzz-3.14.6-cp312-cp312-win32.whl": "verdicts",
-    "pyarrow-26.0.1-cp312-cp312-win_amd64.whl": "verdicts",
-    "llvmlite-0.50.0-cp312-cp312-win_amd64.whl": "hostile",
-}
-
 _TAG = "census-false-alarm"
 
 
 def _params() -> list[object]:
-    params = []
-    for w in wheels(tag=_TAG):
-        marks = [pytest.mark.corpus]
-        if w.filename in PENDING:
-            marks.append(pytest.mark.xfail(strict=True, reason=f"fixed on branch {PENDING[w.filename]}"))
-        params.append(pytest.param(w, id=w.filename, marks=marks))
-    return params
+    # large ones included: ensure() skips them unless the large corpus is opted in
+    return [
+        pytest.param(w, id=w.filename, marks=pytest.mark.corpus)
+        for w in wheels(tag=_TAG, include_benchmark=True)
+    ]
 
 
 def _findings(entry: CorpusWheel) -> list[Finding]:
