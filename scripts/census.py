@@ -27,13 +27,15 @@ import fnmatch
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import urllib.parse
 import urllib.request
+import zipfile
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -342,14 +344,26 @@ def download(wheel: Chosen) -> Path:
 
 
 def _commit() -> str:
-    """HEAD of this repository, plus a hash of the uncommitted changes to src/ if there are any."""
+    """HEAD of this repository, plus a hash of uncommitted changes to src/ if there are any."""
     head = subprocess.run(
         ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
+    return head + _dirty()
+
+
+def _results_key() -> str:
+    """What the check results depend on: the tree of src/ (plus uncommitted changes to it)."""
+    tree = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD:src"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return f"src-{tree}{_dirty()}"
+
+
+def _dirty() -> str:
     diff = subprocess.run(
         ["git", "diff", "HEAD", "--", "src"], cwd=ROOT, capture_output=True, check=True
     ).stdout
-    return head + (f"-dirty-{hashlib.sha256(diff).hexdigest()[:8]}" if diff else "")
+    return f"-dirty-{hashlib.sha256(diff).hexdigest()[:8]}" if diff else ""
 
 
 def check(path: Path, results: Path) -> dict[str, Any]:
@@ -413,6 +427,11 @@ class Observed:
     detail: str
     message: str
     members: tuple[str, ...]
+    #: Reference-tool confirmation: the tool's command, and on how many of the members it showed
+    #: the fact the finding states (see :func:`confirm`).
+    oracle: str = ""
+    confirmed: int = 0
+    examined: int = 0
 
 
 def load_verdicts(path: Path = VERDICTS_PATH) -> list[Verdict]:
@@ -457,6 +476,73 @@ def observed(wheel: Chosen, report: dict[str, Any]) -> list[Observed]:
             )
         )
     return found
+
+
+# --------------------------------------------------------------------------- reference tools
+
+
+def _which(*names: str) -> str | None:
+    return next((found for name in names if (found := shutil.which(name))), None)
+
+
+def _run(argv: list[str], data: bytes) -> str:
+    with tempfile.NamedTemporaryFile(suffix=".bin") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        proc = subprocess.run([*argv, tmp.name], capture_output=True, text=True, check=False)
+    return proc.stdout
+
+
+def _format(data: bytes) -> str:
+    if data[:4] == b"\x7fELF":
+        return "elf"
+    if data[:2] == b"MZ":
+        return "pe"
+    return "macho"
+
+
+#: (finding code, binary format) -> (tool names, arguments, the line that confirms it; {d} = detail)
+_ORACLES: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], str]] = {
+    ("ND201", "elf"): (("readelf",), ("-d",), "[{d}]"),
+    ("ND201", "pe"): (("llvm-readobj",), ("--coff-imports",), "name: {d}"),
+    ("ND201", "macho"): (("llvm-otool", "llvm-otool-14"), ("-L",), "{d} "),
+    ("ND401", "macho"): (("llvm-otool", "llvm-otool-14"), ("-L",), "{d} "),
+    ("ND402", "macho"): (("llvm-otool", "llvm-otool-14"), ("-L",), "{d} "),
+    ("ND503", "pe"): (("llvm-readobj",), ("--coff-imports",), "name: {d}"),
+    ("ND501", "pe"): (("llvm-readobj",), ("--coff-imports",), "name: {d}"),
+    ("ND101", "macho"): (("llvm-objdump",), ("--macho", "--private-headers"), "minos {d}"),
+    ("ND301", "elf"): (("readelf",), ("-d",), "{d}"),
+    ("ND403", "macho"): (("llvm-otool", "llvm-otool-14"), ("-l",), "path {d} "),
+    ("ND604", "elf"): (("readelf",), ("--dyn-syms", "-W"), "UND"),
+}
+
+
+def confirm(found: Observed, archive: zipfile.ZipFile) -> Observed:
+    """Ask a reference tool (readelf, llvm-readobj, llvm-otool, llvm-objdump) whether each member of
+    the finding shows what the finding states (the needed name, the import, the RUNPATH entry...).
+
+    ND204 is confirmed from the archive itself: every copy it names is a member. Codes with no
+    oracle (ND504: the DLL's VERSIONINFO) are left unexamined.
+    """
+    names = set(archive.namelist())
+    if found.code == "ND204":
+        copies = [n for n in names if n in found.message]
+        return replace(found, oracle="the wheel's listing", confirmed=int(len(copies) >= 2), examined=1)
+    confirmed = examined = 0
+    command = ""
+    for member in found.members:
+        if member not in names:
+            continue
+        data = archive.read(member)
+        spec = _ORACLES.get((found.code, _format(data)))
+        tool = _which(*spec[0]) if spec else None
+        if spec is None or tool is None:
+            continue
+        command = " ".join([Path(tool).name, *spec[1]])
+        output = _run([tool, *spec[1]], data).lower()
+        examined += 1
+        confirmed += spec[2].format(d=found.detail).lower() in output
+    return replace(found, oracle=command, confirmed=confirmed, examined=examined)
 
 
 # --------------------------------------------------------------------------- report
@@ -535,6 +621,14 @@ def _cause(verdict: Verdict, severity: str) -> list[str]:
     if verdict.fixed_by:
         lines += [f"Fixed by: {verdict.fixed_by}", ""]
     lines += [verdict.evidence.rstrip(), ""]
+    examined = sum(f.examined for f in hits)
+    if examined:
+        tools = ", ".join(sorted({f"`{f.oracle}`" for f in hits if f.oracle}))
+        lines += [
+            f"Reference tools ({tools}) show the fact the finding rests on (the needed name, import,"
+            f" load command or path) at {sum(f.confirmed for f in hits)} of {examined} locations examined.",
+            "",
+        ]
     by_wheel: dict[str, list[str]] = defaultdict(list)
     for f in hits:
         by_wheel[f.filename].append(f.detail or f.message)
@@ -638,6 +732,7 @@ def render(
     verdicts: list[Verdict],
     size_cap: int,
     baseline: tuple[str, list[Observed]] | None = None,
+    command: str = "python scripts/census.py",
 ) -> str:
     """The whole of docs/census.md."""
     projects = {w.project for w in wheels}
@@ -645,8 +740,7 @@ def render(
     lines = [
         "# Census: `native-doctor check` on the current wheels of popular native projects",
         "",
-        "Generated by `python scripts/census.py` (judgements: `scripts/census_verdicts.json`); do not",
-        "edit by hand.",
+        f"Generated by `{command}` (judgements: `scripts/census_verdicts.json`); do not edit by hand.",
         "",
         f"- Run on commit `{commit}`; releases read from PyPI on {read_at}; project list of {LIST_DATE}.",
         f"- {len(wheels)} wheels of {len(projects)} projects checked "
@@ -663,6 +757,18 @@ def render(
         lines += _before(baseline[0], baseline[1], wheels)
     lines += _inventory(found, wheels, skipped, failed, size_cap)
     return "\n".join(lines)
+
+
+def _confirmed(found: list[Observed]) -> list[Observed]:
+    """Every error and warning confirmed by :func:`confirm`; info findings as they are."""
+    out = []
+    for f in found:
+        if f.severity not in ("error", "warning"):
+            out.append(f)
+            continue
+        with zipfile.ZipFile(cache_dir() / "wheels" / f.filename) as archive:
+            out.append(confirm(f, archive))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -683,7 +789,7 @@ def main(argv: list[str] | None = None) -> int:
     wheels = [w for w in chosen if w.size <= args.size_cap_mb * 1_000_000]
     skipped = [w for w in chosen if w.size > args.size_cap_mb * 1_000_000]
     commit = _commit()
-    results = cache_dir() / "results" / commit
+    results = cache_dir() / "results" / _results_key()
     results.mkdir(parents=True, exist_ok=True)
 
     failed: list[tuple[Chosen, str]] = []
@@ -707,12 +813,14 @@ def main(argv: list[str] | None = None) -> int:
 
     checked = [w for w in wheels if w.filename in reports and not reports[w.filename].get("exit")]
     found = [f for w in checked for f in observed(w, reports[w.filename])]
+    found = _confirmed(found)
     verdicts = load_verdicts()
     baseline = None
     if args.baseline:
         old = cache_dir() / "results" / args.baseline
         base_reports = {w.filename: json.loads((old / f"{w.filename}.json").read_text()) for w in checked}
-        baseline = (args.baseline, [f for w in checked for f in observed(w, base_reports[w.filename])])
+        base_found = [f for w in checked for f in observed(w, base_reports[w.filename])]
+        baseline = (args.baseline, _confirmed(base_found))
     text = render(
         read_at=read_at,
         commit=commit,
@@ -723,6 +831,7 @@ def main(argv: list[str] | None = None) -> int:
         verdicts=verdicts,
         size_cap=args.size_cap_mb,
         baseline=baseline,
+        command=" ".join(["python scripts/census.py", *(argv if argv is not None else sys.argv[1:])]),
     )
     _write_atomic(args.out, text)
     unjudged = sum(
