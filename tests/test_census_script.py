@@ -129,6 +129,7 @@ def test_verdicts_file_is_well_formed() -> None:
         assert v.verdict in census.VERDICTS
         assert v.evidence.strip() and v.cause.strip()
         assert v.code.startswith("ND")
+        assert "*" not in v.projects, f"{v.cause}: judge named projects, not every future finding"
     raw = json.loads(census.VERDICTS_PATH.read_text(encoding="utf-8"))
     assert len({v["cause"] for v in raw["verdicts"]}) == len(raw["verdicts"]), "one entry per cause"
 
