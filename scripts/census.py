@@ -383,7 +383,11 @@ def check(path: Path, results: Path) -> dict[str, Any]:
     else:
         report = json.loads(proc.stdout)
         report["exit"] = 0
-    report.pop("artifacts", None)  # keep the cache small: findings are what the census judges
+    # keep the cache small: the findings, and per artifact what auditwheel can be compared with
+    report["artifacts"] = [
+        {k: a.get(k) for k in ("platform", "external_libraries", "policy_upgrades")}
+        for a in report.get("artifacts", [])
+    ]
     _write_atomic(out, json.dumps(report))
     return report
 
@@ -543,6 +547,84 @@ def confirm(found: Observed, archive: zipfile.ZipFile) -> Observed:
         examined += 1
         confirmed += spec[2].format(d=found.detail).lower() in output
     return replace(found, oracle=command, confirmed=confirmed, examined=examined)
+
+
+# --------------------------------------------------------------------------- auditwheel
+
+
+def auditwheel_show(path: Path) -> dict[str, Any] | None:
+    """``auditwheel show --json`` of one manylinux wheel, cached; None when auditwheel is absent."""
+    tool = shutil.which("auditwheel")
+    if tool is None:
+        return None
+    directory = cache_dir() / "auditwheel"
+    directory.mkdir(exist_ok=True)
+    out = directory / f"{path.name}.json"
+    if not out.is_file():
+        proc = subprocess.run(
+            [tool, "show", "--json", str(path)], capture_output=True, text=True, check=False
+        )
+        result: dict[str, Any] = (
+            json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else {}
+        )
+        result.setdefault("error", proc.stderr.strip().splitlines()[-1:] if proc.returncode else None)
+        _write_atomic(out, json.dumps(result))
+    cached: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return cached
+
+
+_LEGACY = {
+    "manylinux1": "manylinux_2_5",
+    "manylinux2010": "manylinux_2_12",
+    "manylinux2014": "manylinux_2_17",
+}
+
+
+def _normal_tag(tag: str) -> str:
+    head, _, arch = tag.partition("_")
+    return f"{_LEGACY[head]}_{arch}" if head in _LEGACY else tag
+
+
+def _auditwheel_section(pairs: list[tuple[Chosen, dict[str, Any], dict[str, Any]]]) -> list[str]:
+    """Our best platform tag and external libraries next to auditwheel's, per manylinux wheel."""
+    same_tag = 0
+    rows = []
+    for wheel, ours, theirs in pairs:
+        platform = (ours.get("artifacts") or [{}])[0].get("platform") or {}
+        our_tag = _normal_tag((platform.get("qualifies_for") or ["-"])[0])
+        their_tag = _normal_tag(str(theirs.get("overall_tag") or "-"))
+        our_ext = sorted((ours.get("artifacts") or [{}])[0].get("external_libraries") or [])
+        their_ext = sorted(theirs.get("external_libs") or {})
+        if our_tag == their_tag:
+            same_tag += 1
+        if our_tag != their_tag or our_ext != their_ext:
+            error = theirs.get("error")
+            rows.append(
+                [
+                    f"`{wheel.filename}`",
+                    our_tag,
+                    str(error or their_tag),
+                    ", ".join(our_ext) or "-",
+                    ", ".join(their_ext) or "-",
+                ]
+            )
+    lines = [
+        "## Next to auditwheel (manylinux wheels)",
+        "",
+        f"`auditwheel show --json` on the {len(pairs)} manylinux wheels: the best platform tag agrees on "
+        f"{same_tag}. Wheels where the tag or the external libraries differ (auditwheel's `external_libs` "
+        "is relative to its most compatible policy, ours to the best policy the wheel meets; see "
+        "docs/differences.md):",
+        "",
+    ]
+    header = [
+        "wheel",
+        "native-doctor tag",
+        "auditwheel tag",
+        "native-doctor external",
+        "auditwheel external_libs",
+    ]
+    return [*lines, *_table(header, rows), ""] if rows else [*lines[:-2], ""]
 
 
 # --------------------------------------------------------------------------- report
@@ -733,6 +815,7 @@ def render(
     size_cap: int,
     baseline: tuple[str, list[Observed]] | None = None,
     command: str = "python scripts/census.py",
+    auditwheel: list[tuple[Chosen, dict[str, Any], dict[str, Any]]] | None = None,
 ) -> str:
     """The whole of docs/census.md."""
     projects = {w.project for w in wheels}
@@ -753,10 +836,24 @@ def render(
     lines += _summary(found, verdicts, wheels)
     lines += _per_code(found, wheels)
     lines += _judged(verdicts, unjudged)
+    if auditwheel:
+        lines += _auditwheel_section(auditwheel)
     if baseline is not None:
         lines += _before(baseline[0], baseline[1], wheels)
     lines += _inventory(found, wheels, skipped, failed, size_cap)
     return "\n".join(lines)
+
+
+def _auditwheel_pairs(
+    wheels: list[Chosen], reports: dict[str, dict[str, Any]]
+) -> list[tuple[Chosen, dict[str, Any], dict[str, Any]]]:
+    pairs = []
+    for wheel in wheels:
+        if wheel.family.startswith("manylinux"):
+            theirs = auditwheel_show(cache_dir() / "wheels" / wheel.filename)
+            if theirs is not None:
+                pairs.append((wheel, reports[wheel.filename], theirs))
+    return pairs
 
 
 def _confirmed(found: list[Observed]) -> list[Observed]:
@@ -780,6 +877,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-cap-mb", type=int, default=60, help="skip wheels larger than this (MB)")
     parser.add_argument("--jobs", type=int, default=2, help="check processes at a time (default 2)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "census.md")
+    parser.add_argument(
+        "--auditwheel", action="store_true", help="compare with `auditwheel show --json` on manylinux wheels"
+    )
     parser.add_argument(
         "--baseline", metavar="COMMIT", help="also report the cached results of an earlier commit (its run)"
     )
@@ -831,6 +931,7 @@ def main(argv: list[str] | None = None) -> int:
         verdicts=verdicts,
         size_cap=args.size_cap_mb,
         baseline=baseline,
+        auditwheel=_auditwheel_pairs(checked, reports) if args.auditwheel else None,
         command=" ".join(["python scripts/census.py", *(argv if argv is not None else sys.argv[1:])]),
     )
     _write_atomic(args.out, text)

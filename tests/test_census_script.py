@@ -137,3 +137,24 @@ def test_verdicts_file_is_well_formed() -> None:
 def test_projects_are_enough_and_distinct() -> None:
     assert len(census.PROJECTS) >= 60
     assert len(set(census.PROJECTS)) == len(census.PROJECTS)
+
+
+def test_auditwheel_section_lists_only_disagreements() -> None:
+    def wheel(name: str) -> Any:
+        return census.Chosen("x", "1", "manylinux-x86_64", name, "u", "0" * 64, 1)
+
+    def ours(tag: str, ext: list[str]) -> dict[str, Any]:
+        return {"artifacts": [{"platform": {"qualifies_for": [tag]}, "external_libraries": ext}]}
+
+    pairs = [
+        (wheel("same.whl"), ours("manylinux_2_17_x86_64", []), {"overall_tag": "manylinux2014_x86_64"}),
+        (
+            wheel("other.whl"),
+            ours("manylinux_2_28_x86_64", []),
+            {"overall_tag": "manylinux_2_5_x86_64", "external_libs": {"libexpat.so.1": None}},
+        ),
+    ]
+    text = "\n".join(census._auditwheel_section(pairs))
+    assert "the best platform tag agrees on 1" in text
+    assert "`other.whl` | manylinux_2_28_x86_64 | manylinux_2_5_x86_64 | - | libexpat.so.1 |" in text
+    assert "same.whl" not in text
