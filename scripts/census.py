@@ -585,8 +585,17 @@ def _normal_tag(tag: str) -> str:
     return f"{_LEGACY[head]}_{arch}" if head in _LEGACY else tag
 
 
+def _auditwheel_notes(path: Path = VERDICTS_PATH) -> dict[str, str]:
+    """Judgements of the differences from auditwheel: wheel file name pattern -> explanation."""
+    if not path.is_file():
+        return {}
+    notes: dict[str, str] = json.loads(path.read_text(encoding="utf-8")).get("auditwheel_notes", {})
+    return notes
+
+
 def _auditwheel_section(pairs: list[tuple[Chosen, dict[str, Any], dict[str, Any]]]) -> list[str]:
     """Our best platform tag and external libraries next to auditwheel's, per manylinux wheel."""
+    notes = _auditwheel_notes()
     same_tag = 0
     rows = []
     for wheel, ours, theirs in pairs:
@@ -599,6 +608,9 @@ def _auditwheel_section(pairs: list[tuple[Chosen, dict[str, Any], dict[str, Any]
             same_tag += 1
         if our_tag != their_tag or our_ext != their_ext:
             error = theirs.get("error")
+            note = next(
+                (n for pattern, n in notes.items() if fnmatch.fnmatchcase(wheel.filename, pattern)), ""
+            )
             rows.append(
                 [
                     f"`{wheel.filename}`",
@@ -606,6 +618,7 @@ def _auditwheel_section(pairs: list[tuple[Chosen, dict[str, Any], dict[str, Any]
                     str(error or their_tag),
                     ", ".join(our_ext) or "-",
                     ", ".join(their_ext) or "-",
+                    note or "**unjudged**",
                 ]
             )
     lines = [
@@ -623,6 +636,7 @@ def _auditwheel_section(pairs: list[tuple[Chosen, dict[str, Any], dict[str, Any]
         "auditwheel tag",
         "native-doctor external",
         "auditwheel external_libs",
+        "judged",
     ]
     return [*lines, *_table(header, rows), ""] if rows else [*lines[:-2], ""]
 
