@@ -641,6 +641,56 @@ def _auditwheel_section(pairs: list[tuple[Chosen, dict[str, Any], dict[str, Any]
     return [*lines, *_table(header, rows), ""] if rows else [*lines[:-2], ""]
 
 
+def abi3audit_report(path: Path) -> dict[str, Any] | None:
+    """``abi3audit -R`` of one abi3 wheel, cached; None when abi3audit is absent."""
+    tool = shutil.which("abi3audit")
+    if tool is None:
+        return None
+    directory = cache_dir() / "abi3audit"
+    directory.mkdir(exist_ok=True)
+    out = directory / f"{path.name}.json"
+    if not out.is_file():
+        proc = subprocess.run([tool, "-R", str(path)], capture_output=True, text=True, check=False)
+        _write_atomic(out, proc.stdout if proc.stdout.strip().startswith("{") else json.dumps({"specs": {}}))
+    cached: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return cached
+
+
+def _abi3_violations(report: dict[str, Any]) -> list[str]:
+    """Extension files abi3audit faults: non-abi3 symbols, or symbols newer than the tag's baseline."""
+    bad = []
+    for spec in report.get("specs", {}).values():
+        for item in spec.get("wheel", []):
+            result = item.get("result", {})
+            if result.get("non_abi3_symbols") or not result.get("is_abi3_baseline_compatible", True):
+                bad.append(str(item.get("name")))
+    return bad
+
+
+def _abi3audit_section(pairs: list[tuple[Chosen, list[Observed], dict[str, Any]]]) -> list[str]:
+    """abi3audit's verdict next to ND601/ND602 per abi3 wheel."""
+    files = sum(len(spec.get("wheel", [])) for _, _, r in pairs for spec in r.get("specs", {}).values())
+    rows = []
+    for wheel, found, report in pairs:
+        theirs = _abi3_violations(report)
+        ours = sorted({m for f in found if f.code in ("ND601", "ND602") for m in f.members})
+        if bool(theirs) != bool(ours):
+            rows.append([f"`{wheel.filename}`", ", ".join(ours) or "-", ", ".join(theirs) or "-"])
+    faulted = sum(1 for _, _, r in pairs if _abi3_violations(r))
+    flagged = sum(1 for _, found, _ in pairs if any(f.code in ("ND601", "ND602") for f in found))
+    lines = [
+        "## Next to abi3audit (abi3 wheels)",
+        "",
+        f"`abi3audit -R` on the {len(pairs)} wheels with an abi3 tag ({files} extension files): it faults "
+        f"{faulted} wheels; native-doctor's ND601/ND602 flag {flagged}. "
+        f"Wheels where they disagree: {len(rows)}.",
+        "",
+    ]
+    if rows:
+        lines += [*_table(["wheel", "native-doctor ND601/ND602", "abi3audit"], rows), ""]
+    return lines
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -830,6 +880,7 @@ def render(
     baseline: tuple[str, list[Observed]] | None = None,
     command: str = "python scripts/census.py",
     auditwheel: list[tuple[Chosen, dict[str, Any], dict[str, Any]]] | None = None,
+    abi3: list[tuple[Chosen, list[Observed], dict[str, Any]]] | None = None,
 ) -> str:
     """The whole of docs/census.md."""
     projects = {w.project for w in wheels}
@@ -852,6 +903,8 @@ def render(
     lines += _judged(verdicts, unjudged)
     if auditwheel:
         lines += _auditwheel_section(auditwheel)
+    if abi3:
+        lines += _abi3audit_section(abi3)
     if baseline is not None:
         lines += _before(baseline[0], baseline[1], wheels)
     lines += _inventory(found, wheels, skipped, failed, size_cap)
@@ -867,6 +920,18 @@ def _auditwheel_pairs(
             theirs = auditwheel_show(cache_dir() / "wheels" / wheel.filename)
             if theirs is not None:
                 pairs.append((wheel, reports[wheel.filename], theirs))
+    return pairs
+
+
+def _abi3_pairs(
+    wheels: list[Chosen], found: list[Observed]
+) -> list[tuple[Chosen, list[Observed], dict[str, Any]]]:
+    pairs = []
+    for wheel in wheels:
+        if "abi3" in {t.abi for t in parse_wheel_filename(wheel.filename)[3]}:
+            report = abi3audit_report(cache_dir() / "wheels" / wheel.filename)
+            if report is not None:
+                pairs.append((wheel, [f for f in found if f.filename == wheel.filename], report))
     return pairs
 
 
@@ -894,6 +959,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--auditwheel", action="store_true", help="compare with `auditwheel show --json` on manylinux wheels"
     )
+    parser.add_argument("--abi3audit", action="store_true", help="compare with `abi3audit -R` on abi3 wheels")
     parser.add_argument(
         "--baseline", metavar="COMMIT", help="also report the cached results of an earlier commit (its run)"
     )
@@ -946,6 +1012,7 @@ def main(argv: list[str] | None = None) -> int:
         size_cap=args.size_cap_mb,
         baseline=baseline,
         auditwheel=_auditwheel_pairs(checked, reports) if args.auditwheel else None,
+        abi3=_abi3_pairs(checked, found) if args.abi3audit else None,
         command=" ".join(["python scripts/census.py", *(argv if argv is not None else sys.argv[1:])]),
     )
     _write_atomic(args.out, text)

@@ -158,3 +158,13 @@ def test_auditwheel_section_lists_only_disagreements() -> None:
     assert "the best platform tag agrees on 1" in text
     assert "`other.whl` | manylinux_2_28_x86_64 | manylinux_2_5_x86_64 | - | libexpat.so.1 |" in text
     assert "same.whl" not in text
+
+
+def test_abi3_violations_read_abi3audit_reports() -> None:
+    clean = {"result": {"non_abi3_symbols": [], "is_abi3_baseline_compatible": True}}
+    private = {"name": "a.abi3.so", "result": {"non_abi3_symbols": ["_PyObject_GC_New"]}}
+    too_new = {"name": "b.abi3.so", "result": {"non_abi3_symbols": [], "is_abi3_baseline_compatible": False}}
+    report = {
+        "specs": {"w.whl": {"kind": "wheel", "wheel": [{"name": "c.abi3.so", **clean}, private, too_new]}}
+    }
+    assert census._abi3_violations(report) == ["a.abi3.so", "b.abi3.so"]
