@@ -31,13 +31,15 @@ from native_doctor.platforms._data import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
 __all__ = [
     "ARCHITECTURES",
     "Libc",
     "LinuxPolicy",
     "best_policy",
+    "forbidden_for",
+    "forbidden_symbols",
     "glibc_loader_names",
     "is_reserved_name",
     "is_system_library",
@@ -199,13 +201,15 @@ def best_policy(
     external: Iterable[str],
     versions: Iterable[str],
     at_least: tuple[int, int] | None = None,
+    allowed: Callable[[LinuxPolicy], bool] | None = None,
 ) -> LinuxPolicy | None:
     """The most compatible policy that allows every ``external`` SONAME and needed ``versions``.
 
     ``external`` are the libraries not bundled in the wheel; ``versions`` are the symbol versions
     the wheel's binaries need (``GLIBC_2.17``, ``GLIBCXX_3.4.21``, ``GFORTRAN_8``). ``at_least``
     skips policies older than that libc version: musl has no symbol versioning, so binaries cannot
-    prove they run on an older musl than the wheel claims. Returns None when no policy of ``libc``
+    prove they run on an older musl than the wheel claims. ``allowed`` is a further condition a
+    policy must meet (no symbol it forbids imported). Returns None when no policy of ``libc``
     fits (or none supports ``arch``).
     """
     needed_libs = frozenset(external)
@@ -215,7 +219,9 @@ def best_policy(
             continue
         if not all(policy.allows_library(arch, lib) for lib in needed_libs):
             continue
-        if all(policy.allows_version(arch, version) for version in needed_versions):
+        if not all(policy.allows_version(arch, version) for version in needed_versions):
+            continue
+        if allowed is None or allowed(policy):
             return policy
     return None
 
@@ -248,6 +254,48 @@ def glibc_loader_names(arch: str | None = None) -> frozenset[str]:
 def musl_libc_sonames(arch: str | None = None) -> frozenset[str]:
     """musl's loader/libc names: ``ld-musl-x86_64.so.1`` and Alpine's ``libc.musl-x86_64.so.1``."""
     return loader_names("musl", arch)
+
+
+@dataclass(frozen=True, slots=True)
+class ForbiddenGroup:
+    """Symbols a family's policies forbid importing from one library, up to a policy version."""
+
+    #: The newest policy version that forbids them; None: every known policy and newer ones.
+    until: tuple[int, int] | None
+    symbols: frozenset[str]
+
+
+@functools.cache
+def forbidden_symbols(family: str) -> Mapping[str, tuple[ForbiddenGroup, ...]]:
+    """For ``manylinux`` or ``musllinux``: library SONAME -> its forbidden symbol groups
+    (``data/forbidden_symbols.json``, auditwheel's policy 'blacklist')."""
+    where = f"forbidden_symbols.json: {family}"
+    libraries = expect_mapping(load_data("forbidden_symbols").get(family), where)
+    result: dict[str, tuple[ForbiddenGroup, ...]] = {}
+    for library, groups in libraries.items():
+        entries = []
+        for until, names in expect_mapping(groups, f"{where}.{library}").items():
+            entry_where = f"{where}.{library}.{until}"
+            version = None if until == "*" else _dotted_pair(until, entry_where)
+            entries.append(ForbiddenGroup(version, frozenset(expect_str_list(names, entry_where))))
+        result[library] = tuple(entries)
+    return MappingProxyType(result)
+
+
+def forbidden_for(family: str, library: str, version: tuple[int, int]) -> frozenset[str]:
+    """The symbols the ``family`` policy of ``version`` forbids importing from ``library``."""
+    names: set[str] = set()
+    for group in forbidden_symbols(family).get(library, ()):
+        if group.until is None or version <= group.until:
+            names |= group.symbols
+    return frozenset(names)
+
+
+def _dotted_pair(text: str, where: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)\.(\d+)", text)
+    if match is None:
+        raise PolicyDataError(f"{where}: not a version: {text!r}")
+    return int(match.group(1)), int(match.group(2))
 
 
 def parse_linux_platform_tag(tag: str) -> tuple[Libc, tuple[int, int], str] | None:
