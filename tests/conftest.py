@@ -9,7 +9,7 @@ from _toolchain import require, run
 
 # The longer fuzz campaign the README names: `python -m pytest tests -k fuzz --hypothesis-profile=hostile`.
 # Tests that fix their own ``max_examples`` keep it; the fuzz tests of hostile input (the zip layer,
-# TOML and DepURL parsers: tests/test_fuzz.py) take the profile's.
+# TOML and DepURL parsers, build-file scanners: the tests named test_fuzz_*) take the profile's.
 settings.register_profile(
     "hostile", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

@@ -28,6 +28,8 @@ from _hostile import (
     write_zip,
     zeros_deflated,
 )
+from _toolchain import require
+from _toolchain import run as run_tool
 from native_doctor.deps import host
 from native_doctor.deps.depurl import parse_depurl
 from native_doctor.errors import InvalidExternalMetadata
@@ -215,13 +217,38 @@ def _hostile_name_wheel(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("fmt", ["text", "github"])
 def test_member_names_are_escaped_in_human_output(tmp_path: Path, fmt: str) -> None:
     wheel = _hostile_name_wheel(tmp_path)
-    run = cli("check", "--format", fmt, "--color", "never", wheel, cwd=tmp_path) if fmt == "text" else None
-    run = run or cli("check", "--format", fmt, wheel, cwd=tmp_path)
+    run = cli("check", "--format", fmt, wheel, cwd=tmp_path)
     assert run.code == 1
     for raw in ("\x1b", "\x07", "\u202e"):
         assert raw not in run.stdout
     assert "\\x1b]0;pwned\\x07" in run.stdout and "\\u202eos.so" in run.stdout
     assert not any(line.startswith("ND201 forged line") for line in run.stdout.splitlines())
+
+
+HOSTILE_SONAME = "libx\x1b]0;pwned\x07\u202e.so"
+
+
+def test_needed_library_names_are_escaped_in_human_output(tmp_path: Path) -> None:
+    """A DT_NEEDED string (here the SONAME of a library linked at test time) reaches text and
+    GitHub output only escaped, and JSON exactly."""
+    gcc = require("gcc")
+    (tmp_path / "l.c").write_text("int f(void) { return 1; }\n")
+    (tmp_path / "e.c").write_text("extern int f(void);\nint g(void) { return f(); }\n")
+    run_tool(
+        gcc, "-shared", "-fPIC", f"-Wl,-soname,{HOSTILE_SONAME}", "-o", tmp_path / "libx.so", tmp_path / "l.c"
+    )
+    run_tool(
+        gcc, "-shared", "-fPIC", "-o", tmp_path / "e.so", tmp_path / "e.c", f"-L{tmp_path}", "-l:libx.so"
+    )
+    extension = plain("demo/_e.cpython-311-x86_64-linux-gnu.so", (tmp_path / "e.so").read_bytes())
+    wheel = write_zip(tmp_path / WHEEL, wheel_members("demo", [extension]))
+    for fmt in ("text", "github"):
+        run = cli("check", "--format", fmt, wheel, cwd=tmp_path)
+        assert run.code == 1
+        assert "\x1b" not in run.stdout and "\u202e" not in run.stdout
+        assert "libx\\x1b]0;pwned\\x07\\u202e.so" in run.stdout
+    run = cli("check", "--format", "json", wheel, cwd=tmp_path)
+    assert any(HOSTILE_SONAME in m for m in codes(run)["ND201"])
 
 
 def test_json_and_sarif_keep_the_exact_name(tmp_path: Path) -> None:

@@ -144,9 +144,11 @@ class InflationBudget:
         """What the budget stopped, for a finding or a message."""
         names = ", ".join(self.skipped[:3])
         more = f" and {len(self.skipped) - 3} more" if len(self.skipped) > 3 else ""
+        count = f"{len(self.skipped)} member{'s' if len(self.skipped) != 1 else ''}"
         return (
-            f"stopped reading after inflating {_mib(self.limit)} (the budget per archive: {INFLATION_RATIO} "
-            f"times its size, at least {_mib(INFLATION_FLOOR)}); not fully read: {names}{more}"
+            f"stopped reading at {self.skipped[0] if self.skipped else 'the archive'} after inflating "
+            f"{_mib(self.limit)} (the budget per archive: {INFLATION_RATIO} times its size, at least "
+            f"{_mib(INFLATION_FLOOR)}); {count} not fully read or not verified against RECORD: {names}{more}"
         )
 
 
