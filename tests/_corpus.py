@@ -59,6 +59,7 @@ __all__ = [
     "ensure",
     "family_for_platforms",
     "is_large",
+    "large_opted_in",
     "load_manifest",
     "pip_download_args",
     "require_large",
@@ -331,6 +332,13 @@ def require_large(what: str) -> None:
     from _toolchain import LARGE_CORPUS, require_opt_in
 
     require_opt_in(LARGE_CORPUS, f"{what} is in the large corpus")
+
+
+def large_opted_in() -> bool:
+    """Whether this run fetches the large corpus (``NATIVE_DOCTOR_LARGE_CORPUS=1`` or ``CI=true``)."""
+    from _toolchain import LARGE_CORPUS, opted_in
+
+    return opted_in(LARGE_CORPUS)
 
 
 def ensure(entry: CorpusWheel, *, quiet: bool = True) -> Path:

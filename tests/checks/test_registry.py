@@ -230,3 +230,19 @@ def test_run_environment_checks_groups_too(monkeypatch: pytest.MonkeyPatch) -> N
     (finding,) = registry.run_environment_checks(object(), {check.code})  # type: ignore[arg-type]
     assert len(finding.all_locations) == 46
     assert finding.message == "pkg/_m0.so (and 45 more) loads /opt/old/libstdc++.so.6 first"
+
+
+def test_list_entries_found_in_the_same_files_become_one_finding() -> None:
+    members = [f"demo/bin/t{i}" for i in range(3)]
+    entries = ["/lib/intel64", "/lib/intel64_win", "/lib/win-x64"]
+    findings = [_leak(m, entry=e) for m in members for e in entries]
+    assert len(group_findings(findings)) == 3  # one per entry: the detail differs
+    (finding,) = group_findings(findings, list_entries=True)
+    assert finding.detail == ", ".join(entries) and finding.all_locations == tuple(members)
+    quoted = ", ".join(map(repr, entries))
+    assert finding.message == f"demo/bin/t0 (and 2 more) has RUNPATH entry {quoted} pointing outside"
+
+
+def test_list_entries_in_different_files_stay_apart() -> None:
+    one, other = _leak("demo/a.so", entry="/opt/x"), _leak("demo/b.so", entry="/opt/y")
+    assert group_findings([one, other], list_entries=True) == [one, other]

@@ -74,3 +74,33 @@ def test_text_has_one_entry_listing_the_locations(capsys: pytest.CaptureFixture[
     shown = ", ".join(MEMBERS[:5])
     assert f"    in {COUNT} files: {shown} and {COUNT - 5} more" in out.splitlines()
     assert out.rstrip().endswith("1 warning in 1 wheel")
+
+
+#: torch 2.13.0+cpu: 69 test programs under torch/bin share one RUNPATH of three junk entries
+#: (from MKL's CMake files); the check used to say so 207 times.
+TORCH_RUNPATH = ("/lib/intel64", "/lib/intel64_win", "/lib/win-x64")
+TORCH_PROGRAMS = [f"torch/bin/test_{i:02d}" for i in range(69)]
+
+
+@pytest.fixture(scope="module")
+def torch_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    gcc = require("gcc")
+    out = tmp_path_factory.mktemp("torch-like")
+    (out / "t.c").write_text("int main(void) { return 0; }\n")
+    run(gcc, "-o", out / "t", out / "t.c", f"-Wl,--enable-new-dtags,-rpath,{':'.join(TORCH_RUNPATH)}")
+    members = {"torch/__init__.py": b"", **dict.fromkeys(TORCH_PROGRAMS, (out / "t").read_bytes())}
+    return make_wheel(out, "torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl", members)
+
+
+def test_one_runpath_of_several_entries_in_many_files_is_one_finding(
+    capsys: pytest.CaptureFixture[str], torch_like: Path
+) -> None:
+    doc = json.loads(_check(capsys, torch_like, "--format", "json"))
+    (finding,) = doc["findings"]
+    assert finding["detail"] == ", ".join(TORCH_RUNPATH)
+    assert finding["locations"] == TORCH_PROGRAMS
+    quoted = ", ".join(repr(entry) for entry in TORCH_RUNPATH)
+    assert finding["message"] == (
+        f"{TORCH_PROGRAMS[0]} (and 68 more) has RUNPATH entry {quoted} pointing outside the wheel: "
+        "an absolute path outside the wheel"
+    )

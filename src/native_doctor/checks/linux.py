@@ -153,6 +153,7 @@ def _installed_in_site_packages(install_path: str) -> bool:
         "cleans a finished binary."
     ),
     page="native-dependencies",
+    list_entries=True,  # one RUNPATH shared by many files, leaking several entries: one finding
     references=(
         "https://man7.org/linux/man-pages/man8/ld.so.8.html",
         "https://cmake.org/cmake/help/latest/prop_tgt/INSTALL_RPATH.html",

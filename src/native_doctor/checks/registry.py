@@ -139,6 +139,9 @@ class Check:
     #: ``artifact`` (a wheel or one distribution) or ``environment`` (the installed environment).
     scope: str = "artifact"
     environment_function: EnvironmentCheckFunction | None = None
+    #: The detail is one entry of a list a file carries (ND301: one RPATH/RUNPATH entry): the
+    #: entries found in the same files are one cause, reported as one finding naming them all.
+    list_entries: bool = False
 
     def finding(
         self,
@@ -170,6 +173,7 @@ def register(
     page: str,
     references: tuple[str, ...] = (),
     status: Status = Status.STABLE,
+    list_entries: bool = False,
 ) -> Callable[[CheckFunction | None], Check]:
     """Register a check: use as a decorator on its function (``None`` for source-level checks)."""
     if not _CODE.match(code) or not _NAME.match(name):
@@ -181,6 +185,8 @@ def register(
         if code in _REGISTRY or any(c.name == name for c in _REGISTRY.values()):
             raise ValueError(f"check {code} ({name}) registered twice")
         check = Check(code, name, severity, status, summary, what, why, fix, references, page, function)
+        if list_entries:
+            check = dataclasses.replace(check, list_entries=True)
         _REGISTRY[code] = check
         return check
 
@@ -274,10 +280,10 @@ def run_checks(inspection: Inspection, selected: Collection[str] | None = None) 
         if check.function is None or check.scope != "artifact":
             continue
         if check.code in selected if selected is not None else check.status is Status.STABLE:
-            yield from group_findings(check.function(inspection))
+            yield from group_findings(check.function(inspection), list_entries=check.list_entries)
 
 
-def group_findings(findings: Iterable[Finding]) -> list[Finding]:
+def group_findings(findings: Iterable[Finding], *, list_entries: bool = False) -> list[Finding]:
     """One finding per cause: findings that differ only in their member become one listing every
     location (in first-seen order, ``member`` first).
 
@@ -286,11 +292,22 @@ def group_findings(findings: Iterable[Finding]) -> list[Finding]:
     names the first file and how many more (``a.so (and 206 more) has RUNPATH ...``); the
     reports list the locations. Findings without a member are kept as they are (exact repeats
     are dropped).
+
+    With ``list_entries`` (a check whose detail is one entry of a list a file carries, such as
+    one RUNPATH entry) the findings that then differ only in that entry and name the same files
+    become one too: torch's CPU wheel's 69 test programs each carry the same three-entry RUNPATH,
+    one finding instead of 207.
     """
     groups: dict[tuple[object, ...], list[Finding]] = {}
     for finding in findings:
         groups.setdefault(_cause(finding), []).append(finding)
-    return [_merge(group) for group in groups.values()]
+    merged = [_merge(group) for group in groups.values()]
+    if not list_entries:
+        return merged
+    lists: dict[tuple[object, ...], list[Finding]] = {}
+    for finding in merged:
+        lists.setdefault(_same_files(finding), []).append(finding)
+    return [_merge_entries(group) for group in lists.values()]
 
 
 def _cause(finding: Finding) -> tuple[object, ...]:
@@ -298,6 +315,26 @@ def _cause(finding: Finding) -> tuple[object, ...]:
     if finding.member:
         message = message.replace(finding.member, "\0")
     return (finding.code, finding.severity, finding.artifact, finding.detail, message, finding.member is None)
+
+
+def _same_files(finding: Finding) -> tuple[object, ...]:
+    """Findings with this key differ only in the list entry (their detail)."""
+    if not finding.detail or not finding.all_locations or finding.detail not in finding.message:
+        return (id(finding),)  # nothing to name the entry by: stays on its own
+    message = finding.message.replace(repr(finding.detail), "\1").replace(finding.detail, "\1")
+    return (finding.code, finding.severity, finding.artifact, finding.all_locations, message)
+
+
+def _merge_entries(group: list[Finding]) -> Finding:
+    first = group[0]
+    if len(group) == 1 or first.detail is None:
+        return first
+    details = [f.detail for f in group if f.detail is not None]
+    if repr(first.detail) in first.message:
+        message = first.message.replace(repr(first.detail), ", ".join(map(repr, details)), 1)
+    else:
+        message = first.message.replace(first.detail, ", ".join(details), 1)
+    return dataclasses.replace(first, message=message, detail=", ".join(details))
 
 
 def _merge(group: list[Finding]) -> Finding:

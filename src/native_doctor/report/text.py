@@ -40,18 +40,19 @@ def render(
     binaries: bool = True,
 ) -> None:
     """Print the report: optional header lines, each artifact (with its binaries unless
-    ``binaries`` is False), the findings, then one closing verdict line."""
+    ``binaries`` is False), the findings, then for wheels one closing verdict line."""
     for line in header:
         console.print(escape(line), highlight=False)
     for inspection in inspections:
         _artifact(console, inspection, verbose=verbose, binaries=binaries)
-    # Artifacts that could not be read (ND001) count too: they were asked about.
-    artifacts = {i.artifact.path for i in inspections} | {f.artifact for f in findings if f.code == "ND001"}
+    # Wheels that could not be read (ND001) count too: they were asked about.
+    unreadable = {f.artifact for f in findings if f.code == "ND001"}
+    artifacts = {i.artifact.path for i in inspections} | unreadable
     _findings(console, findings, several=len(artifacts) > 1)
-    kinds = {i.artifact.kind for i in inspections}
-    noun = "distribution" if kinds == {ArtifactKind.DISTRIBUTION} else "wheel"
-    console.print()
-    console.print(f"[bold]{escape(verdict(findings, len(artifacts), noun))}[/]", highlight=False)
+    wheels = {i.artifact.path for i in inspections if i.artifact.kind is ArtifactKind.WHEEL} | unreadable
+    if wheels:  # inspect and check; the environment report closes with its own line (all installed)
+        console.print()
+        console.print(f"[bold]{escape(verdict(findings, len(wheels), 'wheel'))}[/]", highlight=False)
 
 
 def _artifact(console: Console, inspection: Inspection, *, verbose: bool, binaries: bool) -> None:
