@@ -88,6 +88,24 @@ def test_dll_directories_come_from_the_init_hook(tmp_path: Path) -> None:
     assert artifact.dll_directories == ("demo.libs",)
 
 
+def test_dll_directories_come_from_a_private_module_too(tmp_path: Path) -> None:
+    # google-crc32c 1.9.0 (win_amd64): __init__.py imports __config__ first, which adds extra-dll.
+    hook = (
+        b"import os\nfrom importlib.resources import files\n"
+        b"os.add_dll_directory(str(files('demo') / 'extra-dll'))\n"
+    )
+    members = {
+        "demo/__init__.py": b"import demo.__config__\n",
+        "demo/__config__.py": hook,
+        "demo/extra-dll/x.dll": b"MZ" + bytes(100),
+        "demo/sub/_hidden.py": b"import os\nos.add_dll_directory('demo/sub')\n",
+    }
+    artifact = read_wheel(make_wheel(tmp_path, "demo-1.0-cp311-cp311-win_amd64.whl", members))
+    # every literal naming a directory counts ('demo' too); modules below the top level do not
+    assert "demo/extra-dll" in artifact.dll_directories
+    assert "demo/sub" not in artifact.dll_directories
+
+
 def test_no_dist_info_is_invalid(tmp_path: Path) -> None:
     path = tmp_path / WHEEL
     with zipfile.ZipFile(path, "w") as archive:

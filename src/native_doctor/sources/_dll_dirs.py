@@ -1,7 +1,9 @@
 """Find the directories a package adds to the Windows DLL search when it is imported.
 
 delvewheel (and numpy's older ``_distributor_init.py``) make vendored DLLs loadable by calling
-``os.add_dll_directory`` (or preloading them) from a package's ``__init__.py``. The call builds
+``os.add_dll_directory`` (or preloading them) from a package's ``__init__.py``; other packages do
+it from a private module their ``__init__.py`` imports first (google-crc32c's ``__config__.py``
+adds ``google_crc32c/extra-dll``). The call builds
 the directory from string literals (``'numpy.libs'``, ``'.libs'``); a literal that names an
 existing directory, relative to site-packages or to the file's own directory, is taken as added.
 """
@@ -14,8 +16,9 @@ from collections.abc import Iterable
 
 __all__ = ["HOOK_FILES", "directories_of", "dll_directories", "is_hook_file"]
 
-#: Files that may carry the hook: top-level packages' ``__init__.py`` and ``_distributor_init.py``.
-HOOK_FILES = re.compile(r"^[^/]+/(?:__init__|_distributor_init|_delvewheel_patch\w*)\.py$")
+#: Files that may carry the hook: top-level packages' ``__init__.py`` and their private modules
+#: (``_distributor_init.py``, ``_delvewheel_patch*.py``, ``__config__.py``, ...).
+HOOK_FILES = re.compile(r"^[^/]+/(?:__init__|_[^/]*)\.py$")
 _HOOK_CALLS = (b"add_dll_directory", b"LoadLibraryEx", b"WinDLL")
 _LITERAL = re.compile(rb"""['"]([^'"\n\\]{1,200})['"]""")
 
