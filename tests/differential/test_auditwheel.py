@@ -118,6 +118,32 @@ def _external_as_auditwheel_says(ours: Inspection) -> list[str]:
     return list(upgrade.libs_to_eliminate) if upgrade else list(ours.external_libraries)
 
 
+def _latest_musl_policy() -> str:
+    """auditwheel's newest musllinux policy (``musllinux_1_2`` in 6.8.2)."""
+    from auditwheel.libc import Libc
+    from auditwheel.policy import _POLICY_JSON_MAP
+
+    names = [p["name"] for p in json.loads(_POLICY_JSON_MAP[Libc.MUSL].read_text()) if p["name"] != "linux"]
+    return max(names, key=lambda n: tuple(int(x) for x in n.split("_")[1:3]))
+
+
+def _musl_tag_as_auditwheel_says(ours: Inspection, theirs: str) -> str:
+    """auditwheel's judged host dependence (docs/differences.md): on a host without a musl loader it
+    considers only its newest musllinux policy, so a wheel that meets an older one is still given
+    the newest tag. Our older tag stands for theirs then; any other answer is compared as given."""
+    tag = ours.platform.qualifies_for[0]
+    latest = _latest_musl_policy()
+    if (
+        tag.startswith("musllinux_")
+        and theirs.startswith(latest + "_")
+        and tag.endswith(theirs[len(latest) :])
+    ):
+        version = tuple(int(x) for x in tag.split("_")[1:3])
+        if version <= tuple(int(x) for x in latest.split("_")[1:3]):
+            return tag
+    return theirs
+
+
 def _upgrades(ours: Inspection) -> dict[str, dict[str, Any]]:
     """Our policy upgrades in auditwheel's shape (keys only when not empty)."""
     result: dict[str, dict[str, Any]] = {}
@@ -150,7 +176,7 @@ def test_agrees_with_auditwheel_show(
     theirs = _judged(auditwheel_answers[entry.filename])
     ours = _ours(entry)
     assert ours.platform.qualifies_for, "no tag computed"
-    assert ours.platform.qualifies_for[0] == theirs["overall_tag"]
+    assert ours.platform.qualifies_for[0] == _musl_tag_as_auditwheel_says(ours, theirs["overall_tag"])
     assert _external_as_auditwheel_says(ours) == sorted(theirs["external_libs"])
     assert set(ours.external_libraries) <= set(theirs["external_libs"])
     assert _upgrades(ours) == theirs["policy_upgrades"]
@@ -211,7 +237,7 @@ def test_synthetic_policy_upgrades_agree_with_auditwheel(case: str, tmp_path: Pa
     )
     theirs = _auditwheel_show(wheel)
     ours = inspect_artifact(read_wheel(wheel, deep=True))
-    assert ours.platform.qualifies_for[0] == theirs["overall_tag"]
+    assert ours.platform.qualifies_for[0] == _musl_tag_as_auditwheel_says(ours, theirs["overall_tag"])
     assert _external_as_auditwheel_says(ours) == sorted(theirs["external_libs"])
     assert _upgrades(ours) == theirs["policy_upgrades"]
     reported = json_report.document([ours], [])
