@@ -188,6 +188,18 @@ def test_debug_info_message_gives_share() -> None:
     assert finding.detail == "3000000"
 
 
+def test_debug_info_is_one_finding_per_wheel_listing_every_carrier() -> None:
+    inspection = _wheel(
+        ("demo/_a.so", _elf(deep=True, debug_bytes=200_000)),
+        ("demo/_b.so", _elf(deep=True, debug_bytes=2_000_000)),
+        ("demo/_c.so", _elf(deep=True, debug_bytes=1000)),
+        size=4_000_000,
+    )
+    (finding,) = _codes(inspection, "ND304")
+    assert finding.message.startswith("2 binaries carry 2.2 MB of debug information, the most demo/_b.so")
+    assert finding.member == "demo/_b.so" and finding.all_locations == ("demo/_b.so", "demo/_a.so")
+
+
 def test_cxx_exports_without_deep_reading_are_unknown() -> None:
     assert vendored_cxx_exports(_elf(exported_symbols=_PROTOBUF)) == {}
     assert vendored_cxx_exports(_elf(deep=True, exported_symbols=_PROTOBUF)) == {"protobuf": 2}

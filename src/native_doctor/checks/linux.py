@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
@@ -323,7 +324,8 @@ def _megabytes(size: int) -> str:
     what=(
         "With deep reading, the bytes of debug information in each binary: ELF `.debug_*`/`.zdebug_*` "
         f"sections, the Mach-O `__DWARF` segment, PE `.debug*` sections and COFF symbol tables. Files "
-        f"with less than {DEBUG_THRESHOLD // 1024} KiB are not reported."
+        f"with less than {DEBUG_THRESHOLD // 1024} KiB are not reported; one finding per wheel lists "
+        "every file that carries more."
     ),
     why=(
         "Debug information is never used at import time, but every user downloads, unpacks and stores it: "
@@ -347,28 +349,35 @@ def _megabytes(size: int) -> str:
     ),
 )
 def debug_info(inspection: Inspection) -> Iterator[Finding]:
-    """One finding per binary carrying at least DEBUG_THRESHOLD bytes of debug information."""
+    """One finding per wheel listing every binary that carries at least DEBUG_THRESHOLD bytes of
+    debug information (one cause, the build's flags: a wheel of 40 such files is one finding)."""
     native_total = sum(b.native.size for b in inspection.binaries)
-    wheel_total = sum(debug_size(b.native.info) for b in inspection.binaries if b.native.info is not None)
+    carriers: list[tuple[str, int, int]] = []  # path, debug bytes, file size
     for binary in inspection.binaries:
-        info = binary.native.info
-        size = debug_size(info) if info is not None else 0
-        if size < DEBUG_THRESHOLD:
-            continue
-        share_file = f"{_percent(size, binary.native.size)} of the file" if binary.native.size else ""
-        share_wheel = (
-            f"{_percent(wheel_total, native_total)} of the wheel's {_megabytes(native_total)} of "
-            f"binaries is debug information"
-            if native_total
-            else ""
+        size = debug_size(binary.native.info) if binary.native.info is not None else 0
+        if size >= DEBUG_THRESHOLD:
+            carriers.append((binary.native.path, size, binary.native.size))
+    if not carriers:
+        return
+    carriers.sort(key=lambda carrier: (-carrier[1], carrier[0]))
+    path, size, file_size = carriers[0]
+    debug_total = sum(debug_size(b.native.info) for b in inspection.binaries if b.native.info is not None)
+    share_wheel = (
+        f"; {_percent(debug_total, native_total)} of the wheel's {_megabytes(native_total)} of binaries "
+        "is debug information"
+        if native_total
+        else ""
+    )
+    share_file = f" ({_percent(size, file_size)} of the file)" if file_size else ""
+    if len(carriers) == 1:
+        message = f"{path} carries {_megabytes(size)} of debug information{share_file}{share_wheel}"
+    else:
+        message = (
+            f"{len(carriers)} binaries carry {_megabytes(sum(c[1] for c in carriers))} of debug "
+            f"information, the most {path} with {_megabytes(size)}{share_file}{share_wheel}"
         )
-        yield debug_info.finding(
-            f"{binary.native.path} carries {_megabytes(size)} of debug information ({share_file}); "
-            f"{share_wheel}",
-            inspection.artifact.path,
-            binary.native.path,
-            str(size),
-        )
+    finding = debug_info.finding(message, inspection.artifact.path, path, str(size))
+    yield replace(finding, locations=tuple(c[0] for c in carriers)) if len(carriers) > 1 else finding
 
 
 #: Mangled-name prefixes of C++ libraries that are commonly vendored by more than one wheel.
