@@ -116,6 +116,8 @@ def build_plan(
         for dep in binary.dependencies:
             if dep.resolution is Resolution.EXTERNAL:
                 planner.need(dep.name, binary.native.path, (binary.native.path,), search)
+    for name in options.includes:  # vendored although nothing imports it
+        planner.need(name, "--include", ("--include",), ())
     while planner.queue:
         planner.decide(*planner.queue.popleft())
     return planner.plan()

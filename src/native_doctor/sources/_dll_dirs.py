@@ -14,8 +14,9 @@ from collections.abc import Iterable
 
 __all__ = ["HOOK_FILES", "directories_of", "dll_directories", "is_hook_file"]
 
-#: Files that may carry the hook: top-level packages' ``__init__.py`` and ``_distributor_init.py``.
-HOOK_FILES = re.compile(r"^[^/]+/(?:__init__|_distributor_init|_delvewheel_patch\w*)\.py$")
+#: Files that may carry the hook: top-level packages' ``__init__.py`` and ``_distributor_init.py``,
+#: and the top-level ``_<dist>_dll_hook.py`` module native-doctor's repair imports from a ``.pth``.
+HOOK_FILES = re.compile(r"^(?:[^/]+/(?:__init__|_distributor_init|_delvewheel_patch\w*)|_\w+_dll_hook)\.py$")
 _HOOK_CALLS = (b"add_dll_directory", b"LoadLibraryEx", b"WinDLL")
 _LITERAL = re.compile(rb"""['"]([^'"\n\\]{1,200})['"]""")
 

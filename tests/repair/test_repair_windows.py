@@ -1,0 +1,194 @@
+"""Windows repair end to end: a mingw-w64 DLL graph (C, C++ with its runtime DLLs, a delay-loaded
+DLL) packed as a regular package, a namespace package and a top-level extension module; repaired
+on this Linux host, installed into a folder standing for site-packages, its hook run as Python
+would run it (recording the folders it adds and the DLLs it preloads), then loaded under Wine by a
+program that loads an extension module the way CPython 3.8+ does and calls its entry point."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from _pe_builds import EXPECTED, PeGraph, build_pe_graph, mingw_runtime_dirs, run_in_wine
+from _wheels import make_wheel
+from native_doctor.binary._bytes import BytesSource
+from native_doctor.binary.pe import read_pe
+from native_doctor.binary.pe_write import check_pe_invariants
+from native_doctor.cli import main
+from native_doctor.repair.windows import HOOK_MARK
+
+pytestmark = pytest.mark.toolchain
+
+INIT = b'"""A package with a docstring."""\n\nfrom __future__ import annotations\n\nVALUE = 1\n'
+#: layout id -> (wheel members besides the extension, the extension's member path)
+LAYOUTS = {
+    "regular-package": ({"winpkg/__init__.py": INIT}, "winpkg/ext.cp312-win_amd64.pyd"),
+    "namespace-package": ({"winpkg/data.txt": b"no __init__.py here\n"}, "winpkg/ext.cp312-win_amd64.pyd"),
+    "top-level-module": ({}, "ext.cp312-win_amd64.pyd"),
+}
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory: pytest.TempPathFactory) -> PeGraph:
+    return build_pe_graph(tmp_path_factory.mktemp("pe_graph"))
+
+
+def _lib_paths(graph: PeGraph) -> list[str]:
+    args = []
+    for folder in (graph.libs, *mingw_runtime_dirs()):
+        args += ["--lib-path", str(folder)]
+    return args
+
+
+def _wheel(graph: PeGraph, folder: Path, layout: str) -> Path:
+    members, ext = LAYOUTS[layout]
+    folder.mkdir(parents=True, exist_ok=True)
+    return make_wheel(
+        folder, "winpkg-1.0-cp312-cp312-win_amd64.whl", {**members, ext: graph.ext.read_bytes()}
+    )
+
+
+def _repair(graph: PeGraph, wheel: Path, out: Path, *extra: str) -> Path:
+    assert main(["repair", "-w", str(out), *_lib_paths(graph), "--no-sys-paths", *extra, str(wheel)]) == 0
+    (repaired,) = out.glob("*.whl")
+    return repaired
+
+
+def _run_hooks(site: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Path], list[Path]]:
+    """Run every hook the repaired wheel installs as Python would (``__init__.py`` on import, a
+    ``.pth`` ``import`` line at start-up) with ``os.add_dll_directory`` and ``ctypes.WinDLL``
+    recorded: (folders added, DLLs preloaded)."""
+    added: list[Path] = []
+    preloaded: list[Path] = []
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(os, "add_dll_directory", lambda p: added.append(Path(p)), raising=False)
+    monkeypatch.setattr(ctypes, "WinDLL", lambda p: preloaded.append(Path(p)), raising=False)
+    scripts = [p for p in site.glob("*/__init__.py") if HOOK_MARK in p.read_text()]
+    for pth in site.glob("*.pth"):
+        for line in pth.read_text().splitlines():
+            if line.startswith("import "):
+                scripts.append(site / f"{line.split()[1]}.py")
+    for script in scripts:
+        exec(compile(script.read_text(), str(script), "exec"), {"__file__": str(script), "__name__": "hook"})
+    return added, preloaded
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_repaired_wheel_loads_under_wine(
+    graph: PeGraph, tmp_path: Path, layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repaired = _repair(graph, _wheel(graph, tmp_path / "in", layout), tmp_path / "out")
+    site = tmp_path / "site-packages"
+    with zipfile.ZipFile(repaired) as archive:
+        names = archive.namelist()
+        archive.extractall(site)
+    vendored = sorted(n.split("/", 1)[1].rsplit("-", 1)[0] for n in names if n.startswith("winpkg.libs/"))
+    assert vendored == [
+        "lazy",
+        "libbase",
+        "libchain",
+        "libcxx",
+        "libgcc_s_seh-1",
+        "libstdc++-6",
+        "libwinpthread-1",
+    ]
+    if layout == "namespace-package":
+        assert "winpkg/__init__.py" not in names  # still a namespace package
+    for name in names:
+        if name.endswith((".dll", ".pyd")):
+            data = (site / name).read_bytes()
+            assert check_pe_invariants(data) == []
+            info = read_pe(BytesSource(data))
+            # every vendored import now has its mangled name
+            assert not {"libchain.dll", "libbase.dll", "lazy.dll", "libstdc++-6.dll"} & {
+                n.lower() for n in (*info.needed, *info.delay_needed)
+            }
+    added, preloaded = _run_hooks(site, monkeypatch)
+    assert [p.resolve() for p in added] == [(site / "winpkg.libs").resolve()]
+    assert [p.name.rsplit("-", 1)[0] for p in preloaded] == ["lazy"]
+    monkeypatch.undo()
+    _, ext = LAYOUTS[layout]
+    value = run_in_wine(
+        graph.loader, site / ext, "PyInit_ext", *added, preload=tuple(preloaded), prefix_root=tmp_path
+    )
+    assert int(value) == EXPECTED
+
+
+def test_unrepaired_wheel_does_not_load_under_wine(graph: PeGraph, tmp_path: Path) -> None:
+    """The control: without the vendored DLLs the same loader fails (the proof above is not vacuous)."""
+    site = tmp_path / "site-packages"
+    with zipfile.ZipFile(_wheel(graph, tmp_path / "in", "regular-package")) as archive:
+        archive.extractall(site)
+    with pytest.raises(AssertionError, match="DLL load failed"):
+        run_in_wine(graph.loader, site / LAYOUTS["regular-package"][1], "PyInit_ext", prefix_root=tmp_path)
+
+
+def test_repair_is_reproducible_and_idempotent(graph: PeGraph, tmp_path: Path) -> None:
+    wheel = _wheel(graph, tmp_path / "in", "regular-package")
+    first = _repair(graph, wheel, tmp_path / "a")
+    second = _repair(graph, wheel, tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    again = _repair(graph, first, tmp_path / "c")
+    assert again.read_bytes() == first.read_bytes()
+
+
+def test_dry_run_writes_nothing_and_missing_dll_exits_1(
+    graph: PeGraph, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel = _wheel(graph, tmp_path / "in", "regular-package")
+    out = tmp_path / "out"
+    assert main(["repair", "-w", str(out), *_lib_paths(graph), "--dry-run", str(wheel)]) == 0
+    assert "libchain.dll -> winpkg.libs/libchain-" in capsys.readouterr().out
+    assert not out.exists()
+    assert main(["repair", "-w", str(out), "--lib-path", str(graph.libs), "--no-sys-paths", str(wheel)]) == 1
+    assert "cannot find libgcc_s_seh-1.dll" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_no_mangle_and_include(graph: PeGraph, tmp_path: Path) -> None:
+    wheel = _wheel(graph, tmp_path / "in", "regular-package")
+    repaired = _repair(
+        graph, wheel, tmp_path / "out", "--no-mangle", "libchain.dll", "--include", "zlib1.dll"
+    )
+    with zipfile.ZipFile(repaired) as archive:
+        names = archive.namelist()
+        init = archive.read("winpkg/__init__.py").decode()
+    assert "winpkg.libs/libchain.dll" in names
+    assert "winpkg.libs/zlib1.dll" in names  # loaded by name at run time: never renamed
+    assert "'zlib1.dll'" in init  # ... and preloaded by the hook
+    assert init.startswith('"""A package with a docstring."""\n\nfrom __future__ import annotations\n')
+
+
+def test_missing_msvcp140_is_left_to_the_redistributable(
+    graph: PeGraph, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from native_doctor.binary.pe_write import PeEdit, edit_pe
+
+    ext = edit_pe(graph.ext.read_bytes(), PeEdit({"libcxx.dll": "msvcp140.dll"})).data
+    (tmp_path / "in").mkdir()
+    wheel = make_wheel(
+        tmp_path / "in",
+        "winpkg-1.0-cp312-cp312-win_amd64.whl",
+        {"winpkg/__init__.py": INIT, "winpkg/ext.pyd": ext},
+    )
+    assert (
+        main(
+            [
+                "repair",
+                "-w",
+                str(tmp_path / "out"),
+                *_lib_paths(graph),
+                "--no-sys-paths",
+                "--dry-run",
+                str(wheel),
+            ]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "Microsoft Visual C++ Redistributable" in captured.out + captured.err
