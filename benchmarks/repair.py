@@ -198,9 +198,10 @@ def main() -> int:
     machine = f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
     print(f"\n{machine}, best of {args.repeat}")
     print(
-        "| wheel | size | native-doctor | auditwheel | cp | auditwheel / native-doctor | native-doctor / cp |"
+        "| wheel | size | native-doctor | auditwheel | cp | auditwheel / native-doctor | native-doctor / cp "
+        "| native-doctor in process |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['wheel']} | {r['size_mb']} MB | {r['native_doctor_s']} s | {r['auditwheel_s']} s | "

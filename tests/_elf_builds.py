@@ -12,23 +12,29 @@ from pathlib import Path
 
 from _toolchain import require, run
 
-__all__ = ["CROSS_COMPILERS", "ElfSet", "build_elf_set"]
+__all__ = ["CROSS_COMPILERS", "ElfSet", "build_elf_set", "libc_name"]
 
 SRC = Path(__file__).parent / "binary" / "elf_write_src"
 VERSIONED_SRC = Path(__file__).parent / "binary" / "elf_src"
 
-#: target -> (compiler, extra arguments, qemu-user program, sysroot): x86_64 with GNU ld and with
-#: lld (whose output has no PT_GNU_PROPERTY, so the program header table moves), i686 (32-bit LE),
+#: target -> (compiler, extra arguments, qemu-user program, sysroot): x86_64 with GNU ld, with lld
+#: (no PT_GNU_PROPERTY: the program header table must grow) and with musl (musl's loader), i686 (32-bit LE),
 #: s390x (64-bit BE), powerpc (32-bit BE) and aarch64 (64-bit LE, 64 KiB pages).
 CROSS_COMPILERS: dict[str, tuple[str, tuple[str, ...], str | None, str | None]] = {
     "x86_64": ("gcc", (), None, None),
     "x86_64-lld": ("clang", ("-fuse-ld=lld",), None, None),
+    "x86_64-musl": ("musl-gcc", (), None, None),
     "i686": ("i686-linux-gnu-gcc", (), "qemu-i386", "/usr/i686-linux-gnu"),
     "s390x": ("s390x-linux-gnu-gcc", (), "qemu-s390x", "/usr/s390x-linux-gnu"),
     "ppc": ("powerpc-linux-gnu-gcc", (), "qemu-ppc", "/usr/powerpc-linux-gnu"),
     "aarch64": ("aarch64-linux-gnu-gcc", (), "qemu-aarch64", "/usr/aarch64-linux-gnu"),
 }
 BUILD_RPATH = "/home/builder/project/build/lib:/opt/toolchain/lib"
+
+
+def libc_name(target: str) -> str:
+    """The DT_NEEDED name of the C library programs built for ``target`` need."""
+    return "libc.so" if target.endswith("-musl") else "libc.so.6"
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,71 @@
-"""Shared builders for the PE writer and Windows repair tests: a DLL graph built with mingw-w64
-(and clang + lld for delay-loading), the loader program, and a Wine runner.
+"""Shared builders of PE DLLs for the PE writer and Windows repair tests (mingw-w64 gcc, clang + lld).
 
-The graph (sources in ``fixtures_src/windows``): ``ext.pyd`` imports ``libchain.dll`` (which imports
-``libbase.dll``) and ``libcxx.dll`` (C++, needing ``libstdc++-6.dll``, ``libgcc_s_seh-1.dll`` and
-``libwinpthread-1.dll``) and delay-loads ``lazy.dll``; ``PyInit_ext`` returns :data:`EXPECTED`.
+:func:`build_pe_set`, for each target: ``foo.dll``; ``user.dll`` importing foo.dll, KERNEL32.dll,
+msvcrt.dll and USER32.dll (GNU ld); ``delay.dll`` with foo.dll and USER32.dll delay-loaded (lld).
+
+:func:`build_pe_graph` (sources in ``fixtures_src/windows``): ``ext.pyd`` imports ``libchain.dll``
+(which imports ``libbase.dll``) and ``libcxx.dll`` (C++, needing ``libstdc++-6.dll``,
+``libgcc_s_seh-1.dll`` and ``libwinpthread-1.dll``) and delay-loads ``lazy.dll``; ``PyInit_ext``
+returns :data:`EXPECTED`; ``loader.exe`` loads a module as CPython 3.8+ does, under Wine
+(:func:`run_in_wine`).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from _toolchain import require, run
 
-__all__ = ["EXPECTED", "PeGraph", "build_pe_graph", "mingw_runtime_dirs", "run_in_wine"]
+__all__ = [
+    "EXPECTED",
+    "PE_TARGETS",
+    "PeGraph",
+    "build_pe_graph",
+    "build_pe_set",
+    "mingw_runtime_dirs",
+    "run_in_wine",
+]
 
-SRC = Path(__file__).parent / "fixtures_src" / "windows"
+SRC = Path(__file__).parent / "binary" / "pe_src"
+
+#: target -> (mingw triple, llvm-dlltool machine, USER32 .def file).
+PE_TARGETS = {
+    "x86_64": ("x86_64-w64-mingw32", "i386:x86-64", "user32_x64.def"),
+    "x86": ("i686-w64-mingw32", "i386", "user32_x86.def"),
+}
+
+
+def build_pe_set(root: Path, target: str) -> Path:
+    """Build (once) the three DLLs for ``target`` under ``root``; skips when a tool is missing."""
+    triple, machine, user32_def = PE_TARGETS[target]
+    gcc = require(f"{triple}-gcc")
+    out = root / target
+    if (out / "delay.dll").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    run(gcc, "-shared", "-o", out / "foo.dll", SRC / "foo.c", f"-Wl,--out-implib,{out / 'libfoo.dll.a'}")
+    run(gcc, "-shared", "-o", out / "user.dll", SRC / "user.c", f"-L{out}", "-lfoo", "-luser32")
+    clang = require("clang")
+    require("ld.lld")
+    dlltool = require("llvm-dlltool", "llvm-dlltool-14")
+    libs = out / "delay-libs"  # short import libraries only: foo.dll must not come from libfoo.dll.a
+    libs.mkdir(exist_ok=True)
+    run(dlltool, "-m", machine, "-d", SRC / "foo.def", "-l", libs / "libfoo.a")
+    run(dlltool, "-m", machine, "-d", SRC / user32_def, "-l", libs / "libuser32.a")
+    libgcc_dir = Path(run(gcc, "-print-libgcc-file-name").strip()).parent
+    run(
+        clang, f"--target={triple}", "-fuse-ld=lld", "-shared", "-o", out / "delay.tmp", SRC / "user.c",
+        f"-L{libs}", "-lfoo", "-luser32", f"-L{libgcc_dir}",
+        "-Wl,--delayload=foo.dll", "-Wl,--delayload=USER32.dll",
+    )  # fmt: skip
+    (out / "delay.tmp").rename(out / "delay.dll")
+    return out
+
+
+WIN_SRC = Path(__file__).parent / "fixtures_src" / "windows"
 TRIPLE = "x86_64-w64-mingw32"
 #: chain_value() * 100 + cxx_len() + lazy_value() * 10
 EXPECTED = 42 * 100 + 10 + 1000 * 10
@@ -57,23 +104,23 @@ def build_pe_graph(out: Path) -> PeGraph:
         "-shared",
         "-o",
         libs / "libbase.dll",
-        SRC / "base.c",
+        WIN_SRC / "base.c",
         f"-Wl,--out-implib,{implibs / 'libbase.dll.a'}",
     )
-    run(gcc, "-shared", "-o", libs / "libchain.dll", SRC / "chain.c", f"-L{implibs}", "-lbase")
-    run(gxx, "-shared", "-O1", "-o", libs / "libcxx.dll", SRC / "cxx.cpp")
-    run(gcc, "-shared", "-o", libs / "lazy.dll", SRC / "lazy.c")
+    run(gcc, "-shared", "-o", libs / "libchain.dll", WIN_SRC / "chain.c", f"-L{implibs}", "-lbase")
+    run(gxx, "-shared", "-O1", "-o", libs / "libcxx.dll", WIN_SRC / "cxx.cpp")
+    run(gcc, "-shared", "-o", libs / "lazy.dll", WIN_SRC / "lazy.c")
     # lld's --delayload needs short-format import libraries: llvm-dlltool makes them from .def files.
     for name in ("chain", "cxx", "lazy"):
-        run(dlltool, "-m", "i386:x86-64", "-d", SRC / f"{name}.def", "-l", implibs / f"lib{name}.a")
+        run(dlltool, "-m", "i386:x86-64", "-d", WIN_SRC / f"{name}.def", "-l", implibs / f"lib{name}.a")
     libgcc = Path(run(gcc, "-print-libgcc-file-name").strip()).parent
     ext = out / "ext.pyd"
     run(
-        clang, f"--target={TRIPLE}", "-fuse-ld=lld", "-shared", "-o", ext, SRC / "ext.c",
+        clang, f"--target={TRIPLE}", "-fuse-ld=lld", "-shared", "-o", ext, WIN_SRC / "ext.c",
         f"-L{implibs}", "-lchain", "-lcxx", "-llazy", f"-L{libgcc}", "-Wl,--delayload=lazy.dll",
     )  # fmt: skip
     loader = out / "loader.exe"
-    run(gcc, "-municode", "-static", "-o", loader, SRC / "loader.c")
+    run(gcc, "-municode", "-static", "-o", loader, WIN_SRC / "loader.c")
     return PeGraph(ext, libs, loader)
 
 
@@ -104,9 +151,3 @@ def run_in_wine(
     if proc.returncode != 0:
         raise AssertionError(f"wine loader exit {proc.returncode}: {proc.stdout}{proc.stderr[-2000:]}")
     return proc.stdout.strip()
-
-
-def copy_tree(src: Path, dst: Path) -> Path:
-    """A copy of ``src`` at ``dst`` (for a test that must not change a shared build)."""
-    shutil.copytree(src, dst)
-    return dst

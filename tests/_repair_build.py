@@ -10,7 +10,16 @@ from pathlib import Path
 from _toolchain import require, run
 from _wheels import make_wheel
 
-__all__ = ["LIBRARIES", "BuiltWheel", "build_demo_wheel", "build_libraries", "compile_extension"]
+__all__ = [
+    "LIBRARIES",
+    "BuiltWheel",
+    "build_demo_wheel",
+    "build_extension_wheel",
+    "build_libraries",
+    "build_library",
+    "compile_extension",
+    "extension_source",
+]
 
 #: name -> (source file name, source, SONAME, needed -l names, extra flags)
 LIBRARIES: dict[str, tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = {
@@ -49,7 +58,7 @@ LIBRARIES: dict[str, tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = {
 _VER_MAP = "VER_1.0 { global: ver_value; local: *; };\n"
 
 
-def _ext_source(module: str, declaration: str, call: str) -> str:
+def extension_source(module: str, declaration: str, call: str) -> str:
     return f"""#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 {declaration}
@@ -99,7 +108,7 @@ def compile_extension(
     """Build extension module ``module`` of :data:`MODULES` against ``libs``."""
     declaration, call, needed, _ = MODULES[module]
     source = folder / f"{module}.c"
-    source.write_text(_ext_source(module, declaration, call))
+    source.write_text(extension_source(module, declaration, call))
     out = folder / f"{module}.so"
     include = include or sysconfig.get_paths()["include"]
     extra = [f"-Wl,-rpath,{rpath}"] if rpath else []
@@ -162,7 +171,7 @@ def build_extension_wheel(
     """A ``demo`` wheel with one extension ``module`` whose ``call()`` returns ``call``, linked
     against the library file names ``needed`` in ``libs``."""
     source = folder / f"{module}.c"
-    source.write_text(_ext_source(module, declaration, call))
+    source.write_text(extension_source(module, declaration, call))
     out = folder / f"{module}.so"
     include = include or sysconfig.get_paths()["include"]
     run(cc, "-shared", "-fPIC", "-O1", f"-I{include}", "-o", out, source, f"-L{libs}",

@@ -332,39 +332,6 @@ def _run_env(options: argparse.Namespace) -> int:
 _ENV_ARTIFACT_CHECKS = frozenset({"ND002"})
 
 
-def _run_repair(options: argparse.Namespace) -> int:
-    from native_doctor.repair import RepairOptions, repair_wheel
-    from native_doctor.report.repair import repair_json, repair_text
-
-    for path in options.wheels:
-        if not path.is_file():
-            raise UsageError(f"{path}: no such file")
-    for folder in options.lib_path:
-        if not Path(folder).is_dir():
-            raise UsageError(f"--lib-path {folder}: not a folder")
-    request = RepairOptions(
-        lib_paths=tuple(options.lib_path),
-        excludes=tuple(options.exclude),
-        provided_by=tuple(options.provided_by),
-        plat=options.plat,
-        use_host=not options.no_sys_paths,
-        includes=tuple(options.include),
-        no_mangle=tuple(options.no_mangle),
-    )
-    results = []
-    for path in options.wheels:
-        with _progress(f"repairing {path.name}") as tick:
-            results.append(
-                repair_wheel(path, request, options.wheel_dir, dry_run=options.dry_run, progress=tick)
-            )
-    render = repair_json if options.format == "json" else repair_text
-    sys.stdout.write(render(results, dry_run=options.dry_run))
-    failed = [r for r in results if r.problem is not None]
-    for result in failed:
-        _error(f"cannot repair {Path(result.plan.wheel).name}: {result.problem}")
-    return EXIT_FINDINGS if failed else EXIT_CLEAN
-
-
 def _host_summary(environment: Any) -> list[str]:
     host = environment.host
     level = f", x86-64-v{host.x86_64_level}" if host.x86_64_level else ""
@@ -536,6 +503,39 @@ def _declared(report: Any) -> str:
         return "no [external] table"
     count = len({str(r.dep) for r in report.rows})
     return f"[external] declares {count} dependenc{'y' if count == 1 else 'ies'}"
+
+
+def _run_repair(options: argparse.Namespace) -> int:
+    from native_doctor.repair import RepairOptions, repair_wheel
+    from native_doctor.report.repair import repair_json, repair_text
+
+    for path in options.wheels:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    for folder in options.lib_path:
+        if not Path(folder).is_dir():
+            raise UsageError(f"--lib-path {folder}: not a folder")
+    request = RepairOptions(
+        lib_paths=tuple(options.lib_path),
+        excludes=tuple(options.exclude),
+        provided_by=tuple(options.provided_by),
+        plat=options.plat,
+        use_host=not options.no_sys_paths,
+        includes=tuple(options.include),
+        no_mangle=tuple(options.no_mangle),
+    )
+    results = []
+    for path in options.wheels:
+        with _progress(f"repairing {path.name}") as tick:
+            results.append(
+                repair_wheel(path, request, options.wheel_dir, dry_run=options.dry_run, progress=tick)
+            )
+    render = repair_json if options.format == "json" else repair_text
+    sys.stdout.write(render(results, dry_run=options.dry_run))
+    failed = [r for r in results if r.problem is not None]
+    for result in failed:
+        _error(f"cannot repair {Path(result.plan.wheel).name}: {result.problem}")
+    return EXIT_FINDINGS if failed else EXIT_CLEAN
 
 
 _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {

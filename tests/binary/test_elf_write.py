@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _corpus import CorpusWheel, corpus_params, ensure
-from _elf_builds import BUILD_RPATH, CROSS_COMPILERS, ElfSet, build_elf_set
+from _elf_builds import BUILD_RPATH, CROSS_COMPILERS, ElfSet, build_elf_set, libc_name
 from _toolchain import require
 from native_doctor.binary import BinaryInfo, BytesSource, elf_write
 from native_doctor.binary.elf import read_elf
@@ -100,6 +100,16 @@ CASES: dict[str, Case] = {
         {"runpath": ("$ORIGIN/../app.libs", "$ORIGIN"), "rpath": ()},
         rpath=True,
     ),
+    "runpath-same-with-rename": Case(
+        "app",
+        ElfEdit(runpath=tuple(BUILD_RPATH.split(":")), replace_needed={"libdep.so.1": MANGLED_DEP}),
+        {"runpath": tuple(BUILD_RPATH.split(":")), "needed": (MANGLED_DEP, "libversioned.so", "libc.so.6")},
+    ),
+    "soname-same-with-runpath": Case(
+        "libdep",
+        ElfEdit(soname="libdep.so.1", runpath=("$ORIGIN",)),
+        {"soname": "libdep.so.1", "runpath": ("$ORIGIN",)},
+    ),
     "runpath-long": Case(
         "app",
         ElfEdit(runpath=tuple(f"$ORIGIN/../../site-packages/nvidia/lib{i}/lib" for i in range(8))),
@@ -137,12 +147,13 @@ def _check_symbol_versions(info: BinaryInfo, expected: object) -> None:
         assert info.symbol_versions.get(name) == versions
 
 
-def _check_expected(info: BinaryInfo, expect: dict[str, object]) -> None:
+def _check_expected(info: BinaryInfo, expect: dict[str, object], libc: str) -> None:
     for key, value in expect.items():
+        wanted = tuple(libc if v == "libc.so.6" else v for v in value) if isinstance(value, tuple) else value
         if key == "symbol_versions":
-            _check_symbol_versions(info, value)
+            _check_symbol_versions(info, wanted)
         else:
-            assert getattr(info, key) == value, key
+            assert getattr(info, key) == wanted, key
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,7 +220,7 @@ def test_edit_reads_back_and_readelf_agrees(
     if "in-place" in case_id:  # the new strings took the bytes of the old ones: nothing grew
         assert len(result) == len(data)
     info = read(result)
-    _check_expected(info, case.expect)
+    _check_expected(info, case.expect, libc_name(target))
     before = read(data)
     untouched = (
         "arch",
@@ -342,7 +353,7 @@ def test_repeated_edits_stay_sound_and_run(build_root: Path, tmp_path: Path, tar
     app.write_bytes(data)
     app.chmod(0o755)
     info = read(data)
-    assert info.needed == (names["libdep.so.1"], names["libversioned.so"], "libc.so.6")
+    assert info.needed == (names["libdep.so.1"], names["libversioned.so"], libc_name(target))
     assert info.symbol_versions[names["libversioned.so"]] == ("VERS_1.0", "VERS_2.0")
     proc = subprocess.run(
         [*runner, str(app)], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin"}
@@ -372,7 +383,7 @@ def test_strip_after_edit_keeps_the_program_working(build_root: Path, tmp_path: 
     subprocess.run([strip, *map(str, files)], check=True, capture_output=True)
     for path in files:
         assert check_elf_invariants(path.read_bytes()) == (), path.name
-    assert read(app.read_bytes()).needed == (MANGLED_DEP, MANGLED_VERSIONED, "libc.so.6")
+    assert read(app.read_bytes()).needed == (MANGLED_DEP, MANGLED_VERSIONED, libc_name(target))
     proc = subprocess.run(
         [*runner, str(app)], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin"}
     )
@@ -393,7 +404,7 @@ def test_remove_needed_runs_with_the_symbol_preloaded(build_root: Path, tmp_path
     )
     result = edit_elf(built.app.read_bytes(), edit)
     assert check_elf_invariants(result) == ()
-    assert read(result).needed == (MANGLED_VERSIONED, "libc.so.6")
+    assert read(result).needed == (MANGLED_VERSIONED, libc_name(target))
     app.write_bytes(result)
     app.chmod(0o755)
     preload = tmp_path / "preload" / "libdep.so.1"
@@ -524,16 +535,43 @@ def _patch_phdr(data: bytes, kind: int, field: int, change: Callable[[int], int]
     raise AssertionError("no such segment")
 
 
-def _patch_strsz(data: bytes, value: int) -> bytes:
+def _patch_tag(data: bytes, wanted: int, change: Callable[[int], int]) -> bytes:
+    """Change the value of the dynamic entry ``wanted`` (little-endian ELF64)."""
     out = bytearray(data)
     dynamic = _dynamic(data)["dynamic"]
     i = 0
     while True:
-        tag, _ = struct.unpack_from("<qQ", data, dynamic + 16 * i)
-        if tag == 10:
-            struct.pack_into("<qQ", out, dynamic + 16 * i, tag, value)
+        tag, value = struct.unpack_from("<qQ", data, dynamic + 16 * i)
+        if tag == wanted:
+            struct.pack_into("<qQ", out, dynamic + 16 * i, tag, change(value))
             return bytes(out)
         i += 1
+
+
+def _patch_strsz(data: bytes, value: int) -> bytes:
+    return _patch_tag(data, 10, lambda _v: value)
+
+
+def _unterminated(data: bytes) -> bytes:
+    """DT_STRSZ ending in the middle of the last DT_NEEDED name."""
+    strtab = _dynamic(data)["strtab"]
+    table = data[strtab : strtab + _dynamic(data)["strsz"]]
+    return _patch_strsz(data, table.index(b"libc.so.6\0") + 3)
+
+
+def _patch_dynstr_section(data: bytes) -> bytes:
+    """Move the .dynstr section header's sh_addr by 16 (little-endian ELF64)."""
+    out = bytearray(data)
+    (shoff,) = struct.unpack_from("<Q", data, 40)
+    shentsize, shnum = struct.unpack_from("<HH", data, 58)
+    for i in range(shnum):
+        at = shoff + i * shentsize
+        fields = list(struct.unpack_from("<IIQQQQIIQQ", data, at))
+        if fields[1] == 3 and fields[3] != 0:  # the allocated SHT_STRTAB: .dynstr
+            fields[3] += 16
+            struct.pack_into("<IIQQQQIIQQ", out, at, *fields)
+            return bytes(out)
+    raise AssertionError("no .dynstr")
 
 
 DEFECTS: dict[str, tuple[Callable[[bytes], bytes], str]] = {
@@ -549,6 +587,11 @@ DEFECTS: dict[str, tuple[Callable[[bytes], bytes], str]] = {
         "PT_DYNAMIC is not inside",
     ),
     "strings-outside-strsz": (lambda d: _patch_strsz(d, 4), "outside DT_STRSZ"),
+    "string-not-terminated": (_unterminated, "not NUL-terminated inside DT_STRSZ"),
+    "strtab-outside-loads": (lambda d: _patch_tag(d, 5, lambda v: v + (1 << 40)), "in no loadable segment"),
+    "phdr-not-at-e_phoff": (lambda d: _patch_phdr(d, 6, 2, lambda v: v + 8), "is not e_phoff"),
+    "filesz-exceeds-memsz": (lambda d: _patch_phdr(d, 1, 5, lambda v: v + 1, nth=0), "exceeds p_memsz"),
+    "dynstr-section-disagrees": (_patch_dynstr_section, ".dynstr section header disagrees"),
     "verneed-not-renamed": (
         lambda d: _unrename_verneed(
             edit_elf(d, ElfEdit(replace_needed={"libversioned.so": MANGLED_VERSIONED})), "libversioned.so"
@@ -697,13 +740,17 @@ SYSTEM_LIBRARIES = _system_libraries() if SYSTEM_LIB_DIR.is_dir() else []
 
 
 @FUZZ
-@given(index=st.integers(0, 10**6), edit=_edits, rename=st.booleans(), new_name=_names)
-def test_random_edits_on_system_libraries(index: int, edit: ElfEdit, rename: bool, new_name: str) -> None:
+@given(index=st.integers(0, 10**6), edit=_edits, rename=st.booleans(), new_name=_names, same=st.booleans())
+def test_random_edits_on_system_libraries(
+    index: int, edit: ElfEdit, rename: bool, new_name: str, same: bool
+) -> None:
     if not SYSTEM_LIBRARIES:
         pytest.skip(f"no shared libraries in {SYSTEM_LIB_DIR}")
     data = SYSTEM_LIBRARIES[index % len(SYSTEM_LIBRARIES)].read_bytes()
     assert check_elf_invariants(data) == ()
     before = read(data)
+    if same and before.soname:  # asking for the SONAME it has must keep it while other strings move
+        edit = ElfEdit(soname=before.soname, runpath=edit.runpath)
     if rename and before.needed:
         edit = ElfEdit(soname=edit.soname, runpath=edit.runpath, replace_needed={before.needed[0]: new_name})
     result = edit_elf(data, edit)

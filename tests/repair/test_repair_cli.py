@@ -7,13 +7,14 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from _repair_build import build_extension_wheel, build_library
-from _toolchain import require
+from _repair_build import build_extension_wheel, build_library, extension_source
+from _toolchain import in_ci, require, run
 from _wheels import make_wheel
 from native_doctor.cli import main
 from native_doctor.sources.wheel import read_wheel
@@ -342,3 +343,136 @@ def test_a_library_the_wheel_ships_out_of_reach_gets_a_runpath_not_a_second_copy
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"
+
+
+def test_extension_under_data_platlib_is_reached_after_install(
+    simple: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A binary in ``<dist>.data/platlib/`` installs beside the wheel root's ``<dist>.libs``: the
+    RUNPATH is computed from install paths, not member names."""
+    wheel, libs = simple
+    with zipfile.ZipFile(wheel) as src:
+        members = {
+            (
+                f"demo-1.0.data/platlib/{i.filename}" if i.filename.startswith("demo/") else i.filename
+            ): src.read(i)
+            for i in src.infolist()
+            if ".dist-info/" not in i.filename
+        }
+    (tmp_path / "w").mkdir()
+    moved = make_wheel(tmp_path / "w", wheel.name, members)
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--lib-path", libs, moved) == 0
+    (repaired,) = out.glob("*.whl")
+    venv = tmp_path / "v"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index", "--no-deps"]
+    subprocess.run([*pip, str(repaired)], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PYTHON"))}
+    proc = subprocess.run(
+        [str(python), "-c", "import demo._ext as m; print(m.call())"],
+        capture_output=True, text=True, env=env, cwd=venv, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        pytest.param(lambda data, edit: data, "DT_NEEDED is", id="edit-not-made"),
+        pytest.param(lambda data, edit: data[: len(data) // 2], "verification failed", id="truncated-output"),
+    ],
+)
+def test_an_edit_that_fails_verification_writes_nothing(
+    simple: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    damage: object,
+    reason: str,
+) -> None:
+    """The gate itself: a writer that does not do what was asked (here: simulated) is caught by
+    re-reading its output, and nothing reaches the output folder."""
+    from native_doctor.binary import elf_write
+
+    wheel, libs = simple
+    monkeypatch.setattr(elf_write, "edit_elf", damage)
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--lib-path", libs, wheel) == 1
+    err = capsys.readouterr().err
+    assert "verification failed" in err
+    assert reason in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_libraries_found_through_an_inherited_rpath_are_reached_again(tmp_path: Path) -> None:
+    """``_ext`` has DT_RPATH ``$ORIGIN/lib``, which ld.so also uses for what ``_ext`` loads: the
+    wheel's ``lib/libA.so.1`` finds ``lib/libC.so.1`` only through it. Grafting ``libX`` turns that
+    RPATH into a RUNPATH (not inherited); verification sees libA lose libC, and the repair gives
+    libA its own ``$ORIGIN`` instead of failing. The result imports in a venv."""
+    gcc = require("gcc")
+    libs = tmp_path / "libs"
+    build_library(libs, "libC.so.1", "int c_value(void) { return 5; }\n")
+    build_library(libs, "libA.so.1", "int c_value(void);\nint a_value(void) { return c_value() + 1; }\n",
+                  needed=("libC.so.1",))  # fmt: skip
+    build_library(libs, "libX.so.1", "int x_value(void) { return 10; }\n")
+    src = tmp_path / "_ext.c"
+    src.write_text(extension_source("_ext", "int a_value(void); int x_value(void);", "a_value() + x_value()"))
+    ext = tmp_path / "_ext.so"
+    run(gcc, "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}", "-o", ext, src, f"-L{libs}",
+        "-l:libA.so.1", "-l:libX.so.1", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/lib")  # fmt: skip
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    members = {
+        "demo/__init__.py": b"",
+        f"demo/_ext{suffix}": ext.read_bytes(),
+        "demo/lib/libA.so.1": (libs / "libA.so.1").read_bytes(),
+        "demo/lib/libC.so.1": (libs / "libC.so.1").read_bytes(),
+    }
+    (tmp_path / "w").mkdir()
+    wheel = make_wheel(tmp_path / "w", "demo-1.0-cp311-cp311-linux_x86_64.whl", members)
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--lib-path", libs, wheel) == 0
+    (repaired,) = out.glob("*.whl")
+    venv = tmp_path / "v"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index", "--no-deps"]
+    subprocess.run([*pip, str(repaired)], check=True)
+    libs.rename(tmp_path / "gone")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PYTHON"))}
+    proc = subprocess.run(
+        [str(python), "-c", "import demo._ext as m; print(m.call())"],
+        capture_output=True, text=True, env=env, cwd=venv, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "16"
+
+
+def test_host_search_order_ld_library_path_then_ld_so_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On this host (x86_64 glibc, as the wheel): a library the ld.so cache lists is found there;
+    LD_LIBRARY_PATH comes first; --no-sys-paths turns the host off."""
+    require("gcc")
+    cached = Path("/lib/x86_64-linux-gnu/libzstd.so.1")
+    if not cached.is_file():
+        message = f"needs {cached} (Debian's libzstd1) for the ld.so cache case"
+        pytest.fail(message) if in_ci() else pytest.skip(message)
+    wheel = build_extension_wheel(
+        tmp_path, cached.parent, ("libzstd.so.1",), declaration="unsigned ZSTD_versionNumber(void);",
+        call="(long)ZSTD_versionNumber()",
+    )  # fmt: skip
+    monkeypatch.delenv("LD_LIBRARY_PATH", raising=False)
+    assert main(["repair", "--dry-run", "--format", "json", "-w", str(tmp_path / "o"), str(wheel)]) == 0
+    (graft,) = json.loads(capsys.readouterr().out)["wheels"][0]["grafts"]
+    assert graft["found_in"] == "ld.so cache /lib/x86_64-linux-gnu"
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "libzstd.so.1").write_bytes(cached.read_bytes())
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(first))
+    assert main(["repair", "--dry-run", "--format", "json", "-w", str(tmp_path / "o"), str(wheel)]) == 0
+    (graft,) = json.loads(capsys.readouterr().out)["wheels"][0]["grafts"]
+    assert graft["found_in"] == f"LD_LIBRARY_PATH {first}"
+    assert main(["repair", "--dry-run", "--no-sys-paths", "-w", str(tmp_path / "o"), str(wheel)]) == 1

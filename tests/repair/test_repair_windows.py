@@ -102,7 +102,7 @@ def test_repaired_wheel_loads_under_wine(
     for name in names:
         if name.endswith((".dll", ".pyd")):
             data = (site / name).read_bytes()
-            assert check_pe_invariants(data) == []
+            assert check_pe_invariants(data) == ()
             info = read_pe(BytesSource(data))
             # every vendored import now has its mangled name
             assert not {"libchain.dll", "libbase.dll", "lazy.dll", "libstdc++-6.dll"} & {
@@ -169,7 +169,7 @@ def test_missing_msvcp140_is_left_to_the_redistributable(
 ) -> None:
     from native_doctor.binary.pe_write import PeEdit, edit_pe
 
-    ext = edit_pe(graph.ext.read_bytes(), PeEdit({"libcxx.dll": "msvcp140.dll"})).data
+    ext = edit_pe(graph.ext.read_bytes(), PeEdit(replace_imports={"libcxx.dll": "msvcp140.dll"}))
     (tmp_path / "in").mkdir()
     wheel = make_wheel(
         tmp_path / "in",

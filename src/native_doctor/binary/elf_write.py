@@ -28,6 +28,7 @@ and glibc's loader (what it requires of PT_LOAD, PT_PHDR and PT_DYNAMIC).
 from __future__ import annotations
 
 import bisect
+import itertools
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -406,7 +407,7 @@ def _symbol_names(elf: _Elf) -> list[int] | None:
         return None
     if dynsym.offset + dynsym.size > len(elf.data):
         return None
-    count = min(dynsym.size // dynsym.entsize, 10 * MAX_ENTRIES * 10)
+    count = dynsym.size // dynsym.entsize  # bounded by the file's size (checked above)
     st = elf.fmt.sym_name
     return [st.unpack_from(elf.data, dynsym.offset + i * dynsym.entsize)[0] for i in range(count)]
 
@@ -595,8 +596,10 @@ def _edit(elf: _Elf, edit: ElfEdit) -> bytes:
     could_fit = any(len(raw) <= longest_dropped for raw in new_strings)
     refs = _string_references(elf, edited) if could_fit else None
     if refs is not None:
-        # a verneed file name that is not renamed keeps its string
+        # a verneed file name that is not renamed keeps its string, and so does an entry the
+        # edit sets to the value it already has (a SONAME or RUNPATH asked for again)
         refs += [n.file for n, name in zip(needs, need_names, strict=True) if name not in renames]
+        refs += [v for t, v in entries if t in _STRING_TAGS and isinstance(v, int)]
     strings = _place_strings(elf, new_strings, dropped, refs)
     resolved = [(t, strings.offsets[v] if isinstance(v, bytes) else v) for t, v in entries]
     verneed_updates = [
@@ -924,7 +927,10 @@ def _units_after_phdrs(elf: _Elf, entries: list[tuple[int, int]]) -> list[_Unit]
             )
         ):
             return None  # a segment with no section describing it
-    return sorted(units.values(), key=lambda u: u.offset)
+    ordered = sorted(units.values(), key=lambda u: u.offset)
+    if any(a.offset + a.size > b.offset for a, b in itertools.pairwise(ordered)):
+        return None  # overlapping units (a segment spanning two tables): not moved piecewise
+    return ordered
 
 
 def _unit_for(elf: _Elf, section: _Shdr, addresses: dict[int, int]) -> _Unit | None:

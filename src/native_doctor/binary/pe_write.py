@@ -1,534 +1,465 @@
-"""Rename the DLLs a PE image imports: the import and delay-load import tables.
+"""Rename the DLLs a PE image imports (import and delay-load directories): bytes in, bytes out.
 
-Pure bytes in, bytes out, for PE32 and PE32+ images of any machine. The writer sits beside the
-reader (:mod:`native_doctor.binary.pe`) and is verified by it and by :func:`check_pe_invariants`.
+The first piece of the Windows repair (issue 11), beside the reader (:mod:`native_doctor.binary.pe`)
+and verified by it and by :func:`check_pe_invariants`. Follows Microsoft's "PE Format"
+specification (learn.microsoft.com/windows/win32/debug/pe-format).
 
-How an edit is made (the reasons are in docs/design.md, "Why the PE writer is written by hand"):
+How a rename is made:
 
-* A descriptor's ``Name`` points at a NUL-terminated DLL name. A new name no longer than the old
-  one is written over the old string (the rest of its bytes zeroed), when only the renamed
-  descriptors point at it.
-* Otherwise the new names go, together, into the zero padding between a data section's
-  VirtualSize and the end of its file data (FileAlignment padding, inside the section's address
-  range; not code, not discardable); VirtualSize grows to cover them.
-* Otherwise every new name goes into one new section (``.ndimp``, initialized read-only data)
-  appended to the image: its header takes the 40 bytes after the section table (they must be
-  inside SizeOfHeaders, before the first section's data, and zero), its RVA follows the last
-  section (SectionAlignment), its file data is placed after everything the file holds today
-  (FileAlignment), so trailing data (an overlay, a COFF symbol table) stays at its offset.
-  NumberOfSections, SizeOfImage and SizeOfInitializedData follow.
-* A bound import directory names the old DLLs and their timestamps: it is dropped and the
-  renamed descriptors' TimeDateStamp cleared, so the loader resolves them (needs an import
-  lookup table).
-* An Authenticode signature (the security directory: file offset + size of the certificate
-  table, "not loaded into memory") no longer matches the edited bytes: it is removed (the
-  directory entry zeroed, the certificate bytes cut when they end the file, zeroed otherwise)
-  and the result says so.
-* A nonzero CheckSum is recomputed (the image loader's algorithm); zero ("not checked") stays.
+* A new name no longer than the old one is written over it (NUL-padded): the file keeps its size.
+* Otherwise the new names go into a new section ``.ndimp`` (initialized, read-only data) appended
+  after the last section, and the descriptors' Name fields point there. Its header takes 40 bytes of
+  the slack between the section table and the first section's data; without that slack the headers
+  grow by one FileAlignment and the sections' file data shifts down (file offsets follow: section
+  PointerToRawData, the COFF symbol table, debug directory entries).
+* The bound import directory, which records the old names, is cleared (the loader then binds as
+  usual); a non-zero CheckSum is recomputed; an Authenticode signature, which any change
+  invalidates, is removed only when asked (``drop_signature``), else the edit is refused. Data after
+  the last section (a COFF symbol table, debug data) stays where it is: the new section's data
+  goes after it.
 
-References: Microsoft's "PE Format" specification and delayimp.h (ImgDelayDescr).
+Not done yet (issue 11): the Windows loader proof under Wine, and import names case: Windows
+compares DLL names case-insensitively, so ``replace_imports`` keys match in any case.
 """
 
 from __future__ import annotations
 
-import itertools
 import struct
-import sys
-from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from native_doctor.binary._bytes import BytesSource
-from native_doctor.binary.model import BinaryInfo
 from native_doctor.binary.pe import read_pe
 from native_doctor.errors import BinaryFormatError, NativeDoctorError
 
-__all__ = ["PeEdit", "PeEdited", "PeWriteError", "check_pe_invariants", "edit_pe", "pe_checksum"]
+__all__ = ["PeEdit", "PeWriteError", "check_pe_invariants", "edit_pe", "has_signature", "pe_checksum"]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
-
-#: Name of the section that receives new DLL names.
-NEW_SECTION_NAME = b".ndimp"
-#: IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ.
-_NEW_SECTION_FLAGS = 0x00000040 | 0x40000000
-_MAX_SECTIONS = 96  # "the Windows loader limits the number of sections to 96"
-_MAX_NAME = 255
-
-_U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
-_COFF = struct.Struct("<HHIIIHH")
-_SECTION = struct.Struct("<8sIIIIIIHHI")
-_SECTION_SIZE = 40
-_IMPORT = struct.Struct("<IIIII")
-_DELAY = struct.Struct("<IIIIIIII")
+_E_LFANEW = 0x3C
+_COFF = struct.Struct("<HHIIIHH")  # Machine, NumberOfSections, ..., SizeOfOptionalHeader, Characteristics
+_SECTION = struct.Struct(
+    "<8sIIIIIIHHI"
+)  # Name, VirtualSize, VirtualAddress, SizeOfRawData, PointerToRawData, ...
 _DIRECTORY = struct.Struct("<II")
-_DLATTR_RVA = 0x1
-
-# Optional header field offsets, the same for PE32 and PE32+.
-_SECTION_ALIGNMENT = 32
-_FILE_ALIGNMENT = 36
-_SIZE_OF_INITIALIZED_DATA = 8
-_SIZE_OF_IMAGE = 56
-_SIZE_OF_HEADERS = 60
-_CHECKSUM = 64
+_U32 = struct.Struct("<I")
+#: Optional header field offsets shared by PE32 and PE32+.
+_SECTION_ALIGNMENT, _FILE_ALIGNMENT, _SIZE_OF_IMAGE, _SIZE_OF_HEADERS, _CHECKSUM = 32, 36, 56, 60, 64
+#: NumberOfRvaAndSizes: PE32, PE32+.
 _RVA_COUNT = {0x10B: 92, 0x20B: 108}
-_IMAGE_BASE = {0x10B: struct.Struct("<I"), 0x20B: struct.Struct("<Q")}
-_IMAGE_BASE_OFFSET = {0x10B: 28, 0x20B: 24}
-
-_DIR_IMPORT = 1
-_DIR_SECURITY = 4
-_DIR_BOUND_IMPORT = 11
-_DIR_DELAY_IMPORT = 13
+_IMPORT, _CERTIFICATE, _BOUND_IMPORT, _DELAY_IMPORT = 1, 4, 11, 13
+_IMPORT_DESCRIPTOR_SIZE, _IMPORT_NAME_AT = 20, 12
+_DELAY_DESCRIPTOR_SIZE, _DELAY_NAME_AT = 32, 4
+_DLATTR_RVA = 0x1
+#: IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ.
+_NEW_SECTION_FLAGS = 0x40000040
+_NEW_SECTION_NAME = b".ndimp\0\0"
+MAX_DESCRIPTORS = 10_000
 
 
 class PeWriteError(NativeDoctorError, ValueError):
-    """The edit cannot be made to this image (malformed, or no room), or its result is unsound."""
+    """The edit cannot be made (the message says why)."""
 
 
 @dataclass(frozen=True, slots=True)
 class PeEdit:
-    """What to change: ``rename`` maps an imported DLL name (matched case-insensitively, as the
-    Windows loader does) to its new name, in the import and the delay-load import tables."""
+    """What to change in one PE image; the defaults change nothing."""
 
-    rename: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
-    #: Longer names may go into a data section's zero padding (else always a new section).
-    use_padding: bool = True
+    #: Imported DLL name -> new name, in the import and the delay-load directories (keys match
+    #: case-insensitively, as the Windows loader compares names).
+    replace_imports: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    #: Remove an Authenticode signature (any change invalidates it); refused otherwise.
+    drop_signature: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class PeEdited:
-    """The edited image and what the edit had to do besides renaming."""
-
-    data: bytes
-    #: The image carried an Authenticode signature, now removed (it no longer matched).
-    signature_removed: bool = False
-    #: A section was appended to hold names longer than the old ones.
-    section_added: bool = False
-    #: Names longer than the old ones went into the zero padding at the end of this section.
-    slack_section: str | None = None
-    #: A bound import directory was dropped.
-    unbound: bool = False
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """What a user should be told about the edit."""
-        if self.signature_removed:
-            return ("its Authenticode signature no longer matched the edited bytes and was removed",)
-        return ()
-
-
-@dataclass(slots=True)
 class _Section:
-    index: int
-    name: bytes
+    header_at: int
     virtual_size: int
     virtual_address: int
     raw_size: int
     raw_pointer: int
-    flags: int = 0
 
 
 @dataclass(slots=True)
-class _Image:
-    data: bytearray
-    pe: int
-    optional: int
+class _Pe:
+    data: bytes
+    optional_at: int
     magic: int
     sections: list[_Section]
+    table_end: int
     directories: list[tuple[int, int]]
-    section_table: int
-    image_base: int
+    directories_at: int
+    image_base: int = 0
 
-    def u32(self, offset: int) -> int:
-        return int(_U32.unpack_from(self.data, offset)[0])
+    def u32(self, at: int) -> int:
+        return int(_U32.unpack_from(self.data, at)[0])
 
-    def directory_offset(self, index: int) -> int:
-        return self.optional + _RVA_COUNT[self.magic] + 4 + index * _DIRECTORY.size
-
-    def directory(self, index: int) -> tuple[int, int]:
-        return self.directories[index] if index < len(self.directories) else (0, 0)
-
-    def offset(self, rva: int, size: int, what: str) -> int:
-        """File offset of ``size`` bytes of file data at ``rva``."""
+    def offset(self, rva: int, what: str) -> int:
         for s in self.sections:
-            delta = rva - s.virtual_address
-            if delta >= 0 and delta + size <= min(s.raw_size, s.virtual_size or s.raw_size):
-                if s.raw_pointer + delta + size > len(self.data):
-                    break
-                return s.raw_pointer + delta
-        raise PeWriteError(f"{what}: RVA {rva:#x} (+{size}) is not backed by file data")
+            if s.virtual_address <= rva < s.virtual_address + min(s.raw_size, s.virtual_size or s.raw_size):
+                return s.raw_pointer + rva - s.virtual_address
+        if 0 <= rva < self.u32(self.optional_at + _SIZE_OF_HEADERS):
+            return rva
+        raise BinaryFormatError(f"{what}: RVA {rva:#x} has no file data")
 
-    def cstring_at(self, rva: int, what: str) -> tuple[int, bytes]:
-        start = self.offset(rva, 1, what)
-        end = self.data.find(b"\0", start, start + _MAX_NAME + 1)
+    def name(self, rva: int, what: str) -> tuple[int, bytes]:
+        at = self.offset(rva, what)
+        end = self.data.find(b"\0", at, at + 4096)
         if end < 0:
-            raise PeWriteError(f"{what}: name at RVA {rva:#x} is not terminated")
-        self.offset(rva, end - start + 1, what)  # the whole string lies in one section
-        return start, bytes(self.data[start:end])
+            raise BinaryFormatError(f"{what}: unterminated name at RVA {rva:#x}")
+        return at, self.data[at:end]
 
 
-def _parse(data: bytes) -> _Image:
-    try:
-        read_pe(BytesSource(data))
-    except BinaryFormatError as exc:
-        raise PeWriteError(f"not a PE image the writer can edit: {exc}") from None
-    buf = bytearray(data)
-    (pe,) = _U32.unpack_from(buf, 0x3C)
-    _machine, count, _time, _sym, _nsym, optional_size, _chars = _COFF.unpack_from(buf, pe + 4)
-    optional = pe + 4 + _COFF.size
-    if optional_size == 0:
-        raise PeWriteError("an object file (no optional header) has no import table to edit")
-    (magic,) = _U16.unpack_from(buf, optional)
+def _parse(data: bytes) -> _Pe:
+    if len(data) < 0x40 or data[:2] != b"MZ":
+        raise BinaryFormatError("not a PE image (no MZ header)")
+    pe_at = _U32.unpack_from(data, _E_LFANEW)[0]
+    if data[pe_at : pe_at + 4] != b"PE\0\0":
+        raise BinaryFormatError("not a PE image (no PE signature)")
+    if pe_at + 4 + _COFF.size > len(data):
+        raise BinaryFormatError("COFF header is truncated")
+    _machine, count, _time, _symbols, _nsymbols, optional_size, _flags = _COFF.unpack_from(data, pe_at + 4)
+    optional_at = pe_at + 4 + _COFF.size
+    if optional_at + optional_size > len(data) or optional_size < 2:
+        raise BinaryFormatError("optional header is truncated or missing")
+    magic = struct.unpack_from("<H", data, optional_at)[0]
     if magic not in _RVA_COUNT or optional_size < _RVA_COUNT[magic] + 4:
-        raise PeWriteError(f"optional header magic {magic:#x} / size {optional_size}: not PE32 or PE32+")
-    (rva_count,) = _U32.unpack_from(buf, optional + _RVA_COUNT[magic])
-    room = (optional_size - _RVA_COUNT[magic] - 4) // _DIRECTORY.size
-    first_dir = optional + _RVA_COUNT[magic] + 4
-    directories = [_DIRECTORY.unpack_from(buf, first_dir + 8 * i) for i in range(min(rva_count, room, 16))]
-    table = optional + optional_size
-    if table + count * _SECTION_SIZE > len(buf):
-        raise PeWriteError("the section table runs past the end of the file")
+        raise BinaryFormatError(f"unsupported optional header (magic {magic:#x}, {optional_size} bytes)")
+    rva_count = _U32.unpack_from(data, optional_at + _RVA_COUNT[magic])[0]
+    directories_at = optional_at + _RVA_COUNT[magic] + 4
+    room = (optional_at + optional_size - directories_at) // _DIRECTORY.size
+    directories = [
+        _DIRECTORY.unpack_from(data, directories_at + i * _DIRECTORY.size)
+        for i in range(min(rva_count, room, 16))
+    ]
+    table_at = optional_at + optional_size
+    if table_at + count * _SECTION.size > len(data):
+        raise BinaryFormatError("section table runs past the end of the file")
     sections = []
-    for index in range(count):
-        name, vsize, va, rsize, rptr, *_, flags = _SECTION.unpack_from(buf, table + index * _SECTION_SIZE)
-        sections.append(_Section(index, name, vsize, va, rsize, rptr, flags))
-    (image_base,) = _IMAGE_BASE[magic].unpack_from(buf, optional + _IMAGE_BASE_OFFSET[magic])
-    return _Image(buf, pe, optional, magic, sections, [tuple(d) for d in directories], table, image_base)
+    for i in range(count):
+        fields = _SECTION.unpack_from(data, table_at + i * _SECTION.size)
+        sections.append(_Section(table_at + i * _SECTION.size, fields[1], fields[2], fields[3], fields[4]))
+    image_base_at, image_base_format = (28, "<I") if magic == 0x10B else (24, "<Q")
+    image_base = struct.unpack_from(image_base_format, data, optional_at + image_base_at)[0]
+    return _Pe(
+        data,
+        optional_at,
+        magic,
+        sections,
+        table_at + count * _SECTION.size,
+        directories,
+        directories_at,
+        image_base,
+    )
+
+
+def _directory(pe: _Pe, index: int) -> tuple[int, int]:
+    return pe.directories[index] if index < len(pe.directories) else (0, 0)
 
 
 @dataclass(frozen=True, slots=True)
 class _NameRef:
-    """One descriptor field that holds a DLL name address."""
+    """One descriptor's Name field: where it is, its value's bias (ImageBase for old delay VAs)."""
 
-    field_offset: int  # file offset of the Name field
-    rva: int  # the name's RVA
-    va_bias: int  # 0 for an RVA field, ImageBase for a VC6 delay descriptor's VA
-    time_offset: int | None  # file offset of an import descriptor's TimeDateStamp
-    has_lookup_table: bool
+    field_at: int
+    bias: int
+    name_at: int
+    name: bytes
 
 
-def _name_refs(image: _Image) -> list[_NameRef]:
-    refs: list[_NameRef] = []
-    rva, _size = image.directory(_DIR_IMPORT)
-    if rva:
-        at = image.offset(rva, _IMPORT.size, "import directory")
-        while True:
-            fields = _IMPORT.unpack_from(image.data, at) if at + _IMPORT.size <= len(image.data) else (0,) * 5
-            if not any(fields):
+def _name_refs(pe: _Pe) -> list[_NameRef]:
+    refs = []
+    for index, size, name_at, is_delay in (
+        (_IMPORT, _IMPORT_DESCRIPTOR_SIZE, _IMPORT_NAME_AT, False),
+        (_DELAY_IMPORT, _DELAY_DESCRIPTOR_SIZE, _DELAY_NAME_AT, True),
+    ):
+        rva, _size = _directory(pe, index)
+        if rva == 0:
+            continue
+        at = pe.offset(rva, "descriptor table")
+        for i in range(MAX_DESCRIPTORS):
+            raw = pe.data[at + i * size : at + (i + 1) * size]
+            if len(raw) < size:
+                raise BinaryFormatError("descriptor table runs past the end of the file")
+            if not any(raw):
                 break
-            refs.append(_NameRef(at + 12, fields[3], 0, at + 4, fields[0] != 0))
-            at += _IMPORT.size
-    rva, _size = image.directory(_DIR_DELAY_IMPORT)
-    if rva:
-        at = image.offset(rva, _DELAY.size, "delay-load directory")
-        while True:
-            fields = _DELAY.unpack_from(image.data, at) if at + _DELAY.size <= len(image.data) else (0,) * 8
-            if not any(fields):
-                break
-            bias = 0 if fields[0] & _DLATTR_RVA else image.image_base
-            refs.append(_NameRef(at + 4, fields[1] - bias, bias, None, True))
-            at += _DELAY.size
+            field_at = at + i * size + name_at
+            value = pe.u32(field_at)
+            bias = pe.image_base if is_delay and not pe.u32(at + i * size) & _DLATTR_RVA else 0
+            name_offset, name = pe.name(value - bias, "imported DLL name")
+            refs.append(_NameRef(field_at, bias, name_offset, name))
+        else:
+            raise BinaryFormatError(f"more than {MAX_DESCRIPTORS} descriptors")
     return refs
 
 
-def _encode(name: str) -> bytes:
+def _ascii(name: str) -> bytes:
     try:
         raw = name.encode("ascii")
-    except UnicodeEncodeError:
-        raise PeWriteError(f"DLL name {name!r} is not ASCII") from None
-    if not raw or b"\0" in raw or len(raw) > _MAX_NAME or "/" in name or "\\" in name:
-        raise PeWriteError(f"DLL name {name!r} is not a plain file name")
+    except UnicodeEncodeError as exc:
+        raise PeWriteError(f"DLL name {name!r} is not ASCII") from exc
+    if not raw or b"\0" in raw:
+        raise PeWriteError(f"DLL name {name!r} must be non-empty and contain no NUL byte")
     return raw
 
 
-def edit_pe(data: bytes, edit: PeEdit) -> PeEdited:
-    """The image ``data`` with ``edit`` applied, verified by re-reading it.
+def edit_pe(data: bytes, edit: PeEdit) -> bytes:
+    """``data`` with the imported DLLs renamed (``data`` itself when nothing changes).
 
-    :raises PeWriteError: the image cannot be edited so, or the edited image fails verification.
+    :raises PeWriteError: the image is malformed, does not import a named DLL, is signed without
+        ``drop_signature``, has data after its sections, or has no room for a section header.
     """
-    image = _parse(data)
-    wanted = {old.lower(): _encode(new) for old, new in edit.rename.items()}
-    refs = _name_refs(image)
-    by_rva: dict[int, list[_NameRef]] = {}
-    for ref in refs:
-        by_rva.setdefault(ref.rva, []).append(ref)
-    changes: list[tuple[list[_NameRef], int, bytes, bytes]] = []  # refs, string offset, old, new
-    for rva, group in by_rva.items():
-        start, old = image.cstring_at(rva, "import name")
-        new = wanted.get(old.decode("ascii", "replace").lower())
-        if new is not None and new != old:
-            changes.append((group, start, old, new))
-    if not changes:
-        return PeEdited(bytes(data))
-    before = read_pe(BytesSource(data), deep=True)
-    shared = _shared_strings(image, refs, {start for _g, start, _o, _n in changes})
-    appended: list[tuple[list[_NameRef], bytes]] = []
-    for group, start, old, new in changes:
-        if len(new) <= len(old) and start not in shared:
-            image.data[start : start + len(old)] = new + b"\0" * (len(old) - len(new))
-        else:
-            appended.append((group, new))
-    signature_removed = _remove_signature(image)
-    slack = None
-    if appended:
-        blob, placed = _names_blob(appended)
-        slack = _place_in_slack(image, blob, placed) if edit.use_padding else None
-        if slack is None:
-            _append_section(image, blob, placed)
-    unbound = _unbind(image, [r for g, *_ in changes for r in g])
-    _update_checksum(image)
-    out = bytes(image.data)
-    _verify(out, before, edit.rename)
-    return PeEdited(
-        out,
-        signature_removed=signature_removed,
-        section_added=bool(appended) and slack is None,
-        slack_section=slack,
-        unbound=unbound,
-    )
-
-
-def _shared_strings(image: _Image, refs: list[_NameRef], starts: set[int]) -> set[int]:
-    """String offsets also pointed at by something that is not a descriptor Name (the export
-    directory's Name): such strings are never overwritten."""
-    rva, _size = image.directory(0)
-    if not rva:
-        return set()
+    if not edit.replace_imports:
+        return data
     try:
-        at = image.offset(rva, 40, "export directory")
-        start, _ = image.cstring_at(image.u32(at + 12), "export name")
-    except PeWriteError:
-        return set()
-    return {start} & starts
+        pe = _parse(bytes(data))
+        refs = _name_refs(pe)
+    except (BinaryFormatError, struct.error) as exc:
+        raise PeWriteError(f"cannot edit a malformed PE image: {exc}") from exc
+    wanted = {_ascii(k).lower(): _ascii(v) for k, v in edit.replace_imports.items()}
+    present = {r.name.lower() for r in refs}
+    for old, new in wanted.items():
+        if old not in present and new.lower() not in present:
+            raise PeWriteError(f"the image does not import {old.decode()!r}")
+    changes = [
+        (r, wanted[r.name.lower()])
+        for r in refs
+        if r.name.lower() in wanted and r.name != wanted[r.name.lower()]
+    ]
+    if any(len(new) > len(ref.name) for ref, new in changes) and not _header_room(pe):
+        try:
+            pe = _parse(_with_header_room(pe))
+            refs = _name_refs(pe)
+        except (BinaryFormatError, struct.error) as exc:
+            raise PeWriteError(f"cannot make room for a section header: {exc}") from exc
+        changes = [
+            (r, wanted[r.name.lower()])
+            for r in refs
+            if r.name.lower() in wanted and r.name != wanted[r.name.lower()]
+        ]
+    if not changes:
+        return data
+    return _write(pe, changes, edit)
+
+
+def _write(pe: _Pe, changes: list[tuple[_NameRef, bytes]], edit: PeEdit) -> bytes:
+    out = bytearray(pe.data)
+    cert_rva, cert_size = _directory(pe, _CERTIFICATE)  # a file offset, not an RVA
+    end_of_sections = max((s.raw_pointer + s.raw_size for s in pe.sections if s.raw_size), default=len(out))
+    if cert_size:
+        if not edit.drop_signature:
+            raise PeWriteError("the image has an Authenticode signature, which renaming invalidates")
+        _put_directory(out, pe, _CERTIFICATE, 0, 0)
+        if cert_rva + cert_size >= len(out) and cert_rva >= end_of_sections:
+            del out[cert_rva:]
+    if _directory(pe, _BOUND_IMPORT)[0]:
+        _put_directory(out, pe, _BOUND_IMPORT, 0, 0)  # bindings name the old DLLs
+    grown = [(r, new) for r, new in changes if len(new) > len(r.name)]
+    for ref, new in changes:
+        if len(new) <= len(ref.name):
+            out[ref.name_at : ref.name_at + len(ref.name)] = new.ljust(len(ref.name), b"\0")
+    if grown:
+        _add_section(out, pe, grown)
+    if pe.u32(pe.optional_at + _CHECKSUM):
+        _U32.pack_into(out, pe.optional_at + _CHECKSUM, pe_checksum(out, pe.optional_at + _CHECKSUM))
+    return bytes(out)
+
+
+def _put_directory(out: bytearray, pe: _Pe, index: int, rva: int, size: int) -> None:
+    if index < len(pe.directories):
+        _DIRECTORY.pack_into(out, pe.directories_at + index * _DIRECTORY.size, rva, size)
 
 
 def _align(value: int, alignment: int) -> int:
     return (value + alignment - 1) // alignment * alignment
 
 
-def _names_blob(
-    appended: list[tuple[list[_NameRef], bytes]],
-) -> tuple[bytes, list[tuple[list[_NameRef], int]]]:
-    blob = bytearray()
-    placed: list[tuple[list[_NameRef], int]] = []
-    for group, new in appended:
-        placed.append((group, len(blob)))
-        blob += new + b"\0"
-        blob += b"\0" * (-len(blob) % 2)
-    return bytes(blob), placed
+_DEBUG_DIRECTORY = 6
+_DEBUG_ENTRY_SIZE, _DEBUG_RAW_POINTER_AT = 28, 24
+_POINTER_TO_SYMBOL_TABLE_AT = 8  # in the COFF header
 
 
-def _point(image: _Image, rva: int, placed: list[tuple[list[_NameRef], int]]) -> None:
-    for group, at in placed:
-        for ref in group:
-            value = rva + at + ref.va_bias
-            if value >= 1 << 32:
-                raise PeWriteError("a delay-load descriptor's name address does not fit 32 bits")
-            _U32.pack_into(image.data, ref.field_offset, value)
+def _header_room(pe: _Pe) -> bool:
+    """Whether 40 zero bytes follow the section table inside the headers."""
+    headers_size = pe.u32(pe.optional_at + _SIZE_OF_HEADERS)
+    first_data = min((s.raw_pointer for s in pe.sections if s.raw_size), default=headers_size)
+    end = pe.table_end + _SECTION.size
+    return end <= min(headers_size, first_data) and not any(pe.data[pe.table_end : end])
 
 
-#: IMAGE_SCN_MEM_READ, and what a section receiving names must not be: code, discardable.
-_SCN_MEM_READ = 0x40000000
-_SCN_UNFIT = 0x20000000 | 0x02000000 | 0x00000020
+def _with_header_room(pe: _Pe) -> bytes:
+    """The image with its headers one FileAlignment larger: section data shifts down the file.
+
+    Only file offsets change (every RVA stays): PointerToRawData of each section, the COFF symbol
+    table pointer and the debug directory entries' PointerToRawData follow. Refused when the
+    larger headers would reach the first section in memory.
+    """
+    file_alignment = pe.u32(pe.optional_at + _FILE_ALIGNMENT) or 0x200
+    headers_size = pe.u32(pe.optional_at + _SIZE_OF_HEADERS)
+    first_data = min((s.raw_pointer for s in pe.sections if s.raw_size), default=headers_size)
+    first_rva = min((s.virtual_address for s in pe.sections), default=0)
+    grown = _align(max(headers_size, pe.table_end + _SECTION.size), file_alignment)
+    shift = grown - min(headers_size, first_data)
+    if shift <= 0 or grown > first_rva or file_alignment & (file_alignment - 1):
+        raise PeWriteError("no room for one more section header, and the headers cannot grow")
+    out = bytearray(pe.data[:first_data]) + bytes(shift) + pe.data[first_data:]
+    _U32.pack_into(out, pe.optional_at + _SIZE_OF_HEADERS, grown)
+    for section in pe.sections:
+        if section.raw_pointer >= first_data:
+            _U32.pack_into(out, section.header_at + 20, section.raw_pointer + shift)
+    coff_at = pe.optional_at - _COFF.size
+    symbols = pe.u32(coff_at + _POINTER_TO_SYMBOL_TABLE_AT)
+    if symbols >= first_data:
+        _U32.pack_into(out, coff_at + _POINTER_TO_SYMBOL_TABLE_AT, symbols + shift)
+    debug_rva, debug_size = _directory(pe, _DEBUG_DIRECTORY)
+    if debug_rva:
+        at = pe.offset(debug_rva, "debug directory") + shift
+        for i in range(min(debug_size // _DEBUG_ENTRY_SIZE, MAX_DESCRIPTORS)):
+            pointer_at = at + i * _DEBUG_ENTRY_SIZE + _DEBUG_RAW_POINTER_AT
+            pointer = _U32.unpack_from(out, pointer_at)[0]
+            if pointer >= first_data:
+                _U32.pack_into(out, pointer_at, pointer + shift)
+    cert_offset, cert_size = _directory(pe, _CERTIFICATE)
+    if cert_size and cert_offset >= first_data:
+        _put_directory(out, pe, _CERTIFICATE, cert_offset + shift, cert_size)
+    return bytes(out)
 
 
-def _place_in_slack(image: _Image, blob: bytes, placed: list[tuple[list[_NameRef], int]]) -> str | None:
-    """Put ``blob`` in the zero padding between a data section's VirtualSize and its file data's
-    end (FileAlignment padding, inside the section's own address range); the section's name, or
-    None when no section has room."""
-    starts = sorted(s.virtual_address for s in image.sections)
-    # The section holding the import directory first: binutils' objdump -p only lists names
-    # that lie in that section.
-    import_rva = image.directory(_DIR_IMPORT)[0]
-    for s in sorted(image.sections, key=lambda s: not 0 <= import_rva - s.virtual_address < s.virtual_size):
-        if not s.flags & _SCN_MEM_READ or s.flags & _SCN_UNFIT or not s.virtual_size or not s.raw_size:
-            continue
-        following = [v for v in starts if v > s.virtual_address]
-        span = (following[0] - s.virtual_address) if following else s.raw_size
-        start = _align(s.virtual_size, 8)
-        limit = min(s.raw_size, span, len(image.data) - s.raw_pointer)
-        if start + len(blob) > limit:
-            continue
-        at = s.raw_pointer + start
-        if any(image.data[s.raw_pointer + s.virtual_size : at + len(blob)]):
-            continue
-        image.data[at : at + len(blob)] = blob
-        table_at = image.section_table + s.index * _SECTION_SIZE + 8
-        s.virtual_size = start + len(blob)
-        _U32.pack_into(image.data, table_at, s.virtual_size)
-        _point(image, s.virtual_address + start, placed)
-        return s.name.rstrip(b"\0").decode("ascii", "replace")
-    return None
+def _add_section(out: bytearray, pe: _Pe, grown: list[tuple[_NameRef, bytes]]) -> None:
+    """Append ``.ndimp`` holding the new names and point the descriptors at them.
 
-
-def _append_section(image: _Image, blob: bytes, placed: list[tuple[list[_NameRef], int]]) -> None:
-    data = image.data
-    section_alignment = image.u32(image.optional + _SECTION_ALIGNMENT)
-    file_alignment = image.u32(image.optional + _FILE_ALIGNMENT)
-    for what, value in (("SectionAlignment", section_alignment), ("FileAlignment", file_alignment)):
-        if value == 0 or value & (value - 1):
-            raise PeWriteError(f"{what} {value:#x} is not a power of two")
-    if len(image.sections) >= _MAX_SECTIONS:
-        raise PeWriteError(f"the image already has {len(image.sections)} sections (the loader allows 96)")
-    header_at = image.section_table + len(image.sections) * _SECTION_SIZE
-    size_of_headers = image.u32(image.optional + _SIZE_OF_HEADERS)
-    first_data = min((s.raw_pointer for s in image.sections if s.raw_size), default=size_of_headers)
-    first_rva = min((s.virtual_address for s in image.sections), default=size_of_headers)
-    if header_at + _SECTION_SIZE > min(size_of_headers, first_data, first_rva) or any(
-        data[header_at : header_at + _SECTION_SIZE]
-    ):
+    Its data goes at the end of the file, after any data that follows the sections (a COFF symbol
+    table, debug data, an installer's payload), which keeps every file offset it is found by.
+    """
+    headers_size = pe.u32(pe.optional_at + _SIZE_OF_HEADERS)
+    first_data = min((s.raw_pointer for s in pe.sections if s.raw_size), default=headers_size)
+    slot = pe.table_end
+    if slot + _SECTION.size > min(headers_size, first_data) or any(out[slot : slot + _SECTION.size]):
         raise PeWriteError(
-            "no room for one more section header after the section table (the headers are full); "
-            "keep this DLL's name (--no-mangle) or relink it with room in the headers"
+            "no room for one more section header between the section table and the first section"
         )
-    end_rva = max((s.virtual_address + max(s.virtual_size, s.raw_size) for s in image.sections), default=0)
-    va = _align(max(end_rva, size_of_headers), section_alignment)
-    raw_pointer = _align(len(data), file_alignment)
-    raw_size = _align(len(blob), file_alignment)
-    if va + len(blob) >= 1 << 31 or raw_pointer + raw_size >= 1 << 32:
-        raise PeWriteError("the image is too large for one more section")
-    data += b"\0" * (raw_pointer - len(data)) + blob + b"\0" * (raw_size - len(blob))
-    data[header_at : header_at + _SECTION_SIZE] = _SECTION.pack(
-        NEW_SECTION_NAME, len(blob), va, raw_size, raw_pointer, 0, 0, 0, 0, _NEW_SECTION_FLAGS
+    section_alignment = pe.u32(pe.optional_at + _SECTION_ALIGNMENT)
+    file_alignment = pe.u32(pe.optional_at + _FILE_ALIGNMENT) or 0x200
+    if (
+        section_alignment == 0
+        or section_alignment & (section_alignment - 1)
+        or file_alignment & (file_alignment - 1)
+    ):
+        raise PeWriteError("section or file alignment is not a power of two")
+    top = max(
+        (s.virtual_address + max(s.virtual_size, s.raw_size) for s in pe.sections), default=headers_size
     )
-    image.sections.append(
-        _Section(len(image.sections), NEW_SECTION_NAME, len(blob), va, raw_size, raw_pointer)
+    rva = _align(top, section_alignment)
+    names = bytearray()
+    placed: dict[bytes, int] = {}
+    for _ref, new in grown:
+        if new not in placed:
+            placed[new] = len(names)
+            names += new + b"\0"
+    raw_at = _align(len(out), file_alignment)
+    raw_size = _align(len(names), file_alignment)
+    out += bytes(raw_at - len(out)) + bytes(names) + bytes(raw_size - len(names))
+    out[slot : slot + _SECTION.size] = _SECTION.pack(
+        _NEW_SECTION_NAME, len(names), rva, raw_size, raw_at, 0, 0, 0, 0, _NEW_SECTION_FLAGS
     )
-    _U16.pack_into(data, image.pe + 6, len(image.sections))
-    _U32.pack_into(data, image.optional + _SIZE_OF_IMAGE, _align(va + len(blob), section_alignment))
-    initialized = image.u32(image.optional + _SIZE_OF_INITIALIZED_DATA)
-    _U32.pack_into(data, image.optional + _SIZE_OF_INITIALIZED_DATA, (initialized + raw_size) & 0xFFFFFFFF)
-    _point(image, va, placed)
+    coff_at = pe.optional_at - _COFF.size
+    count = struct.unpack_from("<H", out, coff_at + 2)[0]
+    struct.pack_into("<H", out, coff_at + 2, count + 1)
+    _U32.pack_into(out, pe.optional_at + _SIZE_OF_IMAGE, _align(rva + len(names), section_alignment))
+    for ref, new in grown:
+        _U32.pack_into(out, ref.field_at, rva + placed[new] + ref.bias)
 
 
-def _remove_signature(image: _Image) -> bool:
-    offset, size = image.directory(_DIR_SECURITY)
-    if not offset and not size:
-        return False
-    # "The virtual address value from the Certificate Table entry ... is a file offset".
-    end = offset + size
-    if end == len(image.data) or (end < len(image.data) and not any(image.data[end:])):
-        del image.data[offset:]
-    elif end <= len(image.data):
-        image.data[offset:end] = bytes(size)
-    image.data[image.directory_offset(_DIR_SECURITY) : image.directory_offset(_DIR_SECURITY) + 8] = bytes(8)
-    image.directories[_DIR_SECURITY] = (0, 0)
-    return True
+def pe_checksum(data: bytes | bytearray, checksum_at: int) -> int:
+    """The PE CheckSum of ``data`` (imagehlp's CheckSumMappedFile).
+
+    The little-endian 16-bit words of the file, the CheckSum field taken as zero, are added with
+    the carries folded back in (a one's-complement sum), and the file length is added. Since
+    65536 = 1 (mod 65535), that sum is the file read as one little-endian integer, modulo 65535
+    (0xFFFF standing for a non-zero multiple), which Python computes in C.
+    """
+    blob = bytearray(data)
+    blob[checksum_at : checksum_at + 4] = bytes(4)
+    if len(blob) % 2:
+        blob.append(0)
+    number = int.from_bytes(blob, "little")
+    folded = number % 0xFFFF
+    if folded == 0 and number:
+        folded = 0xFFFF
+    return (folded + len(data)) & 0xFFFFFFFF
 
 
-def _unbind(image: _Image, renamed: list[_NameRef]) -> bool:
-    rva, size = image.directory(_DIR_BOUND_IMPORT)
-    bound = bool(rva or size)
-    for ref in renamed:
-        if ref.time_offset is not None and image.u32(ref.time_offset):
-            if not ref.has_lookup_table:
-                raise PeWriteError(
-                    "a bound import descriptor without an import lookup table cannot be renamed"
-                )
-            _U32.pack_into(image.data, ref.time_offset, 0)
-            bound = True
-    if bound and len(image.directories) > _DIR_BOUND_IMPORT:
-        at = image.directory_offset(_DIR_BOUND_IMPORT)
-        image.data[at : at + 8] = bytes(8)
-    return bound
+def check_pe_invariants(data: bytes) -> tuple[str, ...]:
+    """What is wrong with ``data`` as a PE image after an edit; () when nothing is.
 
-
-def pe_checksum(data: bytes | bytearray, checksum_offset: int) -> int:
-    """The image loader's CheckSum of ``data``, the 4 bytes at ``checksum_offset`` taken as zero:
-    a 16-bit one's-complement-style sum of the file's words with carries folded, plus its length."""
-    padded = bytes(data[:checksum_offset]) + b"\0\0\0\0" + bytes(data[checksum_offset + 4 :])
-    if len(padded) % 2:
-        padded += b"\0"
-    words = array("H")
-    words.frombytes(padded)
-    if sys.byteorder == "big":
-        words.byteswap()
-    total = sum(words)
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return (total + len(data)) & 0xFFFFFFFF
-
-
-def _update_checksum(image: _Image) -> None:
-    at = image.optional + _CHECKSUM
-    if image.u32(at):
-        _U32.pack_into(image.data, at, pe_checksum(image.data, at))
-
-
-def _verify(out: bytes, before: BinaryInfo, rename: Mapping[str, str]) -> None:
-    problems = check_pe_invariants(out)
-    try:
-        after = read_pe(BytesSource(out), deep=True)
-    except BinaryFormatError as exc:
-        raise PeWriteError(f"the edited image cannot be read back: {exc}") from None
-    lowered = {k.lower(): v for k, v in rename.items()}
-
-    def renamed(names: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(lowered.get(n.lower(), n) for n in names)
-
-    if after.needed != renamed(before.needed):
-        problems.append(f"imports read back as {after.needed}, expected {renamed(before.needed)}")
-    if after.delay_needed != renamed(before.delay_needed):
-        problems.append(f"delay imports read back as {after.delay_needed}")
-    if after.imported_symbols != before.imported_symbols or after.exported_symbols != before.exported_symbols:
-        problems.append("imported or exported names changed")
-    if problems:
-        raise PeWriteError("the edited image is unsound: " + "; ".join(problems))
-
-
-def check_pe_invariants(data: bytes) -> list[str]:
-    """What is wrong with the layout of image ``data`` (empty when it is sound).
-
-    Checks what an edit could break: sections' file data inside the file and not overlapping,
-    RVAs ascending, aligned and not overlapping, SizeOfImage covering the last section,
-    the section table inside SizeOfHeaders, a nonzero CheckSum matching, the certificate table
-    inside the file, and the import and delay-load tables readable with every name present.
+    Checked: the section table fits in SizeOfHeaders; sections' file data inside the file and not
+    overlapping; sections ascending in memory without overlap and within SizeOfImage; every
+    imported and delay-loaded DLL name resolves to file data and is NUL-terminated; a non-zero
+    CheckSum is right; the project's reader reads the image.
     """
     try:
-        image = _parse(data)
-    except PeWriteError as exc:
+        pe = _parse(bytes(data))
+        _name_refs(pe)
+    except (BinaryFormatError, struct.error) as exc:
+        return (str(exc),)
+    problems: list[str] = []
+    headers_size = pe.u32(pe.optional_at + _SIZE_OF_HEADERS)
+    if pe.table_end > headers_size:
+        problems.append("the section table runs past SizeOfHeaders")
+    previous = None
+    for i, s in enumerate(pe.sections):
+        if s.raw_size and s.raw_pointer + s.raw_size > len(data):
+            problems.append(f"section {i}: its file data runs past the end of the file")
+        if previous is not None and s.virtual_address < previous:
+            problems.append(f"section {i}: overlaps or precedes the previous section in memory")
+        previous = s.virtual_address + max(s.virtual_size, s.raw_size if not s.virtual_size else 0)
+    if previous is not None and previous > pe.u32(pe.optional_at + _SIZE_OF_IMAGE):
+        problems.append("the last section ends past SizeOfImage")
+    problems += _check_debug_directory(pe)
+    stored = pe.u32(pe.optional_at + _CHECKSUM)
+    if stored and stored != pe_checksum(data, pe.optional_at + _CHECKSUM):
+        problems.append(f"CheckSum {stored:#x} is wrong")
+    if not problems:
+        try:
+            read_pe(BytesSource(data))
+        except BinaryFormatError as exc:
+            problems.append(f"the reader rejects the image: {exc}")
+    return tuple(problems)
+
+
+def _check_debug_directory(pe: _Pe) -> list[str]:
+    """Each debug entry's file offset (PointerToRawData) must be where its RVA maps."""
+    rva, size = _directory(pe, _DEBUG_DIRECTORY)
+    if not rva:
+        return []
+    try:
+        at = pe.offset(rva, "debug directory")
+    except BinaryFormatError as exc:
         return [str(exc)]
     problems: list[str] = []
-    section_alignment = image.u32(image.optional + _SECTION_ALIGNMENT)
-    file_alignment = image.u32(image.optional + _FILE_ALIGNMENT)
-    size_of_headers = image.u32(image.optional + _SIZE_OF_HEADERS)
-    table_end = image.section_table + len(image.sections) * _SECTION_SIZE
-    if table_end > size_of_headers:
-        problems.append(f"section table ends at {table_end:#x}, past SizeOfHeaders {size_of_headers:#x}")
-    previous_end = 0
-    ranges: list[tuple[int, int, bytes]] = []
-    for s in image.sections:
-        label = s.name.rstrip(b"\0").decode("ascii", "replace")
-        if section_alignment and s.virtual_address % section_alignment:
-            problems.append(f"section {label}: RVA {s.virtual_address:#x} not SectionAlignment-aligned")
-        if s.virtual_address < previous_end:
-            problems.append(f"section {label}: RVA {s.virtual_address:#x} overlaps the section before")
-        previous_end = s.virtual_address + max(s.virtual_size, s.raw_size)
-        if s.raw_size:
-            if file_alignment and s.raw_pointer % file_alignment:
-                problems.append(f"section {label}: file offset {s.raw_pointer:#x} not FileAlignment-aligned")
-            if s.raw_pointer + s.raw_size > len(data):
-                problems.append(f"section {label}: file data runs past the end of the file")
-            ranges.append((s.raw_pointer, s.raw_pointer + s.raw_size, s.name))
-    ranges.sort()
-    for (_a, end, name), (start, _b, _n) in itertools.pairwise(ranges):
-        if start < end:
-            problems.append(f"section {name.rstrip(bytes(1)).decode('ascii', 'replace')}: file data overlaps")
-    size_of_image = image.u32(image.optional + _SIZE_OF_IMAGE)
-    if section_alignment and size_of_image < _align(previous_end, section_alignment):
-        problems.append(
-            f"SizeOfImage {size_of_image:#x} does not cover the last section (ends {previous_end:#x})"
-        )
-    checksum = image.u32(image.optional + _CHECKSUM)
-    if checksum and checksum != pe_checksum(data, image.optional + _CHECKSUM):
-        problems.append(f"CheckSum {checksum:#x} does not match the file")
-    offset, size = image.directory(_DIR_SECURITY)
-    if size and offset + size > len(data):
-        problems.append("the certificate table runs past the end of the file")
-    try:
-        for ref in _name_refs(image):
-            image.cstring_at(ref.rva, "import name")
-    except PeWriteError as exc:
-        problems.append(str(exc))
+    for i in range(min(size // _DEBUG_ENTRY_SIZE, MAX_DESCRIPTORS)):
+        entry = at + i * _DEBUG_ENTRY_SIZE
+        if entry + _DEBUG_ENTRY_SIZE > len(pe.data):
+            return [*problems, "the debug directory runs past the end of the file"]
+        address, pointer = pe.u32(entry + 20), pe.u32(entry + _DEBUG_RAW_POINTER_AT)
+        if address and pointer:
+            try:
+                expected = pe.offset(address, "debug data")
+            except BinaryFormatError:
+                continue  # debug data outside the sections (only in the file): nothing to compare
+            if expected != pointer:
+                problems.append(
+                    f"debug entry {i}: PointerToRawData {pointer:#x} is not where RVA {address:#x} is"
+                )
     return problems
+
+
+def has_signature(data: bytes) -> bool:
+    """Whether image ``data`` carries an Authenticode signature (a certificate table); False for
+    data that is not a readable PE image."""
+    try:
+        pe = _parse(bytes(data))
+    except (BinaryFormatError, struct.error):
+        return False
+    return _directory(pe, _CERTIFICATE)[1] != 0

@@ -66,11 +66,6 @@ class Locator:
         self._use_host = use_host
         self._cache: dict[tuple[str, tuple[str, ...]], LookupResult] = {}
 
-    @property
-    def host_searched(self) -> bool:
-        """Whether this host's library folders are searched at all."""
-        return self._host is not None
-
     def __call__(self, name: str, search_first: tuple[str, ...]) -> LookupResult:
         key = (name, search_first if self._use_host else ())
         if key not in self._cache:
@@ -153,7 +148,7 @@ def host_search_folders(arch: str, libc: str) -> _HostFolders | None:
     """Where ld.so on this host searches, when the host runs the wheel's architecture and libc."""
     if platform.system() != "Linux" or _MACHINES.get(platform.machine().lower()) != arch:
         return None
-    host_musl = any(p.name.startswith("ld-musl-") for p in Path("/lib").glob("ld-musl-*"))
+    host_musl = _host_libc() == "musl"
     if host_musl != (libc == "musl"):
         return None
     ld_path = tuple(p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p)
@@ -174,6 +169,16 @@ def host_search_folders(arch: str, libc: str) -> _HostFolders | None:
     defaults += ["/lib64", "/usr/lib64"] if arch in ("x86_64", "aarch64", "ppc64le", "s390x") else []
     defaults += ["/lib", "/usr/lib", "/usr/local/lib"]
     return _HostFolders(ld_path, cache, tuple(defaults))
+
+
+def _host_libc() -> str:
+    """The libc of this process: glibc answers ``CS_GNU_LIBC_VERSION``, musl does not. (A musl
+    loader in /lib proves nothing: Debian's ``musl`` package installs one beside glibc.)"""
+    try:
+        os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError, AttributeError):
+        return "musl"
+    return "glibc"
 
 
 def installed_providers(distributions: Iterable[str], known: Iterable[str]) -> list[Provider]:

@@ -12,7 +12,7 @@ import fnmatch
 import posixpath
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,7 @@ __all__ = [
     "Lookup",
     "LookupResult",
     "build_plan",
+    "copies_by_name",
     "exclude_matches",
     "libs_dir_of",
     "mangled_name",
@@ -145,7 +146,7 @@ class _Planner:
         self.located: dict[str, LocatedLibrary] = {}
         self.links: dict[str, Link] = {}
         self.in_wheel: dict[str, InWheel] = {}
-        self.copies = _copies_by_name(inspection, rules.format)
+        self.copies = copies_by_name(inspection, rules.format)
         self.left: dict[str, LeftOut] = {}
         self.missing: dict[str, Missing] = {}
         self.warnings: list[str] = []
@@ -271,7 +272,7 @@ class _Planner:
         )
 
 
-def _copies_by_name(inspection: Inspection, fmt: BinaryFormat) -> dict[str, NativeFile]:
+def copies_by_name(inspection: Inspection, fmt: BinaryFormat) -> dict[str, NativeFile]:
     """ELF shared libraries the wheel ships, by base name (the first by path when several), that
     match the wheel's architecture and may be reached with a RUNPATH entry (inside site-packages)."""
     arch = _arch(inspection, fmt)
@@ -335,8 +336,3 @@ def _provider(
             f"{first.distribution} (choose with --provided-by)"
         )
     return first, note
-
-
-def graft_names(plan: RepairPlan) -> Mapping[str, str]:
-    """Needed name -> mangled name, for every graft."""
-    return {g.name: g.new_name for g in plan.grafts}

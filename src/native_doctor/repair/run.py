@@ -9,6 +9,7 @@ locate the external libraries (:mod:`.locate`) and decide (:mod:`.plan`); comput
 
 from __future__ import annotations
 
+import posixpath
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -17,12 +18,19 @@ from pathlib import Path
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.errors import InvalidArchiveError, UsageError
-from native_doctor.model import Resolution, TargetOS
+from native_doctor.model import NativeFile, Resolution, TargetOS
 from native_doctor.platforms.linux import Libc
 from native_doctor.repair import linux as linux_part
 from native_doctor.repair.locate import Locator, installed_providers
-from native_doctor.repair.model import CannotRepair, RepairOptions, RepairPlan, RepairResult, RunpathChange
-from native_doctor.repair.plan import build_plan
+from native_doctor.repair.model import (
+    CannotRepair,
+    InWheel,
+    RepairOptions,
+    RepairPlan,
+    RepairResult,
+    RunpathChange,
+)
+from native_doctor.repair.plan import build_plan, copies_by_name
 from native_doctor.repair.verify import check_edit, repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
 from native_doctor.sources.wheel import read_wheel
@@ -134,19 +142,37 @@ def _rewrite_and_write(
         b.native.path: frozenset(d.name for d in b.dependencies if d.resolution is Resolution.EXTERNAL)
         for b in inspection.binaries
     }
-    specs = linux_part.plan_edits(plan, artifact.native, external)
+    grafted = {g.member: g for g in plan.grafts}
+    originals: dict[str, bytes] = {}
+    extra_notes: list[str] = []
     with _open(path) as archive:
         dist_info = _dist_info(archive, path)
-        originals = {s.member: _read(archive, s.member) for s in specs if not _is_graft(s.member, plan)}
         metadata, added = _metadata(archive, dist_info, plan)
         wheel_text = _read(archive, f"{dist_info}/WHEEL").decode("utf-8", "replace")
-    grafted = {g.member: g for g in plan.grafts}
-    sources = {**originals, **{m: _graft_bytes(g.source) for m, g in grafted.items()}}
-    rewrite = _apply(specs, sources, inspection, plan)
-    after = repaired_artifact(artifact, plan, rewrite.infos)
-    after_inspection, problems = simulate(after, plan)
-    if problems:
-        raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+        sources = {m: _graft_bytes(g.source) for m, g in grafted.items()}
+        for _ in range(_MAX_ROUNDS):
+            specs = linux_part.plan_edits(plan, artifact.native, external)
+            for spec in specs:
+                if spec.member not in grafted and spec.member not in originals:
+                    originals[spec.member] = _read(archive, spec.member)
+            rewrite = _apply(specs, {**originals, **sources}, inspection, plan)
+            after = repaired_artifact(artifact, plan, rewrite.infos)
+            after_inspection, problems = simulate(after, plan)
+            if not problems:
+                break
+            reached = _reach_lost(after_inspection, plan, external)
+            if not reached:
+                raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+            plan = _with_in_wheel(plan, reached)
+            for member, name, _copy in reached:
+                external[member] = external.get(member, frozenset()) | {name}
+                extra_notes.append(
+                    f"{member} found {name} through the RPATH of a binary that now has a RUNPATH "
+                    "(not inherited): it gets its own RUNPATH entry"
+                )
+        else:
+            raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+    originals = {s.member: originals[s.member] for s in specs if s.member in originals}
     needs = _needs(after_inspection, plan)
     claimed = _claimed_platforms(path)
     platforms, _ = linux_part.choose_platforms(needs, claimed, options.plat)
@@ -154,7 +180,7 @@ def _rewrite_and_write(
     target_name = _file_name(path.name, platforms) if retagged else path.name
     notes = tuple(
         f"RUNPATH of {c.member}: dropped {e} ({why})" for c in _changes(specs) for e, why in c.dropped
-    )
+    ) + tuple(extra_notes)
     unchanged = not specs and not added and not retagged and not plan.grafts
     result = RepairResult(
         plan,
@@ -185,6 +211,42 @@ def _rewrite_and_write(
         add = {m: rewrite.outputs.get(m, sources[m]) for m in grafted}
         write_wheel(path, target, dist_info=dist_info, replace=replace_members, add=add, progress=progress)
     return replace(result, output=str(target))
+
+
+#: Rounds of "verify, then reach what the RPATH -> RUNPATH change cut off" before giving up.
+_MAX_ROUNDS = 4
+
+
+def _reach_lost(
+    after: Inspection, plan: RepairPlan, external: Mapping[str, frozenset[str]]
+) -> list[tuple[str, str, NativeFile]]:
+    """Wheel binaries that lost a library the wheel ships (DT_RPATH is inherited by what a
+    binary loads, DT_RUNPATH is not): (member, name, the copy) for each one to reach again."""
+    copies = copies_by_name(after, BinaryFormat.ELF)
+    grafted = {g.member for g in plan.grafts}
+    lost = []
+    for binary in after.binaries:
+        member = binary.native.path
+        if member in grafted or binary.native.info is None:
+            continue
+        for dep in binary.dependencies:
+            copy = copies.get(dep.name)
+            if (
+                dep.resolution is Resolution.EXTERNAL
+                and copy is not None
+                and dep.name not in external.get(member, ())
+            ):
+                lost.append((member, dep.name, copy))
+    return lost
+
+
+def _with_in_wheel(plan: RepairPlan, reached: list[tuple[str, str, NativeFile]]) -> RepairPlan:
+    entries = {x.name: x for x in plan.in_wheel}
+    for member, name, copy in reached:
+        old = entries.get(name)
+        needed_by = (*old.needed_by, member) if old is not None else (member,)
+        entries[name] = InWheel(name, copy.path, posixpath.dirname(copy.install_path), needed_by)
+    return replace(plan, in_wheel=tuple(entries[k] for k in sorted(entries)))
 
 
 def _unchanged(

@@ -14,9 +14,9 @@ from pathlib import Path
 from native_doctor.analysis import Inspection
 from native_doctor.binary import read_binary
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
-from native_doctor.binary.pe_write import PeEdit, PeWriteError, check_pe_invariants, edit_pe
+from native_doctor.binary.pe_write import PeEdit, PeWriteError, check_pe_invariants, edit_pe, has_signature
 from native_doctor.errors import BinaryFormatError, UsageError
-from native_doctor.model import Resolution
+from native_doctor.model import Artifact, Resolution
 from native_doctor.repair import windows as win
 from native_doctor.repair.model import CannotRepair, RepairOptions, RepairPlan, RepairResult
 from native_doctor.repair.plan import build_plan
@@ -71,7 +71,7 @@ def repair_windows(
                     plan, win.dist_name(path.name), users, members, lambda m: _read(archive, m), preload
                 )
         sources.update({m: _graft_bytes(g.source) for m, g in grafted.items()})
-        outputs, infos, warnings = _apply(specs, sources, plan, artifact.native)
+        outputs, infos, warnings = _apply(specs, sources)
         _verify(artifact, plan, infos, hooks)
     except CannotRepair as exc:
         return RepairResult(plan, None, platforms, problem=str(exc))
@@ -120,7 +120,7 @@ def _graft_bytes(source: str) -> bytes:
 
 
 def _apply(
-    specs: list[win.PeSpec], sources: dict[str, bytes], plan: RepairPlan, natives: tuple[object, ...]
+    specs: list[win.PeSpec], sources: dict[str, bytes]
 ) -> tuple[dict[str, bytes], dict[str, tuple[int, BinaryInfo]], list[str]]:
     """Rename, then re-read every rewritten PE: names as asked, layout sound."""
     outputs: dict[str, bytes] = {}
@@ -128,14 +128,18 @@ def _apply(
     warnings: list[str] = []
     problems: list[str] = []
     for spec in specs:
+        source = sources[spec.member]
         try:
-            edited = edit_pe(sources[spec.member], PeEdit(spec.rename))
+            edited = edit_pe(source, PeEdit(replace_imports=spec.rename, drop_signature=True))
         except PeWriteError as exc:
             raise CannotRepair(f"{spec.member}: {exc}") from None
-        warnings += [f"{spec.member}: {w}" for w in edited.warnings]
-        problems += [f"{spec.member}: {p}" for p in check_pe_invariants(edited.data)]
+        if has_signature(source):
+            warnings.append(
+                f"{spec.member}: its Authenticode signature no longer matched the edited bytes: removed"
+            )
+        problems += [f"{spec.member}: {p}" for p in check_pe_invariants(edited)]
         try:
-            info = read_binary(edited.data)
+            info = read_binary(edited)
         except BinaryFormatError as exc:
             problems.append(f"{spec.member}: the rewritten file cannot be read back ({exc})")
             continue
@@ -143,23 +147,20 @@ def _apply(
         for name in (*info.needed, *info.delay_needed):
             if name.lower() in lowered:
                 problems.append(f"{spec.member}: still imports {name}")
-        outputs[spec.member] = edited.data
-        infos[spec.member] = (len(edited.data), info)
+        outputs[spec.member] = edited
+        infos[spec.member] = (len(edited), info)
     if problems:
         raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
     return outputs, infos, warnings
 
 
 def _verify(
-    artifact: object,
+    artifact: Artifact,
     plan: RepairPlan,
     infos: dict[str, tuple[int, BinaryInfo]],
     hooks: tuple[dict[str, bytes], dict[str, bytes], tuple[str, ...]],
 ) -> None:
     """Inspect the repaired wheel, its hook included, and simulate the Windows loader."""
-    from native_doctor.model import Artifact
-
-    assert isinstance(artifact, Artifact)
     after = repaired_artifact(artifact, plan, infos)
     hook_files = {**hooks[0], **hooks[1]}
     files = tuple(dict.fromkeys((*after.files, *hooks[1])))

@@ -54,6 +54,8 @@ def repair_text(results: list[RepairResult], *, dry_run: bool) -> str:
                 lines.append(f"         dropped {entry}: {why}")
         for warning in plan.warnings:
             lines.append(f"  warning: {warning}")
+        for note in result.notes:
+            lines.append(f"  note: {note}")
         if plan.grafts:
             lines.append(f"  adds   {_size(plan.bytes_added)} uncompressed")
         if result.platforms:
@@ -131,6 +133,7 @@ def _result(result: RepairResult) -> dict[str, Any]:
         "edited": list(result.edited),
         "requirements_added": list(result.requirements_added),
         "warnings": list(plan.warnings),
+        "notes": list(result.notes),
     }
 
 
