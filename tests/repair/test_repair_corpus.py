@@ -101,3 +101,43 @@ def test_macos_wheels_are_refused_for_now(
     assert main(["repair", "-w", str(tmp_path), str(source)]) == 1
     assert "not implemented yet" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+_NUMPY_WIN = "numpy-2.4.6-cp312-cp312-win_amd64.whl"
+
+
+def test_windows_wheel_without_its_libs_is_repaired_back(tmp_path: Path) -> None:
+    """numpy's win_amd64 wheel with numpy.libs (OpenBLAS, msvcp140, named by delvewheel) and its
+    DELVEWHEEL record removed: the DLLs handed back through --lib-path return under the same
+    names and bytes, the extension modules need no edit, and numpy's own hook is kept."""
+    source = ensure(_entry(_NUMPY_WIN))
+    libs = tmp_path / "libs"
+    libs.mkdir()
+    stripped = tmp_path / "in" / source.name
+    stripped.parent.mkdir()
+    removed: dict[str, bytes] = {}
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            if info.is_dir():
+                continue
+            data = src.read(info)
+            if info.filename.startswith("numpy.libs/"):
+                removed[info.filename] = data
+                (libs / info.filename.split("/", 1)[1]).write_bytes(data)
+            elif not info.filename.endswith("DELVEWHEEL"):
+                out.writestr(info, data)
+    assert len(removed) == 2
+    assert (
+        main(
+            ["repair", "-w", str(tmp_path / "out"), "--lib-path", str(libs), "--no-sys-paths", str(stripped)]
+        )
+        == 0
+    )
+    with zipfile.ZipFile(tmp_path / "out" / source.name) as repaired, zipfile.ZipFile(source) as original:
+        for member, data in removed.items():
+            assert repaired.read(member) == data
+        for info in original.infolist():
+            if info.filename.endswith((".pyd", "__init__.py")) and not info.filename.startswith(
+                "numpy.libs/"
+            ):
+                assert repaired.read(info.filename) == original.read(info.filename), info.filename

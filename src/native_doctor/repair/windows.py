@@ -348,7 +348,11 @@ def hook_members(
     for top in sorted({u.split("/", 1)[0] for u in users if not u.startswith(plan.libs_dir + "/")}):
         init = f"{top}/__init__.py"
         if init in present:
-            replaced[init] = _patched(read(init), init, _hook_code(plan.libs_dir, 1, preload))
+            source = read(init)
+            if not preload and b"add_dll_directory" in source and repr(plan.libs_dir).encode() in source:
+                notes.append(f"{init}: already adds {plan.libs_dir} (an earlier repair's hook): kept")
+                continue
+            replaced[init] = _patched(source, init, _hook_code(plan.libs_dir, 1, preload))
             notes.append(f"{init}: the DLL hook added (os.add_dll_directory({plan.libs_dir}))")
         else:
             needs_pth.append(top)

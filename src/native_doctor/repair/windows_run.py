@@ -70,9 +70,12 @@ def repair_windows(
                 hooks = win.hook_members(
                     plan, win.dist_name(path.name), users, members, lambda m: _read(archive, m), preload
                 )
+            # The wheel's own hook files, read again: a hook naming <dist>.libs before it existed
+            # (an earlier repair's, kept) reaches it now.
+            kept_hooks = {m: _read(archive, m) for m in members if is_hook_file(m) and m not in hooks[0]}
         sources.update({m: _graft_bytes(g.source) for m, g in grafted.items()})
         outputs, infos, warnings = _apply(specs, sources)
-        _verify(artifact, plan, infos, hooks)
+        _verify(artifact, plan, infos, hooks, kept_hooks)
     except CannotRepair as exc:
         return RepairResult(plan, None, platforms, problem=str(exc))
     hook_replace, hook_add, hook_notes = hooks
@@ -159,10 +162,11 @@ def _verify(
     plan: RepairPlan,
     infos: dict[str, tuple[int, BinaryInfo]],
     hooks: tuple[dict[str, bytes], dict[str, bytes], tuple[str, ...]],
+    kept_hooks: dict[str, bytes],
 ) -> None:
     """Inspect the repaired wheel, its hook included, and simulate the Windows loader."""
     after = repaired_artifact(artifact, plan, infos)
-    hook_files = {**hooks[0], **hooks[1]}
+    hook_files = {**kept_hooks, **hooks[0], **hooks[1]}
     files = tuple(dict.fromkeys((*after.files, *hooks[1])))
     added_dirs = dll_directories(
         [(m, data) for m, data in hook_files.items() if is_hook_file(m)], directories_of(files)
