@@ -23,6 +23,7 @@ __all__ = [
     "EXPECTED",
     "PE_TARGETS",
     "PeGraph",
+    "build_c_chain",
     "build_pe_graph",
     "build_pe_set",
     "mingw_runtime_dirs",
@@ -151,3 +152,37 @@ def run_in_wine(
     if proc.returncode != 0:
         raise AssertionError(f"wine loader exit {proc.returncode}: {proc.stdout}{proc.stderr[-2000:]}")
     return proc.stdout.strip()
+
+
+def build_c_chain(out: Path, target: str) -> Path:
+    """``libs/libbase.dll`` <- ``libs/libchain.dll`` <- ``ext.pyd`` for ``"x86"`` (mingw-w64 gcc)
+    or ``"arm64"`` (clang + lld, no CRT: no arm64 mingw runtime here); returns ``out``."""
+    libs = out / "libs"
+    implibs = out / "implib"
+    libs.mkdir(parents=True)
+    implibs.mkdir()
+    if target == "x86":
+        gcc = require("i686-w64-mingw32-gcc")
+        run(
+            gcc,
+            "-shared",
+            "-o",
+            libs / "libbase.dll",
+            WIN_SRC / "base.c",
+            f"-Wl,--out-implib,{implibs / 'libbase.a'}",
+        )
+        run(gcc, "-shared", "-o", libs / "libchain.dll", WIN_SRC / "chain.c", f"-L{implibs}", "-lbase",
+            f"-Wl,--out-implib,{implibs / 'libchain.a'}")  # fmt: skip
+        run(gcc, "-shared", "-o", out / "ext.pyd", WIN_SRC / "ext_c.c", f"-L{implibs}", "-lchain")
+        return out
+    clang = require("clang")
+    require("ld.lld")
+    dlltool = require("llvm-dlltool")
+    for name in ("base", "chain"):
+        run(dlltool, "-m", "arm64", "-d", WIN_SRC / f"{name}.def", "-l", implibs / f"lib{name}.a")
+    bare = [clang, "--target=aarch64-w64-mingw32", "-fuse-ld=lld", "-nostdlib", "-shared",
+            "-Wl,--entry=DllMainCRTStartup", WIN_SRC / "dllmain.c"]  # fmt: skip
+    run(*bare, "-o", libs / "libbase.dll", WIN_SRC / "base.c")
+    run(*bare, "-o", libs / "libchain.dll", WIN_SRC / "chain.c", implibs / "libbase.a")
+    run(*bare, "-o", out / "ext.pyd", WIN_SRC / "ext_c.c", implibs / "libchain.a")
+    return out
