@@ -20,6 +20,7 @@ from native_doctor.binary._bytes import BytesSource
 from native_doctor.binary.pe import read_pe
 from native_doctor.binary.pe_write import check_pe_invariants
 from native_doctor.cli import main
+from native_doctor.repair.model import RepairPlan
 from native_doctor.repair.windows import HOOK_MARK
 
 pytestmark = pytest.mark.toolchain
@@ -229,3 +230,30 @@ def test_win32_and_win_arm64_wheels_are_repaired(tmp_path: Path, target: str, ta
         text = run(readobj, "--file-headers", "--coff-imports", path)
         assert f"Name: {needs}" in text
         assert f"Machine: IMAGE_FILE_MACHINE_{machine} " in text
+
+
+def test_process_simulation_needs_the_preload_of_a_delay_loaded_dll(graph: PeGraph, tmp_path: Path) -> None:
+    """The verification gate's process simulation (python.exe, the hook, every extension module)
+    passes the repaired wheel, and flags it when the hook would not preload the delay-loaded DLL."""
+    from native_doctor.analysis import inspect_artifact
+    from native_doctor.repair.windows import process_problems
+    from native_doctor.sources.wheel import read_wheel
+
+    repaired = _repair(graph, _wheel(graph, tmp_path / "in", "regular-package"), tmp_path / "out")
+    artifact = read_wheel(repaired)
+    plan_like = _plan_of(repaired)
+    (lazy,) = [n.rsplit("/", 1)[1] for n in zipfile.ZipFile(repaired).namelist() if "/lazy-" in n]
+    natives = inspect_artifact(artifact).artifact.native
+    assert artifact.dll_directories == ("winpkg.libs",)
+    assert process_problems(natives, artifact.dll_directories, (lazy,), plan_like) == []
+    problems = process_problems(natives, artifact.dll_directories, (), plan_like)
+    assert problems == [
+        f"C:\\site-packages\\winpkg\\ext.cp312-win_amd64.pyd delay-loads {lazy}, which the loader would "
+        "not find at its first call"
+    ]
+    problems = process_problems(natives, (), (lazy,), plan_like)
+    assert any("DLL load failed while importing ext" in p for p in problems)
+
+
+def _plan_of(wheel: Path) -> RepairPlan:
+    return RepairPlan(str(wheel), "x86_64", "", "winpkg.libs")

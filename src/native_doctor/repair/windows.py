@@ -381,3 +381,71 @@ def preloads(plan: RepairPlan, included: Iterable[str], files: Sequence[NativeFi
 def dist_name(wheel_path: str) -> str:
     """The distribution part of a wheel file name."""
     return posixpath.basename(wheel_path.replace("\\", "/")).split("-", 1)[0]
+
+
+# --- the process, simulated ---------------------------------------------------------------------
+
+_SITE = "C:\\site-packages"
+_PYTHON = "C:\\Python\\python.exe"
+
+
+@dataclass(frozen=True, slots=True)
+class _WheelFiles:
+    """The installed wheel as the loader simulation's file system (paths compared case-insensitively)."""
+
+    files: Mapping[str, BinaryInfo]
+
+    def exists(self, path: str) -> bool:
+        return path.casefold() in self.files
+
+    def realpath(self, path: str) -> str:
+        return path
+
+    def binary(self, path: str) -> BinaryInfo | None:
+        return self.files.get(path.casefold())
+
+
+def _windows_path(install_path: str) -> str:
+    return _SITE + "\\" + install_path.replace("/", "\\")
+
+
+def process_problems(
+    natives: Iterable[NativeFile], dll_directories: Sequence[str], preload: Sequence[str], plan: RepairPlan
+) -> list[str]:
+    """Start python.exe (``platforms.process_windows``), run the hook (``AddDllDirectory`` for each
+    folder it adds, its preloads as ``ctypes.WinDLL`` loads them), import every extension module of
+    the installed, repaired wheel: what fails to load, and delay-loaded DLLs not found."""
+    from native_doctor.platforms.process_windows import WindowsConfig, simulate
+
+    files: dict[str, BinaryInfo] = {}
+    extensions = []
+    for native in natives:
+        if (
+            native.info is None
+            or native.info.format is not BinaryFormat.PE
+            or native.install_path.startswith("<")
+        ):
+            continue
+        path = _windows_path(native.install_path)
+        files[path.casefold()] = native.info
+        if native.install_path.lower().endswith(".pyd"):
+            extensions.append(path)
+    python = BinaryInfo(
+        BinaryFormat.PE, plan.arch, 64, "little", FileKind.EXECUTABLE, needed=("KERNEL32.dll",)
+    )
+    files[_PYTHON.casefold()] = python
+    config = WindowsConfig(arch=plan.arch, dll_directories=tuple(_windows_path(d) for d in dll_directories))
+    preloads = [_windows_path(f"{plan.libs_dir}/{name}") for name in preload]
+    report = simulate(_PYTHON, [*preloads, *sorted(extensions)], _WheelFiles(files), config)
+    left = {x.name.lower() for x in plan.left}
+    problems = [
+        f.message + f" ({f.name} not found)"
+        for f in report.failures
+        if f.name is None or f.name.lower() not in left
+    ]
+    problems += [
+        f"{r.requested_by} delay-loads {r.name}, which the loader would not find at its first call"
+        for r in report.delayed
+        if r.path is None and r.name.lower() not in left
+    ]
+    return problems

@@ -62,6 +62,7 @@ def repair_windows(
             members = archive.namelist()
             sources = {s.member: _read(archive, s.member) for s in specs if s.member not in grafted}
             hooks: tuple[dict[str, bytes], dict[str, bytes], tuple[str, ...]] = ({}, {}, ())
+            preload: tuple[str, ...] = ()
             if plan.grafts:
                 users = [
                     n.path for n in artifact.native if n.info is not None and n.info.format is BinaryFormat.PE
@@ -75,7 +76,7 @@ def repair_windows(
             kept_hooks = {m: _read(archive, m) for m in members if is_hook_file(m) and m not in hooks[0]}
         sources.update({m: _graft_bytes(g.source) for m, g in grafted.items()})
         outputs, infos, warnings = _apply(specs, sources)
-        _verify(artifact, plan, infos, hooks, kept_hooks)
+        _verify(artifact, plan, infos, hooks, kept_hooks, preload)
     except CannotRepair as exc:
         return RepairResult(plan, None, platforms, problem=str(exc))
     hook_replace, hook_add, hook_notes = hooks
@@ -163,6 +164,7 @@ def _verify(
     infos: dict[str, tuple[int, BinaryInfo]],
     hooks: tuple[dict[str, bytes], dict[str, bytes], tuple[str, ...]],
     kept_hooks: dict[str, bytes],
+    preload: tuple[str, ...],
 ) -> None:
     """Inspect the repaired wheel, its hook included, and simulate the Windows loader."""
     after = repaired_artifact(artifact, plan, infos)
@@ -177,5 +179,7 @@ def _verify(
     if plan.grafts and plan.libs_dir not in after.dll_directories:
         raise CannotRepair(f"verification failed, nothing written: no hook adds {plan.libs_dir}")
     _inspection, problems = simulate(after, plan, BinaryFormat.PE)
+    if plan.grafts:  # the process: python.exe, the hook, every extension module, delay loads
+        problems += win.process_problems(after.native, after.dll_directories, preload, plan)
     if problems:
         raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
