@@ -257,3 +257,56 @@ def test_process_simulation_needs_the_preload_of_a_delay_loaded_dll(graph: PeGra
 
 def _plan_of(wheel: Path) -> RepairPlan:
     return RepairPlan(str(wheel), "x86_64", "", "winpkg.libs")
+
+
+def test_exclude_leaves_a_dll_and_its_closure_out(graph: PeGraph, tmp_path: Path) -> None:
+    wheel = _wheel(graph, tmp_path / "in", "regular-package")
+    repaired = _repair(graph, wheel, tmp_path / "out", "--exclude", "LIBCXX.DLL")
+    vendored = sorted(
+        n.split("/", 1)[1].rsplit("-", 1)[0]
+        for n in zipfile.ZipFile(repaired).namelist()
+        if n.startswith("winpkg.libs/")
+    )
+    assert vendored == ["lazy", "libbase", "libchain"]  # libcxx and the C++ runtime it alone needs: left
+
+
+def test_signed_dll_loses_its_signature_with_a_warning(
+    graph: PeGraph, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+    import struct
+
+    from native_doctor.binary.pe_write import has_signature
+
+    libs = tmp_path / "libs"
+    shutil.copytree(graph.libs, libs)
+    data = bytearray((libs / "libchain.dll").read_bytes())
+    (pe_at,) = struct.unpack_from("<I", data, 0x3C)
+    padded = len(data) + (-len(data) % 8)
+    data += bytes(padded - len(data)) + struct.pack("<IHH", 16, 0x200, 2) + bytes(8)
+    struct.pack_into("<II", data, pe_at + 24 + 112 + 4 * 8, padded, 16)
+    (libs / "libchain.dll").write_bytes(bytes(data))
+    assert has_signature(bytes(data))
+    wheel = _wheel(graph, tmp_path / "in", "regular-package")
+    args = [a for f in (libs, *mingw_runtime_dirs()) for a in ("--lib-path", str(f))]
+    assert main(["repair", "-w", str(tmp_path / "out"), *args, "--no-sys-paths", str(wheel)]) == 0
+    captured = capsys.readouterr()
+    assert "libchain" in captured.out + captured.err
+    assert "Authenticode signature" in captured.out + captured.err
+    (repaired,) = (tmp_path / "out").glob("*.whl")
+    with zipfile.ZipFile(repaired) as archive:
+        (member,) = [n for n in archive.namelist() if "/libchain-" in n]
+        assert not has_signature(archive.read(member))
+
+
+def test_dlls_are_searched_on_path_on_a_windows_host(graph: PeGraph, monkeypatch: pytest.MonkeyPatch) -> None:
+    from native_doctor.repair.windows import locator
+
+    folders = [graph.libs, *mingw_runtime_dirs()]  # before sys.platform changes how tools are found
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setenv("PATH", os.pathsep.join(str(d) for d in folders))
+    found = locator((), arch="x86_64", use_host=True)("LIBCHAIN.DLL", ()).found
+    assert found is not None and found.found_in == f"PATH {graph.libs}"
+    assert locator((), arch="x86_64", use_host=False)("libchain.dll", ()).found is None
+    wrong = locator((str(graph.libs),), arch="arm64", use_host=False)("libchain.dll", ())
+    assert wrong.found is None and "built for x86_64" in wrong.rejected[0][1]

@@ -165,7 +165,15 @@ class _Planner:
     def decide(self, name: str, search: tuple[str, ...]) -> None:
         entry = self.needs[name]
         requesters = tuple(entry.needed_by)
-        pattern = next((p for p in self.options.excludes if exclude_matches(p, name)), None)
+        fold = self.rules.os is TargetOS.WINDOWS  # DLL names compare case-insensitively
+        pattern = next(
+            (
+                p
+                for p in self.options.excludes
+                if exclude_matches(p, name) or (fold and exclude_matches(p.lower(), name.lower()))
+            ),
+            None,
+        )
         if pattern is not None:
             self.used_patterns.add(pattern)
             self.left[name] = LeftOut(name, LeftReason.EXCLUDED, f"--exclude {pattern}", requesters)
