@@ -28,6 +28,7 @@ _ALREADY_REPAIRED = (
     "numpy-2.4.6-cp312-cp312-win_amd64.whl",
     "numpy-2.4.6-cp312-cp312-win_arm64.whl",
     "scipy-1.17.1-cp313-cp313-win_amd64.whl",
+    "h5py-3.16.0-cp312-cp312-win_amd64.whl",  # HDF5 DLLs shipped beside the extensions
     "cryptography-48.0.1-cp311-abi3-win32.whl",
     "pillow-12.3.0-cp312-cp312-win32.whl",
 )
