@@ -13,6 +13,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _pe_builds import EXPECTED, PeGraph, build_pe_graph, mingw_runtime_dirs, run_in_wine
 from _wheels import make_wheel
@@ -310,3 +312,72 @@ def test_dlls_are_searched_on_path_on_a_windows_host(graph: PeGraph, monkeypatch
     assert locator((), arch="x86_64", use_host=False)("libchain.dll", ()).found is None
     wrong = locator((str(graph.libs),), arch="arm64", use_host=False)("libchain.dll", ())
     assert wrong.found is None and "built for x86_64" in wrong.rejected[0][1]
+
+
+_HEADS = st.lists(
+    st.sampled_from(
+        [
+            "#!/usr/bin/env python\n",
+            "# -*- coding: utf-8 -*-\n",
+            '"""Docstring\nover two lines."""\n',
+            "'one-line docstring'\n",
+            "from __future__ import annotations\n",
+            "from __future__ import (\n    annotations,\n)\n",
+            "\n",
+            "import os\n",
+            "x = 1  # a statement\n",
+            "def f():\n    return 1\n",
+        ]
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_HEADS)
+def test_hook_insertion_keeps_any_init_valid(parts: list[str]) -> None:
+    """Wherever a package's ``__init__.py`` puts its docstring, ``__future__`` imports and comments,
+    the patched file still compiles, keeps its docstring, and runs the hook before its own code."""
+    import ast
+
+    from native_doctor.repair.model import CannotRepair
+    from native_doctor.repair.windows import _hook_code, _patched
+
+    source = "".join(parts)
+    try:
+        compile(source, "__init__.py", "exec")
+    except SyntaxError:
+        with pytest.raises(CannotRepair):
+            _patched(source.encode(), "pkg/__init__.py", _hook_code("pkg.libs", 1, ()))
+        return
+    patched = _patched(source.encode(), "pkg/__init__.py", _hook_code("pkg.libs", 1, ())).decode()
+    tree = ast.parse(patched)
+    assert ast.get_docstring(tree) == ast.get_docstring(ast.parse(source))
+    hook_at = next(
+        i
+        for i, node in enumerate(tree.body)
+        if isinstance(node, ast.FunctionDef) and node.name == "_native_doctor_dll_hook"
+    )
+    before = tree.body[:hook_at]
+    assert all(
+        (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+        or (isinstance(n, ast.ImportFrom) and n.module == "__future__")
+        for n in before
+    )
+    assert _patched(patched.encode(), "pkg/__init__.py", _hook_code("pkg.libs", 1, ())).decode() == patched
+
+
+def test_extension_under_data_platlib_gets_the_hook_of_its_package(graph: PeGraph, tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    wheel = make_wheel(
+        tmp_path / "in",
+        "winpkg-1.0-cp312-cp312-win_amd64.whl",
+        {
+            "winpkg-1.0.data/platlib/winpkg/__init__.py": INIT,
+            "winpkg-1.0.data/platlib/winpkg/ext.cp312-win_amd64.pyd": graph.ext.read_bytes(),
+        },
+    )
+    repaired = _repair(graph, wheel, tmp_path / "out")
+    with zipfile.ZipFile(repaired) as archive:
+        assert HOOK_MARK in archive.read("winpkg-1.0.data/platlib/winpkg/__init__.py").decode()
+        assert not [n for n in archive.namelist() if n.endswith(".pth")]

@@ -304,12 +304,15 @@ def _hook_code(libs_dir: str, levels_up: int, preload: Sequence[str], indent: st
 
 
 def _insert_point(source: str, member: str) -> int:
-    """Line index after a module docstring and ``from __future__`` imports."""
+    """Line index after a module docstring and ``from __future__`` imports (else after leading
+    comment lines: a shebang, an encoding declaration)."""
     try:
+        compile(source, member, "exec", dont_inherit=True)  # what ast.parse lets through (a late __future__)
         tree = ast.parse(source)
     except (SyntaxError, ValueError) as exc:
         raise CannotRepair(f"{member} cannot be parsed to add the DLL hook ({exc})") from None
-    after = 0
+    lines = source.splitlines()
+    after = next((i for i, line in enumerate(lines) if not line.lstrip().startswith("#")), len(lines))
     for index, node in enumerate(tree.body):
         docstring = index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
         future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
@@ -320,7 +323,10 @@ def _insert_point(source: str, member: str) -> int:
 
 
 def _patched(source: bytes, member: str, hook: str) -> bytes:
-    text = source.decode("utf-8-sig")
+    try:
+        text = source.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CannotRepair(f"{member} is not UTF-8: the DLL hook cannot be added to it") from None
     if HOOK_MARK in text:
         return source
     lines = text.splitlines(keepends=True)
@@ -339,15 +345,19 @@ def hook_members(
     preload: Sequence[str],
 ) -> tuple[dict[str, bytes], dict[str, bytes], tuple[str, ...]]:
     """(replaced members, added members, notes) that install the hook for every top-level
-    package or module among ``users`` (members of binaries that need a vendored DLL)."""
-    present = set(members)
+    package or module among ``users`` (install paths of the wheel's PE files; ``.data/platlib``
+    and ``.data/purelib`` members count where they install)."""
+    from native_doctor.sources._members import install_path
+
+    by_install = {install_path(m): m for m in members}
     replaced: dict[str, bytes] = {}
     added: dict[str, bytes] = {}
     notes: list[str] = []
     needs_pth: list[str] = []
-    for top in sorted({u.split("/", 1)[0] for u in users if not u.startswith(plan.libs_dir + "/")}):
-        init = f"{top}/__init__.py"
-        if init in present:
+    tops = {u.split("/", 1)[0] for u in users if not u.startswith((plan.libs_dir + "/", "<"))}
+    for top in sorted(tops):
+        init = by_install.get(f"{top}/__init__.py")
+        if init is not None:
             source = read(init)
             if not preload and b"add_dll_directory" in source and repr(plan.libs_dir).encode() in source:
                 notes.append(f"{init}: already adds {plan.libs_dir} (an earlier repair's hook): kept")

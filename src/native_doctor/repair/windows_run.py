@@ -23,6 +23,7 @@ from native_doctor.repair.plan import build_plan
 from native_doctor.repair.verify import repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
+from native_doctor.sources._members import install_path
 
 __all__ = ["repair_windows"]
 
@@ -65,7 +66,9 @@ def repair_windows(
             preload: tuple[str, ...] = ()
             if plan.grafts:
                 users = [
-                    n.path for n in artifact.native if n.info is not None and n.info.format is BinaryFormat.PE
+                    n.install_path
+                    for n in artifact.native
+                    if n.info is not None and n.info.format is BinaryFormat.PE
                 ]
                 preload = win.preloads(plan, options.includes, artifact.native)
                 hooks = win.hook_members(
@@ -73,7 +76,9 @@ def repair_windows(
                 )
             # The wheel's own hook files, read again: a hook naming <dist>.libs before it existed
             # (an earlier repair's, kept) reaches it now.
-            kept_hooks = {m: _read(archive, m) for m in members if is_hook_file(m) and m not in hooks[0]}
+            kept_hooks = {
+                m: _read(archive, m) for m in members if is_hook_file(install_path(m)) and m not in hooks[0]
+            }
         sources.update({m: _graft_bytes(g.source) for m, g in grafted.items()})
         outputs, infos, warnings = _apply(specs, sources)
         _verify(artifact, plan, infos, hooks, kept_hooks, preload)
@@ -168,8 +173,8 @@ def _verify(
 ) -> None:
     """Inspect the repaired wheel, its hook included, and simulate the Windows loader."""
     after = repaired_artifact(artifact, plan, infos)
-    hook_files = {**kept_hooks, **hooks[0], **hooks[1]}
-    files = tuple(dict.fromkeys((*after.files, *hooks[1])))
+    hook_files = {install_path(m): data for m, data in {**kept_hooks, **hooks[0], **hooks[1]}.items()}
+    files = tuple(dict.fromkeys((*after.files, *(install_path(m) for m in hooks[1]))))
     added_dirs = dll_directories(
         [(m, data) for m, data in hook_files.items() if is_hook_file(m)], directories_of(files)
     )
