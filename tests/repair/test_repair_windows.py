@@ -348,9 +348,9 @@ def test_hook_insertion_keeps_any_init_valid(parts: list[str]) -> None:
         compile(source, "__init__.py", "exec")
     except SyntaxError:
         with pytest.raises(CannotRepair):
-            _patched(source.encode(), "pkg/__init__.py", _hook_code("pkg.libs", 1, ()))
+            _patched(source.encode(), "pkg/__init__.py", _hook_code(("pkg.libs",), 1, ()))
         return
-    patched = _patched(source.encode(), "pkg/__init__.py", _hook_code("pkg.libs", 1, ())).decode()
+    patched = _patched(source.encode(), "pkg/__init__.py", _hook_code(("pkg.libs",), 1, ())).decode()
     tree = ast.parse(patched)
     assert ast.get_docstring(tree) == ast.get_docstring(ast.parse(source))
     hook_at = next(
@@ -364,7 +364,7 @@ def test_hook_insertion_keeps_any_init_valid(parts: list[str]) -> None:
         or (isinstance(n, ast.ImportFrom) and n.module == "__future__")
         for n in before
     )
-    assert _patched(patched.encode(), "pkg/__init__.py", _hook_code("pkg.libs", 1, ())).decode() == patched
+    assert _patched(patched.encode(), "pkg/__init__.py", _hook_code(("pkg.libs",), 1, ())).decode() == patched
 
 
 def test_extension_under_data_platlib_gets_the_hook_of_its_package(graph: PeGraph, tmp_path: Path) -> None:
@@ -381,3 +381,32 @@ def test_extension_under_data_platlib_gets_the_hook_of_its_package(graph: PeGrap
     with zipfile.ZipFile(repaired) as archive:
         assert HOOK_MARK in archive.read("winpkg-1.0.data/platlib/winpkg/__init__.py").decode()
         assert not [n for n in archive.namelist() if n.endswith(".pth")]
+
+
+def test_dlls_the_wheel_already_ships_elsewhere_are_reached_not_copied(
+    graph: PeGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libchain.dll and libbase.dll ship in winpkg/bin (out of the extension's reach): the hook adds
+    that folder too, nothing is copied twice, and Wine loads the result."""
+    (tmp_path / "in").mkdir()
+    members = {
+        "winpkg/__init__.py": INIT,
+        "winpkg/ext.cp312-win_amd64.pyd": graph.ext.read_bytes(),
+        "winpkg/bin/libchain.dll": (graph.libs / "libchain.dll").read_bytes(),
+        "winpkg/bin/libbase.dll": (graph.libs / "libbase.dll").read_bytes(),
+    }
+    wheel = make_wheel(tmp_path / "in", "winpkg-1.0-cp312-cp312-win_amd64.whl", members)
+    repaired = _repair(graph, wheel, tmp_path / "out")
+    site = tmp_path / "site-packages"
+    with zipfile.ZipFile(repaired) as archive:
+        names = archive.namelist()
+        archive.extractall(site)
+    assert not [n for n in names if "libchain" in n and n.startswith("winpkg.libs/")]
+    added, preloaded = _run_hooks(site, monkeypatch)
+    assert [p.resolve() for p in added] == [(site / "winpkg.libs").resolve(), (site / "winpkg/bin").resolve()]
+    monkeypatch.undo()
+    ext = site / "winpkg/ext.cp312-win_amd64.pyd"
+    value = run_in_wine(
+        graph.loader, ext, "PyInit_ext", *added, preload=tuple(preloaded), prefix_root=tmp_path
+    )
+    assert int(value) == EXPECTED

@@ -272,10 +272,12 @@ def _imports(info: BinaryInfo) -> tuple[str, ...]:
 # --- the loader hook --------------------------------------------------------------------------------
 
 
-def _hook_code(libs_dir: str, levels_up: int, preload: Sequence[str], indent: str = "") -> str:
+def _hook_code(folders: Sequence[str], levels_up: int, preload: Sequence[str], indent: str = "") -> str:
+    """The hook: add ``folders`` (relative to site-packages; the first is ``<dist>.libs``), then
+    preload ``preload`` from the first."""
     up = "os.pardir, " * levels_up
     lines = [
-        f"{HOOK_MARK} (vendored DLLs in {libs_dir})",
+        f"{HOOK_MARK} (DLLs in {', '.join(folders)})",
         "def _native_doctor_dll_hook():",
         "    import os",
         "    import sys",
@@ -283,19 +285,21 @@ def _hook_code(libs_dir: str, levels_up: int, preload: Sequence[str], indent: st
         '    if sys.platform != "win32":',
         "        return",
         "    here = os.path.dirname(os.path.abspath(__file__))",
-        f"    libs = os.path.abspath(os.path.join(here, {up}{libs_dir!r}))",
-        "    if not os.path.isdir(libs):",
-        "        return",
-        '    if hasattr(os, "add_dll_directory"):',
-        "        os.add_dll_directory(libs)",
-        "    else:",
-        '        os.environ["PATH"] = libs + os.pathsep + os.environ.get("PATH", "")',
+        f"    for folder in {tuple(folders)!r}:",
+        f"        path = os.path.abspath(os.path.join(here, {up}folder))",
+        "        if not os.path.isdir(path):",
+        "            continue",
+        '        if hasattr(os, "add_dll_directory"):',
+        "            os.add_dll_directory(path)",
+        "        else:",
+        '            os.environ["PATH"] = path + os.pathsep + os.environ.get("PATH", "")',
     ]
     if preload:
         lines += [
             "    import ctypes",
             "",
             "    # delay-loaded and run-time-loaded DLLs: found by name once loaded",
+            f"    libs = os.path.abspath(os.path.join(here, {up}{folders[0]!r}))",
             f"    for name in {tuple(preload)!r}:",
             "        ctypes.WinDLL(os.path.join(libs, name))",
         ]
@@ -350,6 +354,7 @@ def hook_members(
     from native_doctor.sources._members import install_path
 
     by_install = {install_path(m): m for m in members}
+    folders = hook_folders(plan)
     replaced: dict[str, bytes] = {}
     added: dict[str, bytes] = {}
     notes: list[str] = []
@@ -359,17 +364,21 @@ def hook_members(
         init = by_install.get(f"{top}/__init__.py")
         if init is not None:
             source = read(init)
-            if not preload and b"add_dll_directory" in source and repr(plan.libs_dir).encode() in source:
-                notes.append(f"{init}: already adds {plan.libs_dir} (an earlier repair's hook): kept")
+            if (
+                not preload
+                and b"add_dll_directory" in source
+                and all(repr(f).encode() in source for f in folders)
+            ):
+                notes.append(f"{init}: already adds {', '.join(folders)} (an earlier repair's hook): kept")
                 continue
-            replaced[init] = _patched(source, init, _hook_code(plan.libs_dir, 1, preload))
-            notes.append(f"{init}: the DLL hook added (os.add_dll_directory({plan.libs_dir}))")
+            replaced[init] = _patched(source, init, _hook_code(folders, 1, preload))
+            notes.append(f"{init}: the DLL hook added (os.add_dll_directory for {', '.join(folders)})")
         else:
             needs_pth.append(top)
     if needs_pth:
         stem = re.sub(r"\W", "_", dist)
         module = f"_{stem}_dll_hook"
-        added[f"{module}.py"] = _hook_code(plan.libs_dir, 0, preload).encode()
+        added[f"{module}.py"] = _hook_code(folders, 0, preload).encode()
         added[f"{stem}-dll-hook.pth"] = f"import {module}\n".encode()
         what = ", ".join(needs_pth)
         notes.append(
@@ -377,6 +386,16 @@ def hook_members(
             "carry the DLL hook (a namespace package or a top-level module)"
         )
     return replaced, added, tuple(notes)
+
+
+def hook_folders(plan: RepairPlan) -> list[str]:
+    """Folders (relative to site-packages) the hook adds: ``<dist>.libs`` when anything is vendored,
+    then the wheel's own folders holding DLLs its binaries do not find today."""
+    folders = [plan.libs_dir] if plan.grafts else []
+    for item in plan.in_wheel:
+        if item.directory not in folders:
+            folders.append(item.directory)
+    return folders
 
 
 def preloads(plan: RepairPlan, included: Iterable[str], files: Sequence[NativeFile]) -> tuple[str, ...]:

@@ -64,7 +64,7 @@ def repair_windows(
             sources = {s.member: _read(archive, s.member) for s in specs if s.member not in grafted}
             hooks: tuple[dict[str, bytes], dict[str, bytes], tuple[str, ...]] = ({}, {}, ())
             preload: tuple[str, ...] = ()
-            if plan.grafts:
+            if plan.grafts or plan.in_wheel:
                 users = [
                     n.install_path
                     for n in artifact.native
@@ -85,7 +85,7 @@ def repair_windows(
     except CannotRepair as exc:
         return RepairResult(plan, None, platforms, problem=str(exc))
     hook_replace, hook_add, hook_notes = hooks
-    unchanged = not specs and not plan.grafts
+    unchanged = not specs and not plan.grafts and not hooks[0] and not hooks[1]
     result = RepairResult(
         replace(plan, warnings=(*plan.warnings, *warnings)),
         None,
@@ -181,10 +181,11 @@ def _verify(
     after = replace(
         after, files=files, dll_directories=tuple(dict.fromkeys((*after.dll_directories, *added_dirs)))
     )
-    if plan.grafts and plan.libs_dir not in after.dll_directories:
-        raise CannotRepair(f"verification failed, nothing written: no hook adds {plan.libs_dir}")
+    for folder in win.hook_folders(plan):
+        if folder not in after.dll_directories:
+            raise CannotRepair(f"verification failed, nothing written: no hook adds {folder}")
     _inspection, problems = simulate(after, plan, BinaryFormat.PE)
-    if plan.grafts:  # the process: python.exe, the hook, every extension module, delay loads
+    if plan.grafts or plan.in_wheel:  # the process: python.exe, the hook, every extension module
         problems += win.process_problems(after.native, after.dll_directories, preload, plan)
     if problems:
         raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
