@@ -14,16 +14,19 @@ from collections.abc import Iterable
 
 __all__ = ["HOOK_FILES", "directories_of", "dll_directories", "is_hook_file"]
 
-#: Files that may carry the hook: top-level packages' ``__init__.py`` and ``_distributor_init.py``,
-#: and the top-level ``_<dist>_dll_hook.py`` module native-doctor's repair imports from a ``.pth``.
-HOOK_FILES = re.compile(r"^(?:[^/]+/(?:__init__|_distributor_init|_delvewheel_patch\w*)|_\w+_dll_hook)\.py$")
+#: Files that may carry the hook: top-level packages' ``__init__.py`` and ``_distributor_init.py``.
+HOOK_FILES = re.compile(r"^[^/]+/(?:__init__|_distributor_init|_delvewheel_patch\w*)\.py$")
 _HOOK_CALLS = (b"add_dll_directory", b"LoadLibraryEx", b"WinDLL")
 _LITERAL = re.compile(rb"""['"]([^'"\n\\]{1,200})['"]""")
+
+#: The top-level module native-doctor's Windows repair imports from a ``.pth`` file (namespace
+#: packages and top-level extension modules have no ``__init__.py`` to carry the hook).
+REPAIR_HOOK_MODULE = re.compile(r"^_\w+_dll_hook\.py$")
 
 
 def is_hook_file(install_path: str) -> bool:
     """True for files worth scanning for a DLL-directory hook."""
-    return HOOK_FILES.match(install_path) is not None
+    return HOOK_FILES.match(install_path) is not None or REPAIR_HOOK_MODULE.match(install_path) is not None
 
 
 def dll_directories(hooks: Iterable[tuple[str, bytes]], directories: set[str]) -> tuple[str, ...]:
