@@ -2,9 +2,11 @@
 
     python benchmarks/design_choices.py
 
-1. Reading DT_NEEDED and the version needs of 300 system libraries with pyelftools (a test
-   dependency, via auditwheel) against native-doctor's ELF reader, both from disk, one process.
-2. What importing ``email.parser`` costs at start-up (``python -X importtime``), which the
+1. Reading DT_NEEDED and the version needs of the first 300 system libraries
+   (``/usr/lib/x86_64-linux-gnu/*.so.*``, sorted) with pyelftools (a test dependency, via
+   auditwheel) against native-doctor's ELF reader, both from disk, one process.
+2. How many reads (and bytes) native-doctor's ELF reader makes for libstdc++.so.6.
+3. What importing ``email.parser`` costs at start-up (``python -X importtime``), which the
    METADATA header reader avoids.
 """
 
@@ -53,6 +55,26 @@ def _ours(files: list[Path]) -> float:
     return time.perf_counter() - start
 
 
+def _reads(path: Path) -> tuple[int, int, int]:
+    """(reads, bytes read, file size) of one ``read_binary`` of ``path``."""
+    from native_doctor.binary import read_binary
+    from native_doctor.sources._file import FileSource
+
+    class Counting(FileSource):
+        __slots__ = ("read_bytes", "reads")
+
+        def read_at(self, offset: int, length: int) -> bytes:
+            data = super().read_at(offset, length)
+            self.reads += 1
+            self.read_bytes += len(data)
+            return data
+
+    with Counting(path) as source:
+        source.reads = source.read_bytes = 0
+        read_binary(source)
+        return source.reads, source.read_bytes, source.size
+
+
 def _import_cost(module: str) -> float:
     """Cumulative microseconds ``python -X importtime`` reports for ``module``, best of 5."""
     best = float("inf")
@@ -79,6 +101,10 @@ def main() -> int:
     print(
         f"{len(files)} system libraries: pyelftools {theirs:.3f} s, native-doctor {ours:.3f} s, {ratio:.1f}x"
     )
+    libstdcxx = Path("/usr/lib/x86_64-linux-gnu/libstdc++.so.6")
+    if libstdcxx.exists():
+        reads, read_bytes, size = _reads(libstdcxx)
+        print(f"libstdc++.so.6: {reads} reads, {read_bytes / 1024:.0f} KB of {size / 1e6:.1f} MB")
     print(f"import email.parser: {_import_cost('email.parser'):.1f} ms (cumulative, best of 5)")
     return 0
 

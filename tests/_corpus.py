@@ -7,8 +7,13 @@ cache, from a local wheel directory that already holds the identical file, or do
 
 The cache lives outside the repository (see :func:`cache_dir`).  From the command line::
 
-    python tests/_corpus.py list [--include-benchmark]
-    python tests/_corpus.py fetch [--include-benchmark]
+    python tests/_corpus.py list [--include-large] [--include-benchmark]
+    python tests/_corpus.py fetch [--include-large] [--include-benchmark]
+
+The default test run downloads only the small corpus (at most :data:`DEFAULT_BUDGET_BYTES`): a
+file over :data:`LARGE_BYTES` and the benchmark-only wheels form the large corpus, which a test
+fetches only when opted in (``NATIVE_DOCTOR_LARGE_CORPUS=1``, or ``CI=true``); otherwise the test
+skips and says so. Scripts and benchmarks that call :func:`ensure` outside pytest get what they ask.
 
 Tests use :func:`corpus_params` to parametrize over manifest entries::
 
@@ -42,7 +47,9 @@ if TYPE_CHECKING:
     from _pytest.mark.structures import ParameterSet
 
 __all__ = [
+    "DEFAULT_BUDGET_BYTES",
     "FAMILIES",
+    "LARGE_BYTES",
     "LOCAL_WHEEL_DIRS",
     "MANIFEST_PATH",
     "CorpusError",
@@ -51,8 +58,11 @@ __all__ = [
     "corpus_params",
     "ensure",
     "family_for_platforms",
+    "is_large",
+    "large_opted_in",
     "load_manifest",
     "pip_download_args",
+    "require_large",
     "sha256_file",
     "wheels",
 ]
@@ -84,6 +94,11 @@ LOCAL_WHEEL_DIRS: tuple[Path, ...] = (
     Path("/opt/pypi/files"),
     Path("/opt/pypi-more/files"),
 )
+
+#: A corpus file (wheel or sdist) over this size is in the large, opt-in corpus.
+LARGE_BYTES = 20_000_000
+#: What the default test run may download at most (tests/test_corpus_manifest.py checks it).
+DEFAULT_BUDGET_BYTES = 250_000_000
 
 #: Python version handed to pip for wheels tagged only ``py3``/``py2.py3`` (any 3.x works).
 _DEFAULT_PY3 = "3.12"
@@ -304,13 +319,39 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def is_large(entry: CorpusWheel) -> bool:
+    """Whether ``entry`` is in the large corpus (benchmark-only, or over :data:`LARGE_BYTES`)."""
+    return entry.benchmark_only or entry.size > LARGE_BYTES
+
+
+def require_large(what: str) -> None:
+    """In a test run, skip unless opted in to the large corpus (``NATIVE_DOCTOR_LARGE_CORPUS=1``
+    or ``CI=true``); outside pytest (scripts, benchmarks) do nothing."""
+    if "PYTEST_CURRENT_TEST" not in os.environ:
+        return
+    from _toolchain import LARGE_CORPUS, require_opt_in
+
+    require_opt_in(LARGE_CORPUS, f"{what} is in the large corpus")
+
+
+def large_opted_in() -> bool:
+    """Whether this run fetches the large corpus (``NATIVE_DOCTOR_LARGE_CORPUS=1`` or ``CI=true``)."""
+    from _toolchain import LARGE_CORPUS, opted_in
+
+    return opted_in(LARGE_CORPUS)
+
+
 def ensure(entry: CorpusWheel, *, quiet: bool = True) -> Path:
     """A verified local copy of ``entry`` in the cache, fetching it if needed.
 
     Order: the cached file (if its sha256 matches), an identical file in one of the local wheel
     directories (copied), else ``pip download`` from the package index.  Raises
-    :class:`CorpusError` naming the wheel when it cannot be obtained or its hash is wrong.
+    :class:`CorpusError` naming the wheel when it cannot be obtained or its hash is wrong. A test
+    asking for a large wheel skips unless opted in (:func:`require_large`), even when it is cached:
+    the default run must not depend on what an earlier opted-in run left behind.
     """
+    if is_large(entry):
+        require_large(f"{entry.filename} ({_human(entry.size)})")
     cache = cache_dir()
     target = cache / entry.filename
     if _matches(target, entry):
@@ -414,19 +455,26 @@ def _human(size: int) -> str:
     return f"{size / 1e6:,.1f} MB"
 
 
-def _cmd_list(args: argparse.Namespace) -> int:
+def _selected(args: argparse.Namespace) -> list[CorpusWheel]:
     entries = wheels(include_benchmark=args.include_benchmark)
+    if args.include_large or args.include_benchmark:
+        return entries
+    return [w for w in entries if not is_large(w)]
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    entries = _selected(args)
     cache = cache_dir()
     for w in entries:
         cached = "cached" if (cache / w.filename).is_file() else "      "
-        bench = " [benchmark]" if w.benchmark_only else ""
+        bench = " [benchmark]" if w.benchmark_only else " [large]" if is_large(w) else ""
         print(f"{w.family:18} {_human(w.size):>11} {cached} {w.filename}{bench}  ({', '.join(w.tags)})")
     print(f"{len(entries)} wheels, {_human(sum(w.size for w in entries))}; cache: {cache}")
     return 0
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    entries = wheels(include_benchmark=args.include_benchmark)
+    entries = _selected(args)
     total = sum(w.size for w in entries)
     done = 0
     failures: list[str] = []
@@ -461,7 +509,14 @@ def main(argv: list[str] | None = None) -> int:
     ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument(
-            "--include-benchmark", action="store_true", help="include the huge benchmark-only wheels"
+            "--include-large",
+            action="store_true",
+            help=f"include the wheels over {_human(LARGE_BYTES)} (the default test run skips their tests)",
+        )
+        p.add_argument(
+            "--include-benchmark",
+            action="store_true",
+            help="include the huge benchmark-only wheels too (implies --include-large)",
         )
         p.set_defaults(func=func)
     args = parser.parse_args(argv)

@@ -31,7 +31,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from _corpus import LOCAL_WHEEL_DIRS, CorpusError, _locked, cache_dir, sha256_file
+from _corpus import LARGE_BYTES, LOCAL_WHEEL_DIRS, CorpusError, _locked, cache_dir, require_large, sha256_file
 
 __all__ = ["MANIFEST_PATH", "Sdist", "ensure", "load_manifest", "sdists"]
 
@@ -104,6 +104,8 @@ def ensure(entry: Sdist) -> Path:
 
     :raises CorpusError: the file cannot be obtained or does not match its pinned hash.
     """
+    if entry.size > LARGE_BYTES:
+        require_large(f"{entry.filename} ({entry.size / 1e6:.1f} MB)")
     cache = sdist_cache_dir()
     target = cache / entry.filename
     if _matches(target, entry):

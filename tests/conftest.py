@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from _toolchain import require, run
+
+# The longer fuzz campaign the README names: `python -m pytest tests -k fuzz --hypothesis-profile=hostile`.
+# Tests that fix their own ``max_examples`` keep it; the fuzz tests of hostile input (the zip layer,
+# TOML and DepURL parsers, build-file scanners: the tests named test_fuzz_*) take the profile's.
+settings.register_profile(
+    "hostile", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 LIB_C = "int dep_value(void) { return 42; }\n"
 EXT_C = """\
@@ -12,6 +20,15 @@ EXT_C = """\
 extern int dep_value(void);
 int PyInit__ext(void) { puts("x"); return dep_value(); }
 """
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _env_scan_cache_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The environment doctor's scan cache goes to a temporary folder, not the user's cache
+    (child processes inherit the variable)."""
+    import os
+
+    os.environ["NATIVE_DOCTOR_ENV_CACHE"] = str(tmp_path_factory.mktemp("env-scan-cache"))
 
 
 @pytest.fixture(scope="session")

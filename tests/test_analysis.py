@@ -8,6 +8,7 @@ repair tool's traces.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,7 +42,6 @@ GLIBC_NEEDS = {
 
 def _elf(out: Path) -> dict[str, Path]:
     gcc = require("gcc")
-    i686 = require("i686-linux-gnu-gcc")
     done: dict[str, Path] = {}
     for variant in GLIBC_NEEDS:
         done[f"glibc-{variant}"] = out / f"libglibc-{variant}.so"
@@ -54,8 +54,6 @@ def _elf(out: Path) -> dict[str, Path]:
             "-o",
             done[f"glibc-{variant}"],
         )
-    done["i686"] = out / "libi686.so"
-    run(i686, "-shared", "-fPIC", "-DNAME=leaf_value", SRC / "chain.c", "-o", done["i686"])
     done["libleaf"] = out / "libleaf.so"
     run(
         gcc,
@@ -102,6 +100,14 @@ def _elf(out: Path) -> dict[str, Path]:
     return done
 
 
+def _elf_i686(out: Path) -> dict[str, Path]:
+    """The i686 cross build on its own: without that compiler only the cases that use it skip."""
+    i686 = require("i686-linux-gnu-gcc")
+    done = {"i686": out / "libi686.so"}
+    run(i686, "-shared", "-fPIC", "-DNAME=leaf_value", SRC / "chain.c", "-o", done["i686"])
+    return done
+
+
 #: Mach-O leaf dylibs: name -> (clang target, -platform_version).
 MACHO_THIN = {
     "x86_64-10.12": ("x86_64-apple-macos10.12", "macos,10.12,11.0"),
@@ -133,31 +139,20 @@ def _macho(out: Path) -> dict[str, Path]:
     return done
 
 
-def _pe(out: Path) -> dict[str, Path]:
-    done: dict[str, Path] = {}
-    for arch, triple in (("x64", "x86_64-w64-mingw32"), ("x86", "i686-w64-mingw32")):
-        gcc = require(f"{triple}-gcc")
-        (out / arch).mkdir()
-        done[f"dll-{arch}"] = out / arch / "foo.dll"  # the name the extension imports
-        run(
-            gcc,
-            "-shared",
-            "-o",
-            done[f"dll-{arch}"],
-            SRC / "pe_dep.c",
-            f"-Wl,--out-implib,{out / f'libfoo-{arch}.a'}",
-        )
-        done[f"pyd-{arch}"] = out / f"ext-{arch}.pyd"
-        run(
-            gcc,
-            "-shared",
-            "-DONLY_DEP",
-            "-o",
-            done[f"pyd-{arch}"],
-            SRC / "pe_ext.c",
-            out / f"libfoo-{arch}.a",
-        )
-    return done
+#: Each Windows architecture builds with its own MinGW-w64 cross compiler (one missing skips only
+#: the cases that need it).
+PE_TRIPLES = {"x64": "x86_64-w64-mingw32", "x86": "i686-w64-mingw32"}
+
+
+def _pe(arch: str, out: Path) -> dict[str, Path]:
+    gcc = require(f"{PE_TRIPLES[arch]}-gcc")
+    (out / arch).mkdir()
+    dll = out / arch / "foo.dll"  # the name the extension imports
+    implib = out / f"libfoo-{arch}.a"
+    run(gcc, "-shared", "-o", dll, SRC / "pe_dep.c", f"-Wl,--out-implib,{implib}")
+    pyd = out / f"ext-{arch}.pyd"
+    run(gcc, "-shared", "-DONLY_DEP", "-o", pyd, SRC / "pe_ext.c", implib)
+    return {f"dll-{arch}": dll, f"pyd-{arch}": pyd}
 
 
 class _Lazy(dict[str, Path]):
@@ -165,8 +160,10 @@ class _Lazy(dict[str, Path]):
 
     _BUILDERS: ClassVar[dict[str, Callable[[Path], dict[str, Path]]]] = {
         "elf": _elf,
+        "elf-i686": _elf_i686,
         "macho": _macho,
-        "pe": _pe,
+        "pe-x64": functools.partial(_pe, "x64"),
+        "pe-x86": functools.partial(_pe, "x86"),
     }
 
     def __init__(self, factory: pytest.TempPathFactory) -> None:
@@ -185,7 +182,8 @@ class _Lazy(dict[str, Path]):
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> _Lazy:
-    """Every binary, by name (toolchains are required lazily: a case needs only its own)."""
+    """Every binary, by ``builder:name`` (toolchains are required lazily: a case needs only its own
+    builders, so one missing cross compiler skips only the cases of that architecture)."""
     return _Lazy(tmp_path_factory)
 
 
@@ -285,7 +283,12 @@ CASES = [
         repair=(None, ()),
     ),
     TagCase(
-        "mixed-x86_64-i686", ML, {"mypkg/_a.so": "elf:glibc-none", "mypkg/_b.so": "elf:i686"}, (), (), "glibc"
+        "mixed-x86_64-i686",
+        ML,
+        {"mypkg/_a.so": "elf:glibc-none", "mypkg/_b.so": "elf-i686:i686"},
+        (),
+        (),
+        "glibc",
     ),
     # musl: no symbol versions, so never below the claimed musllinux version.
     TagCase(
@@ -337,21 +340,29 @@ CASES = [
     TagCase(
         "win-amd64",
         WIN64,
-        {"mypkg/_ext.pyd": "pe:pyd-x64", "mypkg/foo.dll": "pe:dll-x64"},
+        {"mypkg/_ext.pyd": "pe-x64:pyd-x64", "mypkg/foo.dll": "pe-x64:dll-x64"},
         ("win_amd64",),
         ("x86_64",),
         repair=(None, ()),
     ),
     TagCase(
-        "win32", WIN32, {"mypkg/_ext.pyd": "pe:pyd-x86", "mypkg/foo.dll": "pe:dll-x86"}, ("win32",), ("x86",)
+        "win32",
+        WIN32,
+        {"mypkg/_ext.pyd": "pe-x86:pyd-x86", "mypkg/foo.dll": "pe-x86:dll-x86"},
+        ("win32",),
+        ("x86",),
     ),
     TagCase(
-        "win-mixed-archs", WIN64, {"mypkg/_ext.pyd": "pe:pyd-x64", "mypkg/foo.dll": "pe:dll-x86"}, (), ()
+        "win-mixed-archs",
+        WIN64,
+        {"mypkg/_ext.pyd": "pe-x64:pyd-x64", "mypkg/foo.dll": "pe-x86:dll-x86"},
+        (),
+        (),
     ),
     TagCase(
         "win-delvewheel-layout",
         WIN64,
-        {"mypkg/_ext.pyd": "pe:pyd-x64", "mypkg.libs/foo.dll": "pe:dll-x64"},
+        {"mypkg/_ext.pyd": "pe-x64:pyd-x64", "mypkg.libs/foo.dll": "pe-x64:dll-x64"},
         ("win_amd64",),
         ("x86_64",),
         repair=("delvewheel", ("mypkg.libs/foo.dll",)),

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 from _wheels import make_wheel
-from native_doctor import cli
+from native_doctor import __version__, cli
+from native_doctor.checks.registry import all_checks
 from native_doctor.report.json_report import SCHEMA_VERSION
 
 SCHEMA = json.loads((Path(cli.__file__).parent / "report" / "schema.json").read_text())
@@ -279,3 +285,172 @@ def test_record_that_is_not_csv_is_a_finding(
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert code == 0  # ND112 is a warning
     assert any(f["code"] == "ND112" and "not valid CSV" in f["message"] for f in findings)
+
+
+# --- CLI edges -----------------------------------------------------------------------------------
+
+
+def _child(*argv: str) -> subprocess.Popen[bytes]:
+    """native-doctor in a child process whose stdout is a pipe (closed by the caller)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "native_doctor", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(["explain", "--all"], 0, id="explain-all"),
+        pytest.param(["explain", "--all", "--format", "json"], 0, id="explain-all-json"),
+        pytest.param(["--help"], 0, id="help"),
+        pytest.param(["inspect", "BROKEN"], 1, id="inspect-with-findings-keeps-its-exit-code"),
+    ],
+)
+def test_a_closed_pipe_ends_quietly(broken_wheel: Path, argv: list[str], expected: int) -> None:
+    """`native-doctor explain --all | head -1`: the reader is gone before anything is written."""
+    child = _child(*(str(broken_wheel) if a == "BROKEN" else a for a in argv))
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # no reader: the first write fails with EPIPE
+    with child.stderr:
+        err = child.stderr.read().decode()
+    assert child.wait(timeout=60) == expected
+    assert err == ""
+
+
+def test_head_reads_one_line_and_the_rest_is_dropped_quietly() -> None:
+    proc = subprocess.run(
+        f"{shlex.quote(sys.executable)} -m native_doctor explain --all --format json | head -1; "
+        'echo "status=${PIPESTATUS[0]}"',
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.stdout.splitlines() == ["[", "status=0"]
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_a_closed_pipe_in_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert cli.main(["explain", "--all"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "hint"),
+    [
+        pytest.param("notes.txt", b"some notes\n", "", id="text-file"),
+        pytest.param("demo-1.0.tar.gz", b"\x1f\x8b\x08\x00", "source distribution", id="sdist"),
+        pytest.param("demo-1.0.zip", b"PK\x05\x06" + bytes(18), "source distribution", id="zip-sdist"),
+    ],
+)
+def test_a_file_that_is_not_a_wheel_is_an_input_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, good_wheel: Path, name: str, content: bytes, hint: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    for argv in (["inspect"], ["check", "--no-config"]):
+        assert cli.main([*argv, str(good_wheel), str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: not a wheel: expected a .whl file" in err and hint in err
+        assert "Traceback" not in err
+
+
+def test_a_corrupt_wheel_is_a_finding_and_the_run_goes_on(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, good_wheel: Path
+) -> None:
+    corrupt = tmp_path / "corrupt" / WHEEL
+    corrupt.parent.mkdir()
+    corrupt.write_bytes(good_wheel.read_bytes()[:200])
+    code = cli.main(["check", str(corrupt), str(good_wheel), "--no-config", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [a["path"] for a in doc["artifacts"]] == [str(good_wheel)]
+    assert [(f["code"], f["artifact"]) for f in doc["findings"]] == [("ND001", str(corrupt))]
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_version_flags(capsys: pytest.CaptureFixture[str], flag: str) -> None:
+    assert cli.main([flag]) == 0
+    assert capsys.readouterr().out == f"native-doctor {__version__}\n"
+
+
+def test_env_help_shows_env_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["env", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: native-doctor env ")
+    assert "--path" in out and "--python" in out and "--runtime" in out
+    assert "commands:" not in out  # the overview of every command is `native-doctor --help`
+    assert cli.main(["--help"]) == 0
+    assert "commands:" in capsys.readouterr().out
+
+
+def test_explain_all_is_one_line_per_check(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["explain", "--all"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    checks = all_checks()
+    assert len(lines) == len(checks)
+    for line, check in zip(lines, checks, strict=True):
+        code, name, severity, summary = line.split(maxsplit=3)
+        assert (code, name, severity) == (check.code, check.name, check.severity.value)
+        assert summary.startswith(check.summary)
+
+
+# --- text output -------------------------------------------------------------------------------
+
+
+def test_text_with_several_wheels_names_each_findings_wheel(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, broken_wheel: Path, elf_pair: dict[str, bytes]
+) -> None:
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    truncated = {"other/_x.so": elf_pair["_ext.so"][:100]}
+    other = make_wheel(other_dir, "other-2.0-cp311-cp311-manylinux_2_17_x86_64.whl", truncated)
+    pure = make_wheel(other_dir, "pure-1.0-py3-none-any.whl", {"pure/__init__.py": b""}, root_is_purelib=True)
+    argv = ["check", str(broken_wheel), str(other), str(pure), "--no-config", "--color", "never"]
+    assert cli.main(argv) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert any(line.startswith(f"  ND201 external-library ({broken_wheel.name}): ") for line in out)
+    assert any(line.startswith(f"  ND002 unreadable-binary ({other.name}): ") for line in out)
+    hint = next(line for line in out if line.startswith("why and how to fix: native-doctor explain "))
+    codes = hint.split("explain ", 1)[1].split()
+    listed = {line.split()[0] for line in out if line.startswith("  ND")}
+    assert codes[:2] == ["ND002", "ND201"]  # the errors first, by code
+    assert sorted(codes) == sorted(listed)  # then every other code, once
+    assert out[-1].startswith("2 errors") and out[-1].endswith(" in 3 wheels")
+
+
+def test_text_closes_with_a_verdict_line(capsys: pytest.CaptureFixture[str], good_wheel: Path) -> None:
+    assert cli.main(["inspect", str(good_wheel), "--color", "never"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "no problems found in 1 wheel"
+    assert not any("(demo-1.0" in line for line in out)  # one wheel: findings need not name it
+
+
+def test_output_to_a_fifo_writes_through_and_keeps_the_fifo(good_wheel: Path, tmp_path: Path) -> None:
+    """``-o /dev/null`` (or any non-regular file) is written through: an atomic rename over it
+    would replace the device with a regular file (as root, /dev/null itself)."""
+    import threading
+
+    fifo = tmp_path / "report.pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    assert cli.main(["inspect", str(good_wheel), "--format", "json", "-o", str(fifo)]) == 0
+    reader.join(timeout=30)
+    assert fifo.is_fifo()
+    assert json.loads(received[0])["schema_version"] == SCHEMA_VERSION
+
+
+def test_output_to_dev_null_keeps_the_device(good_wheel: Path) -> None:
+    devnull = Path(os.devnull)
+    assert cli.main(["inspect", str(good_wheel), "--format", "json", "-o", str(devnull)]) == 0
+    assert devnull.is_char_device()

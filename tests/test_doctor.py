@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from native_doctor.doctor import _EXTENSION, _with_conda_meta
 from native_doctor.sources.host import HostFacts
 
@@ -28,3 +30,33 @@ def test_extension_modules_are_told_from_vendored_libraries() -> None:
     libraries = ["numpy.libs/libscipy_openblas64_-32a4b2a6.so", "torch/lib/libtorch_cpu.so", "pkg/libfoo.so"]
     assert all(_EXTENSION.search(p) for p in extensions)
     assert not any(_EXTENSION.search(p) for p in libraries if not p.startswith("numpy.libs"))
+
+
+def test_libraries_loaded_by_name_are_resolved_on_this_host(tmp_path: Path) -> None:
+    """find_library('c') resolves through the ld.so cache; a library nobody has does not, and the
+    check names the search that failed."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the ld.so cache model is Linux's")
+    from native_doctor.checks.registry import run_environment_checks
+    from native_doctor.doctor import examine
+
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    dist_info = site / "demo-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (site / "demo").mkdir()
+    (site / "demo" / "__init__.py").write_text(
+        "import ctypes, ctypes.util\n"
+        "libc = ctypes.CDLL(ctypes.util.find_library('c'))\n"
+        "lib = ctypes.CDLL('libnative-doctor-no-such-library.so.7')\n"
+    )
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    (dist_info / "INSTALLER").write_text("pip\n")
+    (dist_info / "RECORD").write_text("demo/__init__.py,,\n")
+    env = examine([site], use_cache=False)
+    outcomes = {load.call.names: load.found for load in env.runtime_loads}
+    assert outcomes[("c",)] is not None and outcomes[("c",)].startswith("libc.so")
+    assert outcomes[("libnative-doctor-no-such-library.so.7",)] is None
+    [finding] = [f for f in run_environment_checks(env) if f.code == "ND718"]
+    assert "`import demo` fails" in finding.message and "dlopen searched LD_LIBRARY_PATH" in finding.message

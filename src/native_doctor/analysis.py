@@ -16,7 +16,14 @@ from native_doctor.model import Artifact, Dependency, NativeFile, Resolution, Ta
 from native_doctor.platforms import linux, macos, windows
 from native_doctor.platforms.loader import FileIndex, LinuxContext, resolve_all
 
-__all__ = ["BinaryReport", "Inspection", "PlatformSummary", "RepairSummary", "inspect_artifact"]
+__all__ = [
+    "BinaryReport",
+    "Inspection",
+    "PlatformSummary",
+    "PolicyUpgrade",
+    "RepairSummary",
+    "inspect_artifact",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +32,21 @@ class BinaryReport:
 
     native: NativeFile
     dependencies: tuple[Dependency, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyUpgrade:
+    """What stands between a Linux artifact and one policy more compatible than the best it meets
+    (``auditwheel show --json``'s ``policy_upgrades`` entry, same meaning)."""
+
+    #: The policy's platform tag, ``manylinux_2_5_x86_64``.
+    tag: str
+    #: Libraries the binaries need that this policy does not allow and the artifact does not bundle
+    #: (the dynamic loader left out).
+    libs_to_eliminate: tuple[str, ...]
+    #: Per needed library the symbols imported from it that this policy forbids (weak references
+    #: left out; empty when the symbol tables were not read).
+    blacklisted_symbols: Mapping[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +62,10 @@ class PlatformSummary:
     qualifies_for: tuple[str, ...]
     #: Tags claimed by the artifact's name, platform part only (``manylinux_2_17_x86_64``).
     claimed_platforms: tuple[str, ...]
+    #: Linux: for each policy more compatible than the best one met (all of them when none is met),
+    #: what keeps the artifact from it, most compatible first; policies only symbol versions
+    #: keep it from are left out (as auditwheel does).
+    policy_upgrades: tuple[PolicyUpgrade, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +117,14 @@ def inspect_artifact(
     resolved = resolve_all(artifact.native, index, context)
     binaries = tuple(BinaryReport(n, resolved.get(n.path, ())) for n in artifact.native)
     readable = [b for b in binaries if b.native.info is not None]
+    qualifies_for = _qualifies_for(target, libc, readable, claimed)
     platform = PlatformSummary(
         os=target,
         libc=libc,
         archs=_common_archs(readable, target),
-        qualifies_for=_qualifies_for(target, libc, readable, claimed),
+        qualifies_for=qualifies_for,
         claimed_platforms=claimed,
+        policy_upgrades=_policy_upgrades(libc, readable, qualifies_for) if target is TargetOS.LINUX else (),
     )
     return Inspection(artifact, binaries, platform, _repair(artifact, binaries))
 
@@ -189,7 +217,7 @@ def _linux_tags(
     versions = {
         version
         for info in infos
-        for library, needed in info.symbol_versions.items()
+        for library, needed in info.required_symbol_versions.items()
         if not _LOADER.match(library)
         for version in needed
     }
@@ -198,10 +226,69 @@ def _linux_tags(
     if kind == "musl":  # musl has no symbol versioning: never below the lowest claimed version
         claimed_musl = [p[1] for p in map(linux.parse_linux_platform_tag, claimed) if p and p[0] == "musl"]
         floor = min(claimed_musl) if claimed_musl else None
-    best = linux.best_policy(arch, kind, external=external, versions=versions, at_least=floor)
+    family = "manylinux" if kind == "glibc" else "musllinux"
+    best = linux.best_policy(
+        arch,
+        kind,
+        external=external,
+        versions=versions,
+        at_least=floor,
+        allowed=lambda policy: not _blacklisted(binaries, family, policy.libc_version),
+    )
     if best is None:
         return (f"linux_{arch}",)
     return (best.tag(arch), *best.alias_tags(arch))
+
+
+def _policy_upgrades(
+    libc: str | None, binaries: Sequence[BinaryReport], qualifies_for: Sequence[str]
+) -> tuple[PolicyUpgrade, ...]:
+    """auditwheel's ``policy_upgrades``: for each policy more compatible than the best one met,
+    the libraries to eliminate and the forbidden symbols imported, when there are any."""
+    elf = _platform_binaries(binaries, TargetOS.LINUX)
+    archs = {info.arch for info in _infos(elf)}
+    if len(archs) != 1:
+        return ()
+    arch = archs.pop()
+    kind: linux.Libc = "musl" if libc == "musl" else "glibc"
+    best = linux.parse_linux_platform_tag(qualifies_for[0]) if qualifies_for else None
+    family = "manylinux" if kind == "glibc" else "musllinux"
+    upgrades = []
+    for policy in linux.policies(kind):
+        if not policy.supports_arch(arch) or (best is not None and policy.libc_version >= best[1]):
+            continue
+        libs = sorted(
+            {
+                d.name
+                for b in elf
+                for d in b.dependencies
+                if d.resolution is not Resolution.BUNDLED
+                and not _LOADER.match(d.name)
+                and not policy.allows_library(arch, d.name)
+            }
+        )
+        blacklisted = _blacklisted(elf, family, policy.libc_version)
+        if libs or blacklisted:
+            upgrades.append(PolicyUpgrade(policy.tag(arch), tuple(libs), blacklisted))
+    return tuple(upgrades)
+
+
+def _blacklisted(
+    binaries: Sequence[BinaryReport], family: str, version: tuple[int, int]
+) -> Mapping[str, tuple[str, ...]]:
+    """Per DT_NEEDED library (bundled or not, as auditwheel judges it), the forbidden symbols the
+    binaries import from it; weak references are optional and do not count."""
+    found: dict[str, set[str]] = {}
+    for binary in binaries:
+        info = binary.native.info
+        if info is None or not info.deep:
+            continue
+        imported = frozenset(info.required_imported_symbols)
+        for library in info.needed:
+            bad = imported & linux.forbidden_for(family, library, version)
+            if bad:
+                found.setdefault(library, set()).update(bad)
+    return {library: tuple(sorted(names)) for library, names in sorted(found.items())}
 
 
 def _macos_tags(infos: Sequence[BinaryInfo]) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ __all__ = ["entrypoint", "main"]
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 #: Interrupted by Ctrl-C: the shell convention 128 + SIGINT.
 EXIT_INTERRUPTED = 130
-_COMMANDS = ("env", "inspect", "check", "deps", "explain", "repair")
+_COMMANDS = ("env", "inspect", "check", "deps", "explain", "repair", "fuse")
 _SEVERITIES = ("error", "warning", "info")
 _DESCRIPTION = """\
 Find, explain and fix the problems native code causes in Python packaging.
@@ -40,13 +40,22 @@ commands:
   deps       PEP 725 external dependencies: validate, map to a package manager, --check the host,
              or infer a table from build files and binaries
   explain    print the documentation of a check (code or name), or --all
-  repair     graft external libraries into Linux wheels, link to provider wheels, retag (-w DIR)
+  repair     graft external libraries into Linux and macOS wheels, link to provider wheels, retag (-w DIR)
+  fuse       fuse an arm64 and an x86_64 macOS wheel into one universal2 wheel (-w DIR)
 
 exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
 """
 #: The checks ``inspect`` and ``env`` run: reading problems, and needed libraries that nothing in
 #: the artifact or the platform provides (ND201 and the checks that explain special cases of it).
-_BASIC_CHECKS = frozenset({"ND001", "ND002", "ND201", "ND202", "ND203", "ND210", "ND402", "ND502", "ND503"})
+_BASIC_CHECKS = frozenset(
+    {"ND001", "ND002", "ND003", "ND201", "ND202", "ND203", "ND210", "ND402", "ND502", "ND503"}
+)
+
+#: ``native-doctor env --help`` (``native-doctor --help`` gives the overview of every command).
+_ENV_DESCRIPTION = """\
+Examine a Python environment's native files (default: the running interpreter's): simulate each
+extension module's import with the platform's loader rules and report what would fail.
+"""
 
 
 def entrypoint() -> None:
@@ -57,15 +66,24 @@ def entrypoint() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run native-doctor with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    command = args.pop(0) if args and args[0] in _COMMANDS else "env"
+    named = bool(args) and args[0] in _COMMANDS
+    command = args.pop(0) if named else "env"
     parser = _parsers()[command]
+    if named and command == "env":  # `native-doctor env --help`: env's own help, not the overview
+        parser.prog, parser.description = "native-doctor env", _ENV_DESCRIPTION
     try:
         options = parser.parse_args(args)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return EXIT_CLEAN if exc.code in (0, None) else EXIT_USAGE
+    except BrokenPipeError:  # --help into a closed pipe
+        _stdout_closed()
+        return EXIT_CLEAN
     try:
         _check_output(getattr(options, "output", None))
         return int(_RUNNERS[command](options))
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say, no traceback
+        _stdout_closed()
+        return EXIT_CLEAN
     except NativeDoctorError as exc:  # UsageError and unreadable inputs
         _error(str(exc))
         return EXIT_USAGE
@@ -85,13 +103,18 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     env = argparse.ArgumentParser(
         prog="native-doctor", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    env.add_argument("--version", action="version", version=f"native-doctor {__version__}")
+    env.add_argument("-V", "--version", action="version", version=f"native-doctor {__version__}")
     env.add_argument(
         "--path", type=Path, action="append", help="a site-packages directory to examine instead"
     )
     env.add_argument("--python", metavar="PATH", help="examine this interpreter's environment instead")
     env.add_argument(
         "--runtime", action="store_true", help="also import each package in a child process and compare"
+    )
+    env.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every file again (by default unchanged files reuse the last run's results)",
     )
     _add_output_options(env, formats=("text", "json", "sarif", "github"))
     inspect = argparse.ArgumentParser(
@@ -168,7 +191,25 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     explain.add_argument("--format", choices=("text", "json"), default="text")
     parsers = {"env": env, "inspect": inspect, "check": check, "deps": deps, "explain": explain}
     parsers["repair"] = _repair_parser()
+    parsers["fuse"] = _fuse_parser()
     return parsers
+
+
+def _fuse_parser() -> argparse.ArgumentParser:
+    fuse = argparse.ArgumentParser(
+        prog="native-doctor fuse",
+        description="Fuse an arm64 and an x86_64 macOS wheel of one distribution version into one universal2 "
+        "wheel: every binary pair becomes one fat file; other files must be identical. "
+        "Exit 0 fused, 1 cannot fuse (nothing written), 2 usage or input error.",
+    )
+    fuse.add_argument("wheels", nargs=2, type=Path, metavar="WHEEL")
+    fuse.add_argument("-w", "--wheel-dir", type=Path, default=Path("wheelhouse"), help="output folder")
+    fuse.add_argument(
+        "--allow-different", action="store_true", help="keep the arm64 wheel's copy of files that differ"
+    )
+    fuse.add_argument("--dry-run", action="store_true", help="print what would be done; write nothing")
+    fuse.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    return fuse
 
 
 def _repair_parser() -> argparse.ArgumentParser:
@@ -257,6 +298,8 @@ def _read_wheels(
             raise UsageError(f"{path}: is a directory, not a wheel")
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
+        if path.suffix.lower() != ".whl":
+            raise UsageError(f"{path}: not a wheel: expected a .whl file{_what_it_is(path)}")
     inspections: list[Inspection] = []
     findings: list[Finding] = []
     for path in paths:
@@ -272,6 +315,19 @@ def _read_wheels(
         inspections.append(inspection)
         findings.extend(run_checks(inspection, selected))
     return inspections, findings
+
+
+def _what_it_is(path: Path) -> str:
+    """A hint for a file given where a wheel was expected."""
+    name = path.name.lower()
+    if name.endswith((".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz")):
+        return (
+            " (this looks like a source distribution: build a wheel from it, or read its external "
+            "dependencies with `native-doctor deps`)"
+        )
+    if name.endswith(".egg"):
+        return " (eggs are not wheels)"
+    return ""
 
 
 def _run_inspect(options: argparse.Namespace) -> int:
@@ -313,7 +369,13 @@ def _run_env(options: argparse.Namespace) -> int:
         if not directory.is_dir():
             raise UsageError(f"{directory}: not a directory")
     with _progress("examining the environment") as tick:
-        environment = examine(directories, python=options.python, runtime=options.runtime, progress=tick)
+        environment = examine(
+            directories,
+            python=options.python,
+            runtime=options.runtime,
+            progress=tick,
+            use_cache=not options.no_cache,
+        )
     findings = [f for i in environment.distributions for f in run_checks(i, _ENV_ARTIFACT_CHECKS)]
     findings.extend(run_environment_checks(environment))
     extra = {"environment": _environment_json(environment)}
@@ -321,10 +383,26 @@ def _run_env(options: argparse.Namespace) -> int:
         options,
         list(environment.distributions),
         findings,
-        header=_host_summary(environment),
+        header=_host_summary(environment, examined=options.path),
         extra=extra,
         binaries=options.verbose,
+        footer=[_env_verdict(environment, findings)],
     )
+
+
+def _env_verdict(environment: Any, findings: Sequence[Finding]) -> str:
+    """The closing line of ``env``: healthy, or how many errors and warnings."""
+    from native_doctor.checks.registry import Severity
+
+    counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
+    total = len(environment.installed) or len(environment.distributions)
+    where = f"{total} distribution(s)"
+    notes = counts.get(Severity.INFO, 0)
+    if not counts.get(Severity.ERROR, 0) and not counts.get(Severity.WARNING, 0):
+        extra = f" ({notes} note(s) for information)" if notes else ""
+        return f"verdict: healthy: no errors or warnings in {where}{extra}"
+    parts = [f"{counts[s]} {s.value}(s)" for s in (Severity.ERROR, Severity.WARNING) if counts.get(s, 0)]
+    return f"verdict: {', '.join(parts)} in {where}"
 
 
 #: Artifact checks that still apply to an installed distribution (the loader simulation replaces
@@ -332,20 +410,30 @@ def _run_env(options: argparse.Namespace) -> int:
 _ENV_ARTIFACT_CHECKS = frozenset({"ND002"})
 
 
-def _host_summary(environment: Any) -> list[str]:
+def _host_summary(environment: Any, examined: Sequence[Path] | None = None) -> list[str]:
     host = environment.host
     level = f", x86-64-v{host.x86_64_level}" if host.x86_64_level else ""
     libc = f"{host.libc_name} {host.libc_version}" if host.libc_name else "unknown libc"
     threads = " free-threaded" if host.free_threaded else ""
     gpu = f"; NVIDIA driver {host.nvidia_driver}" if host.nvidia_driver else ""
     installers = ", ".join(f"{k} ({v})" for k, v in sorted(host.installers.items())) or "none recorded"
+    python = f"Python {host.python_version}{threads}"
     lines = [
-        f"Python {host.python_version}{threads} ({host.executable}), {host.environment_kind} environment",
+        f"examined folder(s): {', '.join(str(p) for p in examined)} (simulated with {python}, "
+        f"{host.executable})"
+        if examined
+        else f"{python} ({host.executable}), {host.environment_kind} environment",
         f"host: {host.distro_name or host.os_name} {host.machine}, {libc}{level}{gpu}",
         f"site-packages: {', '.join(environment.site_packages)}; installed by: {installers}",
         f"{len(environment.distributions)} distribution(s) carry native files; "
         f"{sum(len(p.extensions) for p in environment.predictions)} extension module(s) simulated",
     ]
+    foreign = sum(len(s.foreign) for s in environment.installed)
+    if foreign:
+        lines.append(
+            f"{foreign} native file(s) for another operating system (such as pip's Windows launchers) "
+            "counted apart, not examined"
+        )
     for probe in environment.runtime:
         state = "ok" if probe.ok else f"FAILED ({probe.signal or probe.error or 'error'})"
         lines.append(f"runtime: import {probe.module}: {state}")
@@ -421,6 +509,12 @@ def _run_explain(options: argparse.Namespace) -> int:
     if options.format == "json":
         sys.stdout.write(json.dumps([as_dict(c) for c in checks], indent=2) + "\n")
         return EXIT_CLEAN
+    if options.all:  # one line per check; `explain CODE` prints the full page
+        width = max(len(c.name) for c in checks)
+        for check in checks:
+            preview = "" if check.status.value == "stable" else f" [{check.status.value}]"
+            print(f"{check.code}  {check.name:<{width}}  {check.severity.value:<7}  {check.summary}{preview}")
+        return EXIT_CLEAN
     for check in checks:
         print(f"{check.code} {check.name} ({check.severity.value}, {check.status.value})")
         print(f"  {check.summary}\n")
@@ -494,8 +588,10 @@ def _deps_text(report: Any) -> str:
     if report.inference is not None:
         lines.append("")
         lines.append("# proposed [external] table (inferred; review before pasting into pyproject.toml)")
-        lines.append(infer.to_toml(report.inference).rstrip())
-    return "\n".join(lines) + "\n"
+        lines.extend(infer.to_toml(report.inference).rstrip().split("\n"))
+    from native_doctor._text import printable
+
+    return "".join(printable(line) + "\n" for line in lines)
 
 
 def _declared(report: Any) -> str:
@@ -538,6 +634,30 @@ def _run_repair(options: argparse.Namespace) -> int:
     return EXIT_FINDINGS if failed else EXIT_CLEAN
 
 
+def _run_fuse(options: argparse.Namespace) -> int:
+    from native_doctor.repair.fuse import fuse_wheels
+    from native_doctor.repair.model import CannotRepair
+    from native_doctor.report.fuse import fuse_json, fuse_text
+
+    for path in options.wheels:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    first, second = options.wheels
+    try:
+        result = fuse_wheels(
+            first, second, options.wheel_dir, allow_different=options.allow_different, dry_run=options.dry_run
+        )
+    except CannotRepair as exc:
+        _error(f"cannot fuse: {exc}")
+        return EXIT_FINDINGS
+    render = fuse_json if options.format == "json" else fuse_text
+    sys.stdout.write(render(result, dry_run=options.dry_run))
+    if result.problem is not None:
+        _error(f"cannot fuse: {result.problem}")
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
 _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": _run_env,
     "inspect": _run_inspect,
@@ -545,6 +665,7 @@ _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "deps": _run_deps,
     "explain": _run_explain,
     "repair": _run_repair,
+    "fuse": _run_fuse,
 }
 
 
@@ -559,6 +680,7 @@ def _report(
     header: Sequence[str] = (),
     extra: dict[str, Any] | None = None,
     binaries: bool = True,
+    footer: Sequence[str] = (),
 ) -> int:
     from native_doctor.checks.registry import Severity
     from native_doctor.report.json_report import document, dumps, sorted_findings
@@ -573,7 +695,7 @@ def _report(
 
         _write(options.output, github.render(findings))
     else:
-        _write_text(options, inspections, findings, header, binaries=binaries)
+        _write_text(options, inspections, findings, header, binaries=binaries, footer=footer)
     threshold = Severity(options.fail_on).rank
     failing = any(f.severity.rank >= threshold for f in findings)
     return EXIT_FINDINGS if failing and not options.exit_zero else EXIT_CLEAN
@@ -595,6 +717,7 @@ def _write_text(
     header: Sequence[str],
     *,
     binaries: bool,
+    footer: Sequence[str] = (),
 ) -> None:
     import io
 
@@ -609,6 +732,8 @@ def _write_text(
         else Console(file=target, no_color=True, soft_wrap=True)
     )
     render(console, inspections, findings, header=header, verbose=options.verbose, binaries=binaries)
+    for line in footer:
+        console.print(line, markup=False, highlight=False)
     if isinstance(target, io.StringIO):
         _write(options.output, target.getvalue())
 
@@ -617,6 +742,8 @@ def _console(stream: Any, color: str) -> Any:
     """A rich console for ``stream``: in ``auto`` mode rich honours NO_COLOR, FORCE_COLOR and TTYs."""
     from rich.console import Console
 
+    if stream is sys.stdout:  # `check ... | head`: the report stops, the exit code still counts
+        stream = _ClosedPipeSafe(stream)
     if color == "always":
         return Console(file=stream, force_terminal=True, soft_wrap=True)
     if color == "never":
@@ -637,7 +764,19 @@ def _check_output(path: Path | None) -> None:
 def _write(path: Path | None, text: str) -> None:
     """Write to stdout, or atomically to ``path`` (a temporary file renamed into place)."""
     if path is None:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader went away: the run's exit code still counts
+            _stdout_closed()
+        return
+    if path.exists() and not path.is_file():
+        # /dev/null, a FIFO, a terminal: write through; renaming over it would replace the device
+        try:
+            with path.open("w", encoding="utf-8") as stream:
+                stream.write(text)
+        except OSError as exc:
+            raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
         return
     import tempfile
 
@@ -670,7 +809,9 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
     from rich.progress import Progress
 
     with Progress(transient=True, console=_console(sys.stderr, "auto")) as bar:
-        task = bar.add_task(label, total=None)
+        from native_doctor.report.text import escape
+
+        task = bar.add_task(escape(label), total=None)
 
         def tick(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -678,5 +819,41 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
         yield tick
 
 
+class _ClosedPipeSafe:
+    """stdout for rich: a closed pipe (EPIPE) ends the output quietly instead of the run."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            _stdout_closed()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            _stdout_closed()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _stdout_closed() -> None:
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout replaced (tests) or already gone
+        pass
+
+
 def _error(message: str) -> None:
-    print(f"native-doctor: error: {message}", file=sys.stderr)
+    """One line on stderr: input-derived text made visible and capped (a 50 MB DepURL is not echoed)."""
+    from native_doctor._text import MESSAGE_LIMIT, printable, shorten
+
+    print(f"native-doctor: error: {printable(shorten(message, MESSAGE_LIMIT))}", file=sys.stderr)

@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from native_doctor._documents import loads_toml
 from native_doctor.errors import UsageError
 
 __all__ = ["Config", "find_pyproject", "load_config"]
@@ -47,7 +48,7 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = loads_toml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: cannot read settings: {exc}") from None
     tool = document.get("tool", {})

@@ -8,23 +8,29 @@ This is the orchestration layer: it calls the sources (I/O) and the pure analysi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
 from native_doctor.analysis import Inspection, inspect_artifact
-from native_doctor.environment import EnvironmentInspection, ImportPrediction
+from native_doctor.binary.model import BinaryInfo
+from native_doctor.environment import EnvironmentInspection, ImportPrediction, RuntimeLoad
 from native_doctor.model import Artifact
 from native_doctor.platforms.loader import FileIndex
-from native_doctor.sources.env import Environment, host_ld_cache, host_libraries, read_environment
+from native_doctor.requirements import unmet_requirements
+from native_doctor.sources.env import DiskState, Environment, host_ld_cache, host_libraries, read_environment
+from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
 from native_doctor.sources.host import HostFacts, read_host_facts
 from native_doctor.sources.ldcache import CacheEntry
-from native_doctor.sources.markers import BinaryMarkers, read_markers
-from native_doctor.sources.runtime import ImportProbe, probe_import, top_level_modules
+from native_doctor.sources.loadnames import LoadCall
+from native_doctor.sources.markers import BinaryMarkers, markers_from_json, markers_to_json, read_markers
+from native_doctor.sources.runtime import ImportProbe, module_of, probe_import, top_level_modules
 
 __all__ = ["examine"]
 
@@ -41,14 +47,20 @@ def examine(
     python: str | None = None,
     runtime: bool = False,
     progress: ProgressCallback | None = None,
+    use_cache: bool = True,
 ) -> EnvironmentInspection:
     """Examine the environment whose site-packages are ``directories``.
 
     :param python: the interpreter that runs the imports (default: this one).
     :param runtime: also import each top-level package in a child process and record what happens.
+    :param use_cache: reuse what an earlier run read from unchanged files (see
+        :mod:`native_doctor.sources.envcache`), and store what this run read.
     """
     interpreter = python or sys.executable
-    environments = [read_environment(d, progress=progress) for d in directories]
+    caches = [EnvCache(d, enabled=use_cache) for d in directories]
+    environments = [
+        read_environment(d, progress=progress, cache=c) for d, c in zip(directories, caches, strict=True)
+    ]
     host = _with_conda_meta(_interpreter_facts(read_host_facts(site_dirs=directories), interpreter))
     cache = host_ld_cache()
     system = host_libraries(cache)
@@ -62,16 +74,34 @@ def examine(
             if dist.native:
                 inspections.append(inspect_artifact(dist, index=index, host_libraries=system))
     distributions = [d for e in environments for d in e.distributions]
-    return EnvironmentInspection(
+    markers, unreadable = _markers(environments, caches)
+    predictions = _predict(environments, interpreter, host, cache, caches)
+    for store in caches:
+        store.save()
+    inspection = EnvironmentInspection(
         host=host,
         site_packages=tuple(str(d) for d in directories),
         distributions=tuple(inspections),
         versions={str(canonicalize_name(d.name)): d.version for d in distributions},
-        top_levels={str(canonicalize_name(d.name)): top_level_modules(d.files) for d in distributions},
-        predictions=_predict(environments, interpreter, host, cache),
-        markers=_markers(environments),
-        runtime=_probe(environments, interpreter) if runtime else (),
+        top_levels={
+            str(canonicalize_name(d.name)): state.top_levels
+            if state is not None
+            else top_level_modules(d.files)
+            for e in environments
+            for d, state in zip(e.distributions, _states(e), strict=True)
+        },
+        predictions=predictions,
+        markers=markers,
+        installed=tuple(s for e in environments for s in e.states),
+        runtime_loads=_resolve_loads(environments, cache),
+        conditional_extensions=_conditional(environments, predictions),
+        unreadable=tuple(u for e in environments for u in e.unreadable) + tuple(unreadable),
     )
+    if not runtime:
+        return inspection
+    unmet = {state.dist_info for state, *_rest in unmet_requirements(inspection)}
+    probes = _probe(environments, interpreter, predictions, markers, unmet)
+    return dataclasses.replace(inspection, runtime=probes)
 
 
 def _absolute(environment: Environment, path: str) -> str:
@@ -91,13 +121,16 @@ def _extensions(environment: Environment, dist: Artifact) -> list[str]:
 
 
 def _predict(
-    environments: Sequence[Environment], python: str, host: HostFacts, cache: Sequence[CacheEntry]
+    environments: Sequence[Environment],
+    python: str,
+    host: HostFacts,
+    cache: Sequence[CacheEntry],
+    stores: Sequence[EnvCache] = (),
 ) -> tuple[ImportPrediction, ...]:
     """One simulated process per distribution: the interpreter starts, then its extensions load."""
     if not sys.platform.startswith("linux") or host.libc_name == "musl":
         return ()  # the Linux simulation models glibc's ld.so; other loaders are not wired up yet
     from native_doctor.platforms.process_linux import (
-        RealFileSystem,
         config_from_host,
         loader_diagnostics,
         simulate,
@@ -107,7 +140,7 @@ def _predict(
     config = config_from_host(
         os.environ, diagnostics=loader_diagnostics(rtld), cache_entries=cache, cwd=str(Path.cwd())
     )
-    fs = RealFileSystem()
+    fs = _KnownFiles(environments, stores[0] if stores else None)
     executable = os.path.realpath(python)
     predictions = []
     for environment in environments:
@@ -123,12 +156,16 @@ def _predict(
 _MARKED_LIBRARY = re.compile(r"(?:openblas|gomp|libomp|iomp|mkl_rt|_multiarray_umath)[^/]*$", re.IGNORECASE)
 
 
-def _markers(environments: Sequence[Environment]) -> dict[str, BinaryMarkers]:
+def _markers(
+    environments: Sequence[Environment], caches: Sequence[EnvCache] = ()
+) -> tuple[dict[str, BinaryMarkers], list[tuple[str, str]]]:
     """Text markers (NumPy target and CPU baseline, pybind11 ABI, OpenBLAS build, OpenMP runtime)
     of extension modules and of BLAS/OpenMP libraries: where they live. Scanning every library
     byte by byte costs seconds on a torch-sized environment (docs/performance.md)."""
     found: dict[str, BinaryMarkers] = {}
-    for environment in environments:
+    unreadable: list[tuple[str, str]] = []
+    for number, environment in enumerate(environments):
+        store = caches[number] if number < len(caches) else None
         for dist in environment.distributions:
             for native in dist.native:
                 if not (
@@ -137,24 +174,277 @@ def _markers(environments: Sequence[Environment]) -> dict[str, BinaryMarkers]:
                     continue
                 path = _absolute(environment, native.install_path)
                 try:
-                    found[path] = read_markers(path)
-                except OSError:
-                    continue
+                    found[path] = _cached_markers(path, store)
+                except OSError as exc:
+                    unreadable.append((path, f"text markers not scanned: {exc.strerror or exc}"))
+    return found, unreadable
+
+
+_FIND_LIBRARY = "ctypes.util.find_library looked in the ld.so cache (ldconfig -p) and LD_LIBRARY_PATH"
+_DLOPEN = "dlopen searched LD_LIBRARY_PATH, the ld.so cache and the default directories"
+
+
+def _resolve_loads(
+    environments: Sequence[Environment], cache: Sequence[CacheEntry]
+) -> tuple[RuntimeLoad, ...]:
+    """Each literal load-by-name call, resolved as ``find_library``/``dlopen`` would on this host
+    (Linux; elsewhere nothing is resolved yet)."""
+    calls = [(e, s, c) for e in environments for s in e.states for c in s.load_calls]
+    if not calls or not sys.platform.startswith("linux"):
+        return ()
+    import platform
+
+    from native_doctor.sources.ldcache import arch_for_machine
+
+    native = arch_for_machine(platform.machine())
+    cached = [entry.name for entry in cache if entry.arch in (native, None)]
+    system = host_libraries(cache)
+    extra: dict[str, str] = {}
+    for folder in (d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d):
+        try:
+            for name in os.listdir(folder):  # noqa: PTH208 - names only
+                extra.setdefault(name, folder)
+        except OSError:
+            continue
+    found: list[RuntimeLoad] = []
+    for environment, state, call in calls:
+        where, searched = None, _DLOPEN
+        for name in call.names:
+            where, searched = _resolve_one(environment, call, name, cached, system, extra)
+            if where is not None:
+                break
+        if searched:
+            found.append(RuntimeLoad(state.name, state.version, state.dist_info, call, where, searched))
+    return tuple(found)
+
+
+def _resolve_one(
+    environment: Environment,
+    call: LoadCall,
+    name: str,
+    cached: Sequence[str],
+    system: dict[str, str],
+    extra: dict[str, str],
+) -> tuple[str | None, str]:
+    """(where ``name`` resolves or None, the search in words); an empty search: not decidable."""
+    if call.mode == "load_library":
+        folder = os.path.dirname(_absolute(environment, call.file))  # noqa: PTH120
+        import sysconfig
+
+        _stem, ext = os.path.splitext(name)  # noqa: PTH122
+        candidates = (
+            [name] if ext else [name + str(sysconfig.get_config_var("EXT_SUFFIX") or ""), name + ".so"]
+        )
+        for candidate in candidates:
+            path = os.path.join(folder, candidate)  # noqa: PTH118
+            if os.path.isfile(path):  # noqa: PTH113
+                return path, ""
+        return None, f"numpy.ctypeslib.load_library looked for {', '.join(candidates)} in {folder}"
+    if call.mode == "find_library":
+        if "/" in name:
+            return None, _FIND_LIBRARY
+        prefix = f"lib{name}."
+        for library in (*cached, *extra):
+            if library.startswith(prefix) and ".so" in library:
+                return library, _FIND_LIBRARY
+        return None, _FIND_LIBRARY
+    if "/" in name:
+        if not name.startswith("/"):
+            return None, ""  # relative to the working directory: cannot be decided here
+        return (name if os.path.isfile(name) else None), f"dlopen opens {name} as given"  # noqa: PTH113
+    if name in extra:
+        return os.path.join(extra[name], name), _DLOPEN  # noqa: PTH118
+    if name in system:
+        return os.path.join(system[name], name), _DLOPEN  # noqa: PTH118
+    return None, _DLOPEN
+
+
+def _conditional(
+    environments: Sequence[Environment], predictions: Sequence[ImportPrediction]
+) -> frozenset[str]:
+    """The failing extension modules whose package imports them only conditionally: every import
+    statement naming them (in the distribution's Python files) is inside a function or a ``try``
+    with handlers (numba's optional ``tbbpool`` threading layer needs a libtbb nobody installs)."""
+    failing: dict[str, list[str]] = {}
+    for prediction in predictions:
+        for extension, result in zip(prediction.extensions, prediction.report.extensions, strict=False):
+            if not result.ok:
+                failing.setdefault(prediction.dist_info, []).append(extension)
+    if not failing:
+        return frozenset()
+    found: set[str] = set()
+    for environment in environments:
+        site = os.fspath(environment.site_packages)
+        for dist in environment.distributions:
+            for extension in failing.get(dist.path, []):
+                module = module_of(os.path.relpath(extension, site))
+                if module is not None and _imported_conditionally(site, dist.files, module):
+                    found.add(extension)
+    return frozenset(found)
+
+
+def _imported_conditionally(site: str, files: Sequence[str], module: str) -> bool:
+    from native_doctor.sources._file import open_regular
+    from native_doctor.sources.loadnames import MAX_SOURCE, import_sites
+
+    sites: list[bool] = []
+    for path in files:
+        if not path.endswith(".py") or path.startswith("../") or "/tests/" in path:
+            continue
+        package = module_of(path.rpartition("/")[0] + "/__init__.py") or ""
+        try:
+            with open_regular(os.path.join(site, path)) as handle:  # noqa: PTH118
+                text = handle.read(MAX_SOURCE + 1) or b""
+        except OSError:
+            continue
+        sites.extend(import_sites(text, module, package))
+    return bool(sites) and all(sites)
+
+
+def _cached_markers(path: str, store: EnvCache | None) -> BinaryMarkers:
+    """The markers of the file at ``path``, from ``store`` while the file is unchanged."""
+    if store is None or not store.enabled:
+        return read_markers(path)
+    key = file_key(path, os.stat(path))  # noqa: PTH116 - the key needs the inode
+    entry = store.get(key)
+    data = entry.get("markers") if entry is not None else None
+    if isinstance(data, dict):
+        try:
+            return markers_from_json(data)
+        except ValueError:
+            pass
+    found = read_markers(path)
+    store.put(key, markers=markers_to_json(found))
     return found
 
 
-def _probe(environments: Sequence[Environment], python: str) -> tuple[ImportProbe, ...]:
-    """Import each top-level package of each distribution with extension modules in a child process."""
-    modules = sorted(
-        {
-            m
-            for e in environments
-            for d in e.distributions
-            if _extensions(e, d)
-            for m in top_level_modules(d.files)
-        }
-    )
-    return tuple(probe_import(module, python=python) for module in modules)
+class _KnownFiles:
+    """The loader simulation's file system: binaries the environment read already are not read
+    again; others (the interpreter, system libraries) come from the scan cache while unchanged."""
+
+    def __init__(self, environments: Sequence[Environment], store: EnvCache | None) -> None:
+        from native_doctor.platforms.process_linux import RealFileSystem
+
+        self._real = RealFileSystem()
+        self._store = store
+        self._known: dict[str, BinaryInfo | None] = {}
+        self._exists: dict[str, bool] = {}
+        self._realpaths: dict[str, str] = {}
+        for environment in environments:
+            for dist in environment.distributions:
+                for native in dist.native:
+                    if native.info is not None:
+                        self._known[_absolute(environment, native.install_path)] = native.info
+
+    def exists(self, path: str) -> bool:
+        if path in self._known:
+            return True
+        found = self._exists.get(path)
+        if found is None:
+            found = self._exists[path] = self._real.exists(path)
+        return found
+
+    def realpath(self, path: str) -> str:
+        found = self._realpaths.get(path)
+        if found is None:
+            found = self._realpaths[path] = self._real.realpath(path)
+        return found
+
+    def binary(self, path: str) -> BinaryInfo | None:
+        if path in self._known:
+            return self._known[path]
+        real = self.realpath(path)
+        if real in self._known:
+            return self._known[real]
+        info = self._from_store(real)
+        self._known[real] = info
+        return info
+
+    def _from_store(self, real: str) -> BinaryInfo | None:
+        if self._store is None or not self._store.enabled:
+            return self._real.binary(real)
+        try:
+            key = file_key(real, os.stat(real))  # noqa: PTH116 - the key needs the inode
+        except OSError:
+            return None
+        entry = self._store.get(key)
+        if entry is not None and "binary" in entry:
+            data = entry["binary"]
+            if data is None:
+                return None
+            try:
+                return binary_from_json(data)
+            except ValueError:
+                pass
+        info = self._real.binary(real)
+        self._store.put(key, binary=None if info is None else binary_to_json(info))
+        return info
+
+
+#: At most this many child imports per run (each starts an interpreter).
+_MAX_PROBES = 300
+
+
+def _probe(
+    environments: Sequence[Environment],
+    python: str,
+    predictions: Sequence[ImportPrediction] = (),
+    markers: Mapping[str, BinaryMarkers] | None = None,
+    unmet: Collection[str] = (),
+) -> tuple[ImportProbe, ...]:
+    """Import, each in a child process: the top-level packages of every distribution with extension
+    modules or with missing files, and every module the static picture flags (an extension the
+    simulation fails to load or built for NumPy 1.x, a module loading a library by name) and, for
+    a distribution with an unmet requirement (``unmet``: ``.dist-info`` paths), each subpackage
+    holding extension modules (``scipy.linalg``: ``import scipy`` alone may load none of them)."""
+    modules: dict[str, None] = {}
+    for environment in environments:
+        for dist, state in zip(environment.distributions, _states(environment), strict=False):
+            if _extensions(environment, dist) or (state is not None and state.missing):
+                modules.update(dict.fromkeys(top_level_modules(dist.files)))
+            if dist.path in unmet:
+                modules.update(dict.fromkeys(_subpackages_with_extensions(dist)))
+            if state is not None:
+                for call in state.load_calls:
+                    found = module_of(call.file)
+                    if found:
+                        modules.setdefault(found, None)
+            if canonicalize_name(dist.name) == "numpy":
+                continue  # NumPy's own modules name numpy.core: not a NumPy-1.x build of a user
+            for native in dist.native:
+                if "test" in native.install_path.rpartition("/")[2]:
+                    continue  # test-only extension modules may refuse a plain import
+                marked = (markers or {}).get(_absolute(environment, native.install_path))
+                if marked is not None and marked.numpy_abi == "1.x":
+                    found = module_of(native.install_path)
+                    if found:
+                        modules.setdefault(found, None)
+    for prediction in predictions:
+        site = os.path.dirname(prediction.dist_info)  # noqa: PTH120
+        for extension, result in zip(prediction.extensions, prediction.report.extensions, strict=False):
+            if not result.ok:
+                found = module_of(os.path.relpath(extension, site))
+                if found:
+                    modules.setdefault(found, None)
+    chosen = sorted(modules)[:_MAX_PROBES]
+    return tuple(probe_import(module, python=python) for module in chosen)
+
+
+def _subpackages_with_extensions(dist: Artifact, limit: int = 12) -> list[str]:
+    """``top.sub`` for each second-level package that holds extension modules, at most ``limit``."""
+    found: dict[str, None] = {}
+    for native in dist.native:
+        if _EXTENSION.search(native.install_path):
+            module = module_of(native.install_path.rpartition("/")[0] + "/__init__.py")
+            if module and module.count(".") >= 1:
+                found.setdefault(".".join(module.split(".")[:2]), None)
+    return list(found)[:limit]
+
+
+def _states(environment: Environment) -> list[DiskState | None]:
+    """The disk state of each distribution of ``environment``, in the same order (None: unowned)."""
+    by_path = {state.dist_info: state for state in environment.states}
+    return [by_path.get(dist.path) for dist in environment.distributions]
 
 
 def _with_conda_meta(host: HostFacts) -> HostFacts:
@@ -165,7 +455,6 @@ def _with_conda_meta(host: HostFacts) -> HostFacts:
     count = sum(1 for _ in meta.glob("*.json")) if meta.is_dir() else 0
     if not count:
         return host
-    import dataclasses
 
     return dataclasses.replace(host, installers={**host.installers, "conda (conda-meta)": count})
 
@@ -175,7 +464,6 @@ def _interpreter_facts(host: HostFacts, python: str) -> HostFacts:
     # Not realpath: two venvs' pythons are links to one base interpreter, yet different environments.
     if Path(python).absolute() == Path(sys.executable).absolute():
         return host
-    import dataclasses
     import json
     import subprocess
 
@@ -187,10 +475,18 @@ def _interpreter_facts(host: HostFacts, python: str) -> HostFacts:
         "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
         "'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix}))"
     )
-    try:
-        proc = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60, check=False)
-        facts = json.loads(proc.stdout)
-    except (OSError, subprocess.SubprocessError, ValueError):
+    from native_doctor.sources.env import INTERPRETER_FACTS
+
+    facts: dict[str, Any] | None = INTERPRETER_FACTS.get(python)
+    if facts is None:
+        try:
+            proc = subprocess.run(
+                [python, "-c", script], capture_output=True, text=True, timeout=60, check=False
+            )
+            facts = json.loads(proc.stdout)
+        except (OSError, subprocess.SubprocessError, ValueError):
+            return host
+    if not isinstance(facts, dict) or not isinstance(facts.get("prefix"), str):
         return host
     kind = "venv" if facts["prefix"] != facts["base_prefix"] else host.environment_kind
     if Path(facts["prefix"], "conda-meta").is_dir():

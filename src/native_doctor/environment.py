@@ -14,11 +14,27 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from native_doctor.analysis import Inspection
     from native_doctor.platforms.process_linux import ProcessReport
+    from native_doctor.sources.env import DiskState
     from native_doctor.sources.host import HostFacts
+    from native_doctor.sources.loadnames import LoadCall
     from native_doctor.sources.markers import BinaryMarkers
     from native_doctor.sources.runtime import ImportProbe
 
-__all__ = ["EnvironmentInspection", "ImportPrediction"]
+__all__ = ["EnvironmentInspection", "ImportPrediction", "RuntimeLoad"]
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeLoad:
+    """A library a distribution's Python code loads by a literal name, resolved on this host."""
+
+    distribution: str
+    version: str
+    dist_info: str
+    call: LoadCall
+    #: Where the name resolves (a path, or the name ``find_library`` returns); None: nowhere.
+    found: str | None
+    #: The search that was made, in words (``"the ld.so cache (ldconfig -p) and LD_LIBRARY_PATH"``).
+    searched: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +69,22 @@ class EnvironmentInspection:
     markers: Mapping[str, BinaryMarkers] = field(default_factory=lambda: MappingProxyType({}))
     #: ``--runtime``: what really happened when each top-level package was imported in a child.
     runtime: tuple[ImportProbe, ...] = ()
+    #: Every distribution read through a RECORD (native or not): requirements and disk state.
+    installed: tuple[DiskState, ...] = ()
+    #: Paths that exist but were not read, with the reason: ``.dist-info`` directories whose
+    #: metadata cannot be read, binaries whose markers cannot be scanned.
+    unreadable: tuple[tuple[str, str], ...] = ()
+    #: Libraries loaded by name from Python code (ctypes, cffi), resolved as this host would.
+    runtime_loads: tuple[RuntimeLoad, ...] = ()
+    #: Absolute paths of extension modules the simulation cannot load that their package imports
+    #: only conditionally (every import of them sits in a function or a ``try``): optional parts.
+    conditional_extensions: frozenset[str] = frozenset()
 
     def absolute(self, inspection: Inspection, path: str) -> str:
         """The absolute path of a file of ``inspection`` given by its RECORD path."""
-        from pathlib import Path
+        import os.path
 
-        return str((Path(inspection.artifact.path).parent / path).resolve(strict=False))
+        # Textual, as the doctor keys its markers (no symbolic link is resolved: one lstat per
+        # path component per call cost more than the rest of the checks together).
+        parent = os.path.dirname(inspection.artifact.path)  # noqa: PTH120 - hot path, strings
+        return os.path.normpath(os.path.join(parent, path))  # noqa: PTH118

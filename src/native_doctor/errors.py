@@ -12,6 +12,7 @@ __all__ = [
     "InvalidExternalMetadata",
     "NativeDoctorError",
     "PolicyDataError",
+    "ReadLimitError",
     "UsageError",
 ]
 
@@ -44,6 +45,14 @@ class InvalidExternalMetadata(NativeDoctorError, ValueError):
     def __init__(self, message: str, *, where: str | None = None) -> None:
         super().__init__(f"{where}: {message}" if where else message)
         self.where = where
+
+
+class ReadLimitError(NativeDoctorError):
+    """One of native-doctor's reading budgets (bytes inflated, members, text size) stopped the work.
+
+    A limit of the reader, not a defect of the input: it becomes a warning saying what was not
+    read, never an error finding.
+    """
 
 
 class PolicyDataError(NativeDoctorError, ValueError):

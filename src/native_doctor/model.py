@@ -119,6 +119,8 @@ class Artifact:
     dll_directories: tuple[str, ...] = ()
     #: RECORD verification, when the source was asked for it (``verify_record=True``).
     record: RecordReport | None = None
+    #: What a reading budget stopped (bytes inflated per archive): said as a warning, never an error.
+    read_limits: tuple[str, ...] = ()
 
 
 class Resolution(StrEnum):

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _corpus import CorpusWheel, ensure, wheels
-from _toolchain import require, run
+from _toolchain import require, run, unavailable
 from native_doctor.binary import BinaryFormat, BinaryInfo, BytesSource, read_binary
 from native_doctor.errors import BinaryFormatError
 
@@ -48,6 +48,7 @@ def shallow_part(info: BinaryInfo) -> BinaryInfo:
         info,
         deep=False,
         imported_symbols=(),
+        weak_imported_symbols=(),
         exported_symbols=(),
         debug_bytes=None,
         imports_by_library=MappingProxyType({}),
@@ -96,9 +97,11 @@ def elf_built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return built
 
 
-def _readelf_symbols(path: Path) -> tuple[set[str], set[str]]:
-    """(imported, exported) per ``readelf --dyn-syms -W`` (which reads .dynsym by section header)."""
+def _readelf_symbol_bindings(path: Path) -> tuple[set[str], set[str], set[str]]:
+    """(imported, imported only with WEAK binding, exported) per ``readelf --dyn-syms -W`` (which
+    reads .dynsym by section header)."""
     imported: set[str] = set()
+    strong: set[str] = set()
     exported: set[str] = set()
     pattern = re.compile(r"^\s*\d+: [0-9a-f]+\s+\S+\s+\w+\s+(\w+)\s+(\w+)\s+(?:\[[^\]]*\]\s+)?(\w+)\s+(\S+)")
     for line in run(require("readelf"), "--dyn-syms", "-W", path).splitlines():
@@ -110,9 +113,11 @@ def _readelf_symbols(path: Path) -> tuple[set[str], set[str]]:
             continue
         if ndx == "UND":
             imported.add(_strip_version(name))
+            if bind != "WEAK":
+                strong.add(_strip_version(name))
         elif vis in ("DEFAULT", "PROTECTED"):
             exported.add(_strip_version(name))
-    return imported, exported
+    return imported, imported - strong, exported
 
 
 def _nm_symbols(path: Path) -> tuple[set[str], set[str]]:
@@ -145,12 +150,14 @@ _ELF_NAMES = [
 @pytest.mark.parametrize("name", _ELF_NAMES)
 def test_elf_synthetic(elf_built: dict[str, Path], name: str) -> None:
     if name not in elf_built:
-        pytest.skip(f"no compiler for {name}")
+        require(_ELF_COMPILERS[name.split("/", maxsplit=1)[0]])  # skips (locally) or fails (CI) with its name
     path = elf_built[name]
     info = deep(path)
     assert info.deep
-    imported, exported = _readelf_symbols(path)
+    imported, weak, exported = _readelf_symbol_bindings(path)
     assert set(info.imported_symbols) == imported
+    assert set(info.weak_imported_symbols) == weak
+    assert "maybe_missing" in weak and "puts" not in weak
     assert set(info.exported_symbols) == exported
     assert list(info.imported_symbols) == sorted(imported)
     assert {"dep_value", "dep_counter", "maybe_missing", "puts"} <= imported
@@ -167,7 +174,7 @@ def test_elf_synthetic(elf_built: dict[str, Path], name: str) -> None:
 def test_elf_compressed_debug_sections_are_zdebug(elf_built: dict[str, Path]) -> None:
     names = run(require("readelf"), "-S", "-W", elf_built["x86_64/zdebug"])
     if ".zdebug_info" not in names:
-        pytest.skip("this ld writes no .zdebug_* sections")
+        unavailable("this ld writes no .zdebug_* sections")
     assert deep(elf_built["x86_64/zdebug"]).debug_bytes == _readelf_debug_bytes(elf_built["x86_64/zdebug"])
 
 
@@ -221,7 +228,7 @@ SYSTEM_FILES = (
 def test_elf_system_files_match_nm(name: str) -> None:
     path = SYSTEM_LIB_DIR / name if "/" not in name else Path(name)
     if not path.exists():
-        pytest.skip(f"{path} is not installed here")
+        unavailable(f"{path} is not installed here")
     info = deep(path)
     imported, exported = _nm_symbols(path)
     assert set(info.imported_symbols) == imported

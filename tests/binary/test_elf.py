@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _toolchain import require, run
+from _toolchain import require, run, unavailable
 from native_doctor.binary import BinaryInfo, BytesSource, FileKind, elf, read_binary
 from native_doctor.binary.elf import read_elf
 from native_doctor.errors import BinaryFormatError
@@ -115,7 +115,7 @@ class Builder:
         if recipe.may_refuse:
             proc = subprocess.run([compiler, *args], cwd=SRC, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
-                pytest.skip(f"the linker refuses to build {name}: {proc.stderr.strip()[-300:]}")
+                unavailable(f"the linker refuses to build {name}: {proc.stderr.strip()[-300:]}")
         else:
             run(compiler, *args, cwd=SRC)
         self._built[name] = out
@@ -314,7 +314,7 @@ SYSTEM_FILES = (
 def _system_file(name: str) -> Path:
     path = SYSTEM_LIB_DIR / name if "/" not in name else Path(name)
     if not path.exists():
-        pytest.skip(f"{path} is not installed here")
+        unavailable(f"{path} is not installed here")
     return path
 
 
@@ -623,7 +623,7 @@ def seeds(builder: Builder) -> list[Seed]:
     if (SYSTEM_LIB_DIR / "libz.so.1").exists():
         paths.append(SYSTEM_LIB_DIR / "libz.so.1")
     if not paths:
-        pytest.skip("no seed binaries")
+        unavailable("no seed binaries (no compiler, no libz.so.1)")
     found = []
     for path in paths:
         source = RecordingSource(path.read_bytes())

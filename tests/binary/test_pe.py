@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _toolchain import require, run
+from _versioninfo import version_resource
 from native_doctor.binary import BinaryFormat, BinaryInfo, FileKind, read_binary
 from native_doctor.binary._bytes import BytesSource
 from native_doctor.binary.pe import MAX_DESCRIPTORS, read_pe
@@ -88,6 +89,15 @@ def _bare(out: Path, target: str, dlltool_machine: str) -> Path:
 @pytest.fixture(scope="session")
 def mingw64(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _mingw(tmp_path_factory.mktemp("pe") / "mingw64", "x86_64-w64-mingw32")
+
+
+@pytest.fixture(scope="session")
+def versioned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """foo.c linked by mingw-w64 gcc with a VERSIONINFO resource, FileVersion 14.51.36260.0."""
+    out = tmp_path_factory.mktemp("versioned")
+    gcc = require("x86_64-w64-mingw32-gcc")
+    run(gcc, "-shared", "-o", out / "versioned.dll", SRC / "foo.c", version_resource(out, 51, 36260))
+    return out / "versioned.dll"
 
 
 @pytest.fixture(scope="session")
@@ -529,6 +539,27 @@ def test_kinds(characteristics: int, optional: bool, kind: FileKind) -> None:
     assert info.kind is kind
 
 
+@pytest.mark.toolchain
+def test_versioninfo_file_version(versioned: Path, mingw64: Path) -> None:
+    """FileVersion from VS_FIXEDFILEINFO, as pycurl's msvcp140 copy carries 14.51.36260.0."""
+    assert read_binary(versioned.read_bytes()).file_version == "14.51.36260.0"
+    assert read_binary((mingw64 / "foo.dll").read_bytes()).file_version is None  # no resources
+
+
+@pytest.mark.toolchain
+def test_malformed_version_resource_is_no_version(versioned: Path) -> None:
+    """Resources take no part in loading: a broken one leaves the rest of the image readable."""
+    data = versioned.read_bytes()
+    layout = _Layout(data)
+    rva, _ = layout.directory(2)
+    start = layout.offset_of(rva)
+    broken = bytearray(data)
+    struct.pack_into("<I", broken, start + 16 + 4, 0x8FFFFFF0)  # RT_VERSION's subdirectory: nowhere
+    info = read_binary(bytes(broken))
+    assert info.file_version is None
+    assert info.needed == read_binary(data).needed
+
+
 def test_linker_version() -> None:
     assert read_binary(_image(linker=(14, 38))).linker_version == "14.38"
     assert read_binary(_image(linker=(2, 40), magic=0x10B, machine=0x14C)).linker_version == "2.40"
@@ -632,7 +663,7 @@ def _fuzz_ranges(data: bytes) -> list[tuple[int, int]]:
     """Byte ranges worth mutating: headers and section table, import/delay-import/export data."""
     layout = _Layout(data)
     ranges = [(0, layout.section_table + 40 * layout.section_count)]
-    for index, span in ((0, 0x80), (1, 0x400), (13, 0x200)):
+    for index, span in ((0, 0x80), (1, 0x400), (2, 0x400), (13, 0x200)):
         rva, size = layout.directory(index)
         if rva:
             # The table itself and what follows it (lookup tables, names).
@@ -685,6 +716,19 @@ def test_fuzz_delay_mutations(
     fuzz_delay_target: tuple[bytes, list[tuple[int, int]]], data: st.DataObject
 ) -> None:
     _parse_or_reject(_mutate(*fuzz_delay_target, data))
+
+
+@pytest.mark.toolchain
+@FUZZ
+@given(data=st.data())
+def test_fuzz_version_resource_mutations(versioned: Path, data: st.DataObject) -> None:
+    original = versioned.read_bytes()
+    mutated = _mutate(original, _fuzz_ranges(original), data)
+    try:
+        info = read_binary(mutated)
+    except BinaryFormatError:
+        return
+    assert info.file_version is None or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", info.file_version)
 
 
 @pytest.mark.toolchain

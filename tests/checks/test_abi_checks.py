@@ -17,13 +17,16 @@ from types import MappingProxyType
 
 import pytest
 
+import _toolchain
 from _corpus import CorpusWheel, ensure, wheels
-from _toolchain import require
+from _toolchain import require, run
+from _wheels import make_wheel
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks.abi import forbidden_for, forbidden_symbols, stable_abi
 from native_doctor.checks.registry import Finding, run_checks
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
+from native_doctor.sources.wheel import read_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 Factory = Callable[[], Inspection]
@@ -273,9 +276,8 @@ def test_stable_abi_data() -> None:
     assert "stable_abi.toml" in document["source"] and document["date"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("abi3info") is None, reason="abi3info is not installed")
 def test_stable_abi_data_matches_abi3info() -> None:
-    import abi3info  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    abi3info = _toolchain.require_module("abi3info")  # abi3audit's dependency
 
     theirs = {
         item.symbol.name: (item.added.major, item.added.minor)
@@ -316,10 +318,10 @@ def _auditwheel_policies(family: str) -> list[dict[str, object]]:
     return [p for p in policies if p["name"] != "linux"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("auditwheel") is None, reason="auditwheel is not installed")
 @pytest.mark.parametrize("family", ["manylinux", "musllinux"])
 def test_forbidden_symbols_agree_with_auditwheel_policies(family: str) -> None:
     """auditwheel's policy files are the oracle: every policy's blacklist, library by library."""
+    _toolchain.require_module("auditwheel")
     policies = _auditwheel_policies(family)
     newest = max(tuple(int(x) for x in str(p["name"]).split("_")[1:3]) for p in policies)
     for policy in policies:
@@ -391,11 +393,12 @@ def test_differential_against_abi3audit(entry: CorpusWheel) -> None:
     inspection = inspect_artifact(artifact)
     findings = list(run_checks(inspection))
     ours_non = {
-        f.member: set((f.detail or "").split(", "))
+        member: set((f.detail or "").split(", "))
         for f in findings
         if f.code == "ND601" and not (f.detail or "").endswith(".dll")
+        for member in f.all_locations  # one finding per cause lists every file
     }
-    ours_version = {f.member: f.detail for f in findings if f.code == "ND602"}
+    ours_version = {member: f.detail for f in findings if f.code == "ND602" for member in f.all_locations}
 
     exe = _abi3audit()
     args = (
@@ -424,3 +427,54 @@ def test_differential_against_abi3audit(entry: CorpusWheel) -> None:
         assert ours_version.get(file.path) == expected_version, file.path
         compared += 1
     assert compared
+
+
+# --- ND604 on real binaries: weak undefined references ----------------------------------------------
+
+FIXTURES = ROOT / "tests" / "fixtures_src"
+
+
+def _weak_tls_wheel(tmp_path: Path, *, strong: bool) -> Inspection:
+    """A manylinux2014 wheel whose extension references ``__cxa_thread_atexit_impl`` as Rust's
+    std does (weak), or as an ordinary global reference with ``strong``."""
+    out = tmp_path / ("strong.so" if strong else "weak.so")
+    flags = ("-DSTRONG",) if strong else ()
+    run(require("gcc"), "-shared", "-fPIC", *flags, FIXTURES / "weak_tls.c", "-o", out)
+    path = make_wheel(
+        tmp_path,
+        "demo-1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        {"demo/_ext.cpython-312-x86_64-linux-gnu.so": out.read_bytes()},
+    )
+    return inspect_artifact(read_wheel(path, deep=True))
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("strong", [False, True], ids=["weak-reference", "global-reference"])
+def test_nd604_skips_weak_undefined_references(tmp_path: Path, strong: bool) -> None:
+    inspection = _weak_tls_wheel(tmp_path, strong=strong)
+    (binary,) = inspection.binaries
+    info = binary.native.info
+    assert info is not None and info.deep
+    assert "__cxa_thread_atexit_impl" in info.imported_symbols
+    assert ("__cxa_thread_atexit_impl" in info.weak_imported_symbols) is not strong
+    assert ("__cxa_thread_atexit_impl" in info.required_imported_symbols) is strong
+    assert "strlen" in info.required_imported_symbols
+    found = codes(inspection, "ND604")
+    if strong:
+        (finding,) = found
+        assert "__cxa_thread_atexit_impl" in finding.message and finding.detail == "libc.so.6"
+    else:
+        assert not found
+
+
+_WEAK_RUST = [pytest.param(w, id=w.filename) for w in wheels() if "weak-undefined" in w.tags]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("entry", _WEAK_RUST)
+def test_nd604_quiet_on_real_rust_wheels_with_weak_references(entry: CorpusWheel) -> None:
+    """Rust's std references ``__cxa_thread_atexit_impl`` weakly; those wheels load on glibc 2.17."""
+    inspection = inspect_artifact(read_wheel(ensure(entry), deep=True))
+    weak = {s for b in inspection.binaries if b.native.info for s in b.native.info.weak_imported_symbols}
+    assert "__cxa_thread_atexit_impl" in weak
+    assert not codes(inspection, "ND604")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from _corpus import ensure, wheels
+from _toolchain import unavailable
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks import dependencies as deps
@@ -215,6 +216,39 @@ def test_the_provider_itself_is_not_reported() -> None:
 # --------------------------------------------------------------------------- ND204-ND209 details
 
 
+@pytest.mark.parametrize(
+    ("files", "how"),
+    [
+        pytest.param(
+            [("demo.libs/libz-aaaaaaaa.so.1", "1234abcd:100"), ("demo.libs/libz.so.1", "1234abcd:100")],
+            "identical copies",
+            id="same-content",
+        ),
+        pytest.param(
+            [
+                ("demo.libs/libgcc_s-2d945d6c.so.1", "11111111:100"),
+                ("demo.libs/libgcc_s-2d945d6c-767fb991.so.1", "22222222:100"),
+            ],
+            "copies of one original file (repair hash 2d945d6c) patched differently",
+            id="one-original-repaired-twice",
+        ),
+        pytest.param(
+            [
+                ("demo.libs/libgfortran-8a9a71bc.so.5", "11111111:100"),
+                ("demo.libs/libgfortran-daac5196.so.5", "22222222:100"),
+            ],
+            "different builds: the copies differ in content",
+            id="different-builds",
+        ),
+    ],
+)
+def test_duplicates_say_how_the_copies_differ(files: list[tuple[str, str]], how: str) -> None:
+    soname = files[0][0].rsplit("/", 1)[-1]
+    inspection = _wheel(*(_file(path, _elf(soname=soname), 100, fp) for path, fp in files))
+    [finding] = _findings("ND204", inspection)
+    assert f"({how})" in finding.message
+
+
 def test_duplicates_by_repair_hash_and_not_deliberate_variants() -> None:
     hashed = _wheel(
         _file("demo.libs/libgfortran-8a9a71bc.so.5.0.0", _elf(soname="libgfortran-8a9a71bc.so.5.0.0"), 1000),
@@ -345,7 +379,7 @@ def test_bundled_cuda_runtime_of_another_major() -> None:
 def _corpus_inspection(name: str, platform_prefix: str = "") -> list[Inspection]:
     found = [w for w in wheels(name=name, include_benchmark=True) if platform_prefix in w.filename]
     if not found:
-        pytest.skip(f"no {name} wheel in the corpus")
+        unavailable(f"no {name} wheel in the corpus")
     return [inspect_artifact(read_wheel(str(ensure(w)))) for w in found]
 
 

@@ -13,7 +13,7 @@ from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks import environment as envchecks
 from native_doctor.checks.registry import Finding, Severity, Status, all_checks, get, run_environment_checks
-from native_doctor.environment import EnvironmentInspection, ImportPrediction
+from native_doctor.environment import EnvironmentInspection, ImportPrediction, RuntimeLoad
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.platforms.loader import FileIndex
 from native_doctor.platforms.process_linux import (
@@ -23,7 +23,9 @@ from native_doctor.platforms.process_linux import (
     Resolution,
     VersionFailure,
 )
+from native_doctor.sources.env import DiskState
 from native_doctor.sources.host import CpuInfo, HostFacts
+from native_doctor.sources.loadnames import LoadCall
 from native_doctor.sources.markers import BinaryMarkers
 
 SITE = "/env/lib/python3.11/site-packages"
@@ -208,6 +210,25 @@ def _missing(name: str = "libfoo.so.1", *others: Inspection) -> EnvironmentInspe
     return _env(demo, *others, predictions=(_prediction(demo, [_load(_abs(EXT), failed)]),))
 
 
+def test_nd701_a_vendored_hash_named_library_is_fixed_by_reinstalling_the_distribution() -> None:
+    name = "libjpeg-6dc8d115.so.62.4.0"
+    demo = _dist("pillow", "11.0", _file(EXT, _elf((name,))))
+    missing = Resolution(name, _abs(EXT), None, "not found", ("/x",), f"{name}: {NOT_FOUND}")
+    env = _env(demo, predictions=(_prediction(demo, [_load(_abs(EXT), missing)]),))
+    state = DiskState("pillow", "11.0", demo.artifact.path, missing=(f"pillow.libs/{name}",))
+    [finding] = _findings("ND701", dataclasses.replace(env, installed=(state,)))
+    assert "pip install --force-reinstall --no-deps pillow" in finding.message
+    assert "apt-file" not in finding.message
+
+
+def test_nd701_an_extension_imported_only_conditionally_is_info() -> None:
+    """numba's tbbpool needs libtbb.so.12, which nobody installs; numba imports it in a function."""
+    env = _missing("libtbb.so.12")
+    env = dataclasses.replace(env, conditional_extensions=frozenset({_abs(EXT)}))
+    [finding] = _findings("ND701", env)
+    assert finding.severity is Severity.INFO and "only conditionally" in finding.message
+
+
 def _loads_fine() -> EnvironmentInspection:
     demo = _dist("demo", "1.0", _file(EXT, _elf(("libfoo.so.1",))))
     found = Resolution("libfoo.so.1", _abs(EXT), "/usr/lib/x86_64-linux-gnu/libfoo.so.1", "ld.so cache")
@@ -284,6 +305,27 @@ def test_nd702_ld_library_path_winner_is_named_with_its_directory() -> None:
     assert "found first through LD_LIBRARY_PATH (in /env/bin/../lib)" in finding.message
     assert "remove /env/bin/../lib from LD_LIBRARY_PATH" in finding.message
     assert "GCC >= 12" in finding.message
+
+
+def test_nd702_one_finding_per_shadowing_copy_naming_every_failing_distribution() -> None:
+    """An LD_LIBRARY_PATH entry with an old libstdc++ breaks many distributions: one cause, one finding."""
+    old = "/opt/old/lib/libstdc++.so.6"
+    start = _exe(Resolution("libstdc++.so.6", PYTHON, old, "LD_LIBRARY_PATH"))
+    dists, predictions = [], []
+    for number, name in enumerate(("alpha", "beta", "gamma")):
+        ext = f"{name}/_ext.cpython-311-x86_64-linux-gnu.so"
+        dist = _dist(name, "1.0", _file(ext))
+        failures = tuple(
+            VersionFailure(v, "libstdc++.so.6", old, _abs(ext))
+            for v in ("GLIBCXX_3.4.29", f"GLIBCXX_3.4.{30 + number}")
+        )
+        dists.append(dist)
+        predictions.append(_prediction(dist, [_load(_abs(ext), failures=failures)], start))
+    [finding] = _findings("ND702", _env(*dists, predictions=tuple(predictions)))
+    assert "importing alpha, beta, gamma (3 distributions) will fail" in finding.message
+    assert "it lacks GLIBCXX_3.4.29, GLIBCXX_3.4.30, GLIBCXX_3.4.31, GLIBCXX_3.4.32" in finding.message
+    assert finding.detail == "GLIBCXX_3.4.32" and finding.artifact == SITE
+    assert "remove /opt/old/lib from LD_LIBRARY_PATH" in finding.message
 
 
 def test_nd702_points_at_an_installed_copy_that_defines_the_version() -> None:
@@ -399,24 +441,69 @@ TORCH_GOMP = ("torch", "torch/lib/libgomp-a34b3233.so.1", "libgomp-a34b3233.so.1
 SKLEARN_GOMP = ("scikit-learn", "scikit_learn.libs/libgomp-e985bcbb.so.1.0.0", "libgomp-e985bcbb.so.1.0.0")
 
 
-def test_nd704_two_libgomp_copies_in_two_distributions() -> None:
+def test_nd704_two_libgomp_copies_in_two_distributions_are_info() -> None:
     [finding] = _findings("ND704", _openmp_env(TORCH_GOMP, SKLEARN_GOMP))
     assert finding.artifact == SITE
+    assert finding.severity is Severity.INFO
     assert finding.detail == "OpenMP runtime: libgomp"
     assert (
         "scikit_learn.libs/libgomp-e985bcbb.so.1.0.0 (libgomp, 1,234,567 bytes, scikit-learn)"
         in finding.message
     )
-    assert "oversubscription" in finding.message and "fork()" in finding.message
+    assert "no action is needed" in finding.message and "fork()" in finding.message
 
 
-def test_nd704_libomp_with_libiomp5_is_called_out_as_error_15() -> None:
-    env = _openmp_env(
-        ("torch", "torch/lib/libomp.so", "libomp.so"),
-        ("intel-openmp", "intel_openmp/lib/libiomp5.so", "libiomp5.so"),
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        pytest.param(
+            ("torch", "torch/lib/libomp.so", "libomp.so"),
+            ("intel-openmp", "intel_openmp/lib/libiomp5.so", "libiomp5.so"),
+            id="llvm+intel",
+        ),
+        pytest.param(
+            TORCH_GOMP, ("intel-openmp", "intel_openmp/lib/libiomp5.so", "libiomp5.so"), id="gnu+intel"
+        ),
+        pytest.param(SKLEARN_GOMP, ("lightgbm", "lightgbm/lib/libomp.so", "libomp.so"), id="gnu+llvm"),
+    ],
+)
+def test_nd704_two_openmp_implementations_are_a_warning_naming_the_pair(
+    first: tuple[str, str, str], second: tuple[str, str, str]
+) -> None:
+    [finding] = _findings("ND704", _openmp_env(first, second))
+    assert finding.severity is Severity.WARNING
+    assert "OMP: Error #15" in finding.message
+    assert f"{first[1]} (" in finding.message and f"{second[1]} (" in finding.message
+
+
+def test_nd704_identical_copies_count_once() -> None:
+    """numpy and scipy both vendor libgfortran-040039e1 (same content): one runtime, no finding."""
+    same = "libgfortran-040039e1-0352e75f.so.5.0.0"
+    env = _openmp_env(("numpy", f"numpy.libs/{same}", same), ("scipy", f"scipy.libs/{same}", same))
+    assert _findings("ND704", env) == []
+
+
+def test_nd704_counts_the_system_copy_the_loader_maps() -> None:
+    """lightgbm links the system libgomp.so.1; scikit-learn vendors its own: two builds, info."""
+    lightgbm = _dist("lightgbm", "4.0", _file("lightgbm/lib/lib_lightgbm.so", _elf(("libgomp.so.1",))))
+    sklearn = _dist("scikit-learn", "1.0", _file(SKLEARN_GOMP[1], _elf(soname=SKLEARN_GOMP[2])))
+    system = LoadedObject(
+        "/usr/lib/x86_64-linux-gnu/libgomp.so.1",
+        "libgomp.so.1",
+        _elf(soname="libgomp.so.1"),
+        None,
+        "ld.so cache",
     )
+    prediction = _prediction(lightgbm, [_load(_abs("lightgbm/lib/lib_lightgbm.so"))])
+    prediction = dataclasses.replace(
+        prediction, report=dataclasses.replace(prediction.report, loaded=(system,))
+    )
+    env = _env(lightgbm, sklearn, predictions=(prediction,))
     [finding] = _findings("ND704", env)
-    assert "mixed implementations" in finding.message and "OMP: Error #15" in finding.message
+    assert finding.severity is Severity.INFO
+    assert (
+        "/usr/lib/x86_64-linux-gnu/libgomp.so.1 (libgomp, the system copy the loader maps)" in finding.message
+    )
 
 
 def test_nd704_numpy_and_scipy_openblas_copies() -> None:
@@ -433,6 +520,7 @@ def test_nd704_numpy_and_scipy_openblas_copies() -> None:
     findings = {f.detail: f for f in _findings("ND704", env)}
     assert set(findings) == {"BLAS/LAPACK library: scipy-openblas", "Fortran runtime: libgfortran"}
     assert "thread pool" in findings["BLAS/LAPACK library: scipy-openblas"].message
+    assert {f.severity for f in findings.values()} == {Severity.INFO}
 
 
 def test_nd704_quiet_for_copies_inside_one_distribution() -> None:
@@ -548,9 +636,38 @@ def test_nd707_pure_python_flavours_by_name() -> None:
 SKLEARN_TREE = "sklearn/tree/_tree.cpython-311-x86_64-linux-gnu.so"
 
 
-def _numpy_env(numpy: str, markers: BinaryMarkers) -> EnvironmentInspection:
-    sklearn = _dist("scikit-learn", "1.3.2", _file(SKLEARN_TREE), requires=("numpy>=1.17.3",))
+def _numpy_env(
+    numpy: str, markers: BinaryMarkers, requires: tuple[str, ...] = ("numpy>=1.17.3",)
+) -> EnvironmentInspection:
+    sklearn = _dist("scikit-learn", "1.3.2", _file(SKLEARN_TREE), requires=requires)
     return _env(sklearn, versions={"numpy": numpy}, markers={_abs(SKLEARN_TREE): markers})
+
+
+def test_nd708_a_conditional_extension_for_a_newer_numpy_is_info() -> None:
+    """h5py ships _npystrings built for NumPy 2 and imports it only under NumPy >= 2."""
+    strings, conv = (
+        "h5py/_npystrings.cpython-311-x86_64-linux-gnu.so",
+        "h5py/_conv.cpython-311-x86_64-linux-gnu.so",
+    )
+    h5py = _dist("h5py", "3.16.0", _file(strings), _file(conv))
+    markers = {
+        _abs(strings): BinaryMarkers(numpy_abi="2.x", numpy_target="2.0"),
+        _abs(conv): BinaryMarkers(numpy_abi="2.x", numpy_target="1.21"),
+    }
+    [finding] = _findings("ND708", _env(h5py, versions={"numpy": "1.26.4"}, markers=markers))
+    assert finding.severity is Severity.INFO and "conditional" in finding.message
+    assert finding.member == strings
+
+
+def test_nd708_quotes_the_requirement_whose_markers_match() -> None:
+    requires = (
+        "numpy<1.25; python_version < '3.0'",
+        "numpy>=1.19.5; python_version >= '3.9'",
+        "numpy[extra]>=1; extra == 'test'",
+    )
+    [finding] = _findings("ND708", _numpy_env("2.0.2", BinaryMarkers(numpy_abi="1.x"), requires))
+    assert "'numpy>=1.19.5; python_version >= '3.9''" in finding.message
+    assert "numpy<1.25" not in finding.message
 
 
 def test_nd708_numpy_1x_module_under_numpy_2() -> None:
@@ -688,6 +805,193 @@ def test_nd711_quiet_for_a_false_value(value: str) -> None:
     assert _findings("ND711", _env(host=_host(env_vars={"KMP_DUPLICATE_LIB_OK": value}))) == []
 
 
+# --------------------------------------------------------------------------- ND713-ND717
+
+
+def _installed(
+    *states: DiskState, versions: Mapping[str, str] | None = None, **changes: object
+) -> EnvironmentInspection:
+    known = {s.name: s.version for s in states}
+    known.update(versions or {})
+    env = _env(versions=known)
+    return dataclasses.replace(env, installed=states, **changes)  # type: ignore[arg-type]
+
+
+def _state(name: str, version: str = "1.0", **fields: object) -> DiskState:
+    return DiskState(name, version, f"{SITE}/{name}-{version}.dist-info", **fields)  # type: ignore[arg-type]
+
+
+PANDAS = _state("pandas", "3.1.0", requires_dist=("numpy>=2.0.2",), has_extensions=True)
+
+
+def test_nd713_unmet_requirement_on_a_native_dependency_is_an_error() -> None:
+    [finding] = _findings("ND713", _installed(PANDAS, versions={"numpy": "1.24.4"}))
+    assert finding.severity is Severity.ERROR and finding.detail == "numpy>=2.0.2"
+    assert "pandas 3.1.0 requires 'numpy>=2.0.2', but numpy 1.24.4 is installed" in finding.message
+    assert "pip install 'numpy>=2.0.2'" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("state", "versions", "severity"),
+    [
+        pytest.param(
+            _state("pandas", "2.2", requires_dist=("python-dateutil>=2.8",), has_extensions=True),
+            {},
+            Severity.WARNING,
+            id="pure-dependency-missing",
+        ),
+        pytest.param(
+            _state("seaborn", "0.13", requires_dist=("numpy>=1.20",)),
+            {"numpy": "1.19.5"},
+            Severity.WARNING,
+            id="pure-dependent-on-numpy",
+        ),
+        pytest.param(PANDAS, {}, Severity.ERROR, id="native-dependency-missing"),
+    ],
+)
+def test_nd713_severity_by_what_breaks(
+    state: DiskState, versions: dict[str, str], severity: Severity
+) -> None:
+    [finding] = _findings("ND713", _installed(state, versions=versions))
+    assert finding.severity is severity
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "numpy<1; python_version < '3.0'",
+        "pytest; extra == 'test'",
+        "pywin32>=300; sys_platform == 'win32'",
+        "numpy>=2.0.2",
+        "numpy>=2.1.0rc1",
+    ],
+    ids=["marker-false", "extra-only", "other-platform", "met", "prerelease-spec"],
+)
+def test_nd713_quiet_when_the_requirement_does_not_apply_or_is_met(line: str) -> None:
+    state = _state("demo", requires_dist=(line,), has_extensions=True)
+    assert _findings("ND713", _installed(state, versions={"numpy": "2.1.0"})) == []
+
+
+def test_nd714_missing_files_of_an_import_package_name_the_fix() -> None:
+    state = _state("opencv-python-headless", "4.10.0.84", missing=("cv2/__init__.py", "cv2/cv2.abi3.so"))
+    env = _installed(state, top_levels=MappingProxyType({"opencv-python-headless": ("cv2",)}))
+    [finding] = _findings("ND714", env)
+    assert finding.severity is Severity.ERROR and finding.detail == "cv2"
+    assert "`import cv2` fails" in finding.message
+    assert "pip install --force-reinstall --no-deps opencv-python-headless" in finding.message
+
+
+def test_nd714_a_missing_vendored_library_is_an_error() -> None:
+    state = _state("pillow", "11.0", missing=("pillow.libs/libjpeg-6dc8d115.so.62.4.0",))
+    env = _installed(state, top_levels=MappingProxyType({"pillow": ("PIL",)}))
+    [finding] = _findings("ND714", env)
+    assert finding.severity is Severity.ERROR and "imports of `PIL` that load them fail" in finding.message
+
+
+def test_nd714_missing_scripts_only_is_a_warning() -> None:
+    state = _state("demo", missing=("../../../bin/demo",))
+    env = _installed(state, top_levels=MappingProxyType({"demo": ("demo",)}))
+    [finding] = _findings("ND714", env)
+    assert finding.severity is Severity.WARNING
+
+
+def test_nd715_modified_native_file() -> None:
+    state = _state("demo", modified=(("demo/_x.abi3.so", "sha256 digest differs from RECORD"),))
+    [finding] = _findings("ND715", _installed(state))
+    assert finding.member == "demo/_x.abi3.so" and "force-reinstall --no-deps demo" in finding.message
+
+
+def test_nd716_and_nd717_report_what_was_not_read() -> None:
+    state = _state(
+        "evil",
+        outside=("../../../../etc/passwd", "/proc/self/mem"),
+        unreadable=(("evil/_x.so", "a named pipe (FIFO), not opened"),),
+    )
+    [outside] = _findings("ND716", _installed(state))
+    assert "../../../../etc/passwd" in outside.message and "/proc/self/mem" in outside.message
+    [unread] = _findings(
+        "ND717",
+        _installed(
+            state, unreadable=((f"{SITE}/x-1.dist-info", "METADATA cannot be read: Permission denied"),)
+        ),
+    )[:1]
+    assert unread.severity is Severity.INFO and "FIFO" in unread.message
+
+
+def test_nd712_one_finding_per_package_and_cause_quoting_the_root_cause() -> None:
+    from native_doctor.sources.runtime import ImportProbe
+
+    def failed(module: str) -> ImportProbe:
+        error = "ImportError: Unable to import required dependencies"
+        return ImportProbe(
+            module, False, 1, None, error, (), 0.1, root_cause="ValueError: numpy.dtype size changed"
+        )
+
+    env = dataclasses.replace(
+        _loads_fine(),
+        top_levels=MappingProxyType({"scipy": ("scipy",)}),
+        runtime=(failed("scipy.linalg"), failed("scipy.fft"), failed("scipy.io")),
+    )
+    [finding] = _findings("ND712", env)
+    assert "`import scipy.linalg`, `import scipy.fft`, `import scipy.io` each failed" in finding.message
+    assert "root cause: ValueError: numpy.dtype size changed" in finding.message
+
+
+def test_nd712_a_child_that_could_not_start_is_not_an_import_failure() -> None:
+    from native_doctor.sources.runtime import ImportProbe
+
+    probe = ImportProbe("demo", False, None, None, "cannot run /x/python: [Errno 2]", (), 0.0)
+    env = dataclasses.replace(
+        _loads_fine(), top_levels=MappingProxyType({"demo": ("demo",)}), runtime=(probe,)
+    )
+    [finding] = _findings("ND712", env)
+    assert finding.severity is Severity.INFO and finding.detail == "not-probed"
+
+
+def test_nd712_an_optional_module_failing_is_info() -> None:
+    from native_doctor.sources.runtime import ImportProbe
+
+    probe = ImportProbe("demo._ext", False, 1, None, "ImportError: libtbb.so.12: cannot open", (), 0.1)
+    env = dataclasses.replace(_loads_fine(), runtime=(probe,), conditional_extensions=frozenset({_abs(EXT)}))
+    [finding] = _findings("ND712", env)
+    assert finding.severity is Severity.INFO and "optional module" in finding.message
+
+
+# --------------------------------------------------------------------------- ND718
+
+
+def _loads(call: LoadCall, found: str | None = None) -> EnvironmentInspection:
+    load = RuntimeLoad(
+        "sounddevice", "0.5.6", f"{SITE}/sounddevice-0.5.6.dist-info", call, found, "searched X"
+    )
+    return dataclasses.replace(_env(), runtime_loads=(load,))
+
+
+def _call(file: str = "sounddevice.py", *, at_import: bool = True, raises: bool = False) -> LoadCall:
+    return LoadCall(file, 69, "_find_library", "find_library", ("portaudio",), at_import, False, None, raises)
+
+
+@pytest.mark.parametrize(
+    ("call", "severity", "effect"),
+    [
+        (_call(), Severity.ERROR, "`import sounddevice` fails"),
+        (_call("pkg/sub/mod.py"), Severity.WARNING, "`import pkg.sub.mod` fails"),
+        (
+            _call("pyzbar/zbar_library.py", at_import=False, raises=True),
+            Severity.WARNING,
+            "raises ImportError",
+        ),
+        (_call("pkg/util.py", at_import=False), Severity.INFO, "fails when it runs"),
+    ],
+    ids=["top-level-module", "submodule", "loader-raising-importerror", "in-a-function"],
+)
+def test_nd718_graded_by_when_the_call_runs(call: LoadCall, severity: Severity, effect: str) -> None:
+    [finding] = _findings("ND718", _loads(call))
+    assert finding.severity is severity and effect in finding.message
+    assert "loads 'portaudio' by name" in finding.message and "searched X" in finding.message
+    assert "apt-file search libportaudio.so" in finding.message
+
+
 # --------------------------------------------------------------------------- the table
 
 EnvFactory = Callable[[], EnvironmentInspection]
@@ -731,6 +1035,27 @@ ENV_CASES: dict[str, tuple[EnvFactory, EnvFactory]] = {
         ),
     ),
     "ND710": (lambda: _numpy_baseline(1, V1_FLAGS), lambda: _numpy_baseline(3, V3_FLAGS)),
+    "ND713": (
+        lambda: _installed(PANDAS, versions={"numpy": "1.24.4"}),
+        lambda: _installed(PANDAS, versions={"numpy": "2.4.0"}),
+    ),
+    "ND714": (
+        lambda: _installed(_state("demo", missing=("demo/__init__.py",))),
+        lambda: _installed(_state("demo")),
+    ),
+    "ND715": (
+        lambda: _installed(_state("demo", modified=(("demo/_x.so", "size differs"),))),
+        lambda: _installed(_state("demo")),
+    ),
+    "ND716": (
+        lambda: _installed(_state("demo", outside=("/proc/self/mem",))),
+        lambda: _installed(_state("demo")),
+    ),
+    "ND717": (
+        lambda: _installed(_state("demo", unreadable=(("demo/x.so", "Permission denied"),))),
+        lambda: _installed(_state("demo")),
+    ),
+    "ND718": (lambda: _loads(_call()), lambda: _loads(_call(), found="libportaudio.so.2")),
     "ND711": (
         lambda: _env(host=_host(env_vars={"KMP_DUPLICATE_LIB_OK": "True"})),
         lambda: _env(host=_host(env_vars={"OMP_NUM_THREADS": "4"})),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from _corpus import ensure, wheels
-from _toolchain import require, run
+from _toolchain import require, run, unavailable
 from _wheels import make_wheel
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
@@ -20,7 +20,7 @@ from native_doctor.checks.linux import (
     leaving_rpath_entries,
     vendored_cxx_exports,
 )
-from native_doctor.checks.registry import Finding, run_checks
+from native_doctor.checks.registry import Finding, Severity, run_checks
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.sources.wheel import read_wheel
 
@@ -205,6 +205,70 @@ def test_cxx_exports_of_the_extension_itself_are_not_reported() -> None:
     assert _codes(inspection, "ND305") == []
 
 
+@pytest.mark.parametrize(
+    ("needed", "kind", "platform", "severity"),
+    [
+        pytest.param((), FileKind.SHARED_LIBRARY, "manylinux_2_17_x86_64", Severity.INFO, id="needs-nothing"),
+        pytest.param(
+            ("libc.so.6",), FileKind.SHARED_LIBRARY, "manylinux_2_17_x86_64", Severity.INFO, id="libc"
+        ),
+        pytest.param(
+            ("libc.so.6", "ld-linux-x86-64.so.2"),
+            FileKind.SHARED_LIBRARY,
+            "manylinux_2_17_x86_64",
+            Severity.INFO,
+            id="libc-and-loader",
+        ),
+        pytest.param(
+            ("libm.so.6", "libc.so.6"),
+            FileKind.SHARED_LIBRARY,
+            "manylinux_2_17_x86_64",
+            Severity.WARNING,
+            id="libm-is-searched",
+        ),
+        pytest.param(
+            ("libc.so.6",),
+            FileKind.EXECUTABLE,
+            "manylinux_2_17_x86_64",
+            Severity.WARNING,
+            id="executable-searches-for-libc",
+        ),
+        pytest.param(
+            ("libc.so", "libm.so.6"),
+            FileKind.SHARED_LIBRARY,
+            "musllinux_1_2_x86_64",
+            Severity.INFO,
+            id="musl-reserved-names",
+        ),
+        pytest.param(
+            ("libgcc_s.so.1", "libc.so"),
+            FileKind.SHARED_LIBRARY,
+            "musllinux_1_2_x86_64",
+            Severity.WARNING,
+            id="musl-libgcc",
+        ),
+    ],
+)
+def test_rpath_leak_severity_by_effect(
+    needed: tuple[str, ...], kind: FileKind, platform: str, severity: Severity
+) -> None:
+    """An entry no dependency can use is info: Python has loaded libc and ld.so before any module."""
+    info = _elf(kind=kind, needed=needed, runpath=("/home/runner/work/demo/build/lib",))
+    native = (NativeFile(EXT, EXT, 100, None, info),)
+    artifact = Artifact(
+        kind=ArtifactKind.WHEEL,
+        path=f"demo-1.0-cp311-cp311-{platform}.whl",
+        name="demo",
+        version="1.0",
+        claimed_tags=(f"cp311-cp311-{platform}",),
+        files=(EXT,),
+        native=native,
+    )
+    (finding,) = _codes(inspect_artifact(artifact), "ND301")
+    assert finding.severity is severity
+    assert ("no dependency of it can use the entry" in finding.message) is (severity is Severity.INFO)
+
+
 # --- real binaries -----------------------------------------------------------------------------
 
 BASE_C = "int base_value(void) { return 42; }\n"
@@ -234,6 +298,25 @@ def test_real_rpath_leak(tmp_path: Path, elf_pair: dict[str, bytes]) -> None:
 
 
 @pytest.mark.toolchain
+def test_real_rpath_leak_severity_by_effect(tmp_path: Path) -> None:
+    """The same build RPATH: info on a module that needs only libc, a warning on one whose
+    dependency ld.so looks for there."""
+    rpath = "-Wl,-rpath,/home/runner/build/lib"
+    _build(tmp_path, "libdep.so.1", BASE_C, "-Wl,-soname,libdep.so.1")
+    user = "int base_value(void);\nint twice(void) { return 2 * base_value(); }\n"
+    needs_dep = _build(
+        tmp_path, "_user.so", user, rpath, "-Wl,--no-as-needed", f"-L{tmp_path}", "-l:libdep.so.1"
+    )
+    libc_only = _build(
+        tmp_path, "_ext.so", "#include <string.h>\nsize_t n(const char *s) { return strlen(s); }\n", rpath
+    )
+    (tmp_path / "w").mkdir()
+    inspection = _read(tmp_path / "w", {EXT: libc_only, "demo/_user.so": needs_dep})
+    severity = {f.member: f.severity for f in _codes(inspection, "ND301")}
+    assert severity == {EXT: Severity.INFO, "demo/_user.so": Severity.WARNING}
+
+
+@pytest.mark.toolchain
 @pytest.mark.parametrize(("flag", "fires"), [("-Wl,-z,execstack", True), ("-Wl,-z,noexecstack", False)])
 def test_real_executable_stack(tmp_path: Path, flag: str, fires: bool) -> None:
     inspection = _read(tmp_path, {EXT: _build(tmp_path, "_ext.so", BASE_C, flag)})
@@ -257,7 +340,7 @@ def test_real_text_relocations(tmp_path: Path) -> None:
     ]
     proc = subprocess.run(args, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        pytest.skip(f"the linker refuses text relocations: {proc.stderr.strip()[-200:]}")
+        unavailable(f"the linker refuses text relocations: {proc.stderr.strip()[-200:]}")
     bad = _read(tmp_path, {EXT: (tmp_path / "t.so").read_bytes()})
     assert [f.member for f in _codes(bad, "ND303")] == [EXT]
     (tmp_path / "pic").mkdir()
@@ -280,8 +363,7 @@ def test_real_debug_info(tmp_path: Path, flags: tuple[str, ...], fires: bool) ->
     inspection = _read(tmp_path, {EXT: data})
     info = inspection.binaries[0].native.info
     assert info is not None
-    if not info.deep or info.debug_bytes is None:
-        pytest.skip("deep reading of ELF debug sections is not available")
+    assert info.deep and info.debug_bytes is not None  # check reads deeply: no reason to skip
     assert bool(_codes(inspection, "ND304")) is fires
 
 
@@ -304,8 +386,7 @@ def test_real_exported_cxx_symbols(tmp_path: Path, flags: tuple[str, ...], fires
     inspection = _read(tmp_path, {LIB: lib})
     info = inspection.binaries[0].native.info
     assert info is not None
-    if not info.deep or not info.exported_symbols:
-        pytest.skip("deep reading of ELF dynamic symbols is not available")
+    assert info.deep and info.exported_symbols  # check reads deeply: no reason to skip
     findings = list(exported_cxx_symbols.function(inspection)) if exported_cxx_symbols.function else []
     assert bool(findings) is fires
     if fires:

@@ -156,6 +156,20 @@ def test_unused_build_rpath_is_reported_once_per_entry() -> None:
     assert finding.detail == entry and finding.message.startswith("5 files")
 
 
+def test_unused_build_rpaths_shared_by_many_files_are_one_finding() -> None:
+    """scipy's macOS wheel: the same three build-machine entries in each of 22 files (was 3 findings)."""
+    entries = (
+        "/Users/runner/work/scipy/build/lib",
+        "/opt/homebrew/lib",
+        "/private/var/folders/jk/T/cibw-run/build/venv/lib",
+    )
+    files = [f"scipy/m{i}.cpython-312-darwin.so" for i in range(22)]
+    (finding,) = _codes(_wheel(*((f, _macho(needed=(SYSTEM,), rpath=entries)) for f in files)), "ND403")
+    assert finding.detail == ", ".join(entries)
+    assert finding.all_locations == tuple(files)
+    assert finding.message.startswith("22 files (") and "LC_RPATH entries " in finding.message
+
+
 def test_weak_build_machine_dependency_says_so() -> None:
     name = "/usr/local/opt/libomp/lib/libomp.dylib"
     (finding,) = _codes(_wheel((EXT, _macho(needed=(name,), weak_needed=(name,)))), "ND401")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,16 @@ import pytest
 
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
-from native_doctor.checks.registry import Check, Status, all_checks, get, run_checks
+from native_doctor.checks.registry import (
+    Check,
+    Finding,
+    Severity,
+    Status,
+    all_checks,
+    get,
+    group_findings,
+    run_checks,
+)
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +34,9 @@ def _elf(needed: tuple[str, ...] = (), rpath: tuple[str, ...] = ()) -> BinaryInf
     )
 
 
-def _wheel(*files: NativeFile) -> Inspection:
+def _wheel(*files: NativeFile, read_limits: tuple[str, ...] = ()) -> Inspection:
     artifact = Artifact(
+        read_limits=read_limits,
         kind=ArtifactKind.WHEEL,
         path="demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
         name="demo",
@@ -49,6 +60,10 @@ Factory = Callable[[], Inspection]
 CASES: dict[str, tuple[Factory, Factory]] = {
     "ND002": (
         lambda: _wheel(_file(EXT, None, "truncated")),
+        lambda: _wheel(_file(EXT, _elf(("libc.so.6",)))),
+    ),
+    "ND003": (
+        lambda: _wheel(_file(EXT, _elf(("libc.so.6",))), read_limits=("stopped reading: big.so",)),
         lambda: _wheel(_file(EXT, _elf(("libc.so.6",)))),
     ),
     "ND201": (
@@ -142,3 +157,92 @@ def test_every_knowledge_page_exists_and_links_its_checks() -> None:
     for check in all_checks():
         text = (ROOT / "docs" / "knowledge" / f"{check.page}.md").read_text(encoding="utf-8")
         assert check.code in text, f"{check.code} is not mentioned on its page {check.page}.md"
+
+
+# --- one finding per cause ------------------------------------------------------------------------
+
+_WHEEL = "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+
+
+def _leak(member: str, entry: str = "/home/runner/build/lib", artifact: str = _WHEEL) -> Finding:
+    check = get("ND301")
+    assert check is not None
+    return check.finding(f"{member} has RUNPATH entry {entry!r} pointing outside", artifact, member, entry)
+
+
+def test_findings_of_one_cause_become_one_listing_every_location() -> None:
+    members = [f"demo/bin/test_{i}" for i in range(207)]
+    (finding,) = group_findings(_leak(m) for m in members)
+    assert finding.member == members[0]
+    assert finding.all_locations == tuple(members)
+    assert finding.message.startswith("demo/bin/test_0 (and 206 more) has RUNPATH entry")
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param(_leak("demo/b.so", entry="/opt/other"), id="another-detail"),
+        pytest.param(_leak("demo/b.so", artifact="other-1.0-py3-none-any.whl"), id="another-artifact"),
+        pytest.param(dataclasses.replace(_leak("demo/b.so"), code="ND302"), id="another-code"),
+        pytest.param(
+            dataclasses.replace(_leak("demo/b.so"), message="demo/b.so differs"), id="another-message"
+        ),
+        pytest.param(dataclasses.replace(_leak("demo/b.so"), severity=Severity.INFO), id="another-severity"),
+    ],
+)
+def test_findings_of_different_causes_stay_apart(other: Finding) -> None:
+    first = _leak("demo/a.so")
+    assert group_findings([first, other]) == [first, other]
+    assert first.all_locations == ("demo/a.so",) and first.locations == ()
+
+
+def test_findings_without_a_member_are_kept_and_exact_repeats_dropped() -> None:
+    check = get("ND120")
+    assert check is not None
+    one = check.finding("the wheel is large", _WHEEL)
+    two = check.finding("the wheel is very large", _WHEEL)
+    assert group_findings([one, two, one]) == [one, two]
+    assert one.all_locations == ()
+
+
+def test_run_checks_groups_a_cause_found_in_many_files() -> None:
+    entry = "/home/runner/work/demo/build/lib"
+    files = [_file(f"demo/bin/test_{i}", _elf(rpath=(entry,))) for i in range(40)]
+    (finding,) = [f for f in run_checks(_wheel(*files)) if f.code == "ND301"]
+    assert finding.detail == entry
+    assert finding.all_locations == tuple(f"demo/bin/test_{i}" for i in range(40))
+
+
+def test_run_environment_checks_groups_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same grouping step serves environment checks (an LD_LIBRARY_PATH entry shadowing one
+    library for 46 extension modules is one finding)."""
+    from native_doctor.checks import registry
+
+    check = next(c for c in all_checks() if c.scope == "environment")
+
+    def shadowed(_: object) -> Iterator[Finding]:
+        for i in range(46):
+            member = f"pkg/_m{i}.so"
+            yield check.finding(f"{member} loads /opt/old/libstdc++.so.6 first", "env", member, "/opt/old")
+
+    fake = dataclasses.replace(check, environment_function=shadowed)
+    monkeypatch.setitem(registry._REGISTRY, check.code, fake)
+    (finding,) = registry.run_environment_checks(object(), {check.code})  # type: ignore[arg-type]
+    assert len(finding.all_locations) == 46
+    assert finding.message == "pkg/_m0.so (and 45 more) loads /opt/old/libstdc++.so.6 first"
+
+
+def test_list_entries_found_in_the_same_files_become_one_finding() -> None:
+    members = [f"demo/bin/t{i}" for i in range(3)]
+    entries = ["/lib/intel64", "/lib/intel64_win", "/lib/win-x64"]
+    findings = [_leak(m, entry=e) for m in members for e in entries]
+    assert len(group_findings(findings)) == 3  # one per entry: the detail differs
+    (finding,) = group_findings(findings, list_entries=True)
+    assert finding.detail == ", ".join(entries) and finding.all_locations == tuple(members)
+    quoted = ", ".join(map(repr, entries))
+    assert finding.message == f"demo/bin/t0 (and 2 more) has RUNPATH entry {quoted} pointing outside"
+
+
+def test_list_entries_in_different_files_stay_apart() -> None:
+    one, other = _leak("demo/a.so", entry="/opt/x"), _leak("demo/b.so", entry="/opt/y")
+    assert group_findings([one, other], list_entries=True) == [one, other]

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+import _toolchain
 from _corpus import ensure, wheels
 from _toolchain import require, run
+from _versioninfo import version_resource
 from _wheels import make_wheel
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
@@ -53,12 +55,18 @@ def _codes(inspection: Inspection, code: str) -> list[Finding]:
 MANGLED = "msvcp140-a4c2229bdc2a2a630acdc095b4d86008.dll"
 
 
-def _delvewheel(module_linker: str, runtime_linker: str) -> Inspection:
+def _delvewheel(module_linker: str, runtime_version: str) -> Inspection:
+    """A module linked by ``module_linker`` and a vendored msvcp140 of FileVersion ``runtime_version``
+    (linked, as Microsoft's runtimes are, by an earlier toolset)."""
     return _wheel(
         (EXT, _pe(needed=(*UCRT, MANGLED), linker_version=module_linker)),
         (
             f"demo.libs/{MANGLED}",
-            _pe(needed=("KERNEL32.dll", "VCRUNTIME140.dll"), linker_version=runtime_linker),
+            _pe(
+                needed=("KERNEL32.dll", "VCRUNTIME140.dll"),
+                linker_version="14.29",
+                file_version=runtime_version,
+            ),
         ),
         dll_directories=("demo.libs",),
     )
@@ -83,7 +91,10 @@ CASES: dict[str, tuple[Callable[[], Inspection], Callable[[], Inspection]]] = {
         lambda: _wheel((EXT, _pe(needed=(*UCRT, "MSVCP140.dll")))),
         lambda: _wheel((EXT, _pe(needed=(*UCRT, "VCRUNTIME140_1.dll")))),
     ),
-    "ND504": (lambda: _delvewheel("14.42", "14.29"), lambda: _delvewheel("14.42", "14.42")),
+    "ND504": (
+        lambda: _delvewheel("14.42", "14.29.30133.0"),
+        lambda: _delvewheel("14.42", "14.42.34433.0"),
+    ),
 }
 
 
@@ -129,7 +140,7 @@ def test_msvc_version() -> None:
 def test_runtime_too_old_ignores_mingw_modules_and_groups_users() -> None:
     mingw_user = _wheel(
         (EXT, _pe(needed=(*UCRT, "msvcp140.dll"), linker_version="2.40")),
-        ("demo/msvcp140.dll", _pe(linker_version="14.10")),
+        ("demo/msvcp140.dll", _pe(linker_version="14.10", file_version="14.10.25008.0")),
     )
     assert _codes(mingw_user, "ND504") == []
     many = _wheel(
@@ -137,11 +148,30 @@ def test_runtime_too_old_ignores_mingw_modules_and_groups_users() -> None:
             (f"demo/_m{i}.pyd", _pe(needed=(*UCRT, "msvcp140.dll"), linker_version=f"14.{40 + i}"))
             for i in range(5)
         ),
-        ("demo/msvcp140.dll", _pe(linker_version="14.40")),
+        ("demo/msvcp140.dll", _pe(linker_version="14.40", file_version="14.40.33810.0")),
     )
     (finding,) = _codes(many, "ND504")
-    assert finding.member == "demo/msvcp140.dll" and finding.detail == "14.40 < 14.44"
+    assert finding.member == "demo/msvcp140.dll" and finding.detail == "14.40.33810 < 14.44"
     assert "and 1 more" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("linker", "file_version", "fires"),
+    [
+        pytest.param("14.50", "14.51.36260.0", False, id="pycurl-runtime-linked-by-an-earlier-toolset"),
+        pytest.param("14.51", "14.50.35719.0", True, id="file-version-decides-not-the-linker"),
+        pytest.param("14.29", None, False, id="no-version-resource-not-judged"),
+        pytest.param("14.29", "10.0.26100.1", False, id="not-a-v14-runtime-version"),
+    ],
+)
+def test_runtime_too_old_compares_the_file_version(
+    linker: str, file_version: str | None, fires: bool
+) -> None:
+    inspection = _wheel(
+        (EXT, _pe(needed=(*UCRT, "msvcp140.dll"), linker_version="14.51")),
+        ("demo/msvcp140.dll", _pe(linker_version=linker, file_version=file_version)),
+    )
+    assert bool(_codes(inspection, "ND504")) is fires
 
 
 # --- real binaries -----------------------------------------------------------------------------
@@ -170,7 +200,7 @@ def mingw_dll(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     for name in ("libgcc_s_seh-1.dll", "libwinpthread-1.dll"):
         found = Path(run(gcc, f"-print-file-name={name}").strip())
         if not found.is_file():
-            pytest.skip(f"{name} is not installed with the MinGW-w64 toolchain")
+            _toolchain.unavailable(f"{name} is not installed with the MinGW-w64 toolchain")
         files[name] = found.read_bytes()
     return files
 
@@ -213,7 +243,9 @@ def _set_linker_minor(data: bytes, minor: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def msvc_dlls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """An MSVC-ABI module importing msvcp140.dll, and a stand-in msvcp140.dll (clang + lld-link)."""
+    """An MSVC-ABI module importing msvcp140.dll, and stand-in msvcp140.dll files (clang + lld-link):
+    ``msvcp140.dll`` without a version resource, ``msvcp140-<minor>.dll`` with FileVersion
+    14.<minor>.30000.0 (minors 29, 40, 44)."""
     clang = require("clang")
     require("ld.lld")
     dlltool = require("llvm-dlltool", "llvm-dlltool-14")
@@ -226,7 +258,13 @@ def msvc_dlls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     entry = "-Wl,-entry:_DllMainCRTStartup"
     run(clang, *common, "-o", out / "module.pyd", out / "module.c", f"-Wl,{out / 'msvcp140.lib'}", entry)
     run(clang, *common, "-o", out / "msvcp140.dll", out / "runtime.c", entry)
-    return {name: (out / name).read_bytes() for name in ("module.pyd", "msvcp140.dll")}
+    built = {name: (out / name).read_bytes() for name in ("module.pyd", "msvcp140.dll")}
+    for minor in (29, 40, 44):
+        resource = version_resource(out, minor, 30000, res=True)
+        target = out / f"msvcp140-{minor}.dll"
+        run(clang, *common, "-o", target, out / "runtime.c", f"-Wl,{resource}", entry)
+        built[target.name] = target.read_bytes()
+    return built
 
 
 @pytest.mark.toolchain
@@ -241,18 +279,21 @@ def test_real_msvc_runtime_not_bundled(tmp_path: Path, msvc_dlls: dict[str, byte
 
 
 @pytest.mark.toolchain
-@pytest.mark.parametrize(("module", "runtime", "fires"), [(40, 29, True), (40, 40, False), (38, 44, False)])
+@pytest.mark.parametrize(
+    ("module", "runtime", "fires"), [(40, 29, True), (40, 40, False), (38, 44, False), (44, 40, True)]
+)
 def test_real_msvc_runtime_too_old(
     tmp_path: Path, msvc_dlls: dict[str, bytes], module: int, runtime: int, fires: bool
 ) -> None:
+    """The runtime's linker version is always 14.0 here (lld-link): only its FileVersion counts."""
     members = {
         EXT: _set_linker_minor(msvc_dlls["module.pyd"], module),
-        "demo/msvcp140.dll": _set_linker_minor(msvc_dlls["msvcp140.dll"], runtime),
+        "demo/msvcp140.dll": msvc_dlls[f"msvcp140-{runtime}.dll"],
     }
     findings = _codes(_read(tmp_path, members), "ND504")
     assert bool(findings) is fires
     if fires:
-        assert findings[0].detail == f"14.{runtime} < 14.{module}"
+        assert findings[0].detail == f"14.{runtime}.30000 < 14.{module}"
 
 
 # --- corpus ------------------------------------------------------------------------------------
@@ -267,7 +308,8 @@ def _corpus(filename: str) -> list[Finding]:
 def test_corpus_gmpy2_2_1_5_links_msvcrt() -> None:
     """gmpy2 2.1.5 was built with MinGW-w64 on msvcrt.dll; 2.3.2 moved to the UCRT."""
     old = _corpus("gmpy2-2.1.5-cp311-cp311-win_amd64.whl")
-    assert {f.member for f in old if f.code == "ND501"} == {
+    (msvcrt,) = [f for f in old if f.code == "ND501"]  # one cause, one finding listing every file
+    assert set(msvcrt.all_locations) == {
         "gmpy2/gmpy2.cp311-win_amd64.pyd",
         "gmpy2/libgcc_s_seh-1.dll",
         "gmpy2/libgmp-10.dll",
@@ -282,8 +324,17 @@ def test_corpus_gmpy2_2_1_5_links_msvcrt() -> None:
 
 @pytest.mark.corpus
 def test_corpus_numpy_vendors_an_older_msvcp140() -> None:
-    """numpy 2.4.6's delvewheel-vendored msvcp140 was linked by 14.40; its modules by 14.44."""
+    """numpy 2.4.6's delvewheel-vendored msvcp140 is version 14.40.33810; its modules were linked
+    by 14.44."""
     findings = [f for f in _corpus("numpy-2.4.6-cp312-cp312-win_amd64.whl") if f.code == "ND504"]
     assert [(f.member, f.detail) for f in findings] == [
-        ("numpy.libs/msvcp140-a4c2229bdc2a2a630acdc095b4d86008.dll", "14.40 < 14.44")
+        ("numpy.libs/msvcp140-a4c2229bdc2a2a630acdc095b4d86008.dll", "14.40.33810 < 14.44")
     ]
+
+
+@pytest.mark.corpus
+def test_corpus_scikit_learn_vendors_a_current_runtime() -> None:
+    """scikit-learn 1.9.1 vendors msvcp140/vcomp140 14.51.36247 (linked by toolset 14.50, as
+    Microsoft builds them) for modules linked by 14.51: new enough (pycurl 7.49's case too)."""
+    findings = _corpus("scikit_learn-1.9.1-cp311-cp311-win_amd64.whl")
+    assert [f for f in findings if f.code == "ND504"] == []

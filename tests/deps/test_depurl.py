@@ -168,7 +168,7 @@ PLAIN = st.from_regex(r"[A-Za-z0-9._-]+", fullmatch=True)
 ODD = st.text(st.characters(codec="utf-8"), min_size=1, max_size=8).filter(
     lambda s: s.strip("/") == s and "/" not in s
 )
-SEGMENT = st.one_of(PLAIN, ODD)
+SEGMENT = st.one_of(PLAIN, ODD).filter(lambda s: not s.startswith("-"))  # "-x" is refused
 VERSIONS = st.builds(
     lambda parts, pre: ".".join(map(str, parts)) + pre,
     st.lists(st.integers(0, 999), min_size=1, max_size=4),
@@ -236,3 +236,13 @@ def test_arbitrary_text_only_raises_invalid_metadata(text: str) -> None:
     except InvalidExternalMetadata:
         return
     assert parse_depurl(str(dep.url)) == dep.url  # whatever is accepted writes back losslessly
+
+
+@given(st.text(max_size=200) | st.builds(lambda s: "dep:" + s, st.text(max_size=200)))
+def test_fuzz_any_text_parses_or_raises_the_projects_error(text: str) -> None:
+    try:
+        dep = parse_specifier(text)
+    except InvalidExternalMetadata as exc:
+        assert len(str(exc)) < 2000  # echoed input is capped
+        return
+    assert not dep.url.name.startswith("-")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import shutil
 import subprocess
 import sys
 import types
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 import native_doctor.deps
-from _toolchain import in_ci, require
+from _toolchain import SYSTEM_PACKAGES, require, require_opt_in, unavailable
 from native_doctor.deps.depurl import parse_specifier
 from native_doctor.deps.host import (
     HostCheck,
@@ -489,9 +488,7 @@ def test_zlib_is_present_on_this_host() -> None:
     require("dpkg-query")
     require("pkg-config", "pkgconf")
     if not _dpkg_installed("zlib1g-dev"):
-        if in_ci():
-            pytest.fail("CI installs zlib1g-dev (see .ci/run)")
-        pytest.skip("zlib1g-dev is not installed")
+        unavailable("zlib1g-dev is not installed")
     host, run = check_host([(parse_specifier("dep:generic/zlib@>=1.2"), c) for c in ("host", "run")])
     assert host.present is True
     assert host.version is not None
@@ -518,6 +515,21 @@ def _apt(*args: str) -> None:
     )
     if proc.returncode != 0:
         raise AssertionError(f"apt-get {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+
+
+def _would_install(package: str) -> set[str]:
+    """The packages ``apt-get install package`` would add (a simulation: ``Inst name ...`` lines)."""
+    proc = subprocess.run(
+        ["apt-get", "-s", "-q", "install", "--no-install-recommends", package],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+    if proc.returncode != 0:
+        unavailable(f"apt-get cannot install {package} here: {proc.stderr.strip()[-300:]}")
+    return {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("Inst ")}
 
 
 def _installed_packages() -> set[str]:
@@ -562,24 +574,25 @@ def _deps_check(project: Path) -> tuple[int, dict[str, Any]]:
 def test_apt_install_then_remove_flips_the_answer(tmp_path: Path) -> None:
     """Missing, ``apt-get install`` -> present with a pkg-config version, ``apt-get remove`` -> missing;
     ``native-doctor deps --check`` on a project needing a C compiler, zlib, libffi, OpenSSL and
-    libsodium says the same and names the one command that installs what is missing."""
-    if (
-        os.name != "posix"
-        or os.geteuid() != 0
-        or not shutil.which("apt-get")
-        or not shutil.which("dpkg-query")
-    ):
-        if in_ci():
-            pytest.fail("CI runs as root on a Debian-family image: apt-get and dpkg-query must work")
-        pytest.skip("needs root and apt-get")
+    libsodium says the same and names the one command that installs what is missing.
+
+    It changes the machine, so it runs only under CI or when opted in (``NATIVE_DOCTOR_SYSTEM_TESTS=1``),
+    and its clean-up removes exactly the packages its own install added."""
+    require_opt_in(SYSTEM_PACKAGES, f"installs and removes the system package {APT_PACKAGE}")
+    if os.name != "posix" or os.geteuid() != 0:
+        unavailable("needs root (apt-get install)")
+    require("apt-get")
+    require("dpkg-query")
     require("pkg-config", "pkgconf")
     if _dpkg_installed(APT_PACKAGE):
-        pytest.fail(f"{APT_PACKAGE} is already installed: this test needs a host without it")
+        unavailable(f"{APT_PACKAGE} is already installed: this test needs a host without it")
     (tmp_path / "pyproject.toml").write_text(
         '[external]\nbuild-requires = ["dep:virtual/compiler/c"]\n'
         f'host-requires = ["dep:generic/zlib", "dep:generic/libffi", "dep:generic/openssl", "{APT_DEP}"]\n'
     )
     before = _installed_packages()
+    planned = _would_install(APT_PACKAGE)
+    assert APT_PACKAGE in planned
     result = _libsodium()
     assert result.present is False
     assert "headers (sodium.h)" in result.missing
@@ -599,10 +612,12 @@ def test_apt_install_then_remove_flips_the_answer(tmp_path: Path) -> None:
         assert code == 0, report["check"]
         assert report["install_missing"] == []
     finally:
-        added = sorted(p.split(":")[0] for p in _installed_packages() - before)
+        # Restore the machine: remove only what this install added - packages apt planned for it
+        # that were not installed before - never something another process installed meanwhile.
+        added = sorted({p.split(":")[0] for p in _installed_packages() - before} & planned)
         if added:
-            _apt("remove", *added)  # restore the machine: only what this test added
-    assert _installed_packages() <= before
+            _apt("remove", *added)
+    assert not {p.split(":")[0] for p in _installed_packages() - before} & planned
     result = _libsodium()
     assert result.present is False
     assert result.version is None

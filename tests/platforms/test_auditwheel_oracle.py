@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from _toolchain import require_module
 from native_doctor.platforms import linux
 
 if TYPE_CHECKING:
     from auditwheel.policy import Policy, WheelPolicies
 
-auditwheel_policy = pytest.importorskip("auditwheel.policy")
-auditwheel_architecture = pytest.importorskip("auditwheel.architecture")
-auditwheel_libc = pytest.importorskip("auditwheel.libc")
+auditwheel_policy = require_module("auditwheel.policy")
+auditwheel_architecture = require_module("auditwheel.architecture")
+auditwheel_libc = require_module("auditwheel.libc")
 
 #: (policy, arch, symbol version) -> why our answer differs from auditwheel's. Empty: none.
 DELIBERATE_DIFFERENCES: dict[tuple[str, str, str], str] = {}

@@ -209,9 +209,21 @@ def test_loader_names_all_and_unknown_arch() -> None:
         pytest.param("libssl.so.3", "glibc", False, id="openssl"),
         pytest.param("libncursesw.so.5", "glibc", False, id="ncurses-dropped"),
         pytest.param("libz.so.1", "musl", True, id="musl-libz"),
-        pytest.param("libc.so.6", "musl", False, id="glibc-libc-on-musl"),
-        pytest.param("libc.so", "musl", False, id="musl-upstream-soname"),
+        # musl's loader answers names beginning lib{c,pthread,rt,m,dl,util,xnet}. itself (dynlink.c).
+        pytest.param("libc.so.6", "musl", True, id="glibc-libc-on-musl-reserved"),
+        pytest.param("libc.so", "musl", True, id="musl-upstream-soname-reserved"),
+        pytest.param("libm.so.6", "musl", True, id="musl-libm-reserved"),
+        pytest.param("libdl.so.2", "musl", True, id="musl-libdl-reserved"),
+        pytest.param("libpthread.so.0", "musl", True, id="musl-libpthread-reserved"),
+        pytest.param("librt.so.1", "musl", True, id="musl-librt-reserved"),
+        pytest.param("libutil.so.1", "musl", True, id="musl-libutil-reserved"),
+        pytest.param("libxnet.so.1", "musl", True, id="musl-libxnet-reserved"),
+        pytest.param("libcrypt.so.1", "musl", False, id="musl-libcrypt-not-reserved"),
+        pytest.param("libcrypto.so.3", "musl", False, id="musl-libcrypto-not-reserved"),
+        pytest.param("libmvec.so.1", "musl", False, id="musl-libmvec-not-reserved"),
         pytest.param("libstdc++.so.6", "musl", False, id="musl-libstdcxx"),
+        pytest.param("libm.so.6", "glibc", True, id="glibc-libm"),
+        pytest.param("libc.so", "glibc", False, id="glibc-no-reserved-names"),
     ],
 )
 def test_is_system_library(soname: str, libc: linux.Libc, expected: bool) -> None:
@@ -334,7 +346,10 @@ def test_ceilings_never_decrease(arch: str) -> None:
         pytest.param("sparc64", "glibc", [], [], None, id="unknown-arch"),
         pytest.param("x86_64", "musl", ["libc.musl-x86_64.so.1"], [], "musllinux_1_1", id="musl"),
         pytest.param("loongarch64", "musl", ["libz.so.1"], [], "musllinux_1_2", id="musl-loongarch64"),
-        pytest.param("x86_64", "musl", ["libc.so.6"], [], None, id="musl-glibc-lib"),
+        # musl's loader answers libc.so.6 itself (a reserved name); whether the symbols are there is
+        # another question, as for every system library.
+        pytest.param("x86_64", "musl", ["libc.so.6"], [], "musllinux_1_1", id="musl-reserved-glibc-name"),
+        pytest.param("x86_64", "musl", ["libgcc_s.so.1"], [], None, id="musl-unlisted-lib"),
         pytest.param(
             "x86_64", "musl", ["libc.musl-x86_64.so.1"], ["GLIBC_2.99"], "musllinux_1_1", id="musl-versions"
         ),
@@ -350,3 +365,10 @@ def test_best_policy(
 def test_best_policy_accepts_iterators() -> None:
     chosen = linux.best_policy("x86_64", "glibc", external=iter(["libm.so.6"]), versions=iter(["GLIBC_2.12"]))
     assert chosen is not None and chosen.name == "manylinux_2_12"
+
+
+def test_musl_reserved_names_need_no_policy_library() -> None:
+    best = linux.best_policy("x86_64", "musl", external=["libc.so", "libm.so.6"], versions=[])
+    assert best is not None and best.name == "musllinux_1_1"
+    assert not linux.policy_by_name("musllinux_1_2").allows_library("sparc64", "libc.so")  # type: ignore[union-attr]
+    assert linux.best_policy("x86_64", "glibc", external=["libc.so"], versions=[]) is None

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from _toolchain import require, run
+from _toolchain import host_only, require, run
 from _wheels import make_wheel
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.model import Dependency, Resolution
@@ -329,7 +329,7 @@ def _ld_so_loads(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64", reason="x86_64 Linux host")
+@host_only(sys.platform == "linux" and os.uname().machine == "x86_64", "needs an x86_64 Linux host")
 @pytest.mark.parametrize("case", ELF_CASES, ids=_ids)
 def test_elf_resolution_matches_ld_so(case: Case, elf: dict[str, Path], tmp_path: Path) -> None:
     """The host's ld.so loads the extracted extension iff native-doctor finds nothing external.

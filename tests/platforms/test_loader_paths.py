@@ -6,7 +6,7 @@ import pytest
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.model import NativeFile, Resolution
-from native_doctor.platforms.loader import FileIndex, join_install_path, resolve_all
+from native_doctor.platforms.loader import FileIndex, LinuxContext, join_install_path, resolve_all
 
 
 @pytest.mark.parametrize(
@@ -66,3 +66,32 @@ def test_best_policy_floor(libc: str, at_least: tuple[int, int] | None, expected
     policy = linux.best_policy("x86_64", libc, external=(), versions=(), at_least=at_least)  # type: ignore[arg-type]
     assert policy is not None and policy.name == expected
     assert policy.libc_version == tuple(int(p) for p in expected.rsplit("_", 2)[-2:])
+
+
+@pytest.mark.parametrize(
+    ("libc", "expected"),
+    [
+        pytest.param("musl", Resolution.SYSTEM, id="musl-answers-reserved-names-itself"),
+        pytest.param("glibc", Resolution.BUNDLED, id="glibc-searches-the-rpath"),
+    ],
+)
+def test_musl_reserved_names_are_never_searched(libc: str, expected: Resolution) -> None:
+    """musl's load_library returns itself for ``libc.``/``libm.``/... names before any search, so
+    even a copy bundled on the RPATH is never opened; glibc searches as usual."""
+    elf = BinaryInfo(
+        BinaryFormat.ELF,
+        "x86_64",
+        64,
+        "little",
+        FileKind.SHARED_LIBRARY,
+        needed=("libm.so.6",),
+        rpath=("$ORIGIN",),
+    )
+    ext = _native("pkg/_ext.so", elf)
+    copy = _native(
+        "pkg/libm.so.6", BinaryInfo(BinaryFormat.ELF, "x86_64", 64, "little", FileKind.SHARED_LIBRARY)
+    )
+    context = LinuxContext(libc="musl" if libc == "musl" else "glibc")
+    [dep] = resolve_all([ext, copy], FileIndex([ext, copy]), context)["pkg/_ext.so"]
+    assert dep.resolution is expected
+    assert (dep.member is None) == (libc == "musl")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from _toolchain import host_only, in_ci
 from native_doctor.errors import PolicyDataError
 from native_doctor.platforms import _data, linux, macos, windows
 
@@ -186,6 +187,8 @@ def test_macos_data_rejects_bad_data(key: str, value: object, message: str) -> N
             "unknown",
             id="provided-arch",
         ),
+        pytest.param("dll_sources", {"kernel32.dll": ["wine"]}, "exactly the dlls", id="sources-not-all"),
+        pytest.param("sources", None, "expected an object", id="sources-missing"),
     ],
 )
 def test_windows_data_rejects_bad_data(key: str, value: object, message: str) -> None:
@@ -269,10 +272,66 @@ def test_generator_exclusions(generator: ModuleType, dll: str, excluded: bool) -
     assert (generator.exclusion_reason(dll) is not None) is excluded
 
 
-@pytest.mark.skipif(not MINGW_LIB.is_dir(), reason="mingw-w64-x86-64-dev import libraries not installed")
-def test_packaged_windows_data_is_reproducible(generator: ModuleType) -> None:
+def test_windows_data_rejects_an_unknown_source() -> None:
+    document = _document("windows")
+    document["dll_sources"] = {**document["dll_sources"], "kernel32.dll": ["hearsay"]}
+    with pytest.raises(PolicyDataError, match="expected some of"):
+        windows.build_windows_data(document, where="windows.json")
+
+
+def test_every_system_dll_names_its_sources() -> None:
+    document = _document("windows")
+    assert set(document["sources"]) == {"mingw-w64", "wine", "added"}
+    assert windows.system_dll_sources("KERNEL32.dll") == ("mingw-w64", "wine")
+    assert windows.system_dll_sources("webservices.dll") == ("wine",)  # pyarrow's arrow.dll needs it
+    assert windows.system_dll_sources("bcryptprimitives.dll") == ("added",)
+    assert windows.system_dll_sources("vcruntime140.dll") == ()
+    counts = {s: sum(s in named for named in document["dll_sources"].values()) for s in document["sources"]}
+    assert counts["mingw-w64"] > 700 and counts["wine"] > 350
+
+
+def test_generator_reads_a_libwine_listing(generator: ModuleType) -> None:
+    listing = "\n".join(
+        f"-rw-r--r-- root/root 1 2023-02-18 22:16 ./usr/lib/x86_64-linux-gnu/wine/{path}"
+        for path in (
+            "x86_64-windows/WebServices.dll",
+            "x86_64-windows/winspool.drv",
+            "x86_64-windows/wshom.ocx",
+            "x86_64-windows/notepad.exe",
+            "x86_64-windows/mountmgr.sys",
+            "i386-windows/kernel32.dll",
+            "x86_64-unix/ntdll.so",
+        )
+    )
+    assert generator.wine_names(listing) == {"webservices.dll", "winspool.drv", "wshom.ocx", "kernel32.dll"}
+
+
+@host_only(MINGW_LIB.is_dir(), "mingw-w64-x86-64-dev import libraries not installed")
+def test_packaged_windows_data_mingw_part_is_reproducible(generator: ModuleType) -> None:
     libdirs = [d for d in generator.DEFAULT_LIBDIRS if d.is_dir()]
-    rebuilt = generator.build(libdirs, "2000-01-01")
     packaged = _document("windows")
+    mingw, _ = generator.mingw_names(libdirs)
+    from_mingw = {dll for dll, named in packaged["dll_sources"].items() if "mingw-w64" in named}
+    assert from_mingw == {dll for dll in mingw if generator.exclusion_reason(dll) is None} - {
+        dll for dll in mingw if dll.startswith(("api-ms-win-", "ext-ms-"))
+    }
+
+
+@host_only(MINGW_LIB.is_dir(), "mingw-w64-x86-64-dev import libraries not installed")
+def test_packaged_windows_data_is_reproducible(generator: ModuleType) -> None:
+    """The whole file from both sources. The libwine package comes from the cache the generator
+    fills; under CI the generator downloads it (``apt-get download``: nothing is installed)."""
+    cached = sorted(generator.DEB_CACHE.glob("libwine_*.deb"))
+    if not cached and not in_ci():
+        pytest.skip(
+            f"no libwine package in {generator.DEB_CACHE} (python scripts/gen_windows_dlls.py fetches it)"
+        )
+    deb = cached[-1] if cached else generator.wine_deb(None)
+    assert deb is not None, "apt-get download libwine failed"
+    libdirs = [d for d in generator.DEFAULT_LIBDIRS if d.is_dir()]
+    packaged = _document("windows")
+    wine, package = generator.read_wine(deb)
+    rebuilt = generator.build(libdirs, "2000-01-01", wine, package)
     assert rebuilt["dlls"] == packaged["dlls"]
+    assert rebuilt["dll_sources"] == packaged["dll_sources"]
     assert rebuilt["excluded"] == packaged["excluded"]

@@ -22,7 +22,7 @@ from types import MappingProxyType
 
 import pytest
 
-from _toolchain import require, run
+from _toolchain import require, run, unavailable
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.platforms.process_linux import (
     LinuxLoaderConfig,
@@ -359,7 +359,7 @@ _LIBTREE_LABEL = {"RUNPATH": "runpath", "ld.so cache": "ld.so.conf", "default pa
 
 def _start(path: str, diagnostics: str | None) -> tuple[Process, LoadResult]:
     if not Path(path).is_file():
-        pytest.skip(f"{path} is not on this host")
+        unavailable(f"{path} is not on this host")
     environ = {k: v for k, v in os.environ.items() if k not in {"LD_LIBRARY_PATH", "LD_PRELOAD"}}
     process = Process(RealFileSystem(), config_from_host(environ, diagnostics=diagnostics))
     result = process.load(path)

@@ -94,16 +94,6 @@ def test_wheel_without_its_libs_is_repaired_from_lib_path_and_imports(tmp_path: 
     assert proc.stdout.strip() == "True"
 
 
-@pytest.mark.parametrize("filename", ["numpy-2.4.6-cp312-cp312-macosx_11_0_arm64.whl"])
-def test_macos_wheels_are_refused_for_now(
-    filename: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    source = ensure(_entry(filename))
-    assert main(["repair", "-w", str(tmp_path), str(source)]) == 1
-    assert "not implemented yet" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []
-
-
 _NUMPY_WIN = "numpy-2.4.6-cp312-cp312-win_amd64.whl"
 
 

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from native_doctor._text import printable
 from native_doctor.checks.registry import Finding, Severity
 from native_doctor.report import github
 
@@ -129,8 +130,9 @@ def test_any_text_round_trips(message: str, artifact: str) -> None:
     line = github.command(_finding(message, artifact), base)
     assert "\n" not in line
     assert "\r" not in line
+    assert "\x1b" not in line and "\u202e" not in line
     _, properties, data = _parse(line)
-    assert data == message
+    assert data == printable(message, keep="\r\n")  # what the runner shows: controls made visible
     assert properties["title"] == "ND201 external-library"
 
 

@@ -111,3 +111,40 @@ def test_env_command_speaks_the_ci_formats(site: Path, capsys: pytest.CaptureFix
     assert cli.main(["--path", str(site), "--format", fmt]) == 1
     out = capsys.readouterr().out
     assert "ND701" in out
+
+
+def test_site_directories_follow_sys_path_and_keep_only_those_with_distributions(tmp_path: Path) -> None:
+    from native_doctor.sources.env import site_directories
+
+    scheme, debian, user, plain = (tmp_path / n for n in ("site-packages", "dist-packages", "user", "stdlib"))
+    for directory in (scheme, debian, user, plain):
+        directory.mkdir()
+    (debian / "six-1.16.0.dist-info").mkdir()
+    (user / "attrs-23.1.0.dist-info").mkdir()
+    path = ["", str(plain), str(debian), str(tmp_path / "gone"), str(user), str(scheme)]
+    assert site_directories([str(scheme)], path) == [scheme, debian, user]
+
+
+def test_env_header_names_the_examined_folder_and_ends_with_a_verdict(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(["env", "--path", str(site), "--color", "never"])
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith(f"examined folder(s): {site} ")
+    assert out.rstrip().splitlines()[-1].startswith("verdict: ")
+
+
+@pytest.mark.parametrize(
+    ("site", "root"),
+    [
+        ("/venv/lib/python3.12/site-packages", "/venv"),
+        ("/usr/lib/python3/dist-packages", "/usr"),
+        ("/usr/local/lib/python3.11/dist-packages", "/usr/local"),
+        ("/opt/conda/Lib/site-packages", "/opt/conda"),
+        ("/data/site-packages", "/data/site-packages"),
+    ],
+)
+def test_tree_root_is_the_installation_prefix(site: str, root: str) -> None:
+    from native_doctor.sources.env import tree_root
+
+    assert tree_root(Path(site)) == Path(root)

@@ -33,3 +33,17 @@ def test_agrees_with_email_parser(text: str, field: str) -> None:
     expected = [" ".join(v.split()) for v in reference.get_all(field) or []]
     assert [" ".join(v.split()) for v in ours.get_all(field)] == expected
     assert (ours.get(field) is None) == (reference.get(field) is None)
+
+
+def test_a_whitespace_only_continuation_line_does_not_end_the_block() -> None:
+    """scipy's METADATA folds a multi-paragraph License: its blank lines are indented, and the
+    Requires-Dist fields come after them (email.parser reads it the same way)."""
+    text = (
+        "Metadata-Version: 2.1\nName: scipy\nLicense: Copyright (c) 2001\n         All rights reserved.\n"
+        "         \n         Redistribution ...\nRequires-Dist: numpy<2.7,>=1.26.4\n\nbody\n"
+    )
+    headers = parse_headers(text)
+    assert headers.get_all("Requires-Dist") == ["numpy<2.7,>=1.26.4"]
+    import email.parser
+
+    assert email.parser.Parser().parsestr(text).get_all("Requires-Dist") == ["numpy<2.7,>=1.26.4"]

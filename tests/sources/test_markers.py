@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from _corpus import cache_dir
+from _corpus import ensure, wheels
 from _toolchain import require, run
 from native_doctor.sources.markers import BinaryMarkers, parse_markers, read_markers
 
@@ -139,9 +139,8 @@ SCIPY_MUSL = "scipy-1.17.1-cp312-cp312-musllinux_1_2_x86_64.whl"
 
 
 def _member(wheel: str, suffix: str, tmp_path: Path) -> Path:
-    path = cache_dir() / wheel
-    if not path.is_file():
-        pytest.skip(f"corpus wheel {wheel} not cached")
+    (entry,) = [w for w in wheels() if w.filename == wheel]
+    path = ensure(entry)  # the default corpus: downloaded once into the cache
     with zipfile.ZipFile(path) as archive:
         names = [n for n in archive.namelist() if n.endswith(suffix) or f"/{suffix}" in n]
         assert names, f"{suffix} not in {wheel}"

@@ -9,10 +9,17 @@ from pathlib import Path
 
 import pytest
 
+import _toolchain
 from _toolchain import require, run
-from native_doctor.sources.runtime import diagnose_output, parse_maps, probe_import, top_level_modules
+from native_doctor.sources.runtime import (
+    diagnose_output,
+    module_of,
+    parse_maps,
+    probe_import,
+    top_level_modules,
+)
 
-linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/maps is Linux-only")
+linux_only = _toolchain.host_only(sys.platform.startswith("linux"), "/proc/self/maps is Linux-only")
 
 MAPS = """\
 55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 131 /usr/bin/python3.11
@@ -117,7 +124,7 @@ def test_probe_missing_module() -> None:
     assert probe.error == "ModuleNotFoundError: No module named 'no_such_module_for_native_doctor'"
 
 
-@pytest.mark.skipif(not hasattr(os, "kill") or sys.platform == "win32", reason="POSIX signals")
+@_toolchain.host_only(hasattr(os, "kill") and sys.platform != "win32", "POSIX signals")
 def test_probe_sigill(tmp_path: Path) -> None:
     (tmp_path / "sigill_mod.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGILL)\n")
     probe = probe_import("sigill_mod", env=_env(tmp_path))
@@ -180,3 +187,30 @@ def test_probe_sees_gcc_built_library(tmp_path: Path) -> None:
     assert probe.ok, probe
     assert str(tmp_path / "libprobe_nd.so.1") in probe.loaded
     assert any(Path(p).name.startswith("_ctypes") for p in probe.loaded)
+
+
+def test_a_chained_exception_reports_its_root_cause(tmp_path: Path) -> None:
+    (tmp_path / "chained_demo.py").write_text(
+        "try:\n"
+        "    raise ValueError('numpy.dtype size changed, may indicate binary incompatibility')\n"
+        "except ValueError as exc:\n"
+        "    raise ImportError('cannot import chained_demo') from exc\n"
+    )
+    probe = probe_import("chained_demo", env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert not probe.ok and probe.error == "ImportError: cannot import chained_demo"
+    assert probe.root_cause == "ValueError: numpy.dtype size changed, may indicate binary incompatibility"
+
+
+@pytest.mark.parametrize(
+    ("path", "module"),
+    [
+        ("sklearn/tree/_tree.cpython-311-x86_64-linux-gnu.so", "sklearn.tree._tree"),
+        ("pyzbar/zbar_library.py", "pyzbar.zbar_library"),
+        ("sounddevice.py", "sounddevice"),
+        ("pkg/__init__.py", "pkg"),
+        ("../../bin/tool", None),
+        ("numpy.libs/libgfortran-040039e1.so.5.0.0", None),
+    ],
+)
+def test_module_of(path: str, module: str | None) -> None:
+    assert module_of(path) == module

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 import zipfile
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from native_doctor.errors import InvalidArchiveError
-from native_doctor.sources._zip import ZipMemberSource
+from native_doctor.errors import InvalidArchiveError, ReadLimitError
+from native_doctor.sources._archive import InflationBudget
+from native_doctor.sources._zip import PREFIX_LIMIT, WINDOW_LIMIT, ZipMemberSource
 
 DATA = os.urandom(3 << 20) + bytes(range(256)) * 4096
 
@@ -58,3 +60,68 @@ def test_truncated_archive_member_raises_project_error(tmp_path: Path) -> None:
         source = ZipMemberSource(broken, broken.getinfo("data.bin"))
         with pytest.raises(InvalidArchiveError):
             source.read_at((1 << 20) - 10, 10)
+
+
+# --- reads past the kept prefix (issue 8: llvmlite's 54.7 MB .rdata read came back short) ----------
+
+_BLOCK = 4096
+
+
+def _counting_bytes(size: int) -> bytes:
+    """``size`` bytes where every 4 KiB block repeats its own index: any range is checkable."""
+    return b"".join(struct.pack("<Q", n) * (_BLOCK // 8) for n in range(size // _BLOCK))
+
+
+@pytest.fixture(scope="module")
+def big_member(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    data = _counting_bytes(PREFIX_LIMIT + WINDOW_LIMIT + (8 << 20))
+    path = tmp_path_factory.mktemp("big") / "big.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        out.writestr("lib.dll", data)
+    return path, data
+
+
+@pytest.mark.parametrize(
+    ("offset", "length"),
+    [
+        pytest.param(-(1 << 20), 1 << 20, id="last-MiB"),
+        pytest.param(PREFIX_LIMIT - (8 << 20), 55 << 20, id="54.7MB-across-the-prefix-end"),
+        pytest.param(PREFIX_LIMIT + (1 << 20), 20 << 20, id="middle-longer-than-the-window"),
+        pytest.param(0, PREFIX_LIMIT + WINDOW_LIMIT + (8 << 20), id="whole-member"),
+    ],
+)
+def test_a_read_past_the_prefix_returns_the_whole_range(
+    big_member: tuple[Path, bytes], offset: int, length: int
+) -> None:
+    path, data = big_member
+    start = offset % len(data)
+    with zipfile.ZipFile(path) as archive:
+        source = ZipMemberSource(archive, archive.getinfo("lib.dll"))
+        source.read_at(len(data) - 16, 16)  # inflate to the end first: the range must come back anyway
+        got = source.read_at(start, length)
+        assert len(got) == min(length, len(data) - start)
+        assert got == data[start : start + length]
+        assert source.read_at(start + 5, 3) == data[start + 5 : start + 8]  # and again, in the middle
+
+
+def test_a_member_shorter_than_its_declared_size_raises(tmp_path: Path) -> None:
+    path = tmp_path / "short.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        out.writestr("lib.so", b"\x7fELF" + bytes(1 << 16))
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("lib.so")
+        info.file_size += 1000  # the central directory claims more than the stream holds
+        source = ZipMemberSource(archive, info)
+        with pytest.raises(InvalidArchiveError, match="before its declared size"):
+            source.read_at(1 << 15, 1 << 16)
+
+
+def test_the_inflation_budget_stops_a_read(big_member: tuple[Path, bytes]) -> None:
+    path, data = big_member
+    budget = InflationBudget(8 << 20)
+    with zipfile.ZipFile(path) as archive:
+        source = ZipMemberSource(archive, archive.getinfo("lib.dll"), budget)
+        assert source.read_at(0, 4096) == data[:4096]
+        with pytest.raises(ReadLimitError, match=r"stopped reading at lib\.dll.*: lib\.dll$"):
+            source.read_at(len(data) - 10, 10)
+    assert budget.skipped == ["lib.dll"]

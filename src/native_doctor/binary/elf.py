@@ -407,6 +407,7 @@ def read_elf(source: ByteSource, *, deep: bool = False) -> BinaryInfo:
         rpath=names.rpath,
         runpath=names.runpath,
         symbol_versions=MappingProxyType(names.symbol_versions),
+        weak_symbol_versions=MappingProxyType(names.weak_symbol_versions),
         version_definitions=names.version_definitions,
     )
     return _read_deep(reader, layout, header, segments, dynamic, info) if deep else info
@@ -579,6 +580,7 @@ class _Names:
     rpath: tuple[str, ...] = ()
     runpath: tuple[str, ...] = ()
     symbol_versions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    weak_symbol_versions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     version_definitions: tuple[str, ...] = ()
 
 
@@ -593,9 +595,10 @@ def _read_names(reader: _Reader, layout: _Layout, segments: list[_Segment], dyna
     # gABI: DT_STRSZ "holds the size, in bytes, of the string table".
     strtab = _StringTable(reader, offset, available if dynamic.strsz is None else dynamic.strsz)
     symbol_versions: dict[str, tuple[str, ...]] = {}
+    weak_versions: dict[str, tuple[str, ...]] = {}
     if dynamic.verneed is not None:
         start, _ = _map_address(segments, dynamic.verneed, "DT_VERNEED")
-        symbol_versions = _read_verneed(reader, layout, strtab, start, dynamic.verneednum)
+        symbol_versions, weak_versions = _read_verneed(reader, layout, strtab, start, dynamic.verneednum)
     version_definitions: tuple[str, ...] = ()
     if dynamic.verdef is not None:
         start, _ = _map_address(segments, dynamic.verdef, "DT_VERDEF")
@@ -606,6 +609,7 @@ def _read_names(reader: _Reader, layout: _Layout, segments: list[_Segment], dyna
         rpath=_search_path(strtab, dynamic.rpath, "DT_RPATH"),
         runpath=_search_path(strtab, dynamic.runpath, "DT_RUNPATH"),
         symbol_versions=symbol_versions,
+        weak_symbol_versions=weak_versions,
         version_definitions=version_definitions,
     )
 
@@ -620,13 +624,16 @@ def _search_path(strtab: _StringTable, index: int | None, what: str) -> tuple[st
 
 def _read_verneed(
     reader: _Reader, layout: _Layout, strtab: _StringTable, offset: int, count: int | None
-) -> dict[str, tuple[str, ...]]:
-    """Follow the Elf_Verneed chain: {file name: sorted version names}.
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """Follow the Elf_Verneed chain: {file name: sorted version names}, and the same for the
+    entries flagged VER_FLG_WEAK.
 
     LSB: "vn_aux: offset in bytes to a corresponding entry in an array of Elf_Vernaux
-    structures"; "vn_next: offset in bytes to the next Verneed entry"; 0 ends each chain.
+    structures"; "vn_next: offset in bytes to the next Verneed entry"; 0 ends each chain;
+    vna_flags "VER_FLG_WEAK: weak version identifier".
     """
     needed: dict[str, set[str]] = {}
+    weak: dict[str, set[str]] = {}
     budget = _Budget("DT_VERNEED", MAX_VERSION_ENTRIES)
     files = _ChainGuard("DT_VERNEED", budget)
     for _ in range(MAX_VERSION_ENTRIES if count is None else min(count, MAX_VERSION_ENTRIES)):
@@ -641,15 +648,22 @@ def _read_verneed(
         for _ in range(vn_cnt):
             entries.visit(aux)
             vernaux = reader.sub(aux, layout.vernaux.size, "vernaux entry")
-            _hash, _flags, _other, vna_name, vna_next = vernaux.unpack(layout.vernaux, 0, "vernaux entry")
-            names.add(strtab.get(vna_name, "vernaux version name"))
+            _hash, flags, _other, vna_name, vna_next = vernaux.unpack(layout.vernaux, 0, "vernaux entry")
+            version = strtab.get(vna_name, "vernaux version name")
+            names.add(version)
+            if flags & VersionFlag.VER_FLG_WEAK:
+                weak.setdefault(strtab.get(vn_file, "verneed file name"), set()).add(version)
             if vna_next == 0:
                 break
             aux += vna_next
         if vn_next == 0:
             break
         offset += vn_next
-    return {name: tuple(sorted(versions)) for name, versions in needed.items()}
+    return _sorted_versions(needed), _sorted_versions(weak)
+
+
+def _sorted_versions(versions: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
+    return {name: tuple(sorted(names)) for name, names in versions.items()}
 
 
 def _read_verdef(
@@ -847,11 +861,12 @@ def _read_deep(
 ) -> BinaryInfo:
     """``info`` with the dynamic symbols and the debug section sizes filled in."""
     sections = _read_section_headers(reader, layout, header)
-    imported, exported = _read_dynamic_symbols(reader, layout, header, segments, dynamic, sections)
+    imported, weak, exported = _read_dynamic_symbols(reader, layout, header, segments, dynamic, sections)
     return replace(
         info,
         deep=True,
         imported_symbols=imported,
+        weak_imported_symbols=weak,
         exported_symbols=exported,
         debug_bytes=_debug_bytes(reader, header, sections),
     )
@@ -922,10 +937,14 @@ def _read_dynamic_symbols(
     segments: list[_Segment],
     dynamic: _Dynamic,
     sections: list[_SectionHeader] | None,
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(imported, exported) names of the DT_SYMTAB symbols, each sorted and unique."""
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(imported, weakly imported, exported) names of the DT_SYMTAB symbols, each sorted and unique.
+
+    A name is weakly imported when every undefined entry of it is STB_WEAK (gABI: "unresolved
+    weak symbols have a zero value"; the loader does not fail on them).
+    """
     if dynamic.symtab is None:
-        return (), ()
+        return (), (), ()
     if dynamic.strtab is None:
         raise BinaryFormatError("dynamic segment has DT_SYMTAB but no DT_STRTAB")
     # gABI: DT_SYMENT "holds the size, in bytes, of a symbol table entry".
@@ -937,20 +956,26 @@ def _read_dynamic_symbols(
     if count * entsize > available:
         raise BinaryFormatError(f"{count} dynamic symbols run past their segment", offset=offset)
     table = reader.table(offset, count * entsize, "dynamic symbol table")
-    imported, exported = _classify_symbols(layout, table, count, entsize)
+    strong, weak, exported = _classify_symbols(layout, table, count, entsize)
     str_offset, str_available = _map_address(segments, dynamic.strtab, "DT_STRTAB")
     strings = reader.table(str_offset, str_available if dynamic.strsz is None else dynamic.strsz, "DT_STRTAB")
-    return _symbol_names(strings, imported, str_offset), _symbol_names(strings, exported, str_offset)
+    strong_names = frozenset(_symbol_names(strings, strong, str_offset))
+    weak_names = tuple(n for n in _symbol_names(strings, weak, str_offset) if n not in strong_names)
+    imported = tuple(sorted(strong_names.union(weak_names)))
+    return imported, weak_names, _symbol_names(strings, exported, str_offset)
 
 
-def _classify_symbols(layout: _Layout, table: bytes, count: int, entsize: int) -> tuple[set[int], set[int]]:
-    """The st_name values of the imported and of the exported symbols of ``table``."""
+def _classify_symbols(
+    layout: _Layout, table: bytes, count: int, entsize: int
+) -> tuple[set[int], set[int], set[int]]:
+    """The st_name values of the strongly imported, weakly imported and exported symbols."""
     if entsize == layout.sym.size:
         rows = list(layout.sym.iter_unpack(table))
     else:
         rows = [layout.sym.unpack_from(table, i * entsize) for i in range(count)]
     info_at, other_at, shndx_at = layout.sym_fields
     imported: set[int] = set()
+    weak: set[int] = set()
     exported: set[int] = set()
     # gABI: "The symbol table entry for index 0 (STN_UNDEF) is reserved": skipped.
     for row in rows[1:]:
@@ -960,10 +985,10 @@ def _classify_symbols(layout: _Layout, table: bytes, count: int, entsize: int) -
         if name == 0 or binding == SymbolBinding.STB_LOCAL:
             continue
         if shndx == SHN_UNDEF:
-            imported.add(name)
+            (weak if binding == SymbolBinding.STB_WEAK else imported).add(name)
         elif binding in _EXPORTED_BINDINGS and other & 0x3 in _EXPORTED_VISIBILITIES:
             exported.add(name)
-    return imported, exported
+    return imported, weak, exported
 
 
 def _symbol_names(strings: bytes, indexes: set[int], offset: int) -> tuple[str, ...]:

@@ -71,6 +71,11 @@ class BinaryInfo:
     #: Symbol versions needed, per needed file (SHT_GNU_verneed / DT_VERNEED):
     #: ``{"libc.so.6": ("GLIBC_2.14", "GLIBC_2.2.5")}``; versions sorted, files as named in verneed.
     symbol_versions: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY)
+    #: The subset of ``symbol_versions`` whose Elf_Vernaux carries VER_FLG_WEAK: glibc's loader
+    #: only warns when such a version is missing (``_dl_check_map_versions``), so it raises no floor.
+    #: GNU ld and lld set the flag on no entry today; a weak *symbol* bound to a version still
+    #: needs that version.
+    weak_symbol_versions: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY)
     #: Versions this file defines (SHT_GNU_verdef / DT_VERDEF), e.g. ``("GLIBCXX_3.4", ...)``;
     #: the file's own base version (the SONAME entry) is left out.
     version_definitions: tuple[str, ...] = ()
@@ -103,6 +108,9 @@ class BinaryInfo:
     dll_name: str | None = None
     #: Linker version ``"14.38"`` from the optional header (MSVC toolset indicator).
     linker_version: str | None = None
+    #: FileVersion of the VERSIONINFO resource's VS_FIXEDFILEINFO, ``"14.51.36260.0"``; None when the
+    #: image has no (readable) version resource.
+    file_version: str | None = None
     #: PE subsystem (``"windows_gui"``, ``"windows_cui"``, ...).
     subsystem: str | None = None
 
@@ -113,6 +121,10 @@ class BinaryInfo:
     #: without ``@version``), Mach-O undefined external symbols (leading ``_`` removed), PE
     #: import-table names of every DLL (ordinal-only imports as ``#<ordinal>``). Sorted, unique.
     imported_symbols: tuple[str, ...] = ()
+    #: ELF only: the subset of ``imported_symbols`` referenced with STB_WEAK binding only (an
+    #: optional lookup: the loader binds it to NULL when no loaded object defines it, as Rust's
+    #: and libstdc++'s reference to ``__cxa_thread_atexit_impl``).
+    weak_imported_symbols: tuple[str, ...] = ()
     #: Symbols the file exports: ELF defined GLOBAL/WEAK/GNU_UNIQUE dynamic symbols of default or
     #: protected visibility, Mach-O defined external
     #: symbols (leading ``_`` removed), PE export-directory names. Sorted, unique.
@@ -127,6 +139,27 @@ class BinaryInfo:
     def all_needed(self) -> tuple[str, ...]:
         """``needed`` followed by ``delay_needed`` (without repeats)."""
         return tuple(dict.fromkeys(self.needed + self.delay_needed))
+
+    @property
+    def required_imported_symbols(self) -> tuple[str, ...]:
+        """``imported_symbols`` without the weak ones: the symbols whose absence fails the load."""
+        if not self.weak_imported_symbols:
+            return self.imported_symbols
+        weak = frozenset(self.weak_imported_symbols)
+        return tuple(s for s in self.imported_symbols if s not in weak)
+
+    @property
+    def required_symbol_versions(self) -> Mapping[str, tuple[str, ...]]:
+        """``symbol_versions`` without the VER_FLG_WEAK entries: the versions the loader insists on."""
+        if not self.weak_symbol_versions:
+            return self.symbol_versions
+        required: dict[str, tuple[str, ...]] = {}
+        for library, versions in self.symbol_versions.items():
+            weak = frozenset(self.weak_symbol_versions.get(library, ()))
+            kept = tuple(v for v in versions if v not in weak)
+            if kept:
+                required[library] = kept
+        return MappingProxyType(required)
 
     @property
     def archs(self) -> tuple[str, ...]:

@@ -98,6 +98,7 @@ class DataDirectory(IntEnum):
 
     EXPORT = 0
     IMPORT = 1
+    RESOURCE = 2
     DELAY_IMPORT = 13
 
 
@@ -325,11 +326,89 @@ def read_pe(source: ByteSource, *, deep: bool = False) -> BinaryInfo:
         delay_needed=tuple(entry.dll for entry in delay_imports),
         dll_name=_export_name(image, optional),
         linker_version=optional.linker_version,
+        file_version=_file_version(image, optional),
         subsystem=optional.subsystem,
     )
     if not deep:
         return info
     return _read_deep(image, optional, symbols, [*imports, *delay_imports], info)
+
+
+# --- VERSIONINFO (resource type RT_VERSION) ---------------------------------------------------
+#: Characteristics, TimeDateStamp, MajorVersion, MinorVersion, NumberOfNamedEntries, NumberOfIdEntries.
+_RESOURCE_DIRECTORY = struct.Struct("<IIHHHH")
+#: Name (or integer ID), OffsetToData (high bit: "the lower 31 bits are the address of another
+#: resource directory table"; else of a resource data entry), both relative to the section start.
+_RESOURCE_ENTRY = struct.Struct("<II")
+#: OffsetToData (an RVA), Size, CodePage, Reserved.
+_RESOURCE_DATA = struct.Struct("<IIII")
+_RT_VERSION = 16
+_SUBDIRECTORY = 0x80000000
+_NAMED = 0x80000000
+#: VS_VERSIONINFO: wLength, wValueLength, wType, then szKey L"VS_VERSION_INFO", padding to 32 bits,
+#: then VS_FIXEDFILEINFO: dwSignature 0xFEEF04BD, dwStrucVersion, dwFileVersionMS, dwFileVersionLS.
+_VERSION_HEADER = struct.Struct("<HHH")
+_VERSION_KEY = "VS_VERSION_INFO\0".encode("utf-16-le")
+_FIXED_FILE_INFO = struct.Struct("<IIII")
+_FIXED_SIGNATURE = 0xFEEF04BD
+#: A resource tree is three levels deep (type, name, language); no level needs more entries.
+_MAX_RESOURCE_ENTRIES = 4096
+
+
+def _file_version(image: _Image, optional: _OptionalHeader) -> str | None:
+    """FileVersion of the VS_FIXEDFILEINFO in the first RT_VERSION resource (``"14.51.36260.0"``).
+
+    None when the image has no version resource, or when it is malformed: resources do not take
+    part in loading, so a broken one does not make the image unreadable.
+    """
+    root = optional.directory(DataDirectory.RESOURCE)
+    if root == 0:
+        return None
+    try:
+        entry = _resource_child(image, root, 0, _RT_VERSION)
+        for _level in range(2):  # the name level, then the language level: take the first of each
+            if entry is None or not entry & _SUBDIRECTORY:
+                return None
+            entry = _resource_child(image, root, entry & ~_SUBDIRECTORY, None)
+        if entry is None or entry & _SUBDIRECTORY:
+            return None
+        offset, _ = image.locate(root + entry, "resource data entry")
+        data_rva, size, _codepage, _reserved = image.view.unpack(
+            _RESOURCE_DATA, offset, "resource data entry"
+        )
+        return _fixed_file_version(image, data_rva, size)
+    except BinaryFormatError:
+        return None
+
+
+def _resource_child(image: _Image, root: int, directory: int, wanted: int | None) -> int | None:
+    """OffsetToData of the entry with integer ID ``wanted`` (None: the first entry) of a directory."""
+    offset, _ = image.locate(root + directory, "resource directory")
+    *_, named, ids = image.view.unpack(_RESOURCE_DIRECTORY, offset, "resource directory")
+    count = min(named + ids, _MAX_RESOURCE_ENTRIES)
+    table = image.view.bytes(
+        offset + _RESOURCE_DIRECTORY.size, count * _RESOURCE_ENTRY.size, "resource entries"
+    )
+    for name, target in _RESOURCE_ENTRY.iter_unpack(table):
+        if wanted is None or (not name & _NAMED and name == wanted):
+            return int(target)
+    return None
+
+
+def _fixed_file_version(image: _Image, rva: int, size: int) -> str | None:
+    offset, available = image.locate(rva, "VS_VERSIONINFO")
+    fixed_at = _VERSION_HEADER.size + len(_VERSION_KEY)
+    fixed_at += -fixed_at % 4  # "Padding: ... to align the Value member on a 32-bit boundary"
+    if min(size, available) < fixed_at + _FIXED_FILE_INFO.size:
+        return None
+    data = image.view.bytes(offset, fixed_at + _FIXED_FILE_INFO.size, "VS_VERSIONINFO")
+    _length, value_length, _type = _VERSION_HEADER.unpack_from(data, 0)
+    if data[_VERSION_HEADER.size : _VERSION_HEADER.size + len(_VERSION_KEY)] != _VERSION_KEY:
+        return None
+    signature, _struct_version, high, low = _FIXED_FILE_INFO.unpack_from(data, fixed_at)
+    if value_length == 0 or signature != _FIXED_SIGNATURE:
+        return None
+    return f"{high >> 16}.{high & 0xFFFF}.{low >> 16}.{low & 0xFFFF}"
 
 
 def _pe_header_offset(view: View) -> int:

@@ -65,6 +65,32 @@ def unreadable_binary(inspection: Inspection) -> Iterator[Finding]:
 
 
 @register(
+    "ND003",
+    "read-limit-reached",
+    Severity.WARNING,
+    summary="A reading budget stopped native-doctor before it read the whole artifact.",
+    what=(
+        "That every member could be read within native-doctor's budgets: an archive may inflate at most "
+        "50 times its size on disk (at least 256 MiB), and a text member is read at most 16 MiB far."
+    ),
+    why=(
+        "The members left unread were not checked, so the verdict is incomplete. A real wheel inflates 2 to "
+        "5 times its size; far more is the mark of a decompression bomb (a few megabytes that inflate to "
+        "gigabytes), which would otherwise cost minutes and gigabytes of memory."
+    ),
+    fix=(
+        "Look at the members named: if they are real, split huge data files out of the wheel (or compress "
+        "them inside it); if they are not, do not install the wheel."
+    ),
+    page="wheel-contents",
+)
+def read_limit_reached(inspection: Inspection) -> Iterator[Finding]:
+    """One finding per budget that stopped the reading of the artifact."""
+    for limit in inspection.artifact.read_limits:
+        yield read_limit_reached.finding(limit, inspection.artifact.path, None, limit)
+
+
+@register(
     "ND201",
     "external-library",
     Severity.ERROR,

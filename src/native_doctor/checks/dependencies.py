@@ -572,8 +572,7 @@ def duplicate_vendored_library(inspection: Inspection) -> Iterator[Finding]:
             continue
         members.sort(key=lambda n: (-n.size, n.path))
         wasted = sum(n.size for n in members[1:])
-        identical = len({n.fingerprint for n in members}) == 1 and members[0].fingerprint is not None
-        how = "identical copies" if identical else "copies of one library"
+        how = _how_they_differ(members)
         identity = _identity(members[0])
         label = identity[1] if identity is not None else _basename(members[0].path)
         yield duplicate_vendored_library.finding(
@@ -583,6 +582,29 @@ def duplicate_vendored_library(inspection: Inspection) -> Iterator[Finding]:
             members[0].path,
             label,
         )
+
+
+_FIRST_HASH = re.compile(r"-([0-9a-f]{8})(?=[.-])", re.IGNORECASE)
+
+
+def _how_they_differ(members: list[NativeFile]) -> str:
+    """What is true of the copies: the same bytes, one original patched differently, or different builds.
+
+    auditwheel names a vendored copy after the first 8 hex digits of the original file's hash
+    (``libgcc_s-2d945d6c.so.1``); a second repair adds its own (``libgcc_s-2d945d6c-767fb991.so.1``),
+    so copies whose first hash agrees come from one original file.
+    """
+    fingerprints = {n.fingerprint for n in members}
+    if len(fingerprints) == 1 and members[0].fingerprint is not None:
+        return "identical copies"
+    if None in fingerprints:
+        return "copies of one library"  # no content fingerprint: nothing to say about their contents
+    originals = {
+        m.group(1).lower() if (m := _FIRST_HASH.search(_basename(n.path))) else None for n in members
+    }
+    if len(originals) == 1 and None not in originals:
+        return f"copies of one original file (repair hash {originals.pop()}) patched differently"
+    return "different builds: the copies differ in content"
 
 
 # --------------------------------------------------------------------------- ND205

@@ -26,13 +26,16 @@ from native_doctor.checks import dependencies as deps
 from native_doctor.checks.registry import Finding, Severity, register_environment
 from native_doctor.model import NativeFile, Resolution
 from native_doctor.platforms import linux, macos
+from native_doctor.requirements import matching_requirement
 from native_doctor.sources.host import max_cuda_for_driver
+from native_doctor.sources.runtime import module_of
 
 if TYPE_CHECKING:
     from native_doctor.analysis import Inspection
     from native_doctor.environment import EnvironmentInspection, ImportPrediction
     from native_doctor.platforms.process_linux import LoadResult, ProcessReport
     from native_doctor.platforms.process_linux import Resolution as LoadResolution
+    from native_doctor.sources.runtime import ImportProbe
 
 __all__ = ["gcc_for_glibcxx", "numpy_level"]
 
@@ -59,8 +62,20 @@ def _norm(path: str) -> str:
     return posixpath.normpath(path) if path.startswith("/") else path
 
 
+#: The last environment :func:`_files` indexed, and its index: every check asks for the same one.
+_LAST_INDEX: list[tuple[EnvironmentInspection, dict[str, _Owned]]] = []
+
+
 def _files(env: EnvironmentInspection) -> dict[str, _Owned]:
-    """Every distribution's native file by normalized absolute path."""
+    """Every distribution's native file by normalized absolute path (callers must not change it)."""
+    if _LAST_INDEX and _LAST_INDEX[0][0] is env:
+        return _LAST_INDEX[0][1]
+    index = _index_files(env)
+    _LAST_INDEX[:] = [(env, index)]
+    return index
+
+
+def _index_files(env: EnvironmentInspection) -> dict[str, _Owned]:
     index: dict[str, _Owned] = {}
     for inspection in env.distributions:
         site = posixpath.dirname(_norm(inspection.artifact.path))
@@ -203,10 +218,25 @@ def import_will_fail(env: EnvironmentInspection) -> Iterator[Finding]:
             first = extensions[0]
             more = f" (and {len(extensions) - 1} more extension module(s))" if len(extensions) > 1 else ""
             searched = _list(resolution.searched, 8) if resolution.searched else "no directory"
+            if all(_norm(e) in env.conditional_extensions for e in extensions):
+                yield dataclasses.replace(
+                    import_will_fail.finding(
+                        f"{_show(first, index)}{more} cannot be loaded ({name} is found nowhere; searched "
+                        f"{searched}), but {prediction.distribution} imports it only conditionally (in a "
+                        "function or a try/except): an optional part, e.g. a threading layer or an "
+                        f"accelerator. `import` of the package is not affected; the feature that needs it "
+                        f"is. {_missing_fix(name, prediction, names, env)}",
+                        prediction.dist_info,
+                        _member(first, index),
+                        name,
+                    ),
+                    severity=Severity.INFO,
+                )
+                continue
             yield import_will_fail.finding(
                 f"importing {_show(first, index)}{more} will fail: ImportError: {resolution.error}. "
                 f"{name} is needed by {_show(resolution.requested_by, index)}; searched {searched} and the "
-                f"ld.so cache. {_missing_fix(name, prediction, names)}",
+                f"ld.so cache. {_missing_fix(name, prediction, names, env)}",
                 prediction.dist_info,
                 _member(first, index),
                 name,
@@ -235,6 +265,10 @@ def _unloadable(env: EnvironmentInspection) -> Iterator[Finding]:
                     fix = f"`pip install {provider.distribution}` (it provides {dep.name})"
                 elif deps.is_driver_library(dep.name):
                     fix = f"{dep.name} comes with the GPU driver: install it, or run where one is present"
+                elif deps.unhashed_name(dep.name) != dep.name:
+                    fix = (
+                        f"`pip install --force-reinstall --no-deps {artifact.name}` (a vendored copy is gone)"
+                    )
                 else:
                     fix = (
                         f"install the system package that provides {dep.name} "
@@ -257,7 +291,20 @@ def _member(path: str, index: Mapping[str, _Owned]) -> str:
     return owned.native.path if owned is not None else path
 
 
-def _missing_fix(name: str, prediction: ImportPrediction, names: Mapping[str, list[_Owned]]) -> str:
+def _missing_fix(
+    name: str, prediction: ImportPrediction, names: Mapping[str, list[_Owned]], env: EnvironmentInspection
+) -> str:
+    if deps.unhashed_name(name) != name:
+        # A repair tool's hash-named copy (libjpeg-6dc8d115.so.62.4.0) exists only inside the wheel
+        # that vendored it: no system package provides it, reinstalling the wheel does.
+        owner = next(
+            (s for s in env.installed if any(posixpath.basename(m) == name for m in s.missing)), None
+        )
+        dist = owner.name if owner is not None else prediction.distribution
+        return (
+            f"{name} is a copy vendored into {dist}'s wheel (its hashed name is a repair tool's), and "
+            f"it is gone. Fix: `pip install --force-reinstall --no-deps {dist}`."
+        )
     copies = names.get(name, [])
     if copies:
         where = _list(f"{c.native.path} ({c.distribution} {c.inspection.artifact.version})" for c in copies)
@@ -375,37 +422,78 @@ def _how_text(
     ),
 )
 def symbol_version_not_found(env: EnvironmentInspection) -> Iterator[Finding]:
-    """One finding per distribution, provider and missing version."""
+    """One finding per provider that lacks versions (one old libstdc++ on LD_LIBRARY_PATH is one
+    cause, however many distributions it breaks), naming every distribution that fails."""
     index = _files(env)
     names = _by_name(index)
+    groups: dict[tuple[str, str], _VersionGroup] = {}
     for prediction in env.predictions:
-        report = prediction.report
-        mappings = _mappings(report)
-        grouped: dict[tuple[str, str, str], list[str]] = {}
+        mappings = _mappings(prediction.report)
         for _extension, result in _results(prediction):
             for failure in result.version_failures:
-                key = (failure.provider_path, failure.version, failure.library)
-                grouped.setdefault(key, []).append(failure.required_by)
-        for (provider, version, library), required in sorted(grouped.items()):
-            mapped = mappings.get(_norm(provider))
-            how = "already loaded" if mapped is None else _how_text(mapped[1], mapped[0], report, index)
-            message = (
-                f"importing {prediction.distribution} will fail: {provider}: version `{version}' not found "
-                f"(required by {_show(required[0], index)}"
-                + (f" and {len(set(required)) - 1} more" if len(set(required)) > 1 else "")
-                + f"). The {library} that wins is {provider}, {how}."
-            )
-            better = [
-                o
-                for o in names.get(library, [])
-                if o.native.info is not None and version in o.native.info.version_definitions
-            ]
-            if better:
-                message += f" An installed copy that defines {version}: {_show(better[0].absolute, index)}."
-            message += " " + _version_fix(env, version, library, mapped[1] if mapped else None)
-            yield symbol_version_not_found.finding(
-                message, prediction.dist_info, _member(required[0], index), version
-            )
+                group = groups.setdefault(
+                    (failure.provider_path, failure.library),
+                    _VersionGroup(failure.provider_path, failure.library),
+                )
+                group.add(prediction, failure.version, failure.required_by)
+                mapped = mappings.get(_norm(failure.provider_path))
+                if group.how is None and mapped is not None:
+                    group.how = _how_text(mapped[1], mapped[0], prediction.report, index)
+                    group.resolution = mapped[1]
+    for (provider, library), group in sorted(groups.items()):
+        versions = sorted(group.versions, key=_version_key)
+        newest = versions[-1]
+        required = group.required
+        dists = list(group.distributions)
+        who = _list(dists) + (f" ({len(dists)} distributions)" if len(dists) > 1 else "")
+        message = (
+            f"importing {who} will fail: {provider}: version `{newest}' not found "
+            f"(required by {_show(required[0], index)}"
+            + (f" and {len(set(required)) - 1} more" if len(set(required)) > 1 else "")
+            + ")"
+            + (f"; it lacks {', '.join(versions)}" if len(versions) > 1 else "")
+            + f". The {library} that wins is {provider}, {group.how or 'already loaded'}."
+        )
+        better = [
+            o
+            for o in names.get(library, [])
+            if o.native.info is not None and newest in o.native.info.version_definitions
+        ]
+        if better:
+            message += f" An installed copy that defines {newest}: {_show(better[0].absolute, index)}."
+        message += " " + _version_fix(env, newest, library, group.resolution)
+        artifact = group.dist_infos[0] if len(group.dist_infos) == 1 else _site(env, provider)
+        yield symbol_version_not_found.finding(message, artifact, _member(required[0], index), newest)
+
+
+@dataclass(slots=True)
+class _VersionGroup:
+    """Everything one provider lacks, across the simulated imports."""
+
+    provider: str
+    library: str
+    versions: set[str] = dataclasses.field(default_factory=set)
+    required: list[str] = dataclasses.field(default_factory=list)
+    distributions: dict[str, None] = dataclasses.field(default_factory=dict)
+    dist_infos: list[str] = dataclasses.field(default_factory=list)
+    how: str | None = None
+    resolution: LoadResolution | None = None
+
+    def add(self, prediction: ImportPrediction, version: str, required_by: str) -> None:
+        self.versions.add(version)
+        self.required.append(required_by)
+        if prediction.distribution not in self.distributions:
+            self.distributions[prediction.distribution] = None
+            self.dist_infos.append(prediction.dist_info)
+
+
+def _version_key(version: str) -> tuple[str, tuple[int, ...]]:
+    """``GLIBCXX_3.4.30`` -> ("GLIBCXX", (3, 4, 30)): versions sort by number, not text."""
+    prefix, _, number = version.rpartition("_")
+    try:
+        return prefix, tuple(int(p) for p in number.split("."))
+    except ValueError:
+        return version, ()
 
 
 def _version_fix(
@@ -546,7 +634,12 @@ def _own_copy(
 
 @dataclass(frozen=True, slots=True)
 class _Copy:
-    owned: _Owned
+    """One runtime library: installed by a distribution, or the system's (``dist_info`` None)."""
+
+    native: NativeFile
+    absolute: str
+    distribution: str
+    dist_info: str | None
     family: str
     kind: str
 
@@ -653,35 +746,139 @@ def _openmp_consequence(kinds: Sequence[str]) -> str:
     ),
 )
 def duplicate_native_runtime(env: EnvironmentInspection) -> Iterator[Finding]:
-    """One finding per runtime family that several distributions ship."""
-    families: dict[str, list[_Copy]] = {}
-    seen: set[int] = set()
-    for owned in _files(env).values():
-        if id(owned) in seen:
+    """One finding per runtime family of which several distributions install different copies,
+    graded by hazard: two OpenMP implementations that abort together (LLVM/Intel with anything else)
+    are a warning; copies built to coexist (several libgomp, OpenBLAS or libgfortran builds) are info."""
+    families: dict[str, dict[object, _Copy]] = {}
+    for copy in _runtime_copies(env):
+        # Identical content loads once (same hashed SONAME) and is no second runtime.
+        families.setdefault(copy.family, {}).setdefault(_content_key(env, copy), copy)
+    for family, unique in sorted(families.items()):
+        copies = sorted(unique.values(), key=lambda c: (c.distribution, c.native.path))
+        owners = sorted({c.distribution for c in copies})
+        if len(copies) < 2 or len(owners) < 2:
             continue
-        seen.add(id(owned))
+        kinds = [c.kind for c in copies]
+        listed = "; ".join(_copy_text(c) for c in copies[:8]) + (
+            f"; and {len(copies) - 8} more" if len(copies) > 8 else ""
+        )
+        first = copies[0]
+        where = _site(env, first.absolute)
+        detail = f"{family}: {', '.join(sorted(set(kinds)))}"
+        pair = _aborting_pair(copies) if family == "OpenMP runtime" else None
+        if pair is not None:
+            a, b = pair
+            yield duplicate_native_runtime.finding(
+                f"Two OpenMP implementations that do not share a process safely are installed: "
+                f"{_copy_text(a)} and {_copy_text(b)} ({len(copies)} different OpenMP runtime copies in "
+                f"all: {listed}). An LLVM or Intel runtime registers itself process-wide, and a second one "
+                'aborts with "OMP: Error #15: Initializing '
+                f'{_runtime_label(b)}, but found {_runtime_label(a)} already initialized"; next to GNU '
+                "libgomp it runs a second thread pool, known to deadlock or crash (threadpoolctl's "
+                f"multiple_openmp notes). Consequence: {_openmp_consequence(kinds)}.",
+                where,
+                first.absolute,
+                detail,
+            )
+            continue
+        if family == "C++ runtime":
+            yield duplicate_native_runtime.finding(
+                f"{len(copies)} different copies of one kind of {family} are installed by {len(owners)} "
+                f"distributions ({', '.join(owners)}): {listed}. Consequence: {_CONSEQUENCE[family]}.",
+                where,
+                first.absolute,
+                detail,
+            )
+            continue
+        prefixed = ", and prefixed symbols" if "scipy-openblas" in kinds else ""
+        yield dataclasses.replace(
+            duplicate_native_runtime.finding(
+                f"{len(copies)} different builds of one kind of {family} are installed by "
+                f"{len(owners)} distributions ({', '.join(owners)}): {listed}. They are built to coexist "
+                f"(each with its own hashed name{prefixed}); no action is needed. {_COEXIST[family]}",
+                where,
+                first.absolute,
+                detail,
+            ),
+            severity=Severity.INFO,
+        )
+
+
+#: What several coexisting copies still cost, and the knob when it matters.
+_COEXIST = {
+    "OpenMP runtime": (
+        "Each copy that loads starts its own thread pool, one thread per core; if nested parallel code "
+        "oversubscribes the cores, bound threads with OMP_NUM_THREADS or threadpoolctl.threadpool_limits, "
+        "and prefer the spawn/forkserver start method (a libgomp pool used before fork() hangs children)."
+    ),
+    "BLAS/LAPACK library": (
+        "Each copy that loads has its own thread pool; bound them with OPENBLAS_NUM_THREADS / "
+        "OMP_NUM_THREADS or threadpoolctl.threadpool_limits if parallel code oversubscribes the cores."
+    ),
+    "Fortran runtime": "Each copy keeps its own runtime state; nothing to do.",
+}
+
+
+def _runtime_copies(env: EnvironmentInspection) -> Iterator[_Copy]:
+    """Runtime libraries installed by distributions, plus the system copies the simulated loader
+    really maps for an import (lightgbm's system libgomp)."""
+    index = _files(env)
+    for owned in {id(o): o for o in index.values()}.values():
         found = _runtime_family(owned.native)
         if found is not None:
-            families.setdefault(found[0], []).append(_Copy(owned, *found))
-    for family, copies in sorted(families.items()):
-        distributions = sorted({c.owned.distribution for c in copies})
-        if len(distributions) < 2:
-            continue
-        copies.sort(key=lambda c: (c.owned.distribution, c.owned.native.path))
-        kinds = [c.kind for c in copies]
-        listed = "; ".join(
-            f"{c.owned.native.path} ({c.kind}, {c.owned.native.size:,} bytes, {c.owned.distribution})"
-            for c in copies[:8]
-        ) + (f"; and {len(copies) - 8} more" if len(copies) > 8 else "")
-        consequence = _openmp_consequence(kinds) if family == "OpenMP runtime" else _CONSEQUENCE[family]
-        first = copies[0].owned
-        yield duplicate_native_runtime.finding(
-            f"{len(copies)} copies of one kind of {family} are installed by {len(distributions)} "
-            f"distributions ({', '.join(distributions)}): {listed}. Consequence: {consequence}.",
-            _site(env, first.absolute),
-            first.absolute,
-            f"{family}: {', '.join(sorted(set(kinds)))}",
-        )
+            yield _Copy(
+                owned.native, owned.absolute, owned.distribution, owned.inspection.artifact.path, *found
+            )
+    seen: set[str] = set()
+    for prediction in env.predictions:
+        for loaded in prediction.report.loaded:
+            path = _norm(loaded.path)
+            if path in index or path in seen:
+                continue
+            seen.add(path)
+            native = NativeFile(
+                path=path,
+                install_path=posixpath.basename(path),
+                size=0,
+                fingerprint=None,
+                info=loaded.info,
+            )
+            found = _runtime_family(native)
+            if found is not None:
+                yield _Copy(native, path, "the system", None, *found)
+
+
+def _content_key(env: EnvironmentInspection, copy: _Copy) -> object:
+    """What identifies a copy's content: its RECORD digest, else its base name and size."""
+    native = copy.native
+    for state in env.installed:
+        if state.dist_info == copy.dist_info:
+            digest = state.digests.get(native.path)
+            if digest:
+                return digest
+    return (posixpath.basename(native.path), native.size)
+
+
+def _copy_text(copy: _Copy) -> str:
+    native = copy.native
+    if copy.dist_info is None:
+        return f"{native.path} ({copy.kind}, the system copy the loader maps)"
+    return f"{native.path} ({copy.kind}, {native.size:,} bytes, {copy.distribution})"
+
+
+def _runtime_label(copy: _Copy) -> str:
+    return posixpath.basename(copy.native.path)
+
+
+def _aborting_pair(copies: Sequence[_Copy]) -> tuple[_Copy, _Copy] | None:
+    """Two OpenMP copies of different implementations, or two LLVM/Intel copies: (first, second)."""
+    kmp = [c for c in copies if c.kind in ("libomp", "libiomp5")]
+    if len(kmp) >= 2:
+        return kmp[0], kmp[1]
+    others = [c for c in copies if c.kind not in ("libomp", "libiomp5", "vcomp")]
+    if kmp and others:
+        return others[0], kmp[0]
+    return None
 
 
 # --------------------------------------------------------------------------- ND705 / ND706
@@ -1045,6 +1242,7 @@ def numpy_abi_mismatch(env: EnvironmentInspection) -> Iterator[Finding]:
             continue
         old_abi: list[str] = []
         too_new: dict[str, list[str]] = {}
+        fitting = 0  # extension modules on NumPy's C API whose target the installed NumPy meets
         for native in inspection.artifact.native:
             markers = env.markers.get(env.absolute(inspection, native.path))
             if markers is None:
@@ -1057,15 +1255,10 @@ def numpy_abi_mismatch(env: EnvironmentInspection) -> Iterator[Finding]:
             wanted = _major_minor(markers.numpy_target) if markers.numpy_target else None
             if wanted is not None and markers.numpy_target and _newer_target(wanted, installed):
                 too_new.setdefault(markers.numpy_target, []).append(native.path)
+            elif markers.numpy_abi is not None and not (markers.numpy_abi == "1.x" and installed[0] >= 2):
+                fitting += 1
         artifact = inspection.artifact
-        requirement = next(
-            (
-                r
-                for r in artifact.requires_dist
-                if canonicalize_name(re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0]) == "numpy"
-            ),
-            None,
-        )
+        requirement = matching_requirement(env, artifact.requires_dist, "numpy")
         allows = f" (its Requires-Dist says '{requirement}')" if requirement else ""
         if old_abi:
             yield numpy_abi_mismatch.finding(
@@ -1080,6 +1273,23 @@ def numpy_abi_mismatch(env: EnvironmentInspection) -> Iterator[Finding]:
                 "NumPy 1.x",
             )
         for target, paths in sorted(too_new.items()):
+            if fitting:
+                # Built for a newer NumPy than the rest of the package: an extension imported only
+                # under that NumPy (h5py's _npystrings under NumPy >= 2), not a failure of the package.
+                yield dataclasses.replace(
+                    numpy_abi_mismatch.finding(
+                        f"{artifact.name} {artifact.version}: {len(paths)} extension module(s) built for "
+                        f"NumPy C-API {target} ({_list(paths, 3)}) while its {fitting} other NumPy "
+                        f"extension module(s) fit the installed NumPy {installed_text}: a conditional "
+                        f"module, imported only under NumPy >= {target} (like h5py's _npystrings); "
+                        f"`import {artifact.name}` is not affected. No action is needed.",
+                        artifact.path,
+                        paths[0],
+                        f"NumPy {target} (conditional)",
+                    ),
+                    severity=Severity.INFO,
+                )
+                continue
             yield numpy_abi_mismatch.finding(
                 f"{artifact.name} {artifact.version} has {len(paths)} extension module(s) built for NumPy "
                 f"C-API {target} ({_list(paths, 3)}), newer than the installed NumPy {installed_text}"
@@ -1415,11 +1625,16 @@ def kmp_duplicate_lib_ok(env: EnvironmentInspection) -> Iterator[Finding]:
 
 def _predicted_ok(env: EnvironmentInspection, module: str) -> bool | None:
     """Whether the loader simulation expected ``module``'s distribution to import (None: not simulated)."""
-    owners = {name for name, tops in env.top_levels.items() if module in tops}
+    top = module.partition(".")[0]
+    owners = {name for name, tops in env.top_levels.items() if top in tops}
     predictions = [p for p in env.predictions if str(canonicalize_name(p.distribution)) in owners]
     if not predictions:
         return None
-    return all(load.ok for p in predictions for load in p.report.extensions)
+    return all(
+        load.ok or _norm(load.requested) in env.conditional_extensions
+        for p in predictions
+        for load in p.report.extensions
+    )
 
 
 @register_environment(
@@ -1450,26 +1665,62 @@ def _predicted_ok(env: EnvironmentInspection, module: str) -> bool | None:
     references=("https://man7.org/linux/man-pages/man8/ld.so.8.html",),
 )
 def import_failed_at_runtime(env: EnvironmentInspection) -> Iterator[Finding]:
-    """One finding per probed package that failed, or that succeeded against the prediction."""
+    """One finding per top-level package and cause of failure (``scipy.linalg``, ``scipy.fft``, ...
+    failing on one missing ``numpy.exceptions`` is one finding), and one per probed package that
+    succeeded against the prediction."""
     artifact = env.site_packages[0] if env.site_packages else ""
+    failed: dict[tuple[str, str], list[ImportProbe]] = {}
     for probe in env.runtime:
-        predicted = _predicted_ok(env, probe.module)
+        if not probe.ok and probe.returncode is None and not probe.timed_out:
+            # The child never ran (the interpreter could not be started): nothing is known about
+            # the import, and it is not the package's failure.
+            yield dataclasses.replace(
+                import_failed_at_runtime.finding(
+                    f"`import {probe.module}` could not be tried: {probe.error}",
+                    artifact,
+                    probe.module,
+                    "not-probed",
+                ),
+                severity=Severity.INFO,
+            )
+            continue
         if not probe.ok:
             cause = probe.signal or probe.error or f"exit status {probe.returncode}"
-            notes = f" ({'; '.join(probe.notes)})" if probe.notes else ""
-            expected = {
-                True: "the loader simulation predicted it would load",
-                False: "as predicted",
-                None: "",
-            }
-            yield import_failed_at_runtime.finding(
-                f"`import {probe.module}` failed in a child process: {cause}{notes}"
-                + (f"; {expected[predicted]}" if expected[predicted] else ""),
-                artifact,
-                probe.module,
-                cause,
+            if probe.root_cause and probe.root_cause not in cause:
+                cause += f"; root cause: {probe.root_cause}"
+            failed.setdefault((probe.module.partition(".")[0], cause), []).append(probe)
+    expected = {True: "the loader simulation predicted it would load", False: "as predicted", None: ""}
+    optional = {module_of(posixpath.relpath(path, _site(env, path))) for path in env.conditional_extensions}
+    for (_top, cause), probes in failed.items():
+        if all(p.module in optional for p in probes):
+            yield dataclasses.replace(
+                import_failed_at_runtime.finding(
+                    f"{_list(f'`import {p.module}`' for p in probes)} failed in a child process: {cause}; "
+                    "an optional module its package imports only conditionally (in a function or a "
+                    "try/except), so importing the package itself is not affected",
+                    artifact,
+                    probes[0].module,
+                    cause,
+                ),
+                severity=Severity.INFO,
             )
-        elif predicted is False:
+            continue
+        first = probes[0]
+        predicted = _predicted_ok(env, first.module)
+        notes = sorted({n for p in probes for n in p.notes})
+        modules = _list((f"`import {p.module}`" for p in probes), 4)
+        verb = "failed" if len(probes) == 1 else "each failed"
+        yield import_failed_at_runtime.finding(
+            f"{modules} {verb} in a child process: {cause}"
+            + (f" ({'; '.join(notes)})" if notes else "")
+            + (f"; {expected[predicted]}" if expected[predicted] else ""),
+            artifact,
+            first.module,
+            cause,
+        )
+    for probe in env.runtime:
+        predicted = _predicted_ok(env, probe.module)
+        if probe.ok and predicted is False:
             yield dataclasses.replace(
                 import_failed_at_runtime.finding(
                     f"`import {probe.module}` succeeded although the loader simulation predicted a load "
@@ -1480,3 +1731,8 @@ def import_failed_at_runtime(env: EnvironmentInspection) -> Iterator[Finding]:
                 ),
                 severity=Severity.INFO,
             )
+
+
+# The checks on installed files, requirements and libraries loaded by name (ND713-ND718) live in
+# their own module; importing it here registers them with the environment checks.
+from native_doctor.checks import installed as _installed  # noqa: E402, F401

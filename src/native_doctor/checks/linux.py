@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks.registry import Finding, Severity, Status, register
-from native_doctor.platforms import loader
+from native_doctor.platforms import linux, loader
 
 if TYPE_CHECKING:
     from native_doctor.analysis import BinaryReport, Inspection
 
-__all__ = ["debug_size", "leaving_rpath_entries", "vendored_cxx_exports"]
+__all__ = ["debug_size", "leaving_rpath_entries", "searches_its_path", "vendored_cxx_exports"]
 
 #: ``$ORIGIN`` / ``${ORIGIN}`` at the start of an entry (``$ORIGIN_x`` is no token: see ld.so).
 #: Other dynamic string tokens: replaced by one path component for the "stays inside" test.
@@ -128,7 +128,11 @@ def _installed_in_site_packages(install_path: str) -> bool:
         "site-packages. `$ORIGIN`-relative entries that stay inside site-packages - the wheel's own "
         "`.libs` directory or another distribution's (`$ORIGIN/../../nvidia/cublas/lib`) - are fine, and "
         "so are entries reaching the environment's `lib` directory (`<prefix>/lib`, two levels above "
-        "site-packages), where mkl, intel-openmp or tbb wheels install libraries as data files."
+        "site-packages), where mkl, intel-openmp or tbb wheels install libraries as data files. Reported "
+        "at info severity when no dependency of the file can use the entry: a shared library or extension "
+        "module that needs nothing but libc and the dynamic loader (which the Python process has loaded "
+        "before it; musl answers its reserved names without a search), or nothing at all. Only a "
+        "`dlopen()` from the file's own code would search it then."
     ),
     why=(
         "Such an entry does nothing on a user's machine - until that directory exists there. Then ld.so "
@@ -149,6 +153,7 @@ def _installed_in_site_packages(install_path: str) -> bool:
         "cleans a finished binary."
     ),
     page="native-dependencies",
+    list_entries=True,  # one RUNPATH shared by many files, leaking several entries: one finding
     references=(
         "https://man7.org/linux/man-pages/man8/ld.so.8.html",
         "https://cmake.org/cmake/help/latest/prop_tgt/INSTALL_RPATH.html",
@@ -156,18 +161,46 @@ def _installed_in_site_packages(install_path: str) -> bool:
     ),
 )
 def rpath_leaves_wheel(inspection: Inspection) -> Iterator[Finding]:
-    """One finding per ELF file and leaking entry."""
+    """One finding per ELF file and leaking entry (info when nothing the file needs is searched)."""
+    libc: linux.Libc = "musl" if inspection.platform.libc == "musl" else "glibc"
     for binary, info in _elf_binaries(inspection):
         if not _installed_in_site_packages(binary.native.install_path):
             continue
+        unused = not searches_its_path(info, libc)
         for kind, entry, what in leaving_rpath_entries(binary.native.install_path, info):
             shown = entry if entry else "(empty)"
+            effect = (
+                "; no dependency of it can use the entry (it needs only libc, already loaded)"
+                if unused
+                else ""
+            )
             yield rpath_leaves_wheel.finding(
-                f"{binary.native.path} has {kind} entry {shown!r} pointing outside the wheel: {what}",
+                f"{binary.native.path} has {kind} entry {shown!r} pointing outside the wheel: {what}{effect}",
                 inspection.artifact.path,
                 binary.native.path,
                 entry,
+                severity=Severity.INFO if unused else None,
             )
+
+
+#: Loaded into every Python process before any extension module: ld.so finds them by SONAME
+#: among the loaded objects and searches no path for them.
+_ALWAYS_LOADED = frozenset({"libc.so.6"})
+
+
+def searches_its_path(info: BinaryInfo, libc: linux.Libc) -> bool:
+    """Whether loading the file makes the dynamic loader search its RPATH/RUNPATH for something.
+
+    An executable's libc is searched for at start-up; a library or extension module loaded into
+    Python finds libc and the loader already loaded, and musl's reserved names are never searched.
+    """
+    if info.kind not in (FileKind.SHARED_LIBRARY, FileKind.BUNDLE):
+        return bool(info.needed)
+    loaders = linux.loader_names("glibc") | linux.loader_names("musl")
+    return any(
+        name not in _ALWAYS_LOADED and name not in loaders and not linux.is_reserved_name(name, libc)
+        for name in info.needed
+    )
 
 
 #: glibc's DEFAULT_STACK_PERMS include PF_X on these: no PT_GNU_STACK means "executable stack".

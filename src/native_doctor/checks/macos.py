@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
@@ -223,7 +224,7 @@ def unresolved_rpath(inspection: Inspection) -> Iterator[Finding]:
 @register(
     "ND403",
     "build-machine-rpath",
-    Severity.WARNING,
+    Severity.INFO,
     summary="A Mach-O file keeps an unused LC_RPATH entry pointing at a build machine's directory.",
     what=(
         "LC_RPATH entries under a build-machine prefix (the prefixes of ND401) in files whose @rpath "
@@ -248,26 +249,37 @@ def unresolved_rpath(inspection: Inspection) -> Iterator[Finding]:
     references=("https://github.com/matthew-brett/delocate",),
 )
 def build_machine_rpath(inspection: Inspection) -> Iterator[Finding]:
-    """One finding per unused build-machine LC_RPATH entry, naming the files that carry it.
+    """One finding per set of unused build-machine LC_RPATH entries, listing the files that carry it.
 
-    Build systems add the same entry to every extension module (scikit-learn: 51 files), so the
-    finding is per entry; its member is the first file.
+    Build systems add the same entries to every extension module (scikit-learn: 51 files; scipy:
+    three entries in each of 22 files), so the finding is per set of entries; its member is the
+    first file and its locations are all of them.
     """
     searchers = _rpath_searchers(inspection)
-    carriers: dict[str, tuple[str, list[str]]] = {}
+    carriers: dict[tuple[tuple[str, str], ...], list[str]] = {}
     for binary, info in _macho_binaries(inspection):
         if binary.native.path in searchers:
             continue
-        for entry in info.rpath:
-            what = build_machine_prefix(entry)
-            if what is not None:
-                carriers.setdefault(entry, (what, []))[1].append(binary.native.path)
-    for entry, (what, paths) in carriers.items():
+        entries = tuple(
+            dict.fromkeys((entry, what) for entry in info.rpath if (what := build_machine_prefix(entry)))
+        )
+        if entries:
+            carriers.setdefault(entries, []).append(binary.native.path)
+    for entries, paths in carriers.items():
         files = paths[0] if len(paths) == 1 else f"{len(paths)} files ({', '.join(paths[:3])}, ...)"
-        yield build_machine_rpath.finding(
-            f"{files} {'has' if len(paths) == 1 else 'have'} LC_RPATH {entry}, a path on the build machine "
-            f"({what}) that no @rpath/ dependency uses",
+        verb = "has" if len(paths) == 1 else "have"
+        whats = "; ".join(dict.fromkeys(what for _, what in entries))
+        if len(entries) == 1:
+            said = f"LC_RPATH {entries[0][0]}, a path on the build machine ({whats}) that"
+        else:
+            said = (
+                f"LC_RPATH entries {', '.join(e for e, _ in entries)}, paths on the build machine "
+                f"({whats}) that"
+            )
+        finding = build_machine_rpath.finding(
+            f"{files} {verb} {said} no @rpath/ dependency uses",
             inspection.artifact.path,
             paths[0],
-            entry,
+            ", ".join(e for e, _ in entries),
         )
+        yield replace(finding, locations=tuple(paths)) if len(paths) > 1 else finding

@@ -26,6 +26,7 @@ __all__ = [
     "Status",
     "all_checks",
     "get",
+    "group_findings",
     "register",
     "run_checks",
     "sort_findings",
@@ -89,6 +90,16 @@ class Finding:
     detail: str | None = None
     #: The knowledge-base page (slug) that explains the problem behind the check.
     page: str | None = None
+    #: Every member the same cause was found in, ``member`` first (set by :func:`group_findings`;
+    #: empty for a finding about one place: then :attr:`all_locations` is just ``member``).
+    locations: tuple[str, ...] = ()
+
+    @property
+    def all_locations(self) -> tuple[str, ...]:
+        """Every member this finding is about (``member`` first); empty when it names none."""
+        if self.locations:
+            return self.locations
+        return (self.member,) if self.member is not None else ()
 
     @property
     def url(self) -> str:
@@ -128,12 +139,23 @@ class Check:
     #: ``artifact`` (a wheel or one distribution) or ``environment`` (the installed environment).
     scope: str = "artifact"
     environment_function: EnvironmentCheckFunction | None = None
+    #: The detail is one entry of a list a file carries (ND301: one RPATH/RUNPATH entry): the
+    #: entries found in the same files are one cause, reported as one finding naming them all.
+    list_entries: bool = False
 
     def finding(
-        self, message: str, artifact: str, member: str | None = None, detail: str | None = None
+        self,
+        message: str,
+        artifact: str,
+        member: str | None = None,
+        detail: str | None = None,
+        *,
+        severity: Severity | None = None,
     ) -> Finding:
-        """A finding of this check, at its default severity."""
-        return Finding(self.code, self.name, self.severity, message, artifact, member, detail, self.page)
+        """A finding of this check, at its default severity unless the check's documentation says
+        when another applies (``severity``)."""
+        chosen = self.severity if severity is None else severity
+        return Finding(self.code, self.name, chosen, message, artifact, member, detail, self.page)
 
 
 _REGISTRY: dict[str, Check] = {}
@@ -151,6 +173,7 @@ def register(
     page: str,
     references: tuple[str, ...] = (),
     status: Status = Status.STABLE,
+    list_entries: bool = False,
 ) -> Callable[[CheckFunction | None], Check]:
     """Register a check: use as a decorator on its function (``None`` for source-level checks)."""
     if not _CODE.match(code) or not _NAME.match(name):
@@ -162,6 +185,8 @@ def register(
         if code in _REGISTRY or any(c.name == name for c in _REGISTRY.values()):
             raise ValueError(f"check {code} ({name}) registered twice")
         check = Check(code, name, severity, status, summary, what, why, fix, references, page, function)
+        if list_entries:
+            check = dataclasses.replace(check, list_entries=True)
         _REGISTRY[code] = check
         return check
 
@@ -237,7 +262,7 @@ def run_environment_checks(
         if function is None:
             continue
         if check.code in selected if selected is not None else check.status is Status.STABLE:
-            yield from function(environment)
+            yield from group_findings(function(environment))
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
@@ -255,4 +280,68 @@ def run_checks(inspection: Inspection, selected: Collection[str] | None = None) 
         if check.function is None or check.scope != "artifact":
             continue
         if check.code in selected if selected is not None else check.status is Status.STABLE:
-            yield from check.function(inspection)
+            yield from group_findings(check.function(inspection), list_entries=check.list_entries)
+
+
+def group_findings(findings: Iterable[Finding], *, list_entries: bool = False) -> list[Finding]:
+    """One finding per cause: findings that differ only in their member become one listing every
+    location (in first-seen order, ``member`` first).
+
+    Same cause means the same code, severity, artifact and detail, and the same message once the
+    member's path is taken out of it (checks name the file in the message). The merged message
+    names the first file and how many more (``a.so (and 206 more) has RUNPATH ...``); the
+    reports list the locations. Findings without a member are kept as they are (exact repeats
+    are dropped).
+
+    With ``list_entries`` (a check whose detail is one entry of a list a file carries, such as
+    one RUNPATH entry) the findings that then differ only in that entry and name the same files
+    become one too: torch's CPU wheel's 69 test programs each carry the same three-entry RUNPATH,
+    one finding instead of 207.
+    """
+    groups: dict[tuple[object, ...], list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault(_cause(finding), []).append(finding)
+    merged = [_merge(group) for group in groups.values()]
+    if not list_entries:
+        return merged
+    lists: dict[tuple[object, ...], list[Finding]] = {}
+    for finding in merged:
+        lists.setdefault(_same_files(finding), []).append(finding)
+    return [_merge_entries(group) for group in lists.values()]
+
+
+def _cause(finding: Finding) -> tuple[object, ...]:
+    message = finding.message
+    if finding.member:
+        message = message.replace(finding.member, "\0")
+    return (finding.code, finding.severity, finding.artifact, finding.detail, message, finding.member is None)
+
+
+def _same_files(finding: Finding) -> tuple[object, ...]:
+    """Findings with this key differ only in the list entry (their detail)."""
+    if not finding.detail or not finding.all_locations or finding.detail not in finding.message:
+        return (id(finding),)  # nothing to name the entry by: stays on its own
+    message = finding.message.replace(repr(finding.detail), "\1").replace(finding.detail, "\1")
+    return (finding.code, finding.severity, finding.artifact, finding.all_locations, message)
+
+
+def _merge_entries(group: list[Finding]) -> Finding:
+    first = group[0]
+    if len(group) == 1 or first.detail is None:
+        return first
+    details = [f.detail for f in group if f.detail is not None]
+    if repr(first.detail) in first.message:
+        message = first.message.replace(repr(first.detail), ", ".join(map(repr, details)), 1)
+    else:
+        message = first.message.replace(first.detail, ", ".join(details), 1)
+    return dataclasses.replace(first, message=message, detail=", ".join(details))
+
+
+def _merge(group: list[Finding]) -> Finding:
+    first = group[0]
+    locations = tuple(dict.fromkeys(loc for f in group for loc in f.all_locations))
+    if len(locations) <= 1:
+        return first
+    named = f"{first.member} (and {len(locations) - 1} more)"
+    message = first.message.replace(first.member, named, 1) if first.member else first.message
+    return dataclasses.replace(first, message=message, locations=locations)

@@ -152,7 +152,7 @@ def _linux_too_old(
         if info.arch not in _LINUX_ARCH_ALIASES.get(arch, frozenset({arch})):
             continue
         worst: _Need | None = None
-        for library, versions in info.symbol_versions.items():
+        for library, versions in info.required_symbol_versions.items():
             if library in loaders:
                 continue  # ld.so is always there; its versions are not policy-governed
             for version in versions:

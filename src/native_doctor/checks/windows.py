@@ -222,9 +222,11 @@ _VERSIONED_RUNTIME = re.compile(
     summary="A bundled Visual C++ runtime DLL is older than the toolset that built a module using it.",
     what=(
         "For each bundled `msvcp140*.dll`, `concrt140.dll` or `vcomp140.dll` (delvewheel's name-mangled "
-        "copies `msvcp140-<hash>.dll` included), its PE linker version - the toolset that built that "
-        "runtime - against the linker version of every module in the wheel that needs it. MinGW-built "
-        "modules (GNU ld 2.x) are not compared."
+        "copies `msvcp140-<hash>.dll` included), the runtime's own version - the FileVersion of its "
+        "VERSIONINFO resource, `14.44.35211.0` - against the PE linker version (the MSVC toolset, "
+        "`14.44`) of every module in the wheel that needs it. MinGW-built modules (GNU ld 2.x) and "
+        "runtime copies without a version resource are not compared. (The runtime's own linker version "
+        "is no measure: Microsoft builds a runtime with an earlier toolset than the one it ships with.)"
     ),
     why=(
         "Microsoft's binary compatibility guarantee for the v14 runtimes is one-way: a module built with "
@@ -252,7 +254,7 @@ _VERSIONED_RUNTIME = re.compile(
 def msvc_runtime_too_old(inspection: Inspection) -> Iterator[Finding]:
     """One finding per bundled runtime DLL and the newest module it is too old for."""
     by_path = {b.native.path: b.native for b in inspection.binaries}
-    too_old: dict[str, tuple[tuple[int, int], list[str], tuple[int, int]]] = {}
+    too_old: dict[str, tuple[tuple[int, int], list[str], tuple[int, ...]]] = {}
     for binary, info in _pe_binaries(inspection):
         needs = msvc_version(info.linker_version)
         if needs is None:
@@ -263,19 +265,30 @@ def msvc_runtime_too_old(inspection: Inspection) -> Iterator[Finding]:
             if not _VERSIONED_RUNTIME.match(dep.name):
                 continue
             runtime = by_path.get(dep.member)
-            has = msvc_version(runtime.info.linker_version) if runtime and runtime.info else None
-            if has is None or has >= needs:
+            has = runtime_version(runtime.info.file_version) if runtime and runtime.info else None
+            if has is None or has[:2] >= needs:
                 continue
             newest, users, _ = too_old.get(dep.member, (needs, [], has))
             users.append(binary.native.path)
             too_old[dep.member] = (max(newest, needs), users, has)
     for member, (newest, users, has) in sorted(too_old.items()):
         shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
+        version = ".".join(map(str, has))
         yield msvc_runtime_too_old.finding(
-            f"bundled {member} was built by toolset {has[0]}.{has[1]}, older than the "
+            f"bundled {member} is version {version}, older than the toolset "
             f"{newest[0]}.{newest[1]} that built {shown}, which need{'s' if len(users) == 1 else ''} it: "
             "the runtime is only backward compatible",
             inspection.artifact.path,
             member,
-            f"{has[0]}.{has[1]} < {newest[0]}.{newest[1]}",
+            f"{version} < {newest[0]}.{newest[1]}",
         )
+
+
+def runtime_version(file_version: str | None) -> tuple[int, ...] | None:
+    """``"14.51.36260.0"`` -> ``(14, 51, 36260)`` for a v14 runtime's FileVersion; None otherwise."""
+    if file_version is None:
+        return None
+    match = re.fullmatch(r"14\.(\d+)\.(\d+)(?:\.\d+)?", file_version)
+    if match is None:
+        return None
+    return 14, int(match.group(1)), int(match.group(2))

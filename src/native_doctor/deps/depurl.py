@@ -17,6 +17,7 @@ from urllib.parse import quote, unquote
 from packaging.markers import InvalidMarker, Marker
 from packaging.version import InvalidVersion, Version
 
+from native_doctor._text import quoted, shorten
 from native_doctor.errors import InvalidExternalMetadata
 
 __all__ = ["DepURL", "ExternalDependency", "old_draft_spelling", "parse_depurl", "parse_specifier"]
@@ -130,7 +131,7 @@ def parse_specifier(text: str, *, where: str | None = None) -> ExternalDependenc
             marker = Marker(marker_text.strip())
         except InvalidMarker as exc:
             raise InvalidExternalMetadata(
-                f"invalid environment marker in {text!r}: {exc}", where=where
+                f"invalid environment marker in {quoted(text)}: {shorten(str(exc))}", where=where
             ) from None
     return ExternalDependency(parse_depurl(url_text.strip(), where=where), marker, where)
 
@@ -143,13 +144,13 @@ def parse_depurl(text: str, *, where: str | None = None) -> DepURL:
     """
 
     def fail(reason: str) -> InvalidExternalMetadata:
-        return InvalidExternalMetadata(f"invalid DepURL {text!r}: {reason}", where=where)
+        return InvalidExternalMetadata(f"invalid DepURL {quoted(text)}: {reason}", where=where)
 
     if not isinstance(text, str):
         raise InvalidExternalMetadata(f"a DepURL must be a string, not {type(text).__name__}", where=where)
     upgraded = old_draft_spelling(text)
     if upgraded is not None:
-        raise fail(f"this is the old draft syntax of PEP 725 (before version 3); write {upgraded!r}")
+        raise fail(f"this is the old draft syntax of PEP 725 (before version 3); write {quoted(upgraded)}")
     if not text.lower().startswith(SCHEME):
         raise fail("must start with 'dep:'")
     rest, _, subpath = text[len(SCHEME) :].partition("#")
@@ -163,9 +164,11 @@ def parse_depurl(text: str, *, where: str | None = None) -> DepURL:
         raise fail("needs at least a type and a name (dep:type/name)")
     kind = segments[0].lower()
     if not _TYPE.match(kind):
-        raise fail(f"type {segments[0]!r} may only hold letters, digits, '.', '+' and '-'")
+        raise fail(f"type {quoted(segments[0])} may only hold letters, digits, '.', '+' and '-'")
     name = segments[-1]
     namespace = "/".join(segments[1:-1]) or None
+    if any(segment.startswith("-") for segment in segments[1:]):
+        raise fail("a namespace or name may not start with '-' (it would be read as a command-line option)")
     if kind == "virtual" and (namespace not in {"compiler", "interface"} or len(segments) != 3):
         raise fail("virtual DepURLs are dep:virtual/compiler/<name> or dep:virtual/interface/<name>")
     url = DepURL(
@@ -203,9 +206,9 @@ def _qualifiers(query: str, fail: Callable[[str], InvalidExternalMetadata]) -> M
     for pair in filter(None, query.split("&")):
         key, sep, value = pair.partition("=")
         if not sep or not _QUALIFIER_KEY.match(key) or not value:
-            raise fail(f"qualifier {pair!r} is not key=value")
+            raise fail(f"qualifier {quoted(pair)} is not key=value")
         if key.lower() in result:
-            raise fail(f"qualifier {key!r} appears twice")
+            raise fail(f"qualifier {quoted(key)} appears twice")
         result[key.lower()] = unquote(value)
     return MappingProxyType(result)
 
@@ -217,18 +220,18 @@ def _clause(part: str) -> tuple[str, Version]:
     forbidden = next((op for op in _FORBIDDEN_OPERATORS if stripped.startswith(op)), None)
     if forbidden is not None:
         raise ValueError(
-            f"version constraint {stripped!r}: PEP 725 does not allow {forbidden!r} "
+            f"version constraint {quoted(stripped)}: PEP 725 does not allow {forbidden!r} "
             "(only >=, >, <, <=, == joined by ',')"
         )
     match = _CLAUSE.match(part)
     if match is None:
         raise ValueError(
-            f"version constraint {stripped!r} is not an operator (>=, >, <, <=, ==) and a version"
+            f"version constraint {quoted(stripped)} is not an operator (>=, >, <, <=, ==) and a version"
         )
     operator, text = match.group(1) or "==", match.group(2)
     if "*" in text:
-        raise ValueError(f"version {text!r}: wildcards are not allowed")
+        raise ValueError(f"version {quoted(text)}: wildcards are not allowed")
     try:
         return operator, Version(text)
     except InvalidVersion:
-        raise ValueError(f"{text!r} is not a PEP 440 version") from None
+        raise ValueError(f"{quoted(text)} is not a PEP 440 version") from None

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
+from native_doctor._documents import loads_toml
 from native_doctor.deps.depurl import ExternalDependency, parse_specifier
 from native_doctor.errors import InvalidExternalMetadata
 from native_doctor.sources._headers import parse_headers
@@ -156,7 +157,7 @@ def read_pyproject(path: Path) -> ExternalTable | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidExternalMetadata(f"cannot read: {exc}", where=str(path)) from None
     try:
-        document = tomllib.loads(text)
+        document = loads_toml(text)
     except tomllib.TOMLDecodeError as exc:
         where = f"{path}, line {_error_line(exc, text)}"
         raise InvalidExternalMetadata(f"invalid TOML: {exc}", where=where) from None

@@ -160,7 +160,7 @@ class Probe:
         if module not in self._pkg_config:
             command = self.pkg_config_command()
             self._pkg_config[module] = (
-                None if command is None else _run_text([command, "--modversion", module])
+                None if command is None else _run_text([command, "--modversion", "--", module])
             )
         return self._pkg_config[module]
 
@@ -235,10 +235,10 @@ class Probe:
         if name not in self._packages:
             manager = self.package_manager()
             if manager == "dpkg":
-                status = _run_text(["dpkg-query", "-W", "-f=${Status}", name])
+                status = _run_text(["dpkg-query", "-W", "-f=${Status}", "--", name])
                 installed: bool | None = status is not None and status.endswith(" installed")
             elif manager == "rpm":
-                installed = _run_text(["rpm", "-q", "--quiet", name]) is not None
+                installed = _run_text(["rpm", "-q", "--quiet", "--", name]) is not None
             else:
                 installed = None
             self._packages[name] = installed
@@ -246,7 +246,10 @@ class Probe:
 
 
 def _run_text(args: Sequence[str]) -> str | None:
-    """Stripped stdout of a command that exits 0; None on failure or timeout. No shell; env untouched."""
+    """Stripped stdout of a command that exits 0; None on failure or timeout. No shell; env untouched.
+
+    Names from a DepURL come after ``--``, so none can be read as an option (``--version``).
+    """
     try:
         proc = subprocess.run(
             list(args), capture_output=True, text=True, errors="replace", timeout=_TIMEOUT, check=False

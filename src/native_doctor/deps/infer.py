@@ -42,9 +42,11 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
+from native_doctor._documents import loads_toml
 from native_doctor.deps.depurl import parse_depurl
-from native_doctor.errors import InvalidArchiveError, InvalidExternalMetadata
+from native_doctor.errors import InvalidArchiveError, InvalidExternalMetadata, NativeDoctorError
 from native_doctor.model import Resolution
+from native_doctor.sources._archive import ARCHIVE_FAILURES, InflationBudget, archive_error
 
 if TYPE_CHECKING:
     from native_doctor.analysis import Inspection
@@ -348,6 +350,7 @@ def read_sdist(path: str | os.PathLike[str]) -> SourceTree:
     raw: dict[str, str] = {}
     paths: list[str] = []
     budget = _Budget()
+    inflation = InflationBudget.for_archive(archive.stat().st_size)
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
@@ -365,6 +368,7 @@ def read_sdist(path: str | os.PathLike[str]) -> SourceTree:
             with tarfile.open(archive, mode="r|*") as tf:
                 for count, member in enumerate(tf, 1):
                     _check_count(archive, count)
+                    inflation.spend(member.name, member.size)  # reaching the next member inflates this one
                     if not member.isfile():
                         continue
                     name = _safe_member(member.name)
@@ -375,8 +379,10 @@ def read_sdist(path: str | os.PathLike[str]) -> SourceTree:
                         member_file = tf.extractfile(member)
                         if member_file is not None:
                             raw[name] = _decode(member_file.read(MAX_FILE_BYTES + 1))
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise InvalidArchiveError(f"{archive}: not a readable sdist ({exc})") from None
+    except NativeDoctorError:
+        raise
+    except ARCHIVE_FAILURES as exc:  # corrupt streams, encrypted members, names that are not UTF-8...
+        raise archive_error(f"{archive}: not a readable sdist", exc) from None
     prefix = _common_prefix(paths)
 
     def strip(p: str) -> str:
@@ -944,7 +950,7 @@ def scan_setup_cfg(path: str, text: str) -> list[Finding]:
 def scan_pyproject(path: str, text: str) -> tuple[list[Finding], list[str]]:
     """The build backend's implications, ``ext-modules`` libraries, and an existing ``[external]``."""
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text)
     except tomllib.TOMLDecodeError as exc:
         return [], [f"{path}: not valid TOML ({exc})"]
     found: list[Finding] = []
@@ -991,7 +997,7 @@ _CARGO_SECTIONS = ("dependencies", "build-dependencies")
 def scan_cargo(path: str, text: str, table: InferenceTable) -> list[Finding]:
     """Rust, plus crates that link or build native code (``*-sys``, ``cc``) in one ``Cargo.toml``."""
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text)
     except tomllib.TOMLDecodeError:
         return []
     lines = _Lines(text)

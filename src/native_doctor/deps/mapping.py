@@ -30,6 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias, cast
 
+from native_doctor._documents import loads_json
 from native_doctor.deps.depurl import DepURL, ExternalDependency, parse_depurl
 from native_doctor.errors import InvalidExternalMetadata, UsageError
 
@@ -270,7 +271,7 @@ def load_mapping(path: str | Path) -> Registry | EcosystemMapping:
     """
     source = str(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = loads_json(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise InvalidExternalMetadata(f"cannot read: {exc.strerror or exc}", where=source) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from native_doctor._documents import loads_toml
 from native_doctor.deps import external, host, infer, mapping
 from native_doctor.deps.depurl import ExternalDependency
 from native_doctor.errors import InvalidArchiveError, InvalidExternalMetadata, UsageError
+from native_doctor.sources._archive import InflationBudget, archive_errors, read_text
 
 __all__ = ["DepsReport", "Row", "as_json", "build_report", "detect_host_ecosystem"]
 
@@ -146,14 +148,11 @@ def _read_table(path: Path, kind: SourceKind) -> external.ExternalTable | None:
 
 
 def _wheel_metadata_table(path: Path) -> external.ExternalTable | None:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-            if not names:
-                raise InvalidArchiveError(f"{path.name}: no .dist-info/METADATA: not a wheel")
-            text = archive.read(names[0]).decode("utf-8", "replace")
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InvalidArchiveError(f"{path}: not a readable wheel ({exc})") from None
+    with archive_errors(f"{path}: not a readable wheel"), zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+        if not names:
+            raise InvalidArchiveError(f"{path.name}: no .dist-info/METADATA: not a wheel")
+        text = read_text(archive, archive.getinfo(names[0]), limit=_MAX_TEXT)
     table = external.read_metadata(text, source=f"{path.name}:METADATA")
     return None if table.is_empty else table
 
@@ -163,7 +162,7 @@ def _sdist_table(path: Path) -> external.ExternalTable | None:
     pyproject, pkg_info = _sdist_texts(path)
     if pyproject is not None:
         try:
-            document = tomllib.loads(pyproject)
+            document = loads_toml(pyproject)
         except tomllib.TOMLDecodeError as exc:
             raise InvalidExternalMetadata(
                 f"invalid TOML: {exc}", where=f"{path.name}:pyproject.toml"
@@ -180,13 +179,14 @@ def _sdist_texts(path: Path) -> tuple[str | None, str | None]:
     """The top-level pyproject.toml and PKG-INFO of an sdist, read in memory."""
     wanted = {"pyproject.toml": None, "PKG-INFO": None}
     found: dict[str, str | None] = dict(wanted)
-    try:
+    budget = InflationBudget.for_archive(path.stat().st_size)
+    with archive_errors(f"{path}: not a readable sdist"):
         if path.name.lower().endswith(".zip"):
             with zipfile.ZipFile(path) as archive:
-                for name in archive.namelist():
-                    base = _top_level(name)
+                for info in archive.infolist():
+                    base = _top_level(info.filename)
                     if base in wanted and found[base] is None:
-                        found[base] = archive.read(name)[:_MAX_TEXT].decode("utf-8", "replace")
+                        found[base] = read_text(archive, info, budget, limit=_MAX_TEXT, truncate=True)
         else:
             with tarfile.open(path) as archive:
                 for member in archive:
@@ -195,8 +195,10 @@ def _sdist_texts(path: Path) -> tuple[str | None, str | None]:
                         stream = archive.extractfile(member)
                         if stream is not None:
                             found[base] = stream.read(_MAX_TEXT).decode("utf-8", "replace")
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise InvalidArchiveError(f"{path}: not a readable sdist ({exc})") from None
+                    if None not in found.values():
+                        break
+                    # the next member lies past this one's data: inflating up to it is what a bomb costs
+                    budget.spend(member.name, member.size)
     return found["pyproject.toml"], found["PKG-INFO"]
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, get_args
 
@@ -31,14 +31,17 @@ from native_doctor.platforms._data import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
 __all__ = [
     "ARCHITECTURES",
     "Libc",
     "LinuxPolicy",
     "best_policy",
+    "forbidden_for",
+    "forbidden_symbols",
     "glibc_loader_names",
+    "is_reserved_name",
     "is_system_library",
     "loader_names",
     "musl_libc_sonames",
@@ -108,6 +111,8 @@ class LinuxPolicy:
     arch_libraries: Mapping[str, frozenset[str]] = field(
         default_factory=_no_libraries, compare=False, hash=False, repr=False
     )
+    #: Name prefixes the libc's loader answers itself, without a file (musl: ``libc.``, ``libm.``, ...).
+    reserved_prefixes: tuple[str, ...] = ()
 
     @property
     def libc_version(self) -> tuple[int, int]:
@@ -155,8 +160,11 @@ class LinuxPolicy:
         return numbers <= ceiling
 
     def allows_library(self, arch: str, soname: str) -> bool:
-        """Whether ``soname`` may stay external (unbundled) on ``arch``."""
-        return soname in self.libraries_for(arch)
+        """Whether ``soname`` may stay external (unbundled) on ``arch``: a guaranteed library, or a
+        name the loader answers itself (musl's reserved names)."""
+        if soname in self.libraries_for(arch):
+            return True
+        return self.supports_arch(arch) and soname.startswith(self.reserved_prefixes)
 
 
 def parse_symbol_version(version: str) -> tuple[str, tuple[int, ...]]:
@@ -193,13 +201,15 @@ def best_policy(
     external: Iterable[str],
     versions: Iterable[str],
     at_least: tuple[int, int] | None = None,
+    allowed: Callable[[LinuxPolicy], bool] | None = None,
 ) -> LinuxPolicy | None:
     """The most compatible policy that allows every ``external`` SONAME and needed ``versions``.
 
     ``external`` are the libraries not bundled in the wheel; ``versions`` are the symbol versions
     the wheel's binaries need (``GLIBC_2.17``, ``GLIBCXX_3.4.21``, ``GFORTRAN_8``). ``at_least``
     skips policies older than that libc version: musl has no symbol versioning, so binaries cannot
-    prove they run on an older musl than the wheel claims. Returns None when no policy of ``libc``
+    prove they run on an older musl than the wheel claims. ``allowed`` is a further condition a
+    policy must meet (no symbol it forbids imported). Returns None when no policy of ``libc``
     fits (or none supports ``arch``).
     """
     needed_libs = frozenset(external)
@@ -207,16 +217,25 @@ def best_policy(
     for policy in policies(libc):
         if not policy.supports_arch(arch) or (at_least is not None and policy.libc_version < at_least):
             continue
-        if not needed_libs <= policy.libraries_for(arch):
+        if not all(policy.allows_library(arch, lib) for lib in needed_libs):
             continue
-        if all(policy.allows_version(arch, version) for version in needed_versions):
+        if not all(policy.allows_version(arch, version) for version in needed_versions):
+            continue
+        if allowed is None or allowed(policy):
             return policy
     return None
 
 
 def is_system_library(soname: str, libc: Libc) -> bool:
-    """Whether ``soname`` is guaranteed by *any* policy of ``libc`` on any architecture."""
-    return soname in _all_libraries(libc)
+    """Whether ``soname`` is guaranteed by *any* policy of ``libc`` on any architecture, or is a
+    name the loader answers itself (:func:`is_reserved_name`)."""
+    return soname in _all_libraries(libc) or is_reserved_name(soname, libc)
+
+
+def is_reserved_name(soname: str, libc: Libc) -> bool:
+    """Whether ``libc``'s loader answers DT_NEEDED ``soname`` itself, before any search and
+    without a file: musl's ``libc.so``, ``libm.so.6``, ``libpthread.so.0``, ... (none for glibc)."""
+    return soname.startswith(_load_reserved(libc))
 
 
 def loader_names(libc: Libc, arch: str | None = None) -> frozenset[str]:
@@ -235,6 +254,48 @@ def glibc_loader_names(arch: str | None = None) -> frozenset[str]:
 def musl_libc_sonames(arch: str | None = None) -> frozenset[str]:
     """musl's loader/libc names: ``ld-musl-x86_64.so.1`` and Alpine's ``libc.musl-x86_64.so.1``."""
     return loader_names("musl", arch)
+
+
+@dataclass(frozen=True, slots=True)
+class ForbiddenGroup:
+    """Symbols a family's policies forbid importing from one library, up to a policy version."""
+
+    #: The newest policy version that forbids them; None: every known policy and newer ones.
+    until: tuple[int, int] | None
+    symbols: frozenset[str]
+
+
+@functools.cache
+def forbidden_symbols(family: str) -> Mapping[str, tuple[ForbiddenGroup, ...]]:
+    """For ``manylinux`` or ``musllinux``: library SONAME -> its forbidden symbol groups
+    (``data/forbidden_symbols.json``, auditwheel's policy 'blacklist')."""
+    where = f"forbidden_symbols.json: {family}"
+    libraries = expect_mapping(load_data("forbidden_symbols").get(family), where)
+    result: dict[str, tuple[ForbiddenGroup, ...]] = {}
+    for library, groups in libraries.items():
+        entries = []
+        for until, names in expect_mapping(groups, f"{where}.{library}").items():
+            entry_where = f"{where}.{library}.{until}"
+            version = None if until == "*" else _dotted_pair(until, entry_where)
+            entries.append(ForbiddenGroup(version, frozenset(expect_str_list(names, entry_where))))
+        result[library] = tuple(entries)
+    return MappingProxyType(result)
+
+
+def forbidden_for(family: str, library: str, version: tuple[int, int]) -> frozenset[str]:
+    """The symbols the ``family`` policy of ``version`` forbids importing from ``library``."""
+    names: set[str] = set()
+    for group in forbidden_symbols(family).get(library, ()):
+        if group.until is None or version <= group.until:
+            names |= group.symbols
+    return frozenset(names)
+
+
+def _dotted_pair(text: str, where: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)\.(\d+)", text)
+    if match is None:
+        raise PolicyDataError(f"{where}: not a version: {text!r}")
+    return int(match.group(1)), int(match.group(2))
 
 
 def parse_linux_platform_tag(tag: str) -> tuple[Libc, tuple[int, int], str] | None:
@@ -273,6 +334,14 @@ def _load_loaders(libc: Libc) -> Mapping[str, frozenset[str]]:
 
 
 @functools.cache
+def _load_reserved(libc: Libc) -> tuple[str, ...]:
+    """The reserved name prefixes of ``libc`` (once)."""
+    document = load_data(_DATA_FILE[libc])
+    where = f"{_DATA_FILE[libc]}.json: reserved_prefixes"
+    return expect_str_list(document.get("reserved_prefixes", []), where)
+
+
+@functools.cache
 def _all_libraries(libc: Libc) -> frozenset[str]:
     """Union of every policy's libraries for ``libc``."""
     return frozenset().union(*(policy.libraries for policy in policies(libc)))
@@ -292,6 +361,7 @@ def build_policies(document: Mapping[str, Any], *, libc: Libc, where: str) -> tu
         expect_str_list(document.get("governed_namespaces"), f"{where}: governed_namespaces")
     )
     loaders = _read_loaders(document.get("loaders"), f"{where}: loaders")
+    reserved = expect_str_list(document.get("reserved_prefixes", []), f"{where}: reserved_prefixes")
     libraries = frozenset(expect_str_list(document.get("base_libraries"), f"{where}: base_libraries"))
     raw_policies = document.get("policies")
     if not isinstance(raw_policies, list) or not raw_policies:
@@ -310,6 +380,7 @@ def build_policies(document: Mapping[str, Any], *, libc: Libc, where: str) -> tu
             state=state,
             where=where,
         )
+        policy = replace(policy, reserved_prefixes=reserved)
         libraries = policy.libraries - frozenset().union(*loaders.values())
         built.append(policy)
     _check_unique(built, where)

@@ -220,6 +220,9 @@ def _resolve_elf(
 def _resolve_elf_name(
     name: str, origin: str, entries: list[tuple[str, str]], arch: str, index: FileIndex, ctx: LinuxContext
 ) -> Dependency:
+    if linux.is_reserved_name(name, ctx.libc):
+        # musl's load_library checks its reserved names before any search: a bundled copy is never opened.
+        return Dependency(name, Resolution.SYSTEM, None, "musl's loader provides it itself, without a file")
     if "/" in name:  # ld.so(8): a name with a slash is a path (relative ones to the working directory)
         how = "an absolute path" if name.startswith("/") else "a path relative to the working directory"
         return Dependency(

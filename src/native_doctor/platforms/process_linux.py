@@ -461,10 +461,11 @@ class Process:
     # --- versions ------------------------------------------------------------------------------------
 
     def _check_versions(self, keys: Iterable[str]) -> Iterator[VersionFailure]:
-        """``_dl_check_map_versions``: each verneed version must be in the provider's verdef."""
+        """``_dl_check_map_versions``: each verneed version must be in the provider's verdef
+        (a VER_FLG_WEAK one only draws a warning: ``match_symbol``'s weak case)."""
         for key in keys:
             obj = self.loaded[key]
-            for library, versions in obj.info.symbol_versions.items():
+            for library, versions in obj.info.required_symbol_versions.items():
                 provider_key = self._names.get(library)
                 if provider_key is None:
                     continue  # not mapped: the mapping failure is reported already

@@ -64,6 +64,10 @@ def repair_wheel(
     artifact = read_wheel(path, progress=progress)
     inspection = inspect_artifact(artifact)
     empty = RepairPlan(str(path), "", "", "")
+    if inspection.platform.os is TargetOS.MACOS:
+        from native_doctor.repair.macos_run import repair_macos
+
+        return repair_macos(path, inspection, options, out_dir, dry_run=dry_run, progress=progress)
     try:
         _check_supported(inspection)
     except CannotRepair as exc:

@@ -156,7 +156,7 @@ def _mode(info: zipfile.ZipInfo) -> int:
 
 def _mode_of_new(name: str) -> int:
     base = name.rsplit("/", 1)[-1]
-    return 0o100755 if ".so" in base else 0o100644
+    return 0o100755 if ".so" in base or base.endswith(".dylib") else 0o100644
 
 
 def _record_digests(archive: zipfile.ZipFile, record_name: str) -> dict[str, tuple[str, int]]:

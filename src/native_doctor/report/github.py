@@ -1,6 +1,7 @@
 """GitHub Actions annotations: one workflow command per finding, for the step's log and summary.
 
 ``::error file=<artifact>,title=<code> <name>::<message>`` (``::warning``, ``::notice`` for info).
+A finding of one cause in several members is one annotation whose message lists them (capped).
 The runner reads one command per line and splits it on ``::`` and ``,``, so values are
 percent-encoded the way ``@actions/core`` does it and the runner undoes it
 (``src/Runner.Common/ActionCommand.cs``): in the message ``%``, CR and LF; in a property also
@@ -12,12 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from native_doctor._text import printable
 from native_doctor.checks.registry import Finding, Severity, sort_findings
+from native_doctor.report.listing import capped
 
-__all__ = ["COMMANDS", "command", "escape_data", "escape_property", "render"]
+__all__ = ["COMMANDS", "LOCATIONS_SHOWN", "command", "escape_data", "escape_property", "render"]
 
 #: The workflow command for each severity.
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+#: How many members an annotation of a many-place finding names before "and N more".
+LOCATIONS_SHOWN = 10
 
 _DATA = (("%", "%25"), ("\r", "%0D"), ("\n", "%0A"))
 _PROPERTY = (*_DATA, (":", "%3A"), (",", "%2C"))
@@ -37,11 +43,18 @@ def command(finding: Finding, base: Path) -> str:
     """The workflow command for one finding (without the line end)."""
     properties = {"file": _display_path(finding.artifact, base), "title": f"{finding.code} {finding.name}"}
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
-    return f"::{COMMANDS[finding.severity]} {rendered}::{escape_data(finding.message)}"
+    message = finding.message
+    if len(finding.all_locations) > 1:
+        message += (
+            f"\nin {len(finding.all_locations)} files: {capped(finding.all_locations, LOCATIONS_SHOWN)}"
+        )
+    return f"::{COMMANDS[finding.severity]} {rendered}::{escape_data(message)}"
 
 
 def escape_data(text: str) -> str:
-    """Escape a command's message: ``%`` -> ``%25``, CR -> ``%0D``, LF -> ``%0A``."""
+    """Escape a command's message: ``%`` -> ``%25``, CR -> ``%0D``, LF -> ``%0A``; other control
+    and bidi characters (ESC...) are written visibly, as in every human-facing output."""
+    text = printable(text, keep="\r\n")
     for raw, escaped in _DATA:
         text = text.replace(raw, escaped)
     return text
@@ -49,6 +62,7 @@ def escape_data(text: str) -> str:
 
 def escape_property(text: str) -> str:
     """Escape a property value: as :func:`escape_data`, and ``:`` -> ``%3A``, ``,`` -> ``%2C``."""
+    text = printable(text, keep="\r\n")
     for raw, escaped in _PROPERTY:
         text = text.replace(raw, escaped)
     return text

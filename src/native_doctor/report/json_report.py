@@ -63,6 +63,13 @@ def inspection_to_dict(inspection: Inspection) -> dict[str, Any]:
             "qualifies_for": list(platform.qualifies_for),
         },
         "external_libraries": list(inspection.external_libraries),
+        "policy_upgrades": {
+            u.tag: {
+                "libs_to_eliminate": list(u.libs_to_eliminate),
+                "blacklisted_symbols": {lib: list(names) for lib, names in u.blacklisted_symbols.items()},
+            }
+            for u in platform.policy_upgrades
+        },
         "repair": {"tool": inspection.repair.tool, "vendored": list(inspection.repair.vendored)},
         "binaries": [_binary(b) for b in inspection.binaries],
     }
@@ -115,6 +122,7 @@ def _common(info: BinaryInfo) -> dict[str, Any]:
         "min_os": info.min_os,
         "slices": [_slice(s) for s in info.slices],
         "linker_version": info.linker_version,
+        "file_version": info.file_version,
         "x86_isa_level": info.x86_isa_level,
     }
 
@@ -132,6 +140,7 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "artifact": finding.artifact,
         "member": finding.member,
+        "locations": list(finding.all_locations),
         "detail": finding.detail,
         "url": finding.url,
         "page": finding.page_url,

@@ -4,7 +4,8 @@ One run; ``tool.driver.rules`` holds one rule per check passed in (sorted by cod
 index is stable between runs), each result points at its rule by ``ruleId`` and ``ruleIndex``.
 A wheel is a file on disk, so it is the physical location (relative to ``%SRCROOT%``, the current
 directory, when it lies below it); a member of the wheel is not a file, so it is a logical
-location named ``<wheel>!<member>``. The output depends only on the inputs: no timestamps, no
+location named ``<wheel>!<member>``. A finding of one cause in several members is one result with
+one location per member. The output depends only on the inputs: no timestamps, no
 absolute paths for artifacts below the base directory.
 """
 
@@ -191,17 +192,20 @@ def _help_markdown(check: Check, page_url: str) -> str:
 
 
 def _result(finding: Finding, rule_index: int, root: Path) -> dict[str, Any]:
-    location: dict[str, Any] = {
-        "physicalLocation": {"artifactLocation": artifact_location(finding.artifact, root)}
-    }
-    if finding.member:
-        location["logicalLocations"] = [
-            {
-                "name": finding.member,
-                "fullyQualifiedName": f"{_basename(finding.artifact)}!{finding.member}",
-                "kind": "member",
-            }
-        ]
+    physical = {"artifactLocation": artifact_location(finding.artifact, root)}
+    locations: list[dict[str, Any]] = [
+        {
+            "physicalLocation": physical,
+            "logicalLocations": [
+                {
+                    "name": member,
+                    "fullyQualifiedName": f"{_basename(finding.artifact)}!{member}",
+                    "kind": "member",
+                }
+            ],
+        }
+        for member in finding.all_locations
+    ] or [{"physicalLocation": physical}]
     properties: dict[str, Any] = {"severity": finding.severity.value}
     if finding.detail is not None:
         properties["detail"] = finding.detail
@@ -212,7 +216,7 @@ def _result(finding: Finding, rule_index: int, root: Path) -> dict[str, Any]:
         "ruleIndex": rule_index,
         "level": level(finding.severity),
         "message": {"text": finding.message},
-        "locations": [location],
+        "locations": locations,
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint(finding)},
         "properties": properties,
     }

@@ -5,18 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 
+from native_doctor._text import printable
 from native_doctor.analysis import BinaryReport, Inspection
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.checks.registry import Finding, Severity
 from native_doctor.model import ArtifactKind, Resolution
 from native_doctor.platforms import linux, windows
+from native_doctor.report.listing import capped, verdict
 
-__all__ = ["render"]
+__all__ = ["LOCATIONS_SHOWN", "render"]
+
+#: How many members a finding of one cause in many places names before "and N more".
+LOCATIONS_SHOWN = 5
 
 _STYLE = {Resolution.BUNDLED: "green", Resolution.SYSTEM: "dim", Resolution.EXTERNAL: "bold red"}
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def escape(text: str) -> str:
+    """Input-derived text made safe for the terminal: control and bidi characters visible
+    (:func:`native_doctor._text.printable`), and rich markup escaped."""
+    return _markup_escape(printable(text))
 
 
 def render(
@@ -29,12 +40,19 @@ def render(
     binaries: bool = True,
 ) -> None:
     """Print the report: optional header lines, each artifact (with its binaries unless
-    ``binaries`` is False), then the findings."""
+    ``binaries`` is False), the findings, then for wheels one closing verdict line."""
     for line in header:
-        console.print(line, highlight=False)
+        console.print(escape(line), highlight=False)
     for inspection in inspections:
         _artifact(console, inspection, verbose=verbose, binaries=binaries)
-    _findings(console, findings)
+    # Wheels that could not be read (ND001) count too: they were asked about.
+    unreadable = {f.artifact for f in findings if f.code == "ND001"}
+    artifacts = {i.artifact.path for i in inspections} | unreadable
+    _findings(console, findings, several=len(artifacts) > 1)
+    wheels = {i.artifact.path for i in inspections if i.artifact.kind is ArtifactKind.WHEEL} | unreadable
+    if wheels:  # inspect and check; the environment report closes with its own line (all installed)
+        console.print()
+        console.print(f"[bold]{escape(verdict(findings, len(wheels), 'wheel'))}[/]", highlight=False)
 
 
 def _artifact(console: Console, inspection: Inspection, *, verbose: bool, binaries: bool) -> None:
@@ -144,7 +162,7 @@ def _highest_versions(info: BinaryInfo) -> list[str]:
     return [best[key][1] for key in _GOVERNED if key in best]
 
 
-def _findings(console: Console, findings: Sequence[Finding]) -> None:
+def _findings(console: Console, findings: Sequence[Finding], *, several: bool) -> None:
     if not findings:
         return
     console.print()
@@ -156,8 +174,30 @@ def _findings(console: Console, findings: Sequence[Finding]) -> None:
         style = _SEVERITY_STYLE[severity]
         console.print(f"[{style}]{severity.value}s ({len(group)})[/]", highlight=False)
         for finding in group:
+            where = f" [dim]({escape(_basename(finding.artifact))})[/]" if several else ""
             console.print(
-                f"  [{style}]{finding.code}[/] {finding.name}: {escape(finding.message)}", highlight=False
+                f"  [{style}]{finding.code}[/] {finding.name}{where}: {escape(finding.message)}",
+                highlight=False,
             )
-    codes = sorted({f.code for f in findings})
-    console.print(f"[dim]why and how to fix: native-doctor explain {' '.join(codes[:3])}[/]", highlight=False)
+            locations = finding.all_locations
+            if len(locations) > 1:
+                console.print(
+                    f"    [dim]in {len(locations)} files: {escape(capped(locations, LOCATIONS_SHOWN))}[/]",
+                    highlight=False,
+                )
+    console.print(
+        f"[dim]why and how to fix: native-doctor explain {' '.join(_codes(findings))}[/]", highlight=False
+    )
+
+
+def _codes(findings: Sequence[Finding]) -> list[str]:
+    """Every code once, those of errors first (then warnings, then info), by code within each."""
+    worst: dict[str, int] = {}
+    for finding in findings:
+        worst[finding.code] = max(worst.get(finding.code, 0), finding.severity.rank)
+    return sorted(worst, key=lambda code: (-worst[code], code))
+
+
+def _basename(path: str) -> str:
+    """The file name of an artifact path (either separator), or the path when it has none."""
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or path

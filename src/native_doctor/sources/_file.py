@@ -1,19 +1,66 @@
-"""A :class:`~native_doctor.binary.ByteSource` over a file on disk (positional reads, no mmap)."""
+"""A :class:`~native_doctor.binary.ByteSource` over a file on disk (positional reads, no mmap).
+
+Only regular files are opened: a named pipe or a device planted where a library or a RECORD is
+expected would block a plain ``open`` forever (a FIFO waits for a writer) or stream without end
+(``/dev/zero``). :func:`open_regular` opens without blocking and checks the type of what it opened.
+"""
 
 from __future__ import annotations
 
+import io
+import os
+import stat
 from pathlib import Path
 
-__all__ = ["FileSource"]
+__all__ = ["FileSource", "NotRegularFileError", "open_regular"]
+
+
+class NotRegularFileError(OSError):
+    """The path names a FIFO, a device, a socket or a directory, not a regular file."""
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a regular file"
+
+
+def open_regular(path: str | Path) -> io.FileIO:
+    """Open ``path`` for unbuffered binary reading if it is a regular file.
+
+    The file is opened with ``O_NONBLOCK`` (so a FIFO cannot block the open) and its type is
+    checked on the open descriptor (so it cannot be swapped between a check and the open).
+
+    :raises NotRegularFileError: it is not a regular file (nothing was read from it).
+    :raises OSError: it cannot be opened.
+    """
+    flags = (
+        os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    )
+    descriptor = os.open(path, flags)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFileError(f"{path}: {_kind(mode)}, not read")
+        return io.FileIO(descriptor, "rb", closefd=True)
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 class FileSource:
-    """Random-access reads of one file; use as a context manager to close it."""
+    """Random-access reads of one regular file; use as a context manager to close it."""
 
     __slots__ = ("_file", "_size")
 
     def __init__(self, path: str | Path) -> None:
-        self._file = Path(path).open("rb", buffering=0)  # noqa: SIM115 - closed by close()/__exit__
+        self._file = open_regular(path)
         self._size = self._file.seek(0, 2)
 
     @property

@@ -4,7 +4,8 @@ Only the header block matters here (names, versions, ``Requires-Dist``, ``Tag``,
 and :mod:`email.parser` costs about 15 ms to import (``benchmarks/design_choices.py``: it pulls in
 ``email.utils`` and ``socket``), a sixth of a small wheel's whole run. This reader handles what
 the core metadata spec allows in headers: ``Name: value`` lines, continuation lines that start
-with white space, and the blank line that ends the block.
+with white space (also when nothing else is on them, as in a multi-paragraph ``License``), and the
+empty line that ends the block.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def parse_headers(text: str) -> Headers:
     """Parse the header block at the start of ``text`` (the body, if any, is ignored)."""
     fields: list[tuple[str, str]] = []
     for line in text.splitlines():
-        if not line.strip():
-            break
+        if not line:
+            break  # only an empty line ends the block: "   " is a (blank) continuation line
         if line[0] in " \t":
             if fields:
                 key, value = fields[-1]

@@ -8,15 +8,14 @@ import hashlib
 import io
 import zipfile
 
-from native_doctor.errors import InvalidArchiveError
 from native_doctor.model import RecordReport
+from native_doctor.sources._archive import InflationBudget, stream_member
 
 __all__ = ["Digest", "expected_digests", "member_digest", "report"]
 
 #: (hash name, digest as in RECORD: urlsafe base64 without padding, size or None).
 Digest = tuple[str, str, int | None]
 _SIGNATURES = ("RECORD.jws", "RECORD.p7s")
-_BLOCK = 1 << 20
 
 
 def expected_digests(
@@ -54,17 +53,19 @@ def expected_digests(
     return entries, malformed, listed
 
 
-def member_digest(archive: zipfile.ZipFile, info: zipfile.ZipInfo, algorithm: str) -> tuple[str, int]:
-    """(urlsafe-base64 digest without padding, size) of one member, read as a stream."""
+def member_digest(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, algorithm: str, budget: InflationBudget | None = None
+) -> tuple[str, int]:
+    """(urlsafe-base64 digest without padding, size) of one member, read as a stream.
+
+    :raises InvalidArchiveError: the member cannot be read (corrupt, encrypted, unsupported).
+    :raises ReadLimitError: ``budget`` ran out.
+    """
     hasher = hashlib.new(algorithm)
     size = 0
-    try:
-        with archive.open(info) as stream:
-            while block := stream.read(_BLOCK):
-                hasher.update(block)
-                size += len(block)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
-        raise InvalidArchiveError(f"{info.filename}: cannot read member: {exc}") from exc
+    for block in stream_member(archive, info, budget):
+        hasher.update(block)
+        size += len(block)
     return base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode("ascii"), size
 
 

@@ -13,6 +13,9 @@ gives them random access with bounded memory:
   correct, only slower, and rare for real binaries.
 
 Other compression methods fall back to :mod:`zipfile`'s own stream through the same cache.
+Every read returns the whole range asked for or raises (a range longer than both caches is
+gathered as it is inflated), and every inflated byte is charged to the archive's
+:class:`~native_doctor.sources._archive.InflationBudget` when one is given.
 See docs/design.md ("Reading wheel members") for the measurements behind this.
 """
 
@@ -25,6 +28,7 @@ from collections import deque
 from typing import IO
 
 from native_doctor.errors import InvalidArchiveError
+from native_doctor.sources._archive import InflationBudget, archive_errors
 
 __all__ = ["PREFIX_LIMIT", "WINDOW_LIMIT", "ZipMemberSource"]
 
@@ -44,30 +48,44 @@ _INPUT_BLOCK = 1 << 18
 class _Inflater:
     """A forward-only stream of a member's uncompressed bytes."""
 
-    __slots__ = ("_archive", "_decompressor", "_info", "_input_left", "_input_offset", "_stream", "position")
+    __slots__ = (
+        "_archive",
+        "_budget",
+        "_decompressor",
+        "_info",
+        "_input_left",
+        "_input_offset",
+        "_stream",
+        "position",
+    )
 
-    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, data_offset: int | None) -> None:
+    def __init__(
+        self,
+        archive: zipfile.ZipFile,
+        info: zipfile.ZipInfo,
+        data_offset: int | None,
+        budget: InflationBudget | None = None,
+    ) -> None:
         self._archive = archive
         self._info = info
+        self._budget = budget
         self.position = 0
         self._stream: IO[bytes] | None = None
         self._decompressor: zlib._Decompress | None = None
         self._input_offset = data_offset or 0
         self._input_left = info.compress_size
         if data_offset is None:
-            try:
+            with archive_errors(f"{info.filename}: cannot read member"):
                 self._stream = archive.open(info)
-            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError) as exc:
-                raise InvalidArchiveError(f"{info.filename}: cannot read member: {exc}") from exc
         else:
             self._decompressor = zlib.decompressobj(-zlib.MAX_WBITS)
 
     def read(self, limit: int) -> bytes:
         """Up to ``limit`` more bytes (empty at the end of the member)."""
-        try:
+        with archive_errors(f"{self._info.filename}: cannot decompress member"):
             block = self._read_raw(limit) if self._stream is None else self._stream.read(limit)
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
-            raise InvalidArchiveError(f"{self._info.filename}: cannot decompress member: {exc}") from exc
+        if self._budget is not None and block:
+            self._budget.spend(self._info.filename, len(block))
         self.position += len(block)
         return block
 
@@ -104,6 +122,7 @@ class ZipMemberSource:
 
     __slots__ = (
         "_archive",
+        "_budget",
         "_data_offset",
         "_inflated",
         "_inflater",
@@ -113,9 +132,13 @@ class ZipMemberSource:
         "_window_size",
     )
 
-    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    def __init__(
+        self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: InflationBudget | None = None
+    ) -> None:
         self._archive = archive
         self._info = info
+        #: Shared by every read of the archive: inflating past it raises ReadLimitError.
+        self._budget = budget
         self._data_offset: int | None = None
         self._inflater: _Inflater | None = None
         self._prefix = bytearray()
@@ -134,6 +157,12 @@ class ZipMemberSource:
         return self._inflated
 
     def read_at(self, offset: int, length: int) -> bytes:
+        """Exactly the bytes ``[offset, offset + length)`` clipped to the member's size.
+
+        :raises InvalidArchiveError: the member's data is shorter than its declared size, or
+            corrupt; never a short result.
+        :raises ReadLimitError: the archive's inflation budget is spent.
+        """
         if offset < 0 or length <= 0 or offset >= self.size:
             return b""
         length = min(length, self.size - offset)
@@ -142,14 +171,41 @@ class ZipMemberSource:
         end = offset + length
         if end <= len(self._prefix):
             return bytes(self._prefix[offset:end])
-        inflater = self._inflater_at(offset)
-        while inflater.position < end:
-            want = max(end - inflater.position, _CHUNK if inflater.position else _FIRST_CHUNK)
-            block = inflater.read(min(want, _CHUNK) if inflater.position else want)
-            if not block:
+        parts, position = self._cached(offset, end)
+        if position < end:
+            inflater = self._inflater_at(position)
+            while position < end:
+                start = inflater.position
+                block = inflater.read(_CHUNK if start else max(_FIRST_CHUNK, min(end, _CHUNK)))
+                if not block:
+                    break
+                self._keep(start, block)
+                if start + len(block) > position >= start:
+                    take = block[position - start : end - start]
+                    parts.append(take)
+                    position += len(take)
+        if position != end:
+            raise InvalidArchiveError(
+                f"{self._info.filename}: member data ends at byte {position}, "
+                f"before its declared size of {self.size} bytes"
+            )
+        return b"".join(parts)
+
+    def _cached(self, offset: int, end: int) -> tuple[list[bytes], int]:
+        """The kept bytes from ``offset`` on (prefix, then window), and where they stop."""
+        parts: list[bytes] = []
+        position = offset
+        if position < len(self._prefix):
+            parts.append(bytes(self._prefix[position : min(end, len(self._prefix))]))
+            position = min(end, len(self._prefix))
+        for start, block in self._window:
+            if position >= end:
                 break
-            self._keep(inflater.position - len(block), block)
-        return self._assemble(offset, min(end, inflater.position))
+            if start <= position < start + len(block):
+                take = block[position - start : end - start]
+                parts.append(take)
+                position += len(take)
+        return parts, position
 
     def close(self) -> None:
         """Release the decompression state and the cached bytes."""
@@ -195,15 +251,14 @@ class ZipMemberSource:
     def _inflater_at(self, offset: int) -> _Inflater:
         """The inflater, restarted when ``offset`` was inflated before but is no longer kept."""
         inflater = self._inflater
-        window_start = self._window[0][0] if self._window else len(self._prefix)
-        if inflater is not None and not (len(self._prefix) <= offset < window_start):
+        if inflater is not None and offset >= inflater.position:
             return inflater
         if inflater is not None:
             inflater.close()
             self._window.clear()
             self._window_size = 0
         raw = self._info.compress_type == zipfile.ZIP_DEFLATED and not self._info.flag_bits & 0x1
-        inflater = _Inflater(self._archive, self._info, self._locate_data() if raw else None)
+        inflater = _Inflater(self._archive, self._info, self._locate_data() if raw else None, self._budget)
         self._inflater = inflater
         self._skip_prefix(inflater)
         return inflater
@@ -228,17 +283,3 @@ class ZipMemberSource:
         self._window_size += len(block)
         while self._window_size - len(self._window[0][1]) >= WINDOW_LIMIT:
             self._window_size -= len(self._window.popleft()[1])
-
-    def _assemble(self, offset: int, end: int) -> bytes:
-        parts: list[bytes] = []
-        if offset < len(self._prefix):
-            parts.append(bytes(self._prefix[offset : min(end, len(self._prefix))]))
-            offset = min(end, len(self._prefix))
-        for start, block in self._window:
-            if offset >= end:
-                break
-            if start <= offset < start + len(block):
-                take = block[offset - start : end - start]
-                parts.append(take)
-                offset += len(take)
-        return b"".join(parts)

@@ -2,54 +2,147 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 import os
 import posixpath
+import re
+import stat
 import sys
 import sysconfig
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from native_doctor.binary import SNIFF_BYTES, read_binary, sniff
+from native_doctor.binary import SNIFF_BYTES, BinaryFormat, read_binary, sniff
 from native_doctor.errors import BinaryFormatError
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
-from native_doctor.sources._file import FileSource
+from native_doctor.sources._file import FileSource, NotRegularFileError, open_regular
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, may_be_native
+from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
 from native_doctor.sources.ldcache import CacheEntry
+from native_doctor.sources.loadnames import (
+    MAX_SOURCE,
+    LoadCall,
+    calls_from_json,
+    calls_to_json,
+    scan_source,
+    skipped_source,
+)
+from native_doctor.sources.runtime import top_level_modules
 
-__all__ = ["Environment", "host_libraries", "host_library_dirs", "read_environment", "site_packages"]
+__all__ = [
+    "DiskState",
+    "Environment",
+    "host_libraries",
+    "host_library_dirs",
+    "read_environment",
+    "site_packages",
+]
 
 #: Called with (distributions done, distributions total).
 ProgressCallback = Callable[[int, int], None]
 _MAX_TEXT = 16 << 20
 
 
+@dataclass(frozen=True, slots=True)
+class DiskState:
+    """How one installed distribution's RECORD compares with the files on disk."""
+
+    #: The distribution's name, version and ``.dist-info`` path.
+    name: str
+    version: str
+    dist_info: str
+    #: ``Requires-Dist`` lines of its METADATA.
+    requires_dist: tuple[str, ...] = ()
+    #: RECORD paths whose file is gone (compiled ``__pycache__`` files are not counted).
+    missing: tuple[str, ...] = ()
+    #: Native files whose size or digest differs from RECORD: (path, what differs).
+    modified: tuple[tuple[str, str], ...] = ()
+    #: RECORD paths that lead out of the examined tree (``../../etc/passwd``, ``/proc/self/mem``,
+    #: a link to outside): never opened.
+    outside: tuple[str, ...] = ()
+    #: Files that exist but were not read: (path, why), e.g. a FIFO, a device, no permission.
+    unreadable: tuple[tuple[str, str], ...] = ()
+    #: Native files built for another operating system (pip's Windows launcher ``.exe`` files on
+    #: Linux): counted apart, never examined as part of this host's process.
+    foreign: tuple[str, ...] = ()
+    #: RECORD digest (``sha256=...``) of each native file by path, for telling copies apart.
+    digests: dict[str, str] = field(default_factory=dict)
+    #: Whether RECORD lists extension modules (``*.cpython-*.so``, ``*.abi3.so``, ``*.pyd``).
+    has_extensions: bool = False
+    #: Libraries its Python code loads by a literal name (``ctypes.CDLL("libzbar.so.0")``).
+    load_calls: tuple[LoadCall, ...] = ()
+    #: Top-level import names its RECORD installs (``runtime.top_level_modules``).
+    top_levels: tuple[str, ...] = ()
+
+
 class Environment:
     """The distributions installed in one site-packages directory."""
 
-    __slots__ = ("distributions", "site_packages")
+    __slots__ = ("distributions", "site_packages", "states", "unreadable")
 
-    def __init__(self, site_packages: Path, distributions: tuple[Artifact, ...]) -> None:
+    def __init__(
+        self,
+        site_packages: Path,
+        distributions: tuple[Artifact, ...],
+        states: tuple[DiskState, ...] = (),
+        unreadable: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.site_packages = site_packages
         self.distributions = distributions
+        #: One per distribution in ``distributions`` read through a RECORD (same order).
+        self.states = states
+        #: ``.dist-info`` directories that could not be read: (path, why).
+        self.unreadable = unreadable
 
 
 def site_packages() -> list[Path]:
-    """The running interpreter's site-packages directories (purelib, platlib), existing ones only."""
+    """The running interpreter's site directories: purelib and platlib, then every directory on
+    ``sys.path`` that holds installed distributions (Debian's ``dist-packages``, the user site,
+    folders a ``.pth`` file added), in ``sys.path`` order."""
     paths = sysconfig.get_paths()
+    return site_directories([paths["purelib"], paths["platlib"]], sys.path)
+
+
+def site_directories(schemes: Sequence[str], path: Sequence[str]) -> list[Path]:
+    """``schemes`` (existing ones), then each entry of ``path`` that is a directory holding at least
+    one ``*.dist-info`` directory; no duplicates (compared after resolving links)."""
     found: list[Path] = []
-    for key in ("purelib", "platlib"):
-        path = Path(paths[key])
-        if path.is_dir() and path not in found:
-            found.append(path)
+    seen: set[str] = set()
+    for entry in [*schemes, *path]:
+        if not entry:
+            continue  # the current directory: not a site directory
+        directory = Path(entry)
+        key = os.path.realpath(directory)
+        if key in seen or not directory.is_dir():
+            continue
+        if entry not in schemes and not _holds_distributions(directory):
+            continue
+        seen.add(key)
+        found.append(directory)
     return found
 
 
+def _holds_distributions(directory: Path) -> bool:
+    try:
+        with os.scandir(directory) as entries:
+            return any(e.name.endswith(".dist-info") and e.is_dir() for e in entries)
+    except OSError:
+        return False
+
+
+#: Facts of interpreters :func:`site_packages_of` asked (Python version, prefix, ...), so the
+#: doctor need not start the interpreter a second time.
+INTERPRETER_FACTS: dict[str, dict[str, object]] = {}
+
+
 def site_packages_of(python: str) -> list[Path]:
-    """The site-packages directories of another interpreter (asked, never guessed).
+    """The site directories of another interpreter (asked, never guessed): see :func:`site_packages`.
 
     :raises UsageError: the interpreter cannot be run or does not answer.
     """
@@ -59,32 +152,82 @@ def site_packages_of(python: str) -> list[Path]:
     from native_doctor.errors import UsageError
 
     script = (
-        "import json, sysconfig; p = sysconfig.get_paths(); print(json.dumps([p['purelib'], p['platlib']]))"
+        "import json, platform, sys, sysconfig; p = sysconfig.get_paths(); "
+        "print(json.dumps([[p['purelib'], p['platlib']], sys.path, {"
+        "'python_version': platform.python_version(), "
+        "'python_implementation': platform.python_implementation(), "
+        "'abiflags': getattr(sys, 'abiflags', ''), "
+        "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
+        "'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix}]))"
     )
     try:
-        proc = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60, check=False)
-        paths = json.loads(proc.stdout) if proc.returncode == 0 else None
+        proc = subprocess.run(
+            [python, "-c", script], capture_output=True, text=True, timeout=60, check=False, cwd="/"
+        )
+        answer = json.loads(proc.stdout) if proc.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
-        paths = None
-    if not isinstance(paths, list):
+        answer = None
+    if not (
+        isinstance(answer, list)
+        and len(answer) == 3
+        and isinstance(answer[0], list)
+        and isinstance(answer[1], list)
+        and isinstance(answer[2], dict)
+    ):
         raise UsageError(f"--python {python}: not a Python interpreter that can be run here")
-    return [Path(p) for p in dict.fromkeys(paths) if Path(p).is_dir()]
+    schemes, path, facts = answer
+    INTERPRETER_FACTS[python] = facts
+    return site_directories([str(p) for p in schemes], [str(p) for p in path])
 
 
-def read_environment(directory: Path, *, progress: ProgressCallback | None = None) -> Environment:
-    """Read every ``*.dist-info`` distribution in ``directory``; unreadable ones are skipped."""
+def read_environment(
+    directory: Path, *, progress: ProgressCallback | None = None, cache: EnvCache | None = None
+) -> Environment:
+    """Read every ``*.dist-info`` distribution in ``directory``; unreadable ones are skipped.
+
+    :param cache: per-file results of an earlier run (parsed binaries, digests), reused while a
+        file's path, size, modification time and inode are unchanged.
+    """
     dist_infos = sorted(p for p in directory.glob("*.dist-info") if p.is_dir())
     distributions: list[Artifact] = []
+    states: list[DiskState] = []
+    unreadable: list[tuple[str, str]] = []
+    root = tree_root(directory)
     for done, dist_info in enumerate(dist_infos, 1):
-        artifact = _read_distribution(directory, dist_info)
-        if artifact is not None:
-            distributions.append(artifact)
+        found = _read_distribution(directory, dist_info, root, cache)
+        if isinstance(found, str):
+            unreadable.append((str(dist_info), found))
+        else:
+            distributions.append(found[0])
+            states.append(found[1])
         if progress is not None:
             progress(done, len(dist_infos))
-    unowned = _unowned(directory, {f for d in distributions for f in d.files})
+    unowned = _unowned(directory, {f for d in distributions for f in d.files}, cache)
     if unowned is not None:
         distributions.append(unowned)
-    return Environment(directory, tuple(distributions))
+    return Environment(directory, tuple(distributions), tuple(states), tuple(unreadable))
+
+
+#: Directory names of a site directory below its installation prefix:
+#: ``lib/python3.12/site-packages``, ``lib/python3/dist-packages``, ``Lib/site-packages``.
+_SITE_NAMES = ("site-packages", "dist-packages")
+
+
+def tree_root(site: Path) -> Path:
+    """The installation prefix ``site`` belongs to (RECORD paths may reach ``bin/`` there), or
+    ``site`` itself when it is not laid out under a prefix."""
+    absolute = Path.cwd() / site
+    parts = absolute.parts
+    if (
+        len(parts) >= 4
+        and parts[-1] in _SITE_NAMES
+        and parts[-2].startswith("python")
+        and parts[-3].lower() in ("lib", "lib64", "lib32", "libx32")
+    ):
+        return absolute.parents[2]
+    if len(parts) >= 3 and parts[-1] in _SITE_NAMES and parts[-2].lower() == "lib":
+        return absolute.parents[1]
+    return absolute
 
 
 #: The name given to native files no installed distribution's RECORD lists (``.egg-info``
@@ -93,18 +236,35 @@ UNOWNED = "(files in no RECORD)"
 _SKIP_DIRS = ("__pycache__",)
 
 
-def _unowned(site: Path, owned: set[str]) -> Artifact | None:
-    """Native files under ``site`` that no RECORD lists, as one pseudo-distribution (or None)."""
-    native: list[NativeFile] = []
-    for root, dirs, files in os.walk(site):
-        dirs[:] = [d for d in dirs if not d.endswith((".dist-info", ".egg-info")) and d not in _SKIP_DIRS]
-        relative_root = Path(root).relative_to(site).as_posix()
-        for name in files:
-            path = name if relative_root == "." else f"{relative_root}/{name}"
-            if path not in owned and (name.endswith((".so", ".pyd", ".dylib", ".dll")) or ".so." in name):
-                found = _read_file(site, path)
-                if found is not None:
-                    native.append(found)
+def _unowned(site: Path, owned: set[str], cache: EnvCache | None = None) -> Artifact | None:
+    """Native files under ``site`` that no RECORD lists, as one pseudo-distribution (or None).
+
+    With a cache, the walk is skipped while no folder under ``site`` changed (a file added or
+    removed changes its folder's modification time) and the RECORDs list the same files.
+    """
+    top = os.fspath(site)
+    key = None
+    native: list[NativeFile] | None = None
+    if cache is not None and cache.enabled:
+        digest = hashlib.sha256("\n".join(sorted(owned)).encode("utf-8", "surrogateescape")).hexdigest()
+        key = f"unowned\0{os.path.realpath(top)}\0{digest}"
+        native = _unowned_from_json(cache.get(key))
+    if native is None:
+        native = []
+        folders: dict[str, int] = {}
+        for root, dirs, files in os.walk(top):
+            folders[root] = _folder_mtime(root)
+            dirs[:] = [d for d in dirs if not d.endswith((".dist-info", ".egg-info")) and d not in _SKIP_DIRS]
+            relative_root = root[len(top) :].strip(os.sep).replace(os.sep, "/")
+            for name in files:
+                path = f"{relative_root}/{name}" if relative_root else name
+                if path not in owned and (name.endswith((".so", ".pyd", ".dylib", ".dll")) or ".so." in name):
+                    found = _read_file(site, path)
+                    if found is not None:
+                        native.append(found)
+        if key is not None and cache is not None:
+            listed = [{**(_native_to_json(n) or {}), "path": n.path} for n in native]
+            cache.put(key, folders=folders, native=listed)
     if not native:
         return None
     return Artifact(
@@ -119,37 +279,468 @@ def _unowned(site: Path, owned: set[str]) -> Artifact | None:
     )
 
 
-def _read_distribution(site: Path, dist_info: Path) -> Artifact | None:
-    metadata = _read_email(dist_info / "METADATA")
+def _unowned_from_json(entry: dict[str, object] | None) -> list[NativeFile] | None:
+    if entry is None:
+        return None
+    try:
+        folders, listed = entry["folders"], entry["native"]
+        if not isinstance(folders, dict) or not isinstance(listed, list):
+            return None
+        if any(_folder_mtime(f) != m for f, m in folders.items()):
+            return None
+        native = []
+        for item in listed:
+            usable, found = _native_from_json(item, str(item["path"]))
+            if not usable or found is None:
+                return None
+            native.append(found)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return native
+
+
+def _read_distribution(
+    site: Path, dist_info: Path, root: Path, cache: EnvCache | None = None
+) -> tuple[Artifact, DiskState] | str:
+    """The distribution and its disk state, or why its metadata cannot be read.
+
+    With a cache, a distribution whose RECORD and METADATA, every folder its files live in (a
+    file added or removed changes its folder's modification time) and every native file are
+    unchanged is taken from the cache whole.
+    """
+    key = _distribution_key(dist_info) if cache is not None and cache.enabled else None
+    if key is not None and cache is not None:
+        entry = cache.get(key)
+        if entry is not None:
+            found = _distribution_from_json(entry)
+            if found is not None:
+                return found
+    result = _read_distribution_files(site, dist_info, root, cache)
+    if key is not None and cache is not None and not isinstance(result, str):
+        artifact, state, walk = result
+        cache.put(key, **_distribution_to_json(artifact, state, walk))
+    return result if isinstance(result, str) else result[:2]
+
+
+def _distribution_key(dist_info: Path) -> str | None:
+    try:
+        record, metadata = (dist_info / "RECORD").stat(), (dist_info / "METADATA").stat()
+    except OSError:
+        return None
+    return "dist\0" + file_key(str(dist_info / "RECORD"), record) + "\0" + file_key("METADATA", metadata)
+
+
+def _folder_mtime(folder: str) -> int:
+    try:
+        return os.stat(folder).st_mtime_ns  # noqa: PTH116 - thousands of folders, strings
+    except OSError:
+        return -1
+
+
+def _distribution_to_json(artifact: Artifact, state: DiskState, walk: _Walk) -> dict[str, object]:
+    return {
+        "folders": {f: _folder_mtime(f) for f in [*walk.listed, os.fspath(artifact.path)]},
+        "natives": walk.native_keys,
+        "artifact": {
+            "path": artifact.path,
+            "name": artifact.name,
+            "version": artifact.version,
+            "claimed_tags": list(artifact.claimed_tags),
+            "files": list(artifact.files),
+            "native": [{**(_native_to_json(n) or {}), "path": n.path} for n in artifact.native],
+            "requires_dist": list(artifact.requires_dist),
+            "root_is_purelib": artifact.root_is_purelib,
+            "installer": artifact.installer,
+            "markers": list(artifact.markers),
+            "dll_directories": list(artifact.dll_directories),
+        },
+        "state": {
+            "missing": list(state.missing),
+            "modified": [list(m) for m in state.modified],
+            "outside": list(state.outside),
+            "unreadable": [list(u) for u in state.unreadable],
+            "foreign": list(state.foreign),
+            "digests": state.digests,
+            "has_extensions": state.has_extensions,
+            "load_calls": calls_to_json(state.load_calls),
+            "top_levels": list(state.top_levels),
+        },
+    }
+
+
+def _distribution_from_json(entry: dict[str, object]) -> tuple[Artifact, DiskState] | None:
+    """The cached distribution, if the folders and native files it was read from are unchanged
+    and the entry is well-formed; None otherwise (it is then read again)."""
+    try:
+        folders, natives = entry["folders"], entry["natives"]
+        data, saved = entry["artifact"], entry["state"]
+        if not (isinstance(folders, dict) and isinstance(natives, dict)):
+            return None
+        if not (isinstance(data, dict) and isinstance(saved, dict)):
+            return None
+        if any(_folder_mtime(f) != m for f, m in folders.items()):
+            return None
+        for full, key in natives.items():
+            if file_key(full, os.stat(full)) != key:  # noqa: PTH116
+                return None
+        native: list[NativeFile] = []
+        for item in data["native"]:
+            usable, found = _native_from_json(item, str(item["path"]))
+            if not usable or found is None:
+                return None
+            native.append(found)
+        files = tuple(str(f) for f in data["files"])
+        requires = tuple(str(r) for r in data["requires_dist"])
+        artifact = Artifact(
+            kind=ArtifactKind.DISTRIBUTION,
+            path=str(data["path"]),
+            name=str(data["name"]),
+            version=str(data["version"]),
+            claimed_tags=tuple(str(t) for t in data["claimed_tags"]),
+            files=files,
+            native=tuple(native),
+            requires_dist=requires,
+            root_is_purelib=data["root_is_purelib"] if isinstance(data["root_is_purelib"], bool) else None,
+            size=sum(n.size for n in native),
+            installer=data["installer"] if isinstance(data["installer"], str) else None,
+            markers=tuple(str(m) for m in data["markers"]),
+            dll_directories=tuple(str(d) for d in data["dll_directories"]),
+        )
+        state = DiskState(
+            name=artifact.name,
+            version=artifact.version,
+            dist_info=artifact.path,
+            requires_dist=requires,
+            missing=tuple(str(m) for m in saved["missing"]),
+            modified=tuple((str(a), str(b)) for a, b in saved["modified"]),
+            outside=tuple(str(o) for o in saved["outside"]),
+            unreadable=tuple((str(a), str(b)) for a, b in saved["unreadable"]),
+            foreign=tuple(str(f) for f in saved["foreign"]),
+            digests={str(k): str(v) for k, v in saved["digests"].items()},
+            has_extensions=bool(saved["has_extensions"]),
+            load_calls=tuple(
+                c for item in saved["load_calls"] for c in calls_from_json([item], str(item["file"]))
+            ),
+            top_levels=tuple(str(t) for t in saved["top_levels"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, OSError):
+        return None
+    return artifact, state
+
+
+def _read_distribution_files(
+    site: Path, dist_info: Path, root: Path, cache: EnvCache | None = None
+) -> tuple[Artifact, DiskState, _Walk] | str:
+    """:func:`_read_distribution` without the distribution-level cache."""
+    try:
+        metadata = parse_headers(_read_text_strict(dist_info / "METADATA"))
+    except OSError as exc:
+        return f"METADATA cannot be read: {_reason(exc)}"
     name, version = metadata.get("Name"), metadata.get("Version")
     if not name or not version:
-        return None
-    files = list(_record_paths(dist_info / "RECORD"))
-    native = tuple(n for n in (_read_file(site, path) for path in files) if n is not None)
-    hooks = [(p, _read_bytes(site / p)) for p in files if is_hook_file(p)]
+        return "METADATA names no Name or Version"
+    try:
+        record_text = _read_text_strict(dist_info / "RECORD")
+    except FileNotFoundError:
+        record_text = ""
+    except OSError as exc:
+        return f"RECORD cannot be read: {_reason(exc)}"
+    rows = list(_record_rows(record_text))
+    files = [path for path, _digest, _size in rows]
+    installer = _read_text(dist_info / "INSTALLER").strip() or None
+    # A RECORD speaks for the files only when a Python installer wrote it: distribution packagers
+    # (Debian's dh_python, no INSTALLER file) move scripts and strip binaries without updating it.
+    try:
+        record_mtime: int | None = (dist_info / "RECORD").stat().st_mtime_ns
+    except OSError:
+        record_mtime = None
+    walk = _Walk(site, root, verify=installer is not None, cache=cache, record_mtime=record_mtime)
+    native: list[NativeFile] = []
+    foreign: list[str] = []
+    for path, digest, size in rows:
+        found = walk.visit(path, digest, size)
+        if found is None:
+            continue
+        if found.info is not None and not _for_this_os(found.info.format):
+            foreign.append(path)
+        else:
+            native.append(found)
+    hooks = [(p, _read_bytes(site / p)) for p in files if is_hook_file(p) and walk.inside(p)]
     wheel = _read_email(dist_info / "WHEEL")
     purelib = wheel.get("Root-Is-Purelib")
-    installer = _read_text(dist_info / "INSTALLER").strip() or None
-    return Artifact(
+    requires = tuple(metadata.get_all("Requires-Dist"))
+    artifact = Artifact(
         kind=ArtifactKind.DISTRIBUTION,
         path=str(dist_info),
         name=name,
         version=version,
         claimed_tags=tuple(sorted(wheel.get_all("Tag"))),
         files=tuple(files),
-        native=native,
-        requires_dist=tuple(metadata.get_all("Requires-Dist")),
+        native=tuple(native),
+        requires_dist=requires,
         root_is_purelib=None if purelib is None else purelib.strip().lower() == "true",
         size=sum(n.size for n in native),
         installer=installer,
         markers=tuple(m for m in REPAIR_MARKERS if (dist_info / m).exists()),
         dll_directories=dll_directories(hooks, directories_of(files)),
     )
+    state = DiskState(
+        name=name,
+        version=version,
+        dist_info=str(dist_info),
+        requires_dist=requires,
+        missing=tuple(walk.missing),
+        modified=tuple(walk.modified),
+        outside=tuple(walk.outside),
+        unreadable=tuple(walk.unreadable),
+        foreign=tuple(foreign),
+        digests=walk.digests,
+        has_extensions=any(_EXTENSION_NAME.search(path) for path in files),
+        load_calls=tuple(walk.load_calls),
+        top_levels=top_level_modules(files),
+    )
+    return artifact, state, walk
 
 
-def _record_paths(record: Path) -> Iterator[str]:
-    """Paths listed in RECORD, normalized, relative to site-packages (may start with ``../``)."""
-    text = _read_text(record)
+_EXTENSION_NAME = re.compile(r"\.(?:cpython-[^/]*|abi3|pypy[^/]*)\.(?:so|pyd)$|\.pyd$", re.IGNORECASE)
+
+
+def _for_this_os(fmt: BinaryFormat) -> bool:
+    """Whether this host's loader loads files of ``fmt`` (ELF on Linux, Mach-O on macOS, PE on Windows)."""
+    if sys.platform.startswith("win") or sys.platform == "cygwin":
+        return fmt is BinaryFormat.PE
+    if sys.platform == "darwin":
+        return fmt is BinaryFormat.MACHO
+    return fmt is BinaryFormat.ELF
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, NotRegularFileError):
+        return str(exc).rpartition(": ")[2] if ": " in str(exc) else str(exc)
+    return exc.strerror or type(exc).__name__
+
+
+class _Walk:
+    """Visits one distribution's RECORD paths: stays inside the tree, notes what is gone,
+    unreadable or modified, and reads the native files."""
+
+    def __init__(
+        self,
+        site: Path,
+        root: Path,
+        *,
+        verify: bool = True,
+        cache: EnvCache | None = None,
+        record_mtime: int | None = None,
+    ) -> None:
+        self.site = os.path.normpath(Path.cwd() / site)
+        #: RECORD's modification time (ns): files not newer are taken as installed (not hashed).
+        self.record_mtime = record_mtime
+        self.verify = verify
+        self.cache = cache
+        self.root = str(root).rstrip(os.sep) + os.sep
+        self.real_root = os.path.realpath(root).rstrip(os.sep) + os.sep
+        self.missing: list[str] = []
+        self.modified: list[tuple[str, str]] = []
+        self.outside: list[str] = []
+        self.unreadable: list[tuple[str, str]] = []
+        self.digests: dict[str, str] = {}
+        self._listings: dict[str, dict[str, os.DirEntry[str]]] = {}
+        self.load_calls: list[LoadCall] = []
+        #: Full path -> cache key of each native file read (what a cached result depends on).
+        self.native_keys: dict[str, str] = {}
+
+    @property
+    def listed(self) -> list[str]:
+        """The folders listed (a cached result holds while their modification times do)."""
+        return list(self._listings)
+
+    def inside(self, path: str) -> bool:
+        if not path.startswith(("../", "/")) and path != "..":
+            return True  # RECORD paths are normalized: no ``..`` further in
+        full = os.path.normpath(os.path.join(self.site, path))  # noqa: PTH118 - strings
+        return (full + os.sep).startswith(self.root)
+
+    def _entry(self, full: str) -> os.DirEntry[str] | None:
+        """The directory entry of ``full`` from one listing of its folder (no stat per file).
+
+        :raises OSError: the folder exists but cannot be listed.
+        """
+        folder, _, name = full.rpartition(os.sep)
+        listing = self._listings.get(folder)
+        if listing is None:
+            try:
+                with os.scandir(folder) as entries:
+                    listing = {e.name: e for e in entries}
+            except (FileNotFoundError, NotADirectoryError):
+                listing = {}
+            self._listings[folder] = listing
+        return listing.get(name)
+
+    def visit(self, path: str, digest: str, size: str) -> NativeFile | None:
+        """The native file at ``path`` (None when it is not one, or cannot be read)."""
+        if not self.inside(path):
+            self.outside.append(path)
+            return None
+        full = os.path.join(self.site, path)  # noqa: PTH118 - strings: thousands per run
+        try:
+            entry = self._entry(full)
+        except OSError as exc:
+            self.unreadable.append((path, _reason(exc)))
+            return None
+        if entry is None:
+            if self.verify and "__pycache__/" not in path and not path.endswith(".pyc"):
+                self.missing.append(path)
+            return None
+        if entry.is_symlink():
+            target = os.path.realpath(full)
+            if not (target + os.sep).startswith(self.real_root) and not (target + os.sep).startswith(
+                self.root
+            ):
+                self.outside.append(f"{path} -> {target}")
+                return None
+        elif entry.is_dir(follow_symlinks=False) or (
+            entry.is_file(follow_symlinks=False) and not may_be_native(path)
+        ):
+            if path.endswith(".py") and not skipped_source(path):
+                self._scan_source(full, path, entry)
+            return None  # a plain file that cannot be native: existence was all to check
+        try:
+            status = entry.stat()
+        except FileNotFoundError:
+            if self.verify:
+                self.missing.append(path)  # a dangling link
+            return None
+        except OSError as exc:
+            self.unreadable.append((path, _reason(exc)))
+            return None
+        if not stat.S_ISREG(status.st_mode):
+            if not stat.S_ISDIR(status.st_mode):
+                self.unreadable.append((path, _kind_of(status.st_mode)))
+            return None
+        if not may_be_native(path):
+            return None
+        key = file_key(full, status)
+        self.native_keys[full] = key
+        try:
+            found = self._native(full, path, key)
+        except OSError as exc:
+            self.unreadable.append((path, _reason(exc)))
+            return None
+        if found is not None:
+            if digest:
+                self.digests[path] = digest
+            if self.verify:
+                self._compare(full, path, key, found.size, digest, size, status.st_mtime_ns)
+        return found
+
+    def _scan_source(self, full: str, path: str, entry: os.DirEntry[str]) -> None:
+        """Libraries the Python file loads by literal name (cached while the file is unchanged)."""
+        try:
+            key = file_key(full, entry.stat())
+            cached = self.cache.get(key) if self.cache is not None else None
+            if cached is not None and "loads" in cached:
+                try:
+                    self.load_calls.extend(calls_from_json(cached["loads"], path))
+                    return
+                except (ValueError, KeyError, TypeError):
+                    pass
+            with open_regular(full) as handle:
+                text = handle.read(MAX_SOURCE + 1) or b""
+        except OSError as exc:
+            self.unreadable.append((path, _reason(exc)))
+            return
+        calls = scan_source(text, path)
+        self.load_calls.extend(calls)
+        if self.cache is not None:
+            self.cache.put(key, loads=calls_to_json(calls))
+
+    def _native(self, full: str, path: str, key: str) -> NativeFile | None:
+        entry = self.cache.get(key) if self.cache is not None else None
+        if entry is not None and "native" in entry:
+            usable, cached = _native_from_json(entry["native"], path)
+            if usable:
+                return cached
+        found = _read_native(Path(full), path)
+        if self.cache is not None:
+            self.cache.put(key, native=_native_to_json(found))
+        return found
+
+    def _compare(
+        self, full: str, path: str, key: str, actual: int, digest: str, size: str, mtime: int
+    ) -> None:
+        if size.isdigit() and int(size) != actual:
+            self.modified.append((path, f"size is {actual:,} bytes, RECORD says {int(size):,}"))
+            return
+        algorithm, _, expected = digest.partition("=")
+        if algorithm not in ("sha256", "sha384", "sha512") or not expected:
+            return
+        if self.record_mtime is not None and mtime <= self.record_mtime:
+            # Installers write RECORD after every file: a file changed in place since is newer
+            # than RECORD. Hashing only those keeps a 1 GB environment's scan from reading it all.
+            return
+        entry = self.cache.get(key) if self.cache is not None else None
+        got = entry.get(algorithm) if entry is not None else None
+        if not isinstance(got, str):
+            try:
+                got = file_digest(Path(full), algorithm)
+            except OSError as exc:
+                self.unreadable.append((path, _reason(exc)))
+                return
+            if self.cache is not None:
+                self.cache.put(key, **{algorithm: got})
+        if got != expected:
+            self.modified.append((path, f"{algorithm} digest differs from RECORD"))
+
+
+def _native_to_json(native: NativeFile | None) -> dict[str, object] | None:
+    if native is None:
+        return None
+    info = binary_to_json(native.info) if native.info is not None else None
+    return {"size": native.size, "info": info, "error": native.error}
+
+
+def _native_from_json(data: object, path: str) -> tuple[bool, NativeFile | None]:
+    """(usable, the cached native file or None when the file is no native binary)."""
+    if data is None:
+        return True, None
+    if not isinstance(data, dict) or not isinstance(data.get("size"), int):
+        return False, None
+    try:
+        info = binary_from_json(data["info"]) if data.get("info") is not None else None
+    except ValueError:
+        return False, None
+    error = data.get("error")
+    return True, NativeFile(
+        path=path,
+        install_path=path,
+        size=data["size"],
+        fingerprint=None,
+        info=info,
+        error=error if isinstance(error, str) else None,
+    )
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    """The digest of the file at ``path`` as RECORD writes it (urlsafe base64, no padding)."""
+    with open_regular(path) as handle:
+        digest = hashlib.file_digest(handle, algorithm).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not opened"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not opened"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not opened"
+    return "not a regular file, not opened"
+
+
+def _record_rows(text: str) -> Iterator[tuple[str, str, str]]:
+    """(path, digest, size) per RECORD line, path normalized relative to site-packages (may start
+    with ``../`` or be absolute), first occurrence only."""
     seen: set[str] = set()
     try:
         rows = list(csv.reader(io.StringIO(text)))
@@ -161,33 +752,52 @@ def _record_paths(record: Path) -> Iterator[str]:
         path = posixpath.normpath(row[0].replace("\\", "/"))
         if path not in seen:
             seen.add(path)
-            yield path
+            yield path, row[1] if len(row) > 1 else "", row[2] if len(row) > 2 else ""
+
+
+def _record_paths(record: Path) -> Iterator[str]:
+    """Paths listed in RECORD, normalized, relative to site-packages (may start with ``../``)."""
+    for path, _digest, _size in _record_rows(_read_text(record)):
+        yield path
+
+
+def _read_native(full: Path, path: str) -> NativeFile | None:
+    """The native file at ``full`` (None when it is no ELF/Mach-O/PE file). Raises OSError."""
+    with FileSource(full) as source:
+        if source.size < SNIFF_BYTES or sniff(source.read_at(0, SNIFF_BYTES)) is None:
+            return None
+        try:
+            info, error = read_binary(source), None
+        except BinaryFormatError as exc:
+            info, error = None, str(exc)
+        size = source.size
+    return NativeFile(path=path, install_path=path, size=size, fingerprint=None, info=info, error=error)
 
 
 def _read_file(site: Path, path: str) -> NativeFile | None:
     if not may_be_native(path):
         return None
-    full = site / path
     try:
-        with FileSource(full) as source:
-            if source.size < SNIFF_BYTES or sniff(source.read_at(0, SNIFF_BYTES)) is None:
-                return None
-            try:
-                info, error = read_binary(source), None
-            except BinaryFormatError as exc:
-                info, error = None, str(exc)
-            size = source.size
+        return _read_native(site / path, path)
     except OSError:
-        return None  # listed in RECORD but gone or unreadable: not this report's business
-    return NativeFile(path=path, install_path=path, size=size, fingerprint=None, info=info, error=error)
+        return None  # an unowned file that vanished or cannot be read: the walk is best effort
 
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        with path.open("rb") as handle:
-            return handle.read(_MAX_TEXT)
+        return _read_bytes_strict(path)
     except OSError:
         return b""
+
+
+def _read_bytes_strict(path: Path) -> bytes:
+    """At most 16 MiB of a regular file. Raises OSError (NotRegularFileError for a FIFO, ...)."""
+    with open_regular(path) as handle:
+        return handle.read(_MAX_TEXT) or b""
+
+
+def _read_text_strict(path: Path) -> str:
+    return _read_bytes_strict(path).decode("utf-8", "replace")
 
 
 def _read_text(path: Path) -> str:

@@ -20,18 +20,30 @@ import happens (see the environment-doctor notes, §2.1, §2.4, §2.5, §2.9):
   carries neither.
 
 The scan maps the file and looks for fixed anchors with ``find`` (no per-byte Python work), then
-matches a bounded window after each anchor; a 500 MB library costs a few memory scans.
+matches a bounded window after each anchor. In an ELF file only the sections that can hold the
+markers are scanned (read-only data, initialised data, the dynamic string table), at most
+:data:`MAX_SCAN` bytes in all; other formats are scanned from the start up to the same cap. So a
+500 MB library costs a few scans of its data sections, and a huge sparse file costs nothing more.
 """
 
 from __future__ import annotations
 
 import mmap
 import re
+import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-__all__ = ["BinaryMarkers", "parse_markers", "read_markers"]
+__all__ = [
+    "MAX_SCAN",
+    "BinaryMarkers",
+    "markers_from_json",
+    "markers_to_json",
+    "parse_markers",
+    "read_markers",
+]
 
 NumpyAbi = Literal["1.x", "2.x"]
 
@@ -39,12 +51,17 @@ NumpyAbi = Literal["1.x", "2.x"]
 _MAX_HITS = 64
 #: Bytes after an anchor that a marker's value may span.
 _WINDOW = 256
+#: Most bytes of one file the scan looks at.
+MAX_SCAN = 256 << 20
+#: ELF sections that can hold a marker: string literals (``.rodata*``), initialised data, and the
+#: dynamic string table (``__kmp*`` symbol names).
+_ELF_SECTIONS = (b".rodata", b".data", b".dynstr", b".lrodata", b".ldata")
 
 
 class _Buffer(Protocol):
     """What the scan needs: ``bytes`` and ``mmap.mmap`` both qualify."""
 
-    def find(self, sub: bytes, start: int = ..., /) -> int: ...
+    def find(self, sub: bytes, start: int = ..., end: int = ..., /) -> int: ...
     def __getitem__(self, index: slice, /) -> bytes: ...
     def __len__(self) -> int: ...
 
@@ -88,15 +105,134 @@ class BinaryMarkers:
         return None if match is None else match.group(1) == "1"
 
 
+def markers_to_json(markers: BinaryMarkers) -> dict[str, object]:
+    """``markers`` as JSON-ready data (for the scan cache)."""
+    return {
+        name: list(value) if isinstance(value, tuple) else value
+        for name in BinaryMarkers.__dataclass_fields__
+        for value in [getattr(markers, name)]
+    }
+
+
+def markers_from_json(data: dict[str, object]) -> BinaryMarkers:
+    """The markers :func:`markers_to_json` wrote.
+
+    :raises ValueError: ``data`` is not such a document.
+    """
+    fields: dict[str, object] = {}
+    for name, value in data.items():
+        if name not in BinaryMarkers.__dataclass_fields__:
+            raise ValueError(f"unknown field {name!r}")
+        fields[name] = tuple(map(str, value)) if isinstance(value, list) else value
+    try:
+        return BinaryMarkers(**fields)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise ValueError(str(exc)) from exc
+
+
 def read_markers(path: str | Path) -> BinaryMarkers:
-    """Scan the file at ``path``; an empty file has no markers. Raises OSError if it cannot be read."""
-    with Path(path).open("rb") as handle:
+    """Scan the file at ``path``; an empty file has no markers.
+
+    :raises OSError: it cannot be read, or is no regular file (a FIFO or device is never opened
+        for reading).
+    """
+    from native_doctor.sources._file import open_regular
+
+    with open_regular(path) as handle:
         try:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         except ValueError:  # empty file: mmap refuses length 0
             return BinaryMarkers()
         with mapped:
-            return _scan(mapped)
+            regions = elf_marker_regions(mapped)
+            if regions is None:
+                regions = [(0, min(len(mapped), MAX_SCAN))]
+            return _scan(_Regions(mapped, regions))
+
+
+def elf_marker_regions(data: _Buffer) -> list[tuple[int, int]] | None:
+    """(offset, size) of the sections of an ELF file that can hold markers, clamped to the file
+    and to :data:`MAX_SCAN` bytes in all; None when ``data`` is no ELF file whose section table can
+    be read (the caller then scans a capped prefix)."""
+    head = data[0:64]
+    if len(head) < 52 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
+        return None
+    end = "<" if head[5] == 1 else ">"
+    try:
+        if head[4] == 2:
+            (shoff,) = struct.unpack_from(end + "Q", head, 0x28)
+            shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", head, 0x3A)
+            layout = end + "IIQQQQ"
+        else:
+            (shoff,) = struct.unpack_from(end + "I", head, 0x20)
+            shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", head, 0x2E)
+            layout = end + "IIIIII"
+    except struct.error:
+        return None
+    size = len(data)
+    if shnum == 0 or shnum > 65535 or shentsize < struct.calcsize(layout) or shoff + shnum * shentsize > size:
+        return None
+    table = data[shoff : shoff + shnum * shentsize]
+    sections: list[tuple[int, int, int, int]] = []  # name, type, offset, size
+    for number in range(shnum):
+        name, kind, *rest = struct.unpack_from(layout, table, number * shentsize)
+        sections.append((name, kind, rest[2], rest[3]))
+    if shstrndx >= shnum:
+        return None
+    _n, _k, names_at, names_size = sections[shstrndx]
+    names = data[names_at : names_at + min(names_size, 1 << 20)] if names_at < size else b""
+    regions: list[tuple[int, int]] = []
+    budget = MAX_SCAN
+    for name, kind, offset, length in sections:
+        if kind == 8 or offset >= size or length <= 0:  # SHT_NOBITS (.bss) has no bytes in the file
+            continue
+        label = names[name : names.find(b"\0", name)] if name < len(names) else b""
+        if not label.startswith(_ELF_SECTIONS):
+            continue
+        take = min(length, size - offset, budget)
+        if take > 0:
+            regions.append((offset, take))
+            budget -= take
+    return regions
+
+
+class _Regions:
+    """Several byte ranges of one buffer, seen as one buffer (offsets are virtual); no copy."""
+
+    __slots__ = ("_buffer", "_regions", "_size")
+
+    def __init__(self, buffer: _Buffer, regions: Sequence[tuple[int, int]]) -> None:
+        self._buffer = buffer
+        starts: list[tuple[int, int, int]] = []  # virtual start, real start, length
+        virtual = 0
+        for real, length in regions:
+            starts.append((virtual, real, length))
+            virtual += length
+        self._regions = starts
+        self._size = virtual
+
+    def __len__(self) -> int:
+        return self._size
+
+    def find(self, sub: bytes, start: int = 0, end: int | None = None, /) -> int:
+        stop = self._size if end is None else end
+        for virtual, real, length in self._regions:
+            if virtual + length <= start or virtual >= stop:
+                continue
+            limit = real + min(length, stop - virtual)
+            hit = self._buffer.find(sub, real + max(0, start - virtual), limit)
+            if hit >= 0:
+                return virtual + hit - real
+        return -1
+
+    def __getitem__(self, index: slice, /) -> bytes:
+        start = index.start or 0
+        stop = self._size if index.stop is None else min(index.stop, self._size)
+        for virtual, real, length in self._regions:
+            if virtual <= start < virtual + length:
+                end = min(stop, virtual + length)
+                return bytes(self._buffer[real + start - virtual : real + end - virtual])
+        return b""
 
 
 def parse_markers(data: bytes) -> BinaryMarkers:

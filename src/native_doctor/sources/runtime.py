@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["ImportProbe", "diagnose_output", "parse_maps", "probe_import", "top_level_modules"]
+__all__ = ["ImportProbe", "diagnose_output", "module_of", "parse_maps", "probe_import", "top_level_modules"]
 
 _MARKER = "\x1enative-doctor-probe:"
 _STDERR_TAIL = 8192
@@ -34,6 +34,16 @@ try:
 except BaseException as exc:
     lines = traceback.format_exception_only(type(exc), exc)
     result["error"] = "".join(lines).strip().splitlines()[-1] if lines else repr(exc)
+    root, seen = exc, set()
+    while id(root) not in seen:
+        seen.add(id(root))
+        inner = root.__cause__ or (None if root.__suppress_context__ else root.__context__)
+        if inner is None:
+            break
+        root = inner
+    if root is not exc:
+        text = "".join(traceback.format_exception_only(type(root), root)).strip()
+        result["root_cause"] = " ".join(text.split())[:1000]
 try:
     with open("/proc/self/maps") as handle:
         result["maps"] = handle.read()
@@ -73,6 +83,8 @@ class ImportProbe:
     notes: tuple[str, ...] = ()
     #: The end of the child's stderr (faulthandler traceback, OpenMP messages).
     stderr: str = ""
+    #: For a chained exception, the innermost one (``ValueError: numpy.dtype size changed, ...``).
+    root_cause: str | None = None
 
 
 def parse_maps(text: str) -> tuple[str, ...]:
@@ -181,9 +193,11 @@ def probe_import(
     stderr = _decode(proc.stderr)
     report = _report(_decode(proc.stdout))
     signal_name = _signal_name(proc.returncode)
+    root: object = None
     if report is not None:
         maps = report.get("maps")
         error = report.get("error")
+        root = report.get("root_cause")
         kmp = report.get("kmp_duplicate_lib_ok")
         ok = report.get("ok") is True and proc.returncode == 0
         loaded = parse_maps(maps) if isinstance(maps, str) else ()
@@ -201,7 +215,21 @@ def probe_import(
         kmp_duplicate_lib_ok=kmp if isinstance(kmp, str) else None,
         notes=diagnose_output(stderr, signal_name),
         stderr=stderr[-_STDERR_TAIL:],
+        root_cause=root if isinstance(root, str) else None,
     )
+
+
+def module_of(path: str) -> str | None:
+    """The dotted module an extension or source file at RECORD ``path`` is, or None
+    (``sklearn/tree/_tree.cpython-311-x86_64-linux-gnu.so`` -> ``sklearn.tree._tree``)."""
+    if path.startswith(("../", "/")):
+        return None
+    parts = path.split("/")
+    stem = parts[-1].split(".", 1)[0]
+    parts[-1] = stem
+    if stem == "__init__":
+        parts.pop()
+    return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else None
 
 
 def _decode(data: bytes | str | None) -> str:
@@ -216,7 +244,8 @@ def top_level_modules(dist_records: Iterable[str]) -> tuple[str, ...]:
     ``.data`` trees, paths outside site-packages and ``__pycache__`` are ignored."""
     names: set[str] = set()
     for raw in dist_records:
-        path = posixpath.normpath(raw.replace("\\", "/"))
+        # RECORD paths from the environment reader are normalized already; others are made so.
+        path = raw if "\\" not in raw and "./" not in raw else posixpath.normpath(raw.replace("\\", "/"))
         if path.startswith(("../", "/")) or path == "..":
             continue
         head, _, rest = path.partition("/")

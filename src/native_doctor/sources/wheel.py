@@ -18,8 +18,9 @@ from typing import TypeVar
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from native_doctor.binary import SNIFF_BYTES, BinaryInfo, read_binary, sniff
-from native_doctor.errors import BinaryFormatError, InvalidArchiveError
+from native_doctor.errors import BinaryFormatError, InvalidArchiveError, ReadLimitError
 from native_doctor.model import Artifact, ArtifactKind, NativeFile, RecordReport
+from native_doctor.sources._archive import InflationBudget, archive_errors, read_small, read_text
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, install_path, may_be_native
@@ -50,27 +51,33 @@ def read_wheel(
     :param verify_record: hash every member and compare with RECORD (reads the whole wheel).
 
     :raises InvalidArchiveError: not a zip file, a wheel file name that does not follow the
-        spec, or no ``.dist-info`` directory.
+        spec, no ``.dist-info`` directory, or unreadable metadata. A member that cannot be read is
+        a :class:`NativeFile` with an ``error`` instead; what the archive's inflation budget
+        stopped is said in ``Artifact.read_limits``.
     """
     path = Path(path)
     try:
         name, version, _build, tags = parse_wheel_filename(path.name)
     except InvalidWheelFilename as exc:
         raise InvalidArchiveError(f"{path.name}: {exc}") from None
-    try:
+    with archive_errors(f"{path}: not a readable zip archive"):
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InvalidArchiveError(f"{path}: not a readable zip archive ({exc})") from exc
-    with archive:
+    budget = InflationBudget.for_archive(path.stat().st_size)
+    with archive, archive_errors(path.name):
         infos = [info for info in archive.infolist() if not info.is_dir()]
         names = {info.filename for info in infos}
         dist_info = _dist_info_dir(infos, path)
-        wheel_meta = _read_headers(archive, f"{dist_info}/WHEEL")
-        metadata = _read_headers(archive, f"{dist_info}/METADATA")
-        native = _read_native(path, archive, infos, deep, progress)
-        record = _verify_record(path, archive, infos, dist_info, progress) if verify_record else None
+        wheel_meta = _read_headers(archive, f"{dist_info}/WHEEL", budget)
+        metadata = _read_headers(archive, f"{dist_info}/METADATA", budget)
+        native = _read_native(path, archive, infos, deep, progress, budget)
+        reported = {n.path for n in native if n.info is None}  # unreadable members already said (ND002)
+        record = (
+            _verify_record(path, archive, infos, dist_info, progress, budget, reported)
+            if verify_record
+            else None
+        )
         files = tuple(install_path(info.filename) for info in infos)
-        hooks = _read_hooks(archive, infos)
+        hooks = _read_hooks(archive, infos, budget)
     purelib = wheel_meta.get("Root-Is-Purelib")
     return Artifact(
         kind=ArtifactKind.WHEEL,
@@ -86,19 +93,25 @@ def read_wheel(
         markers=tuple(m for m in REPAIR_MARKERS if f"{dist_info}/{m}" in names),
         dll_directories=dll_directories(hooks, directories_of(files)),
         record=record,
+        read_limits=(budget.describe(),) if budget.skipped else (),
     )
 
 
-def _read_hooks(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> list[tuple[str, bytes]]:
-    """Contents of the small ``__init__.py``-like files that may add DLL directories."""
+def _read_hooks(
+    archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], budget: InflationBudget
+) -> list[tuple[str, bytes]]:
+    """Contents of the small ``__init__.py``-like files that may add DLL directories.
+
+    One the budget stops adds no directory; one that cannot be read makes the wheel unreadable.
+    """
     hooks = []
     for info in infos:
         path = install_path(info.filename)
         if is_hook_file(path) and info.file_size <= _MAX_METADATA:
             try:
-                hooks.append((path, archive.read(info)))
-            except (zipfile.BadZipFile, OSError, ValueError) as exc:
-                raise InvalidArchiveError(f"{info.filename}: cannot read: {exc}") from exc
+                hooks.append((path, read_small(archive, info, budget, limit=_MAX_METADATA)))
+            except ReadLimitError:
+                continue
     return hooks
 
 
@@ -112,21 +125,21 @@ def _dist_info_dir(infos: list[zipfile.ZipInfo], path: Path) -> str:
     return candidates[0]
 
 
-def _read_headers(archive: zipfile.ZipFile, member: str) -> Headers:
+def _read_headers(archive: zipfile.ZipFile, member: str, budget: InflationBudget) -> Headers:
     try:
         info = archive.getinfo(member)
     except KeyError:
         return Headers([])
-    return parse_headers(_read_member_text(archive, info))
+    return parse_headers(_read_member_text(archive, info, budget))
 
 
-def _read_member_text(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+def _read_member_text(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: InflationBudget) -> str:
     if info.file_size > _MAX_METADATA:
         raise InvalidArchiveError(f"{info.filename}: {info.file_size} bytes is too large for metadata")
     try:
-        return archive.read(info).decode("utf-8", "replace")
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
-        raise InvalidArchiveError(f"{info.filename}: cannot read: {exc}") from exc
+        return read_text(archive, info, budget, limit=_MAX_METADATA)
+    except ReadLimitError as exc:
+        raise InvalidArchiveError(f"{info.filename}: not read: {exc}") from None
 
 
 _T = TypeVar("_T")
@@ -139,12 +152,16 @@ def _read_native(
     infos: list[zipfile.ZipInfo],
     deep: bool,
     progress: ProgressCallback | None,
+    budget: InflationBudget,
 ) -> tuple[NativeFile, ...]:
-    """Every native member, in archive order."""
+    """Every native member, in archive order (those the budget stopped are left out)."""
     candidates = [i for i in infos if may_be_native(i.filename) and i.file_size >= SNIFF_BYTES]
 
     def task(handle: zipfile.ZipFile, info: zipfile.ZipInfo) -> NativeFile | None:
-        return _read_member(handle, info, deep=deep)
+        try:
+            return _read_member(handle, info, deep=deep, budget=budget)
+        except ReadLimitError:
+            return None
 
     results = _map_members(path, archive, candidates, task, progress)
     return tuple(native for native in results if native is not None)
@@ -156,19 +173,34 @@ def _verify_record(
     infos: list[zipfile.ZipInfo],
     dist_info: str,
     progress: ProgressCallback | None,
+    budget: InflationBudget,
+    reported: set[str],
 ) -> RecordReport:
-    """Hash every member RECORD lists and compare (streamed, never extracted)."""
+    """Hash every member RECORD lists and compare (streamed, never extracted).
+
+    A member the budget stops is left unhashed, and so is a native member already reported as
+    unreadable; any other unreadable member makes the whole wheel unreadable (pip would fail too).
+    """
     record_path = f"{dist_info}/RECORD"
     try:
         record_info = archive.getinfo(record_path)
     except KeyError:
         return RecordReport(present=False)
-    text = _read_member_text(archive, record_info)
+    text = _read_member_text(archive, record_info, budget)
     expected, malformed, listed = expected_digests(text, record_path)
 
     def task(handle: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int] | None:
         entry = expected.get(info.filename)
-        return member_digest(handle, info, entry[0]) if entry is not None else None
+        if entry is None:
+            return None
+        try:
+            return member_digest(handle, info, entry[0], budget)
+        except ReadLimitError:
+            return None
+        except InvalidArchiveError:
+            if info.filename in reported:
+                return None
+            raise
 
     digests = _map_members(path, archive, infos, task, progress)
     actual = {info.filename: digest for info, digest in zip(infos, digests, strict=True)}
@@ -216,8 +248,14 @@ def _map_members(
     return [results_by_index[n] for n in range(len(infos))]
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, deep: bool = False) -> NativeFile | None:
-    source = ZipMemberSource(archive, info)
+def _read_member(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    *,
+    deep: bool = False,
+    budget: InflationBudget | None = None,
+) -> NativeFile | None:
+    source = ZipMemberSource(archive, info, budget)
     try:
         try:
             if sniff(source.read_at(0, SNIFF_BYTES)) is None:

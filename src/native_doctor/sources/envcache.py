@@ -1,0 +1,183 @@
+"""A cache of what the environment doctor read from each file, so a second run reads only what
+changed.
+
+One JSON file per examined site directory under the user cache folder (see
+:func:`cache_directory`). An entry is keyed by
+the file's absolute path, size, modification time (ns) and inode: any change to the file, or a
+new file at the same path, misses. A cache that is unreadable, corrupt, of another format version
+or of another native-doctor version is ignored and rebuilt; writing is atomic (a temporary file
+renamed over the old one) and a failure to write is silent (the cache is an optimisation only).
+Nothing in the cache is executed: it is plain JSON, checked field by field on the way in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from enum import Enum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
+
+__all__ = ["EnvCache", "binary_from_json", "binary_to_json", "cache_directory", "file_key"]
+
+_FORMAT = "native-doctor-env-cache"
+_VERSION = 1
+
+
+def cache_directory() -> Path:
+    """The user cache folder for environment scans: ``$NATIVE_DOCTOR_ENV_CACHE``, else
+    ``$XDG_CACHE_HOME/native-doctor/env``, else ``~/.cache/native-doctor/env``."""
+    explicit = os.environ.get("NATIVE_DOCTOR_ENV_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "native-doctor" / "env"
+
+
+def file_key(path: str, status: os.stat_result) -> str:
+    """The cache key of the file at ``path`` in the state ``status`` describes."""
+    return f"{path}\0{status.st_size}\0{status.st_mtime_ns}\0{status.st_ino}"
+
+
+class EnvCache:
+    """Cached per-file results for one site directory; :meth:`save` keeps only the entries used."""
+
+    def __init__(self, site: Path, *, directory: Path | None = None, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._tool = _code_fingerprint()
+        self._path = (directory or cache_directory()) / (
+            hashlib.sha256(os.path.realpath(site).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+            + ".json"
+        )
+        self._old: dict[str, dict[str, Any]] = self._load() if enabled else {}
+        self._new: dict[str, dict[str, Any]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        try:
+            with self._path.open("rb") as handle:
+                document = json.load(handle)
+        except (OSError, ValueError, RecursionError):
+            return {}
+        if (
+            not isinstance(document, dict)
+            or document.get("format") != _FORMAT
+            or document.get("version") != _VERSION
+            or document.get("tool") != self._tool
+            or not isinstance(document.get("entries"), dict)
+        ):
+            return {}
+        return {k: v for k, v in document["entries"].items() if isinstance(v, dict)}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry stored under ``key`` (kept for the next save), or None."""
+        if not self.enabled:
+            return None
+        entry = self._new.get(key) or self._old.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._new[key] = entry
+        return entry
+
+    def put(self, key: str, **values: Any) -> None:
+        """Add ``values`` to the entry under ``key``."""
+        if self.enabled:
+            self._new.setdefault(key, {}).update(values)
+
+    def save(self) -> None:
+        """Write the entries used in this run (atomically); errors are ignored."""
+        if not self.enabled or (self.misses == 0 and self._new.keys() == self._old.keys()):
+            return
+        document = {"format": _FORMAT, "version": _VERSION, "tool": self._tool, "entries": self._new}
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".tmp-", suffix=".json")
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    json.dump(document, out, separators=(",", ":"))
+                Path(temporary).replace(self._path)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except OSError:
+            return
+
+
+def _code_fingerprint() -> str:
+    """native-doctor's version and the state of the modules whose output is cached (the binary
+    readers and every source module: the RECORD walk, the metadata parser, the marker and
+    load-by-name scans, this module): a changed reader never serves stale entries."""
+    from native_doctor import __version__
+
+    here = Path(__file__).resolve().parent.parent
+    parts = [__version__]
+    for module in sorted([*here.joinpath("binary").glob("*.py"), *here.joinpath("sources").glob("*.py")]):
+        try:
+            status = module.stat()
+        except OSError:
+            continue
+        parts.append(f"{module.name}:{status.st_size}:{status.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- BinaryInfo <-> JSON
+
+_MAPPINGS = ("symbol_versions", "imports_by_library")
+
+
+def binary_to_json(info: BinaryInfo) -> dict[str, Any]:
+    """``info`` as JSON-ready data (every field; enums by value, tuples as lists)."""
+    out: dict[str, Any] = {}
+    for name in BinaryInfo.__dataclass_fields__:
+        value = getattr(info, name)
+        if name == "slices":
+            out[name] = [binary_to_json(s) for s in value]
+        elif isinstance(value, Enum):
+            out[name] = value.value
+        elif isinstance(value, Mapping):
+            out[name] = {k: list(v) for k, v in value.items()}
+        elif isinstance(value, tuple):
+            out[name] = list(value)
+        else:
+            out[name] = value
+    return out
+
+
+def binary_from_json(data: Mapping[str, Any]) -> BinaryInfo:
+    """The :class:`BinaryInfo` :func:`binary_to_json` wrote.
+
+    :raises ValueError: ``data`` is not such a document (a corrupt or foreign cache entry).
+    """
+    try:
+        fields: dict[str, Any] = {}
+        for name, value in data.items():
+            if name not in BinaryInfo.__dataclass_fields__:
+                raise ValueError(f"unknown field {name!r}")
+            if name == "format":
+                fields[name] = BinaryFormat(value)
+            elif name == "kind":
+                fields[name] = FileKind(value)
+            elif name == "slices":
+                fields[name] = tuple(binary_from_json(s) for s in value)
+            elif name in _MAPPINGS:
+                fields[name] = MappingProxyType({str(k): tuple(map(str, v)) for k, v in value.items()})
+            elif isinstance(value, list):
+                fields[name] = tuple(value)
+            else:
+                fields[name] = value
+        return BinaryInfo(**fields)
+    except (TypeError, AttributeError, KeyError) as exc:
+        raise ValueError(f"not a cached BinaryInfo: {exc}") from exc

@@ -1,0 +1,68 @@
+"""Fuzz ``deps`` with hostile input: any build-file text gives an inference, and any TOML-shaped
+``[external]`` table gives a table or the project's error (longer with
+``--hypothesis-profile=hostile``; see docs/security.md)."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from native_doctor.deps import external, infer
+from native_doctor.errors import InvalidExternalMetadata
+
+BUILD_FILES = ["pyproject.toml", "setup.py", "setup.cfg", "meson.build", "CMakeLists.txt", "Cargo.toml"]
+#: Fragments the scanners look for, so the fuzzer reaches their parsing paths quickly.
+FRAGMENTS = st.sampled_from(
+    [
+        "dependency(",
+        "find_package(",
+        "pkg_check_modules(",
+        "libraries=[",
+        "libraries =",
+        "[build-system]",
+        "[dependencies]",
+        "-sys",
+        "'",
+        '"',
+        "#[[",
+        "]]",
+        "(",
+        ")",
+        "\n",
+        "=",
+        "\\",
+        "zlib",
+    ]
+)
+TEXT = st.lists(st.one_of(FRAGMENTS, st.text(max_size=20)), max_size=40).map("".join)
+
+
+@given(name=st.sampled_from(BUILD_FILES), text=TEXT)
+def test_fuzz_any_build_file_text_gives_an_inference(name: str, text: str) -> None:
+    tree = infer.SourceTree("demo", MappingProxyType({name: text}), (name,))
+    result = infer.infer_from_tree(tree)
+    assert result is not None
+
+
+_SCALARS = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["dep:generic/zlib", "dep:virtual/compiler/c", "dep:generic/--version", "pkg:generic/x"]),
+    st.integers(),
+    st.booleans(),
+)
+_TOML = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner, max_size=4),
+    max_leaves=20,
+)
+_KEYS = st.sampled_from([*external.KEYS, "dependency-groups", "unknown"])
+
+
+@given(table=st.one_of(_TOML, st.dictionaries(_KEYS, _TOML, max_size=5)))
+def test_fuzz_any_external_table_parses_or_raises_the_projects_error(table: object) -> None:
+    try:
+        external.parse_external(table, source="pyproject.toml")
+    except InvalidExternalMetadata as exc:
+        assert len(str(exc)) < 5000

@@ -1,0 +1,118 @@
+"""The environment scan cache: keyed by (path, size, mtime, inode); corrupt or foreign caches are
+ignored and rebuilt; ``--no-cache`` neither reads nor writes it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from native_doctor.binary import BytesSource, read_binary
+from native_doctor.sources.env import read_environment
+from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json
+
+
+def _install(site: Path, data: bytes) -> None:
+    dist_info = site / "demo-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (site / "demo").mkdir()
+    (site / "demo" / "_ext.cpython-311-x86_64-linux-gnu.so").write_bytes(data)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    (dist_info / "INSTALLER").write_text("pip\n")
+    (dist_info / "RECORD").write_text("demo/_ext.cpython-311-x86_64-linux-gnu.so,,\n")
+
+
+@pytest.fixture
+def site(tmp_path: Path, elf_pair: dict[str, bytes]) -> Path:
+    site = tmp_path / "site-packages"
+    _install(site, elf_pair["_ext.so"])
+    return site
+
+
+def _scan(site: Path, folder: Path, *, enabled: bool = True) -> EnvCache:
+    cache = EnvCache(site, directory=folder, enabled=enabled)
+    read_environment(site, cache=cache)
+    cache.save()
+    return cache
+
+
+def test_binary_info_round_trips_through_json(elf_pair: dict[str, bytes]) -> None:
+    info = read_binary(BytesSource(elf_pair["_ext.so"]))
+    assert binary_from_json(json.loads(json.dumps(binary_to_json(info)))) == info
+
+
+def test_second_scan_hits_and_a_changed_file_misses(site: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    first = _scan(site, folder)
+    assert first.hits == 0 and first.misses >= 1 and first.path.is_file()
+    second = _scan(site, folder)
+    assert second.hits >= 1 and second.misses == 0
+    native = site / "demo" / "_ext.cpython-311-x86_64-linux-gnu.so"
+    native.write_bytes(native.read_bytes() + b"\0")  # new size and mtime
+    third = _scan(site, folder)
+    assert third.misses >= 1
+
+
+def test_a_deleted_file_invalidates_the_cached_distribution(site: Path, tmp_path: Path) -> None:
+    """Removing a file changes its folder's modification time: the distribution is read again."""
+    folder = tmp_path / "cache"
+    _scan(site, folder)
+    (site / "demo" / "_ext.cpython-311-x86_64-linux-gnu.so").unlink()
+    [state] = read_environment(site, cache=EnvCache(site, directory=folder)).states
+    assert state.missing == ("demo/_ext.cpython-311-x86_64-linux-gnu.so",)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00\xff not json",
+        b'{"format": "native-doctor-env-cache", "version": 999, "entries": {}}',
+        b'{"format": "something-else", "entries": {"x": {}}}',
+        b"[1, 2, 3]",
+        b"[" * 100_000,
+    ],
+    ids=["garbage", "other-version", "foreign", "not-an-object", "deeply-nested"],
+)
+def test_a_corrupt_or_foreign_cache_is_ignored_and_rebuilt(
+    site: Path, tmp_path: Path, content: bytes
+) -> None:
+    folder = tmp_path / "cache"
+    path = _scan(site, folder).path
+    path.write_bytes(content)
+    again = _scan(site, folder)
+    assert again.hits == 0 and again.misses >= 1
+    assert json.loads(path.read_text())["format"] == "native-doctor-env-cache"
+
+
+def test_a_corrupt_entry_is_read_again(site: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    path = _scan(site, folder).path
+    document = json.loads(path.read_text())
+    for entry in document["entries"].values():
+        entry["native"] = {"size": 1, "info": {"format": "no-such-format"}}
+        for item in entry.get("artifact", {}).get("native", []):
+            item["info"] = {"format": "no-such-format"}
+    path.write_text(json.dumps(document))
+    environment = read_environment(site, cache=EnvCache(site, directory=folder))
+    [dist] = environment.distributions
+    assert dist.native[0].info is not None and dist.native[0].info.format.value == "elf"
+
+
+def test_no_cache_neither_reads_nor_writes(site: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    cache = _scan(site, folder, enabled=False)
+    assert not folder.exists() and cache.hits == cache.misses == 0
+
+
+def test_the_env_command_uses_the_cache_folder_and_no_cache_skips_it(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from native_doctor import cli
+
+    folder = tmp_path / "env-cache"
+    monkeypatch.setenv("NATIVE_DOCTOR_ENV_CACHE", str(folder))
+    cli.main(["env", "--path", str(site), "--format", "json", "--no-cache"])
+    assert not folder.exists()
+    cli.main(["env", "--path", str(site), "--format", "json"])
+    assert len(list(folder.glob("*.json"))) == 1
