@@ -245,7 +245,9 @@ def test_process_simulation_needs_the_preload_of_a_delay_loaded_dll(graph: PeGra
     artifact = read_wheel(repaired)
     plan_like = _plan_of(repaired)
     (lazy,) = [n.rsplit("/", 1)[1] for n in zipfile.ZipFile(repaired).namelist() if "/lazy-" in n]
-    natives = inspect_artifact(artifact).artifact.native
+    inspection = inspect_artifact(artifact)
+    assert inspection.repair.tool == "native-doctor"  # name-<8 hex>.dll in <dist>.libs
+    natives = inspection.artifact.native
     assert artifact.dll_directories == ("winpkg.libs",)
     assert process_problems(natives, artifact.dll_directories, (lazy,), plan_like) == []
     problems = process_problems(natives, artifact.dll_directories, (), plan_like)
