@@ -122,3 +122,47 @@ def test_delay_loaded_dll_found_only_with_the_preload(graph: PeGraph, tmp_path: 
                 output = str(exc)
             assert "0xc06d007e" in output.lower()
             assert str(EXPECTED) not in output
+
+
+@pytest.mark.corpus
+def test_numpy_without_its_libs_same_set_names_kept(tmp_path: Path) -> None:
+    """numpy's win_amd64 wheel (repaired by delvewheel on PyPI) with numpy.libs removed and the two
+    DLLs handed back: both tools vendor the same two DLLs; delvewheel hashes the already-hashed
+    names a second time (``msvcp140-<h>-<h>.dll``), we keep numpy's names (and bytes)."""
+    from _corpus import ensure, wheels
+
+    source = ensure(next(w for w in wheels() if w.filename == "numpy-2.4.6-cp312-cp312-win_amd64.whl"))
+    libs = tmp_path / "libs"
+    libs.mkdir()
+    stripped = tmp_path / "in" / source.name
+    stripped.parent.mkdir()
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            if info.is_dir() or info.filename.endswith("DELVEWHEEL"):
+                continue
+            if info.filename.startswith("numpy.libs/"):
+                (libs / info.filename.split("/", 1)[1]).write_bytes(src.read(info))
+            else:
+                out.writestr(info, src.read(info))
+    originals = sorted(p.name for p in libs.iterdir())
+    proc = subprocess.run(
+        [sys.executable, "-m", "delvewheel", "repair", "-w", str(tmp_path / "delvewheel"),
+         "--add-path", str(libs), str(stripped)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        main(
+            ["repair", "-w", str(tmp_path / "ours"), "--lib-path", str(libs), "--no-sys-paths", str(stripped)]
+        )
+        == 0
+    )
+
+    def vendored(folder: Path) -> list[str]:
+        (wheel,) = folder.glob("*.whl")
+        names = zipfile.ZipFile(wheel).namelist()
+        return sorted(n.split("/", 1)[1] for n in names if n.startswith("numpy.libs/") and n != "numpy.libs/")
+
+    ours, theirs = vendored(tmp_path / "ours"), vendored(tmp_path / "delvewheel")
+    assert ours == originals
+    assert [t.rsplit("-", 1)[0] + ".dll" for t in theirs] == originals
