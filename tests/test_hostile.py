@@ -33,6 +33,7 @@ from _toolchain import run as run_tool
 from native_doctor.deps import host
 from native_doctor.deps.depurl import parse_depurl
 from native_doctor.errors import InvalidExternalMetadata
+from native_doctor.report import sarif
 
 #: Address-space cap of the child (the interpreter, rich and native-doctor need about 100 MB).
 MEMORY_CAP = 1 << 30
@@ -54,9 +55,9 @@ class Run:
     stderr: str
 
 
-def cli(*args: str | Path, cwd: Path) -> Run:
-    """native-doctor ``args`` in a child process with capped memory and time."""
-    child = _CHILD.format(cap=MEMORY_CAP)
+def cli(*args: str | Path, cwd: Path, memory: int = MEMORY_CAP) -> Run:
+    """native-doctor ``args`` in a child process with capped memory (``memory`` bytes) and time."""
+    child = _CHILD.format(cap=memory)
     proc = subprocess.run(
         [sys.executable, "-c", child, *map(str, args)],
         cwd=cwd,
@@ -321,7 +322,7 @@ def test_names_are_passed_after_a_double_dash(monkeypatch: pytest.MonkeyPatch) -
 # --- issue 15 item 9: amplification -------------------------------------------------------------
 
 
-def test_a_wheel_of_100000_members_is_read_in_bounded_memory(tmp_path: Path) -> None:
+def _many_members_wheel(tmp_path: Path, *, record: str | None = None) -> Path:
     wheel = tmp_path / "many-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as out:
         for n in range(100_000):
@@ -330,12 +331,39 @@ def test_a_wheel_of_100000_members_is_read_in_bounded_memory(tmp_path: Path) -> 
             "many-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
         )
         out.writestr("many-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: many\nVersion: 1.0\n")
+        if record is not None:
+            out.writestr("many-1.0.dist-info/RECORD", record)
+    return wheel
+
+
+def test_a_wheel_of_100000_members_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    wheel = _many_members_wheel(tmp_path)
     run = cli("inspect", "--format", "json", wheel, cwd=tmp_path)
     assert run.code == 0
     assert json.loads(run.stdout)["artifacts"][0]["name"] == "many"
     run = cli("check", wheel, cwd=tmp_path)
     assert run.code == 1  # ND110: no RECORD; one finding, not 100,000
     assert len(run.stdout) < 10_000
+
+
+#: The SARIF case's cap: it took 375 MB (a result listing 100,002 locations) before the cap on
+#: locations per result; about 95 MB after.
+SARIF_MEMORY_CAP = 256 << 20
+
+
+def test_one_cause_in_100000_members_is_one_sarif_result_with_capped_locations(tmp_path: Path) -> None:
+    wheel = _many_members_wheel(tmp_path, record="many-1.0.dist-info/RECORD,,\n")
+    run = cli("check", "--format", "sarif", wheel, cwd=tmp_path, memory=SARIF_MEMORY_CAP)
+    assert run.code == 0, run.stderr  # ND112 (members not in RECORD) is a warning
+    assert len(run.stdout) < 1_000_000  # 49 MB before the cap
+    (result,) = json.loads(run.stdout)["runs"][0]["results"]
+    assert result["ruleId"] == "ND112"
+    assert len(result["locations"]) == sarif.LOCATIONS_SHOWN
+    assert result["properties"]["locationCount"] == 100_002
+    assert result["properties"]["locationsOmitted"] == 100_002 - sarif.LOCATIONS_SHOWN
+    run = cli("check", "--format", "json", wheel, cwd=tmp_path, memory=SARIF_MEMORY_CAP)
+    (finding,) = json.loads(run.stdout)["findings"]
+    assert len(finding["locations"]) == 100_002  # JSON stays complete
 
 
 def test_the_builders_write_what_zipfile_reads(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ __all__ = ["entrypoint", "main"]
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 #: Interrupted by Ctrl-C: the shell convention 128 + SIGINT.
 EXIT_INTERRUPTED = 130
-_COMMANDS = ("env", "inspect", "check", "deps", "explain", "repair", "fuse")
+_COMMANDS = ("env", "inspect", "check", "deps", "explain", "sbom", "repair", "fuse")
 _SEVERITIES = ("error", "warning", "info")
 _DESCRIPTION = """\
 Find, explain and fix the problems native code causes in Python packaging.
@@ -40,6 +40,7 @@ commands:
   deps       PEP 725 external dependencies: validate, map to a package manager, --check the host,
              or infer a table from build files and binaries
   explain    print the documentation of a check (code or name), or --all
+  sbom       software bill of materials of wheels or an environment: CycloneDX 1.6 or SPDX 2.3 JSON
   repair     graft external libraries into Linux and macOS wheels, link to provider wheels, retag (-w DIR)
   fuse       fuse an arm64 and an x86_64 macOS wheel into one universal2 wheel (-w DIR)
 
@@ -190,6 +191,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     explain.add_argument("--all", action="store_true", help="every check")
     explain.add_argument("--format", choices=("text", "json"), default="text")
     parsers = {"env": env, "inspect": inspect, "check": check, "deps": deps, "explain": explain}
+    parsers["sbom"] = _sbom_parser()
     parsers["repair"] = _repair_parser()
     parsers["fuse"] = _fuse_parser()
     return parsers
@@ -240,6 +242,13 @@ def _repair_parser() -> argparse.ArgumentParser:
         metavar="DIST",
         help="link to this distribution's libraries instead of grafting them",
     )
+    repair.add_argument(
+        "--no-provider",
+        action="append",
+        default=[],
+        metavar="DIST",
+        help="never link to this distribution (built-in knowledge included): graft its libraries",
+    )
     repair.add_argument("--plat", metavar="TAG", help="ask for this platform tag (refused if impossible)")
     repair.add_argument(
         "--include",
@@ -261,6 +270,27 @@ def _repair_parser() -> argparse.ArgumentParser:
     repair.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
     repair.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     return repair
+
+
+def _sbom_parser() -> argparse.ArgumentParser:
+    sbom = argparse.ArgumentParser(
+        prog="native-doctor sbom",
+        description="Software bill of materials: each wheel (or installed distribution) and every native "
+        "library it ships, with upstream name, version found in the binary, SHA-256, purl, CPE and license.",
+    )
+    sbom.add_argument("wheels", nargs="*", type=Path, metavar="WHEEL")
+    sbom.add_argument(
+        "--path", type=Path, action="append", help="a site-packages directory instead of wheels"
+    )
+    sbom.add_argument("--python", metavar="PATH", help="this interpreter's environment instead of wheels")
+    sbom.add_argument(
+        "--format",
+        choices=("cyclonedx", "spdx"),
+        default="cyclonedx",
+        help="CycloneDX 1.6 (default) or SPDX 2.3",
+    )
+    sbom.add_argument("-o", "--output", type=Path, help="write the document to this file (atomically)")
+    return sbom
 
 
 def _add_output_options(
@@ -582,9 +612,21 @@ def _deps_text(report: Any) -> str:
             if check.satisfies_version is False:
                 state = "too old"
             detail = ", ".join(check.missing) if check.present is False else ", ".join(check.found[:2])
+            if check.satisfies_version is False:
+                detail = f"installed {check.version}, needs {check.dep.url.version}; {detail}"
             lines.append(f"  {state:<8} {check.dep.url!s} ({check.category})  {detail}")
         for command in report.install_missing:
             lines.append(f"to install what is missing: {' '.join(command)}")
+        for command in report.upgrade_old:
+            lines.append(f"to upgrade what is too old: {' '.join(command)}")
+    if report.inferred_rows and report.ecosystem is not None:
+        lines.append(f"inferred ({report.ecosystem} names):")
+        for row in report.inferred_rows:
+            names = "(not in the mapping)" if row.packages is None else " ".join(row.packages) or "(nothing)"
+            flag = "  [optional]" if row.optional else ""
+            lines.append(f"  {row.category:<5} {row.dep!s:<48} {names}{flag}")
+        for command in report.inferred_install:
+            lines.append(f"install (inferred, required): {' '.join(command)}")
     if report.inference is not None:
         lines.append("")
         lines.append("# proposed [external] table (inferred; review before pasting into pyproject.toml)")
@@ -601,6 +643,46 @@ def _declared(report: Any) -> str:
     return f"[external] declares {count} dependenc{'y' if count == 1 else 'ies'}"
 
 
+def _run_sbom(options: argparse.Namespace) -> int:
+    from native_doctor.sbom.collect import collect_environment, collect_wheels
+    from native_doctor.sbom.cyclonedx import render_cyclonedx
+    from native_doctor.sbom.spdx import render_spdx
+    from native_doctor.sources.env import site_packages_of
+
+    sources = sum(1 for given in (options.wheels, options.path, options.python) if given)
+    if sources != 1:
+        raise UsageError("sbom: give wheels, or --path DIR, or --python PATH (one of them)")
+    for path in options.wheels:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    directories = options.path or (site_packages_of(options.python) if options.python else [])
+    for directory in directories:
+        if not directory.is_dir():
+            raise UsageError(f"{directory}: not a directory")
+    with _progress("reading native files"):
+        sbom, findings = (
+            collect_wheels(options.wheels) if options.wheels else collect_environment(directories)
+        )
+    text = render_cyclonedx(sbom) if options.format == "cyclonedx" else render_spdx(sbom, _created())
+    _write(options.output, text)
+    for finding in findings:  # the document is the output; findings go beside it, on stderr
+        print(f"{finding.code} {finding.name}: {finding.message}", file=sys.stderr)
+    return EXIT_FINDINGS if findings else EXIT_CLEAN
+
+
+def _created() -> str:
+    """SPDX creation time: ``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now."""
+    import datetime
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    moment = (
+        datetime.datetime.fromtimestamp(int(epoch), datetime.UTC)
+        if epoch.isdigit()
+        else datetime.datetime.now(datetime.UTC)
+    )
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _run_repair(options: argparse.Namespace) -> int:
     from native_doctor.repair import RepairOptions, repair_wheel
     from native_doctor.report.repair import repair_json, repair_text
@@ -615,6 +697,7 @@ def _run_repair(options: argparse.Namespace) -> int:
         lib_paths=tuple(options.lib_path),
         excludes=tuple(options.exclude),
         provided_by=tuple(options.provided_by),
+        no_providers=tuple(options.no_provider),
         plat=options.plat,
         use_host=not options.no_sys_paths,
         includes=tuple(options.include),
@@ -664,6 +747,7 @@ _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _run_check,
     "deps": _run_deps,
     "explain": _run_explain,
+    "sbom": _run_sbom,
     "repair": _run_repair,
     "fuse": _run_fuse,
 }

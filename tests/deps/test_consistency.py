@@ -12,7 +12,6 @@ from native_doctor.deps import mapping
 #: that rarely build Python extensions, and projects without a packaging consensus yet).
 NOT_YET_REGISTERED = {
     "dep:generic/arrow",
-    "dep:generic/libgit2",
     "dep:generic/libiconv",
     "dep:generic/xxhash",
     "dep:generic/yasm",

@@ -160,3 +160,60 @@ def test_user_registry_resolves_aliases(capsys: pytest.CaptureFixture[str], tmp_
     _, report = run_json(capsys, str(tmp_path), "--manager", "debian", "--mapping", str(path))
     [dep] = report["dependencies"]  # type: ignore[misc]
     assert dep["packages"] == ["zlib1g-dev"]
+
+
+INFERRED_TREE = {
+    "meson.build": ("project('x', 'c')\ndependency('zlib')\ndependency('libpng', required: false)\n"),
+}
+
+
+@pytest.mark.parametrize(
+    ("ecosystem", "zlib", "png"),
+    [
+        pytest.param("debian", "zlib1g-dev", "libpng-dev", id="debian"),
+        pytest.param("fedora", "zlib-devel", "libpng-devel", id="fedora"),
+    ],
+)
+def test_inferred_table_goes_through_the_mapping(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, ecosystem: str, zlib: str, png: str
+) -> None:
+    for name, text in INFERRED_TREE.items():
+        (tmp_path / name).write_text(text)
+    code, report = run_json(capsys, str(tmp_path), "--manager", ecosystem)
+    assert code == 0
+    inferred = report["inferred"]
+    packages = {p["depurl"]: p["packages"] for p in inferred["proposals"]}  # type: ignore[index]
+    assert packages["dep:generic/zlib"] == [zlib]
+    assert packages["dep:generic/libpng"] == [png]
+    # the install command covers what is required, not the optional libpng
+    (command,) = inferred["install_commands"]  # type: ignore[index]
+    assert zlib in command and png not in command
+
+    assert cli.main(["deps", str(tmp_path), "--manager", ecosystem]) == 0
+    text = capsys.readouterr().out
+    assert f"inferred ({ecosystem} names):" in text
+    assert zlib in text and png in text and "[optional]" in text
+
+
+def test_too_old_library_gets_an_upgrade_command_not_an_install(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from native_doctor.deps import host, report
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "1"\n[external]\nhost-requires = ["dep:generic/zlib@>=1.3"]\n'
+    )
+
+    def fake_check(wanted: list[tuple[object, str]], ecosystem: str | None = None) -> list[host.HostCheck]:
+        (dep, category), *_ = wanted
+        return [host.HostCheck(dep, category, True, ("pkg-config zlib 1.2.11",), "1.2.11", False)]  # type: ignore[arg-type]
+
+    monkeypatch.setattr(report.host, "check_host", fake_check)
+    code, result = run_json(capsys, str(tmp_path), "--manager", "debian", "--check")
+    assert code == 1
+    assert result["install_missing"] == []
+    assert result["upgrade_old"] == [["apt-get", "install", "--only-upgrade", "-y", "zlib1g-dev"]]
+    assert cli.main(["deps", str(tmp_path), "--manager", "debian", "--check"]) == 1
+    text = capsys.readouterr().out
+    assert "installed 1.2.11, needs >=1.3" in text
+    assert "to upgrade what is too old: apt-get install --only-upgrade -y zlib1g-dev" in text

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.markers import Marker
 
 from _corpus import ensure as ensure_wheel
 from _corpus import wheels
@@ -29,6 +30,7 @@ from native_doctor.deps.infer import (
     merge,
     read_sdist,
     read_source_tree,
+    scan_cmake,
     to_toml,
 )
 from native_doctor.errors import InvalidArchiveError
@@ -527,7 +529,13 @@ IMAGING_EXTRAS = {
     "dep:generic/xz",
 }
 EXPECTED_SDISTS: dict[str, tuple[set[str], set[str]]] = {
-    "scipy": ({C, CXX, FORTRAN, PKG_CONFIG, OPENBLAS}, {BLAS, LAPACK}),
+    # qhull_r: asked for only when the use-system-libraries option selects it (the default
+    # builds the bundled subproject); meson if-branches are not evaluated yet
+    # zlib: optional in the bundled HiGHS subproject (required: get_option('use_zlib'))
+    "scipy": (
+        {C, CXX, FORTRAN, PKG_CONFIG, OPENBLAS},
+        {BLAS, LAPACK, "dep:generic/qhull", "dep:generic/zlib"},
+    ),
     "pillow": ({C, "dep:generic/zlib", "dep:generic/libjpeg"}, {CXX, PKG_CONFIG, *IMAGING_EXTRAS}),
     "lxml": (
         {C, "dep:generic/libxml2", "dep:generic/libxslt"},
@@ -539,6 +547,16 @@ EXPECTED_SDISTS: dict[str, tuple[set[str], set[str]]] = {
     "shapely": ({C, "dep:generic/geos"}, {PKG_CONFIG}),
     "pyzmq": ({C, CXX, "dep:generic/libzmq"}, {PKG_CONFIG, "dep:generic/libsodium"}),
     "psycopg2": ({C, "dep:generic/libpq"}, {"dep:generic/openssl"}),
+    # setup.py's lib('libsystemd', ...) -> pkgconfig(name) -> pkg-config --libs
+    "systemd-python": ({C, PKG_CONFIG, "dep:generic/libsystemd"}, set()),
+    # libraries under platform branches: libiconv on Windows (MinGW) only
+    "pymssql": ({C, "dep:generic/freetds"}, {"dep:generic/libiconv", "dep:generic/openssl"}),
+    # krb5-config --libs gssapi
+    "gssapi": ({C, "dep:generic/krb5"}, set()),
+    # src/_argon2_cffi_bindings/_ffi_build.py, a cffi builder setup.py does not import
+    "argon2-cffi-bindings": ({C, "dep:generic/argon2"}, set()),
+    # pcsc-lite through pkg-config everywhere but Windows and macOS; swig for smartcard/scard/*.i
+    "pyscard": ({C, "dep:generic/pcsc-lite", "dep:generic/swig"}, {PKG_CONFIG}),
 }
 
 
@@ -556,7 +574,7 @@ def test_every_pinned_sdist_has_expectations() -> None:
 def test_real_sdist(project: str, sdist_inferences: dict[str, Inference]) -> None:
     result = sdist_inferences[project]
     required, allowed = EXPECTED_SDISTS[project]
-    found = result.ids()
+    found = {p.id for p in result.proposals if not p.bundled}  # bundled: see below
     assert required <= found, f"missing {sorted(required - found)}"
     assert found <= required | allowed, f"unexpected {sorted(found - required - allowed)}"
     toml = tomllib.loads(to_toml(result))["external"]
@@ -574,12 +592,301 @@ def test_real_sdist_details(sdist_inferences: dict[str, Inference]) -> None:
     fortran = scipy.get(FORTRAN)
     assert fortran is not None
     assert fortran.evidence[0] == "meson.build:88 add_languages('fortran', native: false)"
-    assert {f.name for f in scipy.unmapped} >= {"boost", "qhull_r"}
+    assert {f.name for f in scipy.unmapped} >= {"boost"}
     shapely = sdist_inferences["shapely"].get("dep:generic/geos")
     assert shapely is not None
     assert shapely.url == "dep:generic/geos@>=3.10"
     assert any("FetchContent_Declare(bundled_libzmq" in n for n in sdist_inferences["pyzmq"].notes)
     assert all(p.category == "build" for p in sdist_inferences["cryptography"].proposals if p.id == RUST)
+
+
+@pytest.mark.corpus
+def test_real_sdist_new_scanners(sdist_inferences: dict[str, Inference]) -> None:
+    linux, windows = (
+        {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"},
+        {
+            "sys_platform": "win32",
+            "platform_system": "Windows",
+            "os_name": "nt",
+        },
+    )
+    iconv = sdist_inferences["pymssql"].get("dep:generic/libiconv")
+    assert iconv is not None and iconv.marker is not None
+    assert Marker(iconv.marker).evaluate(windows) and not Marker(iconv.marker).evaluate(linux)
+    pcsc = sdist_inferences["pyscard"].get("dep:generic/pcsc-lite")
+    assert pcsc is not None and pcsc.marker is not None
+    assert Marker(pcsc.marker).evaluate(linux) and not Marker(pcsc.marker).evaluate(windows)
+    systemd = sdist_inferences["systemd-python"].get("dep:generic/libsystemd")
+    assert systemd is not None and any("lib('libsystemd'" in e for e in systemd.evidence)
+    bundled = {(name, p.id) for name, i in sdist_inferences.items() for p in i.proposals if p.bundled}
+    assert ("h5py", "dep:generic/liblzf") in bundled  # lzf/ in the sdist, built by default
+    assert ("scipy", "dep:generic/qhull") not in bundled  # also asked for by meson.build
+    krb5 = sdist_inferences["gssapi"].get("dep:generic/krb5")
+    assert krb5 is not None and any("krb5-config" in e for e in krb5.evidence)
+    argon2 = sdist_inferences["argon2-cffi-bindings"].get("dep:generic/argon2")
+    assert argon2 is not None and any("_ffi_build.py" in e for e in argon2.evidence)
+
+
+PLATFORM_CASES = [
+    pytest.param(
+        "import sys\nif sys.platform == 'win32':\n    libraries = ['msmpi']\n",
+        "sys_platform == 'win32'",
+        id="sys-platform",
+    ),
+    pytest.param(
+        "import os\nif os.name == 'nt':\n    pass\nelse:\n    libraries = ['mpi']\n",
+        "os_name != 'nt'",
+        id="os-name-else",
+    ),
+    pytest.param(
+        "import platform\nWIN = platform.system() == 'Windows'\nif not WIN:\n    libraries = ['mpi']\n",
+        "platform_system != 'Windows'",
+        id="module-level-name",
+    ),
+    pytest.param(
+        "import sys\nif sys.platform.startswith('win'):\n    libraries = ['msmpi']\n",
+        "sys_platform == 'win32'",
+        id="startswith",
+    ),
+    pytest.param(
+        "class B:\n    def finalize_darwin(self):\n        self.libraries.append('mpi')\n",
+        "sys_platform == 'darwin'",
+        id="platform-method",
+    ),
+    pytest.param(
+        "if self.compiler_is_msvc():\n    libraries = ['msmpi']\n",
+        "sys_platform == 'win32'",
+        id="msvc",
+    ),
+    pytest.param("if use_mpi:\n    libraries = ['mpi']\n", None, id="not-a-platform-test"),
+]
+
+
+@pytest.mark.parametrize(("text", "marker"), PLATFORM_CASES)
+def test_setup_py_platform_branches_give_markers(text: str, marker: str | None) -> None:
+    result = infer({"setup.py": text})
+    (proposal,) = [p for p in result.proposals if p.id == "dep:virtual/interface/mpi"]
+    assert proposal.marker == marker
+    if marker is not None:
+        assert proposal.specifier == f"dep:virtual/interface/mpi; {marker}"
+        toml = tomllib.loads(to_toml(result))["external"]
+        assert toml["host-requires"] == [f"dep:virtual/interface/mpi; {marker}"]
+
+
+def test_marker_and_its_negation_make_an_unconditional_proposal() -> None:
+    text = "import sys\nif sys.platform == 'win32':\n    libraries = ['z']\nelse:\n    libraries = ['z']\n"
+    assert infer({"setup.py": text}).get("dep:generic/zlib").marker is None  # type: ignore[union-attr]
+
+
+def test_libraries_from_a_helper_function_and_pkg_config_wrappers() -> None:
+    text = (
+        "def _libs(platform):\n    if platform == 'win32':\n        return ['libssl']\n"
+        "    return ['ssl', 'crypto']\n\n"
+        "def pc(name):\n    return call('pkg-config', '--libs', name)\n\n"
+        "def lib(*names):\n    return [pc(n) for n in names]\n\n"
+        "ffi.set_source('x', '', libraries=_libs(sys.platform))\n"
+        "Extension('y', **lib('libsystemd'))\n"
+    )
+    assert infer({"setup.py": text}).ids("host") == {"dep:generic/openssl", "dep:generic/libsystemd"}
+
+
+def test_build_helpers_are_read_even_if_not_imported() -> None:
+    files = {
+        "setup.py": "from setuptools import setup\nsetup(cffi_modules=['src/_cffi_src/build_x.py:ffi'])\n",
+        "src/_cffi_src/build_x.py": "ffi.set_source('x', '', libraries=['sodium'])\n",
+        "tests/build_fake.py": "ffi.set_source('x', '', libraries=['png'])\n",
+    }
+    assert infer(files).ids("host") == {"dep:generic/libsodium"}
+
+
+BUNDLED_CASES = [
+    pytest.param("src/libsodium/crypto.c", {"dep:generic/libsodium"}, id="src-libsodium"),
+    pytest.param("vendor/libuv/src/unix/core.c", {"dep:generic/libuv"}, id="vendor-libuv"),
+    pytest.param("internal-complibs/lz4-1.9.3/lz4.c", {"dep:generic/lz4"}, id="versioned"),
+    pytest.param("lzf/lzf_c.c", {"dep:generic/liblzf"}, id="top-level"),
+    pytest.param("lz4/block/_block.c", set(), id="python-package-of-that-name"),
+    pytest.param("docs/libuv/x.c", set(), id="not-a-vendor-folder"),
+    pytest.param("lz4/c-blosc/blosc.c", {"dep:generic/blosc"}, id="inside-a-python-package"),
+]
+
+
+@pytest.mark.parametrize(("path", "expected"), BUNDLED_CASES)
+def test_bundled_sources_are_not_host_requirements(path: str, expected: set[str]) -> None:
+    files = {"setup.py": "# SODIUM_INSTALL=system uses the system's copy\n"}
+    paths = (path, "lz4/__init__.py")
+    result = infer(files, paths)
+    bundled = {p.id for p in result.proposals if p.bundled}
+    assert bundled == expected
+    toml = to_toml(result)
+    assert "host-requires" not in tomllib.loads(toml)["external"]
+    if expected:
+        assert "# Bundled in the sdist" in toml
+        assert any("SODIUM_INSTALL" in n for n in result.notes)
+
+
+def test_bundled_and_asked_for_is_a_host_requirement() -> None:
+    files = {"setup.py": "Extension('x', [], libraries=['uv'])\n"}
+    result = infer(files, ("vendor/libuv/uv.c",))
+    libuv = result.get("dep:generic/libuv")
+    assert libuv is not None and not libuv.bundled
+
+
+def test_meson_option_defaults_resolve_dependency_names() -> None:
+    files = {
+        "meson.build": (
+            "project('x', 'c')\nblas_name = get_option('blas')\n"
+            "blas = dependency(blas_name)\nlapack = dependency(get_option('lapack'))\n"
+        ),
+        "meson.options": (
+            "option('blas', type: 'string', value: 'openblas')\n"
+            "option('lapack', type: 'combo', choices: ['a'], value: 'flexiblas')\n"
+        ),
+    }
+    assert infer(files).ids("host") == {"dep:generic/openblas", "dep:virtual/interface/blas"}
+
+
+@pytest.mark.parametrize(
+    "constant",
+    ["GEOS_MIN_VERSION = '3.10'", "MIN_GEOS_VERSION = Version('3.10')", 'GEOS_MINIMUM_VERSION = "3.10"'],
+)
+def test_min_version_constants_become_version_constraints(constant: str) -> None:
+    text = f"{constant}\nExtension('x', [], libraries=['geos_c'])\n"
+    assert infer({"setup.py": text}).get("dep:generic/geos").url == "dep:generic/geos@>=3.10"  # type: ignore[union-attr]
+
+
+def test_library_list_items_that_are_variables_bound_to_strings() -> None:
+    text = (
+        "if os.name == 'nt':\n    libname = 'librdkafka'\nelse:\n    libname = 'rdkafka'\n"
+        "Extension('cimpl', [], libraries=[libname])\n"
+    )
+    assert infer({"setup.py": text}).ids("host") == {"dep:generic/librdkafka"}
+
+
+def test_meson_subprojects_the_build_calls_are_read() -> None:
+    files = {
+        "meson.build": "project('x', 'c')\ngmain = subproject('dbus-gmain')\n",
+        "subprojects/dbus-gmain/meson.build": "project('g', 'c')\ndependency('glib-2.0')\n",
+        "subprojects/dbus-gmain/tests/meson.build": "dependency('dbus-1')\n",
+        "subprojects/unused/meson.build": "dependency('libpng')\n",
+    }
+    assert infer(files).ids("host") == {"dep:generic/glib"}
+
+
+def test_autoconf_pkg_check_modules_and_check_lib() -> None:
+    text = (
+        "dnl PKG_CHECK_MODULES([X], [ignored])\n"
+        "PKG_CHECK_MODULES(DBUS, [dbus-1 >= 1.8])\n"
+        "PKG_CHECK_MODULES([GLIB], [glib-2.0 >= 2.40 gobject-2.0], [], [have_glib=no])\n"
+        "AC_CHECK_LIB([z], [inflate])\n"
+    )
+    result = infer({"configure.ac": text})
+    assert result.get("dep:generic/dbus").url == "dep:generic/dbus@>=1.8"  # type: ignore[union-attr]
+    assert result.get("dep:generic/glib").optional  # type: ignore[union-attr]
+    assert result.ids("host") == {"dep:generic/dbus", "dep:generic/glib", "dep:generic/zlib"}
+
+
+def test_numpy_distutils_get_info_and_own_libraries() -> None:
+    files = {
+        "setup.py": "from numpy.distutils.core import setup\n",
+        "pkg/linalg/setup.py": (
+            "def configuration(parent_package='', top_path=None):\n"
+            "    config.add_library('quadpack', sources=['q.f'])\n"
+            "    lapack = get_info('lapack_opt')\n"
+            "    config.add_extension('_x', libraries=['quadpack'], extra_info=lapack)\n"
+        ),
+    }
+    result = infer(files)
+    assert result.ids("host") == {"dep:virtual/interface/lapack"}
+    assert not result.unmapped
+
+
+CMAKE_BRANCH_TEXT = """\
+option(PREFER_EXTERNAL_LZ4 "use the system's lz4" OFF)
+option(WITH_ZLIB "zlib support" ON)
+if(PREFER_EXTERNAL_LZ4)
+  find_package(LZ4)
+else()
+  find_package(Threads REQUIRED)
+endif()
+if(NOT WITH_ZLIB)
+  find_package(PNG REQUIRED)
+endif()
+find_package(Snappy)
+if(SNAPPY_FOUND)
+endif()
+find_package(ZLIB REQUIRED)
+"""
+
+
+def test_cmake_option_defaults_and_found_tests_make_finds_optional() -> None:
+    found = {f.name: f.optional for f in scan_cmake("CMakeLists.txt", CMAKE_BRANCH_TEXT)[0]}
+    assert found == {"LZ4": True, "Threads": False, "PNG": True, "Snappy": True, "ZLIB": False}
+
+
+def test_bundled_library_with_an_opt_in_system_copy_stays_bundled() -> None:
+    result = infer({"CMakeLists.txt": CMAKE_BRANCH_TEXT}, ("internal-complibs/lz4-1.9.3/lz4.c",))
+    lz4 = result.get("dep:generic/lz4")
+    assert lz4 is not None and lz4.bundled
+
+
+def test_mpi4py_means_optional_mpi_and_library_name_tables() -> None:
+    text = (
+        "if mpi_enabled():\n    RUN_REQUIRES.append('mpi4py >=3.0.2')\n"
+        "_platdep = {'HDF5': ['hdf5'], 'LZO2': ['lzo2'], 'NOTALIB': ['x'], 'BZ2': ['bz2']}\n"
+    )
+    result = infer({"setup.py": text})
+    mpi = result.get("dep:virtual/interface/mpi")
+    assert mpi is not None and mpi.optional
+    assert result.ids("host") == {
+        "dep:virtual/interface/mpi",
+        "dep:generic/hdf5",
+        "dep:generic/lzo",
+        "dep:generic/bzip2",
+    }
+
+
+def test_feature_switch_makes_a_library_optional_and_msmpi_is_windows_only() -> None:
+    text = (
+        "if config.msmpi:\n    settings['libraries'].append('msmpi')\n"
+        "if use_system_libuv:\n    libraries = ['uv']\n"
+        "if debug:\n    libraries = ['z']\n"
+    )
+    result = infer({"setup.py": text})
+    mpi = result.get("dep:virtual/interface/mpi")
+    assert mpi is not None and mpi.optional and mpi.marker == "sys_platform == 'win32'"
+    assert result.get("dep:generic/libuv").optional  # type: ignore[union-attr]
+    assert not result.get("dep:generic/zlib").optional  # type: ignore[union-attr]
+
+
+def test_pkg_config_wrapper_minimum_version() -> None:
+    text = (
+        "def pkg_config(pkg, cflags=True, min_ver=None):\n    return run(['pkg-config', pkg])\n\n"
+        "link_args = pkg_config('fuse3', cflags=False, min_ver='3.2.0')\n"
+    )
+    assert infer({"setup.py": text}).get("dep:generic/libfuse").url == "dep:generic/libfuse@>=3.2.0"  # type: ignore[union-attr]
+
+
+def test_swig_interface_files_mean_swig_as_a_build_tool() -> None:
+    result = infer({"setup.py": ""}, ("SWIG/_m2crypto.i", "tests/x.i"))
+    swig = result.get("dep:generic/swig", "build")
+    assert swig is not None and swig.evidence == ("SWIG/_m2crypto.i (1 SWIG interface file(s))",)
+
+
+def test_has_header_of_a_known_library() -> None:
+    text = "if not self.has_header(['fftw3.h'], include_dirs=x):\n    raise CompileError\n"
+    assert infer({"setup.py": text}).ids("host") == {"dep:generic/fftw"}
+    assert infer({"setup.py": "self.has_header(['stdint.h'])\n"}).unmapped == ()
+
+
+def test_bundle_inside_a_bundle_goes_with_it() -> None:
+    paths = ("vendor/c-blosc/blosc.c", "vendor/c-blosc/internal-complibs/lz4-1.9.3/lz4.c")
+    result = infer({"setup.py": ""}, paths)
+    assert {p.id for p in result.proposals if p.bundled} == {"dep:generic/blosc"}
+
+
+def test_version_like_names_are_not_reported_unmapped() -> None:
+    result = infer({"setup.py": "os.system('pkg-config --atleast-version 3.2.0 fuse3')\nx = 'pkg-config'\n"})
+    assert all(f.name[:1].isalpha() for f in result.unmapped)
 
 
 # --------------------------------------------------------------------------- real wheels

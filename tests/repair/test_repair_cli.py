@@ -262,6 +262,33 @@ def test_provided_by_an_installed_distribution_reads_its_file_list(
     assert document["requirements_added"] == ["onelib"]
 
 
+def test_no_provider_grafts_a_library_the_builtin_data_would_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A self-contained wheel: ``--no-provider nvidia-cuda-runtime`` grafts a (stand-in)
+    libcudart.so.13 from ``--lib-path`` instead of linking to the CUDA runtime wheel."""
+    require("gcc")
+    libs = tmp_path / "libs"
+    build_library(libs, "libcudart.so.13", "int cudart_value(void) { return 13; }\n")
+    wheel = build_extension_wheel(
+        tmp_path, libs, ("libcudart.so.13",), declaration="int cudart_value(void);", call="cudart_value()"
+    )
+    args = ("--dry-run", "--format", "json", "--lib-path", libs, wheel)
+    assert _repair("-w", tmp_path / "o", *args) == 0
+    linked = json.loads(capsys.readouterr().out)["wheels"][0]
+    assert [lk["distribution"] for lk in linked["links"]] == ["nvidia-cuda-runtime"]
+    assert linked["grafts"] == []
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--no-provider", "nvidia-cuda-runtime", "--format", "json", *args[3:]) == 0
+    grafted = json.loads(capsys.readouterr().out)["wheels"][0]
+    assert grafted["links"] == []
+    assert [g["name"] for g in grafted["grafts"]] == ["libcudart.so.13"]
+    assert grafted["requirements_added"] == []
+    (repaired,) = out.glob("*.whl")
+    with zipfile.ZipFile(repaired) as archive:
+        assert any(n.startswith("demo.libs/libcudart-") for n in archive.namelist())
+
+
 def test_provided_by_an_unknown_distribution_is_a_usage_error(
     simple: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -376,6 +403,77 @@ def test_extension_under_data_platlib_is_reached_after_install(
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"
+
+
+def _moved(wheel: Path, directory: Path, move: str, *, root_is_purelib: bool, keep: bool = False) -> Path:
+    """``wheel`` with its ``demo/`` members also (``keep``) or only under ``demo-1.0.data/<move>/``."""
+    members: dict[str, bytes] = {}
+    with zipfile.ZipFile(wheel) as src:
+        for info in src.infolist():
+            if ".dist-info/" in info.filename:
+                continue
+            if info.filename.startswith("demo/"):
+                members[f"demo-1.0.data/{move}/{info.filename}"] = src.read(info)
+                if not keep:
+                    continue
+            members[info.filename] = src.read(info)
+    directory.mkdir()
+    return make_wheel(directory, wheel.name, members, root_is_purelib=root_is_purelib)
+
+
+def _install_split(wheel: Path, purelib: Path, platlib: Path) -> None:
+    """Install as the wheel spec says, into a purelib and a platlib that are different folders
+    (Fedora's lib and lib64): the root by Root-Is-Purelib, ``.data/<scheme>/`` into that scheme."""
+    with zipfile.ZipFile(wheel) as archive:
+        wheel_text = next(archive.read(n) for n in archive.namelist() if n.endswith(".dist-info/WHEEL"))
+        root = purelib if b"Root-Is-Purelib: true" in wheel_text else platlib
+        for info in archive.infolist():
+            first, _, rest = info.filename.partition("/")
+            if first.endswith(".data"):
+                scheme, _, rest = rest.partition("/")
+                target = {"purelib": purelib, "platlib": platlib}[scheme] / rest
+            else:
+                target = root / info.filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(info))
+            target.chmod(0o755)
+
+
+def test_root_is_purelib_wheel_with_platlib_binaries_gets_its_libs_in_platlib(
+    simple: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Root-Is-Purelib: true, the extension under .data/platlib: <dist>.libs at the root would
+    install into purelib, out of the extension's $ORIGIN reach when purelib and platlib differ."""
+    wheel, libs = simple
+    moved = _moved(wheel, tmp_path / "w", "platlib", root_is_purelib=True)
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--lib-path", libs, moved) == 0
+    (repaired,) = out.glob("*.whl")
+    with zipfile.ZipFile(repaired) as archive:
+        grafted = [n for n in archive.namelist() if "demo.libs/" in n]
+    assert len(grafted) == 1 and grafted[0].startswith("demo-1.0.data/platlib/demo.libs/libone-"), grafted
+    purelib, platlib = tmp_path / "lib", tmp_path / "lib64"
+    _install_split(repaired, purelib, platlib)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PYTHON"))}
+    env["PYTHONPATH"] = f"{platlib}{os.pathsep}{purelib}"
+    proc = subprocess.run(
+        [sys.executable, "-c", "import demo._ext as m; print(m.call())"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"
+
+
+def test_binaries_needing_grafts_in_both_schemes_are_refused(
+    simple: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel, libs = simple
+    both = _moved(wheel, tmp_path / "w", "platlib", root_is_purelib=True, keep=True)
+    out = tmp_path / "o"
+    assert _repair("-w", out, "--lib-path", libs, both) == 1
+    err = capsys.readouterr().err
+    assert "both purelib (demo/_ext" in err and "platlib (demo-1.0.data" in err, err
+    assert not out.exists() or not any(out.iterdir())
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,13 @@ walk (with a fake locator), RUNPATH rules and the tag choice."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from native_doctor.analysis import inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
+from native_doctor.errors import UsageError
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.repair.linux import (
     Needs,
@@ -23,7 +26,9 @@ from native_doctor.repair.plan import (
     exclude_matches,
     libs_dir_of,
     mangled_name,
+    place_grafts,
 )
+from native_doctor.sources._members import install_path
 
 
 @pytest.mark.parametrize(
@@ -274,3 +279,71 @@ def test_musl_libc_so_is_left_to_the_platform() -> None:
     )
     assert plan.missing == ()
     assert [(x.name, x.reason) for x in plan.left] in ([], [("libc.so", LeftReason.HOST)])
+
+
+def test_no_provider_grafts_what_the_builtin_data_would_link() -> None:
+    """``--no-provider nvidia-cuda-runtime``: libcudart is found and grafted like any library
+    (a self-contained wheel), and the other providers are still linked."""
+    ext = _ext(("libcudart.so.13", "libcublas.so.13"))
+    located = {"libcudart.so.13": _lib("libcudart.so.13")}
+    options = RepairOptions(no_providers=("NVIDIA_cuda_runtime",))  # any spelling of the name
+    plan = build_plan(
+        inspect_artifact(_wheel(ext)), options, lambda n, s: LookupResult(located.get(n)), rules=_RULES
+    )
+    assert [g.name for g in plan.grafts] == ["libcudart.so.13"]
+    assert [(lk.name, lk.distribution) for lk in plan.links] == [("libcublas.so.13", "nvidia-cublas")]
+    assert plan.warnings == ()
+
+
+def test_no_provider_falls_back_to_another_provider_or_warns_when_unused() -> None:
+    ext = _ext(("libcudnn.so.9",))
+    plan = build_plan(
+        inspect_artifact(_wheel(ext)),
+        RepairOptions(no_providers=("nvidia-cudnn-cu13", "pyarrow")),
+        lambda n, s: LookupResult(None),
+        rules=_RULES,
+    )
+    assert [lk.distribution for lk in plan.links] == ["nvidia-cudnn-cu12"]
+    assert plan.warnings == ("--no-provider pyarrow provides no needed library: nothing changed",)
+
+
+def test_no_provider_and_provided_by_the_same_distribution_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="both --provided-by and --no-provider"):
+        build_plan(
+            inspect_artifact(_wheel(_ext(("libcudart.so.13",)))),
+            RepairOptions(provided_by=("nvidia-cuda-runtime",), no_providers=("nvidia-cuda-runtime",)),
+            lambda n, s: LookupResult(None),
+            rules=_RULES,
+        )
+
+
+def _placed(root_is_purelib: bool, *members: str) -> tuple[str, ...]:
+    natives = tuple(NativeFile(m, install_path(m), 100, None, _elf(needed=("liba.so.1",))) for m in members)
+    artifact = replace(_wheel(*natives), root_is_purelib=root_is_purelib)
+    inspection = inspect_artifact(artifact)
+    located = {"liba.so.1": _lib("liba.so.1")}
+    plan = build_plan(inspection, RepairOptions(), lambda n, s: LookupResult(located.get(n)), rules=_RULES)
+    return tuple(g.member.rsplit("/", 1)[0] for g in place_grafts(plan, inspection).grafts)
+
+
+@pytest.mark.parametrize(
+    ("root_is_purelib", "members", "libs_member"),
+    [
+        (False, ("demo/_ext.so",), "demo.libs"),
+        (True, ("demo/_ext.so",), "demo.libs"),  # root and <dist>.libs both in purelib
+        (False, ("demo-1.0.data/platlib/demo/_ext.so",), "demo.libs"),  # root is platlib
+        (True, ("demo-1.0.data/platlib/demo/_ext.so",), "demo-1.0.data/platlib/demo.libs"),
+        (False, ("demo-1.0.data/purelib/demo/_ext.so",), "demo-1.0.data/purelib/demo.libs"),
+        (False, ("demo/_ext.so", "demo-1.0.data/platlib/demo/_b.so"), "demo.libs"),  # both platlib
+    ],
+    ids=["platlib-root", "purelib-root", "data-platlib", "purelib-root-data-platlib", "data-purelib", "same"],
+)
+def test_grafts_go_into_the_scheme_of_the_binaries_that_load_them(
+    root_is_purelib: bool, members: tuple[str, ...], libs_member: str
+) -> None:
+    assert _placed(root_is_purelib, *members) == (libs_member,)
+
+
+def test_grafts_needed_from_both_schemes_are_refused() -> None:
+    with pytest.raises(CannotRepair, match=r"both purelib \(demo/_ext.so\) and platlib \(demo-1.0.data"):
+        _placed(True, "demo/_ext.so", "demo-1.0.data/platlib/demo/_b.so")

@@ -12,6 +12,7 @@ import pytest
 from _toolchain import require, run
 from _wheels import make_wheel
 from native_doctor import cli
+from native_doctor.report import sarif
 
 SCHEMA = json.loads((Path(cli.__file__).parent / "report" / "schema.json").read_text())
 WHEEL = "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
@@ -52,7 +53,8 @@ def test_sarif_has_one_result_with_a_location_per_file(
     log = json.loads(_check(capsys, wheel, "--format", "sarif"))
     (result,) = log["runs"][0]["results"]
     names = [loc["logicalLocations"][0]["name"] for loc in result["locations"]]
-    assert names == MEMBERS
+    assert names == MEMBERS[: sarif.LOCATIONS_SHOWN]  # capped; the count says how many there were
+    assert result["properties"]["locationCount"] == COUNT
     assert {loc["physicalLocation"]["artifactLocation"]["uri"] for loc in result["locations"]} == {
         wheel.as_uri()
     }

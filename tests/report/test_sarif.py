@@ -6,6 +6,7 @@ package, which ships it; without that package the schema tests skip locally and 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -380,3 +381,23 @@ def test_the_schema_is_not_vacuous(
         parent = parent[key]
     parent[path[-1]] = value
     assert list(validator.iter_errors(log))
+
+
+@pytest.mark.parametrize(
+    ("count", "omitted"),
+    [(sarif.LOCATIONS_SHOWN, None), (sarif.LOCATIONS_SHOWN + 1, 1), (5000, 5000 - sarif.LOCATIONS_SHOWN)],
+    ids=["at-the-cap", "one-over", "far-over"],
+)
+def test_locations_per_result_are_capped_with_a_count(
+    validator: Draft4Validator, tmp_path: Path, count: int, omitted: int | None
+) -> None:
+    members = tuple(f"demo/m{n:05d}.so" for n in range(count))
+    base = ND201.finding("libfoo.so.1 is needed", WHEEL, members[0], "libfoo.so.1")
+    finding = dataclasses.replace(base, locations=members)
+    log = _render([finding], tmp_path)
+    validator.validate(log)
+    [result] = _run(log)["results"]
+    names = [loc["logicalLocations"][0]["name"] for loc in result["locations"]]
+    assert names == list(members[: sarif.LOCATIONS_SHOWN])
+    assert result["properties"].get("locationsOmitted") == omitted
+    assert result["properties"].get("locationCount") == (None if omitted is None else count)

@@ -8,23 +8,27 @@ distribution installs which library where, read from real wheels' file lists) an
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import functools
 import json
 import posixpath
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks.registry import Finding, Severity, Status, register
-from native_doctor.model import Dependency, NativeFile, Resolution, TargetOS
+from native_doctor.model import Dependency, NativeFile, Resolution
 from native_doctor.platforms import loader
+from native_doctor.providers import Declared as _Declared
+from native_doctor.providers import Provider, is_driver_library, provided_by, providers_of
+from native_doctor.providers import declared as _declared
+from native_doctor.providers import is_declared as _is_declared
+from native_doctor.providers import requirements as _requirements
 
 if TYPE_CHECKING:
     from native_doctor.analysis import BinaryReport, Inspection
@@ -36,6 +40,7 @@ __all__ = [
     "blas_library",
     "cuda_major_of_library",
     "cuda_major_of_package",
+    "is_driver_library",
     "openmp_runtime",
     "provided_by",
     "providers_of",
@@ -45,87 +50,8 @@ __all__ = [
 # --------------------------------------------------------------------------- data
 
 
-@dataclass(frozen=True, slots=True)
-class Provider:
-    """A PyPI distribution that installs a library other distributions' binaries load."""
-
-    distribution: str
-    #: ``linux``, ``macos`` or ``windows`` (a :class:`TargetOS` value).
-    os: str
-    #: Install-path directory (relative to site-packages) the library lands in.
-    directory: str
-    #: fnmatch patterns over the library's base name.
-    libraries: tuple[str, ...]
-    #: The CUDA major version the distribution belongs to, for CUDA libraries.
-    cuda: int | None = None
-    #: The ``cuda-toolkit`` component (extra) that brings it, if any.
-    toolkit_component: str | None = None
-    #: Importing the distribution loads the library (dependants that import it first find it).
-    loaded_on_import: bool = False
-    #: Distributions that require this one and load its libraries when imported.
-    brought_by: tuple[str, ...] = ()
-    source: str = ""
-
-    def provides(self, name: str) -> bool:
-        """Whether the library ``name`` (a needed entry; only its base name counts) is one of ours."""
-        base = _basename(name)
-        if self.os == TargetOS.WINDOWS:
-            return any(fnmatch.fnmatch(base.casefold(), p.casefold()) for p in self.libraries)
-        return any(fnmatch.fnmatchcase(base, p) for p in self.libraries)
-
-
-@dataclass(frozen=True, slots=True)
-class _Providers:
-    providers: tuple[Provider, ...]
-    #: metapackage -> extra -> toolkit components it brings.
-    metapackages: Mapping[str, Mapping[str, tuple[str, ...]]]
-
-
 def _data(name: str) -> Any:
     return json.loads(resources.files("native_doctor.checks").joinpath("data", name).read_text("utf-8"))
-
-
-@functools.cache
-def _providers() -> _Providers:
-    raw = _data("providers.json")
-    providers = tuple(
-        Provider(
-            distribution=str(canonicalize_name(p["distribution"])),
-            os=p["os"],
-            directory=p["directory"],
-            libraries=tuple(p["libraries"]),
-            cuda=p.get("cuda"),
-            toolkit_component=p.get("toolkit_component"),
-            loaded_on_import=bool(p.get("loaded_on_import", False)),
-            brought_by=tuple(str(canonicalize_name(d)) for d in p.get("brought_by", ())),
-            source=p.get("source", ""),
-        )
-        for p in raw["providers"]
-    )
-    metapackages = {
-        str(canonicalize_name(name)): {extra: tuple(c) for extra, c in meta["extras"].items()}
-        for name, meta in raw.get("metapackages", {}).items()
-    }
-    return _Providers(providers, metapackages)
-
-
-def providers_of(name: str, os: str | TargetOS | None = None) -> tuple[Provider, ...]:
-    """Every known distribution that provides the library ``name`` (on ``os``, if given).
-
-    A name can have several: ``libcudnn.so.9`` comes from ``nvidia-cudnn-cu12`` and from
-    ``nvidia-cudnn-cu13``.
-    """
-    wanted = str(os) if os is not None else None
-    return tuple(p for p in _providers().providers if (wanted is None or p.os == wanted) and p.provides(name))
-
-
-def provided_by(name: str, os: str | TargetOS | None = None) -> Provider | None:
-    """The first known distribution that provides the library ``name``, or None.
-
-    ND202/ND203 report such libraries; the generic external-library check (ND201) can skip them.
-    """
-    found = providers_of(name, os)
-    return found[0] if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,46 +164,8 @@ def _basename(name: str) -> str:
     return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def _requirements(requires_dist: Iterable[str]) -> list[Requirement]:
-    parsed = []
-    for line in requires_dist:
-        try:
-            parsed.append(Requirement(line))
-        except InvalidRequirement:
-            continue
-    return parsed
-
-
 def _is_extra_only(requirement: Requirement) -> bool:
     return requirement.marker is not None and "extra" in str(requirement.marker)
-
-
-@dataclass(frozen=True, slots=True)
-class _Declared:
-    #: Canonical names of every declared distribution (extras and markers count).
-    names: frozenset[str]
-    #: cuda-toolkit-style components brought by declared metapackage extras.
-    components: frozenset[str]
-
-
-def _declared(requires_dist: Iterable[str]) -> _Declared:
-    names: set[str] = set()
-    components: set[str] = set()
-    metapackages = _providers().metapackages
-    for requirement in _requirements(requires_dist):
-        name = str(canonicalize_name(requirement.name))
-        names.add(name)
-        extras = metapackages.get(name)
-        if extras is not None:
-            for extra in requirement.extras:
-                components.update(extras.get(extra, ()))
-    return _Declared(frozenset(names), frozenset(components))
-
-
-def _is_declared(provider: Provider, declared: _Declared) -> bool:
-    return provider.distribution in declared.names or (
-        provider.toolkit_component is not None and provider.toolkit_component in declared.components
-    )
 
 
 def _loaded_by_declared(provider: Provider, declared: _Declared) -> str | None:
@@ -949,21 +837,6 @@ def cuda_major_mismatch(inspection: Inspection) -> Iterator[Finding]:
                 binary.native.path,
                 name,
             )
-
-
-#: Libraries the GPU driver installs (never a wheel): CUDA driver API, NVML, video codecs, OpenCL's
-#: loader, Vulkan's loader. A wheel must not bundle them; the machine's driver provides them.
-_DRIVER_LIBRARY = re.compile(
-    r"^(?:libcuda\.so(?:\.\d+)*|libnvidia-ml\.so(?:\.\d+)*|libnvcuvid\.so(?:\.\d+)*|libnvidia-encode\.so(?:\.\d+)*"
-    r"|libOpenCL\.so(?:\.\d+)*|libvulkan\.so(?:\.\d+)*|nvcuda\.dll|nvml\.dll|nvcuvid\.dll|OpenCL\.dll"
-    r"|vulkan-1\.dll)$",
-    re.IGNORECASE,
-)
-
-
-def is_driver_library(name: str) -> bool:
-    """Whether ``name`` is a GPU driver library (``libcuda.so.1``, ``nvcuda.dll``, ...)."""
-    return _DRIVER_LIBRARY.match(name) is not None
 
 
 @register(

@@ -200,6 +200,7 @@ def all_checks() -> list[Check]:
         builtin,
         dependencies,
         environment,
+        licenses,
         linux,
         macos,
         wheel,

@@ -24,17 +24,17 @@ evidence comments in :func:`to_toml` say where each proposal came from, for revi
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import functools
-import io
 import json
 import os
 import posixpath
 import re
 import tarfile
-import tokenize
 import tomllib
 import zipfile
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -81,6 +81,8 @@ MAX_FILE_BYTES = 2 << 20
 MAX_TOTAL_BYTES = 64 << 20
 #: Archives with more members than this are rejected.
 MAX_MEMBERS = 500_000
+#: A build file's findings of one name beyond this many are dropped (setup.py scanner).
+MAX_EVIDENCE_PER_NAME = 32
 
 _BUILD_FILE_NAMES = frozenset(
     {
@@ -92,6 +94,8 @@ _BUILD_FILE_NAMES = frozenset(
         "meson_options.txt",
         "CMakeLists.txt",
         "Cargo.toml",
+        "configure.ac",
+        "configure.in",
     }
 )
 #: Directories holding vendored code, documentation or examples: their build files and sources
@@ -113,6 +117,10 @@ _SKIP_DIRS = frozenset(
         "benchmark",
         "examples",
         "example",
+        "demo",
+        "demos",
+        "sample",
+        "samples",
         "winbuild",
         ".git",
         "node_modules",
@@ -215,6 +223,11 @@ class Finding:
     optional: bool = False
     #: A version constraint written next to it (``>=1.2``), when literal.
     version: str | None = None
+    #: A PEP 508 marker when the build file asks for it on some platforms only
+    #: (``if sys.platform == 'win32':`` in setup.py -> ``sys_platform == 'win32'``).
+    marker: str | None = None
+    #: The sdist carries the library's sources (``src/libsodium/``) and builds them by default.
+    bundled: bool = False
 
     @property
     def evidence(self) -> str:
@@ -233,6 +246,17 @@ class Proposal:
     optional: bool = False
     #: (wheels) the library is bundled inside the wheel, not required from the system.
     vendored: bool = False
+    #: A PEP 508 marker: every piece of evidence is platform-conditional.
+    marker: str | None = None
+    #: (sdists) the sdist bundles the library's sources and builds them by default (any other
+    #: evidence is optional): not a host requirement unless the build is told to use the
+    #: system's copy.
+    bundled: bool = False
+
+    @property
+    def specifier(self) -> str:
+        """The DepURL with its marker (``dep:generic/msmpi; sys_platform == 'win32'``)."""
+        return self.url if self.marker is None else f"{self.url}; {self.marker}"
 
     @property
     def id(self) -> str:
@@ -307,7 +331,23 @@ def is_build_file(path: str) -> bool:
     base = parts[-1]
     if base in _BUILD_FILE_NAMES or base.endswith(".cmake"):
         return True
-    return len(parts) == 1 and base.endswith(".py")  # setup.py's helper modules
+    if len(parts) == 1 and base.endswith(".py"):  # modules setup.py may import
+        return True
+    return is_build_helper(path)
+
+
+#: Directories and module names of build helpers that setup.py or a cffi builder uses
+#: (cryptography's ``src/_cffi_src/build_openssl.py``, matplotlib's ``setupext.py``).
+_HELPER_DIRS = frozenset({"_cffi_src", "build_support", "buildutils", "setupext", "setup_support", "conf"})
+_HELPER_FILE = re.compile(r"(?:_?build_\w+|\w+_build|_build|setupext|setupbase|setup_\w+)\.py")
+
+
+def is_build_helper(path: str) -> bool:
+    """A ``.py`` build helper outside tests and docs (read even if setup.py does not import it)."""
+    parts = PurePosixPath(path).parts
+    if not parts or not parts[-1].endswith(".py") or _skipped(path, _SKIP_SOURCE_DIRS):
+        return False
+    return any(p in _HELPER_DIRS for p in parts[:-1]) or _HELPER_FILE.fullmatch(parts[-1]) is not None
 
 
 def read_source_tree(path: str | os.PathLike[str]) -> SourceTree:
@@ -442,26 +482,39 @@ def _decode(data: bytes) -> str:
 
 
 # --------------------------------------------------------------------------- text helpers
+#
+# Every helper here runs in time linear in its input (issue 15): no regular expression can
+# backtrack over more than the construct it matches (possessive quantifiers and atomic groups
+# where alternatives overlap), brackets are matched in one pass over the file, and a call's
+# arguments are read once (calls nested in another call's arguments are not read again).
 
 
 class _Lines:
-    """Offset -> 1-based line number."""
+    """Offset -> 1-based line number (the line starts are found on first use)."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._text = text
+        self._starts: list[int] | None = None
 
     def __call__(self, offset: int) -> int:
+        if self._starts is None:
+            self._starts = [0] + [m.end() for m in re.finditer("\n", self._text)]
         return bisect_right(self._starts, offset)
 
 
+_NOT_NEWLINE = re.compile(r"[^\n]+")
+
+
 def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
-    """``text`` with the given spans replaced by spaces (newlines kept, so offsets and lines hold)."""
-    chars = list(text)
+    """``text`` with the given sorted, disjoint spans replaced by spaces (newlines kept, so
+    offsets and lines hold)."""
+    pieces, last = [], 0
     for start, end in spans:
-        for i in range(start, end):
-            if chars[i] != "\n":
-                chars[i] = " "
-    return "".join(chars)
+        pieces.append(text[last:start])
+        pieces.append(_NOT_NEWLINE.sub(lambda m: " " * len(m.group(0)), text[start:end]))
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _hash_comments(text: str, quotes: str) -> list[tuple[int, int]]:
@@ -469,93 +522,103 @@ def _hash_comments(text: str, quotes: str) -> list[tuple[int, int]]:
     return _lexical_spans(text, quotes)[0]
 
 
+@functools.cache
+def _lexer(quotes: str, comments: bool, punctuation: str) -> re.Pattern[str]:
+    """One pattern for the tokens a scanner needs: ``#`` comments (group ``c``), strings in any of
+    ``quotes`` (group ``s``: triple-quoted to the closing triple, else to the closing quote or the
+    end of the line, a backslash escaping the next character) and single ``punctuation``
+    characters (group ``p``). Every alternative is possessive, so a scan is linear."""
+    alternatives = []
+    if comments:
+        alternatives.append(r"(?P<c>\#[^\n]*+)")
+    strings = []
+    for q in quotes:
+        e = re.escape(q)
+        strings.append(rf"{e}{{3}}(?:.*?{e}{{3}}|.*+)")
+        strings.append(rf"{e}(?:[^{e}\\\n]|\\.)*+(?:[{e}\n]|\\?\Z)")
+    alternatives.append("(?P<s>" + "|".join(strings) + ")")
+    if punctuation:
+        alternatives.append("(?P<p>[" + re.escape(punctuation) + "])")
+    return re.compile("|".join(alternatives), re.DOTALL)
+
+
 def _lexical_spans(text: str, quotes: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Spans of ``#`` comments and of quoted strings."""
-    comments, strings = [], []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c in quotes:
-            triple = text[i : i + 3] == c * 3
-            end = text.find(c * 3, i + 3) if triple else _string_end(text, i)
-            stop = n if end < 0 else end + (3 if triple else 1)
-            strings.append((i, stop))
-            i = stop
-        elif c == "#":
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            comments.append((i, end))
-            i = end
-        else:
-            i += 1
+    comments: list[tuple[int, int]] = []
+    strings: list[tuple[int, int]] = []
+    for m in _lexer(quotes, True, "").finditer(text):
+        (comments if m.lastgroup == "c" else strings).append(m.span())
     return comments, strings
 
 
 def _inside(spans: Sequence[tuple[int, int]], offset: int) -> bool:
     """Whether ``offset`` falls inside one of the sorted, disjoint ``spans``."""
-    index = bisect_right(spans, offset, key=lambda span: span[0]) - 1
+    index = bisect_right(spans, (offset, _FAR)) - 1
     return index >= 0 and spans[index][0] <= offset < spans[index][1]
+
+
+_FAR = 1 << 62
 
 
 def _string_end(text: str, start: int) -> int:
     """Index of the quote closing the single-line string opened at ``start`` (or the line end)."""
-    quote = text[start]
-    i = start + 1
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c in (quote, "\n"):
-            return i
-        i += 1
-    return len(text) - 1
+    m = _lexer(text[start], False, "").match(text, start)
+    assert m is not None
+    end = m.end()
+    return end - 1 if end > start + 1 and text[end - 1] in (text[start], "\n") else len(text) - 1
 
 
-def _balanced(text: str, open_at: int, quotes: str = "'\"") -> int:
-    """Index just past the bracket matching the one at ``open_at`` (or ``len(text)``)."""
-    pairs = {"(": ")", "[": "]", "{": "}"}
-    stack = [pairs[text[open_at]]]
-    i = open_at + 1
-    while i < len(text) and stack:
-        c = text[i]
-        if c in quotes:
-            if text[i : i + 3] == c * 3:
-                end = text.find(c * 3, i + 3)
-                i = len(text) if end < 0 else end + 3
-                continue
-            i = _string_end(text, i) + 1
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _bracket_ends(text: str, opens: Iterable[int], quotes: str = "'\"") -> dict[int, int]:
+    """For each offset in ``opens`` that holds a bracket outside a string: the offset just past
+    its matching bracket, or the end of its line when it is never closed. One pass over
+    ``text``; a closing bracket that matches nothing open is ignored."""
+    wanted = set(opens)
+    ends: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _lexer(quotes, False, "()[]{}").finditer(text):
+        if m.lastgroup != "p":
             continue
-        if c in pairs:
-            stack.append(pairs[c])
-        elif stack and c == stack[-1]:
-            stack.pop()
-        i += 1
-    return i
+        i = m.start()
+        c = text[i]
+        if c in _PAIRS:
+            stack.append(i)
+        elif stack and _PAIRS[text[stack[-1]]] == c:
+            opened = stack.pop()
+            if opened in wanted:
+                ends[opened] = i + 1
+    line_end = -1
+    for opened in stack:  # ascending
+        if opened in wanted:
+            if line_end < opened:
+                line_end = text.find("\n", opened)
+                line_end = len(text) if line_end < 0 else line_end
+            ends[opened] = line_end
+    return ends
 
 
 def _split_top(args: str) -> list[str]:
     """Split call arguments at top-level commas."""
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(args):
-        c = args[i]
-        if c in "'\"":
-            i = _string_end(args, i) + 1
+    parts, depth, start = [], 0, 0
+    for m in _lexer("'\"", False, "()[]{},").finditer(args):
+        c = m.group("p")
+        if c is None:
             continue
         if c in "([{":
             depth += 1
         elif c in ")]}":
             depth -= 1
-        elif c == "," and depth == 0:
-            parts.append(args[start:i])
-            start = i + 1
-        i += 1
+        elif depth == 0:
+            parts.append(args[start : m.start()])
+            start = m.end()
     parts.append(args[start:])
     return [p.strip() for p in parts if p.strip()]
 
 
 _STRING = re.compile(
-    r"""(?P<prefix>[fFrRbBuU]{0,2})(?P<q>'|")(?P<body>(?:\\.|(?!(?P=q)).)*?)(?P=q)""", re.DOTALL
+    r"""(?P<prefix>[fFrRbBuU]{0,2})(?P<q>'|")(?P<body>(?:\\.|(?!(?P=q))[^\\])*?)(?P=q)""", re.DOTALL
 )
 _NAME_LIKE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 
@@ -578,7 +641,10 @@ def _literals(expr: str) -> list[str]:
 
 
 def _short(text: str, limit: int = 70) -> str:
-    one = " ".join(text.split())
+    head = text[: limit * 4]
+    one = " ".join(head.split())
+    if len(head) < len(text) and len(one) <= limit:
+        one += " ..."
     return one if len(one) <= limit else one[: limit - 3] + "..."
 
 
@@ -591,24 +657,32 @@ class _Call:
 
 
 def _calls(text: str, pattern: re.Pattern[str], lines: _Lines, quotes: str = "'\"") -> Iterator[_Call]:
-    """Calls matched by ``pattern`` (ending at the opening parenthesis) outside strings, with their
-    argument text. ``text`` must have its comments blanked already."""
+    """Calls matched by ``pattern`` (ending at the opening bracket) outside strings, with their
+    argument text. ``text`` must have its comments blanked already. A call inside another
+    matched call's arguments is not yielded again; a call never closed ends with its line."""
     strings = _lexical_spans(text, quotes)[1]
-    for m in pattern.finditer(text):
-        if _inside(strings, m.start()):
-            continue
+    matches = [m for m in pattern.finditer(text) if not _inside(strings, m.start())]
+    ends = _bracket_ends(text, (m.end() - 1 for m in matches), quotes)
+    covered = 0
+    for m in matches:
         open_at = m.end() - 1
-        end = _balanced(text, open_at, quotes)
+        if m.start() < covered or open_at not in ends:
+            continue
+        end = covered = ends[open_at]
+        closed = end > open_at + 1 and text[end - 1] == _PAIRS[text[open_at]]
         yield _Call(
-            m.group("fn"), text[open_at + 1 : end - 1], lines(m.start("fn")), text[m.start("fn") : end]
+            m.group("fn"),
+            text[open_at + 1 : end - 1 if closed else end],
+            lines(m.start("fn")),
+            text[m.start("fn") : end],
         )
 
 
 # --------------------------------------------------------------------------- meson
 
 
-_MESON_CALL = re.compile(r"(?<![\w])(?P<fn>dependency|find_program|add_languages|project|find_library)\s*\(")
-_MESON_ASSIGN = re.compile(r"^\s*(\w+)\s*=\s*('[^'\n]*')\s*$", re.MULTILINE)
+_MESON_CALL = re.compile(r"(?<![\w])(?P<fn>dependency|find_program|add_languages|project|find_library)\s*+\(")
+_MESON_ASSIGN = re.compile(r"^[ \t]*(\w++)[ \t]*=[ \t]*('[^'\n]*+')[ \t]*$", re.MULTILINE)
 _KWARG = re.compile(r"^(\w+)\s*:(?!:)\s*(.*)$", re.DOTALL)
 
 
@@ -645,11 +719,51 @@ def _meson_version(value: str | None, assigned: Mapping[str, str]) -> str | None
     return ",".join(v.replace(" ", "") for v in versions) or None
 
 
-def scan_meson(path: str, text: str) -> list[Finding]:
-    """Findings of one ``meson.build`` file."""
+_MESON_OPTION_CALL = re.compile(r"(?<![\w])(?P<fn>option)\s*+\(")
+_MESON_GET_OPTION = re.compile(r"get_option\s*+\(\s*+'([^'\n]*+)'\s*+\)")
+_MESON_ASSIGN_OPTION = re.compile(
+    r"^[ \t]*+(\w++)[ \t]*+=[ \t]*+get_option\s*+\(\s*+'([^'\n]*+)'\s*+\)", re.MULTILINE
+)
+
+
+def meson_option_defaults(text: str) -> dict[str, str]:
+    """``meson.options``/``meson_options.txt``: option name -> default value (an array's first
+    item; a feature's ``enabled``/``disabled``/``auto``)."""
+    text = _blank(text, _hash_comments(text, "'"))
+    defaults: dict[str, str] = {}
+    for call in _calls(text, _MESON_OPTION_CALL, _Lines(text), "'"):
+        positional, kwargs = _meson_args(call.args)
+        names = _literals(positional[0]) if positional else []
+        values = _literals(kwargs.get("value", ""))
+        if names and values:
+            defaults.setdefault(names[0], values[0])
+    return defaults
+
+
+def _meson_names(expr: str, variables: Mapping[str, str], options: Mapping[str, str]) -> list[str]:
+    """Names a ``dependency()`` argument asks for: literals, ``get_option('x')`` resolved to its
+    default, or a variable assigned one of those."""
+    literal = _literals(expr)
+    if literal:
+        return literal
+    expr = expr.strip()
+    m = _MESON_GET_OPTION.fullmatch(expr)
+    if m:
+        return [options[m.group(1)]] if m.group(1) in options else []
+    return [variables[expr]] if expr in variables else []
+
+
+def scan_meson(path: str, text: str, options: Mapping[str, str] | None = None) -> list[Finding]:
+    """Findings of one ``meson.build`` file. ``options``: the project's option defaults (see
+    :func:`meson_option_defaults`), to resolve ``dependency(get_option('blas'))``."""
+    options = options or {}
     text = _blank(text, _hash_comments(text, "'"))
     lines = _Lines(text)
     assigned = {m.group(1): m.group(2)[1:-1] for m in _MESON_ASSIGN.finditer(text)}
+    variables = {k: v for k, v in assigned.items() if _NAME_LIKE.match(v)}
+    for m in _MESON_ASSIGN_OPTION.finditer(text):
+        if m.group(2) in options:
+            variables.setdefault(m.group(1), options[m.group(2)])
     found: list[Finding] = []
     for call in _calls(text, _MESON_CALL, lines, "'"):
         where = f"{path}:{call.line}"
@@ -664,7 +778,7 @@ def scan_meson(path: str, text: str) -> list[Finding]:
                 found.append(Finding("language", lang, where, detail, optional))
         elif call.name == "dependency":
             version = _meson_version(kwargs.get("version"), assigned)
-            for name in (v for p in positional for v in _literals(p)):
+            for name in (v for p in positional for v in _meson_names(p, variables, options)):
                 if name:
                     found.append(Finding("library", name, where, detail, optional, version))
         elif call.name == "find_program":
@@ -680,13 +794,14 @@ def scan_meson(path: str, text: str) -> list[Finding]:
 # --------------------------------------------------------------------------- CMake
 
 
-_CMAKE_BRACKET_COMMENT = re.compile(r"#\[(=*)\[.*?\]\1\]", re.DOTALL)
+_CMAKE_BRACKET_OPEN = re.compile(r"#\[(=*+)\[")
 _CMAKE_CALL = re.compile(
     r"(?<![\w$])(?P<fn>find_package|pkg_check_modules|pkg_search_module|project|enable_language|check_language"
-    r"|find_library|find_program|fetchcontent_declare|externalproject_add|cpmaddpackage)\s*\(",
+    r"|find_library|find_program|fetchcontent_declare|externalproject_add|cpmaddpackage"
+    r"|option|if|elseif|else|endif)\s*+\(",
     re.IGNORECASE,
 )
-_CMAKE_TOKEN = re.compile(r'"((?:\\.|[^"\\])*)"|([^\s"()]+)')
+_CMAKE_TOKEN = re.compile(r'"((?:\\.|[^"\\])*+)"|([^\s"()]++)')
 _CMAKE_PROJECT_KEYWORDS = frozenset({"VERSION", "DESCRIPTION", "HOMEPAGE_URL", "LANGUAGES"})
 _CMAKE_FIND_KEYWORDS = frozenset(
     {
@@ -717,15 +832,28 @@ _CMAKE_FIND_KEYWORDS = frozenset(
 _PKG_KEYWORDS = frozenset(
     {"REQUIRED", "QUIET", "NO_CMAKE_PATH", "NO_CMAKE_ENVIRONMENT_PATH", "IMPORTED_TARGET", "GLOBAL"}
 )
-_PKG_SPEC = re.compile(r"^([A-Za-z0-9_.+-]+?)\s*((?:>=|<=|=|>|<).*)?$")
+_PKG_SPEC = re.compile(r"^([A-Za-z0-9_.+-]+?)\s*+((?:>=|<=|=|>|<).*)?$", re.DOTALL)
 
 
 def _cmake_tokens(args: str) -> list[str]:
     return [m.group(1) if m.group(1) is not None else m.group(2) for m in _CMAKE_TOKEN.finditer(args)]
 
 
+def _cmake_bracket_comments(text: str) -> list[tuple[int, int]]:
+    """Spans of ``#[[...]]``/``#[==[...]==]`` comments; one never closed runs to the end."""
+    spans: list[tuple[int, int]] = []
+    m = _CMAKE_BRACKET_OPEN.search(text)
+    while m is not None:
+        close = "]" + m.group(1) + "]"
+        end = text.find(close, m.end())
+        stop = len(text) if end < 0 else end + len(close)
+        spans.append((m.start(), stop))
+        m = _CMAKE_BRACKET_OPEN.search(text, stop)
+    return spans
+
+
 def _cmake_text(text: str) -> str:
-    text = _blank(text, [(m.start(), m.end()) for m in _CMAKE_BRACKET_COMMENT.finditer(text)])
+    text = _blank(text, _cmake_bracket_comments(text))
     return _blank(text, _hash_comments(text, '"'))
 
 
@@ -735,21 +863,27 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
     lines = _Lines(text)
     found: list[Finding] = []
     notes: list[str] = []
+    tested = {m.group(1).lower() for m in _CMAKE_FOUND_TEST.finditer(text)}
+    branches = _CMakeBranches()
     for call in _calls(text, _CMAKE_CALL, lines, '"'):
         where = f"{path}:{call.line}"
         detail = _short(call.text)
         tokens = _cmake_tokens(call.args)
         fn = call.name.lower()
-        if not tokens:
+        if branches.step(fn, tokens) or not tokens:
             continue
+        off = branches.disabled
         if fn == "find_package":
             name = tokens[0]
             version = None
             if len(tokens) > 1 and re.fullmatch(r"\d+(\.\d+)*", tokens[1]):
                 version = ("==" if "EXACT" in tokens else ">=") + tokens[1]
-            found.append(Finding("library", name, where, detail, version=version))
+            # without REQUIRED, and the file tests <Name>_FOUND: the project copes without it
+            optional = off or ("REQUIRED" not in tokens and name.lower() in tested)
+            found.append(Finding("library", name, where, detail, optional, version))
         elif fn in {"pkg_check_modules", "pkg_search_module"}:
-            found.append(Finding("program", "pkg-config", where, detail))
+            optional = off or ("REQUIRED" not in tokens and tokens[0].lower() in tested)
+            found.append(Finding("program", "pkg-config", where, detail, optional))
             for token in tokens[1:]:
                 if token in _PKG_KEYWORDS:
                     continue
@@ -758,7 +892,7 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
                     version = m.group(2).replace(" ", "") if m.group(2) else None
                     if version and version.startswith("=") and not version.startswith("=="):
                         version = "=" + version
-                    found.append(Finding("library", m.group(1), where, detail, version=version))
+                    found.append(Finding("library", m.group(1), where, detail, optional, version))
         elif fn == "project":
             for lang in _cmake_project_languages(tokens[1:]):
                 found.append(Finding("language", lang, where, detail))
@@ -771,10 +905,53 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
             kind = "library" if fn == "find_library" else "program"
             names = _cmake_find_names(tokens)
             if names:
-                found.append(Finding(kind, names[0], where, detail))
+                found.append(Finding(kind, names[0], where, detail, off))
         elif fn in {"fetchcontent_declare", "externalproject_add", "cpmaddpackage"}:
             notes.append(f"{where} {detail}: a dependency is downloaded and built during the build")
     return found, notes
+
+
+_CMAKE_FOUND_TEST = re.compile(r"\b(\w+?)_FOUND\b")
+
+
+class _CMakeBranches:
+    """``option(X "doc" OFF)`` defaults and the ``if``/``else``/``endif`` nesting: whether the
+    current position is in a branch a default configuration does not take (``if(X)`` with X
+    OFF, ``if(NOT X)`` with X ON, or the ``else()`` of such a test)."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, bool] = {}
+        self.stack: list[bool | None] = []  # per open if: the branch is off by default (None: unknown)
+
+    @property
+    def disabled(self) -> bool:
+        return any(self.stack)
+
+    def _default_off(self, tokens: Sequence[str]) -> bool | None:
+        if len(tokens) == 1 and tokens[0] in self.options:
+            return not self.options[tokens[0]]
+        if len(tokens) == 2 and tokens[0] == "NOT" and tokens[1] in self.options:
+            return self.options[tokens[1]]
+        return None
+
+    def step(self, fn: str, tokens: Sequence[str]) -> bool:
+        """Track one command; True when it was a branch or option command (nothing to find)."""
+        if fn == "option":
+            if len(tokens) >= 3 and tokens[-1].upper() in {"ON", "OFF"}:
+                self.options.setdefault(tokens[0], tokens[-1].upper() == "ON")
+            elif len(tokens) >= 1:
+                self.options.setdefault(tokens[0], False)  # CMake's default for an option
+        elif fn == "if":
+            self.stack.append(self._default_off(tokens))
+        elif fn == "elseif" and self.stack:
+            self.stack[-1] = None
+        elif fn == "else" and self.stack:
+            self.stack[-1] = None if self.stack[-1] is None else not self.stack[-1]
+        elif fn == "endif" and self.stack:
+            self.stack.pop()
+        else:
+            return fn in {"option", "if", "elseif", "else", "endif"}
+        return True
 
 
 def _cmake_project_languages(tokens: Sequence[str]) -> list[str]:
@@ -807,43 +984,57 @@ def _cmake_find_names(tokens: Sequence[str]) -> list[str]:
 
 
 _PY_LIBS = re.compile(
-    r"(?<![\w])(?:\w*_)?(?:libraries|libs)\b['\"]?\]?\s*"
-    r"(?:(?P<method>\.\s*(?:append|extend|insert)\s*)\(|(?:\+?=|:)\s*(?=[\[(]))"
+    r"(?<![\w])(?:\w*_)?(?:libraries|libs)\b['\"]?\]?\s*+"
+    r"(?:(?P<method>\.\s*+(?:append|extend|insert)\s*+)\(|(?:\+?=|:)\s*+(?=[\[(]))"
 )
-_PY_FIND_LIBRARY = re.compile(r"(?<![A-Za-z0-9])_?\w*find_library\w*\s*\(")
-_PY_WHICH = re.compile(r"(?<![\w])(?:which|find_executable|find_on_path)\s*\(\s*(['\"])([^'\"\n]+)\1")
+_PY_FIND_LIBRARY = re.compile(r"(?<![\w])(?>\w*?find_library)\w*+\s*+\(")
+#: Strings ending like file names are not library names (``npymath.ini.in``).
+_FILE_SUFFIXES = (".in", ".ini", ".pc", ".py", ".h", ".c", ".txt", ".cfg", ".toml", ".json")
+_PY_ADD_LIBRARY = re.compile(r"\badd_(?:installed_)?library\s*+\(\s*+['\"]([\w.+-]++)['\"]")
+_PY_MIN_VERSION_ARG = re.compile(r"\b(?:min|minimum|atleast)_?ver\w*+\s*+=\s*+['\"](\d++(?:\.\d++)*+)['\"]")
+_PY_HAS_HEADER = re.compile(r"\bhas_header\s*+\(\s*+\[?\s*+['\"]([\w/+-]++)\.h['\"]")
+_PY_MPI4PY = re.compile(r"['\"]mpi4py\b")
+_PY_MPI_WRAPPER = re.compile(r"['\"](mpicc|mpicxx|mpic\+\+|mpif90|mpifort)['\"]")
+_PY_LIBRARY_TABLE = re.compile(r"['\"]([A-Za-z][\w+-]*+)['\"]\s*+:\s*+\[\s*+['\"]([\w.+-]++)['\"]")
+_PY_GET_INFO = re.compile(r"(?<![\w])get_info\s*+\(\s*+['\"](\w++)['\"]")
+_PY_WHICH = re.compile(r"(?<![\w])(?:which|find_executable|find_on_path)\s*+\(\s*+(['\"])([^'\"\n]++)\1")
 _PY_PKGCONFIG_CALL = re.compile(
-    r"\bpkgconfig\s*\.\s*(?:parse|exists|cflags|libs|modversion|variables|installed|configure_extension)\s*\("
+    r"\bpkgconfig\s*+\.\s*+(?:parse|exists|cflags|libs|modversion|variables|installed|configure_extension)\s*+\("
 )
-_PY_PKGCONFIG_IMPORT = re.compile(r"^\s*(?:import\s+pkgconfig\b|from\s+pkgconfig\s+import)", re.MULTILINE)
+_PY_PKGCONFIG_IMPORT = re.compile(
+    r"^[ \t]*+(?:import[ \t]++pkgconfig\b|from[ \t]++pkgconfig[ \t]++import)", re.MULTILINE
+)
 _PY_PKG_CONFIG_LINE = re.compile(r"pkg-config|pkg_config|PKG_CONFIG", re.IGNORECASE)
-_PY_PKG_CONFIG_SHELL = re.compile(r"pkg-config\s+(?:--[\w-]+(?:=\S+)?\s+)+([A-Za-z0-9_.+-]+)")
-_PY_LANG_CXX = re.compile(r"\blanguage\s*=\s*['\"]c\+\+['\"]")
-_PY_IMPORT = re.compile(r"^\s*(?:from\s+(\w+)\s+import|import\s+([\w, ]+))", re.MULTILINE)
+_PY_PKG_CONFIG_SHELL = re.compile(
+    r"pkg-config\s++(?>(?:--[\w-]++(?:=\S++)?\s++)+)([A-Za-z0-9_][A-Za-z0-9_.+-]*+)"
+)
+_PY_LANG_CXX = re.compile(r"\blanguage\s*+=\s*+['\"]c\+\+['\"]")
+_PY_IMPORT = re.compile(r"^[ \t]*+(?:from[ \t]++(\w++)[ \t]++import|import[ \t]++([\w, \t]++))", re.MULTILINE)
 _ENV_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 def _python_text(text: str) -> str:
-    """``text`` with comments blanked (via the tokenizer; unchanged if it cannot tokenize)."""
-    spans = []
-    starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type == tokenize.COMMENT:
-                (srow, scol), (erow, ecol) = tok.start, tok.end
-                spans.append((starts[srow - 1] + scol, starts[erow - 1] + ecol))
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        return text
-    return _blank(text, spans)
+    """``text`` with ``#`` comments blanked (strings, triple-quoted ones too, are kept)."""
+    return _blank(text, _hash_comments(text, "'\""))
 
 
-def _string_items(text: str) -> Iterator[tuple[int, str]]:
-    """(offset, value) of string literals in ``text`` that are not parts of a concatenation."""
+_SPACE_RUN = re.compile(r"\s*+")
+
+
+def _string_items(text: str, wanted: Callable[[str], bool] | None = None) -> Iterator[tuple[int, str]]:
+    """(offset, value) of string literals in ``text`` that are not parts of a concatenation
+    (only those whose value is ``wanted``, when given)."""
     for m in _STRING.finditer(text):
+        if wanted is not None and not wanted(m.group("body")):
+            continue
         if "b" in m.group("prefix").lower():
             continue
-        before = text[: m.start()].rstrip()[-1:]
-        after = text[m.end() :].lstrip()[:1]
+        i = m.start() - 1
+        while i >= 0 and text[i].isspace():
+            i -= 1
+        before = text[i] if i >= 0 else ""
+        j = m.end() + len(_SPACE_RUN.match(text, m.end()).group(0))  # type: ignore[union-attr]
+        after = text[j : j + 1]
         if (
             before == "+"
             or after in {"+", "%"}
@@ -853,64 +1044,267 @@ def _string_items(text: str) -> Iterator[tuple[int, str]]:
         yield m.start(), m.group("body")
 
 
+def _line_bounds(text: str, offset: int) -> tuple[int, int]:
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    return start, len(text) if end < 0 else end + 1
+
+
 def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
-    """Findings of a ``setup.py`` (or a module it imports); nothing is executed."""
+    """Findings of a ``setup.py`` (or a module it imports); nothing is executed. Findings under
+    an ``if`` on the platform (``sys.platform``, ``os.name``, ``platform.system()``) carry the
+    equivalent PEP 508 marker (read with :mod:`ast`, never executed)."""
+    original = text
     text = _python_text(text)
     lines = _Lines(text)
     found: list[Finding] = []
 
-    def add(kind: str, name: str, offset: int, detail: str) -> None:
-        found.append(Finding(kind, name, f"{path}:{lines(offset)}", _short(detail)))
+    seen: dict[tuple[str, str], int] = {}
 
-    for m in _PY_LIBS.finditer(text):
-        open_at = m.end() - 1 if m.group("method") else m.end()
-        if open_at >= len(text) or text[open_at] not in "([":
-            continue
-        end = _balanced(text, open_at)
+    def add(kind: str, name: str, offset: int, detail: str, version: str | None = None) -> None:
+        count = seen[kind, name] = seen.get((kind, name), 0) + 1
+        if count <= MAX_EVIDENCE_PER_NAME:  # more of the same says nothing new
+            found.append(Finding(kind, name, f"{path}:{lines(offset)}", _short(detail), version=version))
+
+    def opens(pattern: re.Pattern[str], library_list: bool = False) -> list[tuple[int, int]]:
+        """(match start, opening bracket) of the matches (the bracket must be outside strings,
+        the start need not be: ``'libraries': [``)."""
+        return [
+            (m.start(), m.end() - 1 if not library_list or m.group("method") else m.end())
+            for m in pattern.finditer(text)
+        ]
+
+    found_calls = {p: opens(p, p is _PY_LIBS) for p in (_PY_LIBS, _PY_FIND_LIBRARY, _PY_PKGCONFIG_CALL)}
+    ends = _bracket_ends(
+        text, (o for calls in found_calls.values() for _, o in calls if o < len(text) and text[o] in "([")
+    )
+
+    def calls(pattern: re.Pattern[str]) -> Iterator[tuple[int, int, int]]:
+        """(match start, opening bracket, just past its match); calls inside another's arguments
+        are not read again."""
+        covered = 0
+        for start, open_at in found_calls[pattern]:
+            if start >= covered and open_at in ends:
+                covered = ends[open_at]
+                yield start, open_at, covered
+
+    variables = _string_variables(text)
+    for start, open_at, end in calls(_PY_LIBS):
         chunk = text[open_at:end]
-        snippet = text[m.start() : end]
         for offset, value in _string_items(chunk):
             name = value[2:] if value.startswith("-l") else value
             if _NAME_LIKE.match(name):
-                add("library", name, open_at + offset, snippet)
-    for m in _PY_FIND_LIBRARY.finditer(text):
-        end = _balanced(text, m.end() - 1)
-        items = [v for _, v in _string_items(text[m.end() : end - 1])]
+                add("library", name, open_at + offset, text[start:end])
+        if variables and chunk[:1] == "[" and chunk[-1:] == "]":
+            for part in _split_top(chunk[1:-1]):  # libraries=[libname]: libname = 'rdkafka'
+                for value in variables.get(part, ()):
+                    if _NAME_LIKE.match(value):
+                        add("library", value, start, f"{text[start:end]} ({part} = {value!r})")
+    defs = {m.group(1): m.end() for m in reversed(list(_PY_TOP_LEVEL_DEF.finditer(text)))}
+    for name, offset in _library_functions(text):
+        for value_offset, value in _returned_strings(text, defs.get(name)):
+            if _NAME_LIKE.match(value):
+                add("library", value, value_offset, f"{text[offset : offset + 60].strip()} -> {value!r}")
+    for offset, value, detail, version in _pkg_config_wrapper_calls(text, defs):
+        add("program", "pkg-config", offset, detail)
+        if _NAME_LIKE.match(value) and not value.startswith("-"):
+            add("library", value, offset, detail, version)
+    for start, open_at, end in calls(_PY_FIND_LIBRARY):
+        items = [v for _, v in _string_items(text[open_at + 1 : end - 1])]
         if items and _NAME_LIKE.match(items[-1]):
-            add("library", items[-1], m.start(), text[m.start() : end])
-    for m in _PY_WHICH.finditer(text):
-        add("program", m.group(2).removesuffix(".exe"), m.start(), m.group(0) + ")")
-    for m in _PY_PKGCONFIG_CALL.finditer(text):
-        end = _balanced(text, m.end() - 1)
-        items = [v for _, v in _string_items(text[m.end() : end - 1])]
-        add("program", "pkg-config", m.start(), text[m.start() : end])
+            add("library", items[-1], start, text[start:end])
+    for kind, name, offset, detail in _simple_calls(text):
+        add(kind, name, offset, detail)
+    for start, open_at, end in calls(_PY_PKGCONFIG_CALL):
+        items = [v for _, v in _string_items(text[open_at + 1 : end - 1])]
+        add("program", "pkg-config", start, text[start:end])
         if items and _NAME_LIKE.match(items[0]):
-            add("library", items[0], m.start(), text[m.start() : end])
-    for m in _PY_PKGCONFIG_IMPORT.finditer(text):
-        add("program", "pkg-config", m.start(), m.group(0).strip())
-    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    for number, start in enumerate(line_starts):
-        end = line_starts[number + 1] if number + 1 < len(line_starts) else len(text)
-        line = text[start:end]
-        if not _PY_PKG_CONFIG_LINE.search(line):
-            continue
-        for offset, value in _string_items(line):
-            shell = _PY_PKG_CONFIG_SHELL.search(value)
-            if shell:
-                add("program", "pkg-config", start + offset, line)
-                add("library", shell.group(1), start + offset, line)
-            elif value in {"pkg-config", "pkgconf"}:
-                add("program", "pkg-config", start + offset, line)
-            elif _NAME_LIKE.match(value) and not _ENV_VAR.match(value) and not value.startswith("-"):
-                add("library", value, start + offset, line)
-    for offset, value in _string_items(text):
+            add("library", items[0], start, text[start:end])
+    for kind, name, offset, detail in _pkg_config_lines(text):
+        add(kind, name, offset, detail)
+
+    def interesting(value: str) -> bool:
+        return value.startswith("-l") or value.endswith(("config", "config.exe"))
+
+    for offset, value in _string_items(text, interesting):
         if value.startswith("-l") and _NAME_LIKE.match(value[2:]):
             add("library", value[2:], offset, value)
         elif value.lower() in table.programs and re.search(r"[-_]config(\.exe)?$", value):
             add("program", value.removesuffix(".exe"), offset, repr(value))
     for m in _PY_LANG_CXX.finditer(text):
         add("language", "c++", m.start(), m.group(0))
-    return found
+    found = _with_feature_switches(_with_platform_markers(found, original), original)
+    return _with_min_versions(found + _mpi4py_feature(path, text, lines), text, table)
+
+
+_PY_LIBS_FROM_CALL = re.compile(r"(?<![\w])(?:\w*_)?libraries\s*+=\s*+(\w++)\s*+\(")
+_PY_RETURN_LIST = re.compile(r"\breturn\s*+\[")
+_PY_TOP_LEVEL = re.compile(r"\n(?=\S)")
+_PY_STRING_ASSIGN = re.compile(r"^[ \t]*+(\w++)[ \t]*+=[ \t]*+(['\"])([\w.+-]++)\2[ \t]*+$", re.MULTILINE)
+_PY_TOP_LEVEL_DEF = re.compile(r"^def[ \t]++(\w++)", re.MULTILINE)
+
+
+def _library_functions(text: str) -> Iterator[tuple[str, int]]:
+    """(function name, offset) of ``libraries=func(...)``: a helper computes the list."""
+    seen = set()
+    for m in _PY_LIBS_FROM_CALL.finditer(text):
+        if m.group(1) not in seen:
+            seen.add(m.group(1))
+            yield m.group(1), m.start()
+
+
+def _returned_strings(text: str, def_end: int | None) -> Iterator[tuple[int, str]]:
+    """(offset, value) of the strings in the ``return [...]`` lists of the top-level function
+    whose ``def name`` ends at ``def_end`` (its body ends at the next top-level line; top-level
+    functions do not overlap, so reading each once is linear)."""
+    if def_end is None:
+        return
+    end_match = _PY_TOP_LEVEL.search(text, def_end)
+    body_end = end_match.start() if end_match else len(text)
+    body = text[def_end:body_end]
+    opens = [r.end() - 1 for r in _PY_RETURN_LIST.finditer(body)]
+    ends = _bracket_ends(body, opens)
+    for open_at in opens:
+        if open_at in ends:
+            for offset, value in _string_items(body[open_at : ends[open_at]]):
+                yield def_end + open_at + offset, value
+
+
+_PY_PKG_CONFIG_USE = re.compile(r"['\"](?:pkg-config|pkgconf)['\"]|\bpkgconfig\s*+\.|PKG_CONFIG")
+_PY_CALL_NAME = re.compile(r"(?<![\w.])(\w++)\s*+\(")
+
+
+def _body(text: str, def_end: int) -> tuple[int, int]:
+    end_match = _PY_TOP_LEVEL.search(text, def_end)
+    return def_end, end_match.start() if end_match else len(text)
+
+
+def _pkg_config_wrapper_calls(
+    text: str, defs: Mapping[str, int]
+) -> Iterator[tuple[int, str, str, str | None]]:
+    """(offset, name, detail, minimum version) of the string arguments of calls to top-level
+    functions that run
+    pkg-config, directly or through another such function (systemd-python's
+    ``lib('libsystemd', ...)`` calls ``pkgconfig(name)``, which runs ``pkg-config --libs``)."""
+    bodies = {name: _body(text, end) for name, end in defs.items()}
+    wrappers = {n for n, (a, b) in bodies.items() if _PY_PKG_CONFIG_USE.search(text, a, b)}
+    if not wrappers:
+        return
+    calls_in = {n: {m.group(1) for m in _PY_CALL_NAME.finditer(text, a, b)} for n, (a, b) in bodies.items()}
+    callers: dict[str, list[str]] = {}
+    for caller, called in calls_in.items():
+        for callee in called:
+            callers.setdefault(callee, []).append(caller)
+    todo = list(wrappers)
+    while todo:  # each function enters once: linear in the calls
+        for caller in callers.get(todo.pop(), ()):
+            if caller not in wrappers:
+                wrappers.add(caller)
+                todo.append(caller)
+    spans = sorted(bodies[n] for n in wrappers)
+    opens = [
+        (m.start(), m.end() - 1)
+        for m in _PY_CALL_NAME.finditer(text)
+        if m.group(1) in wrappers and not _inside(spans, m.start())
+    ]
+    ends = _bracket_ends(text, (o for _, o in opens))
+    for start, open_at in opens:
+        if open_at in ends:
+            args = text[open_at + 1 : ends[open_at] - 1]
+            minimum = _PY_MIN_VERSION_ARG.search(args)  # pkg_config('fuse3', min_ver='3.2.0')
+            version = f">={minimum.group(1)}" if minimum else None
+            for part in _split_top(args):
+                value = _literal(part)
+                if value is not None:
+                    yield start, value, text[start : ends[open_at]], version
+
+
+def _mpi4py_feature(path: str, text: str, lines: _Lines) -> list[Finding]:
+    """Built against mpi4py (h5py's parallel build): MPI, as an optional feature."""
+    m = _PY_MPI4PY.search(text)
+    if m is None:
+        return []
+    return [Finding("library", "mpi", f"{path}:{lines(m.start())}", "requires mpi4py", True)]
+
+
+def _simple_calls(text: str) -> Iterator[tuple[str, str, int, str]]:
+    """(kind, name, offset, detail) of ``which('x')``-like program lookups, numpy.distutils'
+    ``get_info('lapack_opt')``, MPI compiler wrappers (``'mpicc'``), and per-platform library
+    name tables whose key and first name are the same library (``"HDF5": ["hdf5"]``)."""
+    for m in _PY_PKGCONFIG_IMPORT.finditer(text):
+        yield "program", "pkg-config", m.start(), m.group(0).strip()
+    for m in _PY_WHICH.finditer(text):
+        yield "program", m.group(2).removesuffix(".exe"), m.start(), m.group(0) + ")"
+    for m in _PY_GET_INFO.finditer(text):
+        yield "library", m.group(1), m.start(), m.group(0) + ")"
+    for m in _PY_MPI_WRAPPER.finditer(text):
+        yield "program", m.group(1), m.start(), m.group(0)
+    table = load_table()
+    for m in _PY_HAS_HEADER.finditer(text):  # has_header(['fftw3.h']): a known library's header
+        stem = PurePosixPath(m.group(1)).name.lower()
+        if table.libraries.get(stem):
+            yield "library", stem, m.start(), m.group(0) + "])"
+    for m in _PY_LIBRARY_TABLE.finditer(text):
+        key, name = m.group(1).lower(), m.group(2)
+        urls = table.libraries.get(key)
+        if urls and urls == table.libraries.get(name.lower().removeprefix("lib")):
+            yield "library", name, m.start(), m.group(0) + "]"
+
+
+def _pkg_config_lines(text: str) -> Iterator[tuple[str, str, int, str]]:
+    """(kind, name, offset, line) of the strings on lines that mention pkg-config."""
+    hit = _PY_PKG_CONFIG_LINE.search(text)
+    while hit is not None:
+        start, end = _line_bounds(text, hit.start())
+        hit = _PY_PKG_CONFIG_LINE.search(text, end)
+        line = text[start:end]
+        for offset, value in _string_items(line):
+            shell = _PY_PKG_CONFIG_SHELL.search(value)
+            if shell:
+                yield "program", "pkg-config", start + offset, line
+                yield "library", shell.group(1), start + offset, line
+            elif value in {"pkg-config", "pkgconf"}:
+                yield "program", "pkg-config", start + offset, line
+            elif (
+                _NAME_LIKE.match(value)
+                and not _ENV_VAR.match(value)
+                and not value.startswith("-")
+                and not value.lower().endswith(_FILE_SUFFIXES)
+            ):
+                yield "library", value, start + offset, line
+
+
+_PY_MIN_VERSION = re.compile(
+    r"^(?:([A-Z][A-Z0-9]*+)_MIN(?:IMUM)?+|MIN(?:IMUM)?+_([A-Z][A-Z0-9]*+))_VERSION[ \t]*+=[ \t]*+"
+    r"(?:[\w.]++\()?+[ \t]*+['\"](\d++(?:\.\d++)*+)['\"]",
+    re.MULTILINE,
+)
+
+
+def _with_min_versions(found: list[Finding], text: str, table: InferenceTable) -> list[Finding]:
+    """Findings of a library named by a module-level ``GEOS_MIN_VERSION = "3.10"`` (or
+    ``MIN_HDF5_VERSION = ...``) get ``>=3.10`` when they carry no version of their own."""
+    minimums: dict[tuple[str, ...], str] = {}
+    for m in _PY_MIN_VERSION.finditer(text):
+        urls = _lookup(Finding("library", (m.group(1) or m.group(2)).lower(), "", ""), table)
+        if urls:
+            minimums.setdefault(urls, f">={m.group(3)}")
+    if not minimums:
+        return found
+    out = []
+    for f in found:
+        urls = _lookup(f, table) if f.kind == "library" and f.version is None else None
+        version = minimums.get(urls) if urls else None
+        out.append(f if version is None else dataclasses.replace(f, version=version))
+    return out
+
+
+def _string_variables(text: str) -> dict[str, list[str]]:
+    """Name -> the name-like strings assigned to it anywhere (``libname = 'rdkafka'``)."""
+    variables: dict[str, list[str]] = {}
+    for m in _PY_STRING_ASSIGN.finditer(text):
+        variables.setdefault(m.group(1), []).append(m.group(3))
+    return variables
 
 
 def _setup_imports(text: str, available: Iterable[str]) -> list[str]:
@@ -920,27 +1314,64 @@ def _setup_imports(text: str, available: Iterable[str]) -> list[str]:
         if m.group(1):
             modules.add(m.group(1))
         else:
-            modules.update(part.strip().split(" ")[0] for part in m.group(2).split(","))
+            modules.update(words[0] for part in m.group(2).split(",") if (words := part.split()))
     present = set(available)
     return sorted(f"{mod}.py" for mod in modules if f"{mod}.py" in present and mod != "setup")
 
 
+_CFG_LIBRARIES = re.compile(r"^\s*+libraries\s*+=\s*+(.*)$")
+
+
+_AC_PKG_CHECK = re.compile(
+    r"(?<![\w])(?P<fn>PKG_CHECK_MODULES|PKG_CHECK_EXISTS|AC_CHECK_LIB|AC_SEARCH_LIBS)\s*+\("
+)
+_AC_MODULE = re.compile(r"([A-Za-z0-9_.+-]++)(?:\s*+(>=|<=|=|>|<)\s*+([\w.]++))?+")
+
+
+def scan_autoconf(path: str, text: str) -> list[Finding]:
+    """``configure.ac``: ``PKG_CHECK_MODULES(VAR, [mod >= 1.2 mod2])`` modules and
+    ``AC_CHECK_LIB(lib, ...)``/``AC_SEARCH_LIBS(fn, [libs])`` libraries. A call whose
+    action-if-not-found is given (a fourth argument) is optional."""
+    text = _blank(text, [m.span() for m in re.finditer(r"(?m)^[ \t]*+dnl\b[^\n]*+|#[^\n]*+", text)])
+    lines = _Lines(text)
+    found: list[Finding] = []
+    for call in _calls(text, _AC_PKG_CHECK, lines, ""):
+        args = [a.strip().removeprefix("[").removesuffix("]").strip() for a in _split_top(call.args)]
+        where, detail = f"{path}:{call.line}", _short(call.text)
+        if call.name.startswith("PKG_") and len(args) >= 2:
+            optional = call.name == "PKG_CHECK_EXISTS" or len(args) >= 4
+            found.append(Finding("program", "pkg-config", where, detail))
+            for m in _AC_MODULE.finditer(args[1]):
+                version = f"{'==' if m.group(2) == '=' else m.group(2)}{m.group(3)}" if m.group(2) else None
+                found.append(Finding("library", m.group(1), where, detail, optional, version))
+        elif call.name == "AC_CHECK_LIB" and args:
+            found.append(Finding("library", args[0], where, detail, len(args) >= 4))
+        elif call.name == "AC_SEARCH_LIBS" and len(args) >= 2:
+            for name in args[1].split():
+                found.append(Finding("library", name, where, detail, len(args) >= 4))
+    return found
+
+
 def scan_setup_cfg(path: str, text: str) -> list[Finding]:
-    """``libraries =`` values in any section of ``setup.cfg``."""
+    """``libraries =`` values (and their indented continuation lines) in any section of ``setup.cfg``."""
     found = []
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        m = re.match(r"^\s*libraries\s*=\s*(.*)$", line)
-        if not m:
-            continue
-        values = m.group(1).replace(",", " ").split()
-        for cont in lines[i + 1 :]:
-            if not cont.strip() or not cont[:1].isspace():
-                break
-            values += cont.replace(",", " ").split()
-        for value in values:
+    current: tuple[int, str] | None = None  # (line number, key line) of the value being read
+
+    def add(values: str) -> None:
+        assert current is not None
+        for value in values.replace(",", " ").split():
             if _NAME_LIKE.match(value):
-                found.append(Finding("library", value, f"{path}:{i + 1}", _short(line)))
+                found.append(Finding("library", value, f"{path}:{current[0]}", _short(current[1])))
+
+    for number, line in enumerate(text.splitlines(), 1):
+        m = _CFG_LIBRARIES.match(line)
+        if m and not (current is not None and line[:1].isspace()):
+            current = (number, line)
+            add(m.group(1))
+        elif current is not None and line.strip() and line[:1].isspace():
+            add(line)
+        else:
+            current = None
     return found
 
 
@@ -959,10 +1390,19 @@ def scan_pyproject(path: str, text: str) -> tuple[list[Finding], list[str]]:
     backend = str(system.get("build-backend", ""))
     requires = [str(r) for r in system.get("requires", []) if isinstance(r, str)]
     lines = _Lines(text)
+    cursor = 0
 
     def line_of(needle: str) -> int:
-        at = text.find(needle)
-        return lines(at) if at >= 0 else 1
+        """The line of ``needle``'s next occurrence near the previous one (looked for in a
+        bounded window, so many needles cost linear time), else the previous one's line."""
+        nonlocal cursor
+        at = text.find(needle, cursor, cursor + _LINE_OF_WINDOW + len(needle))
+        if at < 0:
+            at = text.find(needle, 0, _LINE_OF_WINDOW + len(needle))
+        if at < 0:
+            return lines(cursor) if cursor else 1
+        cursor = at
+        return lines(at)
 
     if backend.startswith("maturin"):
         found.append(
@@ -992,6 +1432,9 @@ def scan_pyproject(path: str, text: str) -> tuple[list[Finding], list[str]]:
 
 
 _CARGO_SECTIONS = ("dependencies", "build-dependencies")
+_CARGO_KEY = re.compile(r"^[ \t]*+\"?([\w-]++)\"?[ \t]*+[=.]", re.MULTILINE)
+#: How far :func:`scan_pyproject` looks for the next name it reports a line for.
+_LINE_OF_WINDOW = 1 << 16
 
 
 def scan_cargo(path: str, text: str, table: InferenceTable) -> list[Finding]:
@@ -1001,6 +1444,9 @@ def scan_cargo(path: str, text: str, table: InferenceTable) -> list[Finding]:
     except tomllib.TOMLDecodeError:
         return []
     lines = _Lines(text)
+    key_lines: dict[str, int] = {}
+    for m in _CARGO_KEY.finditer(text):
+        key_lines.setdefault(m.group(1), m.start())
     found = [Finding("language", "rust", f"{path}:1", "Cargo.toml")]
     sections: list[Mapping[str, Any]] = [data.get(s, {}) for s in _CARGO_SECTIONS]
     sections.append(data.get("workspace", {}).get("dependencies", {}))
@@ -1016,8 +1462,8 @@ def scan_cargo(path: str, text: str, table: InferenceTable) -> list[Finding]:
             if crate in seen or not (crate in table.cargo or crate.endswith(("-sys", "-src"))):
                 continue
             seen.add(crate)
-            m = re.search(rf"^\s*\"?{re.escape(key)}\"?\s*[=.]", text, re.MULTILINE)
-            line = lines(m.start()) if m else 1
+            at = key_lines.get(key)
+            line = lines(at) if at is not None else 1
             found.append(Finding("crate", crate, f"{path}:{line}", f"crate {crate}"))
     return found
 
@@ -1027,6 +1473,14 @@ def scan_cargo(path: str, text: str, table: InferenceTable) -> list[Finding]:
 
 def _skipped(path: str, skip: frozenset[str]) -> bool:
     return any(part.lower() in skip for part in PurePosixPath(path).parts[:-1])
+
+
+def _swig_interfaces(paths: Iterable[str]) -> list[Finding]:
+    """SWIG interface files (``*.i``, outside tests and docs): swig is a build tool."""
+    interfaces = [p for p in paths if p.endswith(".i") and not _skipped(p, _SKIP_SOURCE_DIRS)]
+    if not interfaces:
+        return []
+    return [Finding("program", "swig", interfaces[0], f"({len(interfaces)} SWIG interface file(s))")]
 
 
 def _source_languages(paths: Iterable[str], table: InferenceTable) -> list[Finding]:
@@ -1059,8 +1513,12 @@ def findings_of_tree(
         found += more
         notes += extra
     if "meson.build" in files:
-        for path in sorted(p for p in files if PurePosixPath(p).name == "meson.build"):
-            found += scan_meson(path, files[path])
+        option_file = next((p for p in ("meson.options", "meson_options.txt") if p in files), None)
+        options = meson_option_defaults(files[option_file]) if option_file else {}
+        meson_paths = sorted(p for p in files if PurePosixPath(p).name == "meson.build")
+        for path in meson_paths:
+            found += scan_meson(path, files[path], options)
+        found += _meson_subproject_findings(tree.files, [files[p] for p in meson_paths])
     if "CMakeLists.txt" in files:
         cmake_paths = sorted(
             p for p in files if p.endswith(".cmake") or PurePosixPath(p).name == "CMakeLists.txt"
@@ -1079,18 +1537,134 @@ def findings_of_tree(
                 cmake_found += [f for f in more if f.name.lower() not in wanted or f.kind != "library"]
                 notes += extra
         found += cmake_found
-    if "setup.py" in files:
-        py_paths = ["setup.py", *_setup_imports(files["setup.py"], files)]
-        for path in py_paths:
-            found += scan_python(path, files[path], table)
+    py_paths = ["setup.py", *_setup_imports(files["setup.py"], files)] if "setup.py" in files else []
+    # numpy.distutils: a setup.py per subpackage, each with a configuration() function
+    py_paths += sorted(
+        p
+        for p in files
+        if p.endswith("/setup.py") and not _skipped(p, _SKIP_SOURCE_DIRS) and "def configuration(" in files[p]
+    )
+    py_paths += sorted(p for p in files if p not in py_paths and is_build_helper(p))
+    # numpy.distutils: config.add_library('quadpack', ...) is built by the project itself
+    own = {m.group(1).lower() for path in py_paths for m in _PY_ADD_LIBRARY.finditer(files[path])}
+    for path in py_paths:
+        found += [f for f in scan_python(path, files[path], table) if f.name.lower() not in own]
     if "setup.cfg" in files:
         found += scan_setup_cfg("setup.cfg", files["setup.cfg"])
+    for path in ("configure.ac", "configure.in"):
+        if path in files:
+            found += scan_autoconf(path, files[path])
     for path in sorted(p for p in files if PurePosixPath(p).name == "Cargo.toml"):
         found += scan_cargo(path, files[path], table)
     found += _source_languages(tree.paths, table)
+    found += _swig_interfaces(tree.paths)
+    bundled = bundled_sources(tree.paths, table)
+    found += bundled
+    if bundled:
+        hints = _unbundle_hints(text for path, text in files.items() if "/" not in path)
+        if hints:
+            names = ", ".join(sorted({f.name for f in bundled}))
+            notes.append(f"bundled sources ({names}); the build files mention: {', '.join(hints)}")
     if tree.skipped:
         notes.append(f"not read (too big): {', '.join(tree.skipped[:5])}")
     return found, notes
+
+
+#: Folders that hold other projects' sources (``vendor/libuv``, ``src/libsodium``).
+_VENDOR_PARENTS = frozenset(
+    {
+        "extern",
+        "external",
+        "vendor",
+        "vendored",
+        "third_party",
+        "thirdparty",
+        "3rdparty",
+        "deps",
+        "lib",
+        "libs",
+        "src",
+        "subprojects",
+        "csrc",
+        "c-src",
+        "internal-complibs",
+    }
+)
+_C_SOURCE = (".c", ".cc", ".cpp", ".cxx", ".h", ".hpp")
+_VERSION_SUFFIX = re.compile(r"[-_.]?v?\d+(?:\.\d+)*$")
+
+
+def bundled_sources(paths: Iterable[str], table: InferenceTable) -> list[Finding]:
+    """Libraries whose C/C++ sources the tree carries: a folder named for a library the table
+    knows (version suffix allowed: ``lz4-1.9.3``), at the top, directly under a vendor folder or
+    inside a Python package (``blosc/c-blosc``), holding C/C++ files and no ``__init__.py`` (not
+    a Python package of the same name). A bundle inside another bundle is not reported."""
+    all_paths = list(paths)
+    packages = {
+        "/".join(PurePosixPath(p).parts[:-1]) for p in all_paths if PurePosixPath(p).name == "__init__.py"
+    }
+    counts: dict[str, int] = {}
+    for path in all_paths:
+        parts = PurePosixPath(path).parts
+        if not parts[-1].lower().endswith(_C_SOURCE):
+            continue
+        for depth in range(min(len(parts) - 1, 4)):
+            parent = "/".join(parts[:depth])
+            if depth > 0 and parts[depth - 1].lower() not in _VENDOR_PARENTS and parent not in packages:
+                continue
+            key = "/".join(parts[: depth + 1])
+            counts[key] = counts.get(key, 0) + 1
+    found = []
+    outer: set[str] = set()
+    for folder, count in sorted(counts.items()):
+        folder_parts = PurePosixPath(folder).parts
+        ancestors = {"/".join(folder_parts[:i]) for i in range(1, len(folder_parts))}
+        if folder in packages or ancestors & outer:
+            continue  # a bundle inside a bundle goes with it
+        name = PurePosixPath(folder).name
+        key = _VERSION_SUFFIX.sub("", name.lower())
+        urls = table.libraries.get(key) or table.libraries.get(key.removeprefix("lib"))
+        if urls and all(not u.startswith("dep:virtual/") for u in urls):
+            outer.add(folder)
+            detail = f"(bundled sources: {count} C/C++ files)"
+            found.append(Finding("library", key, folder + "/", detail, bundled=True))
+    return found
+
+
+_UNBUNDLE_HINT = re.compile(
+    r"(?i)\b(?:use[-_]system[-_][\w-]+|[\w-]*system[-_]lib\w*|[A-Z0-9_]*_INSTALL|[\w-]*bundled[\w-]*"
+    r"|with[-_]system[-_][\w-]+|embedded[-_][\w-]+|dynamic[-_]linking)\b"
+)
+
+
+def _unbundle_hints(texts: Iterable[str], limit: int = 4) -> list[str]:
+    """Option and variable names in the build files that look like unbundling switches."""
+    hints: dict[str, None] = {}
+    for text in texts:
+        for m in _UNBUNDLE_HINT.finditer(text):
+            if m.group(0).upper().startswith(("CPACK", "CMAKE")):
+                continue
+            hints.setdefault(m.group(0), None)
+            if len(hints) >= limit:
+                return list(hints)
+    return list(hints)
+
+
+_MESON_SUBPROJECT = re.compile(r"(?<![\w])subproject\s*+\(\s*+'([\w.+-]++)'")
+
+
+def _meson_subproject_findings(all_files: Mapping[str, str], texts: Iterable[str]) -> list[Finding]:
+    """The dependencies of the subprojects the build calls (``subproject('dbus-gmain')``): built
+    with the project by default, so what they need from the system, the project needs. A
+    subproject's tests and docs are not read."""
+    names = {m.group(1) for text in texts for m in _MESON_SUBPROJECT.finditer(text)}
+    found: list[Finding] = []
+    for name in sorted(names):
+        prefix = f"subprojects/{name}/"
+        for path in sorted(p for p in all_files if p.startswith(prefix) and p.endswith("meson.build")):
+            if not _skipped(path[len(prefix) :], _SKIP_SOURCE_DIRS):
+                found += [f for f in scan_meson(path, all_files[path]) if f.kind != "language"]
+    return found
 
 
 def infer_from_tree(tree: SourceTree, table: InferenceTable | None = None) -> Inference:
@@ -1110,7 +1684,9 @@ class _Acc:
     evidence: list[str] = field(default_factory=list)
     optional: bool = True
     vendored: bool = True
+    bundled: bool = False
     versions: set[str | None] = field(default_factory=set)
+    markers: set[str | None] = field(default_factory=set)
 
 
 def _lookup(finding: Finding, table: InferenceTable) -> tuple[str, ...] | None:
@@ -1128,7 +1704,8 @@ def _lookup(finding: Finding, table: InferenceTable) -> tuple[str, ...] | None:
         return table.runtime_urls(key)
     if "${" in name or "$<" in name or "::" in name:
         return ()
-    for candidate in (key, key.removeprefix("lib"), key.removesuffix(".lib")):
+    stem = re.sub(r"(?:_a|_static|\.lib|\.dll)$", "", key)  # Windows static/import names
+    for candidate in (key, key.removeprefix("lib"), stem, stem.removeprefix("lib")):
         if candidate in table.libraries:
             return table.libraries[candidate]
     return None
@@ -1153,14 +1730,19 @@ def _build(
         entry = acc.setdefault((ident, category), _Acc(category))
         if finding.evidence not in entry.evidence:
             entry.evidence.append(finding.evidence)
-        entry.optional = entry.optional and finding.optional
+        # bundled sources are the default; other evidence makes it a requirement unless optional
+        entry.optional = entry.optional and (finding.optional or finding.bundled)
         entry.vendored = entry.vendored and vendored
+        entry.bundled = entry.bundled or finding.bundled
+        entry.markers.add(finding.marker)
         entry.versions.add(finding.version if not parse_depurl(url).version else parse_depurl(url).version)
 
     for finding in found:
         urls = _lookup(finding, table)
         if urls is None:
             if finding.kind == "crate" and not finding.name.endswith(("-sys", "-src")):
+                continue
+            if not finding.name[:1].isalpha():  # a version or a stray token, not a name
                 continue
             key = (finding.kind, finding.name.lower())
             if key not in seen_unmapped:
@@ -1197,7 +1779,7 @@ def _build(
     for (ident, category), entry in acc.items():
         versions = {v for v in entry.versions if v}
         url = ident
-        if len(versions) == 1 and None not in entry.versions:
+        if len(versions) == 1:  # one constraint stated; evidence without one does not contradict it
             candidate = f"{ident}@{versions.pop()}"
             try:
                 parse_depurl(candidate)
@@ -1211,11 +1793,24 @@ def _build(
                 tuple(entry.evidence),
                 entry.optional,
                 entry.vendored and categories is not None,
+                _combined_marker(entry.markers),
+                entry.bundled and entry.optional,
             )
         )
     return Inference(
         source, tuple(sorted(proposals, key=_order)), tuple(found), tuple(unmapped), tuple(notes)
     )
+
+
+def _combined_marker(markers: set[str | None]) -> str | None:
+    """None when some evidence is unconditional (or a marker and its negation both occur),
+    else the markers joined with ``or``."""
+    if not markers or None in markers:
+        return None
+    ordered = sorted(m for m in markers if m)
+    if any(m.replace("==", "\0").replace("!=", "==").replace("\0", "!=") in markers for m in ordered):
+        return None
+    return ordered[0] if len(ordered) == 1 else " or ".join(f"({m})" for m in ordered)
 
 
 def _order(p: Proposal) -> tuple[int, int, str]:
@@ -1244,7 +1839,13 @@ def merge(*inferences: Inference, source: str | None = None) -> Inference:
                 else max(old.url, p.url, key=len)
             )
             acc[key] = Proposal(
-                url, p.category, evidence, old.optional and p.optional, old.vendored and p.vendored
+                url,
+                p.category,
+                evidence,
+                old.optional and p.optional,
+                old.vendored and p.vendored,
+                old.marker if old.marker == p.marker else None,
+                old.bundled and p.bundled,
             )
     return Inference(
         source or " + ".join(i.source for i in inferences),
@@ -1345,6 +1946,18 @@ def _toml_string(value: str) -> str:
     return json.dumps(value)
 
 
+_UNSAFE_IN_COMMENT = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def _comment(text: str) -> str:
+    """One line of comment text: whitespace runs collapsed, control and bidi characters shown
+    as escapes (TOML comments may not hold control characters; a terminal must not obey them)."""
+    one = " ".join(text.split())
+    return _UNSAFE_IN_COMMENT.sub(
+        lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}", one
+    )
+
+
 def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "optional") -> str:
     """A pasteable ``[external]`` table with ``# evidence`` comments, in a stable order.
 
@@ -1352,12 +1965,12 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
     mapped are listed in trailing comments.
     """
     table = load_table()
-    out = [f"# Proposed by native-doctor from {inference.source}: review before use.", "[external]"]
+    out = [f"# Proposed by native-doctor from {_comment(inference.source)}: review before use.", "[external]"]
 
     def entries(items: Sequence[Proposal]) -> list[str]:
         lines = []
         for p in items:
-            shown = [" ".join(e.split()) for e in p.evidence[:evidence_per_entry]]
+            shown = [_comment(e) for e in p.evidence[:evidence_per_entry]]
             extra = len(p.evidence) - len(shown)
             comment = "; ".join(shown) + (f" (+{extra} more)" if extra > 0 else "")
             flags = []
@@ -1367,16 +1980,17 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
                 flags.append("not in the PEP 804 registry")
             if flags:
                 comment += f" [{', '.join(flags)}]"
-            lines.append(f"  {_toml_string(p.url)},  # {comment}")
+            lines.append(f"  {_toml_string(p.specifier)},  # {comment}")
         return lines
 
     sections: list[str] = []
+    proposals = [p for p in inference.proposals if not p.bundled]
     for category in CATEGORIES:
-        items = [p for p in inference.proposals if p.category == category and not p.optional]
+        items = [p for p in proposals if p.category == category and not p.optional]
         if items:
             out += [f"{_TOML_KEYS[category]} = [", *entries(items), "]"]
     for category in CATEGORIES:
-        items = [p for p in inference.proposals if p.category == category and p.optional]
+        items = [p for p in proposals if p.category == category and p.optional]
         if items:
             sections += [
                 "",
@@ -1388,9 +2002,233 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
     if len(out) == 2 and not sections:
         out.append("# nothing inferred")
     out += sections
+    bundled = [p for p in inference.proposals if p.bundled]
+    if bundled:
+        out += ["", "# Bundled in the sdist and built by default (not host requirements; to build"]
+        out += ["# against the system's copy instead, see the note on unbundling below):"]
+        out += [f"#   {p.url}  # {_comment('; '.join(p.evidence[:2]))}" for p in bundled]
     if inference.unmapped:
         out += ["", "# Found, but not mapped to a DepURL (add by hand if needed):"]
-        out += [f"#   {f.kind} {f.name!r}: {' '.join(f.evidence.split())}" for f in inference.unmapped]
+        out += [f"#   {f.kind} {_comment(repr(f.name))}: {_comment(f.evidence)}" for f in inference.unmapped]
     if inference.notes:
-        out += ["", *(f"# note: {' '.join(n.split())}" for n in inference.notes)]
+        out += ["", *(f"# note: {_comment(n)}" for n in inference.notes)]
     return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- platform branches
+
+_PLATFORM_SUBJECTS = {
+    ("sys", "platform"): "sys_platform",
+    ("os", "name"): "os_name",
+}
+_STARTSWITH = {"win": "win32", "linux": "linux", "darwin": "darwin", "cygwin": "cygwin"}
+
+
+def _quoted(value: str) -> str:
+    return f"'{value}'" if "'" not in value else json.dumps(value)
+
+
+def _subject(node: ast.expr) -> str | None:
+    """The marker variable a platform expression reads (``sys.platform`` -> ``sys_platform``)."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return _PLATFORM_SUBJECTS.get((node.value.id, node.attr))
+    if (
+        isinstance(node, ast.Call)
+        and not node.args
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "system"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "platform"
+    ):
+        return "platform_system"
+    return None
+
+
+_WINDOWS = "sys_platform == 'win32'"
+_PLATFORM_WORD = re.compile(
+    r"platform|os\.name|msvc|mingw|darwin|win32|windows|_nt\b|osx|macos", re.IGNORECASE
+)
+_MSVC = re.compile(r"msvc|mingw", re.IGNORECASE)
+#: Functions named for a platform (psycopg2's ``finalize_darwin``, called via ``getattr``).
+_PLATFORM_FUNCTION = re.compile(r".*_(win|win32|windows|nt|darwin|mac|macos|osx)")
+_FUNCTION_MARKERS = {
+    "win": _WINDOWS,
+    "mac": "sys_platform == 'darwin'",
+    "win32": _WINDOWS,
+    "windows": _WINDOWS,
+    "nt": _WINDOWS,
+    "darwin": "sys_platform == 'darwin'",
+    "macos": "sys_platform == 'darwin'",
+    "osx": "sys_platform == 'darwin'",
+}
+
+
+def _names_in(node: ast.AST) -> Iterator[str]:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            yield sub.id
+        elif isinstance(sub, ast.Attribute):
+            yield sub.attr
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            yield sub.value
+
+
+def _platform_marker(
+    test: ast.expr, negate: bool = False, names: Mapping[str, ast.expr] | None = None
+) -> str | None:
+    """The PEP 508 marker equivalent to an ``if`` test on the platform, else None. ``names``:
+    module-level names bound to such a test (``WINDOWS = platform.system() == 'Windows'``). A
+    test on the compiler being MSVC or MinGW means Windows (its negation means nothing)."""
+    names = names or {}
+    if isinstance(test, ast.Name) and test.id in names:
+        return _platform_marker(names[test.id], negate, {})
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _platform_marker(test.operand, not negate, names)
+    if any(_MSVC.search(n) for n in _names_in(test)) and _subject_free(test):
+        return None if negate else _WINDOWS
+    if isinstance(test, ast.BoolOp):
+        parts = [_platform_marker(v, negate, names) for v in test.values]
+        if any(p is None for p in parts):
+            return None
+        is_and = isinstance(test.op, ast.And) != negate  # De Morgan
+        return (" and " if is_and else " or ").join(f"({p})" for p in parts)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        subject = _subject(test.left)
+        right = test.comparators[0]
+        if subject is None or not isinstance(right, ast.Constant) or not isinstance(right.value, str):
+            return None
+        op = test.ops[0]
+        if isinstance(op, ast.Eq | ast.NotEq):
+            equal = isinstance(op, ast.Eq) != negate
+            return f"{subject} {'==' if equal else '!='} {_quoted(right.value)}"
+        return None
+    if (
+        isinstance(test, ast.Call)
+        and isinstance(test.func, ast.Attribute)
+        and test.func.attr == "startswith"
+        and len(test.args) == 1
+        and isinstance(test.args[0], ast.Constant)
+        and _subject(test.func.value) == "sys_platform"
+        and test.args[0].value in _STARTSWITH
+    ):
+        value = _STARTSWITH[test.args[0].value]
+        return f"sys_platform {'!=' if negate else '=='} {_quoted(value)}"
+    return None
+
+
+def _subject_free(test: ast.expr) -> bool:
+    """No ``sys.platform``-like subject inside (those are read exactly instead)."""
+    return not any(isinstance(n, ast.expr) and _subject(n) for n in ast.walk(test))
+
+
+def _platform_ranges(text: str) -> list[tuple[int, int, str]]:
+    """(first line, last line, marker) of the branches of platform ``if`` statements and of
+    functions named for a platform."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    names = {
+        node.targets[0].id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and _platform_marker(node.value) is not None
+    }
+    ranges = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            m = _PLATFORM_FUNCTION.fullmatch(node.name.lower())
+            if m:
+                ranges.append((node.lineno, node.end_lineno or node.lineno, _FUNCTION_MARKERS[m.group(1)]))
+            continue
+        if not isinstance(node, ast.If):
+            continue
+        for branch, negate in ((node.body, False), (node.orelse, True)):
+            marker = _platform_marker(node.test, negate, names) if branch else None
+            if marker is not None:
+                last = branch[-1].end_lineno or branch[-1].lineno
+                ranges.append((branch[0].lineno, last, marker))
+    return ranges
+
+
+def _with_platform_markers(found: list[Finding], text: str) -> list[Finding]:
+    """``found`` with the markers of the platform branches each finding sits in."""
+    if not found or _PLATFORM_WORD.search(text) is None:
+        return found
+    ranges = _platform_ranges(text)
+    if not ranges:
+        return found
+    lines = sorted({_line_of(f) for f in found})
+    markers: dict[int, list[str]] = {}
+    for first, last, branch in ranges:
+        for line in lines[bisect_left(lines, first) : bisect_right(lines, last)]:
+            markers.setdefault(line, []).append(branch)
+    out = []
+    for f in found:
+        at = markers.get(_line_of(f))
+        if not at:
+            out.append(f)
+            continue
+        unique = list(dict.fromkeys(at))
+        marker = unique[0] if len(unique) == 1 else " and ".join(f"({m})" for m in unique)
+        out.append(dataclasses.replace(f, marker=marker))
+    return out
+
+
+#: Libraries that exist on one platform only, whatever the build file's condition says.
+_PLATFORM_LIBRARIES = {"msmpi": _WINDOWS}
+#: setup.py files bigger than this are not parsed for feature switches (real ones are < 100 KB).
+_MAX_FEATURE_PARSE = 512 << 10
+_WORD_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+def _feature_ranges(text: str) -> list[tuple[int, int, frozenset[str]]]:
+    """(first line, last line, words of the test) of the bodies of ``if`` statements that are
+    not platform tests (``if config.msmpi:``, ``if use_system_libuv:``)."""
+    if len(text) > _MAX_FEATURE_PARSE:
+        return []
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    ranges = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and node.body and _platform_marker(node.test) is None:
+            words = {w.lower() for w in _names_in(node.test)}
+            words |= {part for w in words for part in _WORD_SPLIT.split(w) if part}
+            words |= {w.removeprefix("lib") for w in words}
+            last = node.body[-1].end_lineno or node.body[-1].lineno
+            ranges.append((node.body[0].lineno, last, frozenset(words)))
+    return ranges
+
+
+def _with_feature_switches(found: list[Finding], text: str) -> list[Finding]:
+    """A library asked for only inside an ``if`` whose test names it (``if config.msmpi:``
+    then ``libraries.append('msmpi')``) is optional: the build asks for it when that feature is
+    on. Libraries that exist on one platform only get that platform's marker."""
+    libraries = [f for f in found if f.kind == "library"]
+    if not libraries:
+        return found
+    ranges = _feature_ranges(text)
+    out = []
+    for finding in found:
+        changed = finding
+        if finding.kind == "library":
+            key = finding.name.lower().removeprefix("lib")
+            line = _line_of(finding)
+            if any(
+                first <= line <= last and (key in words or (len(key) >= 3 and any(key in w for w in words)))
+                for first, last, words in ranges
+            ):
+                changed = dataclasses.replace(changed, optional=True)
+            if changed.marker is None and key in _PLATFORM_LIBRARIES:
+                changed = dataclasses.replace(changed, marker=_PLATFORM_LIBRARIES[key])
+        out.append(changed)
+    return out
+
+
+def _line_of(finding: Finding) -> int:
+    tail = finding.where.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0

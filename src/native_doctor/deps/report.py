@@ -42,6 +42,9 @@ class Row:
     packages: tuple[str, ...] | None
     #: False when the dependency's environment marker excludes this platform.
     applies: bool = True
+    #: (inferred rows) the build files say the dependency may be missing: not installed by
+    #: the install command.
+    optional: bool = False
 
 
 @dataclass(slots=True)
@@ -58,7 +61,13 @@ class DepsReport:
     checks: list[host.HostCheck] | None = None
     #: The commands that install what the host check found missing.
     install_missing: list[list[str]] = field(default_factory=list)
+    #: The commands that upgrade what the host check found present but too old.
+    upgrade_old: list[list[str]] = field(default_factory=list)
     inference: infer.Inference | None = None
+    #: The inferred proposals mapped like declared dependencies (vendored ones left out).
+    inferred_rows: list[Row] = field(default_factory=list)
+    #: The commands that install the required (not optional) inferred dependencies.
+    inferred_install: list[list[str]] = field(default_factory=list)
 
     @property
     def missing(self) -> list[host.HostCheck]:
@@ -97,13 +106,21 @@ def build_report(
         report.install = _install(report.rows, eco_mapping)
     if table is None or table.is_empty or force_infer:
         report.inference = _infer(path, kind)
+        report.inferred_rows = _inferred_rows(report.inference, lookup)
+        report.inferred_install = _install([r for r in report.inferred_rows if not r.optional], eco_mapping)
     if check:
         wanted = [(r.dep, r.category) for r in report.rows if r.applies]
         if not wanted and report.inference is not None:
             wanted = [(_proposal_dep(p), p.category) for p in report.inference.proposals if not p.vendored]
         report.checks = host.check_host(wanted, ecosystem=eco_name)
-        missing = [Row(c.dep, _category(c.category), None) for c in report.missing]
-        report.install_missing = _install(_with_packages(missing, lookup), eco_mapping)
+        absent = [Row(c.dep, _category(c.category), None) for c in report.missing if c.present is False]
+        report.install_missing = _install(_with_packages(absent, lookup), eco_mapping)
+        old = [
+            Row(c.dep, _category(c.category), None)
+            for c in report.missing
+            if c.present is not False and c.satisfies_version is False
+        ]
+        report.upgrade_old = _upgrade(_with_packages(old, lookup), eco_name)
     return report
 
 
@@ -286,6 +303,16 @@ def _rows(
     return rows
 
 
+def _inferred_rows(inference: infer.Inference, lookup: _Lookup) -> list[Row]:
+    rows = []
+    for p in inference.proposals:
+        if p.vendored or p.bundled:
+            continue
+        row = lookup.row(_proposal_dep(p), p.category)
+        rows.append(Row(row.dep, row.category, row.packages, row.applies, p.optional))
+    return rows
+
+
 def _with_packages(rows: list[Row], lookup: _Lookup) -> list[Row]:
     return [Row(r.dep, r.category, lookup.packages(r.dep, r.category), r.applies) for r in rows]
 
@@ -323,6 +350,32 @@ def _install(rows: list[Row], eco: mapping.EcosystemMapping | None) -> list[list
     return mapping.install_commands(names, eco) if names else []
 
 
+#: How each ecosystem upgrades an installed package (installing it again would do nothing).
+UPGRADE_COMMANDS: dict[str, tuple[str, ...]] = {
+    "debian": ("apt-get", "install", "--only-upgrade", "-y"),
+    "fedora": ("dnf", "upgrade", "-y"),
+    "alpine": ("apk", "upgrade"),
+    "arch": ("pacman", "-S", "--needed", "--noconfirm"),
+    "homebrew": ("brew", "upgrade"),
+    "conda-forge": ("conda", "update", "-y"),
+    "spack": ("spack", "install"),
+    "vcpkg": ("vcpkg", "upgrade", "--no-dry-run"),
+    "chocolatey": ("choco", "upgrade", "-y"),
+    "winget": ("winget", "upgrade"),
+}
+
+
+def _upgrade(rows: list[Row], ecosystem: str | None) -> list[list[str]]:
+    """One upgrade command for the packages of ``rows`` (nix has none: it rebuilds)."""
+    prefix = UPGRADE_COMMANDS.get(ecosystem or "")
+    names = list(dict.fromkeys(p for r in rows if r.packages for p in r.packages))
+    if prefix is None or not names:
+        return []
+    if ecosystem == "winget":  # one package per call
+        return [[*prefix, "--id", n] for n in names]
+    return [[*prefix, *names]]
+
+
 def _category(value: str) -> Category:
     return value if value in _CATEGORIES else "host"
 
@@ -330,7 +383,7 @@ def _category(value: str) -> Category:
 def _proposal_dep(proposal: infer.Proposal) -> ExternalDependency:
     from native_doctor.deps.depurl import parse_specifier
 
-    return parse_specifier(proposal.url)
+    return parse_specifier(proposal.specifier)
 
 
 def as_json(report: DepsReport) -> dict[str, Any]:
@@ -366,6 +419,7 @@ def as_json(report: DepsReport) -> dict[str, Any]:
             for c in report.checks
         ],
         "install_missing": report.install_missing,
+        "upgrade_old": report.upgrade_old,
         "inferred": None
         if report.inference is None
         else {
@@ -376,9 +430,23 @@ def as_json(report: DepsReport) -> dict[str, Any]:
                     "optional": p.optional,
                     "vendored": p.vendored,
                     "evidence": list(p.evidence),
+                    "marker": p.marker,
+                    "bundled": p.bundled,
+                    "packages": _inferred_packages(report, p),
                 }
                 for p in report.inference.proposals
             ],
+            "install_commands": report.inferred_install,
             "toml": infer.to_toml(report.inference),
         },
     }
+
+
+def _inferred_packages(report: DepsReport, proposal: infer.Proposal) -> list[str] | None:
+    """The ecosystem's names for an inferred proposal (None: unmapped, vendored or no ecosystem)."""
+    if report.ecosystem is None or proposal.vendored or proposal.bundled:
+        return None
+    for row in report.inferred_rows:
+        if str(row.dep.url) == proposal.url and row.category == proposal.category:
+            return list(row.packages) if row.packages is not None else None
+    return None

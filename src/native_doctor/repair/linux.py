@@ -52,7 +52,7 @@ def host_only_reason(name: str) -> str | None:
         return "part of the GPU driver: the machine's driver provides it"
     if _GLVND.match(name):
         return "a glvnd GL/EGL/GLX/OpenGL dispatch library: the machine's GPU stack provides it"
-    from native_doctor.checks.dependencies import is_driver_library
+    from native_doctor.providers import is_driver_library
 
     if is_driver_library(name):
         return "a Vulkan or OpenCL loader (or GPU driver library): the machine provides it"

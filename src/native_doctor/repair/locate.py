@@ -26,7 +26,7 @@ from native_doctor.repair.model import LocatedLibrary
 from native_doctor.repair.plan import LookupResult
 
 if TYPE_CHECKING:
-    from native_doctor.checks.dependencies import Provider
+    from native_doctor.providers import Provider
 
 __all__ = ["Locator", "host_search_folders", "installed_providers"]
 
@@ -189,7 +189,7 @@ def installed_providers(distributions: Iterable[str], known: Iterable[str]) -> l
     """
     from importlib import metadata
 
-    from native_doctor.checks.dependencies import Provider
+    from native_doctor.providers import Provider
 
     known_names = {str(canonicalize_name(k)) for k in known}
     result: list[Provider] = []

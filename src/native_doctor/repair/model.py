@@ -41,6 +41,8 @@ class RepairOptions:
     lib_paths: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
     provided_by: tuple[str, ...] = ()
+    #: Distributions never linked to (built-in knowledge included): their libraries are grafted.
+    no_providers: tuple[str, ...] = ()
     plat: str | None = None
     use_host: bool = True
     #: DLLs to vendor although nothing imports them (Windows: loaded by name at run time).

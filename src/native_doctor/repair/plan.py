@@ -20,9 +20,11 @@ from packaging.utils import canonicalize_name
 
 from native_doctor.analysis import Inspection
 from native_doctor.binary.model import BinaryFormat, FileKind
+from native_doctor.errors import UsageError
 from native_doctor.model import NativeFile, Resolution, TargetOS
 from native_doctor.platforms import linux
 from native_doctor.repair.model import (
+    CannotRepair,
     Graft,
     InWheel,
     LeftOut,
@@ -36,7 +38,8 @@ from native_doctor.repair.model import (
 from native_doctor.repair.rules import PlatformRules
 
 if TYPE_CHECKING:
-    from native_doctor.checks.dependencies import Provider, _Declared
+    from native_doctor.providers import Declared as _Declared
+    from native_doctor.providers import Provider
 
 __all__ = [
     "Lookup",
@@ -46,6 +49,7 @@ __all__ = [
     "exclude_matches",
     "libs_dir_of",
     "mangled_name",
+    "place_grafts",
 ]
 
 
@@ -143,6 +147,11 @@ class _Planner:
         self.libc: linux.Libc = "musl" if inspection.platform.libc == "musl" else "glibc"
         self.declared = _declared(inspection.artifact.requires_dist)
         self.chosen = frozenset(str(canonicalize_name(d)) for d in options.provided_by)
+        self.refused = frozenset(str(canonicalize_name(d)) for d in options.no_providers)
+        self.used_refusals: set[str] = set()
+        if self.chosen & self.refused:
+            both = ", ".join(sorted(self.chosen & self.refused))
+            raise UsageError(f"{both}: both --provided-by and --no-provider")
         self.located: dict[str, LocatedLibrary] = {}
         self.links: dict[str, Link] = {}
         self.in_wheel: dict[str, InWheel] = {}
@@ -186,7 +195,15 @@ class _Planner:
         if copy is not None:
             self.in_wheel[name] = InWheel(name, copy.path, posixpath.dirname(copy.install_path), requesters)
             return
-        provider, note = _provider(name, self.chosen, self.declared, self.extra, self.rules.os.value)
+        provider, note = _provider(
+            name,
+            self.chosen,
+            self.declared,
+            self.extra,
+            self.rules.os.value,
+            self.refused,
+            self.used_refusals,
+        )
         if note:
             self.warnings.append(note)
         if provider is not None:
@@ -253,6 +270,10 @@ class _Planner:
             for p in self.options.excludes
             if p not in self.used_patterns
         ]
+        warnings += [
+            f"--no-provider {d} provides no needed library: nothing changed"
+            for d in sorted(self.refused - self.used_refusals)
+        ]
         # Requester lists grow while the walk goes on: take them at the end.
         links = tuple(
             replace(lk, needed_by=tuple(self.needs[lk.name].needed_by))
@@ -308,25 +329,38 @@ def _arch(inspection: Inspection, fmt: BinaryFormat) -> str:
 def _declared(requires_dist: Iterable[str]) -> _Declared:
     """What METADATA declares: distribution names, and the components a metapackage's extras
     bring (``cuda-toolkit[cublas]`` declares nvidia-cublas), as the dependency checks read it."""
-    from native_doctor.checks.dependencies import _declared as declared_of
+    from native_doctor.providers import declared as declared_of
 
     return declared_of(requires_dist)
 
 
 def _is_declared_by(provider: Provider, declared: _Declared) -> bool:
-    from native_doctor.checks.dependencies import _is_declared
+    from native_doctor.providers import is_declared
 
-    return _is_declared(provider, declared)
+    return is_declared(provider, declared)
 
 
 def _provider(
-    name: str, chosen: frozenset[str], declared: _Declared, extra: Sequence[Provider], os: str
+    name: str,
+    chosen: frozenset[str],
+    declared: _Declared,
+    extra: Sequence[Provider],
+    os: str,
+    refused: frozenset[str] = frozenset(),
+    used_refusals: set[str] | None = None,
 ) -> tuple[Provider | None, str | None]:
     """The distribution that provides ``name``: one the user chose, else one already declared,
-    else the first the built-in data knows (with a note when several could)."""
-    from native_doctor.checks.dependencies import _is_declared, providers_of
+    else the first the built-in data knows (with a note when several could); never one in
+    ``refused`` (``--no-provider``; each one that excluded a candidate is added to ``used_refusals``)."""
+    from native_doctor.providers import is_declared as _is_declared
+    from native_doctor.providers import providers_of
 
     candidates = [p for p in extra if p.provides(name)] + list(providers_of(name, os))
+    if refused:
+        kept = [p for p in candidates if p.distribution not in refused]
+        if used_refusals is not None:
+            used_refusals.update(p.distribution for p in candidates if p.distribution in refused)
+        candidates = kept
     if not candidates:
         return None, None
     for provider in candidates:
@@ -344,3 +378,49 @@ def _provider(
             f"{first.distribution} (choose with --provided-by)"
         )
     return first, note
+
+
+def place_grafts(plan: RepairPlan, inspection: Inspection) -> RepairPlan:
+    """Put ``<dist>.libs`` in the install scheme (purelib or platlib) of the binaries that load it.
+
+    ``$ORIGIN``-relative RUNPATHs hold only within one scheme: purelib and platlib are different
+    folders on some systems (Fedora's ``lib`` and ``lib64``). The wheel root installs into purelib
+    when WHEEL says ``Root-Is-Purelib: true``, else into platlib; a binary under
+    ``<dist>.data/platlib/`` (or ``purelib/``) installs into that scheme. When every binary that
+    needs a graft installs into a scheme other than the root's, the grafts go under that
+    ``.data`` folder (same install path, so the same RUNPATH); when they are split between both,
+    no one folder serves them and the repair is refused.
+
+    :raises CannotRepair: binaries needing grafts install into both purelib and platlib.
+    """
+    if not plan.grafts:
+        return plan
+    grafted = {g.name for g in plan.grafts}
+    root = "purelib" if inspection.artifact.root_is_purelib else "platlib"
+    schemes: dict[str, list[str]] = {}
+    for binary in inspection.binaries:
+        needs = any(d.resolution is Resolution.EXTERNAL and d.name in grafted for d in binary.dependencies)
+        if needs:
+            data, scheme = _scheme_of(binary.native.path, root)
+            schemes.setdefault(scheme, []).append(data or binary.native.path)
+    if set(schemes) <= {root}:
+        return plan
+    if len(schemes) > 1:
+        raise CannotRepair(
+            "binaries that need grafted libraries install into both purelib "
+            f"({schemes['purelib'][0]}) and platlib ({schemes['platlib'][0]}), which can be different "
+            "folders: no one <dist>.libs is $ORIGIN-relative to both; move them into one scheme "
+            "(Root-Is-Purelib: false and no .data/purelib binaries is the usual layout)"
+        )
+    ((scheme, where),) = schemes.items()
+    prefix = f"{where[0]}/{scheme}/"
+    grafts = tuple(replace(g, member=prefix + g.member) for g in plan.grafts)
+    return replace(plan, grafts=grafts)
+
+
+def _scheme_of(member: str, root: str) -> tuple[str | None, str]:
+    """(the ``<dist>.data`` folder or None, the scheme) a wheel member installs into."""
+    first, _, rest = member.partition("/")
+    if first.endswith(".data"):
+        return first, rest.partition("/")[0]
+    return None, root

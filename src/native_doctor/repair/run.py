@@ -18,7 +18,7 @@ from pathlib import Path
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.errors import InvalidArchiveError, UsageError
-from native_doctor.model import NativeFile, Resolution, TargetOS
+from native_doctor.model import Artifact, NativeFile, Resolution, TargetOS
 from native_doctor.platforms.linux import Libc
 from native_doctor.repair import linux as linux_part
 from native_doctor.repair.locate import Locator, installed_providers
@@ -30,7 +30,7 @@ from native_doctor.repair.model import (
     RepairResult,
     RunpathChange,
 )
-from native_doctor.repair.plan import build_plan, copies_by_name
+from native_doctor.repair.plan import build_plan, copies_by_name, place_grafts
 from native_doctor.repair.verify import check_edit, repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
 from native_doctor.sources.wheel import read_wheel
@@ -86,8 +86,9 @@ def repair_wheel(
         names = ", ".join(f"{m.name} (needed by {m.needed_by[0]})" for m in plan.missing)
         return RepairResult(plan, None, (), problem=f"cannot find {names}: pass its folder with --lib-path")
     try:
+        placed = place_grafts(plan, inspection)  # <dist>.libs in the scheme of its binaries
         return _rewrite_and_write(
-            path, out_dir, inspection, plan, options, dry_run=dry_run, progress=progress
+            path, out_dir, inspection, placed, options, dry_run=dry_run, progress=progress
         )
     except CannotRepair as exc:
         return RepairResult(plan, None, (), problem=str(exc))
@@ -115,9 +116,9 @@ def _first_elf(inspection: Inspection) -> BinaryInfo:
 def _plan(inspection: Inspection, options: RepairOptions, first: BinaryInfo) -> RepairPlan:
     extra = []
     if options.provided_by:
-        from native_doctor.checks.dependencies import _providers  # the built-in provider table
+        from native_doctor.providers import known_providers
 
-        known = {p.distribution for p in _providers().providers}
+        known = known_providers().distributions
         extra = installed_providers(options.provided_by, known)
     locator = Locator(
         options.lib_paths,
@@ -212,7 +213,7 @@ def _rewrite_and_write(
             replace_members[f"{dist_info}/METADATA"] = metadata
         if retagged:
             replace_members[f"{dist_info}/WHEEL"] = _retag_wheel(wheel_text, path.name, platforms).encode()
-        add = {m: rewrite.outputs.get(m, sources[m]) for m in grafted}
+        add = _with_sbom(dist_info, artifact, plan, {m: rewrite.outputs.get(m, sources[m]) for m in grafted})
         write_wheel(path, target, dist_info=dist_info, replace=replace_members, add=add, progress=progress)
     return replace(result, output=str(target))
 
@@ -265,6 +266,19 @@ def _unchanged(
         return RepairResult(plan, str(target), platforms, unchanged=True)
     copy_atomically(path, target)
     return RepairResult(plan, str(target), platforms, unchanged=True)
+
+
+def _with_sbom(
+    dist_info: str, artifact: Artifact, plan: RepairPlan, contents: dict[str, bytes]
+) -> dict[str, bytes]:
+    """``contents`` plus the SBOM of the grafted libraries (PEP 770: ``.dist-info/sboms/``)."""
+    from native_doctor.binary import read_binary
+    from native_doctor.sbom.pep770 import Grafted, grafted_sbom
+
+    grafts = [
+        Grafted(g.member, g.name, g.source, read_binary(contents[g.member]), g.needed_by) for g in plan.grafts
+    ]
+    return {**contents, **grafted_sbom(dist_info, artifact, grafts, contents)}
 
 
 def _is_graft(member: str, plan: RepairPlan) -> bool:

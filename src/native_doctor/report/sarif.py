@@ -5,8 +5,10 @@ index is stable between runs), each result points at its rule by ``ruleId`` and 
 A wheel is a file on disk, so it is the physical location (relative to ``%SRCROOT%``, the current
 directory, when it lies below it); a member of the wheel is not a file, so it is a logical
 location named ``<wheel>!<member>``. A finding of one cause in several members is one result with
-one location per member. The output depends only on the inputs: no timestamps, no
-absolute paths for artifacts below the base directory.
+one location per member, at most :data:`LOCATIONS_SHOWN` of them (GitHub code scanning keeps only
+the first 100 of a result); the result's ``locationCount`` and ``locationsOmitted`` properties say
+how many there were and how many were left out, and the JSON report keeps them all. The output
+depends only on the inputs: no timestamps, no absolute paths for artifacts below the base directory.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from native_doctor.checks.registry import DOCS_BASE, KNOWLEDGE_BASE, Check, Find
 __all__ = [
     "FINGERPRINT_KEY",
     "INFORMATION_URI",
+    "LOCATIONS_SHOWN",
     "SARIF_SCHEMA",
     "SARIF_VERSION",
     "SRCROOT",
@@ -40,6 +43,9 @@ INFORMATION_URI = "https://github.com/native-doctor/native-doctor"
 SRCROOT = "%SRCROOT%"
 #: The ``partialFingerprints`` key; bump the version if the fingerprint's inputs ever change.
 FINGERPRINT_KEY = "nativeDoctorFinding/v1"
+#: Locations listed per result: GitHub code scanning keeps the first 100 of a result, and a wheel of
+#: 100,000 members with one cause would otherwise give 49 MB of SARIF (issue 15 item 9).
+LOCATIONS_SHOWN = 100
 
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 #: Characters kept as they are in a relative URI path (RFC 3986 sub-delims and '@'). ':' is
@@ -204,9 +210,12 @@ def _result(finding: Finding, rule_index: int, root: Path) -> dict[str, Any]:
                 }
             ],
         }
-        for member in finding.all_locations
+        for member in finding.all_locations[:LOCATIONS_SHOWN]
     ] or [{"physicalLocation": physical}]
     properties: dict[str, Any] = {"severity": finding.severity.value}
+    if len(finding.all_locations) > LOCATIONS_SHOWN:
+        properties["locationCount"] = len(finding.all_locations)
+        properties["locationsOmitted"] = len(finding.all_locations) - LOCATIONS_SHOWN
     if finding.detail is not None:
         properties["detail"] = finding.detail
     if finding.page_url:

@@ -1,0 +1,73 @@
+"""The provider table and Requires-Dist reading shared by the dependency checks and repair."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from native_doctor import providers
+from native_doctor.checks import dependencies
+
+
+@pytest.mark.parametrize(
+    ("library", "os", "expected"),
+    [
+        ("libcublas.so.13", "linux", {"nvidia-cublas"}),
+        ("libcublas.so.12", "linux", {"nvidia-cublas-cu12"}),
+        ("lib/x/libcublas.so.12", "linux", {"nvidia-cublas-cu12"}),  # only the base name counts
+        ("libcublas.so.13", "windows", set()),
+        ("libfoo.so.1", None, set()),
+    ],
+    ids=["cu13", "cu12", "path", "other-os", "unknown"],
+)
+def test_providers_of(library: str, os: str | None, expected: set[str]) -> None:
+    assert {p.distribution for p in providers.providers_of(library, os)} == expected
+
+
+@pytest.mark.parametrize(
+    ("requires_dist", "library", "expected"),
+    [
+        (["nvidia-cublas-cu12>=12"], "libcublas.so.12", True),
+        (["NVIDIA_cublas_CU12 ; extra == 'gpu'"], "libcublas.so.12", True),  # canonical names, extras count
+        (["cuda-toolkit[cublas]==13.*"], "libcublas.so.13", True),  # a metapackage extra's component
+        (["cuda-toolkit[cudart]==13.*"], "libcublas.so.13", False),
+        (["numpy", "this is not a requirement"], "libcublas.so.12", False),
+    ],
+    ids=["by-name", "canonical-extra", "metapackage-extra", "other-extra", "undeclared"],
+)
+def test_is_declared(requires_dist: list[str], library: str, expected: bool) -> None:
+    (provider,) = providers.providers_of(library, "linux")
+    assert providers.is_declared(provider, providers.declared(requires_dist)) is expected
+
+
+def test_the_table_is_read_once_and_names_are_canonical() -> None:
+    table = providers.known_providers()
+    assert table is providers.known_providers()
+    assert "nvidia-cublas-cu12" in table.distributions
+    assert all(name == name.lower() and "_" not in name for name in table.distributions)
+
+
+def test_the_dependency_checks_use_the_same_table() -> None:
+    assert dependencies.Provider is providers.Provider
+    assert dependencies.providers_of is providers.providers_of
+
+
+def test_importing_it_does_not_load_the_check_registry() -> None:
+    code = "import sys, native_doctor.providers; print('native_doctor.checks.registry' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["native_doctor.repair.run", "native_doctor.cli"],
+)
+def test_the_repair_import_path_stays_light(module: str) -> None:
+    """Start-up dominates repairing a small wheel: repair's modules load neither the check registry
+    nor rich nor packaging's requirement parser (docs/performance.md)."""
+    heavy = ("native_doctor.checks.registry", "rich", "packaging.requirements", "jsonschema")
+    code = f"import sys, {module}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
