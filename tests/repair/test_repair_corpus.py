@@ -23,6 +23,14 @@ _ALREADY_REPAIRED = (
     "scipy-1.17.1-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl",
     "scipy-1.17.1-cp312-cp312-musllinux_1_2_x86_64.whl",
     "pillow-12.3.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
+    # Windows wheels repaired by delvewheel (numpy, scipy: OpenBLAS/gfortran runtime in <dist>.libs,
+    # found through their __init__ hook) or needing only system DLLs and vcruntime140.
+    "numpy-2.4.6-cp312-cp312-win_amd64.whl",
+    "numpy-2.4.6-cp312-cp312-win_arm64.whl",
+    "scipy-1.17.1-cp313-cp313-win_amd64.whl",
+    "h5py-3.16.0-cp312-cp312-win_amd64.whl",  # HDF5 DLLs shipped beside the extensions
+    "cryptography-48.0.1-cp311-abi3-win32.whl",
+    "pillow-12.3.0-cp312-cp312-win32.whl",
 )
 _PILLOW = "pillow-12.3.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl"
 
@@ -86,14 +94,41 @@ def test_wheel_without_its_libs_is_repaired_from_lib_path_and_imports(tmp_path: 
     assert proc.stdout.strip() == "True"
 
 
-@pytest.mark.parametrize(
-    "filename",
-    ["cryptography-50.0.2-cp311-abi3-win_amd64.whl"],
-)
-def test_windows_and_macos_wheels_are_refused_for_now(
-    filename: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    source = ensure(_entry(filename))
-    assert main(["repair", "-w", str(tmp_path), str(source)]) == 1
-    assert "not implemented yet" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []
+_NUMPY_WIN = "numpy-2.4.6-cp312-cp312-win_amd64.whl"
+
+
+def test_windows_wheel_without_its_libs_is_repaired_back(tmp_path: Path) -> None:
+    """numpy's win_amd64 wheel with numpy.libs (OpenBLAS, msvcp140, named by delvewheel) and its
+    DELVEWHEEL record removed: the DLLs handed back through --lib-path return under the same
+    names and bytes, the extension modules need no edit, and numpy's own hook is kept."""
+    source = ensure(_entry(_NUMPY_WIN))
+    libs = tmp_path / "libs"
+    libs.mkdir()
+    stripped = tmp_path / "in" / source.name
+    stripped.parent.mkdir()
+    removed: dict[str, bytes] = {}
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            if info.is_dir():
+                continue
+            data = src.read(info)
+            if info.filename.startswith("numpy.libs/"):
+                removed[info.filename] = data
+                (libs / info.filename.split("/", 1)[1]).write_bytes(data)
+            elif not info.filename.endswith("DELVEWHEEL"):
+                out.writestr(info, data)
+    assert len(removed) == 2
+    assert (
+        main(
+            ["repair", "-w", str(tmp_path / "out"), "--lib-path", str(libs), "--no-sys-paths", str(stripped)]
+        )
+        == 0
+    )
+    with zipfile.ZipFile(tmp_path / "out" / source.name) as repaired, zipfile.ZipFile(source) as original:
+        for member, data in removed.items():
+            assert repaired.read(member) == data
+        for info in original.infolist():
+            if info.filename.endswith((".pyd", "__init__.py")) and not info.filename.startswith(
+                "numpy.libs/"
+            ):
+                assert repaired.read(info.filename) == original.read(info.filename), info.filename

@@ -18,8 +18,8 @@ How a rename is made:
   the last section (a COFF symbol table, debug data) stays where it is: the new section's data
   goes after it.
 
-Not done yet (issue 11): the Windows loader proof under Wine, and import names case: Windows
-compares DLL names case-insensitively, so ``replace_imports`` keys match in any case.
+Windows compares DLL names case-insensitively, so ``replace_imports`` keys match in any case.
+Proved by Wine's loader (``tests/binary/test_pe_write_loader.py``, the Windows repair tests).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from native_doctor.binary._bytes import BytesSource
 from native_doctor.binary.pe import read_pe
 from native_doctor.errors import BinaryFormatError, NativeDoctorError
 
-__all__ = ["PeEdit", "PeWriteError", "check_pe_invariants", "edit_pe"]
+__all__ = ["PeEdit", "PeWriteError", "check_pe_invariants", "edit_pe", "has_signature", "pe_checksum"]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _E_LFANEW = 0x3C
@@ -453,3 +453,13 @@ def _check_debug_directory(pe: _Pe) -> list[str]:
                     f"debug entry {i}: PointerToRawData {pointer:#x} is not where RVA {address:#x} is"
                 )
     return problems
+
+
+def has_signature(data: bytes) -> bool:
+    """Whether image ``data`` carries an Authenticode signature (a certificate table); False for
+    data that is not a readable PE image."""
+    try:
+        pe = _parse(bytes(data))
+    except (BinaryFormatError, struct.error):
+        return False
+    return _directory(pe, _CERTIFICATE)[1] != 0

@@ -45,6 +45,10 @@ class RepairOptions:
     no_providers: tuple[str, ...] = ()
     plat: str | None = None
     use_host: bool = True
+    #: DLLs to vendor although nothing imports them (Windows: loaded by name at run time).
+    includes: tuple[str, ...] = ()
+    #: DLL names that keep their name when vendored (Windows).
+    no_mangle: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,8 @@ def build_plan(
         for dep in binary.dependencies:
             if dep.resolution is Resolution.EXTERNAL:
                 planner.need(dep.name, binary.native.path, (binary.native.path,), search)
+    for name in options.includes:  # vendored although nothing imports it
+        planner.need(name, "--include", ("--include",), ())
     while planner.queue:
         planner.decide(*planner.queue.popleft())
     return planner.plan()
@@ -172,7 +174,15 @@ class _Planner:
     def decide(self, name: str, search: tuple[str, ...]) -> None:
         entry = self.needs[name]
         requesters = tuple(entry.needed_by)
-        pattern = next((p for p in self.options.excludes if exclude_matches(p, name)), None)
+        fold = self.rules.os is TargetOS.WINDOWS  # DLL names compare case-insensitively
+        pattern = next(
+            (
+                p
+                for p in self.options.excludes
+                if exclude_matches(p, name) or (fold and exclude_matches(p.lower(), name.lower()))
+            ),
+            None,
+        )
         if pattern is not None:
             self.used_patterns.add(pattern)
             self.left[name] = LeftOut(name, LeftReason.EXCLUDED, f"--exclude {pattern}", requesters)

@@ -74,6 +74,12 @@ def repair_wheel(
         return RepairResult(empty, None, (), problem=str(exc))
     if inspection.platform.os is None:  # no native file at all: nothing to repair
         return _unchanged(path, out_dir, empty, inspection, dry_run)
+    if inspection.platform.os is TargetOS.WINDOWS:
+        from native_doctor.repair.windows_run import repair_windows
+
+        return repair_windows(path, options, out_dir, inspection, dry_run=dry_run, progress=progress)
+    if options.includes or options.no_mangle:
+        raise UsageError("--include and --no-mangle are implemented for Windows wheels only")
     first = _first_elf(inspection)
     plan = _plan(inspection, options, first)
     if plan.missing:
@@ -90,9 +96,9 @@ def repair_wheel(
 
 def _check_supported(inspection: Inspection) -> None:
     target = inspection.platform.os
-    if target is not None and target is not TargetOS.LINUX:
+    if target is not None and target not in (TargetOS.LINUX, TargetOS.WINDOWS):
         raise CannotRepair(
-            f"repairing {target.value} wheels is not implemented yet (only Linux: manylinux, musllinux)"
+            f"repairing {target.value} wheels is not implemented yet (only Linux and Windows wheels)"
         )
     bad = [n for n in inspection.unreadable if n.info is None]
     if bad:

@@ -86,7 +86,9 @@ def repaired_artifact(
     return dataclasses.replace(artifact, native=tuple(natives), files=files)
 
 
-def simulate(artifact: Artifact, plan: RepairPlan) -> tuple[Inspection, list[str]]:
+def simulate(
+    artifact: Artifact, plan: RepairPlan, fmt: BinaryFormat = BinaryFormat.ELF
+) -> tuple[Inspection, list[str]]:
     """Inspect the repaired wheel and simulate the loader; problems for every dependency that
     would not load on a clean machine with the declared providers installed."""
     providers = [_provider_file(lk.distribution, lk.directory, lk.name, plan) for lk in plan.links]
@@ -96,7 +98,7 @@ def simulate(artifact: Artifact, plan: RepairPlan) -> tuple[Inspection, list[str
     problems: list[str] = []
     for binary in inspection.binaries:
         info = binary.native.info
-        if info is None or info.format is not BinaryFormat.ELF:
+        if info is None or info.format is not fmt:
             continue
         for dep in binary.dependencies:
             if dep.resolution is Resolution.EXTERNAL and dep.name not in left:

@@ -22,10 +22,14 @@ HOOK_FILES = re.compile(r"^[^/]+/(?:__init__|_[^/]*)\.py$")
 _HOOK_CALLS = (b"add_dll_directory", b"LoadLibraryEx", b"WinDLL")
 _LITERAL = re.compile(rb"""['"]([^'"\n\\]{1,200})['"]""")
 
+#: The top-level module native-doctor's Windows repair imports from a ``.pth`` file (namespace
+#: packages and top-level extension modules have no ``__init__.py`` to carry the hook).
+REPAIR_HOOK_MODULE = re.compile(r"^_\w+_dll_hook\.py$")
+
 
 def is_hook_file(install_path: str) -> bool:
     """True for files worth scanning for a DLL-directory hook."""
-    return HOOK_FILES.match(install_path) is not None
+    return HOOK_FILES.match(install_path) is not None or REPAIR_HOOK_MODULE.match(install_path) is not None
 
 
 def dll_directories(hooks: Iterable[tuple[str, bytes]], directories: set[str]) -> tuple[str, ...]:

@@ -1,0 +1,1 @@
+__declspec(dllexport) int base_value(void) { return 40; }

@@ -1,0 +1,2 @@
+__declspec(dllimport) int base_value(void);
+__declspec(dllexport) int chain_value(void) { return base_value() + 2; }

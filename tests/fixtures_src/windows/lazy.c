@@ -1,0 +1,1 @@
+__declspec(dllexport) int lazy_value(void) { return 1000; }
