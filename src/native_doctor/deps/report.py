@@ -432,6 +432,7 @@ def as_json(report: DepsReport) -> dict[str, Any]:
                     "evidence": list(p.evidence),
                     "marker": p.marker,
                     "bundled": p.bundled,
+                    "feature": p.feature,
                     "packages": _inferred_packages(report, p),
                 }
                 for p in report.inference.proposals
