@@ -682,6 +682,13 @@ MESON_BRANCH_CASES = [
         id="subproject-fallback",
     ),
     pytest.param(
+        "if host_machine.system() == 'windows'\n  z = subproject('zlib')\n"
+        "else\n  z = dependency('zlib')\nendif\n",
+        {"options": {}},
+        ("zlib", False, None, "sys_platform != 'win32'"),
+        id="platform-subproject-is-not-a-switch",
+    ),
+    pytest.param(
         "if get_option('fftw')\n  d = dependency('fftw3')\nendif\n",
         {"options": {"fftw": "false"}},
         ("fftw3", True, "fftw", None),

@@ -840,8 +840,10 @@ def _meson_chain(
 ) -> list[_MesonBranch]:
     starts = [start for start, _, _ in chain]
     bounds = list(zip(starts, [*starts[1:], end], strict=True))
-    fallback = any(_MESON_SUBPROJECT.search(text, a, b) for a, b in bounds)
     tests = [test for _, keyword, test in chain if keyword != "else"]
+    # a subproject on one platform and the system's copy on the others is not a switch
+    platform_only = all(_meson_marker(t) for t in tests)
+    fallback = not platform_only and any(_MESON_SUBPROJECT.search(text, a, b) for a, b in bounds)
     switch = next((s for s in (_meson_switch(t, option_variables) for t in tests) if s), None)
     out = []
     for (start, keyword, test), (_, b) in zip(chain, bounds, strict=True):
