@@ -623,7 +623,7 @@ def _deps_text(report: Any) -> str:
         lines.append(f"inferred ({report.ecosystem} names):")
         for row in report.inferred_rows:
             names = "(not in the mapping)" if row.packages is None else " ".join(row.packages) or "(nothing)"
-            flag = "  [optional]" if row.optional else ""
+            flag = f"  [optional: {row.feature}]" if row.feature else "  [optional]" if row.optional else ""
             lines.append(f"  {row.category:<5} {row.dep!s:<48} {names}{flag}")
         for command in report.inferred_install:
             lines.append(f"install (inferred, required): {' '.join(command)}")

@@ -195,6 +195,20 @@ def test_inferred_table_goes_through_the_mapping(
     assert zlib in text and png in text and "[optional]" in text
 
 
+def test_inferred_optional_feature_is_shown(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "meson.build").write_text(
+        "project('x', 'c')\ndependency('zlib')\ndependency('libpng', required: get_option('png'))\n"
+    )
+    code, report = run_json(capsys, str(tmp_path), "--manager", "debian")
+    assert code == 0
+    features = {p["depurl"]: p["feature"] for p in report["inferred"]["proposals"]}  # type: ignore[index]
+    assert features["dep:generic/libpng"] == "png" and features["dep:generic/zlib"] is None
+    assert cli.main(["deps", str(tmp_path), "--manager", "debian"]) == 0
+    text = capsys.readouterr().out
+    assert "libpng-dev  [optional: png]" in text
+    assert "[external.optional-host-requires]\npng = [" in text
+
+
 def test_too_old_library_gets_an_upgrade_command_not_an_install(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

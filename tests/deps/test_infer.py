@@ -31,6 +31,7 @@ from native_doctor.deps.infer import (
     read_sdist,
     read_source_tree,
     scan_cmake,
+    scan_meson,
     to_toml,
 )
 from native_doctor.errors import InvalidArchiveError
@@ -530,7 +531,7 @@ IMAGING_EXTRAS = {
 }
 EXPECTED_SDISTS: dict[str, tuple[set[str], set[str]]] = {
     # qhull_r: asked for only when the use-system-libraries option selects it (the default
-    # builds the bundled subproject); meson if-branches are not evaluated yet
+    # builds the bundled subproject): bundled, see test_real_sdist_new_scanners
     # zlib: optional in the bundled HiGHS subproject (required: get_option('use_zlib'))
     "scipy": (
         {C, CXX, FORTRAN, PKG_CONFIG, OPENBLAS},
@@ -620,11 +621,187 @@ def test_real_sdist_new_scanners(sdist_inferences: dict[str, Inference]) -> None
     assert systemd is not None and any("lib('libsystemd'" in e for e in systemd.evidence)
     bundled = {(name, p.id) for name, i in sdist_inferences.items() for p in i.proposals if p.bundled}
     assert ("h5py", "dep:generic/liblzf") in bundled  # lzf/ in the sdist, built by default
-    assert ("scipy", "dep:generic/qhull") not in bundled  # also asked for by meson.build
+    # meson.build asks for the system's qhull_r only in the branches of an if-chain whose
+    # default branch builds subproject('qhull_r'): bundled, optional under the option
+    assert ("scipy", "dep:generic/qhull") in bundled
     krb5 = sdist_inferences["gssapi"].get("dep:generic/krb5")
     assert krb5 is not None and any("krb5-config" in e for e in krb5.evidence)
     argon2 = sdist_inferences["argon2-cffi-bindings"].get("dep:generic/argon2")
     assert argon2 is not None and any("_ffi_build.py" in e for e in argon2.evidence)
+
+
+@pytest.mark.corpus
+def test_real_sdist_feature_groups(sdist_inferences: dict[str, Inference]) -> None:
+    """Optional libraries are grouped under the build switch they depend on (PEP 725 names the
+    groups of optional-host-requires)."""
+    pillow = sdist_inferences["pillow"]
+    features = {p.id: p.feature for p in pillow.proposals if p.optional and not p.bundled}
+    # setup.py: if feature.want("jpeg"): ... _find_library_file(self, "jpeg")
+    assert features["dep:generic/libjpeg"] == "jpeg"
+    assert features["dep:generic/libtiff"] == "tiff"
+    assert features["dep:generic/openjpeg"] == "jpeg2000"
+    # harfbuzz: only for the Raqm build from src/thirdparty (else-branch of want_vendor("raqm"))
+    assert features["dep:generic/harfbuzz"] == "raqm"
+    assert features["dep:generic/libxcb"] == "xcb"
+    groups = tomllib.loads(to_toml(pillow))["external"]["optional-host-requires"]
+    assert "dep:generic/libjpeg" in groups["jpeg"]
+    # pymssql: if LINK_OPENSSL and LINK_FREETDS_STATICALLY: libraries.extend(['ssl', 'crypto'])
+    openssl = sdist_inferences["pymssql"].get("dep:generic/openssl")
+    assert openssl is not None and openssl.optional and openssl.feature == "link-openssl"
+    # scipy: dependency('zlib', required: get_option('use_zlib')) in the HiGHS subproject
+    zlib = sdist_inferences["scipy"].get("dep:generic/zlib")
+    assert zlib is not None and zlib.optional and zlib.feature == "use-zlib"
+
+
+MESON_BRANCH_CASES = [
+    pytest.param(
+        "if host_machine.system() == 'windows'\n  d = dependency('zlib')\nendif\n",
+        {"options": {}},
+        ("zlib", False, None, "sys_platform == 'win32'"),
+        id="host-machine-windows",
+    ),
+    pytest.param(
+        "if host_machine.system() == 'darwin'\n  d = dependency('x')\n"
+        "else\n  d = dependency('zlib')\nendif\n",
+        {"options": {}},
+        ("zlib", False, None, "sys_platform != 'darwin'"),
+        id="host-machine-else",
+    ),
+    pytest.param(
+        "if not (host_machine.system() == 'windows')\n  d = dependency('zlib')\nendif\n",
+        {"options": {}},
+        ("zlib", False, None, None),
+        id="parenthesized-test-unknown",
+    ),
+    pytest.param(
+        "sys_libs = get_option('use-system-libraries')\n"
+        "if sys_libs.contains('qhull')\n  q = dependency('qhull_r')\n"
+        "else\n  q = subproject('qhull_r')\nendif\n",
+        {"options": {"use-system-libraries": "none"}},
+        ("qhull_r", True, "use-system-libraries", None),
+        id="subproject-fallback",
+    ),
+    pytest.param(
+        "if host_machine.system() == 'windows'\n  z = subproject('zlib')\n"
+        "else\n  z = dependency('zlib')\nendif\n",
+        {"options": {}},
+        ("zlib", False, None, "sys_platform != 'win32'"),
+        id="platform-subproject-is-not-a-switch",
+    ),
+    pytest.param(
+        "if get_option('fftw')\n  d = dependency('fftw3')\nendif\n",
+        {"options": {"fftw": "false"}},
+        ("fftw3", True, "fftw", None),
+        id="option-off-by-default",
+    ),
+    pytest.param(
+        "if get_option('fftw')\n  d = dependency('fftw3')\nendif\n",
+        {"options": {"fftw": "true"}},
+        ("fftw3", False, None, None),
+        id="option-on-by-default",
+    ),
+    pytest.param(
+        "d = dependency('x11', required: get_option('gui'))\n",
+        {"options": {}},
+        ("x11", True, "gui", None),
+        id="required-option",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "kwargs", "expected"), MESON_BRANCH_CASES)
+def test_meson_branches(text: str, kwargs: dict[str, dict[str, str]], expected: tuple[object, ...]) -> None:
+    found = [f for f in scan_meson("meson.build", text, kwargs["options"]) if f.name == expected[0]]
+    assert [(f.name, f.optional, f.feature, f.marker) for f in found] == [expected]
+
+
+def test_meson_subproject_fallback_is_bundled() -> None:
+    """The system library in a fallback chain is optional; the subproject's sources make the
+    proposal bundled (not a host requirement)."""
+    files = {
+        "meson.build": "project('p', 'c')\nif get_option('system-qhull')\n  q = dependency('qhull_r')\n"
+        "else\n  q = subproject('qhull_r')\nendif\n",
+        "meson.options": "option('system-qhull', type: 'boolean', value: false)\n",
+        "subprojects/qhull_r/meson.build": "project('qhull_r', 'c')\n",
+        "subprojects/qhull_r/src/qhull.c": "",
+    }
+    tree = SourceTree.from_files(files)
+    qhull = infer_from_tree(tree).get("dep:generic/qhull")
+    assert qhull is not None and qhull.bundled and qhull.feature == "system-qhull"
+
+
+CMAKE_PLATFORM_CASES = [
+    pytest.param(
+        "if(WIN32)\n  find_package(ZLIB REQUIRED)\nendif()\n", "sys_platform == 'win32'", id="win32"
+    ),
+    pytest.param(
+        "if(NOT APPLE)\n  find_package(ZLIB REQUIRED)\nendif()\n", "sys_platform != 'darwin'", id="not-apple"
+    ),
+    pytest.param(
+        "if(MSVC)\nelse()\n  find_package(ZLIB REQUIRED)\nendif()\n",
+        "sys_platform != 'win32'",
+        id="else-msvc",
+    ),
+    pytest.param(
+        'if(CMAKE_SYSTEM_NAME STREQUAL "Linux")\n  find_package(ZLIB REQUIRED)\nendif()\n',
+        "sys_platform == 'linux'",
+        id="system-name",
+    ),
+    pytest.param(
+        "if(WIN32)\nelseif(APPLE)\n  find_package(ZLIB REQUIRED)\nendif()\n", None, id="elseif-unknown"
+    ),
+    pytest.param("if(UNIX)\n  find_package(ZLIB REQUIRED)\nendif()\n", None, id="unix-not-evaluated"),
+]
+
+
+@pytest.mark.parametrize(("text", "marker"), CMAKE_PLATFORM_CASES)
+def test_cmake_platform_branches(text: str, marker: str | None) -> None:
+    found, _ = scan_cmake("CMakeLists.txt", text)
+    assert [(f.name, f.marker) for f in found] == [("ZLIB", marker)]
+
+
+def test_cmake_option_feature() -> None:
+    text = 'option(WITH_SSL "ssl" OFF)\nif(WITH_SSL)\n  find_package(OpenSSL REQUIRED)\nendif()\n'
+    found, _ = scan_cmake("CMakeLists.txt", text)
+    assert [(f.name, f.optional, f.feature) for f in found] == [("OpenSSL", True, "WITH_SSL")]
+    tree = SourceTree.from_files({"CMakeLists.txt": text})
+    groups = tomllib.loads(to_toml(infer_from_tree(tree)))["external"]["optional-host-requires"]
+    assert groups == {"with-ssl": ["dep:generic/openssl"]}
+
+
+SETUP_SWITCH_CASES = [
+    pytest.param(
+        "LINK_SSL = os.environ.get('LINK_SSL') == '1'\nlibraries = []\nif LINK_SSL:\n"
+        "    libraries.append('ssl')\nsetup(ext_modules=[Extension('m', ['m.c'], libraries=libraries)])\n",
+        ("ssl", True, "LINK_SSL"),
+        id="constant-switch",
+    ),
+    pytest.param(
+        "libraries = []\nif has_function('MD5_Init', libraries=['crypto']):\n"
+        "    libraries.append('crypto')\nsetup(ext_modules=[Extension('m', ['m.c'], libraries=libraries)])\n",
+        ("crypto", True, "crypto"),
+        id="probe",
+    ),
+    pytest.param(
+        "libraries = []\nif feature.want('raqm'):\n    if hb_dir:\n        libraries.append('harfbuzz')\n"
+        "setup(ext_modules=[Extension('m', ['m.c'], libraries=libraries)])\n",
+        ("harfbuzz", True, "raqm"),
+        id="nested-in-want",
+    ),
+    pytest.param(
+        "libraries = []\nif found:\n    libraries.append('ssl')\n"
+        "setup(ext_modules=[Extension('m', ['m.c'], libraries=libraries)])\n",
+        ("ssl", False, None),
+        id="plain-variable-not-a-switch",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SETUP_SWITCH_CASES)
+def test_setup_py_switches(text: str, expected: tuple[object, ...]) -> None:
+    tree = SourceTree.from_files({"setup.py": "import os\nfrom setuptools import setup, Extension\n" + text})
+    found = [f for f in infer_from_tree(tree).findings if f.name == expected[0] and f.kind == "library"]
+    assert found and {(f.name, f.optional, f.feature) for f in found} == {expected}
 
 
 PLATFORM_CASES = [

@@ -228,6 +228,9 @@ class Finding:
     marker: str | None = None
     #: The sdist carries the library's sources (``src/libsodium/``) and builds them by default.
     bundled: bool = False
+    #: The build switch an optional finding depends on (``raqm`` for Pillow's
+    #: ``feature.want("raqm")``, ``link-openssl``, a meson or CMake option's name).
+    feature: str | None = None
 
     @property
     def evidence(self) -> str:
@@ -252,6 +255,9 @@ class Proposal:
     #: evidence is optional): not a host requirement unless the build is told to use the
     #: system's copy.
     bundled: bool = False
+    #: (optional proposals) the one build switch every piece of optional evidence names: the
+    #: group name under ``optional-*`` (PEP 725 groups are named); None: the default group.
+    feature: str | None = None
 
     @property
     def specifier(self) -> str:
@@ -753,6 +759,109 @@ def _meson_names(expr: str, variables: Mapping[str, str], options: Mapping[str, 
     return [variables[expr]] if expr in variables else []
 
 
+_WINDOWS_MARKER = "sys_platform == 'win32'"
+
+
+def _negated(marker: str) -> str:
+    return marker.replace("==", "!=") if "==" in marker else marker.replace("!=", "==")
+
+
+_MESON_BRANCH = re.compile(r"^[ \t]*+(if|elif|else|endif)\b(.*)$", re.MULTILINE)
+_MESON_HOST_SYSTEM = re.compile(r"^(not\s+)?host_machine\s*\.\s*system\s*\(\s*\)\s*(==|!=)\s*'(\w+)'$")
+_MESON_SYSTEMS = {
+    "windows": _WINDOWS_MARKER,
+    "cygwin": "sys_platform == 'cygwin'",
+    "darwin": "sys_platform == 'darwin'",
+    "linux": "sys_platform == 'linux'",
+}
+_MESON_OFF = frozenset({"false", "disabled"})
+
+
+@dataclass(frozen=True, slots=True)
+class _MesonBranch:
+    """One branch of a meson ``if``/``elif``/``else`` chain: its lines, the platform marker it
+    implies, and the build switch it depends on (an option, or a subproject fallback)."""
+
+    first: int
+    last: int
+    marker: str | None
+    feature: str | None
+    optional: bool
+
+
+def _meson_marker(test: str) -> str | None:
+    """The marker of a ``host_machine.system() == 'windows'`` test, else None."""
+    m = _MESON_HOST_SYSTEM.fullmatch(test.strip())
+    if m is None or m.group(3) not in _MESON_SYSTEMS:
+        return None
+    marker = _MESON_SYSTEMS[m.group(3)]
+    return _negated(marker) if (m.group(2) == "!=") != bool(m.group(1)) else marker
+
+
+def _meson_switch(test: str, option_variables: Mapping[str, str]) -> str | None:
+    """The option a branch test reads (``get_option('x')``, or a variable assigned from it)."""
+    m = _MESON_GET_OPTION.search(test)
+    if m:
+        return m.group(1)
+    for word in re.findall(r"\w+", test):
+        if word in option_variables:
+            return option_variables[word]
+    return None
+
+
+def _meson_branches(text: str, lines: _Lines, options: Mapping[str, str]) -> list[_MesonBranch]:
+    """The branches of the file's ``if`` chains. A chain with a ``subproject()`` call in one
+    branch is a fallback: the other branches' dependencies are used only when a switch (an
+    option) asks for the system's copy, so they are optional under that switch. A branch taken
+    only when an option is on (``if get_option('x')`` with ``x`` off by default) is optional."""
+    option_variables = {m.group(1): m.group(2) for m in _MESON_ASSIGN_OPTION.finditer(text)}
+    out: list[_MesonBranch] = []
+    stack: list[list[tuple[int, str, str]]] = []  # per open chain: (offset, keyword, test)
+    for m in _MESON_BRANCH.finditer(text):
+        keyword, test = m.group(1), m.group(2).strip()
+        if keyword == "if":
+            stack.append([(m.start(), keyword, test)])
+        elif not stack:
+            continue
+        elif keyword in {"elif", "else"}:
+            stack[-1].append((m.start(), keyword, test))
+        else:
+            out += _meson_chain(text, lines, stack.pop(), m.start(), options, option_variables)
+    return out
+
+
+def _meson_chain(
+    text: str,
+    lines: _Lines,
+    chain: Sequence[tuple[int, str, str]],
+    end: int,
+    options: Mapping[str, str],
+    option_variables: Mapping[str, str],
+) -> list[_MesonBranch]:
+    starts = [start for start, _, _ in chain]
+    bounds = list(zip(starts, [*starts[1:], end], strict=True))
+    tests = [test for _, keyword, test in chain if keyword != "else"]
+    # a subproject on one platform and the system's copy on the others is not a switch
+    platform_only = all(_meson_marker(t) for t in tests)
+    fallback = not platform_only and any(_MESON_SUBPROJECT.search(text, a, b) for a, b in bounds)
+    switch = next((s for s in (_meson_switch(t, option_variables) for t in tests) if s), None)
+    out = []
+    for (start, keyword, test), (_, b) in zip(chain, bounds, strict=True):
+        if keyword == "else":
+            single = len(chain) == 2 and _meson_marker(chain[0][2])
+            marker = _negated(single) if single else None
+            off = False
+        else:
+            marker = _meson_marker(test)
+            own = _meson_switch(test, option_variables)
+            off = own is not None and options.get(own, "").lower() in _MESON_OFF and "not " not in test
+        if fallback or off:
+            out.append(_MesonBranch(lines(start), lines(b), marker, switch, True))
+        elif marker is not None:
+            out.append(_MesonBranch(lines(start), lines(b), marker, None, False))
+    return out
+
+
 def scan_meson(path: str, text: str, options: Mapping[str, str] | None = None) -> list[Finding]:
     """Findings of one ``meson.build`` file. ``options``: the project's option defaults (see
     :func:`meson_option_defaults`), to resolve ``dependency(get_option('blas'))``."""
@@ -765,7 +874,9 @@ def scan_meson(path: str, text: str, options: Mapping[str, str] | None = None) -
         if m.group(2) in options:
             variables.setdefault(m.group(1), options[m.group(2)])
     found: list[Finding] = []
+    branches = _meson_branches(text, lines, options)
     for call in _calls(text, _MESON_CALL, lines, "'"):
+        before = len(found)
         where = f"{path}:{call.line}"
         detail = _short(call.text)
         positional, kwargs = _meson_args(call.args)
@@ -788,7 +899,30 @@ def scan_meson(path: str, text: str, options: Mapping[str, str] | None = None) -
         elif call.name == "find_library":
             for name in _literals(positional[0]) if positional else []:
                 found.append(Finding("library", name, where, detail, optional))
+        switch = _MESON_GET_OPTION.search(kwargs.get("required", ""))
+        found[before:] = [
+            _in_meson_branches(f, call.line, branches, switch.group(1) if switch else None)
+            for f in found[before:]
+        ]
     return found
+
+
+def _in_meson_branches(
+    finding: Finding, line: int, branches: Sequence[_MesonBranch], switch: str | None
+) -> Finding:
+    """``finding`` with the markers, optionality and switch of the branches it sits in."""
+    inside = [b for b in branches if b.first <= line <= b.last]
+    markers = list(dict.fromkeys(b.marker for b in inside if b.marker))
+    optional_in = [b for b in inside if b.optional]
+    changes: dict[str, Any] = {}
+    if markers:
+        changes["marker"] = markers[0] if len(markers) == 1 else " and ".join(f"({m})" for m in markers)
+    if optional_in:
+        changes["optional"] = True
+        changes["feature"] = optional_in[-1].feature
+    elif finding.optional and switch:
+        changes["feature"] = switch
+    return dataclasses.replace(finding, **changes) if changes else finding
 
 
 # --------------------------------------------------------------------------- CMake
@@ -873,6 +1007,9 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
         if branches.step(fn, tokens) or not tokens:
             continue
         off = branches.disabled
+        feature = branches.feature if off else None
+        marker = branches.marker
+        before = len(found)
         if fn == "find_package":
             name = tokens[0]
             version = None
@@ -908,24 +1045,75 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
                 found.append(Finding(kind, names[0], where, detail, off))
         elif fn in {"fetchcontent_declare", "externalproject_add", "cpmaddpackage"}:
             notes.append(f"{where} {detail}: a dependency is downloaded and built during the build")
+        if feature is not None or marker is not None:
+            found[before:] = [
+                dataclasses.replace(f, feature=feature if f.optional else None, marker=marker)
+                for f in found[before:]
+            ]
     return found, notes
 
 
 _CMAKE_FOUND_TEST = re.compile(r"\b(\w+?)_FOUND\b")
 
 
+_CMAKE_PLATFORM_VARIABLES = {
+    "WIN32": _WINDOWS_MARKER,
+    "MSVC": _WINDOWS_MARKER,
+    "MINGW": _WINDOWS_MARKER,
+    "APPLE": "sys_platform == 'darwin'",
+}
+_CMAKE_SYSTEM_NAMES = {
+    "Windows": _WINDOWS_MARKER,
+    "Darwin": "sys_platform == 'darwin'",
+    "Linux": "sys_platform == 'linux'",
+}
+
+
+def _cmake_platform_marker(tokens: Sequence[str]) -> str | None:
+    """The PEP 508 marker of an ``if()`` that tests the platform only (``WIN32``, ``NOT APPLE``,
+    ``CMAKE_SYSTEM_NAME STREQUAL "Linux"``), else None."""
+    negate = len(tokens) > 1 and tokens[0] == "NOT"
+    rest = list(tokens[1:] if negate else tokens)
+    marker = None
+    if len(rest) == 1:
+        marker = _CMAKE_PLATFORM_VARIABLES.get(rest[0].removeprefix("${").removesuffix("}"))
+    elif len(rest) == 3 and rest[1] == "STREQUAL" and rest[0].strip("${}") == "CMAKE_SYSTEM_NAME":
+        marker = _CMAKE_SYSTEM_NAMES.get(rest[2])
+    if marker is None:
+        return None
+    return _negated(marker) if negate else marker
+
+
 class _CMakeBranches:
     """``option(X "doc" OFF)`` defaults and the ``if``/``else``/``endif`` nesting: whether the
     current position is in a branch a default configuration does not take (``if(X)`` with X
-    OFF, ``if(NOT X)`` with X ON, or the ``else()`` of such a test)."""
+    OFF, ``if(NOT X)`` with X ON, or the ``else()`` of such a test), the option that branch
+    depends on, and the platform markers of the ``if(WIN32)``-like branches it is in."""
 
     def __init__(self) -> None:
         self.options: dict[str, bool] = {}
         self.stack: list[bool | None] = []  # per open if: the branch is off by default (None: unknown)
+        self.switches: list[str | None] = []  # per open if: the option it tests
+        self.platforms: list[str | None] = []  # per open if: the branch's platform marker
 
     @property
     def disabled(self) -> bool:
         return any(self.stack)
+
+    @property
+    def feature(self) -> str | None:
+        """The option of the innermost branch that is off by default."""
+        for off, name in zip(reversed(self.stack), reversed(self.switches), strict=True):
+            if off:
+                return name
+        return None
+
+    @property
+    def marker(self) -> str | None:
+        markers = list(dict.fromkeys(m for m in self.platforms if m))
+        if not markers:
+            return None
+        return markers[0] if len(markers) == 1 else " and ".join(f"({m})" for m in markers)
 
     def _default_off(self, tokens: Sequence[str]) -> bool | None:
         if len(tokens) == 1 and tokens[0] in self.options:
@@ -943,12 +1131,19 @@ class _CMakeBranches:
                 self.options.setdefault(tokens[0], False)  # CMake's default for an option
         elif fn == "if":
             self.stack.append(self._default_off(tokens))
+            self.switches.append(tokens[-1] if self.stack[-1] is not None else None)
+            self.platforms.append(_cmake_platform_marker(tokens))
         elif fn == "elseif" and self.stack:
             self.stack[-1] = None
+            self.platforms[-1] = None
         elif fn == "else" and self.stack:
             self.stack[-1] = None if self.stack[-1] is None else not self.stack[-1]
+            previous = self.platforms[-1]
+            self.platforms[-1] = None if previous is None else _negated(previous)
         elif fn == "endif" and self.stack:
             self.stack.pop()
+            self.switches.pop()
+            self.platforms.pop()
         else:
             return fn in {"option", "if", "elseif", "else", "endif"}
         return True
@@ -1687,6 +1882,7 @@ class _Acc:
     bundled: bool = False
     versions: set[str | None] = field(default_factory=set)
     markers: set[str | None] = field(default_factory=set)
+    features: set[str | None] = field(default_factory=set)
 
 
 def _lookup(finding: Finding, table: InferenceTable) -> tuple[str, ...] | None:
@@ -1735,6 +1931,8 @@ def _build(
         entry.vendored = entry.vendored and vendored
         entry.bundled = entry.bundled or finding.bundled
         entry.markers.add(finding.marker)
+        if finding.optional and not finding.bundled:
+            entry.features.add(finding.feature)
         entry.versions.add(finding.version if not parse_depurl(url).version else parse_depurl(url).version)
 
     for finding in found:
@@ -1795,11 +1993,21 @@ def _build(
                 entry.vendored and categories is not None,
                 _combined_marker(entry.markers),
                 entry.bundled and entry.optional,
+                _one_feature(entry.features) if entry.optional else None,
             )
         )
     return Inference(
         source, tuple(sorted(proposals, key=_order)), tuple(found), tuple(unmapped), tuple(notes)
     )
+
+
+def _one_feature(features: set[str | None]) -> str | None:
+    """The group name when all optional evidence names the same switch, else None; normalized
+    like a PEP 685 extra (``LINK_OPENSSL`` -> ``link-openssl``)."""
+    if len(features) != 1:
+        return None
+    name = next(iter(features))
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or None if name else None
 
 
 def _combined_marker(markers: set[str | None]) -> str | None:
@@ -1846,6 +2054,7 @@ def merge(*inferences: Inference, source: str | None = None) -> Inference:
                 old.vendored and p.vendored,
                 old.marker if old.marker == p.marker else None,
                 old.bundled and p.bundled,
+                old.feature if old.feature == p.feature and old.optional and p.optional else None,
             )
     return Inference(
         source or " + ".join(i.source for i in inferences),
@@ -1949,6 +2158,14 @@ def _toml_string(value: str) -> str:
 _UNSAFE_IN_COMMENT = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_key(name: str) -> str:
+    """A group name as a TOML key: bare when it can be, else quoted."""
+    return name if _BARE_KEY.fullmatch(name) else _toml_string(name)
+
+
 def _comment(text: str) -> str:
     """One line of comment text: whitespace runs collapsed, control and bidi characters shown
     as escapes (TOML comments may not hold control characters; a terminal must not obey them)."""
@@ -1961,7 +2178,8 @@ def _comment(text: str) -> str:
 def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "optional") -> str:
     """A pasteable ``[external]`` table with ``# evidence`` comments, in a stable order.
 
-    Optional proposals go to ``[external.optional-*]`` under ``group``; names that could not be
+    Optional proposals go to ``[external.optional-*]`` under their feature's name (the build
+    switch they depend on), or under ``group`` when no one switch is known; names that could not be
     mapped are listed in trailing comments.
     """
     table = load_table()
@@ -1991,14 +2209,14 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
             out += [f"{_TOML_KEYS[category]} = [", *entries(items), "]"]
     for category in CATEGORIES:
         items = [p for p in proposals if p.category == category and p.optional]
-        if items:
-            sections += [
-                "",
-                f"[external.optional-{_TOML_KEYS[category]}]",
-                f"{group} = [",
-                *entries(items),
-                "]",
-            ]
+        if not items:
+            continue
+        sections += ["", f"[external.optional-{_TOML_KEYS[category]}]"]
+        by_group: dict[str, list[Proposal]] = {}
+        for p in items:
+            by_group.setdefault(p.feature or group, []).append(p)
+        for name in sorted(by_group, key=lambda n: (n != group, n)):
+            sections += [f"{_toml_key(name)} = [", *entries(by_group[name]), "]"]
     if len(out) == 2 and not sections:
         out.append("# nothing inferred")
     out += sections
@@ -2044,7 +2262,7 @@ def _subject(node: ast.expr) -> str | None:
     return None
 
 
-_WINDOWS = "sys_platform == 'win32'"
+_WINDOWS = _WINDOWS_MARKER
 _PLATFORM_WORD = re.compile(
     r"platform|os\.name|msvc|mingw|darwin|win32|windows|_nt\b|osx|macos", re.IGNORECASE
 )
@@ -2128,14 +2346,7 @@ def _platform_ranges(text: str) -> list[tuple[int, int, str]]:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    names = {
-        node.targets[0].id: node.value
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        and len(node.targets) == 1
-        and isinstance(node.targets[0], ast.Name)
-        and _platform_marker(node.value) is not None
-    }
+    names = _module_platform_names(tree)
     ranges = []
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef):
@@ -2184,30 +2395,108 @@ _MAX_FEATURE_PARSE = 512 << 10
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 
 
-def _feature_ranges(text: str) -> list[tuple[int, int, frozenset[str]]]:
-    """(first line, last line, words of the test) of the bodies of ``if`` statements that are
-    not platform tests (``if config.msmpi:``, ``if use_system_libuv:``)."""
+_SWITCH_CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*_[A-Z0-9_]+|[A-Z][A-Z0-9]{2,}")
+#: Calls that test whether a build feature is wanted or available (Pillow's ``feature.want``,
+#: distutils' ``has_function``).
+_SWITCH_CALLS = frozenset({"want", "get", "has_function", "has_header", "check_lib", "check_library"})
+_FEATURE_WORD = re.compile(r"[A-Za-z][\w.+-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class _FeatureRange:
+    first: int
+    last: int
+    #: The words of the test, split at non-alphanumerics, with and without a ``lib`` prefix.
+    words: frozenset[str]
+    #: The switch's name: the test's last string constant (``want("raqm")``), else its first
+    #: constant or ``self`` attribute (``LINK_OPENSSL``, ``self.dynamic_linking``).
+    name: str | None
+    #: The test reads a build switch or availability probe only.
+    switch: bool
+
+
+def _module_platform_names(tree: ast.Module) -> dict[str, ast.expr]:
+    return {
+        node.targets[0].id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and _platform_marker(node.value) is not None
+    }
+
+
+def _switch_name(test: ast.expr) -> str | None:
+    constants = [
+        node.value
+        for node in ast.walk(test)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and _FEATURE_WORD.fullmatch(node.value)
+    ]
+    if constants:
+        return constants[-1]
+    for node in ast.walk(test):
+        if isinstance(node, ast.Name) and _SWITCH_CONSTANT.fullmatch(node.id):
+            return node.id
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+            return node.attr
+    return None
+
+
+def _is_switch(test: ast.expr) -> bool:
+    """A test on build switches only: module constants (``LINK_OPENSSL``), ``self`` options
+    (``self.dynamic_linking``) and probe calls (``feature.want('jpeg')``,
+    ``has_function(...)``), combined with ``and``/``or``/``not``."""
+    if isinstance(test, ast.BoolOp):
+        return all(_is_switch(v) for v in test.values)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _is_switch(test.operand)
+    if isinstance(test, ast.Name):
+        return _SWITCH_CONSTANT.fullmatch(test.id) is not None
+    if isinstance(test, ast.Attribute):
+        return isinstance(test.value, ast.Name) and test.value.id == "self"
+    if isinstance(test, ast.Call):
+        func = test.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        return name in _SWITCH_CALLS
+    return False
+
+
+def _feature_ranges(text: str) -> list[_FeatureRange]:
+    """The bodies of ``if`` statements that are not platform tests (``if config.msmpi:``,
+    ``if use_system_libuv:``, ``if LINK_OPENSSL:``)."""
     if len(text) > _MAX_FEATURE_PARSE:
         return []
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
+    names = _module_platform_names(tree)
     ranges = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and node.body and _platform_marker(node.test) is None:
+        if isinstance(node, ast.If) and node.body and _platform_marker(node.test, names=names) is None:
             words = {w.lower() for w in _names_in(node.test)}
             words |= {part for w in words for part in _WORD_SPLIT.split(w) if part}
             words |= {w.removeprefix("lib") for w in words}
             last = node.body[-1].end_lineno or node.body[-1].lineno
-            ranges.append((node.body[0].lineno, last, frozenset(words)))
+            name, switch = _switch_name(node.test), _is_switch(node.test)
+            # from the test's own line: a probe's arguments (has_function(..., libraries=['crypto']))
+            ranges.append(_FeatureRange(node.lineno, last, frozenset(words), name, switch))
     return ranges
+
+
+def _names_library(r: _FeatureRange, key: str) -> bool:
+    return key in r.words or (len(key) >= 3 and any(key in w for w in r.words))
 
 
 def _with_feature_switches(found: list[Finding], text: str) -> list[Finding]:
     """A library asked for only inside an ``if`` whose test names it (``if config.msmpi:``
-    then ``libraries.append('msmpi')``) is optional: the build asks for it when that feature is
-    on. Libraries that exist on one platform only get that platform's marker."""
+    then ``libraries.append('msmpi')``) or reads a build switch (``if LINK_OPENSSL:``,
+    ``if feature.want('raqm'):``) is optional: the build asks for it when that feature is on;
+    the feature is named by the innermost switch (``want("jpeg2000")``, not a probe for
+    ``openjp2`` inside it), else by the outermost test naming the library. Libraries that exist
+    on one platform only get that platform's marker."""
     libraries = [f for f in found if f.kind == "library"]
     if not libraries:
         return found
@@ -2218,11 +2507,15 @@ def _with_feature_switches(found: list[Finding], text: str) -> list[Finding]:
         if finding.kind == "library":
             key = finding.name.lower().removeprefix("lib")
             line = _line_of(finding)
-            if any(
-                first <= line <= last and (key in words or (len(key) >= 3 and any(key in w for w in words)))
-                for first, last, words in ranges
-            ):
-                changed = dataclasses.replace(changed, optional=True)
+            inside = [r for r in ranges if r.first <= line <= r.last]
+            naming = [r for r in inside if _names_library(r, key)]
+            switches = [r for r in inside if r.switch]
+            if switches:
+                innermost = max(switches, key=lambda r: r.first)
+                changed = dataclasses.replace(changed, optional=True, feature=innermost.name)
+            elif naming:
+                outermost = min(naming, key=lambda r: r.first)
+                changed = dataclasses.replace(changed, optional=True, feature=outermost.name or key)
             if changed.marker is None and key in _PLATFORM_LIBRARIES:
                 changed = dataclasses.replace(changed, marker=_PLATFORM_LIBRARIES[key])
         out.append(changed)

@@ -45,6 +45,8 @@ class Row:
     #: (inferred rows) the build files say the dependency may be missing: not installed by
     #: the install command.
     optional: bool = False
+    #: (optional inferred rows) the build switch (``optional-*`` group) it depends on, if known.
+    feature: str | None = None
 
 
 @dataclass(slots=True)
@@ -309,7 +311,7 @@ def _inferred_rows(inference: infer.Inference, lookup: _Lookup) -> list[Row]:
         if p.vendored or p.bundled:
             continue
         row = lookup.row(_proposal_dep(p), p.category)
-        rows.append(Row(row.dep, row.category, row.packages, row.applies, p.optional))
+        rows.append(Row(row.dep, row.category, row.packages, row.applies, p.optional, p.feature))
     return rows
 
 
@@ -432,6 +434,7 @@ def as_json(report: DepsReport) -> dict[str, Any]:
                     "evidence": list(p.evidence),
                     "marker": p.marker,
                     "bundled": p.bundled,
+                    "feature": p.feature,
                     "packages": _inferred_packages(report, p),
                 }
                 for p in report.inference.proposals
