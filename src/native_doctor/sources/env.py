@@ -749,7 +749,9 @@ def _record_rows(text: str) -> Iterator[tuple[str, str, str]]:
     for row in rows:
         if not row or not row[0]:
             continue
-        path = posixpath.normpath(row[0].replace("\\", "/"))
+        path = row[0]
+        if "\\" in path or "/." in path or "//" in path or path.startswith(".") or path.endswith("/"):
+            path = posixpath.normpath(path.replace("\\", "/"))  # else already normal (most rows)
         if path not in seen:
             seen.add(path)
             yield path, row[1] if len(row) > 1 else "", row[2] if len(row) > 2 else ""
