@@ -637,7 +637,8 @@ class _Walk:
     def _scan_source(self, full: str, path: str, entry: os.DirEntry[str]) -> None:
         """Libraries the Python file loads by literal name (cached while the file is unchanged)."""
         try:
-            key = file_key(full, entry.stat())
+            # Without a cache (``--no-cache``) the key is never used: no stat.
+            key = file_key(full, entry.stat()) if self.cache is not None else ""
             cached = self.cache.get(key) if self.cache is not None else None
             if cached is not None and "loads" in cached:
                 try:
