@@ -339,16 +339,15 @@ def scan_source(text: bytes, path: str, platform: str = sys.platform) -> list[Lo
     return scanner.calls
 
 
+_SKIPPED_PARTS = frozenset(
+    {"tests", "test", "testing", "examples", "_examples", "docs", "benchmarks", "conftest.py"}
+)
+
+
 def skipped_source(path: str) -> bool:
     """Source files never run on import: tests, examples, documentation, benchmarks."""
-    parts = path.split("/")
     return (
-        any(
-            p in ("tests", "test", "testing", "examples", "_examples", "docs", "benchmarks", "conftest.py")
-            for p in parts
-        )
-        or not path.endswith(".py")
-        or path.startswith("../")
+        not path.endswith(".py") or path.startswith("../") or not _SKIPPED_PARTS.isdisjoint(path.split("/"))
     )
 
 
