@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -347,8 +348,21 @@ class _KnownFiles:
     def realpath(self, path: str) -> str:
         found = self._realpaths.get(path)
         if found is None:
-            found = self._realpaths[path] = self._real.realpath(path)
+            found = self._realpaths[path] = self._resolve(path)
         return found
+
+    def _resolve(self, path: str) -> str:
+        """``os.path.realpath``, from the memoized real path of the folder when the last part is
+        no link (one ``lstat`` per file instead of one per part of its path)."""
+        folder, _, name = path.rpartition("/")
+        if folder.startswith("/") and name not in ("", ".", ".."):
+            try:
+                link = stat.S_ISLNK(os.lstat(path).st_mode)
+            except OSError:
+                link = True  # missing or unreadable: the general rule decides
+            if not link:
+                return self.realpath(folder).rstrip("/") + "/" + name
+        return self._real.realpath(path)
 
     def binary(self, path: str) -> BinaryInfo | None:
         if path in self._known:

@@ -54,6 +54,16 @@ def test_second_scan_hits_and_a_changed_file_misses(site: Path, tmp_path: Path) 
     assert third.misses >= 1
 
 
+def test_a_scan_that_learns_nothing_leaves_the_cache_file_alone(site: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    first = _scan(site, folder)
+    before = first.path.read_bytes()
+    second = _scan(site, folder)  # reuses the whole distribution: asks for none of its files
+    # Unchanged: the entries of the reused distribution's files are still there (rewriting the
+    # file without them would mean reading every one of its files again after any change in it).
+    assert second.misses == 0 and second.path.read_bytes() == before
+
+
 def test_a_deleted_file_invalidates_the_cached_distribution(site: Path, tmp_path: Path) -> None:
     """Removing a file changes its folder's modification time: the distribution is read again."""
     folder = tmp_path / "cache"

@@ -120,6 +120,46 @@ def test_the_else_branch_of_a_windows_test_is_this_platforms() -> None:
     assert [c.names for c in _scan(source)] == [("libfoo.so.1",)]
 
 
+ALIASED_FAR = """
+from ctypes.util import find_library as lookup
+
+NAME = "sndfile"
+
+class Settings:
+    LEVEL = 3
+
+@decorate(find_library("deco"))
+def unrelated(values):
+    return [v * 2 for v in values]
+
+def load():
+    total = sum(range(10))
+    return lookup(NAME)
+
+try:
+    handle = lookup("ogg")
+except OSError:
+    handle = None
+"""
+
+
+def test_lines_that_mention_no_loader_are_skipped_without_losing_a_call() -> None:
+    # The alias is called on lines that name no loader, the literal is bound far from the call,
+    # and a decorator's call sits above its function's first line.
+    calls = _scan(ALIASED_FAR, "pkg/sndfile.py")
+    assert [(c.names, c.at_import, c.guarded) for c in calls] == [
+        (("deco",), False, False),  # decorators are visited with their function
+        (("sndfile",), False, False),
+        (("ogg",), True, True),
+    ]
+
+
+def test_lone_carriage_returns_fall_back_to_a_full_walk() -> None:
+    source = "import ctypes\r\rx = 1\rlib = ctypes.CDLL('libfoo.so.1')\r"
+    [call] = scan_source(source.encode(), "pkg/old.py", "linux")
+    assert call.names == ("libfoo.so.1",) and call.line == 4
+
+
 def test_calls_round_trip_through_json() -> None:
     calls = _scan(PYZBAR, "pyzbar/zbar_library.py")
     assert list(calls_from_json(calls_to_json(calls), "pyzbar/zbar_library.py")) == calls

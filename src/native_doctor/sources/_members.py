@@ -117,8 +117,17 @@ _DIST_INFO_FILES = frozenset({"RECORD", "WHEEL", "METADATA", "INSTALLER", "REQUE
 _DATA_DIR = re.compile(r"^[^/]+\.data/([^/]+)/(.*)$")
 
 
+#: The commonest suffixes of :data:`_NOT_NATIVE` in site-packages, tested first (an environment
+#: lists tens of thousands of files).
+_COMMON_NOT_NATIVE = (".py", ".pyc", ".pyi", ".h", ".txt", ".json")
+
+
 def may_be_native(path: str) -> bool:
     """False for files whose name says they cannot be ELF/Mach-O/PE (saves reading them)."""
+    if path.endswith(_COMMON_NOT_NATIVE):
+        dot = path.rfind(".")
+        if dot > 0 and path[dot - 1] not in "/.":
+            return False  # what the general rule below says, without splitting the name
     name = posixpath.basename(path)
     if not name or name in _DIST_INFO_FILES or name.startswith("LICENSE"):
         return False

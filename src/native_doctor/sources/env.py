@@ -637,7 +637,8 @@ class _Walk:
     def _scan_source(self, full: str, path: str, entry: os.DirEntry[str]) -> None:
         """Libraries the Python file loads by literal name (cached while the file is unchanged)."""
         try:
-            key = file_key(full, entry.stat())
+            # Without a cache (``--no-cache``) the key is never used: no stat.
+            key = file_key(full, entry.stat()) if self.cache is not None else ""
             cached = self.cache.get(key) if self.cache is not None else None
             if cached is not None and "loads" in cached:
                 try:
@@ -749,7 +750,9 @@ def _record_rows(text: str) -> Iterator[tuple[str, str, str]]:
     for row in rows:
         if not row or not row[0]:
             continue
-        path = posixpath.normpath(row[0].replace("\\", "/"))
+        path = row[0]
+        if "\\" in path or "/." in path or "//" in path or path.startswith(".") or path.endswith("/"):
+            path = posixpath.normpath(path.replace("\\", "/"))  # else already normal (most rows)
         if path not in seen:
             seen.add(path)
             yield path, row[1] if len(row) > 1 else "", row[2] if len(row) > 2 else ""

@@ -98,8 +98,13 @@ class EnvCache:
             self._new.setdefault(key, {}).update(values)
 
     def save(self) -> None:
-        """Write the entries used in this run (atomically); errors are ignored."""
-        if not self.enabled or (self.misses == 0 and self._new.keys() == self._old.keys()):
+        """Write the entries used in this run (atomically); errors are ignored.
+
+        A run that learned nothing new (no miss, no new key) writes nothing: a run that reuses whole
+        distributions uses none of their files' entries, and rewriting the file without them
+        would cost time now and a full rescan of such a distribution when one of its files changes.
+        """
+        if not self.enabled or (self.misses == 0 and self._new.keys() <= self._old.keys()):
             return
         document = {"format": _FORMAT, "version": _VERSION, "tool": self._tool, "entries": self._new}
         try:

@@ -15,6 +15,7 @@ Whether a call runs at import (module level) or later (inside a function), and w
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,9 @@ Mode = Literal["dlopen", "find_library", "load_library"]
 #: every file) and calls one of them.
 TOKENS = (b"CDLL", b"PyDLL", b"LoadLibrary", b"find_library", b"dlopen", b"load_library")
 _CALLED = re.compile(rb"(?:CDLL|PyDLL|LoadLibrary|find_library|dlopen|load_library)\s*\(")
+#: Any mention of a loader (or of a name an import binds one to): the lines worth visiting.
+_MENTION = re.compile(rb"CDLL|PyDLL|LoadLibrary|find_library|dlopen|load_library|cdll")
+_ALIAS = re.compile(rb"(?:find_library|CDLL|PyDLL|cdll|load_library)\s+as\s+(\w+)")
 #: Source files larger than this are not parsed (generated code, vendored bundles).
 MAX_SOURCE = 2 << 20
 
@@ -91,10 +95,36 @@ def _call_name(node: ast.expr) -> str:
     return ""
 
 
+def _mention_lines(text: bytes) -> list[int] | None:
+    """The sorted numbers of the lines that mention a loader or an alias of one (None: unknown,
+    a file with lone carriage returns, whose line numbers a count of newlines would not give)."""
+    if b"\r" in text and text.count(b"\r") != text.count(b"\r\n"):
+        return None
+    patterns = [_MENTION.pattern] + [re.escape(alias) for alias in set(_ALIAS.findall(text))]
+    lines: list[int] = []
+    line, last = 1, 0
+    for match in re.finditer(b"|".join(patterns), text):
+        line += text.count(b"\n", last, match.start())
+        last = match.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
+
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
 class _Scanner(ast.NodeVisitor):
-    def __init__(self, path: str, platform: str) -> None:
+    """Walks one module. With ``lines`` (see :func:`_mention_lines`), it skips the expressions,
+    functions and statements inside functions whose lines mention no loader: only a call, an
+    import of a loader's name and a module-level assignment (a literal a call may name; class
+    bodies count) matter, and the first two are on such lines. The skipped subtrees are most of a
+    large module."""
+
+    def __init__(self, path: str, platform: str, lines: list[int] | None = None) -> None:
         self.path = path
         self.platform = platform
+        self.lines = lines
         self.calls: list[LoadCall] = []
         self.aliases: dict[str, str] = {}
         self.literals: dict[str, str | None] = {}  # module-level name -> its one literal value
@@ -104,6 +134,18 @@ class _Scanner(ast.NodeVisitor):
         self.raising: dict[int, bool] = {}
         self.tries = 0
         self.foreign = 0
+
+    def visit(self, node: ast.AST) -> None:
+        if self.lines is not None and (self.depth > 0 or isinstance(node, (ast.expr, *_FUNCTIONS))):
+            start = getattr(node, "lineno", None)
+            end = getattr(node, "end_lineno", None)
+            if start is not None and end is not None:
+                if isinstance(node, (*_FUNCTIONS, ast.ClassDef)) and node.decorator_list:
+                    start = min(start, *(d.lineno for d in node.decorator_list))
+                at = bisect.bisect_left(self.lines, start)
+                if at == len(self.lines) or self.lines[at] > end:
+                    return  # nothing on these lines can load a library
+        super().visit(node)
 
     # --- context ------------------------------------------------------------------------------
 
@@ -289,7 +331,7 @@ def scan_source(text: bytes, path: str, platform: str = sys.platform) -> list[Lo
         tree = ast.parse(text, filename=path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    scanner = _Scanner(path, platform)
+    scanner = _Scanner(path, platform, _mention_lines(text))
     try:
         scanner.visit(tree)
     except RecursionError:
@@ -297,16 +339,15 @@ def scan_source(text: bytes, path: str, platform: str = sys.platform) -> list[Lo
     return scanner.calls
 
 
+_SKIPPED_PARTS = frozenset(
+    {"tests", "test", "testing", "examples", "_examples", "docs", "benchmarks", "conftest.py"}
+)
+
+
 def skipped_source(path: str) -> bool:
     """Source files never run on import: tests, examples, documentation, benchmarks."""
-    parts = path.split("/")
     return (
-        any(
-            p in ("tests", "test", "testing", "examples", "_examples", "docs", "benchmarks", "conftest.py")
-            for p in parts
-        )
-        or not path.endswith(".py")
-        or path.startswith("../")
+        not path.endswith(".py") or path.startswith("../") or not _SKIPPED_PARTS.isdisjoint(path.split("/"))
     )
 
 
