@@ -12,6 +12,7 @@ from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks.macos import build_machine_prefix, is_unresolved_rpath
 from native_doctor.checks.registry import Finding, run_checks
+from native_doctor.cli import main
 from native_doctor.model import Artifact, ArtifactKind, Dependency, NativeFile, Resolution
 from native_doctor.sources.wheel import read_wheel
 
@@ -232,3 +233,15 @@ def test_pyodbc_homebrew_unixodbc_is_one_error(entry: CorpusWheel) -> None:
     assert errors == [
         ("ND401", "pyodbc.cpython-312-darwin.so", "/opt/homebrew/opt/unixodbc/lib/libodbc.2.dylib")
     ]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("entry", wheels(name="pyodbc", family="macos-arm64"), ids=lambda w: w.filename)
+def test_inspect_still_reports_the_homebrew_library(
+    entry: CorpusWheel, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`inspect` runs ND201 and the checks that report its special cases, ND401 among them: the
+    library pyodbc cannot load is still said there, once."""
+    assert main(["inspect", str(ensure(entry))]) == 1
+    findings = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ND")]
+    assert findings == ["ND401"]
