@@ -121,6 +121,10 @@ class Artifact:
     record: RecordReport | None = None
     #: What a reading budget stopped (bytes inflated per archive): said as a warning, never an error.
     read_limits: tuple[str, ...] = ()
+    #: ``(path, text)`` of the license files (``.dist-info/licenses/*``, LICENSE/COPYING/NOTICE
+    #: named files), each read no further than a bounded prefix; None when the source was not
+    #: asked to read them (then checks that need them say nothing).
+    license_texts: tuple[tuple[str, str], ...] | None = None
 
 
 class Resolution(StrEnum):

@@ -12,6 +12,7 @@ from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks.macos import build_machine_prefix, is_unresolved_rpath
 from native_doctor.checks.registry import Finding, run_checks
+from native_doctor.cli import main
 from native_doctor.model import Artifact, ArtifactKind, Dependency, NativeFile, Resolution
 from native_doctor.sources.wheel import read_wheel
 
@@ -178,14 +179,14 @@ def test_weak_build_machine_dependency_says_so() -> None:
 
 # --- corpus ------------------------------------------------------------------------------------
 
-MACOS = [w for w in wheels() if w.family.startswith("macos")]
+MACOS = [w for w in wheels() if w.family.startswith("macos") and w.name != "pyodbc"]
 
 
 @pytest.mark.corpus
 @pytest.mark.parametrize("entry", MACOS, ids=lambda w: w.filename)
 def test_corpus_macos_wheels(entry: CorpusWheel) -> None:
-    """No real macOS wheel in the corpus loads a build-machine library or misses an @rpath one;
-    the build-machine LC_RPATH leftovers they do carry are the ones listed here."""
+    """No real macOS wheel in the corpus (pyodbc's aside: below) loads a build-machine library or
+    misses an @rpath one; the build-machine LC_RPATH leftovers they do carry are the ones listed here."""
     inspection = inspect_artifact(read_wheel(ensure(entry), deep=True))
     findings = list(run_checks(inspection))
     assert [f for f in findings if f.code in ("ND401", "ND402")] == []
@@ -204,3 +205,43 @@ def test_corpus_macos_wheels(entry: CorpusWheel) -> None:
         ) == 1
     else:
         assert leftovers == expected.get(name, set())
+
+
+@pytest.mark.parametrize(
+    ("name", "codes"),
+    [
+        pytest.param("/opt/homebrew/opt/unixodbc/lib/libodbc.2.dylib", ["ND401"], id="homebrew-arm64"),
+        pytest.param("/usr/local/opt/unixodbc/lib/libodbc.2.dylib", ["ND401"], id="homebrew-intel"),
+        pytest.param("libodbc.2.dylib", ["ND201"], id="bare-name-stays-external"),
+    ],
+)
+def test_build_machine_install_name_is_one_finding(name: str, codes: list[str]) -> None:
+    """pyodbc's macOS wheels load unixODBC by its Homebrew path: one cause, so one finding (ND401,
+    which names the place) and not ND201 too; an external library by any other name stays ND201."""
+    inspection = _wheel((EXT, _macho(needed=(name, SYSTEM))))
+    found = [f for f in run_checks(inspection) if f.code in ("ND201", "ND401")]
+    assert [(f.code, f.detail) for f in found] == [(code, name) for code in codes]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("entry", wheels(name="pyodbc", family="macos-arm64"), ids=lambda w: w.filename)
+def test_pyodbc_homebrew_unixodbc_is_one_error(entry: CorpusWheel) -> None:
+    """The census saw ND201 and ND401 for pyodbc's one LC_LOAD_DYLIB of Homebrew's unixODBC
+    (`llvm-otool -L`: /opt/homebrew/opt/unixodbc/lib/libodbc.2.dylib): now ND401 alone says it."""
+    findings = list(run_checks(inspect_artifact(read_wheel(ensure(entry), deep=True))))
+    errors = [(f.code, f.member, f.detail) for f in findings if f.severity.value == "error"]
+    assert errors == [
+        ("ND401", "pyodbc.cpython-312-darwin.so", "/opt/homebrew/opt/unixodbc/lib/libodbc.2.dylib")
+    ]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("entry", wheels(name="pyodbc", family="macos-arm64"), ids=lambda w: w.filename)
+def test_inspect_still_reports_the_homebrew_library(
+    entry: CorpusWheel, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`inspect` runs ND201 and the checks that report its special cases, ND401 among them: the
+    library pyodbc cannot load is still said there, once."""
+    assert main(["inspect", str(ensure(entry))]) == 1
+    findings = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ND")]
+    assert findings == ["ND401"]

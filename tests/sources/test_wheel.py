@@ -180,3 +180,19 @@ def test_record_absent(tmp_path: Path, demo_wheel_members: dict[str, bytes]) -> 
     _rewrite(wheel, {"demo-1.0.dist-info/RECORD": None})
     record = read_wheel(wheel, verify_record=True).record
     assert record is not None and not record.present
+
+
+def test_license_texts_are_read_deeply_and_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import native_doctor.sources.wheel as wheel_source
+
+    monkeypatch.setattr(wheel_source, "MAX_LICENSE_BYTES", 8)
+    members = {"demo/__init__.py": b"", "demo/LICENSE.txt": b"0123456789abcdef", "NOTICE": b"notice"}
+    extra = {"licenses/COPYING.md": b"copying"}
+    wheel = make_wheel(tmp_path, "demo-1.0-py3-none-any.whl", members, extra_dist_info=extra)
+    assert read_wheel(wheel).license_texts is None
+    assert read_wheel(wheel, deep=True).license_texts == (
+        ("demo/LICENSE.txt", "01234567"),
+        ("NOTICE", "notice"),
+        ("demo-1.0.dist-info/licenses/COPYING.md", "copying"),
+    )
+    assert read_wheel(wheel, licenses=True).license_texts == read_wheel(wheel, deep=True).license_texts

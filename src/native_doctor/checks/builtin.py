@@ -12,7 +12,7 @@ from native_doctor.checks.registry import Finding, Severity, register
 from native_doctor.model import Dependency, Resolution
 
 if TYPE_CHECKING:
-    from native_doctor.analysis import Inspection
+    from native_doctor.analysis import BinaryReport, Inspection
 
 UNREADABLE_ARCHIVE = register(
     "ND001",
@@ -99,7 +99,11 @@ def read_limit_reached(inspection: Inspection) -> Iterator[Finding]:
         "For every needed library (ELF DT_NEEDED, Mach-O LC_LOAD_DYLIB, PE import table), whether the target "
         "platform's loader finds it inside the wheel (RPATH/RUNPATH with $ORIGIN, @loader_path/@rpath, the "
         "module's directory or an added DLL directory) or the platform guarantees it (manylinux/musllinux "
-        "policy libraries, macOS /usr/lib and /System, Windows system DLLs)."
+        "policy libraries, macOS /usr/lib and /System, Windows system DLLs). A library a more specific "
+        "check explains is reported by that check instead, once: one a known distribution provides "
+        "(ND202/ND203), a GPU driver library (ND210), a Mach-O install name on the build machine such as "
+        "`/opt/homebrew/...` (ND401), an unresolved `@rpath/` name (ND402), a missing MinGW or MSVC "
+        "runtime DLL (ND502/ND503)."
     ),
     why=(
         'On a machine without that library the import fails: "ImportError: libfoo.so.1: cannot open shared '
@@ -122,7 +126,7 @@ def external_library(inspection: Inspection) -> Iterator[Finding]:
     """One finding per binary and external library it needs."""
     for binary in inspection.binaries:
         for dep in binary.dependencies:
-            if dep.resolution is Resolution.EXTERNAL and not _reported_elsewhere(dep, inspection):
+            if dep.resolution is Resolution.EXTERNAL and not _reported_elsewhere(dep, binary, inspection):
                 lazy = " (loaded lazily: fails on first use)" if dep.lazy else ""
                 yield external_library.finding(
                     f"{binary.native.path} needs {dep.name}, which is not bundled and not provided by the "
@@ -133,16 +137,18 @@ def external_library(inspection: Inspection) -> Iterator[Finding]:
                 )
 
 
-def _reported_elsewhere(dep: Dependency, inspection: Inspection) -> bool:
+def _reported_elsewhere(dep: Dependency, binary: BinaryReport, inspection: Inspection) -> bool:
     """An external library a more specific check explains better (and reports instead): one a known
-    distribution provides (ND202/ND203), an unresolved ``@rpath`` (ND402), a missing MinGW or MSVC
-    runtime DLL (ND502/ND503), a GPU driver library (ND210)."""
+    distribution provides (ND202/ND203), an unresolved ``@rpath`` (ND402), a Mach-O install name on
+    the build machine (ND401), a missing MinGW or MSVC runtime DLL (ND502/ND503), a GPU driver
+    library (ND210)."""
     from native_doctor.checks import dependencies, macos, windows
 
     return (
         dependencies.provided_by(dep.name, inspection.platform.os) is not None
         or dependencies.is_driver_library(dep.name)
         or macos.is_unresolved_rpath(dep)
+        or macos.is_build_machine_install_name(dep, binary.native.info)
         or windows.is_missing_mingw_runtime(dep)
         or windows.is_missing_msvc_runtime(dep)
     )

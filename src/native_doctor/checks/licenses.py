@@ -1,22 +1,27 @@
 """ND130: a vendored GPL/LGPL compiler runtime shipped without its license text.
 
-The check needs the text of the wheel's license files, which an :class:`Inspection` does not
-carry; ``native-doctor sbom`` reads them (``sources.contents.license_texts``) and calls
-:func:`missing_runtime_licenses`, which is pure.
+The check needs the text of the artifact's license files: the wheel source reads them into
+``Artifact.license_texts`` when reading deeply (as ``check`` does), and ``native-doctor sbom``
+passes what it read (from a wheel or an installed distribution) to the same pure
+:func:`missing_runtime_licenses`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from native_doctor.checks.registry import Finding, Severity, register
 from native_doctor.model import Artifact
 from native_doctor.sbom.identify import library_of, normalized_name
 
+if TYPE_CHECKING:
+    from native_doctor.analysis import Inspection
+
 __all__ = ["missing_runtime_licenses", "runtime_license_missing"]
 
 
-runtime_license_missing = register(
+@register(
     "ND130",
     "runtime-license-missing",
     Severity.WARNING,
@@ -26,8 +31,8 @@ runtime_license_missing = register(
         "For every vendored GCC runtime library (libgfortran, libquadmath, libgomp, libgcc_s, libstdc++, "
         "libatomic), that at least one license file in the wheel (under .dist-info/licenses/, a LICENSE, "
         "COPYING or NOTICE file anywhere) names it or carries its license's own text (the GCC Runtime "
-        "Library Exception; the GNU Lesser General Public License for libquadmath). Run by "
-        "`native-doctor sbom`, which reads those files."
+        "Library Exception; the GNU Lesser General Public License for libquadmath). Needs the "
+        "license files' text: `check` reads them (deep reading), and so does `native-doctor sbom`."
     ),
     why=(
         "These runtimes are GPL-3.0-or-later WITH the GCC Runtime Library Exception (libquadmath: "
@@ -48,7 +53,11 @@ runtime_license_missing = register(
         "https://www.gnu.org/licenses/gcc-exception-3.1.html",
         "https://peps.python.org/pep-0639/",
     ),
-)(None)
+)
+def runtime_license_missing(inspection: Inspection) -> Iterator[Finding]:
+    texts = inspection.artifact.license_texts
+    if texts is not None:
+        yield from missing_runtime_licenses(inspection.artifact, dict(texts))
 
 
 def _license_markers(expression: str) -> tuple[str, ...]:

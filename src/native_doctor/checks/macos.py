@@ -13,7 +13,7 @@ from native_doctor.model import Dependency, Resolution
 if TYPE_CHECKING:
     from native_doctor.analysis import BinaryReport, Inspection
 
-__all__ = ["build_machine_prefix", "is_unresolved_rpath"]
+__all__ = ["build_machine_prefix", "is_build_machine_install_name", "is_unresolved_rpath"]
 
 #: Path prefixes that exist on a build machine but not on a user's Mac, and what they are.
 _BUILD_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -63,6 +63,18 @@ def is_unresolved_rpath(dep: Dependency) -> bool:
     loads it; ND402 reports these, so the generic external-library check (ND201) can skip them.
     """
     return dep.name.startswith("@rpath/") and dep.resolution is Resolution.EXTERNAL
+
+
+def is_build_machine_install_name(dep: Dependency, info: BinaryInfo | None) -> bool:
+    """Whether ``dep`` is a Mach-O dependency at an absolute build-machine path (ND401 reports it
+    with the place it names, so the generic external-library check, ND201, skips it: one cause,
+    one finding)."""
+    return (
+        info is not None
+        and info.format is BinaryFormat.MACHO
+        and dep.name in info.needed
+        and build_machine_prefix(dep.name) is not None
+    )
 
 
 def _macho_binaries(inspection: Inspection) -> Iterator[tuple[BinaryReport, BinaryInfo]]:
@@ -118,7 +130,9 @@ _WHY_BUILD_PATH = (
         "`/usr/local/Cellar/`, `/usr/local/lib/`, `/Users/`, `/private/var/folders/`, `/tmp/`, Xcode "
         "toolchains, `/Volumes/`, conda prefixes), and LC_RPATH entries under such a prefix in files "
         "whose @rpath search dyld actually performs (the file or a library it loads has `@rpath/` "
-        "dependencies). Build-machine LC_RPATH entries nothing searches are left to ND403."
+        "dependencies). Build-machine LC_RPATH entries nothing searches are left to ND403. Such an "
+        "install name is never in the wheel, so it is also an external library: it is reported here "
+        "only, naming the build-machine place, and not again as ND201."
     ),
     why=_WHY_BUILD_PATH,
     fix=(
@@ -151,7 +165,7 @@ def build_machine_install_name(inspection: Inspection) -> Iterator[Finding]:
                 weak = " (weakly: the import succeeds, but the feature silently goes missing)"
                 lazy = weak if name in info.weak_needed else ""
                 yield build_machine_install_name.finding(
-                    f"{path} loads {name}, a path on the build machine ({what}){lazy}",
+                    f"{path} loads {name}, a path on the build machine ({what}) and not in the wheel{lazy}",
                     inspection.artifact.path,
                     path,
                     name,

@@ -22,7 +22,6 @@ from native_doctor.sources.contents import (
     file_contents,
     license_texts_on_disk,
     sha256_file,
-    wheel_license_texts,
     wheel_member_contents,
 )
 from native_doctor.sources.env import read_environment
@@ -49,10 +48,10 @@ def collect_wheels(paths: Sequence[Path]) -> tuple[Sbom, list[Finding]]:
     entries = []
     findings: list[Finding] = []
     for path in paths:
-        artifact = read_wheel(path)
+        artifact = read_wheel(path, licenses=True)
         found = wheel_member_contents(path, [n.path for n in artifact.native], _visitor(artifact))
         entries.append((artifact, _scans(found), sha256_file(path)))
-        findings += missing_runtime_licenses(artifact, wheel_license_texts(path))
+        findings += missing_runtime_licenses(artifact, dict(artifact.license_texts or ()))
     subject = paths[0].name if len(paths) == 1 else f"{len(paths)} wheels"
     return build_sbom(subject, entries, __version__), findings
 

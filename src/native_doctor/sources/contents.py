@@ -21,12 +21,13 @@ from typing import TypeVar
 from native_doctor.errors import InvalidArchiveError
 
 __all__ = [
+    "MAX_LICENSE_BYTES",
+    "MAX_LICENSE_FILES",
     "MAX_SCAN",
     "file_contents",
     "is_license_file",
     "license_texts_on_disk",
     "sha256_file",
-    "wheel_license_texts",
     "wheel_member_contents",
 ]
 
@@ -37,7 +38,7 @@ _CHUNK = 1 << 20
 #: Members larger than this are inflated into a temporary file and mapped instead of held in memory.
 _SPOOL = 32 << 20
 #: License files larger than this are not read; at most this many are read per artifact.
-_MAX_LICENSE, _MAX_LICENSE_FILES = 4 << 20, 500
+MAX_LICENSE_BYTES, MAX_LICENSE_FILES = 4 << 20, 500
 _LICENSE_NAME = re.compile(
     r"(?i)^(licen[cs]e|copying|notice|authors)([-_.][^/]*)?$|[-_](licen[cs]e|copying)[^/]*$"
 )
@@ -48,33 +49,18 @@ def is_license_file(path: str) -> bool:
     return ".dist-info/licenses/" in path or bool(_LICENSE_NAME.search(path.rsplit("/", 1)[-1]))
 
 
-def wheel_license_texts(wheel: Path) -> dict[str, str]:
-    """``member -> text`` of the wheel's license files (bounded in size and count)."""
-    texts: dict[str, str] = {}
-    try:
-        with zipfile.ZipFile(wheel) as archive:
-            for info in archive.infolist():
-                if len(texts) >= _MAX_LICENSE_FILES:
-                    break
-                if not info.is_dir() and info.file_size <= _MAX_LICENSE and is_license_file(info.filename):
-                    texts[info.filename] = archive.read(info).decode("utf-8", "replace")
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
-        raise InvalidArchiveError(f"{wheel}: cannot read a license file: {exc}") from exc
-    return texts
-
-
 def license_texts_on_disk(root: Path, paths: Iterable[str]) -> dict[str, str]:
     """``path -> text`` of the license files among ``paths`` (relative to ``root``); unreadable ones
     are skipped."""
     texts: dict[str, str] = {}
     for path in paths:
-        if len(texts) >= _MAX_LICENSE_FILES:
+        if len(texts) >= MAX_LICENSE_FILES:
             break
         if not is_license_file(path):
             continue
         try:
             with (root / path).open("rb") as handle:
-                texts[path] = handle.read(_MAX_LICENSE).decode("utf-8", "replace")
+                texts[path] = handle.read(MAX_LICENSE_BYTES).decode("utf-8", "replace")
         except OSError:
             continue
     return texts

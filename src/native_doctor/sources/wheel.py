@@ -27,6 +27,7 @@ from native_doctor.sources._members import REPAIR_MARKERS, install_path, may_be_
 from native_doctor.sources._record import expected_digests, member_digest
 from native_doctor.sources._record import report as record_report
 from native_doctor.sources._zip import ZipMemberSource
+from native_doctor.sources.contents import MAX_LICENSE_BYTES, MAX_LICENSE_FILES, is_license_file
 
 __all__ = ["ProgressCallback", "read_wheel"]
 
@@ -43,12 +44,15 @@ def read_wheel(
     *,
     deep: bool = False,
     verify_record: bool = False,
+    licenses: bool | None = None,
     progress: ProgressCallback | None = None,
 ) -> Artifact:
     """Read a wheel file.
 
     :param deep: also read symbol tables and section sizes of native members (for checks).
     :param verify_record: hash every member and compare with RECORD (reads the whole wheel).
+    :param licenses: also read the license files into ``Artifact.license_texts`` (a bounded
+        prefix of each); None means the same as ``deep``.
 
     :raises InvalidArchiveError: not a zip file, a wheel file name that does not follow the
         spec, no ``.dist-info`` directory, or unreadable metadata. A member that cannot be read is
@@ -78,6 +82,8 @@ def read_wheel(
         )
         files = tuple(install_path(info.filename) for info in infos)
         hooks = _read_hooks(archive, infos, budget)
+        read_licenses = deep if licenses is None else licenses
+        license_texts = _read_licenses(archive, infos, budget) if read_licenses else None
     purelib = wheel_meta.get("Root-Is-Purelib")
     return Artifact(
         kind=ArtifactKind.WHEEL,
@@ -94,7 +100,31 @@ def read_wheel(
         dll_directories=dll_directories(hooks, directories_of(files)),
         record=record,
         read_limits=(budget.describe(),) if budget.skipped else (),
+        license_texts=license_texts,
     )
+
+
+def _read_licenses(
+    archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], budget: InflationBudget
+) -> tuple[tuple[str, str], ...]:
+    """``(member, text)`` of the license files, each at most ``MAX_LICENSE_BYTES`` (a prefix of a
+    longer one) and at most ``MAX_LICENSE_FILES`` of them. An unreadable one is left out; the
+    budget stopping ends the reading (said in ``read_limits``)."""
+    texts: list[tuple[str, str]] = []
+    for info in infos:
+        if len(texts) >= MAX_LICENSE_FILES:
+            break
+        if not is_license_file(info.filename):
+            continue
+        try:
+            texts.append(
+                (info.filename, read_text(archive, info, budget, limit=MAX_LICENSE_BYTES, truncate=True))
+            )
+        except ReadLimitError:
+            break
+        except InvalidArchiveError:
+            continue
+    return tuple(texts)
 
 
 def _read_hooks(
