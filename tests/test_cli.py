@@ -185,6 +185,15 @@ def test_explain_by_code_or_name(capsys: pytest.CaptureFixture[str], query: str)
         assert heading in out
 
 
+def test_explain_takes_the_codes_the_check_hint_names(capsys: pytest.CaptureFixture[str]) -> None:
+    """The text report ends with ``native-doctor explain CODE CODE ...``: that command must work."""
+    assert cli.main(["explain", "ND504", "ND206", "debug-info"]) == 0
+    out = capsys.readouterr().out
+    pages = [line.split()[0] for line in out.splitlines() if line[:2] == "ND" and "(" in line]
+    assert pages == ["ND504", "ND206", "ND304"]
+    assert cli.main(["explain", "ND504", "ND999"]) == 2
+
+
 def test_explain_all_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["explain", "--all", "--format", "json"]) == 0
     checks = json.loads(capsys.readouterr().out)

@@ -187,7 +187,9 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     explain = argparse.ArgumentParser(
         prog="native-doctor explain", description="Print a check's documentation."
     )
-    explain.add_argument("check", nargs="?", help="a check code (ND201) or name (external-library)")
+    explain.add_argument(
+        "check", nargs="*", help="check codes (ND201) or names (external-library), one page each"
+    )
     explain.add_argument("--all", action="store_true", help="every check")
     explain.add_argument("--format", choices=("text", "json"), default="text")
     parsers = {"env": env, "inspect": inspect, "check": check, "deps": deps, "explain": explain}
@@ -515,10 +517,12 @@ def _run_explain(options: argparse.Namespace) -> int:
     if options.all:
         checks = all_checks()
     elif options.check:
-        found = get(options.check)
-        if found is None:
-            raise UsageError(f"unknown check {options.check!r}; `native-doctor explain --all` lists them")
-        checks = [found]
+        checks = []
+        for named in options.check:
+            found = get(named)
+            if found is None:
+                raise UsageError(f"unknown check {named!r}; `native-doctor explain --all` lists them")
+            checks.append(found)
     else:
         raise UsageError("name a check (code or name) or pass --all")
 
