@@ -874,8 +874,12 @@ def scan_meson(path: str, text: str, options: Mapping[str, str] | None = None) -
         if m.group(2) in options:
             variables.setdefault(m.group(1), options[m.group(2)])
     found: list[Finding] = []
+    seen: dict[tuple[str, str], int] = {}
     branches = _meson_branches(text, lines, options)
     for call in _calls(text, _MESON_CALL, lines, "'"):
+        if seen.get(("call", call.args), 0) >= MAX_EVIDENCE_PER_NAME:
+            continue  # the same call again: more of the same says nothing new (as scan_python)
+        seen["call", call.args] = seen.get(("call", call.args), 0) + 1
         before = len(found)
         where = f"{path}:{call.line}"
         detail = _short(call.text)
@@ -1220,23 +1224,22 @@ def _string_items(text: str, wanted: Callable[[str], bool] | None = None) -> Ite
     """(offset, value) of string literals in ``text`` that are not parts of a concatenation
     (only those whose value is ``wanted``, when given)."""
     for m in _STRING.finditer(text):
-        if wanted is not None and not wanted(m.group("body")):
+        prefix, body = m.group("prefix", "body")
+        if wanted is not None and not wanted(body):
             continue
-        if "b" in m.group("prefix").lower():
+        prefix = prefix.lower()
+        if "b" in prefix or (prefix == "f" and "{" in body):
             continue
-        i = m.start() - 1
+        start, end = m.span()
+        i = start - 1
         while i >= 0 and text[i].isspace():
             i -= 1
-        before = text[i] if i >= 0 else ""
-        j = m.end() + len(_SPACE_RUN.match(text, m.end()).group(0))  # type: ignore[union-attr]
-        after = text[j : j + 1]
-        if (
-            before == "+"
-            or after in {"+", "%"}
-            or (m.group("prefix").lower() == "f" and "{" in m.group("body"))
-        ):
+        if i >= 0 and text[i] == "+":
             continue
-        yield m.start(), m.group("body")
+        j = _SPACE_RUN.match(text, end).end()  # type: ignore[union-attr]
+        if text[j : j + 1] in {"+", "%"}:
+            continue
+        yield start, body
 
 
 def _line_bounds(text: str, offset: int) -> tuple[int, int]:
