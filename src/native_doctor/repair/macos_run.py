@@ -23,6 +23,7 @@ from native_doctor.errors import BinaryFormatError, UsageError
 from native_doctor.model import Resolution
 from native_doctor.repair import macos as mac
 from native_doctor.repair.model import CannotRepair, RepairOptions, RepairPlan, RepairResult, RunpathChange
+from native_doctor.repair.stages import external_names, fail_verification, graft_bytes, missing_result
 from native_doctor.repair.verify import repaired_artifact
 from native_doctor.repair.wheelfile import Progress, copy_atomically, write_wheel
 
@@ -49,9 +50,8 @@ def repair_macos(
         plan = mac.plan_macos(inspection, options, finder)
     except CannotRepair as exc:
         return RepairResult(RepairPlan(str(path), "", "", ""), None, (), problem=str(exc))
-    if plan.missing:
-        names = ", ".join(f"{m.name} (needed by {m.needed_by[0]})" for m in plan.missing)
-        return RepairResult(plan, None, (), problem=f"cannot find {names}: pass its folder with --lib-path")
+    if (missing := missing_result(plan)) is not None:
+        return missing
     claimed = inspection.platform.claimed_platforms
     if not plan.grafts and options.plat is None:
         return replace(run._unchanged(path, out_dir, plan, inspection, dry_run), plan=plan)
@@ -74,17 +74,14 @@ def _rewrite_and_write(
     from native_doctor.repair import run
 
     artifact = inspection.artifact
-    external = {
-        b.native.path: frozenset(d.name for d in b.dependencies if d.resolution is Resolution.EXTERNAL)
-        for b in inspection.binaries
-    }
+    external = external_names(inspection)
     edits = mac.plan_edits(plan, artifact.native, external)
     grafted = {g.member: g for g in plan.grafts}
     with run._open(path) as archive:
         dist_info = run._dist_info(archive, path)
         originals = {e.member: run._read(archive, e.member) for e in edits if e.member not in grafted}
         wheel_text = run._read(archive, f"{dist_info}/WHEEL").decode("utf-8", "replace")
-    sources = {**originals, **{m: run._graft_bytes(g.source) for m, g in grafted.items()}}
+    sources = {**originals, **{m: graft_bytes(g.source) for m, g in grafted.items()}}
     befores: dict[str, BinaryInfo] = {m: g.info for m, g in grafted.items()}
     befores.update({n.path: n.info for n in artifact.native if n.info is not None})
     outputs, infos, problems = _apply(edits, sources, befores)
@@ -92,7 +89,7 @@ def _rewrite_and_write(
     after_inspection = inspect_artifact(after)
     problems += _unresolved(after_inspection, plan)
     if problems:
-        raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+        raise fail_verification(problems)
     binaries = [(b.native.path, b.native.info) for b in after_inspection.binaries]
     floor = mac.needs_by_arch(
         ((p, i) for p, i in binaries if i is not None and i.format is BinaryFormat.MACHO),

@@ -31,6 +31,7 @@ from native_doctor.repair.model import (
     RunpathChange,
 )
 from native_doctor.repair.plan import build_plan, copies_by_name, place_grafts
+from native_doctor.repair.stages import external_names, fail_verification, graft_bytes, missing_result
 from native_doctor.repair.verify import check_edit, repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
 from native_doctor.sources.wheel import read_wheel
@@ -82,9 +83,8 @@ def repair_wheel(
         raise UsageError("--include and --no-mangle are implemented for Windows wheels only")
     first = _first_elf(inspection)
     plan = _plan(inspection, options, first)
-    if plan.missing:
-        names = ", ".join(f"{m.name} (needed by {m.needed_by[0]})" for m in plan.missing)
-        return RepairResult(plan, None, (), problem=f"cannot find {names}: pass its folder with --lib-path")
+    if (missing := missing_result(plan)) is not None:
+        return missing
     try:
         placed = place_grafts(plan, inspection)  # <dist>.libs in the scheme of its binaries
         return _rewrite_and_write(
@@ -143,10 +143,7 @@ def _rewrite_and_write(
     progress: Progress | None = None,
 ) -> RepairResult:
     artifact = inspection.artifact
-    external = {
-        b.native.path: frozenset(d.name for d in b.dependencies if d.resolution is Resolution.EXTERNAL)
-        for b in inspection.binaries
-    }
+    external = external_names(inspection)
     grafted = {g.member: g for g in plan.grafts}
     originals: dict[str, bytes] = {}
     extra_notes: list[str] = []
@@ -154,7 +151,7 @@ def _rewrite_and_write(
         dist_info = _dist_info(archive, path)
         metadata, added = _metadata(archive, dist_info, plan)
         wheel_text = _read(archive, f"{dist_info}/WHEEL").decode("utf-8", "replace")
-        sources = {m: _graft_bytes(g.source) for m, g in grafted.items()}
+        sources = {m: graft_bytes(g.source) for m, g in grafted.items()}
         for _ in range(_MAX_ROUNDS):
             specs = linux_part.plan_edits(plan, artifact.native, external)
             for spec in specs:
@@ -167,7 +164,7 @@ def _rewrite_and_write(
                 break
             reached = _reach_lost(after_inspection, plan, external)
             if not reached:
-                raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+                raise fail_verification(problems)
             plan = _with_in_wheel(plan, reached)
             for member, name, _copy in reached:
                 external[member] = external.get(member, frozenset()) | {name}
@@ -176,7 +173,7 @@ def _rewrite_and_write(
                     "(not inherited): it gets its own RUNPATH entry"
                 )
         else:
-            raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+            raise fail_verification(problems)
     originals = {s.member: originals[s.member] for s in specs if s.member in originals}
     needs = _needs(after_inspection, plan)
     claimed = _claimed_platforms(path)
@@ -285,13 +282,6 @@ def _is_graft(member: str, plan: RepairPlan) -> bool:
     return any(g.member == member for g in plan.grafts)
 
 
-def _graft_bytes(source: str) -> bytes:
-    try:
-        return Path(source).read_bytes()
-    except OSError as exc:
-        raise CannotRepair(f"{source}: cannot be read again ({exc.strerror or exc})") from None
-
-
 def _apply(
     specs: list[linux_part.EditSpec], sources: Mapping[str, bytes], inspection: Inspection, plan: RepairPlan
 ) -> _Rewrite:
@@ -316,7 +306,7 @@ def _apply(
         if info is not None:
             infos[spec.member] = (len(data), info)
     if problems:
-        raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+        raise fail_verification(problems)
     return _Rewrite(outputs, infos)
 
 

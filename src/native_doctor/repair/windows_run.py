@@ -16,10 +16,11 @@ from native_doctor.binary import read_binary
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.binary.pe_write import PeEdit, PeWriteError, check_pe_invariants, edit_pe, has_signature
 from native_doctor.errors import BinaryFormatError, UsageError
-from native_doctor.model import Artifact, Resolution
+from native_doctor.model import Artifact
 from native_doctor.repair import windows as win
 from native_doctor.repair.model import CannotRepair, RepairOptions, RepairPlan, RepairResult
 from native_doctor.repair.plan import build_plan
+from native_doctor.repair.stages import external_names, fail_verification, graft_bytes, missing_result
 from native_doctor.repair.verify import repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
@@ -45,15 +46,11 @@ def repair_windows(
     first = _first_pe(inspection)
     lookup = win.locator(options.lib_paths, arch=first.arch, use_host=options.use_host)
     plan = win.redistributables_left(build_plan(inspection, options, lookup, rules=win.rules()))
-    if plan.missing:
-        names = ", ".join(f"{m.name} (needed by {m.needed_by[0]})" for m in plan.missing)
-        return RepairResult(plan, None, (), problem=f"cannot find {names}: pass its folder with --lib-path")
+    if (missing := missing_result(plan)) is not None:
+        return missing
     plan = win.mangle_grafts(plan, (*options.no_mangle, *options.includes))
     artifact = inspection.artifact
-    external = {
-        b.native.path: frozenset(d.name for d in b.dependencies if d.resolution is Resolution.EXTERNAL)
-        for b in inspection.binaries
-    }
+    external = external_names(inspection)
     specs = win.plan_edits(plan, artifact.native, external)
     grafted = {g.member: g for g in plan.grafts}
     platforms = inspection.platform.claimed_platforms
@@ -79,7 +76,7 @@ def repair_windows(
             kept_hooks = {
                 m: _read(archive, m) for m in members if is_hook_file(install_path(m)) and m not in hooks[0]
             }
-        sources.update({m: _graft_bytes(g.source) for m, g in grafted.items()})
+        sources.update({m: graft_bytes(g.source) for m, g in grafted.items()})
         outputs, infos, warnings = _apply(specs, sources)
         _verify(artifact, plan, infos, hooks, kept_hooks, preload)
     except CannotRepair as exc:
@@ -121,13 +118,6 @@ def _first_pe(inspection: Inspection) -> BinaryInfo:
     raise CannotRepair("the wheel has no PE file to repair")
 
 
-def _graft_bytes(source: str) -> bytes:
-    try:
-        return Path(source).read_bytes()
-    except OSError as exc:
-        raise CannotRepair(f"{source}: cannot be read again ({exc.strerror or exc})") from None
-
-
 def _apply(
     specs: list[win.PeSpec], sources: dict[str, bytes]
 ) -> tuple[dict[str, bytes], dict[str, tuple[int, BinaryInfo]], list[str]]:
@@ -159,7 +149,7 @@ def _apply(
         outputs[spec.member] = edited
         infos[spec.member] = (len(edited), info)
     if problems:
-        raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+        raise fail_verification(problems)
     return outputs, infos, warnings
 
 
@@ -188,4 +178,4 @@ def _verify(
     if plan.grafts or plan.in_wheel:  # the process: python.exe, the hook, every extension module
         problems += win.process_problems(after.native, after.dll_directories, preload, plan)
     if problems:
-        raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+        raise fail_verification(problems)
