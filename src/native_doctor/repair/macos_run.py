@@ -20,11 +20,10 @@ from native_doctor.binary.codesign import signature_problems
 from native_doctor.binary.macho_write import MachOEdit, MachOWriteError, edit_macho, thin_images
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.errors import BinaryFormatError, UsageError
-from native_doctor.model import Resolution
 from native_doctor.repair import macos as mac
 from native_doctor.repair.model import CannotRepair, RepairOptions, RepairPlan, RepairResult, RunpathChange
 from native_doctor.repair.stages import external_names, fail_verification, graft_bytes, missing_result
-from native_doctor.repair.verify import repaired_artifact
+from native_doctor.repair.verify import repaired_artifact, unresolved
 from native_doctor.repair.wheelfile import Progress, copy_atomically, write_wheel
 
 __all__ = ["check_mac_edit", "repair_macos"]
@@ -87,7 +86,7 @@ def _rewrite_and_write(
     outputs, infos, problems = _apply(edits, sources, befores)
     after = repaired_artifact(artifact, plan, infos)
     after_inspection = inspect_artifact(after)
-    problems += _unresolved(after_inspection, plan)
+    problems += unresolved(after_inspection, plan, BinaryFormat.MACHO)
     if problems:
         raise fail_verification(problems)
     binaries = [(b.native.path, b.native.info) for b in after_inspection.binaries]
@@ -156,10 +155,6 @@ def _apply(
     return outputs, infos, problems
 
 
-def _is_macho(info: BinaryInfo | None) -> bool:
-    return info is not None and info.format is BinaryFormat.MACHO
-
-
 def check_mac_edit(edit: mac.MacEdit, before: BinaryInfo, data: bytes) -> tuple[list[str], BinaryInfo | None]:
     """Problems with one rewritten Mach-O file (empty when it is what was asked), and its headers."""
     where = edit.member
@@ -185,15 +180,3 @@ def check_mac_edit(edit: mac.MacEdit, before: BinaryInfo, data: bytes) -> tuple[
             continue  # Intel macOS runs unsigned code (the writer had no room to add one)
         problems += [f"{where} ({image.cputype:#x}): code signature: {p}" for p in found]
     return problems, after
-
-
-def _unresolved(inspection: Inspection, plan: RepairPlan) -> list[str]:
-    left = {item.name for item in plan.left}
-    problems = []
-    for binary in inspection.binaries:
-        if not _is_macho(binary.native.info):
-            continue
-        for dep in binary.dependencies:
-            if dep.resolution is Resolution.EXTERNAL and dep.name not in left:
-                problems.append(f"{binary.native.path} needs {dep.name}: {dep.via}")
-    return problems
