@@ -22,7 +22,14 @@ from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.errors import BinaryFormatError, UsageError
 from native_doctor.repair import macos as mac
 from native_doctor.repair.model import CannotRepair, RepairOptions, RepairPlan, RepairResult, RunpathChange
-from native_doctor.repair.stages import external_names, fail_verification, graft_bytes, missing_result
+from native_doctor.repair.stages import (
+    Rewritten,
+    external_names,
+    fail_verification,
+    graft_bytes,
+    missing_result,
+    rewrite_each,
+)
 from native_doctor.repair.verify import repaired_artifact, unresolved
 from native_doctor.repair.wheelfile import Progress, copy_atomically, write_wheel
 
@@ -136,23 +143,17 @@ def _rewrite_and_write(
 
 def _apply(
     edits: list[mac.MacEdit], sources: Mapping[str, bytes], befores: Mapping[str, BinaryInfo]
-) -> tuple[dict[str, bytes], dict[str, tuple[int, BinaryInfo]], list[str]]:
+) -> Rewritten:
     """Make every edit; the new bytes, the new headers, and what verification found wrong."""
-    outputs: dict[str, bytes] = {}
-    infos: dict[str, tuple[int, BinaryInfo]] = {}
-    problems: list[str] = []
-    for edit in edits:
-        request = MachOEdit(edit.change_names, edit.install_id, edit.rpaths, edit.identifier)
-        try:
-            data = edit_macho(sources[edit.member], request)
-        except MachOWriteError as exc:
-            raise CannotRepair(f"{edit.member}: {exc}") from None
-        found, info = check_mac_edit(edit, befores[edit.member], data)
-        problems += found
-        outputs[edit.member] = data
-        if info is not None:
-            infos[edit.member] = (len(data), info)
-    return outputs, infos, problems
+    return rewrite_each(
+        edits,
+        lambda edit: edit.member,
+        lambda edit: edit_macho(
+            sources[edit.member], MachOEdit(edit.change_names, edit.install_id, edit.rpaths, edit.identifier)
+        ),
+        lambda edit, data: check_mac_edit(edit, befores[edit.member], data),
+        MachOWriteError,
+    )
 
 
 def check_mac_edit(edit: mac.MacEdit, before: BinaryInfo, data: bytes) -> tuple[list[str], BinaryInfo | None]:

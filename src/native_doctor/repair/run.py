@@ -31,7 +31,13 @@ from native_doctor.repair.model import (
     RunpathChange,
 )
 from native_doctor.repair.plan import build_plan, copies_by_name, place_grafts
-from native_doctor.repair.stages import external_names, fail_verification, graft_bytes, missing_result
+from native_doctor.repair.stages import (
+    external_names,
+    fail_verification,
+    graft_bytes,
+    missing_result,
+    rewrite_each,
+)
 from native_doctor.repair.verify import check_edit, repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
 from native_doctor.sources.wheel import read_wheel
@@ -291,20 +297,16 @@ def _apply(
     for native in inspection.artifact.native:
         if native.info is not None:
             befores[native.path] = native.info
-    outputs: dict[str, bytes] = {}
-    infos: dict[str, tuple[int, BinaryInfo]] = {}
-    problems: list[str] = []
-    for spec in specs:
-        edit = ElfEdit(soname=spec.soname, replace_needed=dict(spec.replace_needed), runpath=spec.runpath)
-        try:
-            data = edit_elf(sources[spec.member], edit)
-        except ElfWriteError as exc:
-            raise CannotRepair(f"{spec.member}: {exc}") from None
-        found, info = check_edit(spec, befores[spec.member], data)
-        problems += found
-        outputs[spec.member] = data
-        if info is not None:
-            infos[spec.member] = (len(data), info)
+    outputs, infos, problems = rewrite_each(
+        specs,
+        lambda spec: spec.member,
+        lambda spec: edit_elf(
+            sources[spec.member],
+            ElfEdit(soname=spec.soname, replace_needed=dict(spec.replace_needed), runpath=spec.runpath),
+        ),
+        lambda spec, data: check_edit(spec, befores[spec.member], data),
+        ElfWriteError,
+    )
     if problems:
         raise fail_verification(problems)
     return _Rewrite(outputs, infos)

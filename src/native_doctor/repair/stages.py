@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from native_doctor.analysis import Inspection
 from native_doctor.binary import read_binary
@@ -19,12 +20,18 @@ from native_doctor.model import Resolution
 from native_doctor.repair.model import CannotRepair, LocatedLibrary, RepairPlan, RepairResult
 
 __all__ = [
+    "Rewritten",
     "external_names",
     "fail_verification",
     "graft_bytes",
     "missing_result",
     "read_candidate",
+    "rewrite_each",
 ]
+
+_Edit = TypeVar("_Edit")
+#: New bytes by member, (size, headers) of every edit that reads back, what verification found wrong.
+Rewritten = tuple[dict[str, bytes], dict[str, tuple[int, BinaryInfo]], list[str]]
 
 #: Larger files are not libraries anyone grafts (and reading them whole would be a trap).
 MAX_LIBRARY = 2 << 30
@@ -98,3 +105,31 @@ def missing_result(plan: RepairPlan) -> RepairResult | None:
 def fail_verification(problems: Sequence[str]) -> CannotRepair:
     """The error that stops a repair whose verification found ``problems`` (the first five shown)."""
     return CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+
+
+def rewrite_each(
+    edits: Sequence[_Edit],
+    member: Callable[[_Edit], str],
+    rewrite: Callable[[_Edit], bytes],
+    check: Callable[[_Edit, bytes], tuple[list[str], BinaryInfo | None]],
+    writer_error: type[Exception],
+) -> Rewritten:
+    """Make every edit with the platform's writer and check each result as it comes back.
+
+    A ``writer_error`` stops the repair naming the member; what ``check`` finds is collected.
+    """
+    outputs: dict[str, bytes] = {}
+    infos: dict[str, tuple[int, BinaryInfo]] = {}
+    problems: list[str] = []
+    for edit in edits:
+        where = member(edit)
+        try:
+            data = rewrite(edit)
+        except writer_error as exc:
+            raise CannotRepair(f"{where}: {exc}") from None
+        found, info = check(edit, data)
+        problems += found
+        outputs[where] = data
+        if info is not None:
+            infos[where] = (len(data), info)
+    return outputs, infos, problems
