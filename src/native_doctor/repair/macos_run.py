@@ -19,7 +19,7 @@ from native_doctor.binary import read_binary
 from native_doctor.binary.codesign import signature_problems
 from native_doctor.binary.macho_write import MachOEdit, MachOWriteError, edit_macho, thin_images
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
-from native_doctor.errors import BinaryFormatError, UsageError
+from native_doctor.errors import BinaryFormatError
 from native_doctor.repair import macos as mac
 from native_doctor.repair.model import CannotRepair, RepairOptions, RepairPlan, RepairResult, RunpathChange
 from native_doctor.repair.stages import (
@@ -28,6 +28,7 @@ from native_doctor.repair.stages import (
     fail_verification,
     graft_bytes,
     missing_result,
+    output_target,
     rewrite_each,
 )
 from native_doctor.repair.verify import repaired_artifact, unresolved
@@ -126,10 +127,7 @@ def _rewrite_and_write(
     )
     if dry_run:
         return result
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / target_name
-    if target.exists() and target.samefile(path):
-        raise UsageError(f"{target}: the output would overwrite the input wheel; choose another -w folder")
+    target, _in_place = output_target(path, out_dir, target_name, may_be_input=False)
     if not edits and not retagged:
         copy_atomically(path, target)
         return replace(result, output=str(target), unchanged=True)

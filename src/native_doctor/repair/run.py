@@ -34,8 +34,10 @@ from native_doctor.repair.plan import build_plan, copies_by_name, place_grafts
 from native_doctor.repair.stages import (
     external_names,
     fail_verification,
+    first_binary,
     graft_bytes,
     missing_result,
+    output_target,
     rewrite_each,
 )
 from native_doctor.repair.verify import check_edit, repaired_artifact, simulate
@@ -87,7 +89,7 @@ def repair_wheel(
         return repair_windows(path, options, out_dir, inspection, dry_run=dry_run, progress=progress)
     if options.includes or options.no_mangle:
         raise UsageError("--include and --no-mangle are implemented for Windows wheels only")
-    first = _first_elf(inspection)
+    first = first_binary(inspection, BinaryFormat.ELF, "ELF")
     plan = _plan(inspection, options, first)
     if (missing := missing_result(plan)) is not None:
         return missing
@@ -109,14 +111,6 @@ def _check_supported(inspection: Inspection) -> None:
     bad = [n for n in inspection.unreadable if n.info is None]
     if bad:
         raise CannotRepair(f"{bad[0].path} cannot be read: {bad[0].error}")
-
-
-def _first_elf(inspection: Inspection) -> BinaryInfo:
-    for binary in inspection.binaries:
-        info = binary.native.info
-        if info is not None and info.format is BinaryFormat.ELF:
-            return info
-    raise CannotRepair("the wheel has no ELF file to repair")
 
 
 def _plan(inspection: Inspection, options: RepairOptions, first: BinaryInfo) -> RepairPlan:
@@ -202,12 +196,9 @@ def _rewrite_and_write(
     )
     if dry_run:
         return result
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / target_name
-    if target.exists() and target.samefile(path):
-        if unchanged:  # already in place: nothing to write
-            return replace(result, output=str(target))
-        raise UsageError(f"{target}: the output would overwrite the input wheel; choose another -w folder")
+    target, in_place = output_target(path, out_dir, target_name, may_be_input=unchanged)
+    if in_place:  # already in place: nothing to write
+        return replace(result, output=str(target))
     if unchanged:
         copy_atomically(path, target)
     else:

@@ -14,8 +14,8 @@ from typing import TypeVar
 
 from native_doctor.analysis import Inspection
 from native_doctor.binary import read_binary
-from native_doctor.binary.model import BinaryInfo
-from native_doctor.errors import BinaryFormatError
+from native_doctor.binary.model import BinaryFormat, BinaryInfo
+from native_doctor.errors import BinaryFormatError, UsageError
 from native_doctor.model import Resolution
 from native_doctor.repair.model import CannotRepair, LocatedLibrary, RepairPlan, RepairResult
 
@@ -23,8 +23,10 @@ __all__ = [
     "Rewritten",
     "external_names",
     "fail_verification",
+    "first_binary",
     "graft_bytes",
     "missing_result",
+    "output_target",
     "read_candidate",
     "rewrite_each",
 ]
@@ -133,3 +135,26 @@ def rewrite_each(
         if info is not None:
             infos[where] = (len(data), info)
     return outputs, infos, problems
+
+
+def first_binary(inspection: Inspection, fmt: BinaryFormat, word: str) -> BinaryInfo:
+    """The headers of the wheel's first readable ``fmt`` binary (``word`` names the format)."""
+    for binary in inspection.binaries:
+        info = binary.native.info
+        if info is not None and info.format is fmt:
+            return info
+    raise CannotRepair(f"the wheel has no {word} file to repair")
+
+
+def output_target(path: Path, out_dir: Path, name: str, *, may_be_input: bool) -> tuple[Path, bool]:
+    """Where the repaired wheel goes (``out_dir`` made), and whether that is ``path`` itself.
+
+    It may be the input only when nothing changes (``may_be_input``); otherwise that is a usage error.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / name
+    if target.exists() and target.samefile(path):
+        if may_be_input:
+            return target, True
+        raise UsageError(f"{target}: the output would overwrite the input wheel; choose another -w folder")
+    return target, False

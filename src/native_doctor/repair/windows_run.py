@@ -15,12 +15,19 @@ from native_doctor.analysis import Inspection
 from native_doctor.binary import read_binary
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.binary.pe_write import PeEdit, PeWriteError, check_pe_invariants, edit_pe, has_signature
-from native_doctor.errors import BinaryFormatError, UsageError
+from native_doctor.errors import BinaryFormatError
 from native_doctor.model import Artifact
 from native_doctor.repair import windows as win
 from native_doctor.repair.model import CannotRepair, RepairOptions, RepairPlan, RepairResult
 from native_doctor.repair.plan import build_plan
-from native_doctor.repair.stages import external_names, fail_verification, graft_bytes, missing_result
+from native_doctor.repair.stages import (
+    external_names,
+    fail_verification,
+    first_binary,
+    graft_bytes,
+    missing_result,
+    output_target,
+)
 from native_doctor.repair.verify import repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
@@ -43,7 +50,7 @@ def repair_windows(
     """Repair the Windows wheel at ``path`` (already inspected) into ``out_dir``."""
     from native_doctor.repair.run import _dist_info, _open, _read
 
-    first = _first_pe(inspection)
+    first = first_binary(inspection, BinaryFormat.PE, "PE")
     lookup = win.locator(options.lib_paths, arch=first.arch, use_host=options.use_host)
     plan = win.redistributables_left(build_plan(inspection, options, lookup, rules=win.rules()))
     if (missing := missing_result(plan)) is not None:
@@ -93,12 +100,9 @@ def repair_windows(
     )
     if dry_run:
         return result
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / path.name
-    if target.exists() and target.samefile(path):
-        if unchanged:
-            return replace(result, output=str(target))
-        raise UsageError(f"{target}: the output would overwrite the input wheel; choose another -w folder")
+    target, in_place = output_target(path, out_dir, path.name, may_be_input=unchanged)
+    if in_place:
+        return replace(result, output=str(target))
     if unchanged:
         copy_atomically(path, target)
     else:
@@ -108,14 +112,6 @@ def repair_windows(
         add.update(hook_add)
         write_wheel(path, target, dist_info=dist_info, replace=replace_members, add=add, progress=progress)
     return replace(result, output=str(target))
-
-
-def _first_pe(inspection: Inspection) -> BinaryInfo:
-    for binary in inspection.binaries:
-        info = binary.native.info
-        if info is not None and info.format is BinaryFormat.PE:
-            return info
-    raise CannotRepair("the wheel has no PE file to repair")
 
 
 def _apply(
