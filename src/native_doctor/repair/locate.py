@@ -22,7 +22,7 @@ from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.errors import BinaryFormatError, UsageError
 from native_doctor.repair.model import LocatedLibrary
 from native_doctor.repair.plan import LookupResult
-from native_doctor.repair.stages import read_candidate
+from native_doctor.repair.stages import first_fit, read_candidate
 
 if TYPE_CHECKING:
     from native_doctor.providers import Provider
@@ -70,21 +70,15 @@ class Locator:
         return self._cache[key]
 
     def _find(self, name: str, search_first: tuple[str, ...]) -> LookupResult:
-        rejected: list[tuple[str, str]] = []
         places: list[tuple[str, str]] = [(d, "--lib-path") for d in self._lib_paths]
         places += [(d, "RUNPATH/RPATH of the binary that needs it") for d in search_first]
         if self._host is not None:
             places += list(self._host.places(name))
-        seen: set[str] = set()
-        for folder, how in places:
-            candidate = f"{folder.rstrip('/')}/{name}"
-            if candidate in seen:
-                continue
-            seen.add(candidate)
-            found = self._accept(name, candidate, how, rejected)
-            if found is not None:
-                return LookupResult(found, tuple(rejected))
-        return LookupResult(None, tuple(rejected))
+        found, rejected = first_fit(
+            ((f"{folder.rstrip('/')}/{name}", how) for folder, how in places),
+            lambda candidate, how, refused: self._accept(name, candidate, how, refused),
+        )
+        return LookupResult(found, tuple(rejected))
 
     def _accept(
         self, name: str, candidate: str, how: str, rejected: list[tuple[str, str]]

@@ -46,7 +46,7 @@ from native_doctor.repair.model import (
     RepairPlan,
 )
 from native_doctor.repair.plan import exclude_matches
-from native_doctor.repair.stages import read_candidate
+from native_doctor.repair.stages import first_fit, read_candidate
 
 __all__ = ["DylibFinder", "MacEdit", "choose_tag", "dylibs_dir", "needs_by_arch", "plan_edits", "plan_macos"]
 
@@ -98,16 +98,7 @@ class DylibFinder:
         ]
         if self.dyld_places and name.startswith("/"):
             places.append((name, "its install name (this Mac)"))
-        rejected: list[tuple[str, str]] = []
-        seen: set[str] = set()
-        for candidate, how in places:
-            if candidate in seen:
-                continue
-            seen.add(candidate)
-            found = self._accept(name, candidate, how, rejected)
-            if found is not None:
-                return found, rejected
-        return None, rejected
+        return first_fit(places, lambda candidate, how, refused: self._accept(name, candidate, how, refused))
 
     def _accept(
         self, name: str, candidate: str, how: str, rejected: list[tuple[str, str]]

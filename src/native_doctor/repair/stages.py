@@ -8,7 +8,7 @@ whether the file it got fits), the per-binary set of external names, reading a g
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,6 +24,7 @@ __all__ = [
     "external_names",
     "fail_verification",
     "first_binary",
+    "first_fit",
     "graft_bytes",
     "missing_result",
     "output_target",
@@ -158,3 +159,21 @@ def output_target(path: Path, out_dir: Path, name: str, *, may_be_input: bool) -
             return target, True
         raise UsageError(f"{target}: the output would overwrite the input wheel; choose another -w folder")
     return target, False
+
+
+def first_fit(
+    candidates: Iterable[tuple[str, str]],
+    accept: Callable[[str, str, list[tuple[str, str]]], LocatedLibrary | None],
+) -> tuple[LocatedLibrary | None, list[tuple[str, str]]]:
+    """The first ``(path, how)`` candidate ``accept`` takes, each path tried once, in order;
+    with every refusal ``accept`` recorded on the way."""
+    rejected: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for candidate, how in candidates:
+        if candidate in seen:
+            continue
+        seen.add(candidate)
+        found = accept(candidate, how, rejected)
+        if found is not None:
+            return found, rejected
+    return None, rejected
