@@ -40,6 +40,24 @@ def _repair(*args: str | Path) -> int:
     return main(["repair", "--no-sys-paths", *map(str, args)])
 
 
+def _install_in_fresh_venv(venv: Path, *wheels: str) -> Path:
+    """A fresh venv at ``venv`` (no pip) with ``wheels`` installed by this pip; its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index", "--no-deps"]
+    subprocess.run([*pip, *wheels], check=True)
+    return python
+
+
+def _call_ext(python: Path) -> subprocess.CompletedProcess[str]:
+    """``demo._ext.call()`` in a child ``python`` that inherits no LD_* or PYTHON* variable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PYTHON"))}
+    return subprocess.run(
+        [str(python), "-c", "import demo._ext as m; print(m.call())"],
+        capture_output=True, text=True, env=env, cwd=python.parent.parent, check=False,
+    )  # fmt: skip
+
+
 def test_missing_library_exits_1_and_writes_nothing(
     simple: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -191,17 +209,9 @@ def test_provider_library_is_linked_not_grafted_and_imports(tmp_path: Path) -> N
         "nvidia_cuda_runtime-13.0.96-py3-none-manylinux_2_17_x86_64.whl",
         {"nvidia/cu13/lib/libcudart.so.13": (libs / "libcudart.so.13").read_bytes()},
     )
-    venv = tmp_path / "v"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index", "--no-deps"]
-    subprocess.run([*pip, str(provider), str(repaired)], check=True)
+    python = _install_in_fresh_venv(tmp_path / "v", str(provider), str(repaired))
     (libs / "libcudart.so.13").unlink()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PYTHON"))}
-    proc = subprocess.run(
-        [str(python), "-c", "import demo._ext as m; print(m.call())"],
-        capture_output=True, text=True, env=env, cwd=venv, check=False,
-    )  # fmt: skip
+    proc = _call_ext(python)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "13000"
 
@@ -358,16 +368,8 @@ def test_a_library_the_wheel_ships_out_of_reach_gets_a_runpath_not_a_second_copy
     ]  # fmt: skip
     assert document["runpaths"][0]["after"] == ["$ORIGIN/lib"]
     (repaired,) = out.glob("*.whl")
-    venv = tmp_path / "v"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index", "--no-deps"]
-    subprocess.run([*pip, str(repaired)], check=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PYTHON"))}
-    proc = subprocess.run(
-        [str(python), "-c", "import demo._ext as m; print(m.call())"],
-        capture_output=True, text=True, env=env, cwd=venv, check=False,
-    )  # fmt: skip
+    python = _install_in_fresh_venv(tmp_path / "v", str(repaired))
+    proc = _call_ext(python)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"
 
@@ -391,16 +393,8 @@ def test_extension_under_data_platlib_is_reached_after_install(
     out = tmp_path / "o"
     assert _repair("-w", out, "--lib-path", libs, moved) == 0
     (repaired,) = out.glob("*.whl")
-    venv = tmp_path / "v"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index", "--no-deps"]
-    subprocess.run([*pip, str(repaired)], check=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PYTHON"))}
-    proc = subprocess.run(
-        [str(python), "-c", "import demo._ext as m; print(m.call())"],
-        capture_output=True, text=True, env=env, cwd=venv, check=False,
-    )  # fmt: skip
+    python = _install_in_fresh_venv(tmp_path / "v", str(repaired))
+    proc = _call_ext(python)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"
 
@@ -533,17 +527,9 @@ def test_libraries_found_through_an_inherited_rpath_are_reached_again(tmp_path: 
     out = tmp_path / "o"
     assert _repair("-w", out, "--lib-path", libs, wheel) == 0
     (repaired,) = out.glob("*.whl")
-    venv = tmp_path / "v"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index", "--no-deps"]
-    subprocess.run([*pip, str(repaired)], check=True)
+    python = _install_in_fresh_venv(tmp_path / "v", str(repaired))
     libs.rename(tmp_path / "gone")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PYTHON"))}
-    proc = subprocess.run(
-        [str(python), "-c", "import demo._ext as m; print(m.call())"],
-        capture_output=True, text=True, env=env, cwd=venv, check=False,
-    )  # fmt: skip
+    proc = _call_ext(python)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "16"
 

@@ -26,6 +26,7 @@ from native_doctor.errors import BinaryFormatError, InvalidArchiveError, UsageEr
 from native_doctor.platforms import macos
 from native_doctor.repair import macos as mac
 from native_doctor.repair.model import CannotRepair
+from native_doctor.repair.stages import fail_verification
 from native_doctor.repair.wheelfile import Progress, write_wheel
 
 __all__ = ["FuseResult", "fuse_wheels"]
@@ -195,7 +196,7 @@ def _verify(fused: dict[str, bytes]) -> list[tuple[str, BinaryInfo]]:
             problems += [f"{name} ({image.cputype:#x}): {p}" for p in found]
         infos.append((name, info))
     if problems:
-        raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+        raise fail_verification(problems)
     return infos
 
 

@@ -9,7 +9,6 @@ every skipped candidate is remembered with the reason, so "not found" can say wh
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 from collections.abc import Iterable, Sequence
@@ -19,19 +18,17 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from native_doctor.binary import read_binary
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.errors import BinaryFormatError, UsageError
 from native_doctor.repair.model import LocatedLibrary
 from native_doctor.repair.plan import LookupResult
+from native_doctor.repair.stages import first_fit, read_candidate
 
 if TYPE_CHECKING:
     from native_doctor.providers import Provider
 
 __all__ = ["Locator", "host_search_folders", "installed_providers"]
 
-#: Larger files are not libraries anyone grafts (and reading them whole would be a trap).
-_MAX_LIBRARY = 2 << 30
 _MACHINES = {"amd64": "x86_64", "x86_64": "x86_64", "i386": "i686", "i486": "i686", "i586": "i686",
              "i686": "i686", "aarch64": "aarch64", "arm64": "aarch64", "armv7l": "armv7l",
              "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}  # fmt: skip
@@ -73,48 +70,29 @@ class Locator:
         return self._cache[key]
 
     def _find(self, name: str, search_first: tuple[str, ...]) -> LookupResult:
-        rejected: list[tuple[str, str]] = []
         places: list[tuple[str, str]] = [(d, "--lib-path") for d in self._lib_paths]
         places += [(d, "RUNPATH/RPATH of the binary that needs it") for d in search_first]
         if self._host is not None:
             places += list(self._host.places(name))
-        seen: set[str] = set()
-        for folder, how in places:
-            candidate = f"{folder.rstrip('/')}/{name}"
-            if candidate in seen:
-                continue
-            seen.add(candidate)
-            found = self._accept(name, candidate, how, rejected)
-            if found is not None:
-                return LookupResult(found, tuple(rejected))
-        return LookupResult(None, tuple(rejected))
+        found, rejected = first_fit(
+            ((f"{folder.rstrip('/')}/{name}", how) for folder, how in places),
+            lambda candidate, how, refused: self._accept(name, candidate, how, refused),
+        )
+        return LookupResult(found, tuple(rejected))
 
     def _accept(
         self, name: str, candidate: str, how: str, rejected: list[tuple[str, str]]
     ) -> LocatedLibrary | None:
-        try:
-            path = Path(candidate)
-            if not path.is_file():
-                return None
-            size = path.stat().st_size
-            if size > _MAX_LIBRARY:
-                rejected.append((candidate, f"{size} bytes: too large to be a library"))
-                return None
-            data = path.read_bytes()
-        except OSError as exc:
-            rejected.append((candidate, f"unreadable: {exc.strerror or exc}"))
-            return None
-        try:
-            info = read_binary(data)
-        except BinaryFormatError as exc:
-            rejected.append((candidate, f"not a readable library: {exc}"))
-            return None
-        problem = self._mismatch(info)
-        if problem is not None:
-            rejected.append((candidate, problem))
-            return None
-        digest = hashlib.sha256(data).hexdigest()
-        return LocatedLibrary(name, candidate, data, info, digest, f"{how} {path.parent}")
+        return read_candidate(
+            name,
+            candidate,
+            f"{how} {Path(candidate).parent}",
+            rejected,
+            too_large=lambda size: f"{size} bytes: too large to be a library",
+            unreadable_as="library",
+            mismatch=self._mismatch,
+            located_path=lambda _path: candidate,
+        )
 
     def _mismatch(self, info: BinaryInfo) -> str | None:
         target = self._target

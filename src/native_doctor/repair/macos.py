@@ -24,18 +24,15 @@ asks for the higher tag) and ``--plat`` is refused when a binary needs more than
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import sys
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from native_doctor.analysis import Inspection
-from native_doctor.binary import read_binary
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
-from native_doctor.errors import BinaryFormatError, UsageError
+from native_doctor.errors import UsageError
 from native_doctor.model import NativeFile, Resolution
 from native_doctor.platforms import macos
 from native_doctor.repair.model import (
@@ -49,10 +46,10 @@ from native_doctor.repair.model import (
     RepairPlan,
 )
 from native_doctor.repair.plan import exclude_matches
+from native_doctor.repair.stages import first_fit, read_candidate
 
 __all__ = ["DylibFinder", "MacEdit", "choose_tag", "dylibs_dir", "needs_by_arch", "plan_edits", "plan_macos"]
 
-_MAX_LIBRARY = 2 << 30
 #: A folder to search for a requester's dylib: (folder, whether it is the build machine's -- an
 #: absolute LC_RPATH entry, searched only when the host may be, not with --no-sys-paths).
 Near = tuple[tuple[str, bool], ...]
@@ -101,46 +98,28 @@ class DylibFinder:
         ]
         if self.dyld_places and name.startswith("/"):
             places.append((name, "its install name (this Mac)"))
-        rejected: list[tuple[str, str]] = []
-        seen: set[str] = set()
-        for candidate, how in places:
-            if candidate in seen:
-                continue
-            seen.add(candidate)
-            found = self._accept(name, candidate, how, rejected)
-            if found is not None:
-                return found, rejected
-        return None, rejected
+        return first_fit(places, lambda candidate, how, refused: self._accept(name, candidate, how, refused))
 
     def _accept(
         self, name: str, candidate: str, how: str, rejected: list[tuple[str, str]]
     ) -> LocatedLibrary | None:
-        path = Path(candidate)
-        try:
-            if not path.is_file():
-                return None
-            if path.stat().st_size > _MAX_LIBRARY:
-                rejected.append((candidate, "too large to be a library"))
-                return None
-            data = path.read_bytes()
-        except OSError as exc:
-            rejected.append((candidate, f"unreadable: {exc.strerror or exc}"))
-            return None
-        try:
-            info = read_binary(data)
-        except BinaryFormatError as exc:
-            rejected.append((candidate, f"not a readable library: {exc}"))
-            return None
+        return read_candidate(
+            name,
+            candidate,
+            how,
+            rejected,
+            too_large=lambda _size: "too large to be a library",
+            unreadable_as="library",
+            mismatch=self._mismatch,
+        )
+
+    def _mismatch(self, info: BinaryInfo) -> str | None:
         if info.format is not BinaryFormat.MACHO or info.kind is not FileKind.SHARED_LIBRARY:
-            rejected.append((candidate, f"a {info.format.value} {info.kind.value}, not a Mach-O dylib"))
-            return None
+            return f"a {info.format.value} {info.kind.value}, not a Mach-O dylib"
         lacking = [a for a in self.archs if a not in info.archs]
         if lacking:
-            rejected.append(
-                (candidate, f"has {', '.join(info.archs)}; the wheel needs {', '.join(lacking)} too")
-            )
-            return None
-        return LocatedLibrary(name, str(path), data, info, hashlib.sha256(data).hexdigest(), how)
+            return f"has {', '.join(info.archs)}; the wheel needs {', '.join(lacking)} too"
+        return None
 
 
 def dylibs_dir(inspection: Inspection) -> str:

@@ -19,11 +19,19 @@ from native_doctor.binary import read_binary
 from native_doctor.binary.codesign import signature_problems
 from native_doctor.binary.macho_write import MachOEdit, MachOWriteError, edit_macho, thin_images
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
-from native_doctor.errors import BinaryFormatError, UsageError
-from native_doctor.model import Resolution
+from native_doctor.errors import BinaryFormatError
 from native_doctor.repair import macos as mac
 from native_doctor.repair.model import CannotRepair, RepairOptions, RepairPlan, RepairResult, RunpathChange
-from native_doctor.repair.verify import repaired_artifact
+from native_doctor.repair.stages import (
+    Rewritten,
+    external_names,
+    fail_verification,
+    graft_bytes,
+    missing_result,
+    output_target,
+    rewrite_each,
+)
+from native_doctor.repair.verify import repaired_artifact, unresolved
 from native_doctor.repair.wheelfile import Progress, copy_atomically, write_wheel
 
 __all__ = ["check_mac_edit", "repair_macos"]
@@ -49,9 +57,8 @@ def repair_macos(
         plan = mac.plan_macos(inspection, options, finder)
     except CannotRepair as exc:
         return RepairResult(RepairPlan(str(path), "", "", ""), None, (), problem=str(exc))
-    if plan.missing:
-        names = ", ".join(f"{m.name} (needed by {m.needed_by[0]})" for m in plan.missing)
-        return RepairResult(plan, None, (), problem=f"cannot find {names}: pass its folder with --lib-path")
+    if (missing := missing_result(plan)) is not None:
+        return missing
     claimed = inspection.platform.claimed_platforms
     if not plan.grafts and options.plat is None:
         return replace(run._unchanged(path, out_dir, plan, inspection, dry_run), plan=plan)
@@ -74,25 +81,22 @@ def _rewrite_and_write(
     from native_doctor.repair import run
 
     artifact = inspection.artifact
-    external = {
-        b.native.path: frozenset(d.name for d in b.dependencies if d.resolution is Resolution.EXTERNAL)
-        for b in inspection.binaries
-    }
+    external = external_names(inspection)
     edits = mac.plan_edits(plan, artifact.native, external)
     grafted = {g.member: g for g in plan.grafts}
     with run._open(path) as archive:
         dist_info = run._dist_info(archive, path)
         originals = {e.member: run._read(archive, e.member) for e in edits if e.member not in grafted}
         wheel_text = run._read(archive, f"{dist_info}/WHEEL").decode("utf-8", "replace")
-    sources = {**originals, **{m: run._graft_bytes(g.source) for m, g in grafted.items()}}
+    sources = {**originals, **{m: graft_bytes(g.source) for m, g in grafted.items()}}
     befores: dict[str, BinaryInfo] = {m: g.info for m, g in grafted.items()}
     befores.update({n.path: n.info for n in artifact.native if n.info is not None})
     outputs, infos, problems = _apply(edits, sources, befores)
     after = repaired_artifact(artifact, plan, infos)
     after_inspection = inspect_artifact(after)
-    problems += _unresolved(after_inspection, plan)
+    problems += unresolved(after_inspection, plan, BinaryFormat.MACHO)
     if problems:
-        raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+        raise fail_verification(problems)
     binaries = [(b.native.path, b.native.info) for b in after_inspection.binaries]
     floor = mac.needs_by_arch(
         ((p, i) for p, i in binaries if i is not None and i.format is BinaryFormat.MACHO),
@@ -123,10 +127,7 @@ def _rewrite_and_write(
     )
     if dry_run:
         return result
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / target_name
-    if target.exists() and target.samefile(path):
-        raise UsageError(f"{target}: the output would overwrite the input wheel; choose another -w folder")
+    target, _in_place = output_target(path, out_dir, target_name, may_be_input=False)
     if not edits and not retagged:
         copy_atomically(path, target)
         return replace(result, output=str(target), unchanged=True)
@@ -140,27 +141,17 @@ def _rewrite_and_write(
 
 def _apply(
     edits: list[mac.MacEdit], sources: Mapping[str, bytes], befores: Mapping[str, BinaryInfo]
-) -> tuple[dict[str, bytes], dict[str, tuple[int, BinaryInfo]], list[str]]:
+) -> Rewritten:
     """Make every edit; the new bytes, the new headers, and what verification found wrong."""
-    outputs: dict[str, bytes] = {}
-    infos: dict[str, tuple[int, BinaryInfo]] = {}
-    problems: list[str] = []
-    for edit in edits:
-        request = MachOEdit(edit.change_names, edit.install_id, edit.rpaths, edit.identifier)
-        try:
-            data = edit_macho(sources[edit.member], request)
-        except MachOWriteError as exc:
-            raise CannotRepair(f"{edit.member}: {exc}") from None
-        found, info = check_mac_edit(edit, befores[edit.member], data)
-        problems += found
-        outputs[edit.member] = data
-        if info is not None:
-            infos[edit.member] = (len(data), info)
-    return outputs, infos, problems
-
-
-def _is_macho(info: BinaryInfo | None) -> bool:
-    return info is not None and info.format is BinaryFormat.MACHO
+    return rewrite_each(
+        edits,
+        lambda edit: edit.member,
+        lambda edit: edit_macho(
+            sources[edit.member], MachOEdit(edit.change_names, edit.install_id, edit.rpaths, edit.identifier)
+        ),
+        lambda edit, data: check_mac_edit(edit, befores[edit.member], data),
+        MachOWriteError,
+    )
 
 
 def check_mac_edit(edit: mac.MacEdit, before: BinaryInfo, data: bytes) -> tuple[list[str], BinaryInfo | None]:
@@ -188,15 +179,3 @@ def check_mac_edit(edit: mac.MacEdit, before: BinaryInfo, data: bytes) -> tuple[
             continue  # Intel macOS runs unsigned code (the writer had no room to add one)
         problems += [f"{where} ({image.cputype:#x}): code signature: {p}" for p in found]
     return problems, after
-
-
-def _unresolved(inspection: Inspection, plan: RepairPlan) -> list[str]:
-    left = {item.name for item in plan.left}
-    problems = []
-    for binary in inspection.binaries:
-        if not _is_macho(binary.native.info):
-            continue
-        for dep in binary.dependencies:
-            if dep.resolution is Resolution.EXTERNAL and dep.name not in left:
-                problems.append(f"{binary.native.path} needs {dep.name}: {dep.via}")
-    return problems

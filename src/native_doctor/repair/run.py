@@ -31,6 +31,15 @@ from native_doctor.repair.model import (
     RunpathChange,
 )
 from native_doctor.repair.plan import build_plan, copies_by_name, place_grafts
+from native_doctor.repair.stages import (
+    external_names,
+    fail_verification,
+    first_binary,
+    graft_bytes,
+    missing_result,
+    output_target,
+    rewrite_each,
+)
 from native_doctor.repair.verify import check_edit, repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
 from native_doctor.sources.wheel import read_wheel
@@ -80,11 +89,10 @@ def repair_wheel(
         return repair_windows(path, options, out_dir, inspection, dry_run=dry_run, progress=progress)
     if options.includes or options.no_mangle:
         raise UsageError("--include and --no-mangle are implemented for Windows wheels only")
-    first = _first_elf(inspection)
+    first = first_binary(inspection, BinaryFormat.ELF, "ELF")
     plan = _plan(inspection, options, first)
-    if plan.missing:
-        names = ", ".join(f"{m.name} (needed by {m.needed_by[0]})" for m in plan.missing)
-        return RepairResult(plan, None, (), problem=f"cannot find {names}: pass its folder with --lib-path")
+    if (missing := missing_result(plan)) is not None:
+        return missing
     try:
         placed = place_grafts(plan, inspection)  # <dist>.libs in the scheme of its binaries
         return _rewrite_and_write(
@@ -103,14 +111,6 @@ def _check_supported(inspection: Inspection) -> None:
     bad = [n for n in inspection.unreadable if n.info is None]
     if bad:
         raise CannotRepair(f"{bad[0].path} cannot be read: {bad[0].error}")
-
-
-def _first_elf(inspection: Inspection) -> BinaryInfo:
-    for binary in inspection.binaries:
-        info = binary.native.info
-        if info is not None and info.format is BinaryFormat.ELF:
-            return info
-    raise CannotRepair("the wheel has no ELF file to repair")
 
 
 def _plan(inspection: Inspection, options: RepairOptions, first: BinaryInfo) -> RepairPlan:
@@ -143,10 +143,7 @@ def _rewrite_and_write(
     progress: Progress | None = None,
 ) -> RepairResult:
     artifact = inspection.artifact
-    external = {
-        b.native.path: frozenset(d.name for d in b.dependencies if d.resolution is Resolution.EXTERNAL)
-        for b in inspection.binaries
-    }
+    external = external_names(inspection)
     grafted = {g.member: g for g in plan.grafts}
     originals: dict[str, bytes] = {}
     extra_notes: list[str] = []
@@ -154,7 +151,7 @@ def _rewrite_and_write(
         dist_info = _dist_info(archive, path)
         metadata, added = _metadata(archive, dist_info, plan)
         wheel_text = _read(archive, f"{dist_info}/WHEEL").decode("utf-8", "replace")
-        sources = {m: _graft_bytes(g.source) for m, g in grafted.items()}
+        sources = {m: graft_bytes(g.source) for m, g in grafted.items()}
         for _ in range(_MAX_ROUNDS):
             specs = linux_part.plan_edits(plan, artifact.native, external)
             for spec in specs:
@@ -167,7 +164,7 @@ def _rewrite_and_write(
                 break
             reached = _reach_lost(after_inspection, plan, external)
             if not reached:
-                raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+                raise fail_verification(problems)
             plan = _with_in_wheel(plan, reached)
             for member, name, _copy in reached:
                 external[member] = external.get(member, frozenset()) | {name}
@@ -176,7 +173,7 @@ def _rewrite_and_write(
                     "(not inherited): it gets its own RUNPATH entry"
                 )
         else:
-            raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+            raise fail_verification(problems)
     originals = {s.member: originals[s.member] for s in specs if s.member in originals}
     needs = _needs(after_inspection, plan)
     claimed = _claimed_platforms(path)
@@ -199,12 +196,9 @@ def _rewrite_and_write(
     )
     if dry_run:
         return result
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / target_name
-    if target.exists() and target.samefile(path):
-        if unchanged:  # already in place: nothing to write
-            return replace(result, output=str(target))
-        raise UsageError(f"{target}: the output would overwrite the input wheel; choose another -w folder")
+    target, in_place = output_target(path, out_dir, target_name, may_be_input=unchanged)
+    if in_place:  # already in place: nothing to write
+        return replace(result, output=str(target))
     if unchanged:
         copy_atomically(path, target)
     else:
@@ -285,13 +279,6 @@ def _is_graft(member: str, plan: RepairPlan) -> bool:
     return any(g.member == member for g in plan.grafts)
 
 
-def _graft_bytes(source: str) -> bytes:
-    try:
-        return Path(source).read_bytes()
-    except OSError as exc:
-        raise CannotRepair(f"{source}: cannot be read again ({exc.strerror or exc})") from None
-
-
 def _apply(
     specs: list[linux_part.EditSpec], sources: Mapping[str, bytes], inspection: Inspection, plan: RepairPlan
 ) -> _Rewrite:
@@ -301,22 +288,18 @@ def _apply(
     for native in inspection.artifact.native:
         if native.info is not None:
             befores[native.path] = native.info
-    outputs: dict[str, bytes] = {}
-    infos: dict[str, tuple[int, BinaryInfo]] = {}
-    problems: list[str] = []
-    for spec in specs:
-        edit = ElfEdit(soname=spec.soname, replace_needed=dict(spec.replace_needed), runpath=spec.runpath)
-        try:
-            data = edit_elf(sources[spec.member], edit)
-        except ElfWriteError as exc:
-            raise CannotRepair(f"{spec.member}: {exc}") from None
-        found, info = check_edit(spec, befores[spec.member], data)
-        problems += found
-        outputs[spec.member] = data
-        if info is not None:
-            infos[spec.member] = (len(data), info)
+    outputs, infos, problems = rewrite_each(
+        specs,
+        lambda spec: spec.member,
+        lambda spec: edit_elf(
+            sources[spec.member],
+            ElfEdit(soname=spec.soname, replace_needed=dict(spec.replace_needed), runpath=spec.runpath),
+        ),
+        lambda spec, data: check_edit(spec, befores[spec.member], data),
+        ElfWriteError,
+    )
     if problems:
-        raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+        raise fail_verification(problems)
     return _Rewrite(outputs, infos)
 
 

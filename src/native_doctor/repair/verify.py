@@ -25,7 +25,7 @@ from native_doctor.repair.linux import EditSpec
 from native_doctor.repair.model import RepairPlan
 from native_doctor.sources._members import install_path
 
-__all__ = ["check_edit", "repaired_artifact", "simulate"]
+__all__ = ["check_edit", "repaired_artifact", "simulate", "unresolved"]
 
 
 def check_edit(spec: EditSpec, before: BinaryInfo, data: bytes) -> tuple[list[str], BinaryInfo | None]:
@@ -94,6 +94,13 @@ def simulate(
     providers = [_provider_file(lk.distribution, lk.directory, lk.name, plan) for lk in plan.links]
     index = FileIndex((*artifact.native, *providers), artifact.dll_directories)
     inspection = inspect_artifact(artifact, index=index)
+    problems = unresolved(inspection, plan, fmt)
+    problems += _unreadable(inspection.binaries)
+    return inspection, problems
+
+
+def unresolved(inspection: Inspection, plan: RepairPlan, fmt: BinaryFormat) -> list[str]:
+    """Every dependency of a ``fmt`` binary still outside the wheel that the plan did not leave there."""
     left = {item.name for item in plan.left}
     problems: list[str] = []
     for binary in inspection.binaries:
@@ -103,8 +110,7 @@ def simulate(
         for dep in binary.dependencies:
             if dep.resolution is Resolution.EXTERNAL and dep.name not in left:
                 problems.append(f"{binary.native.path} needs {dep.name}: {dep.via}")
-    problems += _unreadable(inspection.binaries)
-    return inspection, problems
+    return problems
 
 
 def _unreadable(binaries: Iterable[object]) -> Sequence[str]:

@@ -32,9 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from native_doctor.binary import read_binary
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
-from native_doctor.errors import BinaryFormatError
 from native_doctor.model import NativeFile, TargetOS
 from native_doctor.platforms import windows
 from native_doctor.repair.model import (
@@ -46,6 +44,7 @@ from native_doctor.repair.model import (
 )
 from native_doctor.repair.plan import LookupResult, libs_dir_of
 from native_doctor.repair.rules import PlatformRules
+from native_doctor.repair.stages import read_candidate
 
 __all__ = [
     "HOOK_MARK",
@@ -65,7 +64,6 @@ _END_MARK = "# end native-doctor DLL hook"
 _ALREADY_HASHED = re.compile(r"-(?:[0-9a-f]{8}|[0-9a-f]{32})$")
 #: Visual C++ runtimes CPython does not install: vendored when found, else the Redistributable's.
 _REDISTRIBUTABLE = re.compile(r"^(?:msvcp\d+(?:_\w+)?|concrt\d+|vcomp\d+|vccorlib\d+|vcamp\d+)d?\.dll$", re.I)
-_MAX_DLL = 2 << 30
 
 
 def _is_system(name: str) -> bool:
@@ -132,29 +130,23 @@ def locator(
 def _accept(
     name: str, candidate: str, how: str, arch: str, rejected: list[tuple[str, str]]
 ) -> LocatedLibrary | None:
-    try:
-        path = Path(candidate)
-        if not path.is_file():
-            return None
-        if path.stat().st_size > _MAX_DLL:
-            rejected.append((candidate, "too large to be a DLL"))
-            return None
-        data = path.read_bytes()
-    except OSError as exc:
-        rejected.append((candidate, f"unreadable: {exc.strerror or exc}"))
+    def mismatch(info: BinaryInfo) -> str | None:
+        if info.format is not BinaryFormat.PE or info.kind is not FileKind.SHARED_LIBRARY:
+            return f"a {info.format.value} {info.kind.value}, not a DLL"
+        if windows.normalize_arch(info.arch) != windows.normalize_arch(arch):
+            return f"built for {info.arch}, the wheel is {arch}"
         return None
-    try:
-        info = read_binary(data)
-    except BinaryFormatError as exc:
-        rejected.append((candidate, f"not a readable DLL: {exc}"))
-        return None
-    if info.format is not BinaryFormat.PE or info.kind is not FileKind.SHARED_LIBRARY:
-        rejected.append((candidate, f"a {info.format.value} {info.kind.value}, not a DLL"))
-        return None
-    if windows.normalize_arch(info.arch) != windows.normalize_arch(arch):
-        rejected.append((candidate, f"built for {info.arch}, the wheel is {arch}"))
-        return None
-    return LocatedLibrary(name, candidate, data, info, hashlib.sha256(data).hexdigest(), how)
+
+    return read_candidate(
+        name,
+        candidate,
+        how,
+        rejected,
+        too_large=lambda _size: "too large to be a DLL",
+        unreadable_as="DLL",
+        mismatch=mismatch,
+        located_path=lambda _path: candidate,
+    )
 
 
 # --- deciding -------------------------------------------------------------------------------------

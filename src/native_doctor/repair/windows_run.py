@@ -15,11 +15,19 @@ from native_doctor.analysis import Inspection
 from native_doctor.binary import read_binary
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.binary.pe_write import PeEdit, PeWriteError, check_pe_invariants, edit_pe, has_signature
-from native_doctor.errors import BinaryFormatError, UsageError
-from native_doctor.model import Artifact, Resolution
+from native_doctor.errors import BinaryFormatError
+from native_doctor.model import Artifact
 from native_doctor.repair import windows as win
 from native_doctor.repair.model import CannotRepair, RepairOptions, RepairPlan, RepairResult
 from native_doctor.repair.plan import build_plan
+from native_doctor.repair.stages import (
+    external_names,
+    fail_verification,
+    first_binary,
+    graft_bytes,
+    missing_result,
+    output_target,
+)
 from native_doctor.repair.verify import repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
@@ -42,18 +50,14 @@ def repair_windows(
     """Repair the Windows wheel at ``path`` (already inspected) into ``out_dir``."""
     from native_doctor.repair.run import _dist_info, _open, _read
 
-    first = _first_pe(inspection)
+    first = first_binary(inspection, BinaryFormat.PE, "PE")
     lookup = win.locator(options.lib_paths, arch=first.arch, use_host=options.use_host)
     plan = win.redistributables_left(build_plan(inspection, options, lookup, rules=win.rules()))
-    if plan.missing:
-        names = ", ".join(f"{m.name} (needed by {m.needed_by[0]})" for m in plan.missing)
-        return RepairResult(plan, None, (), problem=f"cannot find {names}: pass its folder with --lib-path")
+    if (missing := missing_result(plan)) is not None:
+        return missing
     plan = win.mangle_grafts(plan, (*options.no_mangle, *options.includes))
     artifact = inspection.artifact
-    external = {
-        b.native.path: frozenset(d.name for d in b.dependencies if d.resolution is Resolution.EXTERNAL)
-        for b in inspection.binaries
-    }
+    external = external_names(inspection)
     specs = win.plan_edits(plan, artifact.native, external)
     grafted = {g.member: g for g in plan.grafts}
     platforms = inspection.platform.claimed_platforms
@@ -79,7 +83,7 @@ def repair_windows(
             kept_hooks = {
                 m: _read(archive, m) for m in members if is_hook_file(install_path(m)) and m not in hooks[0]
             }
-        sources.update({m: _graft_bytes(g.source) for m, g in grafted.items()})
+        sources.update({m: graft_bytes(g.source) for m, g in grafted.items()})
         outputs, infos, warnings = _apply(specs, sources)
         _verify(artifact, plan, infos, hooks, kept_hooks, preload)
     except CannotRepair as exc:
@@ -96,12 +100,9 @@ def repair_windows(
     )
     if dry_run:
         return result
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / path.name
-    if target.exists() and target.samefile(path):
-        if unchanged:
-            return replace(result, output=str(target))
-        raise UsageError(f"{target}: the output would overwrite the input wheel; choose another -w folder")
+    target, in_place = output_target(path, out_dir, path.name, may_be_input=unchanged)
+    if in_place:
+        return replace(result, output=str(target))
     if unchanged:
         copy_atomically(path, target)
     else:
@@ -111,21 +112,6 @@ def repair_windows(
         add.update(hook_add)
         write_wheel(path, target, dist_info=dist_info, replace=replace_members, add=add, progress=progress)
     return replace(result, output=str(target))
-
-
-def _first_pe(inspection: Inspection) -> BinaryInfo:
-    for binary in inspection.binaries:
-        info = binary.native.info
-        if info is not None and info.format is BinaryFormat.PE:
-            return info
-    raise CannotRepair("the wheel has no PE file to repair")
-
-
-def _graft_bytes(source: str) -> bytes:
-    try:
-        return Path(source).read_bytes()
-    except OSError as exc:
-        raise CannotRepair(f"{source}: cannot be read again ({exc.strerror or exc})") from None
 
 
 def _apply(
@@ -159,7 +145,7 @@ def _apply(
         outputs[spec.member] = edited
         infos[spec.member] = (len(edited), info)
     if problems:
-        raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+        raise fail_verification(problems)
     return outputs, infos, warnings
 
 
@@ -188,4 +174,4 @@ def _verify(
     if plan.grafts or plan.in_wheel:  # the process: python.exe, the hook, every extension module
         problems += win.process_problems(after.native, after.dll_directories, preload, plan)
     if problems:
-        raise CannotRepair("verification failed, nothing written: " + "; ".join(problems[:5]))
+        raise fail_verification(problems)
