@@ -136,6 +136,12 @@ def test_repair_is_reproducible_and_idempotent(graph: PeGraph, tmp_path: Path) -
     first = _repair(graph, wheel, tmp_path / "a")
     second = _repair(graph, wheel, tmp_path / "b")
     assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:  # PEP 770: the SBOM names every vendored DLL
+        names = archive.namelist()
+        [sbom] = [n for n in names if n.endswith(".dist-info/sboms/native-doctor.cdx.json")]
+        document = archive.read(sbom).decode()
+    vendored = [n for n in names if ".libs/" in n and n.endswith(".dll")]
+    assert vendored and all(n in document for n in vendored)
     again = _repair(graph, first, tmp_path / "c")
     assert again.read_bytes() == first.read_bytes()
 

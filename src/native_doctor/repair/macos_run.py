@@ -134,6 +134,8 @@ def _rewrite_and_write(
     replace_members = {m: outputs[m] for m in originals}
     if retagged:
         replace_members[f"{dist_info}/WHEEL"] = run._retag_wheel(wheel_text, path.name, platforms).encode()
+    # No PEP 770 SBOM here yet: `fuse` of two repaired thin wheels would have to merge the two
+    # documents (their hashes differ per architecture, and the fused dylibs differ from both).
     add = {m: outputs.get(m, sources[m]) for m in grafted}
     write_wheel(path, target, dist_info=dist_info, replace=replace_members, add=add, progress=progress)
     return replace(result, output=str(target))

@@ -18,7 +18,7 @@ from pathlib import Path
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.errors import InvalidArchiveError, UsageError
-from native_doctor.model import Artifact, NativeFile, Resolution, TargetOS
+from native_doctor.model import NativeFile, Resolution, TargetOS
 from native_doctor.platforms.linux import Libc
 from native_doctor.repair import linux as linux_part
 from native_doctor.repair.locate import Locator, installed_providers
@@ -39,6 +39,7 @@ from native_doctor.repair.stages import (
     missing_result,
     output_target,
     rewrite_each,
+    with_sbom,
 )
 from native_doctor.repair.verify import check_edit, repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
@@ -207,7 +208,7 @@ def _rewrite_and_write(
             replace_members[f"{dist_info}/METADATA"] = metadata
         if retagged:
             replace_members[f"{dist_info}/WHEEL"] = _retag_wheel(wheel_text, path.name, platforms).encode()
-        add = _with_sbom(dist_info, artifact, plan, {m: rewrite.outputs.get(m, sources[m]) for m in grafted})
+        add = with_sbom(dist_info, artifact, plan, {m: rewrite.outputs.get(m, sources[m]) for m in grafted})
         write_wheel(path, target, dist_info=dist_info, replace=replace_members, add=add, progress=progress)
     return replace(result, output=str(target))
 
@@ -260,19 +261,6 @@ def _unchanged(
         return RepairResult(plan, str(target), platforms, unchanged=True)
     copy_atomically(path, target)
     return RepairResult(plan, str(target), platforms, unchanged=True)
-
-
-def _with_sbom(
-    dist_info: str, artifact: Artifact, plan: RepairPlan, contents: dict[str, bytes]
-) -> dict[str, bytes]:
-    """``contents`` plus the SBOM of the grafted libraries (PEP 770: ``.dist-info/sboms/``)."""
-    from native_doctor.binary import read_binary
-    from native_doctor.sbom.pep770 import Grafted, grafted_sbom
-
-    grafts = [
-        Grafted(g.member, g.name, g.source, read_binary(contents[g.member]), g.needed_by) for g in plan.grafts
-    ]
-    return {**contents, **grafted_sbom(dist_info, artifact, grafts, contents)}
 
 
 def _is_graft(member: str, plan: RepairPlan) -> bool:

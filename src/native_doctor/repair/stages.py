@@ -16,7 +16,7 @@ from native_doctor.analysis import Inspection
 from native_doctor.binary import read_binary
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.errors import BinaryFormatError, UsageError
-from native_doctor.model import Resolution
+from native_doctor.model import Artifact, Resolution
 from native_doctor.repair.model import CannotRepair, LocatedLibrary, RepairPlan, RepairResult
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "output_target",
     "read_candidate",
     "rewrite_each",
+    "with_sbom",
 ]
 
 _Edit = TypeVar("_Edit")
@@ -177,3 +178,16 @@ def first_fit(
         if found is not None:
             return found, rejected
     return None, rejected
+
+
+def with_sbom(
+    dist_info: str, artifact: Artifact, plan: RepairPlan, contents: dict[str, bytes]
+) -> dict[str, bytes]:
+    """``contents`` plus the SBOM of the grafted libraries (PEP 770: ``.dist-info/sboms/``), for
+    every platform's repair."""
+    from native_doctor.sbom.pep770 import Grafted, grafted_sbom
+
+    grafts = [
+        Grafted(g.member, g.name, g.source, read_binary(contents[g.member]), g.needed_by) for g in plan.grafts
+    ]
+    return {**contents, **grafted_sbom(dist_info, artifact, grafts, contents)}

@@ -27,6 +27,7 @@ from native_doctor.repair.stages import (
     graft_bytes,
     missing_result,
     output_target,
+    with_sbom,
 )
 from native_doctor.repair.verify import repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
@@ -108,7 +109,7 @@ def repair_windows(
     else:
         replace_members = {m: outputs[m] for m in outputs if m not in grafted}
         replace_members.update(hook_replace)
-        add = {m: outputs.get(m, sources[m]) for m in grafted}
+        add = with_sbom(dist_info, artifact, plan, {m: outputs.get(m, sources[m]) for m in grafted})
         add.update(hook_add)
         write_wheel(path, target, dist_info=dist_info, replace=replace_members, add=add, progress=progress)
     return replace(result, output=str(target))
