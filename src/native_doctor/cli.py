@@ -41,7 +41,7 @@ commands:
              or infer a table from build files and binaries
   explain    print the documentation of a check (code or name), or --all
   sbom       software bill of materials of wheels or an environment: CycloneDX 1.6 or SPDX 2.3 JSON
-  repair     graft external libraries into Linux and macOS wheels, link to provider wheels, retag (-w DIR)
+  repair     graft external libraries into Linux, macOS and Windows wheels, link to provider wheels, retag
   fuse       fuse an arm64 and an x86_64 macOS wheel into one universal2 wheel (-w DIR)
 
 exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
@@ -219,8 +219,9 @@ def _fuse_parser() -> argparse.ArgumentParser:
 def _repair_parser() -> argparse.ArgumentParser:
     repair = argparse.ArgumentParser(
         prog="native-doctor repair",
-        description="Repair Linux and Windows wheels: graft the libraries they need into <dist>.libs under "
-        "hash-mangled names, link to libraries other wheels provide, verify, retag, write canonical wheels. "
+        description="Repair Linux, macOS and Windows wheels: graft the libraries they need into the wheel "
+        "(<dist>.libs, or <package>/.dylibs on macOS), link to libraries other wheels provide, verify, "
+        "retag, write canonical wheels. "
         "Exit 0 repaired or nothing to do, 1 cannot repair (nothing written), 2 usage or input error.",
     )
     repair.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
