@@ -1217,27 +1217,25 @@ def _python_text(text: str) -> str:
     return _blank(text, _hash_comments(text, "'\""))
 
 
-_SPACE_RUN = re.compile(r"\s*+")
+#: A string literal and (in a lookahead, so the next literal is still found) the first character
+#: after the white space that follows it: ``+`` or ``%`` there makes it part of an expression.
+_STRING_AND_NEXT = re.compile(_STRING.pattern + r"(?=\s*+(?P<next>.?))", re.DOTALL)
 
 
 def _string_items(text: str, wanted: Callable[[str], bool] | None = None) -> Iterator[tuple[int, str]]:
     """(offset, value) of string literals in ``text`` that are not parts of a concatenation
     (only those whose value is ``wanted``, when given)."""
-    for m in _STRING.finditer(text):
-        prefix, body = m.group("prefix", "body")
-        if wanted is not None and not wanted(body):
+    for m in _STRING_AND_NEXT.finditer(text):
+        prefix, body, after = m.group("prefix", "body", "next")
+        if after in {"+", "%"} or (wanted is not None and not wanted(body)):
             continue
-        prefix = prefix.lower()
-        if "b" in prefix or (prefix == "f" and "{" in body):
+        if prefix and ("b" in prefix.lower() or (prefix.lower() == "f" and "{" in body)):
             continue
-        start, end = m.span()
+        start = m.start()
         i = start - 1
         while i >= 0 and text[i].isspace():
             i -= 1
         if i >= 0 and text[i] == "+":
-            continue
-        j = _SPACE_RUN.match(text, end).end()  # type: ignore[union-attr]
-        if text[j : j + 1] in {"+", "%"}:
             continue
         yield start, body
 
