@@ -8,11 +8,12 @@ which distributions carry extension modules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
+from native_doctor.checks.environment import _list
 from native_doctor.checks.registry import Finding, Severity, register_environment
 from native_doctor.requirements import unmet_requirements
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
-_LIMIT = 5
 #: Distributions whose extension modules other packages' extension modules are compiled against:
 #: an unmet requirement on one of them breaks the import (C-API, ABI, or shared libraries).
 _NATIVE_PROVIDERS = frozenset(
@@ -43,12 +43,6 @@ _NATIVE_PROVIDERS = frozenset(
         "cython",
     }
 )
-
-
-def _list(items: Iterable[str], limit: int = _LIMIT) -> str:
-    shown = list(dict.fromkeys(items))
-    text = ", ".join(shown[:limit])
-    return text + (f" and {len(shown) - limit} more" if len(shown) > limit else "")
 
 
 def _has_extensions(state: DiskState) -> bool:
@@ -122,19 +116,13 @@ def requirement_not_met(env: EnvironmentInspection) -> Iterator[Finding]:
             if severe
             else f"{what} may fail"
         )
-        finding = requirement_not_met.finding(
+        yield requirement_not_met.finding(
             f"{state.name} {state.version} requires '{line}', but {problem}: {consequence}. Fix: {fix}.",
             state.dist_info,
             None,
             line,
+            severity=None if severe else Severity.WARNING,
         )
-        yield finding if severe else _with(finding, Severity.WARNING)
-
-
-def _with(finding: Finding, severity: Severity) -> Finding:
-    import dataclasses
-
-    return dataclasses.replace(finding, severity=severity)
 
 
 # --------------------------------------------------------------------------- ND714
@@ -201,15 +189,13 @@ def installed_files_missing(env: EnvironmentInspection) -> Iterator[Finding]:
                 ", ".join(broken),
             )
         else:
-            yield _with(
-                installed_files_missing.finding(
-                    f"{state.name} {state.version}: {len(state.missing)} file(s) its RECORD lists are gone "
-                    f"({shown}); no import package is affected. Fix: {fix}.",
-                    state.dist_info,
-                    None,
-                    "other files",
-                ),
-                Severity.WARNING,
+            yield installed_files_missing.finding(
+                f"{state.name} {state.version}: {len(state.missing)} file(s) its RECORD lists are gone "
+                f"({shown}); no import package is affected. Fix: {fix}.",
+                state.dist_info,
+                None,
+                "other files",
+                severity=Severity.WARNING,
             )
 
 
@@ -400,12 +386,12 @@ def library_loaded_by_name_not_found(env: EnvironmentInspection) -> Iterator[Fin
         else:
             severity = Severity.INFO
             effect = f"the function of `{module}` that makes the call fails when it runs"
-        finding = library_loaded_by_name_not_found.finding(
+        yield library_loaded_by_name_not_found.finding(
             f"{load.distribution} {load.version}: {call.file}:{call.line} loads {names} by name "
             f"({call.function}), which this host does not have: {load.searched}, and found nothing. "
             f"{effect} (OSError: ... cannot open shared object file). Fix: {fix}.",
             load.dist_info,
             call.file,
             library,
+            severity=severity,
         )
-        yield finding if severity is Severity.ERROR else _with(finding, severity)
