@@ -180,3 +180,149 @@ def test_import_sites_of_an_extension_module(source: str, sites: list[bool]) -> 
     from native_doctor.sources.loadnames import import_sites
 
     assert import_sites(source.encode(), "a.b._x", "a.b") == sites
+
+
+#: Layouts where a top-level statement is not where a line in column 0 suggests: strings,
+#: brackets, continuations, decorators, ``else``/``except``; and variables assigned far away.
+LAYOUTS = {
+    "docstring-with-code": '''
+        """Example:
+        lib = ctypes.CDLL("libdoc.so.1")
+        """
+        import ctypes
+        lib = ctypes.CDLL("libreal.so.2")
+        ''',
+    "bracket-in-column-0": """
+        import ctypes
+        libs = [
+        ctypes.CDLL("libbracket.so.1"),
+        ]
+        """,
+    "continuation": """
+        import ctypes
+        lib = \\
+        ctypes.CDLL("libcont.so.1")
+        """,
+    "decorated-function": """
+        import ctypes, functools
+        @functools.cache
+        @staticmethod
+        def load():
+            return ctypes.CDLL("libdecorated.so.1")
+        """,
+    "else-and-except-in-column-0": """
+        import ctypes
+        try:
+            import something
+        except ImportError:
+            lib = ctypes.CDLL("libguarded.so.1")
+        else:
+            lib = None
+        if flag:
+            pass
+        elif other:
+            lib = ctypes.CDLL("libelif.so.1")
+        """,
+    "variable-assigned-at-the-top": """
+        import ctypes
+        NAME = "libvariable.so.3"
+        def unrelated():
+            return 1
+        lib = ctypes.CDLL(NAME)
+        """,
+    "variable-assigned-twice": """
+        import ctypes
+        NAME = "liba.so.1"
+        def unrelated():
+            return 1
+        NAME = "libb.so.1"
+        lib = ctypes.CDLL(NAME)
+        """,
+    "variable-assigned-after-the-call": """
+        import ctypes
+        lib = ctypes.CDLL(NAME)
+        NAME = "liblate.so.1"
+        """,
+    "variable-in-a-class-body": """
+        import ctypes
+        class Paths:
+            LIB = "libclass.so.1"
+        (NAME) = "libparen.so.1"
+        lib = ctypes.CDLL(NAME)
+        """,
+    "string-with-brackets-and-quotes": """
+        import ctypes
+        text = "(not [closed" + '"' + '''
+        ('''
+        lib = ctypes.CDLL("libafter.so.1")
+        """,
+    "alias-far-away": """
+        from ctypes import CDLL as load_it
+        def unrelated():
+            return 1
+        lib = load_it("libalias.so.1")
+        def direct():
+            return ctypes.CDLL("libdirect.so.1")
+        """,
+    "latin-1-cookie": """
+        # -*- coding: latin-1 -*-
+        import ctypes
+        lib = ctypes.CDLL("liblatin.so.1")
+        """,
+    "syntax-error-in-the-call-statement": """
+        import ctypes
+        lib = ctypes.CDLL("libbroken.so.1"
+        """,
+}
+
+
+@pytest.mark.parametrize("source", LAYOUTS.values(), ids=LAYOUTS.keys())
+def test_parsing_only_the_call_sites_finds_what_the_whole_module_gives(source: str) -> None:
+    from native_doctor.sources.loadnames import _CALLED, _mention_lines, _scan_module
+
+    text = textwrap.dedent(source).encode()
+    assert _CALLED.search(text)  # past the byte prefilter: the parse decides
+    whole = _scan_module(text, "pkg/mod.py", "linux", _mention_lines(text))
+    assert scan_source(text, "pkg/mod.py", "linux") == whole
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("docstring-with-code", [("libreal.so.2",)]),
+        ("bracket-in-column-0", [("libbracket.so.1",)]),
+        ("continuation", [("libcont.so.1",)]),
+        ("decorated-function", [("libdecorated.so.1",)]),
+        ("else-and-except-in-column-0", [("libguarded.so.1",), ("libelif.so.1",)]),
+        ("variable-assigned-at-the-top", [("libvariable.so.3",)]),
+        ("variable-assigned-twice", []),
+        ("variable-assigned-after-the-call", []),
+        ("variable-in-a-class-body", [("libparen.so.1",)]),
+        ("string-with-brackets-and-quotes", [("libafter.so.1",)]),
+        ("alias-far-away", [("libalias.so.1",), ("libdirect.so.1",)]),
+        ("latin-1-cookie", [("liblatin.so.1",)]),
+        ("syntax-error-in-the-call-statement", []),
+    ],
+)
+def test_call_sites_in_tricky_layouts(name: str, expected: list[tuple[str, ...]]) -> None:
+    assert [c.names for c in _scan(LAYOUTS[name], "pkg/mod.py")] == expected
+
+
+def test_a_syntax_error_elsewhere_no_longer_hides_the_call_sites() -> None:
+    """The one difference from parsing the whole module: a statement that is not parsed is not
+    checked (here a Python 2 print statement far from the call)."""
+    source = 'import ctypes\nprint "hello"\nlib = ctypes.CDLL("libstill.so.1")\n'
+    assert [c.names for c in scan_source(source.encode(), "pkg/mod.py", "linux")] == [("libstill.so.1",)]
+
+
+def test_a_large_module_is_not_parsed_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    from native_doctor.sources import loadnames
+
+    def whole(*args: object) -> list[LoadCall]:
+        raise AssertionError("the whole module was parsed")
+
+    monkeypatch.setattr(loadnames, "_scan_module", whole)
+    filler = "".join(f"def f{n}(x):\n    return [x, {n}]\n" for n in range(200))
+    source = f'import ctypes\nNAME = "libfar.so.1"\n{filler}lib = ctypes.CDLL(NAME)\n'
+    [call] = scan_source(source.encode(), "pkg/mod.py", "linux")
+    assert call.names == ("libfar.so.1",) and call.line == 403

@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["FileSource", "NotRegularFileError", "open_regular"]
+__all__ = ["FileSource", "NotRegularFileError", "open_regular", "read_regular"]
 
 
 class NotRegularFileError(OSError):
@@ -29,6 +29,9 @@ def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a directory"
     return "not a regular file"
+
+
+_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 def open_regular(path: str | Path) -> io.FileIO:
@@ -52,6 +55,27 @@ def open_regular(path: str | Path) -> io.FileIO:
     except BaseException:
         os.close(descriptor)
         raise
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of the regular file at ``path``, read in one call of the size the
+    file has (no buffer of ``limit`` bytes for a small file; thousands of files per run).
+
+    :raises NotRegularFileError: it is not a regular file (nothing was read from it).
+    :raises OSError: it cannot be opened or read.
+    """
+    descriptor = os.open(path, _FLAGS)
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise NotRegularFileError(f"{path}: {_kind(status.st_mode)}, not read")
+        wanted = min(status.st_size + 1, limit)  # one more: a file that grew shows it
+        data = os.read(descriptor, wanted)  # a regular file: short only at its end
+        if len(data) == wanted < limit:
+            data += os.read(descriptor, limit - wanted)  # it grew since fstat
+        return data
+    finally:
+        os.close(descriptor)
 
 
 class FileSource:

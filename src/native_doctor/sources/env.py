@@ -20,7 +20,7 @@ from native_doctor.binary import SNIFF_BYTES, BinaryFormat, read_binary, sniff
 from native_doctor.errors import BinaryFormatError
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
-from native_doctor.sources._file import FileSource, NotRegularFileError, open_regular
+from native_doctor.sources._file import FileSource, NotRegularFileError, open_regular, read_regular
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, may_be_native
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
@@ -646,8 +646,7 @@ class _Walk:
                     return
                 except (ValueError, KeyError, TypeError):
                     pass
-            with open_regular(full) as handle:
-                text = handle.read(MAX_SOURCE + 1) or b""
+            text = read_regular(full, MAX_SOURCE + 1)
         except OSError as exc:
             self.unreadable.append((path, _reason(exc)))
             return

@@ -134,6 +134,10 @@ class _Scanner(ast.NodeVisitor):
         self.raising: dict[int, bool] = {}
         self.tries = 0
         self.foreign = 0
+        #: Only the statements holding a mention were parsed (see :func:`_statement_chunks`).
+        self.partial = False
+        #: Variables calls named while ``partial``: their module-level assignments are needed.
+        self.wanted: set[str] = set()
 
     def visit(self, node: ast.AST) -> None:
         if self.lines is not None and (self.depth > 0 or isinstance(node, (ast.expr, *_FUNCTIONS))):
@@ -284,6 +288,9 @@ class _Scanner(ast.NodeVisitor):
             for variable, values in reversed(self.loops):
                 if variable == node.id:
                     return values
+            if self.partial:
+                self.wanted.add(node.id)  # module-level assignments were not all parsed
+                return ()
             literal = self.literals.get(node.id)
             if literal is not None:
                 return (literal,)
@@ -324,19 +331,148 @@ def _own_folder(node: ast.expr) -> str | None:
 
 
 def scan_source(text: bytes, path: str, platform: str = sys.platform) -> list[LoadCall]:
-    """The load-by-name calls in one Python source file (empty when it cannot be parsed)."""
+    """The load-by-name calls in one Python source file (empty when it cannot be parsed).
+
+    Only the top-level statements whose lines mention a loader are parsed, and, when a call names
+    a variable, the ones that may assign it (a few kilobytes of a 200 kB module); same calls as
+    parsing the whole module, which is done instead when a statement does not parse on its own,
+    the file holds carriage returns or NUL bytes, declares another encoding or is not UTF-8. A
+    syntax error in a statement that is not parsed goes unseen (the others' calls are kept)."""
     if len(text) > MAX_SOURCE or not (b"ctypes" in text or b"dlopen" in text) or not _CALLED.search(text):
         return []
+    lines = _mention_lines(text)
+    if lines is not None:
+        found = _scan_chunks(text, path, platform, lines)
+        if found is not None:
+            return found
+    return _scan_module(text, path, platform, lines)
+
+
+def _scan_module(text: bytes, path: str, platform: str, lines: list[int] | None) -> list[LoadCall]:
+    """The calls, from parsing the whole module (empty when it does not parse)."""
     try:
         tree = ast.parse(text, filename=path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    scanner = _Scanner(path, platform, _mention_lines(text))
+    scanner = _Scanner(path, platform, lines)
     try:
         scanner.visit(tree)
     except RecursionError:
         return []
     return scanner.calls
+
+
+#: What decides where a top-level statement starts: strings and comments (their brackets, quotes
+#: and line breaks do not count; a string's prefix does not change where it ends), brackets, a
+#: backslash continuation, and a line break followed by a line that starts in column 0 with
+#: something a statement can start with.
+_LAYOUT = re.compile(
+    rb"""'''(?:[^'\\]++|\\.|'(?!''))*+(?:'''|\Z)"""
+    rb'''|"""(?:[^"\\]++|\\.|"(?!""))*+(?:"""|\Z)'''
+    rb"""|'(?:[^'\\\n]++|\\.)*+'?|"(?:[^"\\\n]++|\\.)*+"?|\#[^\n]*+"""
+    rb"|(?P<o>[(\[{])|(?P<c>[)\]}])|\\\r?\n|(?P<n>\n(?=[^\s#)\]}]))",
+    re.DOTALL,
+)
+#: Lines in column 0 that continue the statement before them, not start one.
+_CONTINUES = re.compile(rb"(?:else|elif|except|finally)\b")
+_DEFINES = re.compile(rb"(?:def|class|async)\b")
+_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.MULTILINE)
+
+
+def _statement_starts(text: bytes) -> list[int]:
+    """Byte offsets where top-level statements start: every one of them for valid Python, as the
+    tokenizer sees it (strings, comments, brackets, continuations); the first is 0. A decorated
+    definition starts at its first decorator; ``else:`` and ``except`` continue their statement."""
+    starts = [0]
+    depth = 0
+    decorated = False
+    for match in _LAYOUT.finditer(text):
+        kind = match.lastgroup
+        if kind == "o":
+            depth += 1
+        elif kind == "c":
+            depth = max(depth - 1, 0)
+        elif kind == "n" and depth == 0:
+            at = match.end()
+            if text.startswith(b"@", at):
+                if not decorated:
+                    starts.append(at)
+                decorated = True
+            elif decorated and _DEFINES.match(text, at):
+                decorated = False
+            elif not _CONTINUES.match(text, at):
+                starts.append(at)
+                decorated = False
+    return starts
+
+
+def _scan_chunks(text: bytes, path: str, platform: str, lines: list[int]) -> list[LoadCall] | None:
+    """The calls, from parsing only the top-level statements whose lines mention a loader (each
+    parsed with its own line numbers) and, when a call names a variable, the top-level statements
+    that mention that variable (any module-level assignment to it is among them); None when only
+    the whole module can tell (see :func:`scan_source`)."""
+    if b"\0" in text or b"\r" in text:
+        return None
+    head = b"\n".join(text.split(b"\n", 2)[:2])
+    cookie = _COOKIE.search(head)
+    if cookie is not None and cookie.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        return None
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    starts = _statement_starts(text)
+    starts.append(len(text))
+    numbers: list[int] = []
+    line, last = 1, 0
+    for start in starts:
+        line += text.count(b"\n", last, start)
+        numbers.append(line)
+        last = start
+    numbers[-1] += not text.endswith(b"\n")  # one past the last line, ended or not
+    scanner = _scan_pieces(text, path, platform, lines, starts, numbers, lines, partial=True)
+    if scanner is None or not scanner.wanted:
+        return None if scanner is None else scanner.calls
+    names = b"|".join(re.escape(name.encode()) for name in sorted(scanner.wanted))
+    # Every assignment to a variable: ``NAME =``, ``A = NAME =``, ``(NAME) =``, ``NAME \\`` + newline.
+    assigned = re.finditer(rb"\b(?:%s)\b[\s\\)]*=(?!=)" % names, text)
+    more = [text.count(b"\n", 0, m.start()) + 1 for m in assigned]
+    selected = sorted({*lines, *more})
+    scanner = _scan_pieces(text, path, platform, lines, starts, numbers, selected, partial=False)
+    return None if scanner is None else scanner.calls
+
+
+def _scan_pieces(
+    text: bytes,
+    path: str,
+    platform: str,
+    lines: list[int],
+    starts: list[int],
+    numbers: list[int],
+    selected: list[int],
+    *,
+    partial: bool,
+) -> _Scanner | None:
+    """A scanner that visited the top-level statements holding one of the ``selected`` lines, in
+    order (adjacent ones parsed together); None when one of them does not parse on its own."""
+    pieces: list[tuple[int, int, int]] = []  # (first line, start offset, end offset)
+    for number in range(len(starts) - 1):
+        first, end_line = numbers[number], numbers[number + 1] - 1
+        at = bisect.bisect_left(selected, first)
+        if at == len(selected) or selected[at] > max(end_line, first):
+            continue
+        if pieces and pieces[-1][2] == starts[number]:
+            pieces[-1] = (pieces[-1][0], pieces[-1][1], starts[number + 1])
+        else:
+            pieces.append((first, starts[number], starts[number + 1]))
+    scanner = _Scanner(path, platform, lines)
+    scanner.partial = partial
+    try:
+        for first, start, end in pieces:
+            scanner.visit(ast.parse(b"\n" * (first - 1) + text[start:end], filename=path))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return scanner
 
 
 _SKIPPED_PARTS = frozenset(
