@@ -388,9 +388,8 @@ def _split(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def _run_env(options: argparse.Namespace) -> int:
-    from native_doctor.checks.registry import run_checks, run_environment_checks
-    from native_doctor.doctor import examine
-    from native_doctor.sources.env import site_packages, site_packages_of
+    from native_doctor.sources.envresult import for_run
+    from native_doctor.sources.sites import site_packages, site_packages_of
 
     if options.path:
         directories = options.path
@@ -401,6 +400,16 @@ def _run_env(options: argparse.Namespace) -> int:
     for directory in directories:
         if not directory.is_dir():
             raise UsageError(f"{directory}: not a directory")
+    results = for_run(vars(options), directories)  # the last report, while nothing it read changed
+    kept = results.replay() if results is not None else None
+    if kept is not None:
+        _write(None, kept[1])
+        return kept[0]
+    from native_doctor.checks.registry import run_checks, run_environment_checks
+    from native_doctor.doctor import examine
+    from native_doctor.sources.envresult import Inputs
+
+    inputs = Inputs() if results is not None else None
     with _progress("examining the environment") as tick:
         environment = examine(
             directories,
@@ -408,19 +417,54 @@ def _run_env(options: argparse.Namespace) -> int:
             runtime=options.runtime,
             progress=tick,
             use_cache=not options.no_cache,
+            inputs=inputs,
         )
     findings = [f for i in environment.distributions for f in run_checks(i, _ENV_ARTIFACT_CHECKS)]
     findings.extend(run_environment_checks(environment))
     extra = {"environment": _environment_json(environment)}
-    return _report(
-        options,
-        list(environment.distributions),
-        findings,
-        header=_host_summary(environment, examined=options.path),
-        extra=extra,
-        binaries=options.verbose,
-        footer=[_env_verdict(environment, findings)],
-    )
+    with _recording(results is not None) as written:
+        code = _report(
+            options,
+            list(environment.distributions),
+            findings,
+            header=_host_summary(environment, examined=options.path),
+            extra=extra,
+            binaries=options.verbose,
+            footer=[_env_verdict(environment, findings)],
+        )
+    if results is not None and inputs is not None:
+        results.store(code, "".join(written), inputs)
+    return code
+
+
+@contextmanager
+def _recording(enabled: bool) -> Iterator[list[str]]:
+    """Everything written to stdout inside the block (still written), when ``enabled``."""
+    written: list[str] = []
+    if not enabled:
+        yield written
+        return
+    stream = sys.stdout
+    sys.stdout = _Recorder(stream, written)
+    try:
+        yield written
+    finally:
+        sys.stdout = stream
+
+
+class _Recorder:
+    """stdout that keeps a copy of what is written (a terminal's properties are the stream's)."""
+
+    def __init__(self, stream: Any, written: list[str]) -> None:
+        self._stream = stream
+        self._written = written
+
+    def write(self, text: str) -> int:
+        self._written.append(text)
+        return int(self._stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _env_verdict(environment: Any, findings: Sequence[Finding]) -> str:

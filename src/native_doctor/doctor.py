@@ -27,6 +27,7 @@ from native_doctor.platforms.loader import FileIndex
 from native_doctor.requirements import unmet_requirements
 from native_doctor.sources.env import DiskState, Environment, host_ld_cache, host_libraries, read_environment
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
+from native_doctor.sources.envresult import Inputs
 from native_doctor.sources.host import HostFacts, read_host_facts
 from native_doctor.sources.ldcache import CacheEntry
 from native_doctor.sources.loadnames import LoadCall
@@ -49,6 +50,7 @@ def examine(
     runtime: bool = False,
     progress: ProgressCallback | None = None,
     use_cache: bool = True,
+    inputs: Inputs | None = None,
 ) -> EnvironmentInspection:
     """Examine the environment whose site-packages are ``directories``.
 
@@ -56,13 +58,22 @@ def examine(
     :param runtime: also import each top-level package in a child process and record what happens.
     :param use_cache: reuse what an earlier run read from unchanged files (see
         :mod:`native_doctor.sources.envcache`), and store what this run read.
+    :param inputs: filled with every folder, file and host file the result depends on (for the
+        whole-result cache, :mod:`native_doctor.sources.envresult`); needs ``use_cache``.
     """
     interpreter = python or sys.executable
     caches = [EnvCache(d, enabled=use_cache) for d in directories]
+    if inputs is not None:
+        _record_host(inputs, directories)
+        for store in caches:
+            store.inputs = inputs
     environments = [
         read_environment(d, progress=progress, cache=c) for d, c in zip(directories, caches, strict=True)
     ]
     host = _with_conda_meta(_interpreter_facts(read_host_facts(site_dirs=directories), interpreter))
+    if inputs is not None and host.prefix:
+        inputs.folder(host.prefix)
+        inputs.folder(os.path.join(host.prefix, "conda-meta"))  # noqa: PTH118
     cache = host_ld_cache()
     system = host_libraries(cache)
     inspections: list[Inspection] = []
@@ -76,7 +87,7 @@ def examine(
                 inspections.append(inspect_artifact(dist, index=index, host_libraries=system))
     distributions = [d for e in environments for d in e.distributions]
     markers, unreadable = _markers(environments, caches)
-    predictions = _predict(environments, interpreter, host, cache, caches)
+    predictions = _predict(environments, interpreter, host, cache, caches, inputs)
     for store in caches:
         store.save()
     inspection = EnvironmentInspection(
@@ -94,7 +105,7 @@ def examine(
         predictions=predictions,
         markers=markers,
         installed=tuple(s for e in environments for s in e.states),
-        runtime_loads=_resolve_loads(environments, cache),
+        runtime_loads=_resolve_loads(environments, cache, inputs),
         conditional_extensions=_conditional(environments, predictions),
         unreadable=tuple(u for e in environments for u in e.unreadable) + tuple(unreadable),
     )
@@ -127,6 +138,7 @@ def _predict(
     host: HostFacts,
     cache: Sequence[CacheEntry],
     stores: Sequence[EnvCache] = (),
+    inputs: Inputs | None = None,
 ) -> tuple[ImportPrediction, ...]:
     """One simulated process per distribution: the interpreter starts, then its extensions load."""
     if not sys.platform.startswith("linux") or host.libc_name == "musl":
@@ -141,7 +153,9 @@ def _predict(
     config = config_from_host(
         os.environ, diagnostics=loader_diagnostics(rtld), cache_entries=cache, cwd=str(Path.cwd())
     )
-    fs = _KnownFiles(environments, stores[0] if stores else None)
+    fs = _KnownFiles(environments, stores[0] if stores else None, inputs)
+    if inputs is not None:
+        inputs.file(rtld)  # ``ld.so --list-diagnostics`` above
     executable = os.path.realpath(python)
     predictions = []
     for environment in environments:
@@ -176,6 +190,8 @@ def _markers(
                 path = _absolute(environment, native.install_path)
                 try:
                     found[path] = _cached_markers(path, store)
+                    if store is not None and store.inputs is not None:
+                        store.inputs.file(path)
                 except OSError as exc:
                     unreadable.append((path, f"text markers not scanned: {exc.strerror or exc}"))
     return found, unreadable
@@ -186,7 +202,7 @@ _DLOPEN = "dlopen searched LD_LIBRARY_PATH, the ld.so cache and the default dire
 
 
 def _resolve_loads(
-    environments: Sequence[Environment], cache: Sequence[CacheEntry]
+    environments: Sequence[Environment], cache: Sequence[CacheEntry], inputs: Inputs | None = None
 ) -> tuple[RuntimeLoad, ...]:
     """Each literal load-by-name call, resolved as ``find_library``/``dlopen`` would on this host
     (Linux; elsewhere nothing is resolved yet)."""
@@ -211,12 +227,43 @@ def _resolve_loads(
     for environment, state, call in calls:
         where, searched = None, _DLOPEN
         for name in call.names:
+            if inputs is not None:
+                _record_load(inputs, environment, call, name)
             where, searched = _resolve_one(environment, call, name, cached, system, extra)
             if where is not None:
                 break
         if searched:
             found.append(RuntimeLoad(state.name, state.version, state.dist_info, call, where, searched))
     return tuple(found)
+
+
+def _record_load(inputs: Inputs, environment: Environment, call: LoadCall, name: str) -> None:
+    """The folders whose listing decides where one load-by-name call resolves (the ld.so cache,
+    ``LD_LIBRARY_PATH`` and the default directories are recorded once, by :func:`_record_host`)."""
+    if call.mode == "load_library":
+        inputs.folder(os.path.dirname(_absolute(environment, call.file)))  # noqa: PTH120
+    elif name.startswith("/"):
+        inputs.parent(name)
+
+
+def _record_host(inputs: Inputs, directories: Sequence[Path]) -> None:
+    """What every run reads besides the distributions: the host facts, the ld.so cache, the
+    default library directories, ``LD_LIBRARY_PATH``, the interpreter's prefix and standard
+    library (a virtual environment, conda or EXTERNALLY-MANAGED marker appearing)."""
+    import sysconfig
+
+    from native_doctor.sources.env import host_library_candidates
+    from native_doctor.sources.ldcache import DEFAULT_PATH
+
+    inputs.host()
+    inputs.file(DEFAULT_PATH)
+    folders = [os.fspath(d) for d in (*directories, *host_library_candidates())]
+    folders += [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d]
+    folders += [sys.prefix, os.path.join(sys.prefix, "conda-meta")]  # noqa: PTH118
+    folders += [sysconfig.get_paths().get("stdlib") or ""]
+    for folder in folders:
+        if folder:
+            inputs.folder(folder)
 
 
 def _resolve_one(
@@ -323,11 +370,15 @@ class _KnownFiles:
     """The loader simulation's file system: binaries the environment read already are not read
     again; others (the interpreter, system libraries) come from the scan cache while unchanged."""
 
-    def __init__(self, environments: Sequence[Environment], store: EnvCache | None) -> None:
+    def __init__(
+        self, environments: Sequence[Environment], store: EnvCache | None, inputs: Inputs | None = None
+    ) -> None:
         from native_doctor.platforms.process_linux import RealFileSystem
 
         self._real = RealFileSystem()
         self._store = store
+        #: Every path asked about outside the environment: its folder's listing decides the answer.
+        self._inputs = inputs
         self._known: dict[str, BinaryInfo | None] = {}
         self._exists: dict[str, bool] = {}
         self._realpaths: dict[str, str] = {}
@@ -343,12 +394,16 @@ class _KnownFiles:
         found = self._exists.get(path)
         if found is None:
             found = self._exists[path] = self._real.exists(path)
+            if self._inputs is not None:
+                self._inputs.parent(path)
         return found
 
     def realpath(self, path: str) -> str:
         found = self._realpaths.get(path)
         if found is None:
             found = self._realpaths[path] = self._resolve(path)
+            if self._inputs is not None:
+                self._inputs.link(path)  # its folders are resolved through this method too
         return found
 
     def _resolve(self, path: str) -> str:
@@ -372,6 +427,8 @@ class _KnownFiles:
             return self._known[real]
         info = self._from_store(real)
         self._known[real] = info
+        if self._inputs is not None:
+            self._inputs.file(real)
         return info
 
     def _from_store(self, real: str) -> BinaryInfo | None:

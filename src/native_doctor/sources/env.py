@@ -24,6 +24,7 @@ from native_doctor.sources._file import FileSource, NotRegularFileError, open_re
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, may_be_native
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
+from native_doctor.sources.envresult import Inputs, folder_mtime
 from native_doctor.sources.ldcache import CacheEntry
 from native_doctor.sources.loadnames import (
     MAX_SOURCE,
@@ -34,14 +35,24 @@ from native_doctor.sources.loadnames import (
     skipped_source,
 )
 from native_doctor.sources.runtime import top_level_modules
+from native_doctor.sources.sites import (  # re-exported: where they always were
+    INTERPRETER_FACTS,
+    site_directories,
+    site_packages,
+    site_packages_of,
+)
 
 __all__ = [
+    "INTERPRETER_FACTS",
     "DiskState",
     "Environment",
     "host_libraries",
+    "host_library_candidates",
     "host_library_dirs",
     "read_environment",
+    "site_directories",
     "site_packages",
+    "site_packages_of",
 ]
 
 #: Called with (distributions done, distributions total).
@@ -99,85 +110,6 @@ class Environment:
         self.states = states
         #: ``.dist-info`` directories that could not be read: (path, why).
         self.unreadable = unreadable
-
-
-def site_packages() -> list[Path]:
-    """The running interpreter's site directories: purelib and platlib, then every directory on
-    ``sys.path`` that holds installed distributions (Debian's ``dist-packages``, the user site,
-    folders a ``.pth`` file added), in ``sys.path`` order."""
-    paths = sysconfig.get_paths()
-    return site_directories([paths["purelib"], paths["platlib"]], sys.path)
-
-
-def site_directories(schemes: Sequence[str], path: Sequence[str]) -> list[Path]:
-    """``schemes`` (existing ones), then each entry of ``path`` that is a directory holding at least
-    one ``*.dist-info`` directory; no duplicates (compared after resolving links)."""
-    found: list[Path] = []
-    seen: set[str] = set()
-    for entry in [*schemes, *path]:
-        if not entry:
-            continue  # the current directory: not a site directory
-        directory = Path(entry)
-        key = os.path.realpath(directory)
-        if key in seen or not directory.is_dir():
-            continue
-        if entry not in schemes and not _holds_distributions(directory):
-            continue
-        seen.add(key)
-        found.append(directory)
-    return found
-
-
-def _holds_distributions(directory: Path) -> bool:
-    try:
-        with os.scandir(directory) as entries:
-            return any(e.name.endswith(".dist-info") and e.is_dir() for e in entries)
-    except OSError:
-        return False
-
-
-#: Facts of interpreters :func:`site_packages_of` asked (Python version, prefix, ...), so the
-#: doctor need not start the interpreter a second time.
-INTERPRETER_FACTS: dict[str, dict[str, object]] = {}
-
-
-def site_packages_of(python: str) -> list[Path]:
-    """The site directories of another interpreter (asked, never guessed): see :func:`site_packages`.
-
-    :raises UsageError: the interpreter cannot be run or does not answer.
-    """
-    import json
-    import subprocess
-
-    from native_doctor.errors import UsageError
-
-    script = (
-        "import json, platform, sys, sysconfig; p = sysconfig.get_paths(); "
-        "print(json.dumps([[p['purelib'], p['platlib']], sys.path, {"
-        "'python_version': platform.python_version(), "
-        "'python_implementation': platform.python_implementation(), "
-        "'abiflags': getattr(sys, 'abiflags', ''), "
-        "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
-        "'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix}]))"
-    )
-    try:
-        proc = subprocess.run(
-            [python, "-c", script], capture_output=True, text=True, timeout=60, check=False, cwd="/"
-        )
-        answer = json.loads(proc.stdout) if proc.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError, ValueError):
-        answer = None
-    if not (
-        isinstance(answer, list)
-        and len(answer) == 3
-        and isinstance(answer[0], list)
-        and isinstance(answer[1], list)
-        and isinstance(answer[2], dict)
-    ):
-        raise UsageError(f"--python {python}: not a Python interpreter that can be run here")
-    schemes, path, facts = answer
-    INTERPRETER_FACTS[python] = facts
-    return site_directories([str(p) for p in schemes], [str(p) for p in path])
 
 
 def read_environment(
@@ -248,7 +180,10 @@ def _unowned(site: Path, owned: set[str], cache: EnvCache | None = None) -> Arti
     if cache is not None and cache.enabled:
         digest = hashlib.sha256("\n".join(sorted(owned)).encode("utf-8", "surrogateescape")).hexdigest()
         key = f"unowned\0{os.path.realpath(top)}\0{digest}"
-        native = _unowned_from_json(cache.get(key))
+        entry = cache.get(key)
+        native = _unowned_from_json(entry)
+        if native is not None and entry is not None and cache.inputs is not None:
+            cache.inputs.add_folders(entry["folders"])
     if native is None:
         native = []
         folders: dict[str, int] = {}
@@ -265,6 +200,8 @@ def _unowned(site: Path, owned: set[str], cache: EnvCache | None = None) -> Arti
         if key is not None and cache is not None:
             listed = [{**(_native_to_json(n) or {}), "path": n.path} for n in native]
             cache.put(key, folders=folders, native=listed)
+            if cache.inputs is not None:
+                cache.inputs.add_folders(folders)
     if not native:
         return None
     return Artifact(
@@ -308,18 +245,37 @@ def _read_distribution(
     file added or removed changes its folder's modification time) and every native file are
     unchanged is taken from the cache whole.
     """
+    inputs = cache.inputs if cache is not None and cache.enabled else None
+    if inputs is not None:
+        _record_dist_info(inputs, dist_info)
     key = _distribution_key(dist_info) if cache is not None and cache.enabled else None
     if key is not None and cache is not None:
         entry = cache.get(key)
         if entry is not None:
             found = _distribution_from_json(entry)
             if found is not None:
+                if inputs is not None:
+                    inputs.add_folders(entry["folders"])
+                    inputs.add_files(entry["natives"])
                 return found
     result = _read_distribution_files(site, dist_info, root, cache)
     if key is not None and cache is not None and not isinstance(result, str):
         artifact, state, walk = result
-        cache.put(key, **_distribution_to_json(artifact, state, walk))
+        entry = _distribution_to_json(artifact, state, walk)
+        cache.put(key, **entry)
+        if inputs is not None:
+            inputs.add_folders(entry["folders"])  # type: ignore[arg-type]
+            inputs.add_files(walk.native_keys)
     return result if isinstance(result, str) else result[:2]
+
+
+def _record_dist_info(inputs: Inputs, dist_info: Path) -> None:
+    """The whole-result cache depends on the ``.dist-info`` folder's listing and metadata files."""
+    folder = os.fspath(dist_info)
+    inputs.folder(folder)
+    inputs.folder(os.path.join(folder, "sboms"))  # noqa: PTH118 - a repair marker lives there
+    for name in ("RECORD", "METADATA", "WHEEL", "INSTALLER"):
+        inputs.file(os.path.join(folder, name))  # noqa: PTH118
 
 
 def _distribution_key(dist_info: Path) -> str | None:
@@ -330,11 +286,7 @@ def _distribution_key(dist_info: Path) -> str | None:
     return "dist\0" + file_key(str(dist_info / "RECORD"), record) + "\0" + file_key("METADATA", metadata)
 
 
-def _folder_mtime(folder: str) -> int:
-    try:
-        return os.stat(folder).st_mtime_ns  # noqa: PTH116 - thousands of folders, strings
-    except OSError:
-        return -1
+_folder_mtime = folder_mtime
 
 
 def _distribution_to_json(artifact: Artifact, state: DiskState, walk: _Walk) -> dict[str, object]:
@@ -812,6 +764,11 @@ def _read_email(path: Path) -> Headers:
 
 def host_library_dirs() -> list[Path]:
     """The host's default library directories (Linux multiarch and classic layouts)."""
+    return [c for c in host_library_candidates() if c.is_dir()]
+
+
+def host_library_candidates() -> list[Path]:
+    """The directories :func:`host_library_dirs` looks for, whether they exist or not."""
     if not sys.platform.startswith("linux"):
         return []
     candidates = [Path("/lib"), Path("/usr/lib"), Path("/lib64"), Path("/usr/lib64"), Path("/usr/local/lib")]
@@ -821,7 +778,7 @@ def host_library_dirs() -> list[Path]:
     libdir = sysconfig.get_config_var("LIBDIR")
     if libdir:
         candidates.append(Path(libdir))
-    return [c for c in dict.fromkeys(candidates) if c.is_dir()]
+    return list(dict.fromkeys(candidates))
 
 
 def host_ld_cache() -> list[CacheEntry]:

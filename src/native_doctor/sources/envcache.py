@@ -23,26 +23,12 @@ from types import MappingProxyType
 from typing import Any
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
+from native_doctor.sources.envresult import Inputs, cache_directory, file_key
 
 __all__ = ["EnvCache", "binary_from_json", "binary_to_json", "cache_directory", "file_key"]
 
 _FORMAT = "native-doctor-env-cache"
 _VERSION = 1
-
-
-def cache_directory() -> Path:
-    """The user cache folder for environment scans: ``$NATIVE_DOCTOR_ENV_CACHE``, else
-    ``$XDG_CACHE_HOME/native-doctor/env``, else ``~/.cache/native-doctor/env``."""
-    explicit = os.environ.get("NATIVE_DOCTOR_ENV_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "native-doctor" / "env"
-
-
-def file_key(path: str, status: os.stat_result) -> str:
-    """The cache key of the file at ``path`` in the state ``status`` describes."""
-    return f"{path}\0{status.st_size}\0{status.st_mtime_ns}\0{status.st_ino}"
 
 
 class EnvCache:
@@ -59,6 +45,8 @@ class EnvCache:
         self._new: dict[str, dict[str, Any]] = {}
         self.hits = 0
         self.misses = 0
+        #: What the run read, for the whole-result cache (:mod:`native_doctor.sources.envresult`).
+        self.inputs: Inputs | None = None
 
     @property
     def path(self) -> Path:

@@ -1,0 +1,203 @@
+"""The whole-result cache of ``env``: a second run on an unchanged environment prints the kept
+report without examining anything; any change it depends on, a corrupt or foreign cache file,
+``--no-cache``, ``--runtime`` and ``--output`` make it run in full."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from native_doctor import cli, doctor
+from native_doctor.sources.envresult import Inputs, _cpu_identity
+
+
+def _install(site: Path, data: bytes) -> None:
+    dist_info = site / "demo-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (site / "demo").mkdir()
+    (site / "demo" / "_ext.cpython-311-x86_64-linux-gnu.so").write_bytes(data)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    (dist_info / "INSTALLER").write_text("pip\n")
+    (dist_info / "RECORD").write_text("demo/_ext.cpython-311-x86_64-linux-gnu.so,,\n")
+
+
+@pytest.fixture
+def site(tmp_path: Path, elf_pair: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("NATIVE_DOCTOR_ENV_CACHE", str(tmp_path / "cache"))
+    site = tmp_path / "site-packages"
+    _install(site, elf_pair["_ext.so"])
+    return site
+
+
+class _Examinations:
+    """Counts the runs that examined the environment (a replayed report examines nothing)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = doctor.examine
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(doctor, "examine", counted)
+
+
+def _run(site: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    code = cli.main(["env", "--path", str(site), "--format", "json", *extra])
+    return code, capsys.readouterr().out
+
+
+def _bump(path: Path) -> None:
+    """A new modification time, as adding or removing a file gives its folder (set explicitly:
+    two changes within one clock tick of the file system would share one)."""
+    status = path.stat()
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000_000))
+
+
+def test_a_second_run_prints_the_kept_report_without_examining(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = _Examinations(monkeypatch)
+    first = _run(site, capsys)
+    second = _run(site, capsys)
+    assert runs.count == 1
+    assert second == first and json.loads(first[1])["environment"]["site_packages"] == [str(site)]
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["native-file-rewritten", "file-added-to-a-folder", "metadata-edited", "new-distribution"],
+)
+def test_a_change_the_report_depends_on_runs_it_again(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    runs = _Examinations(monkeypatch)
+    _run(site, capsys)
+    native = site / "demo" / "_ext.cpython-311-x86_64-linux-gnu.so"
+    if change == "native-file-rewritten":
+        native.write_bytes(native.read_bytes() + b"\0")
+    elif change == "file-added-to-a-folder":
+        (site / "demo" / "libextra.so.1").write_bytes(b"\x7fELF")
+        _bump(site / "demo")
+    elif change == "metadata-edited":
+        metadata = site / "demo-1.0.dist-info" / "METADATA"
+        metadata.write_text(metadata.read_text().replace("1.0", "1.1") + "\n")
+    else:
+        other = site / "other-2.0.dist-info"
+        other.mkdir()
+        (other / "METADATA").write_text("Metadata-Version: 2.1\nName: other\nVersion: 2.0\n")
+        _bump(site)
+    _, output = _run(site, capsys)
+    assert runs.count == 2
+    if change == "new-distribution":
+        assert json.loads(output)["environment"]["host"]["installers"] == {"pip": 1, "unknown": 1}
+
+
+@pytest.mark.parametrize(
+    "variation",
+    [("--format", "sarif"), ("--fail-on", "info"), ("--verbose",)],
+    ids=["another-format", "another-threshold", "verbose"],
+)
+def test_another_command_line_is_another_report(
+    site: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variation: tuple[str, ...],
+) -> None:
+    runs = _Examinations(monkeypatch)
+    _run(site, capsys)
+    _run(site, capsys, *variation)
+    assert runs.count == 2
+
+
+def test_an_environment_variable_the_loader_reads_is_part_of_the_identity(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    runs = _Examinations(monkeypatch)
+    _run(site, capsys)
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path))
+    _run(site, capsys)
+    assert runs.count == 2
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00\xff not json",
+        b'{"format": "native-doctor-env-result", "version": 999}',
+        b'{"format": "something-else", "version": 1}',
+        b"[]",
+    ],
+    ids=["corrupt", "other-version", "foreign", "not-an-object"],
+)
+def test_a_corrupt_or_foreign_result_file_is_ignored_and_rebuilt(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, content: bytes
+) -> None:
+    first = _run(site, capsys)
+    [kept] = (site.parent / "cache" / "results").glob("*.json")
+    kept.write_bytes(content)
+    runs = _Examinations(monkeypatch)
+    assert _run(site, capsys) == first and runs.count == 1
+    assert json.loads(kept.read_bytes())["format"] == "native-doctor-env-result"
+    assert _run(site, capsys) == first and runs.count == 1
+
+
+def test_a_tampered_state_is_a_miss(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(site, capsys)
+    [kept] = (site.parent / "cache" / "results").glob("*.json")
+    document = json.loads(kept.read_text())
+    document["inputs"]["files"] = dict.fromkeys(document["inputs"]["files"], "0")
+    kept.write_text(json.dumps(document))
+    runs = _Examinations(monkeypatch)
+    _run(site, capsys)
+    assert runs.count == 1
+
+
+@pytest.mark.parametrize("option", ["--no-cache", "--output"])
+def test_no_cache_and_output_neither_read_nor_write_it(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    runs = _Examinations(monkeypatch)
+    extra = [option] if option == "--no-cache" else [option, str(site.parent / "report.json")]
+    _run(site, capsys, *extra)
+    assert not (site.parent / "cache" / "results").exists()
+    _run(site, capsys)
+    _run(site, capsys, *extra)
+    assert runs.count == 3
+
+
+def test_the_text_report_is_kept_as_written(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = _Examinations(monkeypatch)
+    first = cli.main(["env", "--path", str(site)]), capsys.readouterr().out
+    second = cli.main(["env", "--path", str(site)]), capsys.readouterr().out
+    assert second == first and runs.count == 1 and "verdict:" in first[1]
+
+
+def test_the_cpu_identity_ignores_what_changes_between_reads() -> None:
+    block = "processor\t: 0\nvendor_id\t: AMD\ncpu MHz\t\t: {}\nflags\t\t: fpu sse2\n\nprocessor\t: 1\n"
+    fast, slow = (_cpu_identity(block.format(mhz).encode()) for mhz in ("2994.3", "1500.0"))
+    assert fast == slow and b"fpu sse2" in fast and b"MHz" not in fast
+
+
+def test_inputs_round_trip_and_notice_a_change(tmp_path: Path) -> None:
+    folder, file = tmp_path / "folder", tmp_path / "file"
+    folder.mkdir()
+    file.write_bytes(b"one")
+    inputs = Inputs()
+    inputs.folder(str(folder))
+    inputs.folder(str(tmp_path / "missing"))
+    inputs.file(str(file))
+    restored = Inputs.from_json(json.loads(json.dumps(inputs.to_json())))
+    assert restored is not None and restored.unchanged()
+    (tmp_path / "missing").mkdir()  # appearing is a change too
+    assert not restored.unchanged()
+    assert Inputs.from_json({"folders": {"x": "not a time"}, "files": {}, "contents": {}}) is None
