@@ -486,6 +486,7 @@ class _Walk:
         record_mtime: int | None = None,
     ) -> None:
         self.site = os.path.normpath(Path.cwd() / site)
+        self._prefix = self.site.rstrip(os.sep) + os.sep  # + a relative path: os.path.join's result
         #: RECORD's modification time (ns): files not newer are taken as installed (not hashed).
         self.record_mtime = record_mtime
         self.verify = verify
@@ -534,7 +535,7 @@ class _Walk:
         if not self.inside(path):
             self.outside.append(path)
             return None
-        full = os.path.join(self.site, path)  # noqa: PTH118 - strings: thousands per run
+        full = path if path.startswith(os.sep) else self._prefix + path
         try:
             entry = self._entry(full)
         except OSError as exc:
