@@ -192,8 +192,10 @@ def _unowned(site: Path, owned: set[str], cache: EnvCache | None = None) -> Arti
             dirs[:] = [d for d in dirs if not d.endswith((".dist-info", ".egg-info")) and d not in _SKIP_DIRS]
             relative_root = root[len(top) :].strip(os.sep).replace(os.sep, "/")
             for name in files:
+                if not (name.endswith((".so", ".pyd", ".dylib", ".dll")) or ".so." in name):
+                    continue  # tested first: most files are no library, and need no path built
                 path = f"{relative_root}/{name}" if relative_root else name
-                if path not in owned and (name.endswith((".so", ".pyd", ".dylib", ".dll")) or ".so." in name):
+                if path not in owned:
                     found = _read_file(site, path)
                     if found is not None:
                         native.append(found)
@@ -417,7 +419,11 @@ def _read_distribution_files(
             foreign.append(path)
         else:
             native.append(found)
-    hooks = [(p, _read_bytes(site / p)) for p in files if is_hook_file(p) and walk.inside(p)]
+    hooks = [
+        (p, walk.hook_texts[p] if p in walk.hook_texts else _read_bytes(site / p))
+        for p in files
+        if is_hook_file(p) and walk.inside(p)
+    ]
     wheel = _read_email(dist_info / "WHEEL")
     purelib = wheel.get("Root-Is-Purelib")
     requires = tuple(metadata.get_all("Requires-Dist"))
@@ -502,6 +508,8 @@ class _Walk:
         self.load_calls: list[LoadCall] = []
         #: Full path -> cache key of each native file read (what a cached result depends on).
         self.native_keys: dict[str, str] = {}
+        #: Whole contents of the DLL-hook files the source scan read (not read a second time).
+        self.hook_texts: dict[str, bytes] = {}
 
     @property
     def listed(self) -> list[str]:
@@ -603,6 +611,8 @@ class _Walk:
         except OSError as exc:
             self.unreadable.append((path, _reason(exc)))
             return
+        if len(text) <= MAX_SOURCE and is_hook_file(path):
+            self.hook_texts[path] = text  # the whole file (a longer one is read again, whole)
         calls = scan_source(text, path)
         self.load_calls.extend(calls)
         if self.cache is not None:
