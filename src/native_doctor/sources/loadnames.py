@@ -408,9 +408,9 @@ def _statement_starts(text: bytes) -> list[int]:
 
 def _scan_chunks(text: bytes, path: str, platform: str, lines: list[int]) -> list[LoadCall] | None:
     """The calls, from parsing only the top-level statements whose lines mention a loader (each
-    parsed with its own line numbers) and, when a call names a variable, the top-level statements
-    that mention that variable (any module-level assignment to it is among them); None when only
-    the whole module can tell (see :func:`scan_source`)."""
+    parsed on its own, with its own line numbers) and, when a call names a variable, the top-level
+    statements that may assign it at module level; None when only the whole module can tell (see
+    :func:`scan_source`)."""
     if b"\0" in text or b"\r" in text:
         return None
     head = b"\n".join(text.split(b"\n", 2)[:2])
@@ -422,54 +422,57 @@ def _scan_chunks(text: bytes, path: str, platform: str, lines: list[int]) -> lis
     except UnicodeDecodeError:
         return None
     starts = _statement_starts(text)
-    starts.append(len(text))
-    numbers: list[int] = []
+    numbers: list[int] = []  # the first line of each statement
     line, last = 1, 0
     for start in starts:
         line += text.count(b"\n", last, start)
         numbers.append(line)
         last = start
-    numbers[-1] += not text.endswith(b"\n")  # one past the last line, ended or not
-    scanner = _scan_pieces(text, path, platform, lines, starts, numbers, lines, partial=True)
+    starts.append(len(text))
+    chosen = sorted({bisect.bisect_right(numbers, number) - 1 for number in lines})
+    trees: dict[int, ast.Module] = {}
+    scanner = _visit_statements(text, path, platform, lines, starts, numbers, chosen, trees, partial=True)
     if scanner is None or not scanner.wanted:
         return None if scanner is None else scanner.calls
     names = b"|".join(re.escape(name.encode()) for name in sorted(scanner.wanted))
-    # Every assignment to a variable: ``NAME =``, ``A = NAME =``, ``(NAME) =``, ``NAME \\`` + newline.
-    assigned = re.finditer(rb"\b(?:%s)\b[\s\\)]*=(?!=)" % names, text)
-    more = [text.count(b"\n", 0, m.start()) + 1 for m in assigned]
-    selected = sorted({*lines, *more})
-    scanner = _scan_pieces(text, path, platform, lines, starts, numbers, selected, partial=False)
+    # Every assignment to a variable: ``NAME =``, ``A = NAME =``, ``(NAME) =``, ``NAME \\`` + newline;
+    # a function definition holds none at module level (its body is the function's).
+    for match in re.finditer(rb"\b(?:%s)\b[\s\\)]*=(?!=)" % names, text):
+        number = bisect.bisect_right(starts, match.start()) - 1
+        if not _FUNCTION.match(text, starts[number]):
+            chosen.append(number)
+    chosen = sorted(set(chosen))
+    scanner = _visit_statements(text, path, platform, lines, starts, numbers, chosen, trees, partial=False)
     return None if scanner is None else scanner.calls
 
 
-def _scan_pieces(
+_FUNCTION = re.compile(rb"(?:async[ \t]+)?def\b")
+
+
+def _visit_statements(
     text: bytes,
     path: str,
     platform: str,
     lines: list[int],
     starts: list[int],
     numbers: list[int],
-    selected: list[int],
+    chosen: list[int],
+    trees: dict[int, ast.Module],
     *,
     partial: bool,
 ) -> _Scanner | None:
-    """A scanner that visited the top-level statements holding one of the ``selected`` lines, in
-    order (adjacent ones parsed together); None when one of them does not parse on its own."""
-    pieces: list[tuple[int, int, int]] = []  # (first line, start offset, end offset)
-    for number in range(len(starts) - 1):
-        first, end_line = numbers[number], numbers[number + 1] - 1
-        at = bisect.bisect_left(selected, first)
-        if at == len(selected) or selected[at] > max(end_line, first):
-            continue
-        if pieces and pieces[-1][2] == starts[number]:
-            pieces[-1] = (pieces[-1][0], pieces[-1][1], starts[number + 1])
-        else:
-            pieces.append((first, starts[number], starts[number + 1]))
+    """A scanner that visited the ``chosen`` top-level statements (indexes into ``starts``), in
+    order, each parsed on its own (``trees`` keeps the parses for another pass); None when one of
+    them does not parse on its own."""
     scanner = _Scanner(path, platform, lines)
     scanner.partial = partial
     try:
-        for first, start, end in pieces:
-            scanner.visit(ast.parse(b"\n" * (first - 1) + text[start:end], filename=path))
+        for number in chosen:
+            tree = trees.get(number)
+            if tree is None:
+                source = b"\n" * (numbers[number] - 1) + text[starts[number] : starts[number + 1]]
+                tree = trees[number] = ast.parse(source, filename=path)
+            scanner.visit(tree)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return scanner
