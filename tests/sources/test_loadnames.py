@@ -264,6 +264,23 @@ LAYOUTS = {
         def direct():
             return ctypes.CDLL("libdirect.so.1")
         """,
+    "variable-also-assigned-in-a-function": """
+        import ctypes
+        NAME = "libmodule.so.1"
+        def local():
+            NAME = "liblocal.so.1"
+            return NAME
+        async def other():
+            NAME = "libasync.so.1"
+        lib = ctypes.CDLL(NAME)
+        """,
+    "variable-also-assigned-in-a-class-body": """
+        import ctypes
+        NAME = "libmodule.so.1"
+        class Holder:
+            NAME = "libclass.so.1"
+        lib = ctypes.CDLL(NAME)
+        """,
     "latin-1-cookie": """
         # -*- coding: latin-1 -*-
         import ctypes
@@ -300,6 +317,8 @@ def test_parsing_only_the_call_sites_finds_what_the_whole_module_gives(source: s
         ("variable-in-a-class-body", [("libparen.so.1",)]),
         ("string-with-brackets-and-quotes", [("libafter.so.1",)]),
         ("alias-far-away", [("libalias.so.1",), ("libdirect.so.1",)]),
+        ("variable-also-assigned-in-a-function", [("libmodule.so.1",)]),
+        ("variable-also-assigned-in-a-class-body", []),
         ("latin-1-cookie", [("liblatin.so.1",)]),
         ("syntax-error-in-the-call-statement", []),
     ],
