@@ -201,3 +201,15 @@ def test_inputs_round_trip_and_notice_a_change(tmp_path: Path) -> None:
     (tmp_path / "missing").mkdir()  # appearing is a change too
     assert not restored.unchanged()
     assert Inputs.from_json({"folders": {"x": "not a time"}, "files": {}, "contents": {}}) is None
+
+
+def test_an_upgraded_library_is_another_identity(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from native_doctor.sources import envresult
+
+    runs = _Examinations(monkeypatch)
+    _run(site, capsys)
+    monkeypatch.setattr(envresult, "_libraries", lambda: [["rich", "another version"]])
+    _run(site, capsys)
+    assert runs.count == 2

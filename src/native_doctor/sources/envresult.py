@@ -214,6 +214,25 @@ def _code_fingerprint() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+#: The libraries the report is made with: another version may render or decide differently.
+_LIBRARIES = ("packaging", "rich")
+
+
+def _libraries() -> list[object]:
+    """The state of each library's ``__init__`` file (found, not imported: an upgrade replaces it)."""
+    from importlib.util import find_spec
+
+    found: list[object] = []
+    for name in _LIBRARIES:
+        try:
+            spec = find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        origin = spec.origin if spec is not None else None
+        found.append([name, _current_file(origin) if origin else ""])
+    return found
+
+
 def _terminal() -> list[object]:
     """Whether each standard stream is a terminal, and its size (rich renders for both)."""
     found: list[object] = []
@@ -229,7 +248,8 @@ def _terminal() -> list[object]:
 def run_identity(options: Mapping[str, object], directories: Iterable[str], interpreter: object) -> str:
     """A digest of everything besides the files that decides the report: the command line
     (``options``), the examined ``directories``, the ``interpreter``'s facts, the working
-    directory, the environment variables, the kernel, the terminal and native-doctor's code."""
+    directory, the environment variables, the kernel, the terminal, native-doctor's code and the
+    libraries it renders and decides with."""
     document = {
         "options": {k: str(v) for k, v in sorted(options.items())},
         "directories": list(directories),
@@ -241,6 +261,7 @@ def run_identity(options: Mapping[str, object], directories: Iterable[str], inte
         "user": [os.getuid(), os.getgid()] if hasattr(os, "getuid") else [],
         "terminal": _terminal(),
         "code": _code_fingerprint(),
+        "libraries": _libraries(),
     }
     text = json.dumps(document, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
