@@ -105,7 +105,7 @@ def examine(
         predictions=predictions,
         markers=markers,
         installed=tuple(s for e in environments for s in e.states),
-        runtime_loads=_resolve_loads(environments, cache, inputs),
+        runtime_loads=_resolve_loads(environments, cache, inputs, system),
         conditional_extensions=_conditional(environments, predictions),
         unreadable=tuple(u for e in environments for u in e.unreadable) + tuple(unreadable),
     )
@@ -202,7 +202,10 @@ _DLOPEN = "dlopen searched LD_LIBRARY_PATH, the ld.so cache and the default dire
 
 
 def _resolve_loads(
-    environments: Sequence[Environment], cache: Sequence[CacheEntry], inputs: Inputs | None = None
+    environments: Sequence[Environment],
+    cache: Sequence[CacheEntry],
+    inputs: Inputs | None = None,
+    system: dict[str, str] | None = None,
 ) -> tuple[RuntimeLoad, ...]:
     """Each literal load-by-name call, resolved as ``find_library``/``dlopen`` would on this host
     (Linux; elsewhere nothing is resolved yet)."""
@@ -215,7 +218,7 @@ def _resolve_loads(
 
     native = arch_for_machine(platform.machine())
     cached = [entry.name for entry in cache if entry.arch in (native, None)]
-    system = host_libraries(cache)
+    system = host_libraries(cache) if system is None else system
     extra: dict[str, str] = {}
     for folder in (d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d):
         try:
