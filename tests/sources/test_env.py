@@ -148,3 +148,34 @@ def test_tree_root_is_the_installation_prefix(site: str, root: str) -> None:
     from native_doctor.sources.env import tree_root
 
     assert tree_root(Path(site)) == Path(root)
+
+
+def test_the_unowned_walk_is_os_walk_with_listings_reused(tmp_path: Path) -> None:
+    """Same folders, files and order as os.walk (top-down, links to folders not followed, pruned
+    folders skipped), whether a folder's listing is reused or made."""
+    import os
+    from collections.abc import Iterable
+
+    from native_doctor.sources.env import _walk
+
+    top = tmp_path / "site"
+    for folder in ("a/b/c", "a/d", "e", "skip/inner"):
+        (top / folder).mkdir(parents=True)
+    for file in ("x.so", "a/y.so.1", "a/b/c/z.py", "e/w.txt", "skip/inner/v.so"):
+        (top / file).write_bytes(b"")
+    (top / "link").symlink_to(top / "a", target_is_directory=True)
+    (top / "dangling").symlink_to(top / "missing")
+
+    def collect(walk: Iterable[tuple[str, list[str], list[str]]]) -> list[tuple[str, list[str], list[str]]]:
+        seen = []
+        for root, dirs, files in walk:
+            dirs[:] = [d for d in dirs if d != "skip"]
+            seen.append((root, sorted(dirs), sorted(files)))
+        return seen
+
+    expected = collect(os.walk(str(top)))
+    assert collect(_walk(str(top), {})) == expected
+    with os.scandir(top / "a") as entries:
+        listings = {str(top / "a"): {e.name: e for e in entries}}
+    assert collect(_walk(str(top), listings)) == expected
+    assert ("link" in expected[0][1]) and all(root != str(top / "link") for root, _, _ in expected)

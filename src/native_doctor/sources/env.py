@@ -125,8 +125,9 @@ def read_environment(
     states: list[DiskState] = []
     unreadable: list[tuple[str, str]] = []
     root = tree_root(directory)
+    listings: _Listings = {}  # each folder listed once, for every distribution and the last walk
     for done, dist_info in enumerate(dist_infos, 1):
-        found = _read_distribution(directory, dist_info, root, cache)
+        found = _read_distribution(directory, dist_info, root, cache, listings)
         if isinstance(found, str):
             unreadable.append((str(dist_info), found))
         else:
@@ -134,7 +135,7 @@ def read_environment(
             states.append(found[1])
         if progress is not None:
             progress(done, len(dist_infos))
-    unowned = _unowned(directory, {f for d in distributions for f in d.files}, cache)
+    unowned = _unowned(directory, {f for d in distributions for f in d.files}, cache, listings)
     if unowned is not None:
         distributions.append(unowned)
     return Environment(directory, tuple(distributions), tuple(states), tuple(unreadable))
@@ -162,19 +163,53 @@ def tree_root(site: Path) -> Path:
     return absolute
 
 
+#: Folder -> its directory entries by name, in the order the folder lists them.
+_Listings = dict[str, dict[str, os.DirEntry[str]]]
+
+
+def _walk(top: str, listings: _Listings) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(top)`` (top-down, folders that cannot be listed skipped, links to folders not
+    followed), taking each folder's entries from ``listings`` when it was listed already."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        listing = listings.get(folder)
+        if listing is None:
+            try:
+                with os.scandir(folder) as entries:
+                    listing = {entry.name: entry for entry in entries}
+            except OSError:
+                continue
+        dirs: list[str] = []
+        files: list[str] = []
+        for name, entry in listing.items():
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            (dirs if is_dir else files).append(name)
+        yield folder, dirs, files  # the caller may prune ``dirs`` in place
+        for name in reversed(dirs):
+            if name in listing and not listing[name].is_symlink():
+                stack.append(os.path.join(folder, name))  # noqa: PTH118 - strings
+
+
 #: The name given to native files no installed distribution's RECORD lists (``.egg-info``
 #: installs, files copied by hand, leftovers of an uninstall).
 UNOWNED = "(files in no RECORD)"
 _SKIP_DIRS = ("__pycache__",)
 
 
-def _unowned(site: Path, owned: set[str], cache: EnvCache | None = None) -> Artifact | None:
+def _unowned(
+    site: Path, owned: set[str], cache: EnvCache | None = None, listings: _Listings | None = None
+) -> Artifact | None:
     """Native files under ``site`` that no RECORD lists, as one pseudo-distribution (or None).
 
     With a cache, the walk is skipped while no folder under ``site`` changed (a file added or
     removed changes its folder's modification time) and the RECORDs list the same files.
+    ``listings``: the folders the RECORD walks listed already (not listed again).
     """
-    top = os.fspath(site)
+    top = os.path.normpath(Path.cwd() / site)  # as the RECORD walks name folders
     key = None
     native: list[NativeFile] | None = None
     if cache is not None and cache.enabled:
@@ -187,7 +222,7 @@ def _unowned(site: Path, owned: set[str], cache: EnvCache | None = None) -> Arti
     if native is None:
         native = []
         folders: dict[str, int] = {}
-        for root, dirs, files in os.walk(top):
+        for root, dirs, files in _walk(top, {} if listings is None else listings):
             folders[root] = _folder_mtime(root)
             dirs[:] = [d for d in dirs if not d.endswith((".dist-info", ".egg-info")) and d not in _SKIP_DIRS]
             relative_root = root[len(top) :].strip(os.sep).replace(os.sep, "/")
@@ -239,7 +274,7 @@ def _unowned_from_json(entry: dict[str, object] | None) -> list[NativeFile] | No
 
 
 def _read_distribution(
-    site: Path, dist_info: Path, root: Path, cache: EnvCache | None = None
+    site: Path, dist_info: Path, root: Path, cache: EnvCache | None = None, listings: _Listings | None = None
 ) -> tuple[Artifact, DiskState] | str:
     """The distribution and its disk state, or why its metadata cannot be read.
 
@@ -260,7 +295,7 @@ def _read_distribution(
                     inputs.add_folders(entry["folders"])
                     inputs.add_files(entry["natives"])
                 return found
-    result = _read_distribution_files(site, dist_info, root, cache)
+    result = _read_distribution_files(site, dist_info, root, cache, listings)
     if key is not None and cache is not None and not isinstance(result, str):
         artifact, state, walk = result
         entry = _distribution_to_json(artifact, state, walk)
@@ -383,7 +418,7 @@ def _distribution_from_json(entry: dict[str, object]) -> tuple[Artifact, DiskSta
 
 
 def _read_distribution_files(
-    site: Path, dist_info: Path, root: Path, cache: EnvCache | None = None
+    site: Path, dist_info: Path, root: Path, cache: EnvCache | None = None, listings: _Listings | None = None
 ) -> tuple[Artifact, DiskState, _Walk] | str:
     """:func:`_read_distribution` without the distribution-level cache."""
     try:
@@ -408,7 +443,9 @@ def _read_distribution_files(
         record_mtime: int | None = (dist_info / "RECORD").stat().st_mtime_ns
     except OSError:
         record_mtime = None
-    walk = _Walk(site, root, verify=installer is not None, cache=cache, record_mtime=record_mtime)
+    walk = _Walk(
+        site, root, verify=installer is not None, cache=cache, record_mtime=record_mtime, listings=listings
+    )
     native: list[NativeFile] = []
     foreign: list[str] = []
     for path, digest, size in rows:
@@ -490,6 +527,7 @@ class _Walk:
         verify: bool = True,
         cache: EnvCache | None = None,
         record_mtime: int | None = None,
+        listings: _Listings | None = None,
     ) -> None:
         self.site = os.path.normpath(Path.cwd() / site)
         self._prefix = self.site.rstrip(os.sep) + os.sep  # + a relative path: os.path.join's result
@@ -504,7 +542,9 @@ class _Walk:
         self.outside: list[str] = []
         self.unreadable: list[tuple[str, str]] = []
         self.digests: dict[str, str] = {}
-        self._listings: dict[str, dict[str, os.DirEntry[str]]] = {}
+        #: Folder -> its entries by name: one listing per folder (shared with other walks).
+        self._listings: _Listings = {} if listings is None else listings
+        self._listed: dict[str, None] = {}  # the folders this walk looked into, in order
         self.load_calls: list[LoadCall] = []
         #: Full path -> cache key of each native file read (what a cached result depends on).
         self.native_keys: dict[str, str] = {}
@@ -514,7 +554,7 @@ class _Walk:
     @property
     def listed(self) -> list[str]:
         """The folders listed (a cached result holds while their modification times do)."""
-        return list(self._listings)
+        return list(self._listed)
 
     def inside(self, path: str) -> bool:
         if not path.startswith(("../", "/")) and path != "..":
@@ -536,6 +576,7 @@ class _Walk:
             except (FileNotFoundError, NotADirectoryError):
                 listing = {}
             self._listings[folder] = listing
+        self._listed[folder] = None
         return listing.get(name)
 
     def visit(self, path: str, digest: str, size: str) -> NativeFile | None:
