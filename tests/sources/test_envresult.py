@@ -213,3 +213,19 @@ def test_an_upgraded_library_is_another_identity(
     monkeypatch.setattr(envresult, "_libraries", lambda: [["rich", "another version"]])
     _run(site, capsys)
     assert runs.count == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "used"),
+    [
+        ({"no_cache": False, "runtime": False, "output": None}, True),
+        ({"no_cache": True, "runtime": False, "output": None}, False),
+        ({"no_cache": False, "runtime": True, "output": None}, False),
+        ({"no_cache": False, "runtime": False, "output": Path("report.json")}, False),
+    ],
+    ids=["default", "no-cache", "runtime", "output"],
+)
+def test_which_runs_keep_a_report(options: dict[str, object], used: bool, tmp_path: Path) -> None:
+    from native_doctor.sources.envresult import for_run
+
+    assert (for_run(options, [str(tmp_path)]) is not None) is used
