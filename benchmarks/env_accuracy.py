@@ -222,12 +222,27 @@ def _site_packages(python: Path) -> Path:
     return Path(out.stdout.strip())
 
 
+def _base_identity(base_python: str) -> str:
+    """The interpreter a venv made by ``base_python`` runs on, and its version.
+
+    ``python -m venv`` run from inside a venv builds on that venv's base interpreter, so the
+    launching path (a worktree's ``.venv``, which may be gone by the next run) is not part of what
+    was built: keying the cache on it rebuilt every environment from each new checkout."""
+    out = subprocess.run(
+        [base_python, "-c", "import os, sys; print(os.path.realpath(sys._base_executable), sys.version)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
 def build(recipe: Recipe, base_python: str) -> Path:
     """The environment of ``recipe`` (built when missing or when its recipe changed)."""
     root = cache_root() / recipe.name
     python = root / "bin" / "python"
     marker = root / ".recipe.json"
-    wanted = json.dumps({"steps": recipe.steps, "base": base_python}, sort_keys=True)
+    wanted = json.dumps({"steps": recipe.steps, "base": _base_identity(base_python)}, sort_keys=True)
     if python.exists() and marker.is_file() and marker.read_text() == wanted:
         return python
     shutil.rmtree(root, ignore_errors=True)
