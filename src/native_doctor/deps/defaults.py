@@ -1,0 +1,506 @@
+"""Which branches of a ``setup.py`` a default build does not take (read with :mod:`ast`, never
+executed).
+
+An optional library is either *on if found* (the build probes for it and uses it when present:
+``if feature.want("jpeg")``, ``has_function(...)``) or *off unless asked* (the build asks for it
+only when the user turns a switch on). Only the second kind is decided here, and only from
+evidence in the build files: the ``if`` test must be false when nothing is configured. A test
+is false by default when it reads
+
+* a user setting that is unset by default: a name bound only to environment lookups without a
+  default (``jpeg_dir = os.environ.get('JPEG_DIR')``), to values of the sdist's ``setup.cfg``
+  keys that the sdist leaves unset, or to values derived from such names
+  (``os.path.join(jpeg_dir, 'lib')``); an inline lookup (``os.environ.get('X') == 'ON'``);
+* a command option whose every default is off: ``self.dynamic_linking`` set to ``None``,
+  ``False``, ``0`` or ``''`` in ``initialize_options``/``finalize_options``/``__init__``;
+* membership in a collection that is empty by default (``feat in self.vendor`` with
+  ``vendor = set()`` in the class body), also through a one-line method
+  (``feature.want_vendor("raqm")``);
+* a one-line function returning such a test (h5py's ``setup_configure.mpi_enabled()``,
+  ``return os.environ.get('HDF5_MPI') == "ON"``), in the file or in a module it imports;
+* a module-level constant bound once to a false literal.
+
+Anything else is unknown and treated as taken (on by default), so a library is never called
+"off" without a reason in the file.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+__all__ = ["OffBranch", "configured_keys", "off_branches"]
+
+#: Files bigger than this are not parsed (real setup.py files are well under 100 KB).
+MAX_PARSE = 512 << 10
+_DEPTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class OffBranch:
+    """The lines of a branch a default build does not take."""
+
+    first: int
+    last: int
+    #: The test, shortened (``feature.want_vendor('raqm')``, ``not self.dynamic_linking``).
+    test: str
+    #: The switch it reads: an environment variable, an option, a string argument.
+    switch: str | None
+
+
+class _Unset:
+    """The value of a setting nobody set (``os.environ.get('X')`` with no default)."""
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return "<unset>"
+
+
+UNSET = _Unset()
+_UNKNOWN = object()
+_EMPTY_CALLS = frozenset({"set", "list", "dict", "tuple", "frozenset"})
+
+
+def configured_keys(setup_cfg: str | None) -> frozenset[tuple[str, str]]:
+    """(section, key) pairs a ``setup.cfg`` sets to a non-empty value."""
+    if not setup_cfg:
+        return frozenset()
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(setup_cfg)
+    except configparser.Error:
+        return frozenset()
+    return frozenset(
+        (section, key)
+        for section in parser.sections()
+        for key, value in parser.items(section)
+        if value.strip()
+    )
+
+
+def _parse(text: str) -> ast.Module | None:
+    if len(text) > MAX_PARSE:
+        return None
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
+
+
+def _env_lookup(node: ast.expr) -> object:
+    """``os.environ.get('X'[, default])``/``os.getenv(...)``: the default (UNSET when none or
+    None); _UNKNOWN for anything else."""
+    if not isinstance(node, ast.Call) or node.keywords:
+        return _UNKNOWN
+    name = _dotted(node.func)
+    if name not in {"os.environ.get", "os.getenv", "environ.get", "getenv"} or not 1 <= len(node.args) <= 2:
+        return _UNKNOWN
+    if not isinstance(node.args[0], ast.Constant) or not isinstance(node.args[0].value, str):
+        return _UNKNOWN
+    if len(node.args) == 1:
+        return UNSET
+    default = node.args[1]
+    if isinstance(default, ast.Constant):
+        return UNSET if default.value is None else default.value
+    return _UNKNOWN
+
+
+def _env_name(node: ast.expr) -> str | None:
+    if _env_lookup(node) is not _UNKNOWN:
+        assert isinstance(node, ast.Call) and isinstance(node.args[0], ast.Constant)
+        return str(node.args[0].value)
+    return None
+
+
+def _module_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Module-level statements, also inside ``if``/``try``/``with``/``for`` (not in functions
+    or classes)."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            yield from _module_statements(getattr(stmt, name, []) or [])
+        for handler in getattr(stmt, "handlers", []) or []:
+            yield from _module_statements(handler.body)
+
+
+def _assignments(tree: ast.Module) -> dict[str, list[ast.expr | None]]:
+    """Module-level name -> the values bound to it (None: bound by something else)."""
+    out: dict[str, list[ast.expr | None]] = {}
+    for stmt in _module_statements(tree.body):
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    out.setdefault(target.id, []).append(stmt.value)
+                else:
+                    for node in ast.walk(target):
+                        if isinstance(node, ast.Name):
+                            out.setdefault(node.id, []).append(None)
+        elif isinstance(stmt, ast.AnnAssign | ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            value = stmt.value if isinstance(stmt, ast.AnnAssign) else None
+            out.setdefault(stmt.target.id, []).append(value)
+        elif isinstance(stmt, ast.For | ast.With | ast.Import | ast.ImportFrom):
+            targets: list[ast.AST] = []
+            if isinstance(stmt, ast.For):
+                targets = [stmt.target]
+            elif isinstance(stmt, ast.With):
+                targets = [i.optional_vars for i in stmt.items if i.optional_vars is not None]
+            for bound in targets:
+                for sub in ast.walk(bound):
+                    if isinstance(sub, ast.Name):
+                        out.setdefault(sub.id, []).append(None)
+            if isinstance(stmt, ast.Import | ast.ImportFrom):
+                for alias in stmt.names:
+                    out.setdefault((alias.asname or alias.name).split(".")[0], []).append(None)
+    return out
+
+
+def _config_read(node: ast.expr, configured: frozenset[tuple[str, str]]) -> bool:
+    """``config.get('section', 'key')`` (or ``getboolean``...) of a key the sdist's setup.cfg
+    does not set."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    if not node.func.attr.startswith("get") or len(node.args) != 2:
+        return False
+    section, key = node.args
+    if not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in (section, key)):
+        return False
+    assert isinstance(section, ast.Constant) and isinstance(key, ast.Constant)
+    return (section.value, key.value) not in configured
+
+
+def _unset_names(
+    assigned: Mapping[str, list[ast.expr | None]], configured: frozenset[tuple[str, str]]
+) -> dict[str, str]:
+    """Module-level names that hold nothing unless the user sets them: name -> the environment
+    variable or setting that would. Every binding must be an environment lookup without a
+    default, a read of an unset ``setup.cfg`` key, ``None``, or an expression over such names;
+    at least one binding is an environment lookup."""
+    candidates: dict[str, str] = {}
+    for name, values in assigned.items():
+        for value in values:
+            if value is not None and _env_lookup(value) is UNSET:
+                candidates[name] = _env_name(value) or name
+                break
+    changed = True
+    while changed:
+        changed = False
+        for name in list(candidates):
+            if not all(_derived_from_unset(v, candidates, configured) for v in assigned[name]):
+                del candidates[name]
+                changed = True
+    return candidates
+
+
+def _derived_from_unset(
+    value: ast.expr | None, unset: Mapping[str, str], configured: frozenset[tuple[str, str]]
+) -> bool:
+    if value is None:
+        return False
+    if _env_lookup(value) is UNSET or _config_read(value, configured):
+        return True
+    if isinstance(value, ast.Constant):
+        return value.value is None
+    names = [n.id for n in ast.walk(value) if isinstance(n, ast.Name) and n.id not in {"os", "path"}]
+    # os.path.join(jpeg_dir, 'lib'): every name it reads is itself unset
+    return bool(names) and all(n in unset for n in names)
+
+
+@dataclass
+class _Module:
+    """What one file says about defaults."""
+
+    unset: dict[str, str]
+    constants: dict[str, object]
+    functions: dict[str, ast.expr]
+    #: ``self.<attr>`` options that are off by default.
+    off_options: frozenset[str]
+    #: ``self.<attr>`` collections that are empty by default.
+    empty: frozenset[str]
+    #: one-line methods: name -> (parameter names, returned expression)
+    methods: dict[str, tuple[list[str], ast.expr]]
+
+
+def _falsy_literal(node: ast.expr | None) -> bool:
+    if node is None:
+        return False
+    if isinstance(node, ast.Constant):
+        return not node.value
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return not node.elts
+    if isinstance(node, ast.Dict):
+        return not node.keys
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in _EMPTY_CALLS
+        and not node.args
+        and not node.keywords
+    )
+
+
+def _one_return(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None:
+    body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
+        return body[0].value
+    return None
+
+
+_MUTATORS = frozenset({"add", "append", "extend", "update", "insert"})
+
+
+def _self_attribute(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return node.attr
+    return None
+
+
+def _unconditional_mutations(fn: ast.FunctionDef) -> Iterator[str]:
+    """Attributes a method fills outside any ``if`` (``self.vendor.add(x)`` at its top level)."""
+    todo: list[ast.AST] = list(fn.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.If | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _MUTATORS
+            and isinstance(node.func.value, ast.Attribute)
+        ):
+            yield node.func.value.attr
+        todo.extend(ast.iter_child_nodes(node))
+
+
+def _class_defaults(
+    tree: ast.Module,
+) -> tuple[frozenset[str], frozenset[str], dict[str, tuple[list[str], ast.expr]]]:
+    """(options off by default, collections empty by default, one-line methods) of the file's
+    classes. An attribute is off (empty) by default when every value the file's classes assign
+    to it, in the class body or through ``self.<attr> = ...`` in any method, is a false literal,
+    and (collections) no method fills it unconditionally."""
+    values: dict[str, list[bool]] = {}
+    filled: set[str] = set()
+    methods: dict[str, tuple[list[str], ast.expr]] = {}
+    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        for stmt in cls.body:
+            if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        values.setdefault(target.id, []).append(_falsy_literal(stmt.value))
+            if not isinstance(stmt, ast.FunctionDef):
+                continue
+            returned = _one_return(stmt)
+            if returned is not None:
+                methods[stmt.name] = ([a.arg for a in stmt.args.args[1:]], returned)
+            filled.update(_unconditional_mutations(stmt))
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+                    for target in targets:
+                        attr = _self_attribute(target)
+                        if attr is not None:
+                            values.setdefault(attr, []).append(_falsy_literal(value))
+    off = frozenset(k for k, v in values.items() if v and all(v))
+    return off, off - filled, methods
+
+
+def _read_module(tree: ast.Module, configured: frozenset[tuple[str, str]]) -> _Module:
+    assigned = _assignments(tree)
+    constants: dict[str, object] = {
+        name: values[0].value
+        for name, values in assigned.items()
+        if len(values) == 1 and isinstance(values[0], ast.Constant)
+    }
+    functions = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.FunctionDef):
+            returned = _one_return(stmt)
+            if returned is not None and not stmt.args.args:
+                functions[stmt.name] = returned
+    off, empty, methods = _class_defaults(tree)
+    return _Module(_unset_names(assigned, configured), constants, functions, off, empty, methods)
+
+
+class _Evaluator:
+    """The value a test has in a default build: True, False, or None (unknown)."""
+
+    def __init__(self, module: _Module, imported: Mapping[str, _Module]) -> None:
+        self.module = module
+        self.imported = imported
+        self.switches: list[str] = []
+
+    def truth(self, node: ast.expr, depth: int = 0) -> bool | None:
+        value = self.value(node, depth)
+        if value is _UNKNOWN:
+            return None
+        return False if value is UNSET else bool(value)
+
+    def value(self, node: ast.expr, depth: int = 0) -> object:
+        """The default value of an expression: a constant, UNSET, or _UNKNOWN."""
+        if depth > _DEPTH:
+            return _UNKNOWN
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            truth = self.truth(node.operand, depth)
+            return _UNKNOWN if truth is None else not truth
+        if isinstance(node, ast.BoolOp):
+            return self._bool_op(node, depth)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            return self._compare(node, depth)
+        if isinstance(node, ast.Name):
+            if node.id in self.module.unset:
+                self.switches.append(self.module.unset[node.id])
+                return UNSET
+            return self.module.constants.get(node.id, _UNKNOWN)
+        if isinstance(node, ast.Attribute):
+            if _self_attribute(node) in self.module.off_options:
+                self.switches.append(node.attr)
+                return False
+            return _UNKNOWN
+        if isinstance(node, ast.Call):
+            return self._call(node, depth)
+        return _UNKNOWN
+
+    def _bool_op(self, node: ast.BoolOp, depth: int) -> object:
+        """``and``/``or``; only the operands that decide the result name the switch."""
+        outer, truths, named = self.switches, [], []
+        for v in node.values:
+            self.switches = []
+            truths.append(self.truth(v, depth))
+            named.append(self.switches)
+        self.switches = outer
+        deciding = not isinstance(node.op, ast.And)
+        self.switches += [s for t, n in zip(truths, named, strict=True) if t is deciding for s in n]
+        if isinstance(node.op, ast.And):
+            if False in truths:
+                return False
+            return True if all(t is True for t in truths) else _UNKNOWN
+        if True in truths:
+            return True
+        return False if all(t is False for t in truths) else _UNKNOWN
+
+    def _compare(self, node: ast.Compare, depth: int) -> object:
+        op = node.ops[0]
+        left, right = node.left, node.comparators[0]
+        if isinstance(op, ast.In | ast.NotIn):
+            if self._empty_collection(right):
+                self._note_string(left)
+                return isinstance(op, ast.NotIn)
+            return _UNKNOWN
+        a, b = self.value(left, depth + 1), self.value(right, depth + 1)
+        if a is _UNKNOWN or b is _UNKNOWN:
+            return _UNKNOWN
+        a, b = (None if a is UNSET else a), (None if b is UNSET else b)
+        if isinstance(op, ast.Is | ast.Eq):
+            return a == b
+        if isinstance(op, ast.IsNot | ast.NotEq):
+            return a != b
+        return _UNKNOWN
+
+    def _empty_collection(self, node: ast.expr) -> bool:
+        return (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+            and node.attr in self.module.empty
+        )
+
+    def _note_string(self, node: ast.expr) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            self.switches.append(node.value)
+
+    def _call(self, node: ast.Call, depth: int) -> object:
+        default = _env_lookup(node)
+        if default is not _UNKNOWN:
+            self.switches.append(_env_name(node) or "")
+            return default
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in self.module.functions and not node.args:
+            return self.value(self.module.functions[func.id], depth + 1)
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            module = self.imported.get(func.value.id)
+            if module is not None and func.attr in module.functions and not node.args:
+                return _Evaluator(module, {}).value_into(self, module.functions[func.attr], depth + 1)
+            method = self.module.methods.get(func.attr)
+            if method is not None and len(method[0]) == len(node.args) and not node.keywords:
+                return self._method(method, node.args, depth)
+        return _UNKNOWN
+
+    def value_into(self, caller: _Evaluator, node: ast.expr, depth: int) -> object:
+        value = self.value(node, depth)
+        caller.switches += self.switches
+        return value
+
+    def _method(self, method: tuple[list[str], ast.expr], args: list[ast.expr], depth: int) -> object:
+        """A one-line method: ``return feat in self.vendor`` with ``vendor`` empty by default."""
+        params, returned = method
+        if (
+            isinstance(returned, ast.Compare)
+            and len(returned.ops) == 1
+            and isinstance(returned.ops[0], ast.In | ast.NotIn)
+            and isinstance(returned.left, ast.Name)
+            and returned.left.id in params
+            and self._empty_collection(returned.comparators[0])
+        ):
+            self._note_string(args[params.index(returned.left.id)])
+            return isinstance(returned.ops[0], ast.NotIn)
+        return _UNKNOWN
+
+
+def _short(node: ast.expr, limit: int = 60) -> str:
+    text = " ".join(ast.unparse(node).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def off_branches(
+    text: str,
+    imported: Mapping[str, str] | None = None,
+    configured: frozenset[tuple[str, str]] = frozenset(),
+) -> list[OffBranch]:
+    """The branches of ``text``'s ``if`` statements that a default build does not take.
+    ``imported``: module name -> text of the tree's modules the file imports (for one-line
+    functions such as ``setup_configure.mpi_enabled()``); ``configured``: the sdist's
+    ``setup.cfg`` keys (see :func:`configured_keys`)."""
+    tree = _parse(text)
+    if tree is None:
+        return []
+    module = _read_module(tree, configured)
+    modules = {}
+    for name, source in (imported or {}).items():
+        parsed = _parse(source)
+        if parsed is not None:
+            modules[name] = _read_module(parsed, configured)
+    out = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.If):
+            continue
+        evaluator = _Evaluator(module, modules)
+        truth = evaluator.truth(node.test)
+        if truth is None:
+            continue
+        branch = node.body if truth is False else node.orelse
+        if not branch:
+            continue
+        switch = next((s for s in evaluator.switches if s), None)
+        test = _short(node.test)
+        if truth is True:  # the else branch is the one not taken
+            shown = test[4:] if test.startswith("not ") and " " not in test[4:] else f"not ({test})"
+        else:
+            shown = test
+        last = branch[-1].end_lineno or branch[-1].lineno
+        out.append(OffBranch(branch[0].lineno, last, shown, switch))
+    return out
