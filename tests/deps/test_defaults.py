@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from native_doctor.deps.defaults import OffBranch, configured_keys, off_branches
+from native_doctor.deps.defaults import OffBranch, configured_keys, off_branches, probed_loops
 from native_doctor.deps.infer import SourceTree, infer_from_tree, to_toml
 
 OPTION_CLASS = (
@@ -149,3 +149,64 @@ def test_off_and_found_evidence_together_is_on_if_found() -> None:
     )
     zlib = infer_from_tree(SourceTree.from_files({"setup.py": text})).get("dep:generic/zlib")
     assert zlib is not None and zlib.optional and zlib.default == "on-if-found"
+
+
+LOOP_CASES = [
+    pytest.param(
+        "def configure(lib, config_cmd):\n"
+        "    dep_libs = ('dl', 'z', 'otf',)\n"
+        "    libraries = []\n"
+        "    for libname in dep_libs:\n"
+        "        if config_cmd.check_library(libname, lib.library_dirs, other_libraries=libraries):\n"
+        "            libraries.insert(0, libname)\n",
+        [(2, 2, {"dl", "z", "otf"})],
+        id="mpi4py-dep-libs",
+    ),
+    pytest.param(
+        "for lib in ['ssl', 'crypto']:\n"
+        "    if has_function('f', libraries=[lib]):\n        libraries.append(lib)\n",
+        [(1, 1, {"ssl", "crypto"})],
+        id="probe-argument-in-a-list",
+    ),
+    pytest.param(
+        "for lib in ['ssl', 'crypto']:\n"
+        "    if compiler.has_function('f', libraries=lib):\n        libraries.append(lib)\n",
+        [(1, 1, {"ssl", "crypto"})],
+        id="literal-iterated-directly",
+    ),
+    pytest.param(
+        "names = ('z', 'bz2')\nfor name in names:\n    libraries.append(name)\n",
+        [],
+        id="no-probe",
+    ),
+    pytest.param(
+        "names = ('z', 'bz2')\nfor name in names:\n"
+        "    if config.check_lib(name):\n        libraries.append(name)\n"
+        "    extra.append(name)\n",
+        [],
+        id="used-outside-the-probe",
+    ),
+    pytest.param(
+        "names = (x, 'z')\nfor n in names:\n    if check_lib(n):\n        pass\n", [], id="not-all-literal"
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LOOP_CASES)
+def test_probed_loops(text: str, expected: list[tuple[int, int, set[str]]]) -> None:
+    assert [(p.first, p.last, set(p.names)) for p in probed_loops(text)] == expected
+
+
+def test_probed_loop_makes_its_libraries_optional_and_on_if_found() -> None:
+    text = (
+        "import os\nlibraries = ['netcdf']\n"
+        "dep_libs = ('z', 'bz2')\n"
+        "for libname in dep_libs:\n"
+        "    if config_cmd.check_library(libname):\n"
+        "        libraries.insert(0, libname)\n"
+    )
+    result = infer_from_tree(SourceTree.from_files({"setup.py": text}))
+    zlib = result.get("dep:generic/zlib")
+    assert zlib is not None and zlib.optional and zlib.default == "on-if-found"
+    assert "[each probed: config_cmd.check_library(libname)]" in zlib.evidence[0]
+    assert not result.get("dep:generic/netcdf").optional  # type: ignore[union-attr]

@@ -698,6 +698,10 @@ def test_real_sdist_defaults(sdist_inferences: dict[str, Inference]) -> None:
     mpi = sdist_inferences["h5py"].get("dep:virtual/interface/mpi")
     assert mpi is not None and mpi.optional
     assert any("[off unless asked: setup_configure.mpi_enabled()]" in e for e in mpi.evidence)
+    # mpi4py: dep_libs = ('dl', 'z', 'otf',) walked by `for libname in dep_libs:` with
+    # `if config_cmd.check_library(libname, ...)` (the tracing libraries' dependencies)
+    assert default("mpi4py", "dep:generic/zlib") == "on-if-found"
+    assert default("mpi4py", "dep:virtual/interface/mpi") is None
 
 
 MESON_BRANCH_CASES = [

@@ -22,6 +22,10 @@ is false by default when it reads
 
 Anything else is unknown and treated as taken (on by default), so a library is never called
 "off" without a reason in the file.
+
+:func:`probed_loops` reads the other kind: a ``for`` loop over a literal list of library names
+that probes for each one (``if config_cmd.check_library(libname, ...):``) makes each name
+optional and on if found.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import configparser
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-__all__ = ["OffBranch", "configured_keys", "off_branches"]
+__all__ = ["OffBranch", "ProbedLiteral", "configured_keys", "off_branches", "probed_loops"]
 
 #: Files bigger than this are not parsed (real setup.py files are well under 100 KB).
 MAX_PARSE = 512 << 10
@@ -503,4 +507,94 @@ def off_branches(
             shown = test
         last = branch[-1].end_lineno or branch[-1].lineno
         out.append(OffBranch(branch[0].lineno, last, shown, switch))
+    return out
+
+
+# --------------------------------------------------------------------------- probed loops
+
+#: Calls that probe for a library and report whether it is there (distutils' config command,
+#: compilers' ``has_function``).
+_PROBES = frozenset({"check_library", "check_lib", "has_function", "find_library_file", "try_link"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProbedLiteral:
+    """A literal list of library names a ``for`` loop walks, probing for each and using it only
+    when found (mpi4py: ``for libname in dep_libs: if config_cmd.check_library(libname, ...):``)."""
+
+    #: the lines of the literal (where the names are found)
+    first: int
+    last: int
+    names: frozenset[str]
+    #: the probe call, shortened
+    probe: str
+
+
+def _string_items(node: ast.expr) -> list[str] | None:
+    if isinstance(node, ast.Tuple | ast.List | ast.Set) and node.elts:
+        items = [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        return items if len(items) == len(node.elts) else None
+    return None
+
+
+def _call_name(node: ast.Call) -> str:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _probe_of(body: list[ast.stmt], variable: str) -> ast.Call | None:
+    """The probe every use of ``variable`` in a loop body sits under (``if probe(variable...):``),
+    else None."""
+    probe: ast.Call | None = None
+    guarded: set[int] = set()
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if not isinstance(node, ast.If) or not isinstance(node.test, ast.Call):
+                continue
+            call = node.test
+            args = [*call.args, *(k.value for k in call.keywords)]
+            reads = any(isinstance(n, ast.Name) and n.id == variable for a in args for n in ast.walk(a))
+            if reads and _call_name(call) in _PROBES:
+                probe = probe or call
+                guarded.update(id(n) for n in ast.walk(node))
+    if probe is None:
+        return None
+    uses = [n for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id == variable]
+    return probe if all(id(n) in guarded for n in uses) else None
+
+
+def probed_loops(text: str) -> list[ProbedLiteral]:
+    """Literal lists of names that a ``for`` loop probes for one by one (the loop walks the
+    literal itself or a name bound to it in the same function or module)."""
+    tree = _parse(text)
+    if tree is None:
+        return []
+    out = []
+    scopes: list[ast.AST] = [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))]
+    for scope in scopes:
+        literals: dict[str, ast.expr] = {}
+        loops: list[ast.For] = []
+        todo: list[ast.AST] = list(ast.iter_child_nodes(scope))
+        while todo:  # this scope's statements, not those of nested functions
+            node = todo.pop()
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+                continue
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and _string_items(node.value) is not None
+            ):
+                literals[node.targets[0].id] = node.value
+            elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
+                loops.append(node)
+            todo.extend(ast.iter_child_nodes(node))
+        for loop in loops:
+            assert isinstance(loop.target, ast.Name)
+            literal = literals.get(loop.iter.id) if isinstance(loop.iter, ast.Name) else loop.iter
+            items = _string_items(literal) if literal is not None else None
+            probe = _probe_of(loop.body, loop.target.id) if items else None
+            if literal is not None and items and probe is not None:
+                last = literal.end_lineno or literal.lineno
+                out.append(ProbedLiteral(literal.lineno, last, frozenset(items), _short(probe)))
     return out

@@ -1854,6 +1854,7 @@ def _python_findings(files: Mapping[str, str], table: InferenceTable) -> list[Fi
     configured = defaults.configured_keys(files.get("setup.cfg"))
     for path in py_paths:
         more = [f for f in scan_python(path, files[path], table) if f.name.lower() not in own]
+        more = _with_probed_loops(more, files[path])
         found += _with_off_branches(more, files[path], _imported_texts(files[path], files), configured)
     return found
 
@@ -2680,4 +2681,31 @@ def _with_off_branches(
         out.append(
             dataclasses.replace(finding, optional=True, off_by_default=True, feature=feature, detail=detail)
         )
+    return out
+
+
+def _with_probed_loops(found: list[Finding], text: str) -> list[Finding]:
+    """Library names in a literal list that a ``for`` loop probes for one by one (see
+    :func:`.defaults.probed_loops`) are optional: the build uses each one it finds."""
+    if not any(f.kind == "library" and not f.optional for f in found) or "for " not in text:
+        return found
+    literals = defaults.probed_loops(text)
+    if not literals:
+        return found
+    out = []
+    for finding in found:
+        line = _line_of(finding)
+        probed = next(
+            (
+                p
+                for p in literals
+                if finding.kind == "library" and p.first <= line <= p.last and finding.name in p.names
+            ),
+            None,
+        )
+        if probed is None or finding.optional:
+            out.append(finding)
+        else:
+            detail = f"{finding.detail} [each probed: {probed.probe}]"
+            out.append(dataclasses.replace(finding, optional=True, detail=detail))
     return out
