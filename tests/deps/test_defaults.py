@@ -83,6 +83,21 @@ CASES = [
         [(3, 3, "DEBUG", None)],
         id="false-constant",
     ),
+    pytest.param(
+        "for arg in sys.argv[1:]:\n    if arg == '--with-sasl2':\n        libs.append('sasl2')\n"
+        "    elif arg.startswith('--with-zlib='):\n        dirs.append(arg[12:])\n",
+        [
+            (3, 3, "arg == '--with-sasl2'", "--with-sasl2"),
+            (5, 5, "arg.startswith('--with-zlib=')", "--with-zlib="),
+        ],
+        id="command-line-flag-loop",
+    ),
+    pytest.param(
+        "if '--with-cython' in sys.argv:\n    libs.append('x')\n"
+        "if 'build' in sys.argv:\n    libs.append('y')\n",
+        [(2, 2, "'--with-cython' in sys.argv", "--with-cython")],
+        id="command-line-flag-in-argv",
+    ),
     pytest.param("if feature.want('jpeg'):\n    libs.append('jpeg')\n", [], id="probe-is-unknown"),
     pytest.param(
         "if has_function('MD5_Init', libraries=['crypto']):\n    libs.append('crypto')\n",

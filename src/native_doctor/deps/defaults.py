@@ -18,7 +18,9 @@ is false by default when it reads
   (``feature.want_vendor("raqm")``);
 * a one-line function returning such a test (h5py's ``setup_configure.mpi_enabled()``,
   ``return os.environ.get('HDF5_MPI') == "ON"``), in the file or in a module it imports;
-* a module-level constant bound once to a false literal.
+* a module-level constant bound once to a false literal;
+* a command-line flag: ``'--with-sasl2' in sys.argv``, or ``arg == '--with-sasl2'`` (and
+  ``arg.startswith('--with-x=')``) for ``arg`` walking ``sys.argv``.
 
 Anything else is unknown and treated as taken (on by default), so a library is never called
 "off" without a reason in the file.
@@ -233,6 +235,23 @@ class _Module:
     empty: frozenset[str]
     #: one-line methods: name -> (parameter names, returned expression)
     methods: dict[str, tuple[list[str], ast.expr]]
+    #: loop variables over the command line (``for arg in sys.argv[1:]:``)
+    argv: frozenset[str] = frozenset()
+
+
+def _is_argv(node: ast.expr) -> bool:
+    """``sys.argv`` or a slice of it."""
+    if isinstance(node, ast.Subscript):
+        node = node.value
+    return _dotted(node) in {"sys.argv", "argv"}
+
+
+def _argv_names(tree: ast.Module) -> frozenset[str]:
+    return frozenset(
+        n.target.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.For) and isinstance(n.target, ast.Name) and _is_argv(n.iter)
+    )
 
 
 def _falsy_literal(node: ast.expr | None) -> bool:
@@ -335,7 +354,8 @@ def _read_module(tree: ast.Module, configured: frozenset[tuple[str, str]]) -> _M
             if returned is not None and not stmt.args.args:
                 functions[stmt.name] = returned
     off, empty, methods = _class_defaults(tree)
-    return _Module(_unset_names(assigned, configured), constants, functions, off, empty, methods)
+    unset = _unset_names(assigned, configured)
+    return _Module(unset, constants, functions, off, empty, methods, _argv_names(tree))
 
 
 class _Evaluator:
@@ -400,6 +420,9 @@ class _Evaluator:
     def _compare(self, node: ast.Compare, depth: int) -> object:
         op = node.ops[0]
         left, right = node.left, node.comparators[0]
+        flag = self._flag(left, right, op)
+        if flag is not None:
+            return flag
         if isinstance(op, ast.In | ast.NotIn):
             if self._empty_collection(right):
                 self._note_string(left)
@@ -415,6 +438,21 @@ class _Evaluator:
             return a != b
         return _UNKNOWN
 
+    def _flag(self, left: ast.expr, right: ast.expr, op: ast.cmpop) -> bool | None:
+        """A command-line flag the user must pass: ``'--with-sasl2' in sys.argv``, or
+        ``arg == '--with-sasl2'`` for ``arg`` walking ``sys.argv`` (false by default)."""
+        if not (isinstance(left, ast.Constant) and isinstance(left.value, str)):
+            left, right = right, left
+        if not (isinstance(left, ast.Constant) and isinstance(left.value, str)) or left.value[:1] != "-":
+            return None
+        argv_name = isinstance(right, ast.Name) and right.id in self.module.argv
+        if (isinstance(op, ast.In | ast.NotIn) and _is_argv(right)) or (
+            isinstance(op, ast.Eq | ast.NotEq) and argv_name
+        ):
+            self.switches.append(left.value)
+            return isinstance(op, ast.NotIn | ast.NotEq)
+        return None
+
     def _empty_collection(self, node: ast.expr) -> bool:
         return (
             isinstance(node, ast.Attribute)
@@ -428,6 +466,19 @@ class _Evaluator:
             self.switches.append(node.value)
 
     def _call(self, node: ast.Call, depth: int) -> object:
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "startswith"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.module.argv
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and node.args[0].value.startswith("-")
+        ):
+            self.switches.append(node.args[0].value)
+            return False  # arg.startswith('--with-libmemcached='): a flag the user must pass
         default = _env_lookup(node)
         if default is not _UNKNOWN:
             self.switches.append(_env_name(node) or "")
