@@ -568,6 +568,8 @@ EXPECTED_SDISTS: dict[str, tuple[set[str], set[str]]] = {
     "mpi4py": ({C, "dep:virtual/interface/mpi"}, {"dep:generic/swig", "dep:generic/zlib"}),
     # libyara bundled (yara/libyara, built unless --dynamic-linking); OpenSSL probed
     "yara-python": ({C}, {"dep:generic/openssl"}),
+    # setup.cfg's [_ldap] defines = HAVE_SASL HAVE_TLS: Modules/LDAPObject.c includes sasl/sasl.h
+    "python-ldap": ({C, "dep:generic/openldap", "dep:generic/cyrus-sasl"}, set()),
 }
 
 
@@ -1122,6 +1124,16 @@ def test_meson_subprojects_the_build_calls_are_read() -> None:
         "subprojects/unused/meson.build": "dependency('libpng')\n",
     }
     assert infer(files).ids("host") == {"dep:generic/glib"}
+
+
+def test_setup_cfg_feature_macros_of_known_libraries() -> None:
+    cfg = "[_ldap]\ndefines = HAVE_SASL HAVE_TLS\n[other]\ndefine = PSYCOPG_DEBUG HAVE_ZLIB\n"
+    result = infer({"setup.cfg": cfg})
+    assert result.ids("host") == {"dep:generic/cyrus-sasl", "dep:generic/zlib"}
+    sasl = result.get("dep:generic/cyrus-sasl")
+    assert sasl is not None and not sasl.optional
+    assert sasl.evidence == ("setup.cfg:2 defines = HAVE_SASL HAVE_TLS (code built with HAVE_SASL)",)
+    assert result.unmapped == ()  # HAVE_TLS names no library: not reported
 
 
 def test_autoconf_pkg_check_modules_and_check_lib() -> None:

@@ -1653,6 +1653,28 @@ def scan_setup_cfg(path: str, text: str) -> list[Finding]:
     return found
 
 
+_CFG_DEFINES = re.compile(r"^\s*+defines?\s*+=\s*+(.*)$")
+_HAVE_MACRO = re.compile(r"HAVE_([A-Z][A-Z0-9]*+)")
+
+
+def setup_cfg_feature_macros(path: str, text: str, table: InferenceTable) -> list[Finding]:
+    """``defines = HAVE_SASL HAVE_TLS`` in a ``setup.cfg`` section (python-ldap's ``[_ldap]``):
+    the sdist's own configuration turns on code that includes the library's headers, so a
+    ``HAVE_<NAME>`` macro whose name is a library the table knows is a requirement. Macros
+    naming no known library (``HAVE_TLS``) are not reported."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        m = _CFG_DEFINES.match(line)
+        if m is None:
+            continue
+        for macro in _HAVE_MACRO.finditer(m.group(1)):
+            name = macro.group(1).lower()
+            if _lookup(Finding("library", name, "", ""), table):
+                detail = f"{_short(line)} (code built with {macro.group(0)})"
+                found.append(Finding("library", name, f"{path}:{number}", detail))
+    return found
+
+
 # --------------------------------------------------------------------------- pyproject / Cargo
 
 
@@ -1818,6 +1840,7 @@ def findings_of_tree(
     found += _python_findings(files, table)
     if "setup.cfg" in files:
         found += scan_setup_cfg("setup.cfg", files["setup.cfg"])
+        found += setup_cfg_feature_macros("setup.cfg", files["setup.cfg"], table)
     for path in ("configure.ac", "configure.in"):
         if path in files:
             found += scan_autoconf(path, files[path])
