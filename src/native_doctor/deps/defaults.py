@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -85,13 +86,63 @@ def configured_keys(setup_cfg: str | None) -> frozenset[tuple[str, str]]:
     )
 
 
-def _parse(text: str) -> ast.Module | None:
-    if len(text) > MAX_PARSE:
-        return None
+@functools.lru_cache(maxsize=2)
+def parse_python(text: str) -> ast.Module | None:
+    """The module's syntax tree, None when it does not parse. Cached for the last two texts:
+    the scanners of one setup.py (platform markers, switches, defaults, probed loops) share one
+    parse. The tree must not be modified."""
     try:
         return ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+
+
+def _parse(text: str) -> ast.Module | None:
+    return None if len(text) > MAX_PARSE else parse_python(text)
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """The nodes the readers here need, found in one pass over the tree."""
+
+    tree: ast.Module
+    ifs: list[ast.If]
+    classes: list[ast.ClassDef]
+    #: ``for`` loops with a name target, and the scope (function, class or module) they are in
+    fors: list[tuple[ast.For, int]]
+    #: (scope, name) -> a literal list of strings bound to the name in that scope
+    literals: dict[tuple[int, str], ast.expr]
+
+
+@functools.lru_cache(maxsize=2)
+def _index(text: str) -> _Index | None:
+    tree = _parse(text)
+    if tree is None:
+        return None
+    index = _Index(tree, [], [], [], {})
+    todo: list[tuple[ast.AST, int]] = [(tree, id(tree))]
+    while todo:
+        node, scope = todo.pop()
+        if isinstance(node, ast.If):
+            index.ifs.append(node)
+        elif isinstance(node, ast.ClassDef):
+            index.classes.append(node)
+        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
+            index.fors.append((node, scope))
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and _string_items(node.value) is not None
+        ):
+            index.literals[scope, node.targets[0].id] = node.value
+        inner = id(node) if isinstance(node, _SCOPES) else scope
+        todo.extend((child, inner) for child in ast.iter_child_nodes(node))
+    index.ifs.sort(key=lambda n: (n.lineno, n.col_offset))
+    return index
 
 
 def _dotted(node: ast.expr) -> str:
@@ -246,11 +297,9 @@ def _is_argv(node: ast.expr) -> bool:
     return _dotted(node) in {"sys.argv", "argv"}
 
 
-def _argv_names(tree: ast.Module) -> frozenset[str]:
+def _argv_names(index: _Index) -> frozenset[str]:
     return frozenset(
-        n.target.id
-        for n in ast.walk(tree)
-        if isinstance(n, ast.For) and isinstance(n.target, ast.Name) and _is_argv(n.iter)
+        loop.target.id for loop, _ in index.fors if isinstance(loop.target, ast.Name) and _is_argv(loop.iter)
     )
 
 
@@ -306,7 +355,7 @@ def _unconditional_mutations(fn: ast.FunctionDef) -> Iterator[str]:
 
 
 def _class_defaults(
-    tree: ast.Module,
+    index: _Index,
 ) -> tuple[frozenset[str], frozenset[str], dict[str, tuple[list[str], ast.expr]]]:
     """(options off by default, collections empty by default, one-line methods) of the file's
     classes. An attribute is off (empty) by default when every value the file's classes assign
@@ -315,7 +364,7 @@ def _class_defaults(
     values: dict[str, list[bool]] = {}
     filled: set[str] = set()
     methods: dict[str, tuple[list[str], ast.expr]] = {}
-    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+    for cls in index.classes:
         for stmt in cls.body:
             if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
@@ -340,7 +389,8 @@ def _class_defaults(
     return off, off - filled, methods
 
 
-def _read_module(tree: ast.Module, configured: frozenset[tuple[str, str]]) -> _Module:
+def _read_module(index: _Index, configured: frozenset[tuple[str, str]]) -> _Module:
+    tree = index.tree
     assigned = _assignments(tree)
     constants: dict[str, object] = {
         name: values[0].value
@@ -353,9 +403,9 @@ def _read_module(tree: ast.Module, configured: frozenset[tuple[str, str]]) -> _M
             returned = _one_return(stmt)
             if returned is not None and not stmt.args.args:
                 functions[stmt.name] = returned
-    off, empty, methods = _class_defaults(tree)
+    off, empty, methods = _class_defaults(index)
     unset = _unset_names(assigned, configured)
-    return _Module(unset, constants, functions, off, empty, methods, _argv_names(tree))
+    return _Module(unset, constants, functions, off, empty, methods, _argv_names(index))
 
 
 class _Evaluator:
@@ -530,19 +580,17 @@ def off_branches(
     ``imported``: module name -> text of the tree's modules the file imports (for one-line
     functions such as ``setup_configure.mpi_enabled()``); ``configured``: the sdist's
     ``setup.cfg`` keys (see :func:`configured_keys`)."""
-    tree = _parse(text)
-    if tree is None:
+    index = _index(text)
+    if index is None:
         return []
-    module = _read_module(tree, configured)
+    module = _read_module(index, configured)
     modules = {}
     for name, source in (imported or {}).items():
-        parsed = _parse(source)
+        parsed = _index(source)
         if parsed is not None:
             modules[name] = _read_module(parsed, configured)
     out = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.If):
-            continue
+    for node in index.ifs:
         evaluator = _Evaluator(module, modules)
         truth = evaluator.truth(node.test)
         if truth is None:
@@ -593,59 +641,49 @@ def _call_name(node: ast.Call) -> str:
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
+def _is_probe(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and _call_name(node) in _PROBES
+
+
 def _probe_of(body: list[ast.stmt], variable: str) -> ast.Call | None:
     """The probe every use of ``variable`` in a loop body sits under (``if probe(variable...):``),
     else None."""
-    probe: ast.Call | None = None
-    guarded: set[int] = set()
+    probes: list[ast.If] = []
+    uses: list[ast.Name] = []
     for stmt in body:
         for node in ast.walk(stmt):
-            if not isinstance(node, ast.If) or not isinstance(node.test, ast.Call):
-                continue
-            call = node.test
-            args = [*call.args, *(k.value for k in call.keywords)]
-            reads = any(isinstance(n, ast.Name) and n.id == variable for a in args for n in ast.walk(a))
-            if reads and _call_name(call) in _PROBES:
-                probe = probe or call
-                guarded.update(id(n) for n in ast.walk(node))
-    if probe is None:
+            if isinstance(node, ast.Name) and node.id == variable:
+                uses.append(node)
+            elif isinstance(node, ast.If) and _is_probe(node.test):
+                call = node.test
+                assert isinstance(call, ast.Call)
+                args = [*call.args, *(k.value for k in call.keywords)]
+                if any(isinstance(n, ast.Name) and n.id == variable for a in args for n in ast.walk(a)):
+                    probes.append(node)
+    if not probes:
         return None
-    uses = [n for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id == variable]
-    return probe if all(id(n) in guarded for n in uses) else None
+    guarded = {id(n) for p in probes for n in ast.walk(p)}
+    if not all(id(n) in guarded for n in uses):
+        return None
+    test = probes[0].test
+    assert isinstance(test, ast.Call)
+    return test
 
 
 def probed_loops(text: str) -> list[ProbedLiteral]:
     """Literal lists of names that a ``for`` loop probes for one by one (the loop walks the
     literal itself or a name bound to it in the same function or module)."""
-    tree = _parse(text)
-    if tree is None:
+    index = _index(text)
+    if index is None:
         return []
     out = []
-    scopes: list[ast.AST] = [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))]
-    for scope in scopes:
-        literals: dict[str, ast.expr] = {}
-        loops: list[ast.For] = []
-        todo: list[ast.AST] = list(ast.iter_child_nodes(scope))
-        while todo:  # this scope's statements, not those of nested functions
-            node = todo.pop()
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-                continue
-            if (
-                isinstance(node, ast.Assign)
-                and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)
-                and _string_items(node.value) is not None
-            ):
-                literals[node.targets[0].id] = node.value
-            elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
-                loops.append(node)
-            todo.extend(ast.iter_child_nodes(node))
-        for loop in loops:
-            assert isinstance(loop.target, ast.Name)
-            literal = literals.get(loop.iter.id) if isinstance(loop.iter, ast.Name) else loop.iter
-            items = _string_items(literal) if literal is not None else None
-            probe = _probe_of(loop.body, loop.target.id) if items else None
-            if literal is not None and items and probe is not None:
-                last = literal.end_lineno or literal.lineno
-                out.append(ProbedLiteral(literal.lineno, last, frozenset(items), _short(probe)))
+    for loop, scope in index.fors:
+        assert isinstance(loop.target, ast.Name)
+        literal = index.literals.get((scope, loop.iter.id)) if isinstance(loop.iter, ast.Name) else loop.iter
+        items = _string_items(literal) if literal is not None else None
+        probe = _probe_of(loop.body, loop.target.id) if items else None
+        if literal is not None and items and probe is not None:
+            last = literal.end_lineno or literal.lineno
+            out.append(ProbedLiteral(literal.lineno, last, frozenset(items), _short(probe)))
+    out.sort(key=lambda p: p.first)
     return out

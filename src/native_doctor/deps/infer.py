@@ -2484,9 +2484,8 @@ def _subject_free(test: ast.expr) -> bool:
 def _platform_ranges(text: str) -> list[tuple[int, int, str]]:
     """(first line, last line, marker) of the branches of platform ``if`` statements and of
     functions named for a platform."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = defaults.parse_python(text)
+    if tree is None:
         return []
     names = _module_platform_names(tree)
     ranges = []
@@ -2610,9 +2609,8 @@ def _feature_ranges(text: str) -> list[_FeatureRange]:
     ``if use_system_libuv:``, ``if LINK_OPENSSL:``)."""
     if len(text) > _MAX_FEATURE_PARSE:
         return []
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = defaults.parse_python(text)
+    if tree is None:
         return []
     names = _module_platform_names(tree)
     ranges = []
