@@ -148,7 +148,7 @@ def test_proposals_say_what_a_default_build_does() -> None:
     result = infer_from_tree(SourceTree.from_files({"setup.py": text}))
     curl, zlib, netcdf = (result.get(f"dep:generic/{n}") for n in ("libcurl", "zlib", "netcdf"))
     assert curl is not None and curl.optional and curl.default == "off" and curl.feature == "curl"
-    assert "[off unless asked: curl_dir is not None]" in curl.evidence[0]
+    assert "[a branch off by default: curl_dir is not None]" in curl.evidence[0]
     assert zlib is not None and zlib.optional and zlib.default == "on-if-found"
     assert netcdf is not None and not netcdf.optional and netcdf.default is None
     toml = to_toml(result)

@@ -683,7 +683,7 @@ def test_real_sdist_defaults(sdist_inferences: dict[str, Inference]) -> None:
         assert default("pillow", f"dep:generic/{url}") == "on-if-found"  # feature.want("x")
     harfbuzz = sdist_inferences["pillow"].get("dep:generic/harfbuzz")
     assert harfbuzz is not None
-    assert any("[off unless asked: feature.want_vendor('raqm')]" in e for e in harfbuzz.evidence)
+    assert any("[a branch off by default: feature.want_vendor('raqm')]" in e for e in harfbuzz.evidence)
     # netCDF4: `if jpeg_incdir is not None and jpeg_libdir is not None:`, both from
     # os.environ.get('JPEG_...') with no default, or from setup.cfg keys the sdist leaves empty
     assert default("netcdf4", "dep:generic/libjpeg") == "off"
@@ -699,7 +699,7 @@ def test_real_sdist_defaults(sdist_inferences: dict[str, Inference]) -> None:
     # Windows MS-MPI branch reads config.msmpi (another module's object): not decided
     mpi = sdist_inferences["h5py"].get("dep:virtual/interface/mpi")
     assert mpi is not None and mpi.optional
-    assert any("[off unless asked: setup_configure.mpi_enabled()]" in e for e in mpi.evidence)
+    assert any("[a branch off by default: setup_configure.mpi_enabled()]" in e for e in mpi.evidence)
     # mpi4py: dep_libs = ('dl', 'z', 'otf',) walked by `for libname in dep_libs:` with
     # `if config_cmd.check_library(libname, ...)` (the tracing libraries' dependencies)
     assert default("mpi4py", "dep:generic/zlib") == "on-if-found"

@@ -2698,7 +2698,7 @@ def _with_off_branches(
             continue
         outer = min(inside, key=lambda b: (b.first, -b.last))
         feature = finding.feature if finding.optional and finding.feature else outer.switch
-        detail = f"{finding.detail} [off unless asked: {outer.test}]"
+        detail = f"{finding.detail} [a branch off by default: {outer.test}]"
         out.append(
             dataclasses.replace(finding, optional=True, off_by_default=True, feature=feature, detail=detail)
         )
