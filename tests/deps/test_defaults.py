@@ -225,3 +225,36 @@ def test_probed_loop_makes_its_libraries_optional_and_on_if_found() -> None:
     assert zlib is not None and zlib.optional and zlib.default == "on-if-found"
     assert "[each probed: config_cmd.check_library(libname)]" in zlib.evidence[0]
     assert not result.get("dep:generic/netcdf").optional  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            "ok = False\ndef f():\n    ok = probe()\n    if ok:\n        libs.append('z')\n",
+            id="local-shadows-constant",
+        ),
+        pytest.param(
+            "d = os.environ.get('D')\ndef f(d):\n    if d:\n        libs.append('z')\n",
+            id="parameter-shadows-unset",
+        ),
+        pytest.param(
+            "d = os.environ.get('D')\nd = d or '/usr'\nif d:\n    libs.append('z')\n", id="or-gives-a-default"
+        ),
+        pytest.param(
+            "d = os.environ.get('D')\nd = os.path.join(d or '/usr', 'lib')\nif d:\n    libs.append('z')\n",
+            id="default-inside-a-path",
+        ),
+    ],
+)
+def test_names_that_are_not_unset_by_default(text: str) -> None:
+    assert off_branches(text) == []
+
+
+def test_a_collection_filled_unconditionally_is_not_off() -> None:
+    text = (
+        "class B:\n    def initialize_options(self):\n        self.extra = []\n"
+        "    def run(self):\n        self.extra.append('m')\n"
+        "        if self.extra:\n            libs.append('z')\n"
+    )
+    assert off_branches(text) == []

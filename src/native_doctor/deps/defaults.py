@@ -35,7 +35,7 @@ from __future__ import annotations
 import ast
 import configparser
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 __all__ = ["OffBranch", "ProbedLiteral", "configured_keys", "off_branches", "probed_loops"]
@@ -109,12 +109,15 @@ class _Index:
     """The nodes the readers here need, found in one pass over the tree."""
 
     tree: ast.Module
-    ifs: list[ast.If]
+    #: ``if`` statements and the scope they are in
+    ifs: list[tuple[ast.If, int]]
     classes: list[ast.ClassDef]
     #: ``for`` loops with a name target, and the scope (function, class or module) they are in
     fors: list[tuple[ast.For, int]]
     #: (scope, name) -> a literal list of strings bound to the name in that scope
     literals: dict[tuple[int, str], ast.expr]
+    #: function scope -> the names bound in it (they shadow the module's)
+    local_names: dict[int, set[str]]
 
 
 @functools.lru_cache(maxsize=2)
@@ -122,12 +125,16 @@ def _index(text: str) -> _Index | None:
     tree = _parse(text)
     if tree is None:
         return None
-    index = _Index(tree, [], [], [], {})
+    index = _Index(tree, [], [], [], {}, {})
     todo: list[tuple[ast.AST, int]] = [(tree, id(tree))]
     while todo:
         node, scope = todo.pop()
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del) and scope != id(tree):
+            index.local_names.setdefault(scope, set()).add(node.id)
+        elif isinstance(node, ast.arg) and scope != id(tree):
+            index.local_names.setdefault(scope, set()).add(node.arg)
         if isinstance(node, ast.If):
-            index.ifs.append(node)
+            index.ifs.append((node, scope))
         elif isinstance(node, ast.ClassDef):
             index.classes.append(node)
         elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
@@ -141,7 +148,7 @@ def _index(text: str) -> _Index | None:
             index.literals[scope, node.targets[0].id] = node.value
         inner = id(node) if isinstance(node, _SCOPES) else scope
         todo.extend((child, inner) for child in ast.iter_child_nodes(node))
-    index.ifs.sort(key=lambda n: (n.lineno, n.col_offset))
+    index.ifs.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
     return index
 
 
@@ -268,9 +275,29 @@ def _derived_from_unset(
         return True
     if isinstance(value, ast.Constant):
         return value.value is None
-    names = [n.id for n in ast.walk(value) if isinstance(n, ast.Name) and n.id not in {"os", "path"}]
-    # os.path.join(jpeg_dir, 'lib'): every name it reads is itself unset
-    return bool(names) and all(n in unset for n in names)
+    if isinstance(value, ast.Name):
+        return value.id in unset
+    # os.path.join(jpeg_dir, 'lib'): a path made from unset names only (no `or` default)
+    if not (isinstance(value, ast.Call) and _dotted(value.func) in _PATH_CALLS) or value.keywords:
+        return False
+    names = [n.id for a in value.args for n in ast.walk(a) if isinstance(n, ast.Name)]
+    simple = all(isinstance(a, ast.Name | ast.Constant) for a in value.args)
+    return simple and bool(names) and all(n in unset for n in names)
+
+
+_PATH_CALLS = frozenset(
+    {
+        "os.path.join",
+        "os.path.abspath",
+        "os.path.expanduser",
+        "os.path.realpath",
+        "os.path.normpath",
+        "Path",
+        "pathlib.Path",
+        "os.fspath",
+        "str",
+    }
+)
 
 
 @dataclass
@@ -386,7 +413,7 @@ def _class_defaults(
                         if attr is not None:
                             values.setdefault(attr, []).append(_falsy_literal(value))
     off = frozenset(k for k, v in values.items() if v and all(v))
-    return off, off - filled, methods
+    return off - filled, off - filled, methods
 
 
 def _read_module(index: _Index, configured: frozenset[tuple[str, str]]) -> _Module:
@@ -411,9 +438,13 @@ def _read_module(index: _Index, configured: frozenset[tuple[str, str]]) -> _Modu
 class _Evaluator:
     """The value a test has in a default build: True, False, or None (unknown)."""
 
-    def __init__(self, module: _Module, imported: Mapping[str, _Module]) -> None:
+    def __init__(
+        self, module: _Module, imported: Mapping[str, _Module], local_names: Iterable[str] = ()
+    ) -> None:
         self.module = module
         self.imported = imported
+        #: names bound in the function the test is in: not the module's
+        self.local_names = frozenset(local_names)
         self.switches: list[str] = []
 
     def truth(self, node: ast.expr, depth: int = 0) -> bool | None:
@@ -436,6 +467,8 @@ class _Evaluator:
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             return self._compare(node, depth)
         if isinstance(node, ast.Name):
+            if node.id in self.local_names:
+                return _UNKNOWN
             if node.id in self.module.unset:
                 self.switches.append(self.module.unset[node.id])
                 return UNSET
@@ -535,7 +568,8 @@ class _Evaluator:
             return default
         func = node.func
         if isinstance(func, ast.Name) and func.id in self.module.functions and not node.args:
-            return self.value(self.module.functions[func.id], depth + 1)
+            inner = _Evaluator(self.module, self.imported)  # the function reads the module's names
+            return inner.value_into(self, self.module.functions[func.id], depth + 1)
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
             module = self.imported.get(func.value.id)
             if module is not None and func.attr in module.functions and not node.args:
@@ -590,8 +624,8 @@ def off_branches(
         if parsed is not None:
             modules[name] = _read_module(parsed, configured)
     out = []
-    for node in index.ifs:
-        evaluator = _Evaluator(module, modules)
+    for node, scope in index.ifs:
+        evaluator = _Evaluator(module, modules, index.local_names.get(scope, ()))
         truth = evaluator.truth(node.test)
         if truth is None:
             continue
