@@ -830,6 +830,13 @@ def test_meson_off_by_default(text: str, options: dict[str, str], off: bool) -> 
     assert fftw.optional and fftw.off_by_default is off
 
 
+@pytest.mark.parametrize("value", ["enabled", "true"])
+def test_meson_required_by_an_option_on_by_default(value: str) -> None:
+    text = "d = dependency('fftw3', required: get_option('fftw'))\n"
+    [fftw] = scan_meson("meson.build", text, {"fftw": value})
+    assert not fftw.optional and not fftw.off_by_default and fftw.feature is None
+
+
 def test_meson_subproject_fallback_is_bundled() -> None:
     """The system library in a fallback chain is optional; the subproject's sources make the
     proposal bundled (not a host requirement)."""

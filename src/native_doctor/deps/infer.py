@@ -790,6 +790,7 @@ _MESON_SYSTEMS = {
     "linux": "sys_platform == 'linux'",
 }
 _MESON_OFF = frozenset({"false", "disabled"})
+_MESON_ON = frozenset({"true", "enabled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -963,6 +964,8 @@ def _in_meson_branches(
         changes["optional"] = True
         changes["feature"] = optional_in[-1].feature
         changes["off_by_default"] = any(b.off for b in optional_in)
+    elif finding.optional and switch and options.get(switch, "").lower() in _MESON_ON:
+        changes["optional"] = False  # required: get_option('x') with x enabled by default
     elif finding.optional and switch:
         changes["feature"] = switch
         changes["off_by_default"] = options.get(switch, "").lower() in _MESON_OFF
