@@ -26,14 +26,19 @@ The comparison rule (also stated in docs/deps-accuracy.md)
       and entries for architectures that exclude amd64. Build tools (debhelper, dh-*,
       cython3, pybuild-plugin-*, pkg-config, meson, cmake, swig, compilers) are not
       libraries by this rule. An entry with alternatives (``a | b``) is one group.
-    * Prediction: native-doctor's inference on the sdist (``build_report(..., force_infer=True,
-      ecosystem="debian", target="linux")``), every ``host`` proposal that is not vendored
-      and whose platform marker (if any) holds on Linux, required and optional alike (Debian
-      builds the optional features it can), mapped through the Debian mapping; the same
-      library rule applies to the names. Libraries whose sources the sdist bundles and builds
-      by default are reported as bundled, not as host requirements; Debian's policy is to build
-      against the system's copy instead, so they count as predicted too (``--host-only``
-      leaves them out; docs/deps-accuracy.md gives both figures).
+    * Prediction ("what a distribution builds with by default", the headline rule since the
+      third round): native-doctor's inference on the sdist (``build_report(...,
+      force_infer=True, ecosystem="debian", target="linux")``), every ``host`` proposal that is
+      not vendored and whose platform marker (if any) holds on Linux: the required ones and
+      the optional ones a default build uses when it finds them (``default: on-if-found``;
+      Debian installs what it builds against), not those that are off unless the user asks
+      (``default: off``: ``--vendor-raqm``, ``JPEG_DIR``), mapped through the Debian mapping;
+      the same library rule applies to the names. The earlier rule (every optional proposal
+      counts, off ones too) is computed in the same run and reported beside it. Libraries
+      whose sources the sdist bundles and builds by default are reported as bundled, not as
+      host requirements; Debian's policy is to build against the system's copy instead, so
+      they count as predicted too (``--host-only`` leaves them out; docs/deps-accuracy.md
+      gives both figures).
     * A predicted name matches an oracle group when it equals one of the group's alternatives,
       one provides the other, or both provide the same virtual package (``Provides:`` in
       Debian's binary package lists: ``libjpeg-dev`` is provided by ``libjpeg62-turbo-dev``;
@@ -374,6 +379,14 @@ class Result:
     predicted: list[str] = field(default_factory=list)
     #: names of libraries the sdist bundles (part of ``predicted`` when bundled ones count)
     bundled: list[str] = field(default_factory=list)
+    #: names only in optional proposals that are off unless the user asks (predicted only
+    #: under the earlier rule)
+    off: list[str] = field(default_factory=list)
+    #: the earlier rule (off proposals count): matched names and found groups, both rules
+    all_matched_predicted: list[str] = field(default_factory=list)
+    all_found: list[bool] = field(default_factory=list)
+    all_matched_installed: list[str] = field(default_factory=list)
+    all_found_installed: list[bool] = field(default_factory=list)
     matched_predicted: list[str] = field(default_factory=list)
     #: per oracle group, whether a predicted name matched it
     found: list[bool] = field(default_factory=list)
@@ -395,21 +408,27 @@ class Result:
         return [p for p in self.predicted if p not in self.matched_predicted]
 
 
-def predicted_names(sdist: Path) -> tuple[list[str], list[str]]:
-    """(host requirement names, names of the libraries the sdist bundles), Debian names."""
+def predicted_names(sdist: Path) -> tuple[list[str], list[str], list[str]]:
+    """(host requirement names a default build uses, names of the libraries the sdist bundles,
+    names only in optional proposals that are off by default), Debian names."""
     report = build_report(sdist, ecosystem="debian", force_infer=True, target="linux")
     names: list[str] = []
+    off: list[str] = []
     for row in report.inferred_rows:
         if row.category != "host" or not row.packages or not row.applies:
             continue
+        if row.optional and row.default == "off":
+            off += [n for n in row.packages if is_library(n) and n not in off]
+            continue
         names += [n for n in row.packages if is_library(n) and n not in names]
+    off = [n for n in off if n not in names]
     bundled: list[str] = []
     assert report.inference is not None
     for proposal in report.inference.proposals:
         if proposal.bundled and proposal.category == "host":
             packages = mapping.packages_for(parse_depurl(proposal.url), "debian", "host") or ()
             bundled += [n for n in packages if is_library(n) and n not in names + bundled]
-    return names, bundled
+    return names, bundled, [n for n in off if n not in bundled]
 
 
 #: Debian's BLAS/LAPACK policy: packages build against the reference ``libblas-dev`` and
@@ -479,17 +498,24 @@ def run_one(project: str, package: str, apt: Apt) -> Result:
     try:
         filename, url, _ = choose_sdist(project, upstream_version(result.debian_version))
         result.sdist = filename
-        host, bundled = predicted_names(fetch(url, filename))
+        host, bundled, off = predicted_names(fetch(url, filename))
         result.predicted = host + (bundled if COUNT_BUNDLED else [])
         result.bundled = bundled
+        result.off = off
     except Exception as exc:  # reported per project, the run goes on
         result.error = f"{type(exc).__name__}: {exc}"
         return result
     compare(result, apt)
+    earlier = Result(project, package, oracle=result.oracle, predicted=result.predicted + result.off)
+    compare(earlier, apt)
+    result.all_matched_predicted = earlier.matched_predicted
+    result.all_found = earlier.found
+    result.all_matched_installed = earlier.matched_installed
+    result.all_found_installed = earlier.found_installed
     return result
 
 
-def totals(results: list[Result]) -> dict[str, float]:
+def totals(results: list[Result]) -> dict[str, Any]:
     scored = [r for r in results if not r.error]
     predicted = sum(len(r.predicted) for r in scored)
     matched = sum(len(r.matched_predicted) for r in scored)
@@ -497,7 +523,25 @@ def totals(results: list[Result]) -> dict[str, float]:
     found = sum(r.matched_groups for r in scored)
     matched_installed = sum(len(r.matched_installed) for r in scored)
     found_installed = sum(sum(r.found_installed) for r in scored)
+    all_predicted = predicted + sum(len(r.off) for r in scored)
+    all_matched = sum(len(r.all_matched_predicted) for r in scored)
+    all_found = sum(sum(r.all_found) for r in scored)
+    all_matched_installed = sum(len(r.all_matched_installed) for r in scored)
+    all_found_installed = sum(sum(r.all_found_installed) for r in scored)
+    earlier = {
+        "predicted": all_predicted,
+        "matched_predicted": all_matched,
+        "matched_groups": all_found,
+        "precision": all_matched / all_predicted if all_predicted else 0.0,
+        "recall": all_found / groups if groups else 0.0,
+        "installed_matched_predicted": all_matched_installed,
+        "installed_matched_groups": all_found_installed,
+        "installed_precision": all_matched_installed / all_predicted if all_predicted else 0.0,
+        "installed_recall": all_found_installed / groups if groups else 0.0,
+        "projects_with_no_correct_library": sum(1 for r in scored if r.oracle and not any(r.all_found)),
+    }
     return {
+        "earlier_rule": earlier,
         "installed_precision": matched_installed / predicted if predicted else 0.0,
         "installed_recall": found_installed / groups if groups else 0.0,
         "installed_matched_predicted": matched_installed,
@@ -517,10 +561,11 @@ def _groups(groups: list[list[str]]) -> str:
     return ", ".join(" \\| ".join(g) for g in groups) or "—"
 
 
-def markdown(results: list[Result], summary: dict[str, float], suite: str) -> str:
+def markdown(results: list[Result], summary: dict[str, Any], suite: str) -> str:
+    earlier = summary["earlier_rule"]
     out = [
         "| project | Debian source, version (read on) | sdist | Build-Depends libraries "
-        "| inferred (Debian names) | missed | extra |",
+        "| inferred (Debian names; `(off)`: off unless asked) | missed | extra |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -530,7 +575,9 @@ def markdown(results: list[Result], summary: dict[str, float], suite: str) -> st
             continue
         oracle = _groups(r.oracle)
         missed = _groups(r.missed)
-        predicted = ", ".join(n + (" (bundled)" if n in r.bundled else "") for n in r.predicted) or "—"
+        shown = [n + (" (bundled)" if n in r.bundled else "") for n in r.predicted]
+        shown += [f"{n} (off)" for n in r.off]
+        predicted = ", ".join(shown) or "—"
         extra = ", ".join(r.extra) or "—"
         out.append(f"| {r.project} | {debian} | {r.sdist} | {oracle} | {predicted} | {missed} | {extra} |")
     head = [
@@ -547,6 +594,14 @@ def markdown(results: list[Result], summary: dict[str, float], suite: str) -> st
         f"({summary['installed_matched_predicted']}/{summary['predicted']}), "
         f"recall {summary['installed_recall']:.2f} "
         f"({summary['installed_matched_groups']}/{summary['oracle_groups']}).",
+        "",
+        f"Earlier rule (optional proposals that are off unless asked count too, `(off)` below): "
+        f"precision {earlier['precision']:.2f} ({earlier['matched_predicted']}/{earlier['predicted']}), "
+        f"recall {earlier['recall']:.2f} ({earlier['matched_groups']}/{summary['oracle_groups']}); "
+        f"installation rule {earlier['installed_precision']:.2f} "
+        f"({earlier['installed_matched_predicted']}/{earlier['predicted']}) and "
+        f"{earlier['installed_recall']:.2f} "
+        f"({earlier['installed_matched_groups']}/{summary['oracle_groups']}).",
         "",
     ]
     return "\n".join(head + out) + "\n"
@@ -586,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         status = result.error or (
             f"{len(result.matched_predicted)}/{len(result.predicted)} predicted ok, "
             f"{result.matched_groups}/{len(result.oracle)} found; "
-            f"missed {result.missed}, extra {result.extra}"
+            f"missed {result.missed}, extra {result.extra}, off {result.off}"
         )
         print(f"{project:<22} {result.debian_version:<22} {result.sdist:<36} {status}", flush=True)
     summary = totals(results)

@@ -673,6 +673,8 @@ def _deps_text(report: Any) -> str:
         for row in report.inferred_rows:
             names = "(not in the mapping)" if row.packages is None else " ".join(row.packages) or "(nothing)"
             flag = f"  [optional: {row.feature}]" if row.feature else "  [optional]" if row.optional else ""
+            if row.optional and row.default == "off":
+                flag = flag[:-1] + ", off unless asked]"
             lines.append(f"  {row.category:<5} {row.dep!s:<48} {names}{flag}")
         for command in report.inferred_install:
             lines.append(f"install (inferred, required): {' '.join(command)}")

@@ -209,6 +209,24 @@ def test_inferred_optional_feature_is_shown(capsys: pytest.CaptureFixture[str], 
     assert "[external.optional-host-requires]\npng = [" in text
 
 
+def test_inferred_default_off_feature_is_said(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "meson.build").write_text(
+        "project('x', 'c')\ndependency('libpng', required: get_option('png'))\n"
+        "dependency('zlib', required: get_option('z'))\n"
+    )
+    (tmp_path / "meson_options.txt").write_text(
+        "option('png', type: 'feature', value: 'disabled')\noption('z', type: 'feature', value: 'auto')\n"
+    )
+    code, report = run_json(capsys, str(tmp_path), "--manager", "debian")
+    assert code == 0
+    defaults = {p["depurl"]: p["default"] for p in report["inferred"]["proposals"]}  # type: ignore[index]
+    assert defaults["dep:generic/libpng"] == "off" and defaults["dep:generic/zlib"] == "on-if-found"
+    assert cli.main(["deps", str(tmp_path), "--manager", "debian"]) == 0
+    text = capsys.readouterr().out
+    assert "libpng-dev  [optional: png, off unless asked]" in text
+    assert "zlib1g-dev  [optional: z]" in text
+
+
 def test_too_old_library_gets_an_upgrade_command_not_an_install(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

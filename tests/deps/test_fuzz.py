@@ -9,7 +9,7 @@ from types import MappingProxyType
 from hypothesis import given
 from hypothesis import strategies as st
 
-from native_doctor.deps import external, infer
+from native_doctor.deps import defaults, external, infer
 from native_doctor.errors import InvalidExternalMetadata
 
 BUILD_FILES = ["pyproject.toml", "setup.py", "setup.cfg", "meson.build", "CMakeLists.txt", "Cargo.toml"]
@@ -66,3 +66,34 @@ def test_fuzz_any_external_table_parses_or_raises_the_projects_error(table: obje
         external.parse_external(table, source="pyproject.toml")
     except InvalidExternalMetadata as exc:
         assert len(str(exc)) < 5000
+
+
+#: Whole top-level statements, so most combinations parse and reach the evaluator.
+PY_STATEMENTS = st.sampled_from(
+    [
+        "import os\n",
+        "d = os.environ.get('D')\n",
+        "d = os.getenv('D', None)\n",
+        "e = os.path.join(d, 'lib')\n",
+        "d = config.get('directories', 'd')\n",
+        "X = False\n",
+        "if d is not None and e:\n    libraries.append('z')\nelse:\n    pass\n",
+        "if not X or os.environ.get('Y') == 'ON':\n    libraries.append('jpeg')\n",
+        "class C:\n    vendor = set()\n    def want(self, f):\n        return f in self.vendor\n"
+        "    def initialize_options(self):\n        self.opt = None\n",
+        "c = C()\n",
+        "if c.want('raqm'):\n    libs = ['harfbuzz']\nelif c.opt:\n    pass\n",
+        "def enabled():\n    return enabled()\n",
+        "if enabled() and m.enabled():\n    libs = ['mpi']\n",
+        "if (:\n",
+    ]
+)
+
+
+@given(
+    text=st.lists(PY_STATEMENTS, max_size=12).map("".join),
+    helper=st.lists(PY_STATEMENTS, max_size=4).map("".join),
+)
+def test_fuzz_off_branches_of_any_setup_py(text: str, helper: str) -> None:
+    for branch in defaults.off_branches(text, {"m": helper}, defaults.configured_keys(helper)):
+        assert 1 <= branch.first <= branch.last

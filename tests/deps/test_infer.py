@@ -558,6 +558,18 @@ EXPECTED_SDISTS: dict[str, tuple[set[str], set[str]]] = {
     "argon2-cffi-bindings": ({C, "dep:generic/argon2"}, set()),
     # pcsc-lite through pkg-config everywhere but Windows and macOS; swig for smartcard/scard/*.i
     "pyscard": ({C, "dep:generic/pcsc-lite", "dep:generic/swig"}, {PKG_CONFIG}),
+    # curl and jpeg only when the user points CURL_DIR/JPEG_DIR (or setup.cfg) at them; zlib in
+    # the branch taken without nc-config
+    "netcdf4": (
+        {C, "dep:generic/netcdf", "dep:generic/hdf5"},
+        {PKG_CONFIG, "dep:generic/zlib", "dep:generic/libcurl", "dep:generic/libjpeg"},
+    ),
+    # zlib: one of the tracing libraries' dep_libs, probed in a loop (check_library)
+    "mpi4py": ({C, "dep:virtual/interface/mpi"}, {"dep:generic/swig", "dep:generic/zlib"}),
+    # libyara bundled (yara/libyara, built unless --dynamic-linking); OpenSSL probed
+    "yara-python": ({C}, {"dep:generic/openssl"}),
+    # setup.cfg's [_ldap] defines = HAVE_SASL HAVE_TLS: Modules/LDAPObject.c includes sasl/sasl.h
+    "python-ldap": ({C, "dep:generic/openldap", "dep:generic/cyrus-sasl"}, set()),
 }
 
 
@@ -653,6 +665,47 @@ def test_real_sdist_feature_groups(sdist_inferences: dict[str, Inference]) -> No
     assert zlib is not None and zlib.optional and zlib.feature == "use-zlib"
 
 
+@pytest.mark.corpus
+def test_real_sdist_defaults(sdist_inferences: dict[str, Inference]) -> None:
+    """Optional libraries say what a default build does: ``on-if-found`` (probed, used when
+    present) or ``off`` (asked for only when the user turns a switch on)."""
+
+    def default(project: str, url: str) -> str | None:
+        proposal = sdist_inferences[project].get(url)
+        assert proposal is not None, url
+        return proposal.default
+
+    # Pillow: harfbuzz and fribidi only for the Raqm build from src/thirdparty, in the else of
+    # `if not feature.want_vendor("raqm")` (want_vendor: `feat in self.vendor`, vendor = set())
+    assert default("pillow", "dep:generic/harfbuzz") == "off"
+    assert default("pillow", "dep:generic/fribidi") == "off"
+    for url in ("libjpeg", "libtiff", "libxcb", "openjpeg", "lcms2", "freetype"):
+        assert default("pillow", f"dep:generic/{url}") == "on-if-found"  # feature.want("x")
+    harfbuzz = sdist_inferences["pillow"].get("dep:generic/harfbuzz")
+    assert harfbuzz is not None
+    assert any("[a branch off by default: feature.want_vendor('raqm')]" in e for e in harfbuzz.evidence)
+    # netCDF4: `if jpeg_incdir is not None and jpeg_libdir is not None:`, both from
+    # os.environ.get('JPEG_...') with no default, or from setup.cfg keys the sdist leaves empty
+    assert default("netcdf4", "dep:generic/libjpeg") == "off"
+    assert default("netcdf4", "dep:generic/libcurl") == "off"
+    assert default("netcdf4", "dep:generic/netcdf") is None  # required
+    # pymssql: LINK_OPENSSL = check_env('LINK_OPENSSL', 'YES'): not decided, so on when found
+    assert default("pymssql", "dep:generic/openssl") == "on-if-found"
+    # yara-python: libyara linked only with --dynamic-linking (self.dynamic_linking = None);
+    # the has_function('MD5_Init', libraries=['crypto']) probe in the default branch
+    assert default("yara-python", "dep:generic/yara") == "off"
+    assert default("yara-python", "dep:generic/openssl") == "on-if-found"
+    # h5py: `if setup_configure.mpi_enabled():` (HDF5_MPI == "ON") asks for mpi4py; the
+    # Windows MS-MPI branch reads config.msmpi (another module's object): not decided
+    mpi = sdist_inferences["h5py"].get("dep:virtual/interface/mpi")
+    assert mpi is not None and mpi.optional
+    assert any("[a branch off by default: setup_configure.mpi_enabled()]" in e for e in mpi.evidence)
+    # mpi4py: dep_libs = ('dl', 'z', 'otf',) walked by `for libname in dep_libs:` with
+    # `if config_cmd.check_library(libname, ...)` (the tracing libraries' dependencies)
+    assert default("mpi4py", "dep:generic/zlib") == "on-if-found"
+    assert default("mpi4py", "dep:virtual/interface/mpi") is None
+
+
 MESON_BRANCH_CASES = [
     pytest.param(
         "if host_machine.system() == 'windows'\n  d = dependency('zlib')\nendif\n",
@@ -715,6 +768,75 @@ def test_meson_branches(text: str, kwargs: dict[str, dict[str, str]], expected: 
     assert [(f.name, f.optional, f.feature, f.marker) for f in found] == [expected]
 
 
+MESON_ELIF_CASES = [
+    pytest.param(
+        "if host_machine.system() == 'windows'\n  d = dependency('x')\n"
+        "elif host_machine.system() == 'darwin'\n  d = dependency('zlib')\nendif\n",
+        "(sys_platform != 'win32') and (sys_platform == 'darwin')",
+        id="elif-platform",
+    ),
+    pytest.param(
+        "if host_machine.system() == 'windows'\n  d = dependency('x')\n"
+        "elif host_machine.system() == 'darwin'\n  d = dependency('y')\n"
+        "else\n  d = dependency('zlib')\nendif\n",
+        "(sys_platform != 'win32') and (sys_platform != 'darwin')",
+        id="else-after-two-platforms",
+    ),
+    pytest.param(
+        "if host_machine.system() == 'windows'\n  d = dependency('x')\n"
+        "elif get_option('z')\n  d = dependency('zlib')\nendif\n",
+        "sys_platform != 'win32'",
+        id="elif-option-after-platform",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "marker"), MESON_ELIF_CASES)
+def test_meson_elif_and_else_markers(text: str, marker: str) -> None:
+    [zlib] = [f for f in scan_meson("meson.build", text, {"z": "true"}) if f.name == "zlib"]
+    assert zlib.marker == marker
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "off"),
+    [
+        pytest.param(
+            "if get_option('fftw')\n  d = dependency('fftw3')\nendif\n", {"fftw": "false"}, True, id="if-off"
+        ),
+        pytest.param(
+            "d = dependency('fftw3', required: get_option('fftw'))\n",
+            {"fftw": "disabled"},
+            True,
+            id="required-disabled",
+        ),
+        pytest.param(
+            "d = dependency('fftw3', required: get_option('fftw'))\n",
+            {"fftw": "auto"},
+            False,
+            id="required-auto",
+        ),
+        pytest.param("d = dependency('fftw3', required: false)\n", {}, False, id="required-false"),
+        pytest.param(
+            "s = get_option('use-system')\nif s\n  d = dependency('fftw3')\n"
+            "else\n  d = subproject('fftw3')\nendif\n",
+            {"use-system": "none"},
+            True,
+            id="fallback-system-branch",
+        ),
+    ],
+)
+def test_meson_off_by_default(text: str, options: dict[str, str], off: bool) -> None:
+    [fftw] = [f for f in scan_meson("meson.build", text, options) if f.name == "fftw3"]
+    assert fftw.optional and fftw.off_by_default is off
+
+
+@pytest.mark.parametrize("value", ["enabled", "true"])
+def test_meson_required_by_an_option_on_by_default(value: str) -> None:
+    text = "d = dependency('fftw3', required: get_option('fftw'))\n"
+    [fftw] = scan_meson("meson.build", text, {"fftw": value})
+    assert not fftw.optional and not fftw.off_by_default and fftw.feature is None
+
+
 def test_meson_subproject_fallback_is_bundled() -> None:
     """The system library in a fallback chain is optional; the subproject's sources make the
     proposal bundled (not a host requirement)."""
@@ -748,9 +870,24 @@ CMAKE_PLATFORM_CASES = [
         id="system-name",
     ),
     pytest.param(
-        "if(WIN32)\nelseif(APPLE)\n  find_package(ZLIB REQUIRED)\nendif()\n", None, id="elseif-unknown"
+        "if(WIN32)\nelseif(APPLE)\n  find_package(ZLIB REQUIRED)\nendif()\n",
+        "(sys_platform != 'win32') and (sys_platform == 'darwin')",
+        id="elseif",
     ),
-    pytest.param("if(UNIX)\n  find_package(ZLIB REQUIRED)\nendif()\n", None, id="unix-not-evaluated"),
+    pytest.param(
+        "if(WIN32)\nelseif(APPLE)\nelse()\n  find_package(ZLIB REQUIRED)\nendif()\n",
+        "(sys_platform != 'win32') and (sys_platform != 'darwin')",
+        id="else-after-elseif",
+    ),
+    pytest.param(
+        "if(WIN32)\nelseif(WITH_Z)\n  find_package(ZLIB REQUIRED)\nendif()\n",
+        "sys_platform != 'win32'",
+        id="elseif-option-after-platform",
+    ),
+    pytest.param("if(UNIX)\n  find_package(ZLIB REQUIRED)\nendif()\n", "os_name == 'posix'", id="unix"),
+    pytest.param(
+        "if(UNIX)\nelse()\n  find_package(ZLIB REQUIRED)\nendif()\n", "os_name != 'posix'", id="else-unix"
+    ),
 ]
 
 
@@ -767,6 +904,53 @@ def test_cmake_option_feature() -> None:
     tree = SourceTree.from_files({"CMakeLists.txt": text})
     groups = tomllib.loads(to_toml(infer_from_tree(tree)))["external"]["optional-host-requires"]
     assert groups == {"with-ssl": ["dep:generic/openssl"]}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            'option(WITH_SSL "ssl" OFF)\nif(WITH_SSL)\n  find_package(OpenSSL REQUIRED)\nendif()\n',
+            (True, True, "WITH_SSL"),
+            id="if-option-off",
+        ),
+        pytest.param(
+            'option(WITH_SSL "ssl" ON)\nif(WITH_SSL)\n  find_package(OpenSSL REQUIRED)\nendif()\n',
+            (False, False, None),
+            id="if-option-on",
+        ),
+        pytest.param(
+            'option(BUNDLED "b" ON)\nif(BUNDLED)\n  add_subdirectory(x)\n'
+            "else()\n  find_package(OpenSSL REQUIRED)\nendif()\n",
+            (True, True, "BUNDLED"),
+            id="else-of-option-on",
+        ),
+        pytest.param(
+            'option(A "a" OFF)\noption(B "b" ON)\nif(A)\nelseif(B)\n'
+            "else()\n  find_package(OpenSSL REQUIRED)\nendif()\n",
+            (True, True, "B"),
+            id="else-after-elseif-on",
+        ),
+        pytest.param(
+            'option(A "a" OFF)\noption(B "b" OFF)\nif(A)\n'
+            "elseif(B)\n  find_package(OpenSSL REQUIRED)\nendif()\n",
+            (True, True, "B"),
+            id="elseif-option-off",
+        ),
+        pytest.param(
+            'option(A "a" OFF)\noption(B "b" OFF)\nif(A)\nelseif(B)\n'
+            "else()\n  find_package(OpenSSL REQUIRED)\nendif()\n",
+            (False, False, None),
+            id="else-after-options-off",
+        ),
+        pytest.param(
+            "find_package(OpenSSL)\nif(OpenSSL_FOUND)\nendif()\n", (True, False, None), id="found-test"
+        ),
+    ],
+)
+def test_cmake_off_by_default(text: str, expected: tuple[bool, bool, str | None]) -> None:
+    [ssl] = [f for f in scan_cmake("CMakeLists.txt", text)[0] if f.name == "OpenSSL"]
+    assert (ssl.optional, ssl.off_by_default, ssl.feature) == expected
 
 
 SETUP_SWITCH_CASES = [
@@ -947,6 +1131,16 @@ def test_meson_subprojects_the_build_calls_are_read() -> None:
         "subprojects/unused/meson.build": "dependency('libpng')\n",
     }
     assert infer(files).ids("host") == {"dep:generic/glib"}
+
+
+def test_setup_cfg_feature_macros_of_known_libraries() -> None:
+    cfg = "[_ldap]\ndefines = HAVE_SASL HAVE_TLS\n[other]\ndefine = PSYCOPG_DEBUG HAVE_ZLIB\n"
+    result = infer({"setup.cfg": cfg})
+    assert result.ids("host") == {"dep:generic/cyrus-sasl", "dep:generic/zlib"}
+    sasl = result.get("dep:generic/cyrus-sasl")
+    assert sasl is not None and not sasl.optional
+    assert sasl.evidence == ("setup.cfg:2 defines = HAVE_SASL HAVE_TLS (code built with HAVE_SASL)",)
+    assert result.unmapped == ()  # HAVE_TLS names no library: not reported
 
 
 def test_autoconf_pkg_check_modules_and_check_lib() -> None:

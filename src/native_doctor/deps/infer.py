@@ -17,9 +17,12 @@ reported as :attr:`Inference.unmapped` instead of guessed. Everything here is pu
 contents except :func:`read_source_tree` and :func:`read_sdist`, which read the relevant files
 (never extracting anything to disk).
 
-Nothing is executed: build files are scanned with regular expressions and small tokenizers, so
-conditionals are not evaluated. A name found only under a condition is still proposed; the
-evidence comments in :func:`to_toml` say where each proposal came from, for review.
+Nothing is executed: build files are scanned with regular expressions, small tokenizers and
+:mod:`ast`. Some conditionals are evaluated statically: platform tests become markers, build
+switches make a library optional, and a branch a default build does not take (see
+:mod:`.defaults`, meson/CMake options that default to off) makes it optional and ``off`` by
+default. A name found only under another condition is still proposed; the evidence comments in
+:func:`to_toml` say where each proposal came from, for review.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from native_doctor._documents import loads_toml
+from native_doctor.deps import defaults
 from native_doctor.deps.depurl import parse_depurl
 from native_doctor.errors import InvalidArchiveError, InvalidExternalMetadata, NativeDoctorError
 from native_doctor.model import Resolution
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Category",
+    "Default",
     "Finding",
     "Inference",
     "InferenceTable",
@@ -68,6 +73,8 @@ __all__ = [
 ]
 
 Category = Literal["build", "host", "run"]
+#: What a default build does with an optional dependency (:attr:`Proposal.default`).
+Default = Literal["on-if-found", "off"]
 CATEGORIES: tuple[Category, ...] = ("build", "host", "run")
 _TOML_KEYS: Mapping[Category, str] = {
     "build": "build-requires",
@@ -231,6 +238,10 @@ class Finding:
     #: The build switch an optional finding depends on (``raqm`` for Pillow's
     #: ``feature.want("raqm")``, ``link-openssl``, a meson or CMake option's name).
     feature: str | None = None
+    #: (optional findings) asked for only when the user turns on a switch that is off by
+    #: default (``--vendor-raqm``, an unset environment variable, a meson/CMake option that
+    #: defaults to off); otherwise an optional finding is used when found.
+    off_by_default: bool = False
 
     @property
     def evidence(self) -> str:
@@ -258,6 +269,10 @@ class Proposal:
     #: (optional proposals) the one build switch every piece of optional evidence names: the
     #: group name under ``optional-*`` (PEP 725 groups are named); None: the default group.
     feature: str | None = None
+    #: (optional proposals) what a default build does: ``on-if-found`` (it looks for the
+    #: library and uses it when present) or ``off`` (every piece of optional evidence needs a
+    #: switch the user must turn on); None for required and bundled-only proposals.
+    default: Default | None = None
 
     @property
     def specifier(self) -> str:
@@ -775,6 +790,7 @@ _MESON_SYSTEMS = {
     "linux": "sys_platform == 'linux'",
 }
 _MESON_OFF = frozenset({"false", "disabled"})
+_MESON_ON = frozenset({"true", "enabled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -787,6 +803,16 @@ class _MesonBranch:
     marker: str | None
     feature: str | None
     optional: bool
+    #: taken only when the user sets an option that is off by default
+    off: bool = False
+
+
+def _joined(markers: Sequence[str]) -> str | None:
+    """One marker for several conditions that all hold (None for none)."""
+    unique = list(dict.fromkeys(markers))
+    if not unique:
+        return None
+    return unique[0] if len(unique) == 1 else " and ".join(f"({m})" for m in unique)
 
 
 def _meson_marker(test: str) -> str | None:
@@ -846,17 +872,24 @@ def _meson_chain(
     fallback = not platform_only and any(_MESON_SUBPROJECT.search(text, a, b) for a, b in bounds)
     switch = next((s for s in (_meson_switch(t, option_variables) for t in tests) if s), None)
     out = []
-    for (start, keyword, test), (_, b) in zip(chain, bounds, strict=True):
+    previous: list[str] = []  # the platform markers of the earlier tests in the chain
+    for (start, keyword, test), (a, b) in zip(chain, bounds, strict=True):
+        own = _meson_marker(test) if keyword != "else" else None
+        # an elif/else branch holds only when the earlier tests failed: not (A) and not (B)...
+        conditions = [*(_negated(m) for m in previous), *([own] if own else [])]
+        marker = _joined(conditions)
+        if keyword != "else" and own is not None:
+            previous.append(own)
         if keyword == "else":
-            single = len(chain) == 2 and _meson_marker(chain[0][2])
-            marker = _negated(single) if single else None
             off = False
         else:
-            marker = _meson_marker(test)
-            own = _meson_switch(test, option_variables)
-            off = own is not None and options.get(own, "").lower() in _MESON_OFF and "not " not in test
+            option = _meson_switch(test, option_variables)
+            off = option is not None and options.get(option, "").lower() in _MESON_OFF and "not " not in test
         if fallback or off:
-            out.append(_MesonBranch(lines(start), lines(b), marker, switch, True))
+            # in a fallback chain, a branch without the subproject uses the system's copy,
+            # which the option must ask for
+            user_asks = off or (switch is not None and not _MESON_SUBPROJECT.search(text, a, b))
+            out.append(_MesonBranch(lines(start), lines(b), marker, switch, True, user_asks))
         elif marker is not None:
             out.append(_MesonBranch(lines(start), lines(b), marker, None, False))
     return out
@@ -905,16 +938,22 @@ def scan_meson(path: str, text: str, options: Mapping[str, str] | None = None) -
                 found.append(Finding("library", name, where, detail, optional))
         switch = _MESON_GET_OPTION.search(kwargs.get("required", ""))
         found[before:] = [
-            _in_meson_branches(f, call.line, branches, switch.group(1) if switch else None)
+            _in_meson_branches(f, call.line, branches, switch.group(1) if switch else None, options)
             for f in found[before:]
         ]
     return found
 
 
 def _in_meson_branches(
-    finding: Finding, line: int, branches: Sequence[_MesonBranch], switch: str | None
+    finding: Finding,
+    line: int,
+    branches: Sequence[_MesonBranch],
+    switch: str | None,
+    options: Mapping[str, str],
 ) -> Finding:
-    """``finding`` with the markers, optionality and switch of the branches it sits in."""
+    """``finding`` with the markers, optionality and switch of the branches it sits in; off by
+    default in a branch taken only when an off option is set, or with ``required:`` an option
+    that is off (``disabled``/``false``) by default."""
     inside = [b for b in branches if b.first <= line <= b.last]
     markers = list(dict.fromkeys(b.marker for b in inside if b.marker))
     optional_in = [b for b in inside if b.optional]
@@ -924,8 +963,12 @@ def _in_meson_branches(
     if optional_in:
         changes["optional"] = True
         changes["feature"] = optional_in[-1].feature
+        changes["off_by_default"] = any(b.off for b in optional_in)
+    elif finding.optional and switch and options.get(switch, "").lower() in _MESON_ON:
+        changes["optional"] = False  # required: get_option('x') with x enabled by default
     elif finding.optional and switch:
         changes["feature"] = switch
+        changes["off_by_default"] = options.get(switch, "").lower() in _MESON_OFF
     return dataclasses.replace(finding, **changes) if changes else finding
 
 
@@ -1049,9 +1092,14 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
                 found.append(Finding(kind, names[0], where, detail, off))
         elif fn in {"fetchcontent_declare", "externalproject_add", "cpmaddpackage"}:
             notes.append(f"{where} {detail}: a dependency is downloaded and built during the build")
-        if feature is not None or marker is not None:
+        if feature is not None or marker is not None or off:
             found[before:] = [
-                dataclasses.replace(f, feature=feature if f.optional else None, marker=marker)
+                dataclasses.replace(
+                    f,
+                    feature=feature if f.optional else None,
+                    marker=marker,
+                    off_by_default=off and f.optional,
+                )
                 for f in found[before:]
             ]
     return found, notes
@@ -1065,6 +1113,10 @@ _CMAKE_PLATFORM_VARIABLES = {
     "MSVC": _WINDOWS_MARKER,
     "MINGW": _WINDOWS_MARKER,
     "APPLE": "sys_platform == 'darwin'",
+    # CMake's UNIX: every POSIX platform, Cygwin and macOS included (Python's os.name 'posix')
+    "UNIX": "os_name == 'posix'",
+    "LINUX": "sys_platform == 'linux'",
+    "CYGWIN": "sys_platform == 'cygwin'",
 }
 _CMAKE_SYSTEM_NAMES = {
     "Windows": _WINDOWS_MARKER,
@@ -1088,36 +1140,51 @@ def _cmake_platform_marker(tokens: Sequence[str]) -> str | None:
     return _negated(marker) if negate else marker
 
 
+@dataclass(slots=True)
+class _CMakeIf:
+    """One open ``if()`` chain: the current branch's state and what the earlier tests said."""
+
+    #: the current branch is not taken by default (None: unknown)
+    off: bool | None
+    #: the option the current branch's test reads, when its default is known
+    switch: str | None
+    #: the current branch's platform marker
+    marker: str | None
+    #: platform markers of the chain's earlier tests (an elseif/else holds when they failed)
+    previous: list[str] = field(default_factory=list)
+    #: some earlier test holds by default (``if(X)`` with X ON): later branches are not taken
+    earlier_on: bool = False
+    #: every test so far is known to fail by default: the else branch is taken
+    all_off: bool = True
+
+
 class _CMakeBranches:
-    """``option(X "doc" OFF)`` defaults and the ``if``/``else``/``endif`` nesting: whether the
-    current position is in a branch a default configuration does not take (``if(X)`` with X
-    OFF, ``if(NOT X)`` with X ON, or the ``else()`` of such a test), the option that branch
-    depends on, and the platform markers of the ``if(WIN32)``-like branches it is in."""
+    """``option(X "doc" OFF)`` defaults and the ``if``/``elseif``/``else``/``endif`` nesting:
+    whether the current position is in a branch a default configuration does not take
+    (``if(X)`` with X OFF, ``if(NOT X)`` with X ON, an ``elseif``/``else`` after a test that
+    holds by default, or the ``else()`` of such a test), the option that branch depends on, and
+    the platform markers of the ``if(WIN32)``-like branches it is in (an ``elseif``/``else``
+    also carries the negation of the earlier platform tests)."""
 
     def __init__(self) -> None:
         self.options: dict[str, bool] = {}
-        self.stack: list[bool | None] = []  # per open if: the branch is off by default (None: unknown)
-        self.switches: list[str | None] = []  # per open if: the option it tests
-        self.platforms: list[str | None] = []  # per open if: the branch's platform marker
+        self.stack: list[_CMakeIf] = []
 
     @property
     def disabled(self) -> bool:
-        return any(self.stack)
+        return any(b.off for b in self.stack)
 
     @property
     def feature(self) -> str | None:
         """The option of the innermost branch that is off by default."""
-        for off, name in zip(reversed(self.stack), reversed(self.switches), strict=True):
-            if off:
-                return name
+        for branch in reversed(self.stack):
+            if branch.off:
+                return branch.switch
         return None
 
     @property
     def marker(self) -> str | None:
-        markers = list(dict.fromkeys(m for m in self.platforms if m))
-        if not markers:
-            return None
-        return markers[0] if len(markers) == 1 else " and ".join(f"({m})" for m in markers)
+        return _joined([b.marker for b in self.stack if b.marker])
 
     def _default_off(self, tokens: Sequence[str]) -> bool | None:
         if len(tokens) == 1 and tokens[0] in self.options:
@@ -1125,6 +1192,21 @@ class _CMakeBranches:
         if len(tokens) == 2 and tokens[0] == "NOT" and tokens[1] in self.options:
             return self.options[tokens[1]]
         return None
+
+    def _branch(self, tokens: Sequence[str], chain: _CMakeIf | None) -> _CMakeIf:
+        """The state of an ``if``/``elseif`` branch testing ``tokens``."""
+        previous = chain.previous if chain else []
+        earlier_on = chain.earlier_on if chain else False
+        off = self._default_off(tokens)
+        own = _cmake_platform_marker(tokens)
+        return _CMakeIf(
+            True if earlier_on else off,
+            tokens[-1] if off is not None else chain.switch if chain and earlier_on else None,
+            _joined([*(_negated(m) for m in previous), *([own] if own else [])]),
+            [*previous, *([own] if own else [])],
+            earlier_on or off is False,
+            (chain.all_off if chain else True) and off is True,
+        )
 
     def step(self, fn: str, tokens: Sequence[str]) -> bool:
         """Track one command; True when it was a branch or option command (nothing to find)."""
@@ -1134,20 +1216,23 @@ class _CMakeBranches:
             elif len(tokens) >= 1:
                 self.options.setdefault(tokens[0], False)  # CMake's default for an option
         elif fn == "if":
-            self.stack.append(self._default_off(tokens))
-            self.switches.append(tokens[-1] if self.stack[-1] is not None else None)
-            self.platforms.append(_cmake_platform_marker(tokens))
+            self.stack.append(self._branch(tokens, None))
         elif fn == "elseif" and self.stack:
-            self.stack[-1] = None
-            self.platforms[-1] = None
+            self.stack[-1] = self._branch(tokens, self.stack[-1])
         elif fn == "else" and self.stack:
-            self.stack[-1] = None if self.stack[-1] is None else not self.stack[-1]
-            previous = self.platforms[-1]
-            self.platforms[-1] = None if previous is None else _negated(previous)
+            chain = self.stack[-1]
+            # taken by default when every earlier test fails by default; not taken when one holds
+            off: bool | None = True if chain.earlier_on else False if chain.all_off else None
+            self.stack[-1] = _CMakeIf(
+                off,
+                chain.switch,
+                _joined([_negated(m) for m in chain.previous]),
+                chain.previous,
+                chain.earlier_on,
+                chain.all_off,
+            )
         elif fn == "endif" and self.stack:
             self.stack.pop()
-            self.switches.pop()
-            self.platforms.pop()
         else:
             return fn in {"option", "if", "elseif", "else", "endif"}
         return True
@@ -1571,6 +1656,28 @@ def scan_setup_cfg(path: str, text: str) -> list[Finding]:
     return found
 
 
+_CFG_DEFINES = re.compile(r"^\s*+defines?\s*+=\s*+(.*)$")
+_HAVE_MACRO = re.compile(r"HAVE_([A-Z][A-Z0-9]*+)")
+
+
+def setup_cfg_feature_macros(path: str, text: str, table: InferenceTable) -> list[Finding]:
+    """``defines = HAVE_SASL HAVE_TLS`` in a ``setup.cfg`` section (python-ldap's ``[_ldap]``):
+    the sdist's own configuration turns on code that includes the library's headers, so a
+    ``HAVE_<NAME>`` macro whose name is a library the table knows is a requirement. Macros
+    naming no known library (``HAVE_TLS``) are not reported."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        m = _CFG_DEFINES.match(line)
+        if m is None:
+            continue
+        for macro in _HAVE_MACRO.finditer(m.group(1)):
+            name = macro.group(1).lower()
+            if _lookup(Finding("library", name, "", ""), table):
+                detail = f"{_short(line)} (code built with {macro.group(0)})"
+                found.append(Finding("library", name, f"{path}:{number}", detail))
+    return found
+
+
 # --------------------------------------------------------------------------- pyproject / Cargo
 
 
@@ -1733,20 +1840,10 @@ def findings_of_tree(
                 cmake_found += [f for f in more if f.name.lower() not in wanted or f.kind != "library"]
                 notes += extra
         found += cmake_found
-    py_paths = ["setup.py", *_setup_imports(files["setup.py"], files)] if "setup.py" in files else []
-    # numpy.distutils: a setup.py per subpackage, each with a configuration() function
-    py_paths += sorted(
-        p
-        for p in files
-        if p.endswith("/setup.py") and not _skipped(p, _SKIP_SOURCE_DIRS) and "def configuration(" in files[p]
-    )
-    py_paths += sorted(p for p in files if p not in py_paths and is_build_helper(p))
-    # numpy.distutils: config.add_library('quadpack', ...) is built by the project itself
-    own = {m.group(1).lower() for path in py_paths for m in _PY_ADD_LIBRARY.finditer(files[path])}
-    for path in py_paths:
-        found += [f for f in scan_python(path, files[path], table) if f.name.lower() not in own]
+    found += _python_findings(files, table)
     if "setup.cfg" in files:
         found += scan_setup_cfg("setup.cfg", files["setup.cfg"])
+        found += setup_cfg_feature_macros("setup.cfg", files["setup.cfg"], table)
     for path in ("configure.ac", "configure.in"):
         if path in files:
             found += scan_autoconf(path, files[path])
@@ -1764,6 +1861,28 @@ def findings_of_tree(
     if tree.skipped:
         notes.append(f"not read (too big): {', '.join(tree.skipped[:5])}")
     return found, notes
+
+
+def _python_findings(files: Mapping[str, str], table: InferenceTable) -> list[Finding]:
+    """Findings of setup.py, the modules it imports, numpy.distutils subpackage setup.py files
+    and build helpers; libraries in branches a default build does not take are off by default."""
+    found: list[Finding] = []
+    py_paths = ["setup.py", *_setup_imports(files["setup.py"], files)] if "setup.py" in files else []
+    # numpy.distutils: a setup.py per subpackage, each with a configuration() function
+    py_paths += sorted(
+        p
+        for p in files
+        if p.endswith("/setup.py") and not _skipped(p, _SKIP_SOURCE_DIRS) and "def configuration(" in files[p]
+    )
+    py_paths += sorted(p for p in files if p not in py_paths and is_build_helper(p))
+    # numpy.distutils: config.add_library('quadpack', ...) is built by the project itself
+    own = {m.group(1).lower() for path in py_paths for m in _PY_ADD_LIBRARY.finditer(files[path])}
+    configured = defaults.configured_keys(files.get("setup.cfg"))
+    for path in py_paths:
+        more = [f for f in scan_python(path, files[path], table) if f.name.lower() not in own]
+        more = _with_probed_loops(more, files[path])
+        found += _with_off_branches(more, files[path], _imported_texts(files[path], files), configured)
+    return found
 
 
 #: Folders that hold other projects' sources (``vendor/libuv``, ``src/libsodium``).
@@ -1884,6 +2003,9 @@ class _Acc:
     versions: set[str | None] = field(default_factory=set)
     markers: set[str | None] = field(default_factory=set)
     features: set[str | None] = field(default_factory=set)
+    #: some optional (not bundled) evidence is used when found; some is off by default
+    on_if_found: bool = False
+    off: bool = False
 
 
 def _lookup(finding: Finding, table: InferenceTable) -> tuple[str, ...] | None:
@@ -1934,6 +2056,8 @@ def _build(
         entry.markers.add(finding.marker)
         if finding.optional and not finding.bundled:
             entry.features.add(finding.feature)
+            entry.off = entry.off or finding.off_by_default
+            entry.on_if_found = entry.on_if_found or not finding.off_by_default
         entry.versions.add(finding.version if not parse_depurl(url).version else parse_depurl(url).version)
 
     for finding in found:
@@ -1995,11 +2119,20 @@ def _build(
                 _combined_marker(entry.markers),
                 entry.bundled and entry.optional,
                 _one_feature(entry.features) if entry.optional else None,
+                _default(entry),
             )
         )
     return Inference(
         source, tuple(sorted(proposals, key=_order)), tuple(found), tuple(unmapped), tuple(notes)
     )
+
+
+def _default(entry: _Acc) -> Default | None:
+    """``on-if-found`` when some optional evidence is used when found, ``off`` when all of it
+    waits for a switch the user must turn on; None for required and bundled-only entries."""
+    if not entry.optional:
+        return None
+    return "on-if-found" if entry.on_if_found else "off" if entry.off else None
 
 
 def _one_feature(features: set[str | None]) -> str | None:
@@ -2026,6 +2159,13 @@ def _order(p: Proposal) -> tuple[int, int, str]:
     ident = p.id
     rank = 0 if ident.startswith("dep:virtual/compiler/") else 1 if ident.startswith("dep:virtual/") else 2
     return CATEGORIES.index(p.category), rank, ident
+
+
+def _merged_default(a: Proposal, b: Proposal) -> Default | None:
+    if not (a.optional and b.optional):
+        return None
+    defaults = {a.default, b.default} - {None}
+    return "on-if-found" if "on-if-found" in defaults else "off" if defaults else None
 
 
 def merge(*inferences: Inference, source: str | None = None) -> Inference:
@@ -2056,6 +2196,7 @@ def merge(*inferences: Inference, source: str | None = None) -> Inference:
                 old.marker if old.marker == p.marker else None,
                 old.bundled and p.bundled,
                 old.feature if old.feature == p.feature and old.optional and p.optional else None,
+                _merged_default(old, p),
             )
     return Inference(
         source or " + ".join(i.source for i in inferences),
@@ -2180,7 +2321,8 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
     """A pasteable ``[external]`` table with ``# evidence`` comments, in a stable order.
 
     Optional proposals go to ``[external.optional-*]`` under their feature's name (the build
-    switch they depend on), or under ``group`` when no one switch is known; names that could not be
+    switch they depend on), or under ``group`` when no one switch is known (an entry a default
+    build does not use is flagged ``off unless asked``); names that could not be
     mapped are listed in trailing comments.
     """
     table = load_table()
@@ -2195,6 +2337,8 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
             flags = []
             if p.vendored:
                 flags.append("vendored in the wheel")
+            if p.default == "off":
+                flags.append("off unless asked")
             if p.id not in table.registry:
                 flags.append("not in the PEP 804 registry")
             if flags:
@@ -2343,9 +2487,8 @@ def _subject_free(test: ast.expr) -> bool:
 def _platform_ranges(text: str) -> list[tuple[int, int, str]]:
     """(first line, last line, marker) of the branches of platform ``if`` statements and of
     functions named for a platform."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = defaults.parse_python(text)
+    if tree is None:
         return []
     names = _module_platform_names(tree)
     ranges = []
@@ -2469,9 +2612,8 @@ def _feature_ranges(text: str) -> list[_FeatureRange]:
     ``if use_system_libuv:``, ``if LINK_OPENSSL:``)."""
     if len(text) > _MAX_FEATURE_PARSE:
         return []
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = defaults.parse_python(text)
+    if tree is None:
         return []
     names = _module_platform_names(tree)
     ranges = []
@@ -2526,3 +2668,68 @@ def _with_feature_switches(found: list[Finding], text: str) -> list[Finding]:
 def _line_of(finding: Finding) -> int:
     tail = finding.where.rsplit(":", 1)[-1]
     return int(tail) if tail.isdigit() else 0
+
+
+# --------------------------------------------------------------------------- default builds
+
+
+def _imported_texts(text: str, files: Mapping[str, str]) -> dict[str, str]:
+    """Module name -> text of the tree's top-level modules a build file imports."""
+    return {path.removesuffix(".py"): files[path] for path in _setup_imports(text, files)}
+
+
+def _with_off_branches(
+    found: list[Finding],
+    text: str,
+    imported: Mapping[str, str],
+    configured: frozenset[tuple[str, str]],
+) -> list[Finding]:
+    """Findings inside a branch a default build does not take (see :mod:`.defaults`) are
+    optional and off by default, named after the switch that turns them on when they have no
+    feature name yet; the evidence says which test it was."""
+    if not any(f.kind == "library" for f in found):
+        return found
+    branches = defaults.off_branches(text, imported, configured)
+    if not branches:
+        return found
+    out = []
+    for finding in found:
+        line = _line_of(finding)
+        inside = [b for b in branches if b.first <= line <= b.last] if finding.kind == "library" else []
+        if not inside:
+            out.append(finding)
+            continue
+        outer = min(inside, key=lambda b: (b.first, -b.last))
+        feature = finding.feature if finding.optional and finding.feature else outer.switch
+        detail = f"{finding.detail} [a branch off by default: {outer.test}]"
+        out.append(
+            dataclasses.replace(finding, optional=True, off_by_default=True, feature=feature, detail=detail)
+        )
+    return out
+
+
+def _with_probed_loops(found: list[Finding], text: str) -> list[Finding]:
+    """Library names in a literal list that a ``for`` loop probes for one by one (see
+    :func:`.defaults.probed_loops`) are optional: the build uses each one it finds."""
+    if not any(f.kind == "library" and not f.optional for f in found) or "for " not in text:
+        return found
+    literals = defaults.probed_loops(text)
+    if not literals:
+        return found
+    out = []
+    for finding in found:
+        line = _line_of(finding)
+        probed = next(
+            (
+                p
+                for p in literals
+                if finding.kind == "library" and p.first <= line <= p.last and finding.name in p.names
+            ),
+            None,
+        )
+        if probed is None or finding.optional:
+            out.append(finding)
+        else:
+            detail = f"{finding.detail} [each probed: {probed.probe}]"
+            out.append(dataclasses.replace(finding, optional=True, detail=detail))
+    return out

@@ -47,6 +47,8 @@ class Row:
     optional: bool = False
     #: (optional inferred rows) the build switch (``optional-*`` group) it depends on, if known.
     feature: str | None = None
+    #: (optional inferred rows) ``on-if-found`` or ``off`` (see :attr:`infer.Proposal.default`).
+    default: str | None = None
 
 
 @dataclass(slots=True)
@@ -311,7 +313,7 @@ def _inferred_rows(inference: infer.Inference, lookup: _Lookup) -> list[Row]:
         if p.vendored or p.bundled:
             continue
         row = lookup.row(_proposal_dep(p), p.category)
-        rows.append(Row(row.dep, row.category, row.packages, row.applies, p.optional, p.feature))
+        rows.append(Row(row.dep, row.category, row.packages, row.applies, p.optional, p.feature, p.default))
     return rows
 
 
@@ -435,6 +437,7 @@ def as_json(report: DepsReport) -> dict[str, Any]:
                     "marker": p.marker,
                     "bundled": p.bundled,
                     "feature": p.feature,
+                    "default": p.default,
                     "packages": _inferred_packages(report, p),
                 }
                 for p in report.inference.proposals
