@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from _repair_build import build_extension_wheel, build_library
+from _toolchain import require
 from native_doctor import providers
 from native_doctor.checks import dependencies
 
@@ -60,14 +63,64 @@ def test_importing_it_does_not_load_the_check_registry() -> None:
     assert out.stdout.strip() == "False"
 
 
+#: Modules a repair does not need and that cost start-up time (docs/performance.md, "Start-up"):
+#: the check registry, rich, packaging (``packaging.utils`` imports ``packaging.tags``, which imports
+#: subprocess, logging and platform; the names it compares are read by ``_names``), the resource
+#: readers (data files are read from beside the modules), and what only rare paths need.
+_NOT_ON_THE_REPAIR_PATH = (
+    "native_doctor.checks.registry",
+    "rich",
+    "jsonschema",
+    "packaging.requirements",
+    "packaging.utils",
+    "packaging.tags",
+    "subprocess",
+    "logging",
+    "platform",
+    "importlib.resources",
+    "tempfile",
+    "concurrent.futures",
+    "traceback",
+    "uuid",
+    "heapq",
+)
+
+
 @pytest.mark.parametrize(
     "module",
-    ["native_doctor.repair.run", "native_doctor.cli"],
+    [
+        "native_doctor.repair.run",
+        "native_doctor.cli",
+        "native_doctor.sbom.pep770",
+        "native_doctor.report.repair",
+        "native_doctor.binary.elf_write",
+    ],
 )
 def test_the_repair_import_path_stays_light(module: str) -> None:
-    """Start-up dominates repairing a small wheel: repair's modules load neither the check registry
-    nor rich nor packaging's requirement parser (docs/performance.md)."""
-    heavy = ("native_doctor.checks.registry", "rich", "packaging.requirements", "jsonschema")
+    """Start-up dominates repairing a small wheel: repair's modules load none of the modules above."""
+    heavy = _NOT_ON_THE_REPAIR_PATH
     code = f"import sys, {module}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_whole_repair_stays_light(tmp_path: Path) -> None:
+    """A real repair (gcc-built wheel, two libraries grafted, SBOM written) as the command runs it:
+    what the run imports on the way, not only at import time, stays off the list above."""
+    require("gcc")
+    libs = tmp_path / "libs"
+    build_library(libs, "libone.so.1", "int one_value(void) { return 1; }\n")
+    wheel = build_extension_wheel(
+        tmp_path, libs, ("libone.so.1",), declaration="int one_value(void);", call="one_value()"
+    )
+    out = tmp_path / "out"
+    argv = ["repair", "-w", str(out), "--lib-path", str(libs), "--no-sys-paths", str(wheel)]
+    code = (
+        "import sys\n"
+        "from native_doctor.cli import main\n"
+        f"code = main({argv!r})\n"
+        f"print(code, ' '.join(m for m in {_NOT_ON_THE_REPAIR_PATH!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1].strip() == "0"
+    assert len(list(out.glob("*.whl"))) == 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     named = bool(args) and args[0] in _COMMANDS
     command = args.pop(0) if named else "env"
-    parser = _parsers()[command]
+    parser = _parser(command)
     if named and command == "env":  # `native-doctor env --help`: env's own help, not the overview
         parser.prog, parser.description = "native-doctor env", _ENV_DESCRIPTION
     try:
@@ -92,12 +91,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error("interrupted")
         return EXIT_INTERRUPTED
     except Exception:
+        import traceback
+
         _error("internal error (this is a bug in native-doctor; please report it with the lines below)")
         traceback.print_exc(file=sys.stderr)
         return EXIT_INTERNAL
 
 
 # --- parsers ------------------------------------------------------------------------------------
+
+
+def _parser(command: str) -> argparse.ArgumentParser:
+    """The parser of ``command``; a command with a parser of its own builds only that one."""
+    own = {"sbom": _sbom_parser, "repair": _repair_parser, "fuse": _fuse_parser}.get(command)
+    return own() if own is not None else _parsers()[command]
 
 
 def _parsers() -> dict[str, argparse.ArgumentParser]:
