@@ -83,6 +83,8 @@ _NOT_ON_THE_REPAIR_PATH = (
     "traceback",
     "uuid",
     "heapq",
+    "native_doctor.platforms.windows",
+    "native_doctor.platforms.macos",
 )
 
 
@@ -124,3 +126,49 @@ def test_a_whole_repair_stays_light(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1].strip() == "0"
     assert len(list(out.glob("*.whl"))) == 1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "libcudart.so.12",
+        "libcudnn.so.9",
+        "libsmalla.so.1",
+        "cudart64_12.dll",
+        "CUDART64_12.DLL",
+        "Torch_CPU.DLL",
+        "c10.dll",
+        "libtorch_cpu.dylib",
+        "libtorch_cpu.so",
+        "libarrow.so.1800",
+        "/usr/lib/libcublas.so.12",
+        "lib\\cublas64_12.dll",
+        "",
+    ],
+)
+def test_the_prefix_filter_gives_fnmatchs_answer(name: str) -> None:
+    import fnmatch
+
+    from native_doctor.model import TargetOS
+
+    for provider in providers.known_providers().providers:
+        base = name.replace("\\", "/").rsplit("/", 1)[-1]
+        if provider.os == TargetOS.WINDOWS:
+            expected = any(fnmatch.fnmatch(base.casefold(), p.casefold()) for p in provider.libraries)
+        else:
+            expected = any(fnmatch.fnmatchcase(base, p) for p in provider.libraries)
+        assert provider.provides(name) is expected, (provider.distribution, name)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prefix"),
+    [
+        ("libcudart.so.*", "libcudart.so."),
+        ("lib?x", "lib"),
+        ("[ab]c", ""),
+        ("plain.so", "plain.so"),
+        ("", ""),
+    ],
+)
+def test_literal_prefix(pattern: str, prefix: str) -> None:
+    assert providers._literal_prefix(pattern) == prefix

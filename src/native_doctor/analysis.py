@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.model import Artifact, Dependency, NativeFile, Resolution, TargetOS
-from native_doctor.platforms import linux, macos, windows
+from native_doctor.platforms import linux
 from native_doctor.platforms.loader import FileIndex, LinuxContext, resolve_all
 
 __all__ = [
@@ -205,6 +205,8 @@ def _qualifies_for(
     archs = {info.arch for info in infos}
     if len(archs) != 1:
         return ()
+    from native_doctor.platforms import windows  # the rules of the platforms a run meets only
+
     try:
         return (windows.windows_tag(archs.pop()),)
     except ValueError:  # ARM64EC/ARM64X/ARMv7/IA-64: no CPython wheel tag exists for them
@@ -312,6 +314,8 @@ def _macos_tags(infos: Sequence[BinaryInfo]) -> tuple[str, ...]:
     if not common:
         return ()
     slices_needed = [(arch, _highest(per_arch[arch])) for arch in sorted(common)]
+    from native_doctor.platforms import macos
+
     return (macos.macos_tag(slices_needed),)
 
 
