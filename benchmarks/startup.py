@@ -34,6 +34,11 @@ _COMMANDS = {
         "import native_doctor.cli, native_doctor.repair.run, native_doctor.report.repair, "
         "native_doctor.binary.elf_write",
     ],
+    "import all a Linux repair loads (+ SBOM, providers)": [
+        "-c",
+        "import native_doctor.cli, native_doctor.repair.run, native_doctor.report.repair, "
+        "native_doctor.binary.elf_write, native_doctor.sbom.pep770, native_doctor.providers",
+    ],
     "import the check command's modules": [
         "-c",
         "import native_doctor.cli, native_doctor.analysis, native_doctor.checks.builtin, "
