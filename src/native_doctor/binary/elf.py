@@ -225,6 +225,8 @@ _LAYOUTS: dict[tuple[int, int], _Layout] = {
 
 @dataclass(frozen=True, slots=True)
 class _Header:
+    """The ELF header fields after e_ident that the reader uses."""
+
     elf_type: int
     machine: int
     phoff: int
@@ -239,6 +241,8 @@ class _Header:
 
 @dataclass(frozen=True, slots=True)
 class _Segment:
+    """One program header (p_type, p_flags, p_offset, p_vaddr, p_filesz, p_align)."""
+
     type: int
     flags: int
     offset: int
@@ -843,6 +847,8 @@ _GNU_HASH_HEADER = 16
 
 @dataclass(frozen=True, slots=True)
 class _SectionHeader:
+    """One section header (deep reading only)."""
+
     name: int
     type: int
     offset: int

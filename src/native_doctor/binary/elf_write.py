@@ -121,6 +121,8 @@ class ElfEdit:
 
 @dataclass(frozen=True, slots=True)
 class _Format:
+    """Struct formats of one (EI_CLASS, EI_DATA) pair, for reading and writing."""
+
     bits: int
     order: str
     ehdr: struct.Struct  # after e_ident
@@ -166,6 +168,8 @@ _EHDR_AT = 16
 
 @dataclass(slots=True)
 class _Phdr:
+    """One program header, changed in place and packed back."""
+
     type: int
     flags: int
     offset: int
@@ -193,6 +197,8 @@ def _unpack_phdr(fmt: _Format, raw: tuple[int, ...]) -> _Phdr:
 
 @dataclass(slots=True)
 class _Shdr:
+    """One section header and its index in the table."""
+
     index: int
     type: int
     flags: int

@@ -37,6 +37,8 @@ _MULTIARCH = {"x86_64": "x86_64-linux-gnu", "i686": "i386-linux-gnu", "aarch64":
 
 @dataclass(frozen=True, slots=True)
 class _Target:
+    """What a library must be to load into the wheel's binaries."""
+
     arch: str
     bits: int
     byteorder: str
@@ -107,6 +109,8 @@ class Locator:
 
 @dataclass(frozen=True, slots=True)
 class _HostFolders:
+    """Where ld.so on this host searches, in its order."""
+
     ld_library_path: tuple[str, ...]
     cache: dict[str, list[str]]
     defaults: tuple[str, ...]

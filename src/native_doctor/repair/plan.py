@@ -93,6 +93,8 @@ def libs_dir_of(wheel_path: str) -> str:
 
 @dataclass(slots=True)
 class _Need:
+    """A library some binaries need, with who needs it and through which chain."""
+
     name: str
     needed_by: list[str]
     chain: tuple[str, ...]

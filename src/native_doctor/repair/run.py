@@ -52,6 +52,8 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True, slots=True)
 class _Rewrite:
+    """The rewritten binaries' bytes, and their headers as read back."""
+
     outputs: dict[str, bytes]
     infos: dict[str, tuple[int, BinaryInfo]]
 

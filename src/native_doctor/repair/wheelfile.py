@@ -73,6 +73,8 @@ def source_date_epoch() -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
+    """One member of the output wheel: raw-copied from the input, or new bytes."""
+
     name: str
     method: int
     flags: int
