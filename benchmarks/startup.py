@@ -60,11 +60,85 @@ def _best(args: list[str], env: dict[str, str], repeat: int) -> tuple[float, flo
     return best, best_cpu
 
 
+#: A child process that imports what a Linux repair loads and reports, per module, how many
+#: dataclasses it made and the time ``dataclasses`` spent making them (ms), and the import in all.
+_DATACLASS_PROBE = """
+import dataclasses, json, sys, time
+spent, count = {}, {}
+make = dataclasses._process_class
+def timed(cls, *args, **kwargs):
+    start = time.process_time()
+    made = make(cls, *args, **kwargs)
+    spent[cls.__module__] = spent.get(cls.__module__, 0.0) + time.process_time() - start
+    count[cls.__module__] = count.get(cls.__module__, 0) + 1
+    return made
+dataclasses._process_class = timed
+start = time.process_time()
+import native_doctor.cli, native_doctor.repair.run, native_doctor.report.repair
+import native_doctor.binary.elf_write, native_doctor.sbom.pep770, native_doctor.providers
+total = time.process_time() - start
+print(json.dumps({"total": total * 1000, "spent": {m: t * 1000 for m, t in spent.items()}, "count": count}))
+"""
+
+#: One six-field class (two with defaults, one default factory) made with each set of options.
+_OPTIONS = {
+    "plain @dataclass": "",
+    "slots=True": "slots=True",
+    "frozen=True": "frozen=True",
+    "frozen=True, slots=True (the project's usual)": "frozen=True, slots=True",
+    "frozen=True, slots=True, eq=False": "frozen=True, slots=True, eq=False",
+    "frozen=True, slots=True, repr=False": "frozen=True, slots=True, repr=False",
+}
+
+
+def _dataclass_costs(repeat: int) -> None:
+    """What the repair path's dataclasses cost to make (brief: do slots/frozen/defaults matter?)."""
+    import dataclasses
+    import json
+    import timeit
+
+    print("\nOne dataclass of six fields, made once (best of the repeats, microseconds):")
+    print("| options | with a docstring | without (dataclasses computes one with inspect) |")
+    print("|---|---:|---:|")
+    for label, options in _OPTIONS.items():
+        costs = []
+        for doc in ('"""A record."""', "pass"):
+            body = (
+                f"@dataclasses.dataclass({options})\nclass A:\n    {doc}\n    a: int\n    b: str\n"
+                "    c: tuple[str, ...]\n    d: int | None\n    e: str = ''\n"
+                "    f: dict[str, int] = dataclasses.field(default_factory=dict)\n"
+            )
+            code = compile("from __future__ import annotations\n" + body, "<probe>", "exec")
+            scope = {"code": code, "dataclasses": dataclasses}
+            runs = timeit.repeat(
+                "exec(code, {'dataclasses': dataclasses})", globals=scope, number=20, repeat=repeat
+            )
+            costs.append(min(runs) / 20 * 1e6)
+        print(f"| {label} | {costs[0]:.0f} us | {costs[1]:.0f} us |")
+    total, spent, count = float("inf"), {}, {}
+    for _ in range(repeat):
+        probe = [sys.executable, "-c", _DATACLASS_PROBE]
+        found = json.loads(subprocess.run(probe, capture_output=True, text=True, check=True).stdout)
+        if found["total"] < total:
+            total, spent, count = found["total"], found["spent"], found["count"]
+    print(
+        f"\nImporting all a Linux repair loads: {total:.1f} ms CPU, of which making its "
+        f"{sum(count.values())} dataclasses {sum(spent.values()):.1f} ms (best of {repeat}); by module:"
+    )
+    for module in sorted(spent, key=lambda m: -spent[m]):
+        print(f"  {module:40} {count[module]:3} classes {spent[module]:5.2f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument(
+        "--dataclasses",
+        action="store_true",
+        help="also measure what making the repair path's dataclasses costs",
+    )
     args = parser.parse_args()
     compileall.compile_dir(ROOT / "src" / "native_doctor", quiet=1)
     compiled = dict(os.environ)
@@ -80,6 +154,8 @@ def main() -> int:
                 f"| {label} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms | {wall_src * 1000:.0f} ms | "
                 f"{cpu_src * 1000:.0f} ms |"
             )
+    if args.dataclasses:
+        _dataclass_costs(args.repeat)
     print(f"load average after: {os.getloadavg()}")
     return 0
 
