@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from native_doctor._names import canonical_name
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
@@ -35,8 +34,7 @@ _MULTIARCH = {"x86_64": "x86_64-linux-gnu", "i686": "i386-linux-gnu", "aarch64":
               "s390x": "s390x-linux-gnu", "riscv64": "riscv64-linux-gnu"}  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
+class _Target(NamedTuple):
     """What a library must be to load into the wheel's binaries."""
 
     arch: str
@@ -107,8 +105,7 @@ class Locator:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class _HostFolders:
+class _HostFolders(NamedTuple):
     """Where ld.so on this host searches, in its order."""
 
     ld_library_path: tuple[str, ...]

@@ -32,8 +32,8 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from native_doctor.errors import InvalidArchiveError
 
@@ -71,8 +71,7 @@ def source_date_epoch() -> int:
     return min(max(value, DEFAULT_EPOCH), 4354819199)  # 2107-12-31, the last zip date
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     """One member of the output wheel: raw-copied from the input, or new bytes."""
 
     name: str
