@@ -83,6 +83,7 @@ _NOT_ON_THE_REPAIR_PATH = (
     "traceback",
     "uuid",
     "heapq",
+    "tarfile",
     "native_doctor.platforms.windows",
     "native_doctor.platforms.macos",
 )
