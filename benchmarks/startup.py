@@ -80,15 +80,29 @@ total = time.process_time() - start
 print(json.dumps({"total": total * 1000, "spent": {m: t * 1000 for m, t in spent.items()}, "count": count}))
 """
 
-#: One six-field class (two with defaults, one default factory) made with each set of options.
-_OPTIONS = {
-    "plain @dataclass": "",
-    "slots=True": "slots=True",
-    "frozen=True": "frozen=True",
-    "frozen=True, slots=True (the project's usual)": "frozen=True, slots=True",
-    "frozen=True, slots=True, eq=False": "frozen=True, slots=True, eq=False",
-    "frozen=True, slots=True, repr=False": "frozen=True, slots=True, repr=False",
-}
+_SIX = (
+    "a: int",
+    "b: str",
+    "c: tuple[str, ...]",
+    "d: int | None",
+    "e: str = ''",
+    "f: dict[str, int] = dataclasses.field(default_factory=dict)",
+)
+_FROZEN = "frozen=True, slots=True"
+#: (label, options, fields): a six-field class (two with defaults, one a default factory) with each
+#: set of options, then the project's usual options with other fields.
+_CLASSES = [
+    ("plain @dataclass", "", _SIX),
+    ("slots=True", "slots=True", _SIX),
+    ("frozen=True", "frozen=True", _SIX),
+    ("frozen=True, slots=True (the project's usual)", _FROZEN, _SIX),
+    ("frozen=True, slots=True, eq=False", f"{_FROZEN}, eq=False", _SIX),
+    ("frozen=True, slots=True, repr=False", f"{_FROZEN}, repr=False", _SIX),
+    ("usual, six fields without defaults", _FROZEN, tuple(f.split(" =")[0] for f in _SIX)),
+    ("usual, six fields all with plain defaults", _FROZEN, tuple(f"{c}: int = 0" for c in "abcdef")),
+    ("usual, three fields", _FROZEN, ("a: int", "b: str", "c: int")),
+    ("usual, twelve fields", _FROZEN, tuple(f"x{n}: int" for n in range(12))),
+]  # fmt: skip
 
 
 def _dataclass_costs(repeat: int) -> None:
@@ -97,17 +111,14 @@ def _dataclass_costs(repeat: int) -> None:
     import json
     import timeit
 
-    print("\nOne dataclass of six fields, made once (best of the repeats, microseconds):")
-    print("| options | with a docstring | without (dataclasses computes one with inspect) |")
+    print("\nOne dataclass, made once (best of the repeats, microseconds):")
+    print("| class | with a docstring | without (dataclasses computes one with inspect) |")
     print("|---|---:|---:|")
-    for label, options in _OPTIONS.items():
+    for label, options, fields in _CLASSES:
         costs = []
         for doc in ('"""A record."""', "pass"):
-            body = (
-                f"@dataclasses.dataclass({options})\nclass A:\n    {doc}\n    a: int\n    b: str\n"
-                "    c: tuple[str, ...]\n    d: int | None\n    e: str = ''\n"
-                "    f: dict[str, int] = dataclasses.field(default_factory=dict)\n"
-            )
+            lines = "".join(f"    {f}\n" for f in fields)
+            body = f"@dataclasses.dataclass({options})\nclass A:\n    {doc}\n{lines}"
             code = compile("from __future__ import annotations\n" + body, "<probe>", "exec")
             scope = {"code": code, "dataclasses": dataclasses}
             runs = timeit.repeat(
