@@ -3,12 +3,17 @@
 Run from the repository root, in the project's venv::
 
     python benchmarks/startup.py            # best of 10
+    python benchmarks/startup.py --baseline-src /tmp/base/src   # also an earlier tree, same rounds
+                                            # (git archive COMMIT src | tar -x -C /tmp/base)
 
 Each command runs as a subprocess of this interpreter; the table gives the best wall-clock time
 and the best CPU time (user + system; it barely moves with the machine's load, wall-clock time on a
 shared machine does), once with native-doctor's bytecode compiled (as after ``pip install``) and
 once compiled from source on every run (an editable install under ``PYTHONDONTWRITEBYTECODE=1``,
-simulated with an empty ``PYTHONPYCACHEPREFIX``). ``python -c pass`` is the floor.
+simulated with an empty ``PYTHONPYCACHEPREFIX``). ``python -c pass`` is the floor. When the
+corpus cache holds the orjson aarch64 wheel, ``inspect`` and ``check`` on it are measured too.
+``--baseline-src`` adds a table: each command's CPU time from an earlier tree's ``src/`` and from
+this one, run in turn (one of each per round), best of the rounds.
 """
 
 from __future__ import annotations
@@ -47,12 +52,35 @@ _COMMANDS = {
 }
 
 
+_SMALL_WHEEL = "orjson-3.13.0-cp313-cp313-manylinux_2_17_aarch64.manylinux2014_aarch64.whl"
+
+
+def _commands() -> dict[str, list[str]]:
+    """:data:`_COMMANDS`, plus ``inspect`` and ``check`` of a small corpus wheel when it is cached."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from _corpus import cache_dir
+
+    wheel = cache_dir() / _SMALL_WHEEL
+    if not wheel.is_file():
+        print(f"({wheel} is not in the corpus cache: inspect and check are not measured)")
+        return dict(_COMMANDS)
+    return {
+        **_COMMANDS,
+        "native-doctor inspect --format json (orjson, 0.1 MB)": [
+            "-m", "native_doctor", "inspect", "--format", "json", str(wheel)],
+        "native-doctor check --format json (orjson, 0.1 MB)": [
+            "-m", "native_doctor", "check", "--format", "json", "--no-config", str(wheel)],
+    }  # fmt: skip
+
+
 def _best(args: list[str], env: dict[str, str], repeat: int) -> tuple[float, float]:
     best, best_cpu = float("inf"), float("inf")
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run([sys.executable, *args], env=env, capture_output=True, check=True)
+        done = subprocess.run([sys.executable, *args], env=env, capture_output=True, check=False)
+        if done.returncode not in (0, 1):  # 1: a check's findings
+            raise SystemExit(f"{args} failed ({done.returncode}):\n{done.stderr.decode()[-2000:]}")
         elapsed = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         best = min(best, elapsed)
@@ -140,11 +168,32 @@ def _dataclass_costs(repeat: int) -> None:
         print(f"  {module:40} {count[module]:3} classes {spent[module]:5.2f} ms")
 
 
+def _against_baseline(
+    commands: dict[str, list[str]], baseline: Path, env: dict[str, str], repeat: int
+) -> None:
+    """CPU time of each command from ``baseline`` (PYTHONPATH) and from this tree, in turns."""
+    compileall.compile_dir(baseline, quiet=1)
+    trees = {
+        "baseline": {**env, "PYTHONPATH": str(baseline)},
+        "this tree": {**env, "PYTHONPATH": str(ROOT / "src")},
+    }
+    print(f"\nCPU time, bytecode, {baseline} against this tree (best of {repeat} rounds):")
+    print("| command | baseline | this tree |")
+    print("|---|---:|---:|")
+    for label, command in commands.items():
+        best = dict.fromkeys(trees, float("inf"))
+        for _ in range(repeat):
+            for tree, tree_env in trees.items():
+                best[tree] = min(best[tree], _best(command, tree_env, 1)[1])
+        print(f"| {label} | {best['baseline'] * 1000:.0f} ms | {best['this tree'] * 1000:.0f} ms |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--baseline-src", type=Path, help="an earlier tree's src/ folder to compare with")
     parser.add_argument(
         "--dataclasses",
         action="store_true",
@@ -153,18 +202,21 @@ def main() -> int:
     args = parser.parse_args()
     compileall.compile_dir(ROOT / "src" / "native_doctor", quiet=1)
     compiled = dict(os.environ)
+    commands = _commands()
     print(f"load average before: {os.getloadavg()}")
     print("| command | wall, bytecode | CPU, bytecode | wall, from source | CPU, from source |")
     print("|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="nd-empty-pycache-") as empty:
         source = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": empty}
-        for label, command in _COMMANDS.items():
+        for label, command in commands.items():
             wall, cpu = _best(command, compiled, args.repeat)
             wall_src, cpu_src = _best(command, source, args.repeat)
             print(
                 f"| {label} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms | {wall_src * 1000:.0f} ms | "
                 f"{cpu_src * 1000:.0f} ms |"
             )
+    if args.baseline_src:
+        _against_baseline(commands, args.baseline_src, compiled, args.repeat)
     if args.dataclasses:
         _dataclass_costs(args.repeat)
     print(f"load average after: {os.getloadavg()}")
