@@ -51,6 +51,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ("setup.py: backslashes in a string", "setup.py", "\\", "x = '"),
     ("setup.py: blank lines", "setup.py", " \n", ""),
     ("setup.py: one pkg-config line", "setup.py", "'pkg-config' ", ""),
+    ("setup.py: unclosed escaped quotes", "setup.py", "'\\", ""),
     ("setup.cfg: libraries keys", "setup.cfg", "libraries = z\n", ""),
     ("setup.cfg: indented keys", "setup.cfg", "  libraries = a\n", "libraries = z\n"),
 ]

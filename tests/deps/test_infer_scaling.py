@@ -41,6 +41,7 @@ CASES = [
     ("setup-py-backslashes", "setup.py", "\\", "x = '", None),
     ("setup-py-blank-lines", "setup.py", " \n", "", None),
     ("setup-py-pkg-config-line", "setup.py", "'pkg-config' ", "", None),
+    ("setup-py-escaped-quotes", "setup.py", "'\\", "", None),
     ("setup-cfg-indented-keys", "setup.cfg", "  libraries = a\n", "libraries = z\n", None),
     ("setup-cfg-keys", "setup.cfg", "libraries = z\n", "", ("library", "z")),
 ]

@@ -1182,6 +1182,12 @@ def _cmake_find_names(tokens: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------- Python (setup.py)
 
 
+def _word(word: str) -> str:
+    """``word`` not preceded by a word character: ``\bword``, the assertion written after the
+    word so that a search can look for the word itself (2 MiB in 1 ms instead of 35)."""
+    return rf"{word}(?<!\w{word})"
+
+
 _PY_LIBS = re.compile(
     r"(?<![\w])(?:\w*_)?(?:libraries|libs)\b['\"]?\]?\s*+"
     r"(?:(?P<method>\.\s*+(?:append|extend|insert)\s*+)\(|(?:\+?=|:)\s*+(?=[\[(]))"
@@ -1191,14 +1197,19 @@ _PY_FIND_LIBRARY = re.compile(r"(?<![\w])(?>\w*?find_library)\w*+\s*+\(")
 _FILE_SUFFIXES = (".in", ".ini", ".pc", ".py", ".h", ".c", ".txt", ".cfg", ".toml", ".json")
 _PY_ADD_LIBRARY = re.compile(r"\badd_(?:installed_)?library\s*+\(\s*+['\"]([\w.+-]++)['\"]")
 _PY_MIN_VERSION_ARG = re.compile(r"\b(?:min|minimum|atleast)_?ver\w*+\s*+=\s*+['\"](\d++(?:\.\d++)*+)['\"]")
-_PY_HAS_HEADER = re.compile(r"\bhas_header\s*+\(\s*+\[?\s*+['\"]([\w/+-]++)\.h['\"]")
+_PY_HAS_HEADER = re.compile(_word("has_header") + r"\s*+\(\s*+\[?\s*+['\"]([\w/+-]++)\.h['\"]")
 _PY_MPI4PY = re.compile(r"['\"]mpi4py\b")
 _PY_MPI_WRAPPER = re.compile(r"['\"](mpicc|mpicxx|mpic\+\+|mpif90|mpifort)['\"]")
 _PY_LIBRARY_TABLE = re.compile(r"['\"]([A-Za-z][\w+-]*+)['\"]\s*+:\s*+\[\s*+['\"]([\w.+-]++)['\"]")
-_PY_GET_INFO = re.compile(r"(?<![\w])get_info\s*+\(\s*+['\"](\w++)['\"]")
-_PY_WHICH = re.compile(r"(?<![\w])(?:which|find_executable|find_on_path)\s*+\(\s*+(['\"])([^'\"\n]++)\1")
+_PY_GET_INFO = re.compile(_word("get_info") + r"\s*+\(\s*+['\"](\w++)['\"]")
+_PY_WHICH = re.compile(
+    "(?:"
+    + "|".join(map(_word, ("which", "find_executable", "find_on_path")))
+    + r")\s*+\(\s*+(['\"])([^'\"\n]++)\1"
+)
 _PY_PKGCONFIG_CALL = re.compile(
-    r"\bpkgconfig\s*+\.\s*+(?:parse|exists|cflags|libs|modversion|variables|installed|configure_extension)\s*+\("
+    _word("pkgconfig")
+    + r"\s*+\.\s*+(?:parse|exists|cflags|libs|modversion|variables|installed|configure_extension)\s*+\("
 )
 _PY_PKGCONFIG_IMPORT = re.compile(
     r"^[ \t]*+(?:import[ \t]++pkgconfig\b|from[ \t]++pkgconfig[ \t]++import)", re.MULTILINE
@@ -1207,37 +1218,179 @@ _PY_PKG_CONFIG_LINE = re.compile(r"pkg-config|pkg_config|PKG_CONFIG", re.IGNOREC
 _PY_PKG_CONFIG_SHELL = re.compile(
     r"pkg-config\s++(?>(?:--[\w-]++(?:=\S++)?\s++)+)([A-Za-z0-9_][A-Za-z0-9_.+-]*+)"
 )
-_PY_LANG_CXX = re.compile(r"\blanguage\s*+=\s*+['\"]c\+\+['\"]")
+#: Words the call patterns cannot match without (2 MiB are searched for a word in a millisecond).
+_PY_CALL_WORDS = {
+    _PY_LIBS: ("libraries", "libs"),
+    _PY_FIND_LIBRARY: ("find_library",),
+    _PY_PKGCONFIG_CALL: ("pkgconfig",),
+}
+_PY_LANG_CXX = re.compile(_word("language") + r"\s*+=\s*+['\"]c\+\+['\"]")
 _PY_IMPORT = re.compile(r"^[ \t]*+(?:from[ \t]++(\w++)[ \t]++import|import[ \t]++([\w, \t]++))", re.MULTILINE)
 _ENV_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 def _python_text(text: str) -> str:
     """``text`` with ``#`` comments blanked (strings, triple-quoted ones too, are kept)."""
-    return _blank(text, _hash_comments(text, "'\""))
+    return _blank(text, [m.span("t") for m in _python_lexer("#").finditer(text) if m.group("t")])
 
 
-#: A string literal and (in a lookahead, so the next literal is still found) the first character
-#: after the white space that follows it: ``+`` or ``%`` there makes it part of an expression.
-_STRING_AND_NEXT = re.compile(_STRING.pattern + r"(?=\s*+(?P<next>.?))", re.DOTALL)
+@functools.cache
+def _python_lexer(tokens: str) -> re.Pattern[str]:
+    """Up to and including the next of the characters ``tokens`` outside strings (group ``t``:
+    the character, or a whole ``#`` comment; none at the end), strings read as
+    ``_lexer("'\"", ...)`` reads them. One match per token: the strings and other characters
+    before it are read inside the match (possessively, so in one pass), not handed to Python
+    one by one as ``_lexer(...).finditer`` does."""
+    strings = _lexer("'\"", False, "").pattern
+    token = "[" + re.escape(tokens) + "]" + (r"[^\n]*+" if tokens == "#" else "")
+    return re.compile(rf"(?:[^{re.escape(tokens)}'\"]++|{strings})*+(?P<t>{token})?", re.DOTALL)
+
+
+def _python_bracket_ends(text: str, opens: Iterable[int]) -> dict[int, int]:
+    """``_bracket_ends(text, opens)``, the brackets found with :func:`_python_lexer`."""
+    wanted = set(opens)
+    if not wanted:
+        return {}
+    ends: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _python_lexer("()[]{}").finditer(text):
+        c = m.group("t")
+        if c is None:
+            continue
+        if c in _PAIRS:
+            stack.append(m.end() - 1)
+        elif stack and _PAIRS[text[stack[-1]]] == c:
+            opened = stack.pop()
+            if opened in wanted:
+                ends[opened] = m.end()
+    line_end = -1
+    for opened in stack:  # ascending
+        if opened in wanted:
+            if line_end < opened:
+                line_end = text.find("\n", opened)
+                line_end = len(text) if line_end < 0 else line_end
+            ends[opened] = line_end
+    return ends
+
+
+# String literals, as ``_STRING`` reads them left to right (any prefix of up to two letters, a
+# body to the first quote that no backslash escapes, across lines). A literal that is never
+# closed is skipped and the search goes on after its quote; then that quote character closes
+# no later literal either: every later quote of that kind is escaped along the failed literal's
+# own (deterministic) path, which therefore reaches the character after it too. So once a
+# quote character fails it is left out of the search, and no literal is read twice: the scan is
+# linear (searching on with it took hours for 2 MiB of ``'\``).
+_PREFIX_CHARS = "fFrRbBuU"
+
+
+@functools.cache
+def _literal_pattern(quotes: str) -> re.Pattern[str]:
+    """One string literal quoted with one of ``quotes``: a ``+`` and white space before it
+    (group ``plus``), ``prefix``, quote ``q``, ``body``, the closing quote (group ``close``:
+    empty when the literal is never closed) and, in a lookahead past white space, a ``+`` or
+    ``%`` after it (group ``op``)."""
+    return re.compile(
+        rf"(?P<plus>\+\s*+)?(?P<prefix>[{_PREFIX_CHARS}]{{0,2}}){_literal_tail(quotes)}", re.DOTALL
+    )
+
+
+def _literal_tail(quotes: str) -> str:
+    """The pattern of a literal from its quote on (groups ``q``, ``body``, ``close``, ``op``)."""
+    q = re.escape(quotes)
+    return (
+        rf"(?P<q>[{q}])(?P<body>(?:[^{q}\\]++|\\.|(?!(?P=q))[{q}])*+)(?P<close>(?P=q)?)"
+        r"(?=\s*+(?P<op>[+%]?))"
+    )
+
+
+def _string_literals(
+    text: str, start: int = 0, end: int | None = None, wanted: Callable[[str], bool] | None = None
+) -> list[tuple[int, str]]:
+    """(offset in ``text``, value) of the string literals of ``text[start:end]`` (read as if it
+    were the whole text) that are not parts of a concatenation or a ``%`` format (a ``+`` or
+    ``%`` next to them), nor bytes or f-strings with a placeholder (only those whose value is
+    ``wanted``, when given)."""
+    end = len(text) if end is None else end
+    out: list[tuple[int, str]] = []
+    quotes = "'\""
+    while quotes:
+        for m in _literal_pattern(quotes).finditer(text, start, end):
+            plus, prefix, body, close, op = m.group("plus", "prefix", "body", "close", "op")
+            if not close:  # never closed: search on after its quote, without its kind
+                start = m.start("q") + 1
+                quotes = quotes.replace(m.group("q"), "")
+                break
+            if plus or op or (prefix and _bytes_or_format(prefix, body)):
+                continue
+            if wanted is None or wanted(body):
+                out.append((m.start("prefix"), body))
+        else:
+            break
+    return out
+
+
+def _bytes_or_format(prefix: str, body: str) -> bool:
+    prefix = prefix.lower()
+    return "b" in prefix or (prefix == "f" and "{" in body)
+
+
+@functools.cache
+def _literal_finder(quotes: str, heads: tuple[str, ...], tails: tuple[str, ...]) -> re.Pattern[str]:
+    """Up to and including the next literal (quoted with one of ``quotes``) whose body starts
+    with one of ``heads`` or ends with one of ``tails``, or that is never closed (the groups of
+    :func:`_literal_tail`; none at the end): the other literals are read inside the match, so only
+    those reach Python."""
+    others = []
+    for quote in quotes:
+        q = re.escape(quote)
+        not_head = "".join(f"(?!{re.escape(h)})" for h in heads)
+        not_tail = "".join(f"(?<!{re.escape(t)}{q})" for t in tails)
+        others.append(rf"{q}{not_head}(?:[^{q}\\]++|\\.)*+{q}{not_tail}")
+    q = re.escape(quotes)
+    return re.compile(rf"(?:[^{q}]++|{'|'.join(others)})*+(?:{_literal_tail(quotes)})?", re.DOTALL)
+
+
+def _string_literals_like(text: str, heads: tuple[str, ...], tails: tuple[str, ...]) -> list[tuple[int, str]]:
+    """``_string_literals(text, wanted=...)`` for the values that start with one of ``heads`` or
+    end with one of ``tails``, without handing every other literal to Python."""
+    out: list[tuple[int, str]] = []
+    quotes, pos = "'\"", 0
+    while quotes:
+        m = _literal_finder(quotes, heads, tails).match(text, pos)
+        assert m is not None  # the pattern matches anywhere
+        quote, body, close, op = m.group("q", "body", "close", "op")
+        if quote is None:
+            break
+        at = m.start("q")
+        if not close:  # never closed: search on after its quote, without its kind
+            pos, quotes = at + 1, quotes.replace(quote, "")
+            continue
+        pos = m.end()
+        start = at  # the prefix: up to two letters before the quote, as the search finds them
+        while start > at - 2 and start > 0 and text[start - 1] in _PREFIX_CHARS:
+            start -= 1
+        if op or _after_plus(text, start) or (start < at and _bytes_or_format(text[start:at], body)):
+            continue
+        if body.startswith(heads) or body.endswith(tails):
+            out.append((start, body))
+    return out
+
+
+def _after_plus(text: str, offset: int) -> bool:
+    """Whether the last character before ``offset`` that is not white space is ``+``."""
+    while offset > 0:
+        window = text[max(0, offset - 64) : offset]
+        stripped = window.rstrip()
+        if stripped:
+            return stripped[-1] == "+"
+        offset -= len(window)
+    return False
 
 
 def _string_items(text: str, wanted: Callable[[str], bool] | None = None) -> Iterator[tuple[int, str]]:
     """(offset, value) of string literals in ``text`` that are not parts of a concatenation
     (only those whose value is ``wanted``, when given)."""
-    for m in _STRING_AND_NEXT.finditer(text):
-        prefix, body, after = m.group("prefix", "body", "next")
-        if after in {"+", "%"} or (wanted is not None and not wanted(body)):
-            continue
-        if prefix and ("b" in prefix.lower() or (prefix.lower() == "f" and "{" in body)):
-            continue
-        start = m.start()
-        i = start - 1
-        while i >= 0 and text[i].isspace():
-            i -= 1
-        if i >= 0 and text[i] == "+":
-            continue
-        yield start, body
+    return iter(_string_literals(text, 0, len(text), wanted))
 
 
 def _line_bounds(text: str, offset: int) -> tuple[int, int]:
@@ -1265,13 +1418,15 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
     def opens(pattern: re.Pattern[str], library_list: bool = False) -> list[tuple[int, int]]:
         """(match start, opening bracket) of the matches (the bracket must be outside strings,
         the start need not be: ``'libraries': [``)."""
+        if not any(word in text for word in _PY_CALL_WORDS[pattern]):  # a quick test first
+            return []
         return [
             (m.start(), m.end() - 1 if not library_list or m.group("method") else m.end())
             for m in pattern.finditer(text)
         ]
 
     found_calls = {p: opens(p, p is _PY_LIBS) for p in (_PY_LIBS, _PY_FIND_LIBRARY, _PY_PKGCONFIG_CALL)}
-    ends = _bracket_ends(
+    ends = _python_bracket_ends(
         text, (o for calls in found_calls.values() for _, o in calls if o < len(text) and text[o] in "([")
     )
 
@@ -1287,10 +1442,10 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
     variables = _string_variables(text)
     for start, open_at, end in calls(_PY_LIBS):
         chunk = text[open_at:end]
-        for offset, value in _string_items(chunk):
+        for offset, value in _string_literals(text, open_at, end):
             name = value[2:] if value.startswith("-l") else value
             if _NAME_LIKE.match(name):
-                add("library", name, open_at + offset, text[start:end])
+                add("library", name, offset, text[start:end])
         if variables and chunk[:1] == "[" and chunk[-1:] == "]":
             for part in _split_top(chunk[1:-1]):  # libraries=[libname]: libname = 'rdkafka'
                 for value in variables.get(part, ()):
@@ -1306,23 +1461,20 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
         if _NAME_LIKE.match(value) and not value.startswith("-"):
             add("library", value, offset, detail, version)
     for start, open_at, end in calls(_PY_FIND_LIBRARY):
-        items = [v for _, v in _string_items(text[open_at + 1 : end - 1])]
+        items = [v for _, v in _string_literals(text, open_at + 1, end - 1)]
         if items and _NAME_LIKE.match(items[-1]):
             add("library", items[-1], start, text[start:end])
     for kind, name, offset, detail in _simple_calls(text):
         add(kind, name, offset, detail)
     for start, open_at, end in calls(_PY_PKGCONFIG_CALL):
-        items = [v for _, v in _string_items(text[open_at + 1 : end - 1])]
+        items = [v for _, v in _string_literals(text, open_at + 1, end - 1)]
         add("program", "pkg-config", start, text[start:end])
         if items and _NAME_LIKE.match(items[0]):
             add("library", items[0], start, text[start:end])
     for kind, name, offset, detail in _pkg_config_lines(text):
         add(kind, name, offset, detail)
 
-    def interesting(value: str) -> bool:
-        return value.startswith("-l") or value.endswith(("config", "config.exe"))
-
-    for offset, value in _string_items(text, interesting):
+    for offset, value in _string_literals_like(text, ("-l",), ("config", "config.exe")):
         if value.startswith("-l") and _NAME_LIKE.match(value[2:]):
             add("library", value[2:], offset, value)
         elif value.lower() in table.programs and re.search(r"[-_]config(\.exe)?$", value):
@@ -1334,7 +1486,7 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
 
 
 _PY_LIBS_FROM_CALL = re.compile(r"(?<![\w])(?:\w*_)?libraries\s*+=\s*+(\w++)\s*+\(")
-_PY_RETURN_LIST = re.compile(r"\breturn\s*+\[")
+_PY_RETURN_LIST = re.compile(_word("return") + r"\s*+\[")
 _PY_TOP_LEVEL = re.compile(r"\n(?=\S)")
 _PY_STRING_ASSIGN = re.compile(r"^[ \t]*+(\w++)[ \t]*+=[ \t]*+(['\"])([\w.+-]++)\2[ \t]*+$", re.MULTILINE)
 _PY_TOP_LEVEL_DEF = re.compile(r"^def[ \t]++(\w++)", re.MULTILINE)
@@ -1343,6 +1495,8 @@ _PY_TOP_LEVEL_DEF = re.compile(r"^def[ \t]++(\w++)", re.MULTILINE)
 def _library_functions(text: str) -> Iterator[tuple[str, int]]:
     """(function name, offset) of ``libraries=func(...)``: a helper computes the list."""
     seen = set()
+    if "libraries" not in text:
+        return
     for m in _PY_LIBS_FROM_CALL.finditer(text):
         if m.group(1) not in seen:
             seen.add(m.group(1))
@@ -1362,11 +1516,12 @@ def _returned_strings(text: str, def_end: int | None) -> Iterator[tuple[int, str
     ends = _bracket_ends(body, opens)
     for open_at in opens:
         if open_at in ends:
-            for offset, value in _string_items(body[open_at : ends[open_at]]):
-                yield def_end + open_at + offset, value
+            yield from _string_literals(text, def_end + open_at, def_end + ends[open_at])
 
 
-_PY_PKG_CONFIG_USE = re.compile(r"['\"](?:pkg-config|pkgconf)['\"]|\bpkgconfig\s*+\.|PKG_CONFIG")
+_PY_PKG_CONFIG_USE = re.compile(
+    r"['\"](?:pkg-config|pkgconf)['\"]|" + _word("pkgconfig") + r"\s*+\.|PKG_CONFIG"
+)
 _PY_CALL_NAME = re.compile(r"(?<![\w.])(\w++)\s*+\(")
 
 
@@ -1454,20 +1609,20 @@ def _pkg_config_lines(text: str) -> Iterator[tuple[str, str, int, str]]:
         start, end = _line_bounds(text, hit.start())
         hit = _PY_PKG_CONFIG_LINE.search(text, end)
         line = text[start:end]
-        for offset, value in _string_items(line):
+        for offset, value in _string_literals(text, start, end):
             shell = _PY_PKG_CONFIG_SHELL.search(value)
             if shell:
-                yield "program", "pkg-config", start + offset, line
-                yield "library", shell.group(1), start + offset, line
+                yield "program", "pkg-config", offset, line
+                yield "library", shell.group(1), offset, line
             elif value in {"pkg-config", "pkgconf"}:
-                yield "program", "pkg-config", start + offset, line
+                yield "program", "pkg-config", offset, line
             elif (
                 _NAME_LIKE.match(value)
                 and not _ENV_VAR.match(value)
                 and not value.startswith("-")
                 and not value.lower().endswith(_FILE_SUFFIXES)
             ):
-                yield "library", value, start + offset, line
+                yield "library", value, offset, line
 
 
 _PY_MIN_VERSION = re.compile(

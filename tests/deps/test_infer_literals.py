@@ -1,0 +1,95 @@
+"""The string-literal reader of setup.py inference (issue 15 item 3) against the reader it
+replaces: one ``_STRING`` search per part of the text, which is quadratic on unclosed quotes.
+
+The reference below is that reader, kept as the oracle: it is exact by definition and fine on the
+short texts hypothesis draws. Every case compares the whole result (offsets and values).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from native_doctor.deps import infer
+
+_REFERENCE = re.compile(infer._STRING.pattern + r"(?=\s*+(?P<next>.?))", re.DOTALL)
+
+
+def reference_items(text: str, wanted: Callable[[str], bool] | None = None) -> Iterator[tuple[int, str]]:
+    """The reader before issue 15 item 3 was closed (``_string_items``)."""
+    for m in _REFERENCE.finditer(text):
+        prefix, body, after = m.group("prefix", "body", "next")
+        if after in {"+", "%"} or (wanted is not None and not wanted(body)):
+            continue
+        if prefix and ("b" in prefix.lower() or (prefix.lower() == "f" and "{" in body)):
+            continue
+        start = m.start()
+        i = start - 1
+        while i >= 0 and text[i].isspace():
+            i -= 1
+        if i >= 0 and text[i] == "+":
+            continue
+        yield start, body
+
+
+def reference_comments(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in infer._lexer("'\"", True, "").finditer(text) if m.lastgroup == "c"]
+
+
+def interesting(value: str) -> bool:
+    return value.startswith("-l") or value.endswith(("config", "config.exe"))
+
+
+#: Pieces that make the readers' cases: quotes of both kinds (triple too), escapes, prefixes
+#: (bytes, f-strings with a placeholder), concatenation and ``%``, white space (Unicode too),
+#: comments, brackets, and the values the whole-file pass looks for.
+PIECES = [
+    "'", '"', "'''", '"""', "\\", " ", "\n", "\t", "\u00a0", "+", "%", "#", "{", "(", ")", "[", "]",
+    "r", "b", "f", "u", "F", "R", "B", "U", "x", "-", "l", "-l", "z", "config", ".exe", "config.exe",
+]  # fmt: skip
+texts = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(texts, st.data())
+def test_literals_of_a_part_are_the_reference_reading(text: str, data: st.DataObject) -> None:
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    for wanted in (None, interesting):
+        expected = [(start + offset, value) for offset, value in reference_items(text[start:end], wanted)]
+        assert infer._string_literals(text, start, end, wanted) == expected
+
+
+@settings(max_examples=2000, deadline=None)
+@given(texts)
+def test_whole_file_pass_is_the_reference_reading(text: str) -> None:
+    expected = list(reference_items(text, interesting))
+    assert infer._string_literals_like(text, ("-l",), ("config", "config.exe")) == expected
+    assert list(infer._string_items(text)) == list(reference_items(text))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(texts, st.data())
+def test_comments_and_brackets_are_the_shared_lexers(text: str, data: st.DataObject) -> None:
+    comments = [m.span("t") for m in infer._python_lexer("#").finditer(text) if m.group("t")]
+    assert comments == reference_comments(text)
+    brackets = [i for i, c in enumerate(text) if c in "([{"]
+    opens = data.draw(st.lists(st.sampled_from(brackets), unique=True)) if brackets else []
+    assert infer._python_bracket_ends(text, opens) == infer._bracket_ends(text, opens)
+
+
+def test_a_quote_never_closed_closes_no_later_literal() -> None:
+    # The first ' runs to the end unclosed, so every later ' is escaped along its path: the
+    # double-quoted literals between are still read, and no ' literal after it.
+    text = "x = '\\' \"a\" \\'b\\' \"c\""
+    assert infer._string_literals(text) == list(reference_items(text)) == [(8, "a"), (18, "c")]
+
+
+def test_escaped_quotes_are_read_in_linear_time() -> None:
+    # 64 KiB of '\ took 16 s with one search per quote (each ran to the end); linear now.
+    text = "'\\" * (32 << 10)
+    assert infer._string_literals(text) == []
+    assert infer.scan_python("setup.py", text, infer.load_table()) == []
