@@ -1358,12 +1358,6 @@ def _string_literals_like(text: str, heads: tuple[str, ...], tails: tuple[str, .
     return out
 
 
-def _string_items(text: str, wanted: Callable[[str], bool] | None = None) -> Iterator[tuple[int, str]]:
-    """(offset, value) of string literals in ``text`` that are not parts of a concatenation
-    (only those whose value is ``wanted``, when given)."""
-    return iter(_string_literals(text, 0, len(text), wanted))
-
-
 def _line_bounds(text: str, offset: int) -> tuple[int, int]:
     start = text.rfind("\n", 0, offset) + 1
     end = text.find("\n", offset)
