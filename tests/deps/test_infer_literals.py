@@ -114,3 +114,49 @@ def test_escaped_quotes_are_read_in_linear_time() -> None:
     text = "'\\" * (32 << 10)
     assert infer._string_literals(text) == []
     assert infer.scan_python("setup.py", text, infer.load_table()) == []
+
+
+#: The setup.py patterns as they were written before they were made searchable by their word
+#: (``\bword`` -> ``word(?<!\wword)``), and the quick tests in front of the others.
+ORIGINAL_PATTERNS = {
+    "_PY_HAS_HEADER": r"\bhas_header\s*+\(\s*+\[?\s*+['\"]([\w/+-]++)\.h['\"]",
+    "_PY_GET_INFO": r"(?<![\w])get_info\s*+\(\s*+['\"](\w++)['\"]",
+    "_PY_WHICH": r"(?<![\w])(?:which|find_executable|find_on_path)\s*+\(\s*+(['\"])([^'\"\n]++)\1",
+    "_PY_PKGCONFIG_CALL": r"\bpkgconfig\s*+\.\s*+(?:parse|exists|cflags|libs|modversion|variables|installed"
+    r"|configure_extension)\s*+\(",
+    "_PY_LANG_CXX": r"\blanguage\s*+=\s*+['\"]c\+\+['\"]",
+    "_PY_RETURN_LIST": r"\breturn\s*+\[",
+    "_PY_PKG_CONFIG_USE": r"['\"](?:pkg-config|pkgconf)['\"]|\bpkgconfig\s*+\.|PKG_CONFIG",
+}
+WORD_PIECES = [
+    "has_header", "get_info", "which", "find_executable", "find_on_path", "pkgconfig", "language",
+    "return", "libraries", "libs", "find_library", "x", "_", "é", "1", " ", "\n", "(", "[", "'", '"',
+    "=", ".", ":", "c++", "a.h", "parse", "pkg-config", "PKG_CONFIG", "append", "get",
+]  # fmt: skip
+word_texts = st.lists(st.sampled_from(WORD_PIECES), max_size=30).map("".join)
+
+
+Matches = list[tuple[tuple[int, int], tuple[str | None, ...]]]
+
+
+def matches(pattern: re.Pattern[str], text: str, pos: int) -> Matches:
+    return [(m.span(), m.groups()) for m in pattern.finditer(text, pos)]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(word_texts, st.integers(0, 5))
+def test_patterns_searchable_by_their_word_match_as_before(text: str, pos: int) -> None:
+    # from pos too: the word test looks before it, as \b does (_pkg_config_wrapper_calls searches
+    # function bodies in place)
+    for name, original in ORIGINAL_PATTERNS.items():
+        assert matches(getattr(infer, name), text, pos) == matches(re.compile(original), text, pos), name
+
+
+@settings(max_examples=1500, deadline=None)
+@given(word_texts)
+def test_quick_tests_never_hide_a_match(text: str) -> None:
+    for pattern, words in infer._PY_CALL_WORDS.items():
+        if pattern.search(text):
+            assert any(word in text for word in words)
+    if infer._PY_LIBS_FROM_CALL.search(text):
+        assert infer._PY_LIBS_FROM_CALL_TAIL.search(text)

@@ -1448,6 +1448,9 @@ def scan_python(path: str, text: str, table: InferenceTable) -> list[Finding]:
 
 
 _PY_LIBS_FROM_CALL = re.compile(r"(?<![\w])(?:\w*_)?libraries\s*+=\s*+(\w++)\s*+\(")
+#: What every match of ``_PY_LIBS_FROM_CALL`` holds from ``libraries`` on: a quick test first
+#: (a search for a word, where the whole pattern is tried at every word).
+_PY_LIBS_FROM_CALL_TAIL = re.compile(r"libraries\s*+=\s*+\w++\s*+\(")
 _PY_RETURN_LIST = re.compile(_word("return") + r"\s*+\[")
 _PY_TOP_LEVEL = re.compile(r"\n(?=\S)")
 _PY_STRING_ASSIGN = re.compile(r"^[ \t]*+(\w++)[ \t]*+=[ \t]*+(['\"])([\w.+-]++)\2[ \t]*+$", re.MULTILINE)
@@ -1457,7 +1460,7 @@ _PY_TOP_LEVEL_DEF = re.compile(r"^def[ \t]++(\w++)", re.MULTILINE)
 def _library_functions(text: str) -> Iterator[tuple[str, int]]:
     """(function name, offset) of ``libraries=func(...)``: a helper computes the list."""
     seen = set()
-    if "libraries" not in text:
+    if _PY_LIBS_FROM_CALL_TAIL.search(text) is None:
         return
     for m in _PY_LIBS_FROM_CALL.finditer(text):
         if m.group(1) not in seen:
