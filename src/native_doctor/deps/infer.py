@@ -1703,18 +1703,18 @@ def scan_autoconf(path: str, text: str) -> list[Finding]:
 def scan_setup_cfg(path: str, text: str) -> list[Finding]:
     """``libraries =`` values (and their indented continuation lines) in any section of ``setup.cfg``."""
     found = []
-    current: tuple[int, str] | None = None  # (line number, key line) of the value being read
+    current: tuple[str, str] | None = None  # (where, detail) of the key whose value is being read
 
     def add(values: str) -> None:
         assert current is not None
         for value in values.replace(",", " ").split():
             if _NAME_LIKE.match(value):
-                found.append(Finding("library", value, f"{path}:{current[0]}", _short(current[1])))
+                found.append(Finding("library", value, *current))
 
     for number, line in enumerate(text.splitlines(), 1):
         m = _CFG_LIBRARIES.match(line)
         if m and not (current is not None and line[:1].isspace()):
-            current = (number, line)
+            current = (f"{path}:{number}", _short(line))
             add(m.group(1))
         elif current is not None and line.strip() and line[:1].isspace():
             add(line)
