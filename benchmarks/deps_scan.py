@@ -52,6 +52,10 @@ CASES: list[tuple[str, str, str, str]] = [
     ("setup.py: blank lines", "setup.py", " \n", ""),
     ("setup.py: one pkg-config line", "setup.py", "'pkg-config' ", ""),
     ("setup.py: unclosed escaped quotes", "setup.py", "'\\", ""),
+    ("setup.py: nested brackets", "setup.py", "[(", "libraries="),
+    ("setup.py: find_library calls", "setup.py", "find_library('z')\n", ""),
+    ("setup.py: helper's return lists", "setup.py", "    return ['z']\n", "libraries=f()\ndef f():\n"),
+    ("setup.py: pkg-config helper functions", "setup.py", "def f():\n    pkgconfig.parse('x')\n", ""),
     ("setup.cfg: libraries keys", "setup.cfg", "libraries = z\n", ""),
     ("setup.cfg: indented keys", "setup.cfg", "  libraries = a\n", "libraries = z\n"),
 ]

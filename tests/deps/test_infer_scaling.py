@@ -42,6 +42,10 @@ CASES = [
     ("setup-py-blank-lines", "setup.py", " \n", "", None),
     ("setup-py-pkg-config-line", "setup.py", "'pkg-config' ", "", None),
     ("setup-py-escaped-quotes", "setup.py", "'\\", "", None),
+    ("setup-py-nested-brackets", "setup.py", "[(", "libraries=", None),
+    ("setup-py-find-library-calls", "setup.py", "find_library('z')\n", "", ("library", "z")),
+    ("setup-py-returned-lists", "setup.py", " return ['z']\n", "libraries=f()\ndef f():\n", ("library", "z")),
+    ("setup-py-pkg-config-helpers", "setup.py", "def f():\n    pkgconfig.parse('x')\n", "", None),
     ("setup-cfg-indented-keys", "setup.cfg", "  libraries = a\n", "libraries = z\n", None),
     ("setup-cfg-keys", "setup.cfg", "libraries = z\n", "", ("library", "z")),
 ]
