@@ -160,3 +160,27 @@ def test_quick_tests_never_hide_a_match(text: str) -> None:
             assert any(word in text for word in words)
     if infer._PY_LIBS_FROM_CALL.search(text):
         assert infer._PY_LIBS_FROM_CALL_TAIL.search(text)
+
+
+def reference_blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """``_blank`` before: every span through the pattern."""
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces.append(text[last:start])
+        pieces.append(re.sub(r"[^\n]+", lambda m: " " * len(m.group(0)), text[start:end]))
+        last = end
+    return "".join([*pieces, text[last:]])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(texts, st.data())
+def test_blanking_and_spans_without_quotes_are_as_before(text: str, data: st.DataObject) -> None:
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=8)))
+    spans = list(zip(cuts[::2], cuts[1::2], strict=False))
+    assert infer._blank(text, spans) == reference_blank(text, spans)
+    # autoconf's calls: no quote characters, so no strings (the lexer's empty alternative matched
+    # at every character, each an empty span that holds nothing)
+    lexed = [(m.lastgroup, m.span()) for m in infer._lexer("", True, "").finditer(text)]
+    comments, strings = infer._lexical_spans(text, "")
+    assert comments == [span for group, span in lexed if group == "c"]
+    assert strings == [] and all(a == b for group, (a, b) in lexed if group == "s")

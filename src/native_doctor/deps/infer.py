@@ -517,7 +517,10 @@ def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
     pieces, last = [], 0
     for start, end in spans:
         pieces.append(text[last:start])
-        pieces.append(_NOT_NEWLINE.sub(lambda m: " " * len(m.group(0)), text[start:end]))
+        if text.find("\n", start, end) < 0:  # a comment of one line: no pattern needed
+            pieces.append(" " * (end - start))
+        else:
+            pieces.append(_NOT_NEWLINE.sub(lambda m: " " * len(m.group(0)), text[start:end]))
         last = end
     pieces.append(text[last:])
     return "".join(pieces)
@@ -567,6 +570,8 @@ def _lexical_spans(text: str, quotes: str) -> tuple[list[tuple[int, int]], list[
     """Spans of ``#`` comments and of quoted strings."""
     comments: list[tuple[int, int]] = []
     strings: list[tuple[int, int]] = []
+    if not quotes:  # no strings (the lexer's empty string alternative would match everywhere)
+        return _hash_comments(text, quotes), strings
     for m in _lexer(quotes, True, "").finditer(text):
         (comments if m.lastgroup == "c" else strings).append(m.span())
     return comments, strings
