@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from native_doctor.deps import infer  # noqa: E402
 
+EXT_MODULE = "[[tool.setuptools.ext-modules]]\nname = 'x'\nsources = ['a.c']\n"
+LIBRARIES_100 = "libraries = [" + "'z', " * 100 + "]\n"
 # (case, file name, unit, prefix)
 CASES: list[tuple[str, str, str, str]] = [
     ("meson: closed dependency() calls", "meson.build", "dependency('zlib', version: '>=1.2')\n", ""),
@@ -58,6 +60,12 @@ CASES: list[tuple[str, str, str, str]] = [
     ("setup.py: pkg-config helper functions", "setup.py", "def f():\n    pkgconfig.parse('x')\n", ""),
     ("setup.cfg: libraries keys", "setup.cfg", "libraries = z\n", ""),
     ("setup.cfg: indented keys", "setup.cfg", "  libraries = a\n", "libraries = z\n"),
+    ("configure.ac: PKG_CHECK_MODULES calls", "configure.ac", "PKG_CHECK_MODULES([X], [zlib >= 1.2])\n", ""),
+    ("configure.ac: unclosed AC_CHECK_LIB(", "configure.ac", "AC_CHECK_LIB(z\n", ""),
+    ("configure.ac: dnl lines", "configure.ac", "dnl x\n", ""),
+    ("pyproject: ext-module tables", "pyproject.toml", EXT_MODULE + "libraries = ['z']\n", ""),
+    ("pyproject: ext-modules of 100 libraries", "pyproject.toml", EXT_MODULE + LIBRARIES_100, ""),
+    ("pyproject: unclosed libraries array", "pyproject.toml", "'z', ", EXT_MODULE + "libraries = ["),
 ]
 
 
@@ -73,6 +81,10 @@ def scanner(module: Any, name: str) -> Callable[[str], object]:
         return lambda text: module.scan_cmake(name, text)
     if name == "setup.py":
         return lambda text: module.scan_python(name, text, table)
+    if name == "configure.ac":
+        return lambda text: module.scan_autoconf(name, text)
+    if name == "pyproject.toml":
+        return lambda text: module.scan_pyproject(name, text)
     return lambda text: module.scan_setup_cfg(name, text)
 
 

@@ -184,3 +184,25 @@ def test_blanking_and_spans_without_quotes_are_as_before(text: str, data: st.Dat
     comments, strings = infer._lexical_spans(text, "")
     assert comments == [span for group, span in lexed if group == "c"]
     assert strings == [] and all(a == b for group, (a, b) in lexed if group == "s")
+
+
+def reference_split_top(args: str) -> list[str]:
+    """``_split_top`` before its quick test."""
+    parts, depth, start = [], 0, 0
+    for m in infer._lexer("'\"", False, "()[]{},").finditer(args):
+        c = m.group("p")
+        if c in ("(", "[", "{"):
+            depth += 1
+        elif c in (")", "]", "}"):
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(args[start : m.start()])
+            start = m.end()
+    parts.append(args[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from([*PIECES, ",", " , "]), max_size=20).map("".join))
+def test_split_top_is_as_before(args: str) -> None:
+    assert infer._split_top(args) == reference_split_top(args)

@@ -626,6 +626,8 @@ def _bracket_ends(text: str, opens: Iterable[int], quotes: str = "'\"") -> dict[
 
 def _split_top(args: str) -> list[str]:
     """Split call arguments at top-level commas."""
+    if "," not in args:  # nothing to split (a quick test for one-argument calls)
+        return [args.strip()] if args.strip() else []
     parts, depth, start = [], 0, 0
     for m in _lexer("'\"", False, "()[]{},").finditer(args):
         c = m.group("p")
@@ -686,7 +688,7 @@ def _calls(text: str, pattern: re.Pattern[str], lines: _Lines, quotes: str = "'\
     argument text. ``text`` must have its comments blanked already. A call inside another
     matched call's arguments is not yielded again; a call never closed ends with its line."""
     strings = _lexical_spans(text, quotes)[1]
-    matches = [m for m in pattern.finditer(text) if not _inside(strings, m.start())]
+    matches = [m for m in pattern.finditer(text) if not (strings and _inside(strings, m.start()))]
     ends = _bracket_ends(text, (m.end() - 1 for m in matches), quotes)
     covered = 0
     for m in matches:
@@ -1768,13 +1770,15 @@ def scan_pyproject(path: str, text: str) -> tuple[list[Finding], list[str]]:
         elif name == "pkgconfig":
             found.append(Finding("program", "pkg-config", f"{path}:{line_of(req)}", f"requires {req!r}"))
     ext_modules = data.get("tool", {}).get("setuptools", {}).get("ext-modules", [])
+    seen: dict[str, int] = {}
     for module in ext_modules if isinstance(ext_modules, list) else []:
         if not isinstance(module, dict):
             continue
-        for lib in module.get("libraries", []):
-            found.append(
-                Finding("library", str(lib), f"{path}:{line_of(str(lib))}", "tool.setuptools.ext-modules")
-            )
+        for lib in map(str, module.get("libraries", [])):
+            line = line_of(lib)  # every one: the next is looked for after it
+            seen[lib] = seen.get(lib, 0) + 1
+            if seen[lib] <= MAX_EVIDENCE_PER_NAME:  # as in setup.py: more of the same says nothing new
+                found.append(Finding("library", lib, f"{path}:{line}", "tool.setuptools.ext-modules"))
         if str(module.get("language", "")).lower() == "c++":
             found.append(
                 Finding("language", "c++", f"{path}:{line_of('language')}", "tool.setuptools.ext-modules")
