@@ -40,8 +40,11 @@ from dataclasses import dataclass
 
 __all__ = ["OffBranch", "ProbedLiteral", "configured_keys", "off_branches", "probed_loops"]
 
-#: Files bigger than this are not parsed (real setup.py files are well under 100 KB).
-MAX_PARSE = 512 << 10
+#: The one size budget of every ast-based pass over a Python build file (here and in
+#: :mod:`.infer`: platform markers, feature switches, default-off branches, probed loops): bigger
+#: files are not parsed (see :func:`over_budget`). Real setup.py files are well under 100 KB;
+#: parsing 128 KiB of the densest code (a name per line) takes about 0.2 s.
+MAX_PARSE = 128 << 10
 _DEPTH = 4
 
 
@@ -86,19 +89,22 @@ def configured_keys(setup_cfg: str | None) -> frozenset[tuple[str, str]]:
     )
 
 
+def over_budget(text: str) -> bool:
+    """Too big to parse (:data:`MAX_PARSE`): the ast-based passes skip the file."""
+    return len(text) > MAX_PARSE
+
+
 @functools.lru_cache(maxsize=2)
 def parse_python(text: str) -> ast.Module | None:
-    """The module's syntax tree, None when it does not parse. Cached for the last two texts:
-    the scanners of one setup.py (platform markers, switches, defaults, probed loops) share one
-    parse. The tree must not be modified."""
+    """The module's syntax tree, None when it does not parse or is over the budget
+    (:func:`over_budget`). Cached for the last two texts: the scanners of one setup.py (platform
+    markers, switches, defaults, probed loops) share one parse. The tree must not be modified."""
+    if over_budget(text):
+        return None
     try:
         return ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-
-
-def _parse(text: str) -> ast.Module | None:
-    return None if len(text) > MAX_PARSE else parse_python(text)
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -122,7 +128,7 @@ class _Index:
 
 @functools.lru_cache(maxsize=2)
 def _index(text: str) -> _Index | None:
-    tree = _parse(text)
+    tree = parse_python(text)
     if tree is None:
         return None
     index = _Index(tree, [], [], [], {}, {})

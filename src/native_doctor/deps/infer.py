@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from native_doctor._documents import loads_toml
 from native_doctor.deps import defaults
@@ -899,8 +899,8 @@ def _meson_chain(
         # an elif/else branch holds only when the earlier tests failed: not (A) and not (B)...
         conditions = [*(_negated(m) for m in previous), *([own] if own else [])]
         marker = _joined(conditions)
-        if keyword != "else" and own is not None:
-            previous.append(own)
+        if keyword != "else" and own is not None and own not in previous:
+            previous.append(own)  # once each: a long elif chain of the same test stays linear
         if keyword == "else":
             off = False
         else:
@@ -930,7 +930,9 @@ def scan_meson(path: str, text: str, options: Mapping[str, str] | None = None) -
     found: list[Finding] = []
     seen: dict[tuple[str, str], int] = {}
     branches = _meson_branches(text, lines, options)
-    for call in _calls(text, _MESON_CALL, lines, "'"):
+    calls = list(_calls(text, _MESON_CALL, lines, "'"))
+    at = _spans_at((call.line for call in calls), branches) if branches else {}
+    for call in calls:
         if seen.get(("call", call.args), 0) >= MAX_EVIDENCE_PER_NAME:
             continue  # the same call again: more of the same says nothing new (as scan_python)
         seen["call", call.args] = seen.get(("call", call.args), 0) + 1
@@ -959,7 +961,7 @@ def scan_meson(path: str, text: str, options: Mapping[str, str] | None = None) -
                 found.append(Finding("library", name, where, detail, optional))
         switch = _MESON_GET_OPTION.search(kwargs.get("required", ""))
         found[before:] = [
-            _in_meson_branches(f, call.line, branches, switch.group(1) if switch else None, options)
+            _in_meson_branches(f, at.get(call.line, []), switch.group(1) if switch else None, options)
             for f in found[before:]
         ]
     return found
@@ -967,15 +969,14 @@ def scan_meson(path: str, text: str, options: Mapping[str, str] | None = None) -
 
 def _in_meson_branches(
     finding: Finding,
-    line: int,
-    branches: Sequence[_MesonBranch],
+    inside: Sequence[_MesonBranch],
     switch: str | None,
     options: Mapping[str, str],
 ) -> Finding:
-    """``finding`` with the markers, optionality and switch of the branches it sits in; off by
-    default in a branch taken only when an off option is set, or with ``required:`` an option
-    that is off (``disabled``/``false``) by default."""
-    inside = [b for b in branches if b.first <= line <= b.last]
+    """``finding`` with the markers, optionality and switch of the branches it sits in
+    (``inside``, in the order of :func:`_meson_branches`); off by default in a branch taken
+    only when an off option is set, or with ``required:`` an option that is off
+    (``disabled``/``false``) by default."""
     markers = list(dict.fromkeys(b.marker for b in inside if b.marker))
     optional_in = [b for b in inside if b.optional]
     changes: dict[str, Any] = {}
@@ -1068,12 +1069,12 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
     tested = {m.group(1).lower() for m in _CMAKE_FOUND_TEST.finditer(text)}
     branches = _CMakeBranches()
     for call in _calls(text, _CMAKE_CALL, lines, '"'):
-        where = f"{path}:{call.line}"
-        detail = _short(call.text)
         tokens = _cmake_tokens(call.args)
         fn = call.name.lower()
         if branches.step(fn, tokens) or not tokens:
             continue
+        where = f"{path}:{call.line}"
+        detail = _short(call.text)
         off = branches.disabled
         feature = branches.feature if off else None
         marker = branches.marker
@@ -1190,22 +1191,37 @@ class _CMakeBranches:
     def __init__(self) -> None:
         self.options: dict[str, bool] = {}
         self.stack: list[_CMakeIf] = []
+        #: per open branch, what it and the branches around it say: some branch is off by
+        #: default, the option of the innermost such branch, the platform markers (each once);
+        #: kept with the stack so that a call deep inside nested ifs costs no walk of the stack
+        self.sums: list[tuple[bool, str | None, tuple[str, ...]]] = []
 
     @property
     def disabled(self) -> bool:
-        return any(b.off for b in self.stack)
+        return self.sums[-1][0] if self.sums else False
 
     @property
     def feature(self) -> str | None:
         """The option of the innermost branch that is off by default."""
-        for branch in reversed(self.stack):
-            if branch.off:
-                return branch.switch
-        return None
+        return self.sums[-1][1] if self.sums else None
 
     @property
     def marker(self) -> str | None:
-        return _joined([b.marker for b in self.stack if b.marker])
+        return _joined(self.sums[-1][2]) if self.sums else None
+
+    def _push(self, branch: _CMakeIf) -> None:
+        """Put ``branch`` on the stack (the top was popped or it opens a new ``if``)."""
+        off, feature, markers = self.sums[-1] if self.sums else (False, None, ())
+        if branch.off:
+            off, feature = True, branch.switch
+        if branch.marker and branch.marker not in markers:
+            markers = (*markers, branch.marker)
+        self.stack.append(branch)
+        self.sums.append((off, feature, markers))
+
+    def _pop(self) -> _CMakeIf:
+        self.sums.pop()
+        return self.stack.pop()
 
     def _default_off(self, tokens: Sequence[str]) -> bool | None:
         if len(tokens) == 1 and tokens[0] in self.options:
@@ -1224,7 +1240,7 @@ class _CMakeBranches:
             True if earlier_on else off,
             tokens[-1] if off is not None else chain.switch if chain and earlier_on else None,
             _joined([*(_negated(m) for m in previous), *([own] if own else [])]),
-            [*previous, *([own] if own else [])],
+            [*previous, *([own] if own and own not in previous else [])],  # once each
             earlier_on or off is False,
             (chain.all_off if chain else True) and off is True,
         )
@@ -1237,23 +1253,25 @@ class _CMakeBranches:
             elif len(tokens) >= 1:
                 self.options.setdefault(tokens[0], False)  # CMake's default for an option
         elif fn == "if":
-            self.stack.append(self._branch(tokens, None))
+            self._push(self._branch(tokens, None))
         elif fn == "elseif" and self.stack:
-            self.stack[-1] = self._branch(tokens, self.stack[-1])
+            self._push(self._branch(tokens, self._pop()))
         elif fn == "else" and self.stack:
-            chain = self.stack[-1]
+            chain = self._pop()
             # taken by default when every earlier test fails by default; not taken when one holds
             off: bool | None = True if chain.earlier_on else False if chain.all_off else None
-            self.stack[-1] = _CMakeIf(
-                off,
-                chain.switch,
-                _joined([_negated(m) for m in chain.previous]),
-                chain.previous,
-                chain.earlier_on,
-                chain.all_off,
+            self._push(
+                _CMakeIf(
+                    off,
+                    chain.switch,
+                    _joined([_negated(m) for m in chain.previous]),
+                    chain.previous,
+                    chain.earlier_on,
+                    chain.all_off,
+                )
             )
         elif fn == "endif" and self.stack:
-            self.stack.pop()
+            self._pop()
         else:
             return fn in {"option", "if", "elseif", "else", "endif"}
         return True
@@ -2001,7 +2019,9 @@ def findings_of_tree(
                 cmake_found += [f for f in more if f.name.lower() not in wanted or f.kind != "library"]
                 notes += extra
         found += cmake_found
-    found += _python_findings(files, table)
+    more, extra = _python_findings(files, table)
+    found += more
+    notes += extra
     if "setup.cfg" in files:
         found += scan_setup_cfg("setup.cfg", files["setup.cfg"])
         found += setup_cfg_feature_macros("setup.cfg", files["setup.cfg"], table)
@@ -2024,10 +2044,9 @@ def findings_of_tree(
     return found, notes
 
 
-def _python_findings(files: Mapping[str, str], table: InferenceTable) -> list[Finding]:
-    """Findings of setup.py, the modules it imports, numpy.distutils subpackage setup.py files
-    and build helpers; libraries in branches a default build does not take are off by default."""
-    found: list[Finding] = []
+def _python_paths(files: Mapping[str, str]) -> list[str]:
+    """The Python build files read: setup.py, the modules it imports, numpy.distutils
+    subpackage setup.py files and build helpers."""
     py_paths = ["setup.py", *_setup_imports(files["setup.py"], files)] if "setup.py" in files else []
     # numpy.distutils: a setup.py per subpackage, each with a configuration() function
     py_paths += sorted(
@@ -2036,14 +2055,38 @@ def _python_findings(files: Mapping[str, str], table: InferenceTable) -> list[Fi
         if p.endswith("/setup.py") and not _skipped(p, _SKIP_SOURCE_DIRS) and "def configuration(" in files[p]
     )
     py_paths += sorted(p for p in files if p not in py_paths and is_build_helper(p))
+    return py_paths
+
+
+def _python_findings(files: Mapping[str, str], table: InferenceTable) -> tuple[list[Finding], list[str]]:
+    """Findings of setup.py, the modules it imports, numpy.distutils subpackage setup.py files
+    and build helpers; libraries in branches a default build does not take are off by default.
+    The notes name the files over the parse budget (:func:`.defaults.over_budget`): their
+    literals were read, their conditions were not."""
+    found: list[Finding] = []
+    py_paths = _python_paths(files)
     # numpy.distutils: config.add_library('quadpack', ...) is built by the project itself
     own = {m.group(1).lower() for path in py_paths for m in _PY_ADD_LIBRARY.finditer(files[path])}
-    configured = defaults.configured_keys(files.get("setup.cfg"))
+    setup_cfg = files.get("setup.cfg")
+    # configparser takes 20 us a section: the setup.cfg keys are read under the parse budget too
+    parse_cfg = bool(py_paths) and setup_cfg is not None and not defaults.over_budget(setup_cfg)
+    configured = defaults.configured_keys(setup_cfg) if parse_cfg else frozenset()
     for path in py_paths:
         more = [f for f in scan_python(path, files[path], table) if f.name.lower() not in own]
         more = _with_probed_loops(more, files[path])
         found += _with_off_branches(more, files[path], _imported_texts(files[path], files), configured)
-    return found
+    notes = [
+        f"{path}: not parsed (over {defaults.MAX_PARSE >> 10} KiB): its platform markers, feature"
+        " switches, branches off by default and probed loops were not read"
+        for path in py_paths
+        if defaults.over_budget(files[path])
+    ]
+    if py_paths and setup_cfg is not None and not parse_cfg:
+        notes.append(
+            f"setup.cfg: not parsed (over {defaults.MAX_PARSE >> 10} KiB): the options it sets were"
+            " not read for the branches setup.py takes by default"
+        )
+    return found, notes
 
 
 #: Folders that hold other projects' sources (``vendor/libuv``, ``src/libsodium``).
@@ -2695,8 +2738,6 @@ def _with_platform_markers(found: list[Finding], text: str) -> list[Finding]:
 
 #: Libraries that exist on one platform only, whatever the build file's condition says.
 _PLATFORM_LIBRARIES = {"msmpi": _WINDOWS}
-#: setup.py files bigger than this are not parsed for feature switches (real ones are < 100 KB).
-_MAX_FEATURE_PARSE = 512 << 10
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 
 
@@ -2771,8 +2812,6 @@ def _is_switch(test: ast.expr) -> bool:
 def _feature_ranges(text: str) -> list[_FeatureRange]:
     """The bodies of ``if`` statements that are not platform tests (``if config.msmpi:``,
     ``if use_system_libuv:``, ``if LINK_OPENSSL:``)."""
-    if len(text) > _MAX_FEATURE_PARSE:
-        return []
     tree = defaults.parse_python(text)
     if tree is None:
         return []
@@ -2805,13 +2844,13 @@ def _with_feature_switches(found: list[Finding], text: str) -> list[Finding]:
     if not libraries:
         return found
     ranges = _feature_ranges(text)
+    at = _spans_at((_line_of(f) for f in libraries), ranges) if ranges else {}
     out = []
     for finding in found:
         changed = finding
         if finding.kind == "library":
             key = finding.name.lower().removeprefix("lib")
-            line = _line_of(finding)
-            inside = [r for r in ranges if r.first <= line <= r.last]
+            inside = at.get(_line_of(finding), [])
             naming = [r for r in inside if _names_library(r, key)]
             switches = [r for r in inside if r.switch]
             if switches:
@@ -2823,6 +2862,27 @@ def _with_feature_switches(found: list[Finding], text: str) -> list[Finding]:
             if changed.marker is None and key in _PLATFORM_LIBRARIES:
                 changed = dataclasses.replace(changed, marker=_PLATFORM_LIBRARIES[key])
         out.append(changed)
+    return out
+
+
+class _Span(Protocol):
+    @property
+    def first(self) -> int: ...
+    @property
+    def last(self) -> int: ...
+
+
+_S = TypeVar("_S", bound=_Span)
+
+
+def _spans_at(lines: Iterable[int], spans: Iterable[_S]) -> dict[int, list[_S]]:
+    """Line -> the spans (``first`` to ``last``, inclusive) holding it, in the order of
+    ``spans``; in time proportional to the spans and the pairs found (not spans x lines)."""
+    ordered = sorted(set(lines))
+    out: dict[int, list[_S]] = {}
+    for span in spans:
+        for line in ordered[bisect_left(ordered, span.first) : bisect_right(ordered, span.last)]:
+            out.setdefault(line, []).append(span)
     return out
 
 
@@ -2853,10 +2913,10 @@ def _with_off_branches(
     branches = defaults.off_branches(text, imported, configured)
     if not branches:
         return found
+    at = _spans_at((_line_of(f) for f in found if f.kind == "library"), branches)
     out = []
     for finding in found:
-        line = _line_of(finding)
-        inside = [b for b in branches if b.first <= line <= b.last] if finding.kind == "library" else []
+        inside = at.get(_line_of(finding), []) if finding.kind == "library" else []
         if not inside:
             out.append(finding)
             continue
@@ -2877,17 +2937,11 @@ def _with_probed_loops(found: list[Finding], text: str) -> list[Finding]:
     literals = defaults.probed_loops(text)
     if not literals:
         return found
+    at = _spans_at((_line_of(f) for f in found if f.kind == "library"), literals)
     out = []
     for finding in found:
-        line = _line_of(finding)
-        probed = next(
-            (
-                p
-                for p in literals
-                if finding.kind == "library" and p.first <= line <= p.last and finding.name in p.names
-            ),
-            None,
-        )
+        holding = at.get(_line_of(finding), []) if finding.kind == "library" else []
+        probed = next((p for p in holding if finding.name in p.names), None)
         if probed is None or finding.optional:
             out.append(finding)
         else:
