@@ -12,8 +12,14 @@ process on the text, best of ``--repeat``, wall-clock and CPU time (``time.proce
 The growth column is the wall-time ratio from one size to the next (size doubles): about 2
 for a linear scanner, 4 for a quadratic one.
 
-``--compare-rev REV`` loads ``src/native_doctor/deps/infer.py`` of that git revision as a
-separate module and times it on the same files (only up to ``--compare-max`` bytes, each case in
+The ``valid:`` cases are big VALID build files of numbered units (``if USE_L1:`` /
+``libraries = ['l1']``, ``Extension('m1', ...)``, meson and CMake ``if`` blocks, elif chains, deep
+nesting, a big setup.cfg beside a setup.py), each finding with its own name; they are read by the
+whole inference (``findings_of_tree``: the scanners and the passes after them, platform markers,
+feature switches, default-off branches, probed loops, meson and CMake branches).
+
+``--compare-rev REV`` loads ``src/native_doctor/deps/infer.py`` (and ``defaults.py``) of that git
+revision as a separate module and times it on the same files (only up to ``--compare-max`` bytes, each case in
 a child process killed after ``--compare-timeout`` seconds, best of ``--compare-repeat``), side
 by side: the old columns are its wall-clock and CPU time, the ratio is old CPU / new CPU.
 """
@@ -21,6 +27,7 @@ by side: the old columns are its wall-clock and CPU time, the ratio is old CPU /
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import subprocess
@@ -69,8 +76,135 @@ CASES: list[tuple[str, str, str, str]] = [
 ]
 
 
+SETUP_PY = "from setuptools import setup\nsetup()\n"
+# (case, file name, numbered unit, prefix, suffix, other files of the tree)
+VALID_CASES: list[tuple[str, str, str, str, str, dict[str, str]]] = [
+    (
+        "valid: setup.py, one platform if",
+        "setup.py",
+        "x = {i}\n",
+        "import sys\nif sys.platform == 'win32':\n    libraries = ['ws2_32']\n",
+        "",
+        {},
+    ),
+    (
+        "valid: setup.py, platform ifs",
+        "setup.py",
+        "if sys.platform == 'win32':\n    libraries = ['l{i}']\n",
+        "import sys\n",
+        "",
+        {},
+    ),
+    ("valid: setup.py, switch ifs", "setup.py", "if USE_L{i}:\n    libraries.append('l{i}')\n", "", "", {}),
+    (
+        "valid: setup.py, environment ifs",
+        "setup.py",
+        "if os.environ.get('L{i}'):\n    libraries = ['l{i}']\n",
+        "import os\n",
+        "",
+        {},
+    ),
+    (
+        "valid: setup.py, probed loops",
+        "setup.py",
+        "for lib in ['a{i}', 'b{i}']:\n    if config.check_library(lib):\n        libs.append(lib)\n",
+        "",
+        "",
+        {},
+    ),
+    ("valid: setup.py, helper functions", "setup.py", "def f{i}():\n    return ['z{i}']\n", "", "", {}),
+    (
+        "valid: setup.py, Extension() calls",
+        "setup.py",
+        "Extension('m{i}', ['m{i}.c'], libraries=['z{i}'])\n",
+        "",
+        "",
+        {},
+    ),
+    (
+        "valid: setup.py, Extension() in ifs",
+        "setup.py",
+        "if X{i}:\n    Extension('m', ['m.c'], libraries=['z{i}'])\n",
+        "",
+        "",
+        {},
+    ),
+    (
+        "valid: meson, option ifs",
+        "meson.build",
+        "if get_option('o{i}')\n  d{i} = dependency('z{i}')\nendif\n",
+        "",
+        "",
+        {},
+    ),
+    (
+        "valid: meson, host ifs",
+        "meson.build",
+        "if host_machine.system() == 'windows'\n  d = dependency('z{i}')\nendif\n",
+        "",
+        "",
+        {},
+    ),
+    (
+        "valid: meson, elif chain",
+        "meson.build",
+        "elif host_machine.system() == 'darwin'\n  d = dependency('z{i}')\n",
+        "if host_machine.system() == 'windows'\n",
+        "endif\n",
+        {},
+    ),
+    (
+        "valid: meson_options.txt options",
+        "meson_options.txt",
+        "option('o{i}', type: 'feature', value: 'disabled')\n",
+        "",
+        "",
+        {"meson.build": "dependency(get_option('o1'))\n"},
+    ),
+    (
+        "valid: cmake, option ifs",
+        "CMakeLists.txt",
+        'option(WITH_Z{i} "z" OFF)\nif(WITH_Z{i})\n  find_package(Z{i})\nendif()\n',
+        "",
+        "",
+        {},
+    ),
+    ("valid: cmake, deep nesting", "CMakeLists.txt", "if(A{i})\nfind_package(Z{i})\n", "if(WIN32)\n", "", {}),
+    (
+        "valid: cmake, elseif chain",
+        "CMakeLists.txt",
+        "elseif(APPLE)\n  find_package(Z{i})\n",
+        "if(WIN32)\n",
+        "endif()\n",
+        {},
+    ),
+    (
+        "valid: setup.cfg sections",
+        "setup.cfg",
+        "[build_ext{i}]\nlibraries = z{i}\ninclude_dirs = /a\n",
+        "",
+        "",
+        {"setup.py": SETUP_PY},
+    ),
+]
+
+
 def make(unit: str, prefix: str, size: int) -> str:
     return prefix + unit * (size // len(unit))
+
+
+def make_numbered(unit: str, prefix: str, suffix: str, size: int) -> str:
+    """``prefix``, then ``unit`` with {i} = 0, 1, 2, ... while it fits, then ``suffix``."""
+    parts, length, i = [prefix], len(prefix) + len(suffix), 0
+    while length + len(piece := unit.format(i=i)) <= size:
+        parts.append(piece)
+        length += len(piece)
+        i += 1
+    return "".join(parts) + suffix
+
+
+def tree_reader(module: Any, name: str, extra: dict[str, str]) -> Callable[[str], object]:
+    return lambda text: module.findings_of_tree(module.SourceTree.from_files({**extra, name: text}))
 
 
 def scanner(module: Any, name: str) -> Callable[[str], object]:
@@ -100,31 +234,57 @@ def best_both(fn: Callable[[str], object], text: str, repeat: int) -> tuple[floa
     return min(walls), min(cpus)
 
 
-def load_old(rev: str) -> types.ModuleType:
-    source = subprocess.run(
-        ["git", "show", f"{rev}:src/native_doctor/deps/infer.py"],
+def _load_module(rev: str, stem: str) -> types.ModuleType | None:
+    shown = subprocess.run(
+        ["git", "show", f"{rev}:src/native_doctor/deps/{stem}.py"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
-    module = types.ModuleType("native_doctor.deps.infer_old")
+        check=False,
+    )
+    if shown.returncode != 0:
+        return None
+    module = types.ModuleType(f"native_doctor.deps.{stem}_old")
     sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, f"{rev}:infer.py", "exec"), module.__dict__)
+    exec(compile(shown.stdout, f"{rev}:{stem}.py", "exec"), module.__dict__)
     return module
 
 
-def _old_child(rev: str, name: str, text: str, repeat: int, out: Any) -> None:
-    out.send(best_both(scanner(load_old(rev), name), text, repeat))
+def load_old(rev: str) -> types.ModuleType:
+    """That revision's infer.py, reading that revision's defaults.py when it has one (in the
+    child only: the package's ``defaults`` is replaced for the rest of the process)."""
+    old_defaults = _load_module(rev, "defaults")
+    if old_defaults is not None:
+        import native_doctor.deps
+
+        native_doctor.deps.defaults = old_defaults
+        sys.modules["native_doctor.deps.defaults"] = old_defaults
+    module = _load_module(rev, "infer")
+    if module is None:
+        raise RuntimeError(f"{rev} has no src/native_doctor/deps/infer.py")
+    return module
 
 
-def time_old(rev: str, name: str, text: str, timeout: float, repeat: int = 1) -> tuple[float, float] | None:
+def _old_child(rev: str, name: str, text: str, repeat: int, out: Any, extra: dict[str, str] | None) -> None:
+    module = load_old(rev)
+    fn = scanner(module, name) if extra is None else tree_reader(module, name, extra)
+    out.send(best_both(fn, text, repeat))
+
+
+def time_old(
+    rev: str,
+    name: str,
+    text: str,
+    timeout: float,
+    repeat: int = 1,
+    extra: dict[str, str] | None = None,
+) -> tuple[float, float] | None:
     """The old scanner's wall-clock and CPU time in a child, None when it ran past ``timeout``.
 
     :raises RuntimeError: the child failed.
     """
     receive, send = multiprocessing.Pipe(duplex=False)
-    child = multiprocessing.Process(target=_old_child, args=(rev, name, text, repeat, send))
+    child = multiprocessing.Process(target=_old_child, args=(rev, name, text, repeat, send, extra))
     child.start()
     child.join(timeout)
     if child.is_alive():
@@ -148,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-timeout", type=float, default=60.0)
     parser.add_argument("--compare-repeat", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--only", help="only the cases whose name holds this text")
     options = parser.parse_args(argv)
     sizes = [int(s) for s in options.sizes.split(",")]
     results: list[dict[str, Any]] = []
@@ -155,11 +316,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{'case':<38} {'bytes':>8} {'new s':>8} {'cpu s':>6} {'growth':>6}"
         f" {'old s':>8} {'old cpu':>7} {'old/new':>7}"
     )
-    for case, name, unit, prefix in CASES:
-        fn = scanner(infer, name)
+    runs: list[tuple[str, str, Callable[[int], str], dict[str, str] | None]] = [
+        (case, name, functools.partial(make, unit, prefix), None) for case, name, unit, prefix in CASES
+    ]
+    runs += [
+        (case, name, functools.partial(make_numbered, unit, prefix, suffix), extra)
+        for case, name, unit, prefix, suffix, extra in VALID_CASES
+    ]
+    for case, name, maker, extra in runs:
+        if options.only and options.only not in case:
+            continue
+        fn = scanner(infer, name) if extra is None else tree_reader(infer, name, extra)
         previous = None
         for size in sizes:
-            text = make(unit, prefix, size)
+            text = maker(size)
             seconds, cpu = best_both(fn, text, options.repeat)
             growth = f"{seconds / previous:6.2f}" if previous else ""
             previous = seconds
@@ -167,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             old_shown, old_cpu, ratio = "", "", ""
             if options.compare_rev and size <= options.compare_max:
                 old = time_old(
-                    options.compare_rev, name, text, options.compare_timeout, options.compare_repeat
+                    options.compare_rev, name, text, options.compare_timeout, options.compare_repeat, extra
                 )
                 old_shown = f">{options.compare_timeout:.0f}" if old is None else f"{old[0]:8.3f}"
                 old_cpu = "" if old is None else f"{old[1]:7.2f}"

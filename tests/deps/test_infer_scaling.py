@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import tomllib
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -182,3 +183,211 @@ def test_pyproject_repeated_library_is_capped_and_lines_hold() -> None:
         ("ssl", "pyproject.toml:4"),
         ("c++", "pyproject.toml:5"),
     ]
+
+
+# Big VALID build files read by the whole inference (``findings_of_tree``: every scanner and the
+# passes after it: platform markers, feature switches, default-off branches, probed loops, meson
+# and CMake branches). Each unit is numbered ({i}) so that every finding has its own name (the
+# evidence cap does not hide the work). Quadratic versions matched every finding against every
+# branch, or copied the earlier tests of an elif chain per branch.
+# (id, file name, unit, prefix, suffix, size, what every library finding carries)
+_OFF = "off_by_default"
+VALID_CASES = [
+    (
+        "setup-py-platform-ifs",
+        "setup.py",
+        "if sys.platform == 'win32':\n    libraries = ['l{i}']\n",
+        "",
+        "",
+        SIZE,
+        None,
+    ),
+    ("setup-py-switch-ifs", "setup.py", "if USE_L{i}:\n    libraries = ['l{i}']\n", "", "", SIZE, None),
+    (
+        "setup-py-extensions",
+        "setup.py",
+        "Extension('m{i}', ['m{i}.c'], libraries=['z{i}'])\n",
+        "",
+        "",
+        SIZE,
+        None,
+    ),
+    # just under the parse budget: every ast-based pass runs, one branch per library
+    (
+        "setup-py-env-ifs-under-budget",
+        "setup.py",
+        "if os.environ.get('L{i}'):\n    libraries = ['l{i}']\n",
+        "import os\n",
+        "",
+        infer.defaults.MAX_PARSE - 64,
+        _OFF,
+    ),
+    (
+        "setup-py-platform-ifs-under-budget",
+        "setup.py",
+        "if sys.platform == 'win32':\n    libraries = ['l{i}']\n",
+        "import sys\n",
+        "",
+        infer.defaults.MAX_PARSE - 64,
+        "marker",
+    ),
+    (
+        "meson-option-ifs",
+        "meson.build",
+        "if get_option('o{i}')\n  d{i} = dependency('z{i}')\nendif\n",
+        "",
+        "",
+        SIZE,
+        None,
+    ),
+    (
+        "meson-host-ifs",
+        "meson.build",
+        "if host_machine.system() == 'windows'\n  d = dependency('z{i}')\nendif\n",
+        "",
+        "",
+        SIZE,
+        "marker",
+    ),
+    (
+        "meson-elif-chain",
+        "meson.build",
+        "elif host_machine.system() == 'darwin'\n  d = dependency('z{i}')\n",
+        "if host_machine.system() == 'windows'\n",
+        "endif\n",
+        SIZE,
+        "marker",
+    ),
+    (
+        "cmake-option-ifs",
+        "CMakeLists.txt",
+        'option(WITH_Z{i} "z" OFF)\nif(WITH_Z{i})\n  find_package(Z{i})\nendif()\n',
+        "",
+        "",
+        SIZE,
+        _OFF,
+    ),
+    (
+        "cmake-deep-nesting",
+        "CMakeLists.txt",
+        "if(A{i})\nfind_package(Z{i})\n",
+        "if(WIN32)\n",
+        "",
+        SIZE,
+        "marker",
+    ),
+    (
+        "cmake-elseif-chain",
+        "CMakeLists.txt",
+        "elseif(APPLE)\n  find_package(Z{i})\n",
+        "if(WIN32)\n",
+        "endif()\n",
+        SIZE,
+        "marker",
+    ),
+]
+
+_VALID_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    from native_doctor.deps import infer
+    name, unit, prefix, suffix, size, extra = json.loads(sys.stdin.read())
+    parts, length, units = [prefix], len(prefix) + len(suffix), 0
+    while True:
+        piece = unit.format(i=units)
+        if length + len(piece) > size:
+            break
+        parts.append(piece)
+        length += len(piece)
+        units += 1
+    files = {name: "".join(parts) + suffix, **extra}
+    found, notes = infer.findings_of_tree(infer.SourceTree.from_files(files))
+    libraries = [f for f in found if f.kind == "library"]
+    print(json.dumps({
+        "units": units,
+        "bytes": len(files[name]),
+        "names": len({f.name for f in libraries}),
+        "libraries": len(libraries),
+        "marker": sum(f.marker is not None for f in libraries),
+        "off_by_default": sum(f.off_by_default for f in libraries),
+        "notes": notes,
+    }))
+    """
+)
+
+
+def _run_valid(
+    name: str, unit: str, prefix: str, suffix: str, size: int, extra: dict[str, str]
+) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _VALID_CHILD],
+        input=json.dumps([name, unit, prefix, suffix, size, extra]),
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("name", "unit", "prefix", "suffix", "size", "carried"),
+    [pytest.param(*case[1:], id=case[0]) for case in VALID_CASES],
+)
+def test_whole_inference_finishes_on_big_valid_build_file(
+    name: str, unit: str, prefix: str, suffix: str, size: int, carried: str | None
+) -> None:
+    result = _run_valid(name, unit, prefix, suffix, size, {})
+    # one library per unit, each found once
+    assert result["libraries"] == result["names"] == result["units"] > 1000
+    if carried is not None:
+        assert result[carried] == result["units"]
+    parsed = name != "setup.py" or result["bytes"] <= infer.defaults.MAX_PARSE
+    assert any("not parsed" in n for n in result["notes"]) == (not parsed)
+
+
+def test_setup_py_over_the_parse_budget_is_read_for_literals_and_says_so() -> None:
+    """2 MiB of valid Python with one platform ``if``: the literals are read, the ast-based
+    passes are skipped (no marker), and a note says which file was not parsed."""
+    prefix = "import sys\nif sys.platform == 'win32':\n    libraries = ['ws2_32']\n"
+    result = _run_valid("setup.py", "x = {i}\n", prefix, "", SIZE, {})
+    assert (result["libraries"], result["marker"]) == (1, 0)
+    assert result["notes"] == [
+        f"setup.py: not parsed (over {infer.defaults.MAX_PARSE >> 10} KiB): its platform markers, feature"
+        " switches, branches off by default and probed loops were not read"
+    ]
+
+
+def test_setup_py_under_the_parse_budget_gets_its_marker() -> None:
+    prefix = "import sys\nif sys.platform == 'win32':\n    libraries = ['ws2_32']\n"
+    result = _run_valid("setup.py", "x = {i}\n", prefix, "", infer.defaults.MAX_PARSE, {})
+    assert (result["libraries"], result["marker"], result["notes"]) == (1, 1, [])
+
+
+def test_setup_cfg_over_the_parse_budget_is_scanned_and_not_parsed() -> None:
+    """A big setup.cfg beside a setup.py: its keys are scanned (every library found), its
+    options are not parsed for setup.py's default branches, and a note says so."""
+    unit = "[build_ext{i}]\nlibraries = z{i}\n"
+    setup_py = {"setup.py": "from setuptools import setup\nsetup()\n"}
+    result = _run_valid("setup.cfg", unit, "", "", SIZE, setup_py)
+    assert result["libraries"] == result["names"] == result["units"] > 1000
+    assert result["notes"] == [
+        f"setup.cfg: not parsed (over {infer.defaults.MAX_PARSE >> 10} KiB): the options it sets were"
+        " not read for the branches setup.py takes by default"
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 40), max_size=30),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 10)), max_size=20),
+)
+def test_spans_at_is_the_naive_match(lines: list[int], spans: list[tuple[int, int]]) -> None:
+    """The sorted lookup gives, for every line, the spans holding it in their order (what the
+    passes did with one comprehension per finding)."""
+    made = [infer._MesonBranch(first, first + length, None, None, False) for first, length in spans]
+    at = infer._spans_at(lines, made)
+    for line in lines:
+        assert at.get(line, []) == [s for s in made if s.first <= line <= s.last]
