@@ -698,26 +698,40 @@ class _Call:
     text: str
 
 
-def _calls(text: str, pattern: re.Pattern[str], lines: _Lines, quotes: str = "'\"") -> Iterator[_Call]:
+def _calls(text: str, pattern: re.Pattern[str], quotes: str = "'\"") -> Iterator[_Call]:
     """Calls matched by ``pattern`` (ending at the opening bracket) outside strings, with their
     argument text. ``text`` must have its comments blanked already. A call inside another
     matched call's arguments is not yielded again; a call never closed ends with its line."""
     strings = _lexical_spans(text, quotes)[1]
-    matches = [m for m in pattern.finditer(text) if not (strings and _inside(strings, m.start()))]
+    matches = _outside(list(pattern.finditer(text)), strings)
     ends = _bracket_ends(text, (m.end() - 1 for m in matches), quotes)
     covered = 0
+    line, counted = 1, 0  # the line of offset ``counted`` (calls come in order: count onwards)
     for m in matches:
         open_at = m.end() - 1
         if m.start() < covered or open_at not in ends:
             continue
         end = covered = ends[open_at]
         closed = end > open_at + 1 and text[end - 1] == _PAIRS[text[open_at]]
-        yield _Call(
-            m.group("fn"),
-            text[open_at + 1 : end - 1 if closed else end],
-            lines(m.start("fn")),
-            text[m.start("fn") : end],
-        )
+        name_at = m.start("fn")
+        line += text.count("\n", counted, name_at)
+        counted = name_at
+        yield _Call(m.group("fn"), text[open_at + 1 : end - 1 if closed else end], line, text[name_at:end])
+
+
+def _outside(matches: list[re.Match[str]], spans: Sequence[tuple[int, int]]) -> list[re.Match[str]]:
+    """The matches (in order) that start outside the sorted, disjoint ``spans``: one walk over
+    both lists."""
+    if not spans:
+        return matches
+    kept, i, count = [], 0, len(spans)
+    for m in matches:
+        start = m.start()
+        while i < count and spans[i][1] <= start:
+            i += 1
+        if i == count or spans[i][0] > start:
+            kept.append(m)
+    return kept
 
 
 # --------------------------------------------------------------------------- meson
@@ -773,7 +787,7 @@ def meson_option_defaults(text: str) -> dict[str, str]:
     item; a feature's ``enabled``/``disabled``/``auto``)."""
     text = _blank(text, _hash_comments(text, "'"))
     defaults: dict[str, str] = {}
-    for call in _calls(text, _MESON_OPTION_CALL, _Lines(text), "'"):
+    for call in _calls(text, _MESON_OPTION_CALL, "'"):
         positional, kwargs = _meson_args(call.args)
         names = _literals(positional[0]) if positional else []
         values = _literals(kwargs.get("value", ""))
@@ -930,7 +944,7 @@ def scan_meson(path: str, text: str, options: Mapping[str, str] | None = None) -
     found: list[Finding] = []
     seen: dict[tuple[str, str], int] = {}
     branches = _meson_branches(text, lines, options)
-    calls = list(_calls(text, _MESON_CALL, lines, "'"))
+    calls = list(_calls(text, _MESON_CALL, "'"))
     at = _spans_at((call.line for call in calls), branches) if branches else {}
     for call in calls:
         if seen.get(("call", call.args), 0) >= MAX_EVIDENCE_PER_NAME:
@@ -1063,12 +1077,11 @@ def _cmake_text(text: str) -> str:
 def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
     """Findings and notes (downloaded dependencies) of one CMake file."""
     text = _cmake_text(text)
-    lines = _Lines(text)
     found: list[Finding] = []
     notes: list[str] = []
     tested = {m.group(1).lower() for m in _CMAKE_FOUND_TEST.finditer(text)}
     branches = _CMakeBranches()
-    for call in _calls(text, _CMAKE_CALL, lines, '"'):
+    for call in _calls(text, _CMAKE_CALL, '"'):
         tokens = _cmake_tokens(call.args)
         fn = call.name.lower()
         if branches.step(fn, tokens) or not tokens:
@@ -1791,9 +1804,8 @@ def scan_autoconf(path: str, text: str) -> list[Finding]:
     ``AC_CHECK_LIB(lib, ...)``/``AC_SEARCH_LIBS(fn, [libs])`` libraries. A call whose
     action-if-not-found is given (a fourth argument) is optional."""
     text = _blank(text, [m.span() for m in re.finditer(r"(?m)^[ \t]*+dnl\b[^\n]*+|#[^\n]*+", text)])
-    lines = _Lines(text)
     found: list[Finding] = []
-    for call in _calls(text, _AC_PKG_CHECK, lines, ""):
+    for call in _calls(text, _AC_PKG_CHECK, ""):
         args = [a.strip().removeprefix("[").removesuffix("]").strip() for a in _split_top(call.args)]
         where, detail = f"{path}:{call.line}", _short(call.text)
         if call.name.startswith("PKG_") and len(args) >= 2:
