@@ -1081,6 +1081,7 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
     notes: list[str] = []
     tested = {m.group(1).lower() for m in _CMAKE_FOUND_TEST.finditer(text)}
     branches = _CMakeBranches()
+    add = found.append
     for call in _calls(text, _CMAKE_CALL, '"'):
         tokens = _cmake_tokens(call.args)
         fn = call.name.lower()
@@ -1091,18 +1092,17 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
         off = branches.disabled
         feature = branches.feature if off else None
         marker = branches.marker
-        before = len(found)
+        made = functools.partial(_cmake_finding, where, detail, marker, feature, off)
         if fn == "find_package":
             name = tokens[0]
             version = None
             if len(tokens) > 1 and re.fullmatch(r"\d+(\.\d+)*", tokens[1]):
                 version = ("==" if "EXACT" in tokens else ">=") + tokens[1]
             # without REQUIRED, and the file tests <Name>_FOUND: the project copes without it
-            optional = off or ("REQUIRED" not in tokens and name.lower() in tested)
-            found.append(Finding("library", name, where, detail, optional, version))
+            add(made("library", name, off or ("REQUIRED" not in tokens and name.lower() in tested), version))
         elif fn in {"pkg_check_modules", "pkg_search_module"}:
             optional = off or ("REQUIRED" not in tokens and tokens[0].lower() in tested)
-            found.append(Finding("program", "pkg-config", where, detail, optional))
+            add(made("program", "pkg-config", optional))
             for token in tokens[1:]:
                 if token in _PKG_KEYWORDS:
                     continue
@@ -1111,33 +1111,48 @@ def scan_cmake(path: str, text: str) -> tuple[list[Finding], list[str]]:
                     version = m.group(2).replace(" ", "") if m.group(2) else None
                     if version and version.startswith("=") and not version.startswith("=="):
                         version = "=" + version
-                    found.append(Finding("library", m.group(1), where, detail, optional, version))
+                    add(made("library", m.group(1), optional, version))
         elif fn == "project":
             for lang in _cmake_project_languages(tokens[1:]):
-                found.append(Finding("language", lang, where, detail))
+                add(made("language", lang))
         elif fn in {"enable_language", "check_language"}:
             optional = fn == "check_language" or "OPTIONAL" in tokens
             for lang in tokens:
                 if lang != "OPTIONAL":
-                    found.append(Finding("language", lang, where, detail, optional))
+                    add(made("language", lang, optional))
         elif fn in {"find_library", "find_program"}:
-            kind = "library" if fn == "find_library" else "program"
             names = _cmake_find_names(tokens)
             if names:
-                found.append(Finding(kind, names[0], where, detail, off))
+                add(made("library" if fn == "find_library" else "program", names[0], off))
         elif fn in {"fetchcontent_declare", "externalproject_add", "cpmaddpackage"}:
             notes.append(f"{where} {detail}: a dependency is downloaded and built during the build")
-        if feature is not None or marker is not None or off:
-            found[before:] = [
-                dataclasses.replace(
-                    f,
-                    feature=feature if f.optional else None,
-                    marker=marker,
-                    off_by_default=off and f.optional,
-                )
-                for f in found[before:]
-            ]
     return found, notes
+
+
+def _cmake_finding(
+    where: str,
+    detail: str,
+    marker: str | None,
+    feature: str | None,
+    off: bool,
+    kind: str,
+    name: str,
+    optional: bool = False,
+    version: str | None = None,
+) -> Finding:
+    """A finding of a CMake call with the marker of the branches it is in, and when it is
+    optional the switch of the innermost branch off by default (made whole, not replaced)."""
+    return Finding(
+        kind,
+        name,
+        where,
+        detail,
+        optional,
+        version,
+        marker=marker,
+        feature=feature if optional else None,
+        off_by_default=off and optional,
+    )
 
 
 _CMAKE_FOUND_TEST = re.compile(r"\b(\w+?)_FOUND\b")
@@ -1205,9 +1220,10 @@ class _CMakeBranches:
         self.options: dict[str, bool] = {}
         self.stack: list[_CMakeIf] = []
         #: per open branch, what it and the branches around it say: some branch is off by
-        #: default, the option of the innermost such branch, the platform markers (each once);
-        #: kept with the stack so that a call deep inside nested ifs costs no walk of the stack
-        self.sums: list[tuple[bool, str | None, tuple[str, ...]]] = []
+        #: default, the option of the innermost such branch, the platform markers (each once)
+        #: and their joined marker; kept with the stack so that a call deep inside nested ifs
+        #: costs no walk of the stack
+        self.sums: list[tuple[bool, str | None, tuple[str, ...], str | None]] = []
 
     @property
     def disabled(self) -> bool:
@@ -1220,17 +1236,18 @@ class _CMakeBranches:
 
     @property
     def marker(self) -> str | None:
-        return _joined(self.sums[-1][2]) if self.sums else None
+        return self.sums[-1][3] if self.sums else None
 
     def _push(self, branch: _CMakeIf) -> None:
         """Put ``branch`` on the stack (the top was popped or it opens a new ``if``)."""
-        off, feature, markers = self.sums[-1] if self.sums else (False, None, ())
+        off, feature, markers, joined = self.sums[-1] if self.sums else (False, None, (), None)
         if branch.off:
             off, feature = True, branch.switch
         if branch.marker and branch.marker not in markers:
             markers = (*markers, branch.marker)
+            joined = _joined(markers)
         self.stack.append(branch)
-        self.sums.append((off, feature, markers))
+        self.sums.append((off, feature, markers, joined))
 
     def _pop(self) -> _CMakeIf:
         self.sums.pop()
