@@ -901,15 +901,17 @@ def _meson_chain(
 ) -> list[_MesonBranch]:
     starts = [start for start, _, _ in chain]
     bounds = list(zip(starts, [*starts[1:], end], strict=True))
-    tests = [test for _, keyword, test in chain if keyword != "else"]
+    # each test's marker and option, read once (None for the else branch)
+    tested = [(keyword != "else", test) for _, keyword, test in chain]
+    owns = [_meson_marker(test) if is_test else None for is_test, test in tested]
+    options_read = [_meson_switch(test, option_variables) if is_test else None for is_test, test in tested]
     # a subproject on one platform and the system's copy on the others is not a switch
-    platform_only = all(_meson_marker(t) for t in tests)
+    platform_only = all(own for own, (_, keyword, _) in zip(owns, chain, strict=True) if keyword != "else")
     fallback = not platform_only and any(_MESON_SUBPROJECT.search(text, a, b) for a, b in bounds)
-    switch = next((s for s in (_meson_switch(t, option_variables) for t in tests) if s), None)
+    switch = next((s for s in options_read if s), None)
     out = []
     previous: list[str] = []  # the platform markers of the earlier tests in the chain
-    for (start, keyword, test), (a, b) in zip(chain, bounds, strict=True):
-        own = _meson_marker(test) if keyword != "else" else None
+    for (start, keyword, test), (a, b), own, option in zip(chain, bounds, owns, options_read, strict=True):
         # an elif/else branch holds only when the earlier tests failed: not (A) and not (B)...
         conditions = [*(_negated(m) for m in previous), *([own] if own else [])]
         marker = _joined(conditions)
@@ -918,7 +920,6 @@ def _meson_chain(
         if keyword == "else":
             off = False
         else:
-            option = _meson_switch(test, option_variables)
             off = option is not None and options.get(option, "").lower() in _MESON_OFF and "not " not in test
         if fallback or off:
             # in a fallback chain, a branch without the subproject uses the system's copy,
