@@ -2718,21 +2718,31 @@ def _subject_free(test: ast.expr) -> bool:
     return not any(isinstance(n, ast.expr) and _subject(n) for n in ast.walk(test))
 
 
+@functools.lru_cache(maxsize=2)
+def _branch_nodes(text: str) -> tuple[list[ast.If | ast.FunctionDef], dict[str, ast.expr]] | None:
+    """The ``if`` statements and function definitions of the parsed file (:func:`ast.walk`
+    order) and its module-level platform names: one walk shared by the platform-marker and
+    feature-switch passes. None when it is not parsed (see :func:`.defaults.parse_python`)."""
+    tree = defaults.parse_python(text)
+    if tree is None:
+        return None
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.If | ast.FunctionDef)]
+    return nodes, _module_platform_names(tree)
+
+
 def _platform_ranges(text: str) -> list[tuple[int, int, str]]:
     """(first line, last line, marker) of the branches of platform ``if`` statements and of
     functions named for a platform."""
-    tree = defaults.parse_python(text)
-    if tree is None:
+    parsed = _branch_nodes(text)
+    if parsed is None:
         return []
-    names = _module_platform_names(tree)
+    nodes, names = parsed
     ranges = []
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.FunctionDef):
             m = _PLATFORM_FUNCTION.fullmatch(node.name.lower())
             if m:
                 ranges.append((node.lineno, node.end_lineno or node.lineno, _FUNCTION_MARKERS[m.group(1)]))
-            continue
-        if not isinstance(node, ast.If):
             continue
         for branch, negate in ((node.body, False), (node.orelse, True)):
             marker = _platform_marker(node.test, negate, names) if branch else None
@@ -2842,12 +2852,12 @@ def _is_switch(test: ast.expr) -> bool:
 def _feature_ranges(text: str) -> list[_FeatureRange]:
     """The bodies of ``if`` statements that are not platform tests (``if config.msmpi:``,
     ``if use_system_libuv:``, ``if LINK_OPENSSL:``)."""
-    tree = defaults.parse_python(text)
-    if tree is None:
+    parsed = _branch_nodes(text)
+    if parsed is None:
         return []
-    names = _module_platform_names(tree)
+    nodes, names = parsed
     ranges = []
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.If) and node.body and _platform_marker(node.test, names=names) is None:
             words = {w.lower() for w in _names_in(node.test)}
             words |= {part for w in words for part in _WORD_SPLIT.split(w) if part}
