@@ -107,6 +107,10 @@ def parse_python(text: str) -> ast.Module | None:
         return None
 
 
+def _parse(text: str) -> ast.Module | None:
+    return parse_python(text)  # the budget is applied there
+
+
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
@@ -128,7 +132,7 @@ class _Index:
 
 @functools.lru_cache(maxsize=2)
 def _index(text: str) -> _Index | None:
-    tree = parse_python(text)
+    tree = _parse(text)
     if tree is None:
         return None
     index = _Index(tree, [], [], [], {}, {})
