@@ -2049,9 +2049,8 @@ def findings_of_tree(
                 cmake_found += [f for f in more if f.name.lower() not in wanted or f.kind != "library"]
                 notes += extra
         found += cmake_found
-    more, extra = _python_findings(files, table)
-    found += more
-    notes += extra
+    found += _python_findings(files, table)
+    notes += _unparsed_notes(files)
     if "setup.cfg" in files:
         found += scan_setup_cfg("setup.cfg", files["setup.cfg"])
         found += setup_cfg_feature_macros("setup.cfg", files["setup.cfg"], table)
@@ -2088,35 +2087,44 @@ def _python_paths(files: Mapping[str, str]) -> list[str]:
     return py_paths
 
 
-def _python_findings(files: Mapping[str, str], table: InferenceTable) -> tuple[list[Finding], list[str]]:
+def _python_findings(files: Mapping[str, str], table: InferenceTable) -> list[Finding]:
     """Findings of setup.py, the modules it imports, numpy.distutils subpackage setup.py files
-    and build helpers; libraries in branches a default build does not take are off by default.
-    The notes name the files over the parse budget (:func:`.defaults.over_budget`): their
-    literals were read, their conditions were not."""
+    and build helpers; libraries in branches a default build does not take are off by default."""
     found: list[Finding] = []
     py_paths = _python_paths(files)
     # numpy.distutils: config.add_library('quadpack', ...) is built by the project itself
     own = {m.group(1).lower() for path in py_paths for m in _PY_ADD_LIBRARY.finditer(files[path])}
-    setup_cfg = files.get("setup.cfg")
     # configparser takes 20 us a section: the setup.cfg keys are read under the parse budget too
-    parse_cfg = bool(py_paths) and setup_cfg is not None and not defaults.over_budget(setup_cfg)
-    configured = defaults.configured_keys(setup_cfg) if parse_cfg else frozenset()
+    configured = defaults.configured_keys(_parsed_setup_cfg(files))
     for path in py_paths:
         more = [f for f in scan_python(path, files[path], table) if f.name.lower() not in own]
         more = _with_probed_loops(more, files[path])
         found += _with_off_branches(more, files[path], _imported_texts(files[path], files), configured)
+    return found
+
+
+def _parsed_setup_cfg(files: Mapping[str, str]) -> str | None:
+    """The setup.cfg text when it is under the parse budget (:func:`.defaults.over_budget`)."""
+    setup_cfg = files.get("setup.cfg")
+    return None if setup_cfg is None or defaults.over_budget(setup_cfg) else setup_cfg
+
+
+def _unparsed_notes(files: Mapping[str, str]) -> list[str]:
+    """A note for each Python build file over the parse budget (:func:`.defaults.over_budget`):
+    its literals were read, its conditions were not; and for a setup.cfg over it beside them."""
+    py_paths = _python_paths(files)
     notes = [
         f"{path}: not parsed (over {defaults.MAX_PARSE >> 10} KiB): its platform markers, feature"
         " switches, branches off by default and probed loops were not read"
         for path in py_paths
         if defaults.over_budget(files[path])
     ]
-    if py_paths and setup_cfg is not None and not parse_cfg:
+    if py_paths and "setup.cfg" in files and _parsed_setup_cfg(files) is None:
         notes.append(
             f"setup.cfg: not parsed (over {defaults.MAX_PARSE >> 10} KiB): the options it sets were"
             " not read for the branches setup.py takes by default"
         )
-    return found, notes
+    return notes
 
 
 #: Folders that hold other projects' sources (``vendor/libuv``, ``src/libsodium``).
