@@ -11,6 +11,7 @@ from native_doctor.deps.defaults import (
     off_branches,
     probed_loops,
     required_features,
+    switch_value_branches,
 )
 from native_doctor.deps.infer import SourceTree, infer_from_tree, to_toml
 
@@ -395,3 +396,54 @@ def test_without_the_failing_branch_the_features_stay_optional() -> None:
     result = infer_from_tree(SourceTree.from_files({"setup.py": FEATURE_CLASS}))
     jpeg = result.get("dep:generic/libjpeg")
     assert jpeg is not None and jpeg.optional and jpeg.feature == "jpeg"
+
+
+# --------------------------------------------------------------------------- switch values
+
+SWITCH_VALUE_CASES = [
+    pytest.param(
+        "def build(feature):\n    webp = feature.get('webp')\n    if isinstance(webp, str):\n"
+        "        libs = [webp, 'sharpyuv']\n    else:\n        remove()\n",
+        [(4, 4, "webp")],
+        id="isinstance-of-a-bound-switch-value",
+    ),
+    pytest.param(
+        "x = opts.want('x')\nif x is not None:\n    libs.append('x')\nif not x:\n    pass\n",
+        [(3, 3, "x"), (5, 5, "x")],
+        id="module-level-is-not-none-and-not",
+    ),
+    pytest.param(
+        "def f(feature):\n    webp = feature.get('webp')\n    webp = webp or 'webp'\n"
+        "    if webp:\n        libs.append('webp')\n",
+        [],
+        id="rebound-to-something-else",
+    ),
+    pytest.param(
+        "def f(webp):\n    if webp:\n        libs.append('webp')\n", [], id="a-parameter-is-not-a-switch"
+    ),
+    pytest.param(
+        "def f(d):\n    v = d.get(key)\n    if v:\n        libs.append('z')\n", [], id="not-a-literal-feature"
+    ),
+    pytest.param(
+        "def f(feature):\n    webp = feature.get('webp')\n    def g(webp):\n"
+        "        if webp:\n            libs.append('z')\n",
+        [],
+        id="shadowed-in-a-nested-function",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SWITCH_VALUE_CASES)
+def test_switch_value_branches(text: str, expected: list[tuple[int, int, str]]) -> None:
+    assert [(b.first, b.last, b.name) for b in switch_value_branches(text)] == expected
+
+
+def test_a_library_under_a_switch_value_is_optional_under_that_feature() -> None:
+    text = (
+        "def build(feature):\n    webp = feature.get('webp')\n    if isinstance(webp, str):\n"
+        "        libs = ['sharpyuv']\n    libraries = ['z']\n"
+    )
+    result = infer_from_tree(SourceTree.from_files({"setup.py": text}))
+    webp, zlib = result.get("dep:generic/libwebp"), result.get("dep:generic/zlib")
+    assert webp is not None and webp.optional and webp.feature == "webp" and webp.default == "on-if-found"
+    assert zlib is not None and not zlib.optional

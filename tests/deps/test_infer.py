@@ -654,6 +654,8 @@ def test_real_sdist_feature_groups(sdist_inferences: dict[str, Inference]) -> No
     # harfbuzz: only for the Raqm build from src/thirdparty (else-branch of want_vendor("raqm"))
     assert features["dep:generic/harfbuzz"] == "raqm"
     assert features["dep:generic/libxcb"] == "xcb"
+    # webp = feature.get("webp"); if isinstance(webp, str): ... libs.append("sharpyuv") (iOS)
+    assert features["dep:generic/libwebp"] == "webp"
     groups = tomllib.loads(to_toml(pillow))["external"]["optional-host-requires"]
     assert "dep:generic/libtiff" in groups["tiff"]
     # pymssql: if LINK_OPENSSL and LINK_FREETDS_STATICALLY: libraries.extend(['ssl', 'crypto'])

@@ -33,6 +33,10 @@ optional the code that looks for them seems; the switch that takes a name out of
 collection (``self.feature.required.discard(x)`` under ``if getattr(self, f"disable_{x}"):``)
 is how a user turns one off.
 
+:func:`switch_value_branches` finds the bodies of ``if`` statements that test a name bound only
+to a build switch's value (``webp = feature.get("webp")``, ``if isinstance(webp, str):``):
+libraries there are optional under that feature, as under ``if feature.get("webp"):``.
+
 :func:`probed_loops` reads the other kind: a ``for`` loop over a literal list of library names
 that probes for each one (``if config_cmd.check_library(libname, ...):``) makes each name
 optional and on if found.
@@ -50,10 +54,12 @@ __all__ = [
     "OffBranch",
     "ProbedLiteral",
     "RequiredFeature",
+    "SwitchValueBranch",
     "configured_keys",
     "off_branches",
     "probed_loops",
     "required_features",
+    "switch_value_branches",
 ]
 
 #: Files bigger than this are not parsed (real setup.py files are well under 100 KB).
@@ -948,4 +954,102 @@ def required_features(text: str) -> dict[str, RequiredFeature]:
             template = switches.get(item) or switches.get(None)
             switch = template.format(item) if template else None
             out.setdefault(item, RequiredFeature(item, name, line, check, switch))
+    return out
+
+
+# --------------------------------------------------------------------------- switch values
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchValueBranch:
+    """The body of an ``if`` whose test reads only a name bound to a build switch's value
+    (``webp = feature.get("webp")`` then ``if isinstance(webp, str):``): taken only when that
+    feature is on, like ``if feature.get("webp"):``."""
+
+    first: int
+    last: int
+    #: the string the switch call reads (``webp``)
+    name: str
+
+
+#: Calls that read a build feature's setting (Pillow's ``feature.get("webp")``).
+_SWITCH_VALUE_CALLS = frozenset({"get", "want"})
+
+
+def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a module or function body, not those of functions or classes in it."""
+    todo = list(ast.iter_child_nodes(scope))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, _SCOPES):
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def _switch_value(node: ast.expr) -> str | None:
+    """``feature.get("webp")`` -> ``webp``."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in _SWITCH_VALUE_CALLS
+        and len(node.args) == 1
+        and not node.keywords
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
+        return node.args[0].value
+    return None
+
+
+def _tested_name(test: ast.expr) -> str | None:
+    """The one name a test reads: ``x``, ``not x``, ``x is not None``, ``isinstance(x, str)``."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test = test.operand
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.comparators[0], ast.Constant):
+        test = test.left
+    elif (
+        isinstance(test, ast.Call)
+        and isinstance(test.func, ast.Name)
+        and test.func.id == "isinstance"
+        and len(test.args) == 2
+    ):
+        test = test.args[0]
+    return test.id if isinstance(test, ast.Name) else None
+
+
+def switch_value_branches(text: str) -> list[SwitchValueBranch]:
+    """The bodies of ``if`` statements that test a name every binding of which (in the same
+    function, or at module level) is a build switch's value (see :class:`SwitchValueBranch`)."""
+    tree = _parse(text)
+    if tree is None:
+        return []
+    scopes: list[ast.AST] = [tree]
+    scopes += [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    out = []
+    for scope in scopes:
+        nodes = list(_own_nodes(scope))
+        bound: dict[str, str | None] = {}
+        switch_stores: set[int] = set()
+        for node in nodes:
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+                continue
+            target, value = node.targets[0], _switch_value(node.value)
+            if isinstance(target, ast.Name) and value is not None:
+                switch_stores.add(id(target))
+                bound[target.id] = value if bound.get(target.id, value) == value else None
+        for node in nodes:  # bound to anything else too: not decided
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+                if id(node) not in switch_stores:
+                    bound[node.id] = None
+            elif isinstance(node, ast.arg):
+                bound[node.arg] = None
+        for node in nodes:
+            if not isinstance(node, ast.If) or not node.body:
+                continue
+            tested = _tested_name(node.test)
+            value = bound.get(tested) if tested else None
+            if value is not None:
+                last = node.body[-1].end_lineno or node.body[-1].lineno
+                out.append(SwitchValueBranch(node.body[0].lineno, last, value))
+    out.sort(key=lambda b: (b.first, -b.last))
     return out

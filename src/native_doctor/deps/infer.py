@@ -1880,7 +1880,7 @@ def _python_findings(files: Mapping[str, str], table: InferenceTable) -> list[Fi
     configured = defaults.configured_keys(files.get("setup.cfg"))
     for path in py_paths:
         more = [f for f in scan_python(path, files[path], table) if f.name.lower() not in own]
-        more = _with_probed_loops(more, files[path])
+        more = _with_probed_loops(_with_switch_values(more, files[path]), files[path])
         more = _with_off_branches(more, files[path], _imported_texts(files[path], files), configured)
         found += _with_required_features(more, path, files[path])
     return found
@@ -2706,6 +2706,28 @@ def _with_off_branches(
         out.append(
             dataclasses.replace(finding, optional=True, off_by_default=True, feature=feature, detail=detail)
         )
+    return out
+
+
+def _with_switch_values(found: list[Finding], text: str) -> list[Finding]:
+    """Libraries asked for only in the body of an ``if`` that tests a name bound to a build
+    switch's value (``webp = feature.get("webp")``, ``if isinstance(webp, str):``; see
+    :func:`.defaults.switch_value_branches`) are optional under that switch, as they are
+    under ``if feature.get("webp"):``."""
+    if not any(f.kind == "library" and not f.optional for f in found):
+        return found
+    branches = defaults.switch_value_branches(text)
+    if not branches:
+        return found
+    out = []
+    for finding in found:
+        line = _line_of(finding)
+        inside = [b for b in branches if b.first <= line <= b.last]
+        if finding.kind != "library" or finding.optional or not inside:
+            out.append(finding)
+            continue
+        innermost = max(inside, key=lambda b: b.first)
+        out.append(dataclasses.replace(finding, optional=True, feature=innermost.name))
     return out
 
 
