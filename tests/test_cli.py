@@ -463,3 +463,23 @@ def test_output_to_dev_null_keeps_the_device(good_wheel: Path) -> None:
     devnull = Path(os.devnull)
     assert cli.main(["inspect", str(good_wheel), "--format", "json", "-o", str(devnull)]) == 0
     assert devnull.is_char_device()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(["explain", "--all", "--format", "json"], 0, id="clean"),
+        pytest.param(["inspect", "BROKEN", "--format", "json"], 1, id="findings"),
+        pytest.param(["repair", "no-such.whl"], 2, id="usage-error"),
+    ],
+)
+def test_the_console_entry_point_keeps_the_exit_code_and_the_whole_output(
+    broken_wheel: Path, argv: list[str], expected: int
+) -> None:
+    """``entrypoint`` freezes the garbage collector before the interpreter shuts down (a faster
+    exit): the exit code and every byte of the output still come through."""
+    argv = [str(broken_wheel) if a == "BROKEN" else a for a in argv]
+    done = subprocess.run([sys.executable, "-m", "native_doctor", *argv], capture_output=True, check=False)
+    assert done.returncode == expected
+    if expected != 2:
+        json.loads(done.stdout)  # complete, flushed

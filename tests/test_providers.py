@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from _repair_build import build_extension_wheel, build_library
+from _toolchain import require
 from native_doctor import providers
 from native_doctor.checks import dependencies
 
@@ -60,14 +63,113 @@ def test_importing_it_does_not_load_the_check_registry() -> None:
     assert out.stdout.strip() == "False"
 
 
+#: Modules a repair does not need and that cost start-up time (docs/performance.md, "Start-up"):
+#: the check registry, rich, packaging (``packaging.utils`` imports ``packaging.tags``, which imports
+#: subprocess, logging and platform; the names it compares are read by ``_names``), the resource
+#: readers (data files are read from beside the modules), and what only rare paths need.
+_NOT_ON_THE_REPAIR_PATH = (
+    "native_doctor.checks.registry",
+    "rich",
+    "jsonschema",
+    "packaging.requirements",
+    "packaging.utils",
+    "packaging.tags",
+    "subprocess",
+    "logging",
+    "platform",
+    "importlib.resources",
+    "tempfile",
+    "concurrent.futures",
+    "traceback",
+    "uuid",
+    "heapq",
+    "tarfile",
+    "native_doctor.platforms.windows",
+    "native_doctor.platforms.macos",
+)
+
+
 @pytest.mark.parametrize(
     "module",
-    ["native_doctor.repair.run", "native_doctor.cli"],
+    [
+        "native_doctor.repair.run",
+        "native_doctor.cli",
+        "native_doctor.sbom.pep770",
+        "native_doctor.report.repair",
+        "native_doctor.binary.elf_write",
+    ],
 )
 def test_the_repair_import_path_stays_light(module: str) -> None:
-    """Start-up dominates repairing a small wheel: repair's modules load neither the check registry
-    nor rich nor packaging's requirement parser (docs/performance.md)."""
-    heavy = ("native_doctor.checks.registry", "rich", "packaging.requirements", "jsonschema")
+    """Start-up dominates repairing a small wheel: repair's modules load none of the modules above."""
+    heavy = _NOT_ON_THE_REPAIR_PATH
     code = f"import sys, {module}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_whole_repair_stays_light(tmp_path: Path) -> None:
+    """A real repair (gcc-built wheel, two libraries grafted, SBOM written) as the command runs it:
+    what the run imports on the way, not only at import time, stays off the list above."""
+    require("gcc")
+    libs = tmp_path / "libs"
+    build_library(libs, "libone.so.1", "int one_value(void) { return 1; }\n")
+    wheel = build_extension_wheel(
+        tmp_path, libs, ("libone.so.1",), declaration="int one_value(void);", call="one_value()"
+    )
+    out = tmp_path / "out"
+    argv = ["repair", "-w", str(out), "--lib-path", str(libs), "--no-sys-paths", str(wheel)]
+    code = (
+        "import sys\n"
+        "from native_doctor.cli import main\n"
+        f"code = main({argv!r})\n"
+        f"print(code, ' '.join(m for m in {_NOT_ON_THE_REPAIR_PATH!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1].strip() == "0"
+    assert len(list(out.glob("*.whl"))) == 1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "libcudart.so.12",
+        "libcudnn.so.9",
+        "libsmalla.so.1",
+        "cudart64_12.dll",
+        "CUDART64_12.DLL",
+        "Torch_CPU.DLL",
+        "c10.dll",
+        "libtorch_cpu.dylib",
+        "libtorch_cpu.so",
+        "libarrow.so.1800",
+        "/usr/lib/libcublas.so.12",
+        "lib\\cublas64_12.dll",
+        "",
+    ],
+)
+def test_the_prefix_filter_gives_fnmatchs_answer(name: str) -> None:
+    import fnmatch
+
+    from native_doctor.model import TargetOS
+
+    for provider in providers.known_providers().providers:
+        base = name.replace("\\", "/").rsplit("/", 1)[-1]
+        if provider.os == TargetOS.WINDOWS:
+            expected = any(fnmatch.fnmatch(base.casefold(), p.casefold()) for p in provider.libraries)
+        else:
+            expected = any(fnmatch.fnmatchcase(base, p) for p in provider.libraries)
+        assert provider.provides(name) is expected, (provider.distribution, name)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prefix"),
+    [
+        ("libcudart.so.*", "libcudart.so."),
+        ("lib?x", "lib"),
+        ("[ab]c", ""),
+        ("plain.so", "plain.so"),
+        ("", ""),
+    ],
+)
+def test_literal_prefix(pattern: str, prefix: str) -> None:
+    assert providers._literal_prefix(pattern) == prefix

@@ -10,10 +10,11 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.model import Artifact, Dependency, NativeFile, Resolution, TargetOS
-from native_doctor.platforms import linux, macos, windows
+from native_doctor.platforms import linux
 from native_doctor.platforms.loader import FileIndex, LinuxContext, resolve_all
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "RepairSummary",
     "inspect_artifact",
 ]
+
+_K = TypeVar("_K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +132,18 @@ def inspect_artifact(
     return Inspection(artifact, binaries, platform, _repair(artifact, binaries))
 
 
+def _most_common(counts: Counter[_K]) -> _K:
+    """The most counted key, the first seen among equals: ``counts.most_common(1)[0][0]`` without
+    the :mod:`heapq` import that costs."""
+    return max(counts, key=counts.__getitem__)
+
+
 def _target_os(claimed: Sequence[str], files: Iterable[NativeFile]) -> TargetOS | None:
     """The OS the artifact is for: the claimed platforms' OS; when they name several (or none),
     the OS of the binaries' most common format."""
     named = {os for os in map(_os_of_platform, claimed) if os is not None}
     formats = Counter(n.info.format for n in files if n.info is not None)
-    majority = TargetOS.of_format(formats.most_common(1)[0][0]) if formats else None
+    majority = TargetOS.of_format(_most_common(formats)) if formats else None
     if len(named) == 1 and (majority is None or majority in named):
         return named.pop()
     return majority if majority is not None else (sorted(named)[0] if named else None)
@@ -196,6 +205,8 @@ def _qualifies_for(
     archs = {info.arch for info in infos}
     if len(archs) != 1:
         return ()
+    from native_doctor.platforms import windows  # the rules of the platforms a run meets only
+
     try:
         return (windows.windows_tag(archs.pop()),)
     except ValueError:  # ARM64EC/ARM64X/ARMv7/IA-64: no CPython wheel tag exists for them
@@ -303,6 +314,8 @@ def _macos_tags(infos: Sequence[BinaryInfo]) -> tuple[str, ...]:
     if not common:
         return ()
     slices_needed = [(arch, _highest(per_arch[arch])) for arch in sorted(common)]
+    from native_doctor.platforms import macos
+
     return (macos.macos_tag(slices_needed),)
 
 
@@ -342,7 +355,7 @@ def _repair(artifact: Artifact, binaries: Sequence[BinaryReport]) -> RepairSumma
         tools.append("delvewheel")
     if "sboms/auditwheel.cdx.json" in artifact.markers:
         tools.append("auditwheel")
-    tool = Counter(tools).most_common(1)[0][0] if tools else None
+    tool = _most_common(Counter(tools)) if tools else None
     if tool is None and any(_HASHED.search(posixpath.basename(n.path)) for n in artifact.native):
         tool = "unknown"
     return RepairSummary(tool, tuple(vendored))

@@ -24,6 +24,7 @@ SIZE = 2 << 20
 #: A hang guard, not a measurement: the slowest case takes about a second here.
 HANG_GUARD_SECONDS = 60
 
+EXT_MODULE = "[[tool.setuptools.ext-modules]]\nname = 'x'\nsources = ['a.c']\n"
 # (id, file name, repeated unit, prefix, findings expected per unit: (kind, name) or None)
 CASES = [
     ("meson-closed-calls", "meson.build", "dependency('zlib', version: '>=1.2')\n", "", ("library", "zlib")),
@@ -41,6 +42,16 @@ CASES = [
     ("setup-py-backslashes", "setup.py", "\\", "x = '", None),
     ("setup-py-blank-lines", "setup.py", " \n", "", None),
     ("setup-py-pkg-config-line", "setup.py", "'pkg-config' ", "", None),
+    ("setup-py-escaped-quotes", "setup.py", "'\\", "", None),
+    ("setup-py-nested-brackets", "setup.py", "[(", "libraries=", None),
+    ("setup-py-find-library-calls", "setup.py", "find_library('z')\n", "", ("library", "z")),
+    ("setup-py-returned-lists", "setup.py", " return ['z']\n", "libraries=f()\ndef f():\n", ("library", "z")),
+    ("setup-py-pkg-config-helpers", "setup.py", "def f():\n    pkgconfig.parse('x')\n", "", None),
+    ("configure-ac-pkg-check-modules", "configure.ac", "PKG_CHECK_MODULES([X], [zlib >= 1.2])\n", "", None),
+    ("configure-ac-unclosed-calls", "configure.ac", "AC_CHECK_LIB(z\n", "", ("library", "z")),
+    ("configure-ac-dnl-lines", "configure.ac", "dnl x\n", "", None),
+    ("pyproject-ext-modules", "pyproject.toml", EXT_MODULE + "libraries = ['z']\n", "", ("library", "z")),
+    ("pyproject-unclosed-libraries", "pyproject.toml", "'z', ", EXT_MODULE + "libraries = [", None),
     ("setup-cfg-indented-keys", "setup.cfg", "  libraries = a\n", "libraries = z\n", None),
     ("setup-cfg-keys", "setup.cfg", "libraries = z\n", "", ("library", "z")),
 ]
@@ -58,6 +69,10 @@ _CHILD = textwrap.dedent(
         found = infer.scan_cmake(name, text)[0]
     elif name == "setup.py":
         found = infer.scan_python(name, text, table)
+    elif name == "configure.ac":
+        found = infer.scan_autoconf(name, text)
+    elif name == "pyproject.toml":
+        found = infer.scan_pyproject(name, text)[0]
     else:
         found = infer.scan_setup_cfg(name, text)
     units = size // len(unit)
@@ -86,7 +101,7 @@ def test_scanner_finishes_on_adversarial_2mib(
     found = [tuple(f) for f in result["found"]]
     if expected is not None:
         # every repeated call is found once (setup.py and meson.build: up to the evidence cap)
-        capped = name in {"setup.py", "meson.build"}
+        capped = name in {"setup.py", "meson.build", "pyproject.toml"}
         units = infer.MAX_EVIDENCE_PER_NAME if capped else result["units"]
         assert len(found) == units
         assert set(found) == {expected}
@@ -158,3 +173,12 @@ def test_proposed_table_is_valid_toml_with_control_characters_escaped(name: str,
     toml = infer.to_toml(result)
     tomllib.loads(toml)
     assert "\x1b" not in toml and "\u202e" not in toml
+
+
+def test_pyproject_repeated_library_is_capped_and_lines_hold() -> None:
+    text = EXT_MODULE + "libraries = [" + "'z', " * 40 + "'ssl']\nlanguage = 'c++'\n"
+    found = infer.scan_pyproject("pyproject.toml", text)[0]
+    assert [(f.name, f.where) for f in found] == [("z", "pyproject.toml:4")] * infer.MAX_EVIDENCE_PER_NAME + [
+        ("ssl", "pyproject.toml:4"),
+        ("c++", "pyproject.toml:5"),
+    ]

@@ -78,6 +78,60 @@ def test_untouched_members_are_copied_raw_and_the_rest_is_canonical(tmp_path: Pa
     _record(target)
 
 
+def _data_offset(path: Path, name: str) -> int:
+    with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
+        info = archive.getinfo(name)
+        raw.seek(info.header_offset + 26)
+        n, m = int.from_bytes(raw.read(2), "little"), int.from_bytes(raw.read(2), "little")
+        return int(info.header_offset) + 30 + n + m
+
+
+def test_large_raw_copies_keep_their_offset_modulo_64_kib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wheelfile, "ALIGN_MIN", 3000)  # instead of building a 16 MiB wheel
+    members = {"demo/big.bin": bytes(range(256)) * 20, "demo/small.bin": bytes(range(256)) * 2}
+    source = make_wheel(tmp_path, "demo-1.0-py3-none-any.whl", members, compression=zipfile.ZIP_STORED)
+    target = tmp_path / "out.whl"
+    add = {"demo.libs/libx-00000000.so.1": b"\x7fELF" + bytes(100)}
+    write_wheel(source, target, dist_info=DIST, replace={}, add=add, epoch=1700000000)
+    big_in, big_out = _data_offset(source, "demo/big.bin"), _data_offset(target, "demo/big.bin")
+    assert big_out != big_in and (big_out - big_in) % (1 << 16) == 0
+    with zipfile.ZipFile(target) as archive, target.open("rb") as raw:
+        assert archive.testzip() is None
+        info = archive.getinfo("demo/big.bin")
+        raw.seek(info.header_offset + 30 + len(info.filename))
+        assert raw.read(2) == b"nd"  # the padding field: ID 0x646E
+        small = archive.getinfo("demo/small.bin")
+        raw.seek(small.header_offset + 28)
+        assert raw.read(2) == b"\x00\x00"  # small members get no padding
+    assert _raw_bytes(target, "demo/big.bin") == _raw_bytes(source, "demo/big.bin")
+    _record(target)
+    again = tmp_path / "again.whl"
+    write_wheel(source, again, dist_info=DIST, replace={}, add=add, epoch=1700000000)
+    assert again.read_bytes() == target.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("start", "source", "room", "size"),
+    [
+        pytest.param(100, 100, 0xFFFF, 0, id="in-place-already"),
+        pytest.param(100, 100 + 70000 * (1 << 16), 0xFFFF, 0, id="same-offset-modulo-64-KiB"),
+        pytest.param(100, 110, 0xFFFF, 10, id="ten-bytes"),
+        pytest.param(100, 102, 0xFFFF, 0, id="too-close-for-a-field"),
+        pytest.param(100, 99, 0xFFFF, 0xFFFF, id="all-the-room-there-is"),
+        pytest.param(100, 99, 0xFFFF - 20, 0, id="no-room-beside-zip64"),
+        pytest.param(100, 90, 0xFFFF, (1 << 16) - 10, id="wraps"),
+    ],
+)
+def test_padding_field(start: int, source: int, room: int, size: int) -> None:
+    field = wheelfile._padding(start, source, room)
+    assert len(field) == size
+    if size:
+        assert field[:4] == b"nd" + (size - 4).to_bytes(2, "little")
+        assert (start + size - source) % (1 << 16) == 0
+
+
 def test_record_signatures_are_dropped(tmp_path: Path) -> None:
     source = make_wheel(
         tmp_path, "demo-1.0-py3-none-any.whl", {"demo/a.py": b""}, extra_dist_info={"RECORD.jws": b"{}"}

@@ -150,3 +150,16 @@ def test_role_of_unidentified_files(tmp_path: Path, member: str, role: str) -> N
     (component,) = [c for c in wheels_sbom([wheel]).components if c.path == member]
     assert (component.role, component.version, component.purl) == (role, None, None)
     assert component.sha256 is not None
+
+
+@pytest.mark.parametrize(
+    "seed", [b"", b"demo", b"\xff" * 40, bytes(range(32))], ids=["empty", "demo", "ones", "range"]
+)
+def test_the_serial_number_is_uuid5_of_the_digest(seed: bytes) -> None:
+    import hashlib
+    import uuid
+
+    from native_doctor.sbom.cyclonedx import _uuid5_urn
+
+    digest = hashlib.sha256(seed).digest()
+    assert _uuid5_urn(digest) == uuid.UUID(bytes=digest[:16], version=5).urn

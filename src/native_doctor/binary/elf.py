@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass, field, replace
 from enum import IntEnum, IntFlag
 from types import MappingProxyType
+from typing import NamedTuple
 
 from native_doctor.binary._bytes import MAX_STRING, ByteSource, BytesSource, View
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
@@ -161,8 +162,9 @@ _ELF_MAGIC = b"\x7fELF"
 _EI_NIDENT = 16
 
 
-@dataclass(frozen=True, slots=True)
-class _Layout:
+# Private fixed records are NamedTuples: one costs ~0.05 ms to define where a frozen dataclass
+# costs ~0.3 ms, paid by every command at start-up (benchmarks/startup.py --dataclasses).
+class _Layout(NamedTuple):
     """Struct formats for one (EI_CLASS, EI_DATA) pair."""
 
     bits: int
@@ -223,8 +225,9 @@ _LAYOUTS: dict[tuple[int, int], _Layout] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Header:
+class _Header(NamedTuple):
+    """The ELF header fields after e_ident that the reader uses."""
+
     elf_type: int
     machine: int
     phoff: int
@@ -237,8 +240,9 @@ class _Header:
     shstrndx: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Segment:
+class _Segment(NamedTuple):
+    """One program header (p_type, p_flags, p_offset, p_vaddr, p_filesz, p_align)."""
+
     type: int
     flags: int
     offset: int
@@ -841,8 +845,9 @@ _EM_ALPHA = 0x9026
 _GNU_HASH_HEADER = 16
 
 
-@dataclass(frozen=True, slots=True)
-class _SectionHeader:
+class _SectionHeader(NamedTuple):
+    """One section header (deep reading only)."""
+
     name: int
     type: int
     offset: int

@@ -33,6 +33,7 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 from native_doctor.binary._bytes import BytesSource
 from native_doctor.binary.elf import DynamicTag, SegmentType, read_elf
@@ -119,8 +120,9 @@ class ElfEdit:
 # --- the parsed file ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Format:
+class _Format(NamedTuple):
+    """Struct formats of one (EI_CLASS, EI_DATA) pair, for reading and writing."""
+
     bits: int
     order: str
     ehdr: struct.Struct  # after e_ident
@@ -166,6 +168,8 @@ _EHDR_AT = 16
 
 @dataclass(slots=True)
 class _Phdr:
+    """One program header, changed in place and packed back."""
+
     type: int
     flags: int
     offset: int
@@ -193,6 +197,8 @@ def _unpack_phdr(fmt: _Format, raw: tuple[int, ...]) -> _Phdr:
 
 @dataclass(slots=True)
 class _Shdr:
+    """One section header and its index in the table."""
+
     index: int
     type: int
     flags: int
@@ -333,8 +339,7 @@ def _parse_dynamic(elf: _Elf, dynamic: _Phdr) -> None:
         raise BinaryFormatError(f"DT_STRSZ {elf.strsz} runs past its loadable segment ({available} bytes)")
 
 
-@dataclass(frozen=True, slots=True)
-class _Verneed:
+class _Verneed(NamedTuple):
     """One Elf_Verneed entry: where its vn_file field is and what it holds."""
 
     at: int
@@ -877,8 +882,7 @@ _MOVABLE_TABLES = (
 _MOVABLE_SEGMENTS = (SegmentType.PT_INTERP, PT_NOTE, PT_GNU_PROPERTY)
 
 
-@dataclass(frozen=True, slots=True)
-class _Unit:
+class _Unit(NamedTuple):
     """Bytes right after the program header table that move so that the table can grow."""
 
     offset: int

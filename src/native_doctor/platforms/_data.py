@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import functools
 import json
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
+from native_doctor._package_data import read_package_text
 from native_doctor.errors import PolicyDataError
 
 if TYPE_CHECKING:
@@ -43,9 +43,8 @@ def load_data(name: str) -> Mapping[str, Any]:
 @functools.cache
 def _load_cached(name: str) -> Mapping[str, Any]:
     """Read and parse one packaged data file; see :func:`load_data`."""
-    resource = resources.files("native_doctor.platforms").joinpath("data").joinpath(f"{name}.json")
     try:
-        text = resource.read_text(encoding="utf-8")
+        text = read_package_text("platforms", "data", f"{name}.json")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyDataError(f"{name}.json: cannot be read: {exc}") from exc
     return parse_document(text, where=f"{name}.json")

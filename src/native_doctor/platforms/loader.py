@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.model import Dependency, NativeFile, Resolution
-from native_doctor.platforms import linux, macos, windows
+from native_doctor.platforms import linux
 
 __all__ = [
     "FileIndex",
@@ -272,6 +272,8 @@ def _resolve_pe(native: NativeFile, info: BinaryInfo, index: FileIndex) -> Itera
 
 
 def _resolve_dll(name: str, directory: str, arch: str, index: FileIndex, *, lazy: bool) -> Dependency:
+    from native_doctor.platforms import windows  # the rules of the platforms a run meets only
+
     if windows.is_python_dll(name):
         return Dependency(name, Resolution.SYSTEM, None, "the Python DLL", lazy)
     if windows.is_provided_by_python(name):
@@ -347,6 +349,8 @@ def _resolve_install_name(
         return Dependency(
             name, Resolution.EXTERNAL, None, "relative to the executable (python), not the wheel", lazy
         )
+    from native_doctor.platforms import macos
+
     if macos.is_system_library(name):
         return Dependency(name, Resolution.SYSTEM, None, "macOS system library", lazy)
     return _external(name, index, fold_case=False, lazy=lazy, base=posixpath.basename(name))

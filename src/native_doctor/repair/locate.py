@@ -10,14 +10,11 @@ every skipped candidate is remembered with the reason, so "not found" can say wh
 from __future__ import annotations
 
 import os
-import platform
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from packaging.utils import canonicalize_name
-
+from native_doctor._names import canonical_name
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.errors import BinaryFormatError, UsageError
 from native_doctor.repair.model import LocatedLibrary
@@ -37,8 +34,9 @@ _MULTIARCH = {"x86_64": "x86_64-linux-gnu", "i686": "i386-linux-gnu", "aarch64":
               "s390x": "s390x-linux-gnu", "riscv64": "riscv64-linux-gnu"}  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
+class _Target(NamedTuple):
+    """What a library must be to load into the wheel's binaries."""
+
     arch: str
     bits: int
     byteorder: str
@@ -107,8 +105,9 @@ class Locator:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class _HostFolders:
+class _HostFolders(NamedTuple):
+    """Where ld.so on this host searches, in its order."""
+
     ld_library_path: tuple[str, ...]
     cache: dict[str, list[str]]
     defaults: tuple[str, ...]
@@ -124,6 +123,8 @@ class _HostFolders:
 
 def host_search_folders(arch: str, libc: str) -> _HostFolders | None:
     """Where ld.so on this host searches, when the host runs the wheel's architecture and libc."""
+    import platform  # only with the host's folders (not for --no-sys-paths): ~1 ms to import
+
     if platform.system() != "Linux" or _MACHINES.get(platform.machine().lower()) != arch:
         return None
     host_musl = _host_libc() == "musl"
@@ -169,10 +170,10 @@ def installed_providers(distributions: Iterable[str], known: Iterable[str]) -> l
 
     from native_doctor.providers import Provider
 
-    known_names = {str(canonicalize_name(k)) for k in known}
+    known_names = {canonical_name(k) for k in known}
     result: list[Provider] = []
     for dist_name in distributions:
-        canonical = str(canonicalize_name(dist_name))
+        canonical = canonical_name(dist_name)
         if canonical in known_names:
             continue
         try:

@@ -16,8 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from packaging.utils import canonicalize_name
-
+from native_doctor._names import canonical_name
 from native_doctor.analysis import Inspection
 from native_doctor.binary.model import BinaryFormat, FileKind
 from native_doctor.errors import UsageError
@@ -94,6 +93,8 @@ def libs_dir_of(wheel_path: str) -> str:
 
 @dataclass(slots=True)
 class _Need:
+    """A library some binaries need, with who needs it and through which chain."""
+
     name: str
     needed_by: list[str]
     chain: tuple[str, ...]
@@ -146,8 +147,8 @@ class _Planner:
         self.extra = extra
         self.libc: linux.Libc = "musl" if inspection.platform.libc == "musl" else "glibc"
         self.declared = _declared(inspection.artifact.requires_dist)
-        self.chosen = frozenset(str(canonicalize_name(d)) for d in options.provided_by)
-        self.refused = frozenset(str(canonicalize_name(d)) for d in options.no_providers)
+        self.chosen = frozenset(canonical_name(d) for d in options.provided_by)
+        self.refused = frozenset(canonical_name(d) for d in options.no_providers)
         self.used_refusals: set[str] = set()
         if self.chosen & self.refused:
             both = ", ".join(sorted(self.chosen & self.refused))

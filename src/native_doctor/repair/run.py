@@ -12,8 +12,9 @@ from __future__ import annotations
 import posixpath
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
@@ -50,8 +51,9 @@ __all__ = ["repair_wheel"]
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Rewrite:
+class _Rewrite(NamedTuple):
+    """The rewritten binaries' bytes, and their headers as read back."""
+
     outputs: dict[str, bytes]
     infos: dict[str, tuple[int, BinaryInfo]]
 

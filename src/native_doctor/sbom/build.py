@@ -8,8 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import quote
 
-from packaging.utils import canonicalize_name
-
+from native_doctor._names import canonical_name
 from native_doctor.analysis import inspect_artifact
 from native_doctor.model import Artifact, NativeFile
 from native_doctor.sbom.catalog import Library
@@ -36,7 +35,7 @@ class FileScan:
 
 def distribution_purl(name: str, version: str) -> str:
     """``pkg:pypi/<normalized name>@<version>`` (purl's PyPI rules: lowercase, ``_`` as ``-``)."""
-    return f"pkg:pypi/{quote(canonicalize_name(name))}@{quote(version)}"
+    return f"pkg:pypi/{quote(canonical_name(name))}@{quote(version)}"
 
 
 def build_sbom(

@@ -6,9 +6,9 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
+from native_doctor._package_data import read_package_text
 from native_doctor.errors import PolicyDataError
 
 __all__ = ["Library", "StringPattern", "libraries", "library_named"]
@@ -64,7 +64,7 @@ class Library:
 @functools.cache
 def libraries() -> tuple[Library, ...]:
     """Every library of the data file, in file order. Raises PolicyDataError on a malformed file."""
-    text = resources.files("native_doctor.sbom").joinpath("data/libraries.json").read_text("utf-8")
+    text = read_package_text("sbom", "data", "libraries.json")
     document = json.loads(text)
     if not isinstance(document, dict) or document.get("schema_version") != 1:
         raise PolicyDataError(f"{_SOURCE}: schema_version 1 expected")

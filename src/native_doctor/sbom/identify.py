@@ -133,7 +133,7 @@ def _choose(items: Sequence[Evidence], soname: Evidence | None) -> str | None:
     for kind in _RANK[: _RANK.index("bare")]:
         versions = Counter(e.version for e in items if e.kind == kind)
         if versions:
-            return versions.most_common(1)[0][0]
+            return max(versions, key=versions.__getitem__)  # most_common(1), without heapq
     bare = {e.version for e in items if e.kind == "bare"}
     if soname is not None and soname.version in bare:
         return soname.version

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import lzma
 import struct
-import tarfile
+import sys
 import threading
 import zipfile
 import zlib
@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from native_doctor.errors import InvalidArchiveError, NativeDoctorError, ReadLimitError
 
 __all__ = [
-    "ARCHIVE_FAILURES",
+    "ARCHIVE_FAILURES",  # noqa: F822 (made by the module's __getattr__: importing tarfile only for tar)
     "INFLATION_FLOOR",
     "INFLATION_RATIO",
     "MAX_TEXT_MEMBER",
@@ -47,11 +47,12 @@ INFLATION_RATIO = 50
 MAX_TEXT_MEMBER = 16 << 20
 _BLOCK = 1 << 20
 
-#: What the standard library raises for a malformed archive or member.
-ARCHIVE_FAILURES: tuple[type[BaseException], ...] = (
+#: What the standard library raises for a malformed archive or member, ``tarfile.TarError`` aside:
+#: ``ARCHIVE_FAILURES`` (computed on first use, below) adds it. Importing :mod:`tarfile` costs
+#: ~1 ms of every command's start-up, and no tar error can be raised before something imported it.
+_FAILURES: tuple[type[BaseException], ...] = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
-    tarfile.TarError,
     zlib.error,
     lzma.LZMAError,
     struct.error,
@@ -73,15 +74,36 @@ _REASONS: tuple[tuple[type[BaseException], str], ...] = (
     (struct.error, "truncated archive structure"),
     (EOFError, "compressed data ends early"),
     (zipfile.BadZipFile, "corrupt zip structure"),
-    (tarfile.TarError, "corrupt tar structure"),
     (OSError, "read error"),
 )
+
+
+def __getattr__(name: str) -> tuple[type[BaseException], ...]:
+    """``ARCHIVE_FAILURES``: everything the standard library raises for a malformed archive or
+    member, ``tarfile.TarError`` included (a reader that names it reads tar files)."""
+    if name == "ARCHIVE_FAILURES":
+        import tarfile
+
+        return (*_FAILURES, tarfile.TarError)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    """What :func:`archive_errors` catches: tar's errors once :mod:`tarfile` is loaded."""
+    tar = sys.modules.get("tarfile")
+    return _FAILURES if tar is None else (*_FAILURES, tar.TarError)
+
+
 _DETAIL = 200
 
 
 def archive_error(where: str, exc: BaseException) -> InvalidArchiveError:
     """The project's error for ``exc`` raised while reading ``where`` (an archive or a member)."""
-    kind = next((reason for cls, reason in _REASONS if isinstance(exc, cls)), "malformed archive")
+    tar = sys.modules.get("tarfile")
+    if tar is not None and isinstance(exc, tar.TarError):
+        kind = "corrupt tar structure"
+    else:
+        kind = next((reason for cls, reason in _REASONS if isinstance(exc, cls)), "malformed archive")
     detail = str(exc)
     if len(detail) > _DETAIL:
         detail = detail[:_DETAIL] + "..."
@@ -98,7 +120,7 @@ def archive_errors(where: str) -> Iterator[None]:
         yield
     except NativeDoctorError:
         raise
-    except ARCHIVE_FAILURES as exc:
+    except _failures() as exc:
         raise archive_error(where, exc) from exc
 
 

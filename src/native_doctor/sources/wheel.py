@@ -11,12 +11,10 @@ import os
 import threading
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TypeVar
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
+from native_doctor._names import plain_wheel_name
 from native_doctor.binary import SNIFF_BYTES, BinaryInfo, read_binary, sniff
 from native_doctor.errors import BinaryFormatError, InvalidArchiveError, ReadLimitError
 from native_doctor.model import Artifact, ArtifactKind, NativeFile, RecordReport
@@ -60,10 +58,7 @@ def read_wheel(
         stopped is said in ``Artifact.read_limits``.
     """
     path = Path(path)
-    try:
-        name, version, _build, tags = parse_wheel_filename(path.name)
-    except InvalidWheelFilename as exc:
-        raise InvalidArchiveError(f"{path.name}: {exc}") from None
+    name, version, claimed_tags = _parse_file_name(path.name)
     with archive_errors(f"{path}: not a readable zip archive"):
         archive = zipfile.ZipFile(path)
     budget = InflationBudget.for_archive(path.stat().st_size)
@@ -88,9 +83,9 @@ def read_wheel(
     return Artifact(
         kind=ArtifactKind.WHEEL,
         path=str(path),
-        name=str(name),
-        version=str(version),
-        claimed_tags=tuple(sorted(str(tag) for tag in tags)),
+        name=name,
+        version=version,
+        claimed_tags=claimed_tags,
         files=files,
         native=native,
         requires_dist=tuple(metadata.get_all("Requires-Dist")),
@@ -102,6 +97,21 @@ def read_wheel(
         read_limits=(budget.describe(),) if budget.skipped else (),
         license_texts=license_texts,
     )
+
+
+def _parse_file_name(filename: str) -> tuple[str, str, tuple[str, ...]]:
+    """(canonical name, version, sorted tags) of a wheel file name; ``packaging`` reads (and
+    judges) every name that is not plain, so a plain one does not pay for importing it."""
+    plain = plain_wheel_name(filename)
+    if plain is not None:
+        return plain
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    try:
+        name, version, _build, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename as exc:
+        raise InvalidArchiveError(f"{filename}: {exc}") from None
+    return str(name), str(version), tuple(sorted(str(tag) for tag in tags))
 
 
 def _read_licenses(
@@ -262,6 +272,8 @@ def _map_members(
             handle = local.archive = zipfile.ZipFile(path)
             opened.append(handle)
         return task(handle, info)
+
+    from concurrent.futures import ThreadPoolExecutor, as_completed  # big wheels only: ~1 ms to import
 
     results_by_index: dict[int, _T] = {}
     order = sorted(range(len(infos)), key=lambda n: -infos[n].compress_size)  # biggest first
