@@ -1331,3 +1331,32 @@ def _grouped(result: Inference) -> dict[str, set[str]]:
         key = f"optional-{p.category}" if p.optional else p.category
         groups.setdefault(key, set()).add(p.id)
     return groups
+
+
+SWITCH_VALUE_SETUP = (
+    'from setuptools import setup, Extension\nlibs = []\nif feature.want("jpeg2000"):\n{probe}'
+    'if feature.get("jpeg2000"):\n    libs.append(feature.get("jpeg2000"))\n'
+    'setup(ext_modules=[Extension("m", ["m.c"], libraries=libs)])\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("probe", "unmapped"),
+    [
+        pytest.param(
+            '    if _find_library_file(self, "openjp2"):\n        feature.set("jpeg2000", "openjp2")\n',
+            [],
+            id="switch-group-mapped",
+        ),
+        pytest.param("    pass\n", ["jpeg2000"], id="switch-group-empty"),
+    ],
+)
+def test_switch_value_is_not_an_unmapped_library(probe: str, unmapped: list[str]) -> None:
+    """``libs.append(feature.get("jpeg2000"))`` appends what the switch found: the switch's name
+    is reported as unmapped only when nothing else in its group was mapped (Pillow's jpeg2000, lcms)."""
+    inference = infer_from_tree(SourceTree.from_files({"setup.py": SWITCH_VALUE_SETUP.format(probe=probe)}))
+    assert [f.name for f in inference.unmapped] == unmapped
+    if not unmapped:
+        assert [(p.url, p.feature) for p in inference.proposals if "generic" in p.url] == [
+            ("dep:generic/openjpeg", "jpeg2000")
+        ]

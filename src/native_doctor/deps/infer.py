@@ -2170,6 +2170,24 @@ class _Acc:
     off: bool = False
 
 
+def _without_switch_values(unmapped: list[Finding], mapped_features: set[str | None]) -> list[Finding]:
+    """``unmapped`` without the names that are a build switch whose value is the library.
+
+    ``libs.append(feature.get("jpeg2000"))`` appends what the ``jpeg2000`` switch found
+    (``openjp2``), not a library called ``jpeg2000``: when the switch's own group already has a
+    mapped library, the switch's name is not a further library to add by hand."""
+    return [
+        f
+        for f in unmapped
+        if not (
+            f.kind == "library"
+            and f.feature
+            and f.feature.lower() == f.name.lower()
+            and f.feature in mapped_features
+        )
+    ]
+
+
 def _lookup(finding: Finding, table: InferenceTable) -> tuple[str, ...] | None:
     name = finding.name.strip()
     key = name.lower()
@@ -2247,6 +2265,7 @@ def _build(
             and any(table.category(u) == "host" for u in urls)
         ):
             meson_libraries.append(finding)
+    unmapped = _without_switch_values(unmapped, {f for e in acc.values() for f in e.features})
     if implied_pkg_config and meson_libraries:
         first = next((f for f in meson_libraries if not f.optional), meson_libraries[0])
         add(
