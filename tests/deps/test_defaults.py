@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from native_doctor.deps.defaults import OffBranch, configured_keys, off_branches, probed_loops
+from native_doctor.deps.defaults import (
+    OffBranch,
+    configured_keys,
+    off_branches,
+    probed_loops,
+    required_features,
+    switch_value_branches,
+)
 from native_doctor.deps.infer import SourceTree, infer_from_tree, to_toml
 
 OPTION_CLASS = (
@@ -258,3 +265,185 @@ def test_a_collection_filled_unconditionally_is_not_off() -> None:
         "        if self.extra:\n            libs.append('z')\n"
     )
     assert off_branches(text) == []
+
+
+# --------------------------------------------------------------------------- required features
+
+#: Pillow's shape: a class-level collection of required features, a one-line membership method,
+#: a branch that raises when a required feature was not found, and a per-feature opt-out.
+FEATURE_CLASS = (
+    "class build(build_ext):\n"
+    "    class ext_feature:\n"
+    "        features = ['zlib', 'jpeg', 'tiff']\n"
+    "        required = {'jpeg', 'zlib'}\n"
+    "        def require(self, feat):\n"
+    "            return feat in self.required\n"
+    "        def want(self, feat):\n"
+    "            return self._settings[feat] is None\n"
+    "    feature = ext_feature()\n"
+    "    user_options = [(f'disable-{x}', None, '') for x in feature.features]\n"
+    "    def finalize_options(self):\n"
+    "        for x in self.feature.features:\n"
+    "            if getattr(self, f'disable_{x}'):\n"
+    "                self.feature.required.discard(x)\n"
+    "    def build_extensions(self):\n"
+    "        feature = self.feature\n"
+    "        if feature.want('zlib'):\n"
+    "            if find_library_file(self, 'z'):\n"
+    "                feature.set('zlib', 'z')\n"
+    "        if feature.want('jpeg'):\n"
+    "            if find_library_file(self, 'jpeg'):\n"
+    "                feature.set('jpeg', 'jpeg')\n"
+    "        if feature.want('tiff'):\n"
+    "            if find_library_file(self, 'tiff'):\n"
+    "                feature.set('tiff', 'tiff')\n"
+)
+FAILS = "        for f in feature.features:\n            if not feature.get(f) and feature.require(f):\n"
+
+REQUIRED_CASES = [
+    pytest.param(
+        FEATURE_CLASS + FAILS + "                raise RequiredDependencyException(f)\n",
+        {"jpeg": "--disable-jpeg", "zlib": "--disable-zlib"},
+        id="class-collection-method-raise-getattr-opt-out",
+    ),
+    pytest.param(
+        FEATURE_CLASS + FAILS + "                if f == 'jpeg':\n                    raise A(f)\n"
+        "                raise B(f)\n",
+        {"jpeg": "--disable-jpeg", "zlib": "--disable-zlib"},
+        id="last-statement-raises",
+    ),
+    pytest.param(
+        "REQUIRED = ('hdf5',)\nfor lib in LIBS:\n    if lib in REQUIRED and not found(lib):\n"
+        "        sys.exit('missing ' + lib)\n",
+        {"hdf5": None},
+        id="module-tuple-sys-exit-no-switch",
+    ),
+    pytest.param(
+        "class C:\n    required = set(['gmp'])\n    def initialize_options(self):\n"
+        "        if self.without_gmp:\n            self.required.remove('gmp')\n"
+        "    def run(self):\n        for f in F:\n            if f in self.required:\n"
+        "                raise E(f)\n",
+        {"gmp": "--without-gmp"},
+        id="set-call-option-attribute",
+    ),
+    pytest.param(
+        FEATURE_CLASS + FAILS + "                print('missing', f)\n",
+        {},
+        id="a-warning-is-not-a-failure",
+    ),
+    pytest.param(
+        FEATURE_CLASS + "        for f in feature.features:\n"
+        "            if not feature.get(f) or feature.require(f):\n                raise E(f)\n",
+        {},
+        id="or-is-not-evidence",
+    ),
+    pytest.param(
+        FEATURE_CLASS + "        for f in feature.features:\n"
+        "            if not feature.require(f):\n                raise E(f)\n",
+        {},
+        id="negated-membership",
+    ),
+    pytest.param(
+        "optional = {'tiff'}\nfor f in F:\n    if f not in optional and not found(f):\n        raise E(f)\n",
+        {},
+        id="not-in-an-optional-collection",
+    ),
+    pytest.param(FEATURE_CLASS, {}, id="collection-never-checked"),
+    pytest.param(
+        "required = {'a'}\nrequired = {'b'}\nif x in required:\n    raise E(x)\n",
+        {},
+        id="rebound-differently",
+    ),
+    pytest.param(
+        "REQUIRED = ['a']\nREQUIRED = compute()\nif x in REQUIRED:\n    raise E(x)\n",
+        {},
+        id="also-bound-to-something-else",
+    ),
+    pytest.param("def f(:\n", {}, id="syntax-error"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), REQUIRED_CASES)
+def test_required_features(text: str, expected: dict[str, str | None]) -> None:
+    assert {name: r.switch for name, r in required_features(text).items()} == expected
+
+
+def test_required_feature_says_where() -> None:
+    text = FEATURE_CLASS + FAILS + "                raise RequiredDependencyException(f)\n"
+    jpeg = required_features(text)["jpeg"]
+    assert (jpeg.collection, jpeg.line, jpeg.check) == ("required", 4, 27)
+
+
+def test_required_features_are_host_requirements_and_the_rest_stay_optional() -> None:
+    text = FEATURE_CLASS + FAILS + "                raise RequiredDependencyException(f)\n"
+    result = infer_from_tree(SourceTree.from_files({"setup.py": text}))
+    jpeg, zlib, tiff = (result.get(f"dep:generic/{n}") for n in ("libjpeg", "zlib", "libtiff"))
+    assert jpeg is not None and zlib is not None and tiff is not None
+    assert not jpeg.optional and jpeg.default is None and jpeg.feature is None
+    assert not zlib.optional
+    assert tiff.optional and tiff.feature == "tiff" and tiff.default == "on-if-found"
+    assert jpeg.evidence[0] == (
+        "setup.py:21 find_library_file(self, 'jpeg') [required by default: setup.py:4 required,"
+        " missing fails the build at setup.py:27; off with --disable-jpeg]"
+    )
+    toml = to_toml(result)
+    host = toml.split("[external.optional-host-requires]")[0]
+    assert '"dep:generic/libjpeg"' in host and '"dep:generic/zlib"' in host
+    assert '"dep:generic/libtiff"' not in host
+
+
+def test_without_the_failing_branch_the_features_stay_optional() -> None:
+    result = infer_from_tree(SourceTree.from_files({"setup.py": FEATURE_CLASS}))
+    jpeg = result.get("dep:generic/libjpeg")
+    assert jpeg is not None and jpeg.optional and jpeg.feature == "jpeg"
+
+
+# --------------------------------------------------------------------------- switch values
+
+SWITCH_VALUE_CASES = [
+    pytest.param(
+        "def build(feature):\n    webp = feature.get('webp')\n    if isinstance(webp, str):\n"
+        "        libs = [webp, 'sharpyuv']\n    else:\n        remove()\n",
+        [(4, 4, "webp")],
+        id="isinstance-of-a-bound-switch-value",
+    ),
+    pytest.param(
+        "x = opts.want('x')\nif x is not None:\n    libs.append('x')\nif not x:\n    pass\n",
+        [(3, 3, "x"), (5, 5, "x")],
+        id="module-level-is-not-none-and-not",
+    ),
+    pytest.param(
+        "def f(feature):\n    webp = feature.get('webp')\n    webp = webp or 'webp'\n"
+        "    if webp:\n        libs.append('webp')\n",
+        [],
+        id="rebound-to-something-else",
+    ),
+    pytest.param(
+        "def f(webp):\n    if webp:\n        libs.append('webp')\n", [], id="a-parameter-is-not-a-switch"
+    ),
+    pytest.param(
+        "def f(d):\n    v = d.get(key)\n    if v:\n        libs.append('z')\n", [], id="not-a-literal-feature"
+    ),
+    pytest.param(
+        "def f(feature):\n    webp = feature.get('webp')\n    def g(webp):\n"
+        "        if webp:\n            libs.append('z')\n",
+        [],
+        id="shadowed-in-a-nested-function",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SWITCH_VALUE_CASES)
+def test_switch_value_branches(text: str, expected: list[tuple[int, int, str]]) -> None:
+    assert [(b.first, b.last, b.name) for b in switch_value_branches(text)] == expected
+
+
+def test_a_library_under_a_switch_value_is_optional_under_that_feature() -> None:
+    text = (
+        "def build(feature):\n    webp = feature.get('webp')\n    if isinstance(webp, str):\n"
+        "        libs = ['sharpyuv']\n    libraries = ['z']\n"
+    )
+    result = infer_from_tree(SourceTree.from_files({"setup.py": text}))
+    webp, zlib = result.get("dep:generic/libwebp"), result.get("dep:generic/zlib")
+    assert webp is not None and webp.optional and webp.feature == "webp" and webp.default == "on-if-found"
+    assert zlib is not None and not zlib.optional

@@ -86,6 +86,16 @@ PY_STATEMENTS = st.sampled_from(
         "def enabled():\n    return enabled()\n",
         "if enabled() and m.enabled():\n    libs = ['mpi']\n",
         "if (:\n",
+        "class F:\n    required = {'jpeg', 'z'}\n"
+        "    def require(self, f):\n        return f in self.required\n",
+        "required = ['jpeg']\n",
+        "for x in F:\n    if getattr(self, f'disable_{x}'):\n        c.required.discard(x)\n",
+        "if c.opt:\n    c.required.remove('z')\n",
+        "for f in F:\n    if not c.get(f) and c.require(f):\n        raise E(f)\n",
+        "if f in required:\n    sys.exit(1)\n",
+        "if c.want('jpeg'):\n    libraries.append('jpeg')\n",
+        "w = c.get('webp')\n",
+        "if isinstance(w, str):\n    libraries.append('sharpyuv')\n",
     ]
 )
 
@@ -97,3 +107,16 @@ PY_STATEMENTS = st.sampled_from(
 def test_fuzz_off_branches_of_any_setup_py(text: str, helper: str) -> None:
     for branch in defaults.off_branches(text, {"m": helper}, defaults.configured_keys(helper)):
         assert 1 <= branch.first <= branch.last
+
+
+@given(text=st.lists(PY_STATEMENTS, max_size=12).map("".join))
+def test_fuzz_required_features_of_any_setup_py(text: str) -> None:
+    for name, feature in defaults.required_features(text).items():
+        assert name == feature.name and feature.line >= 1 and feature.check >= 1
+        assert feature.switch is None or feature.switch.startswith("--")
+
+
+@given(text=st.lists(PY_STATEMENTS, max_size=12).map("".join))
+def test_fuzz_switch_value_branches_of_any_setup_py(text: str) -> None:
+    for branch in defaults.switch_value_branches(text):
+        assert 1 <= branch.first <= branch.last and branch.name

@@ -648,21 +648,49 @@ def test_real_sdist_feature_groups(sdist_inferences: dict[str, Inference]) -> No
     groups of optional-host-requires)."""
     pillow = sdist_inferences["pillow"]
     features = {p.id: p.feature for p in pillow.proposals if p.optional and not p.bundled}
-    # setup.py: if feature.want("jpeg"): ... _find_library_file(self, "jpeg")
-    assert features["dep:generic/libjpeg"] == "jpeg"
+    # setup.py: if feature.want("tiff"): ... _find_library_file(self, "libtiff")
     assert features["dep:generic/libtiff"] == "tiff"
     assert features["dep:generic/openjpeg"] == "jpeg2000"
     # harfbuzz: only for the Raqm build from src/thirdparty (else-branch of want_vendor("raqm"))
     assert features["dep:generic/harfbuzz"] == "raqm"
     assert features["dep:generic/libxcb"] == "xcb"
+    # webp = feature.get("webp"); if isinstance(webp, str): ... libs.append("sharpyuv") (iOS)
+    assert features["dep:generic/libwebp"] == "webp"
     groups = tomllib.loads(to_toml(pillow))["external"]["optional-host-requires"]
-    assert "dep:generic/libjpeg" in groups["jpeg"]
+    assert "dep:generic/libtiff" in groups["tiff"]
     # pymssql: if LINK_OPENSSL and LINK_FREETDS_STATICALLY: libraries.extend(['ssl', 'crypto'])
     openssl = sdist_inferences["pymssql"].get("dep:generic/openssl")
     assert openssl is not None and openssl.optional and openssl.feature == "link-openssl"
     # scipy: dependency('zlib', required: get_option('use_zlib')) in the HiGHS subproject
     zlib = sdist_inferences["scipy"].get("dep:generic/zlib")
     assert zlib is not None and zlib.optional and zlib.feature == "use-zlib"
+
+
+@pytest.mark.corpus
+def test_real_sdist_required_features(sdist_inferences: dict[str, Inference]) -> None:
+    """Pillow looks for jpeg and zlib under ``feature.want(...)`` like its optional codecs, but
+    ``required = {"jpeg", "zlib"}`` and ``if not feature.get(f) and feature.require(f): raise
+    RequiredDependencyException(f)`` make them required unless turned off (``--disable-jpeg``)."""
+    pillow = sdist_inferences["pillow"]
+    for url, switch in (("dep:generic/libjpeg", "--disable-jpeg"), ("dep:generic/zlib", "--disable-zlib")):
+        proposal = pillow.get(url)
+        assert proposal is not None, url
+        assert not proposal.optional and proposal.default is None and proposal.marker is None
+        assert "required by default: setup.py:327 required" in proposal.evidence[0]
+        assert proposal.evidence[0].endswith(f"; off with {switch}]")
+    toml = tomllib.loads(to_toml(pillow))["external"]
+    assert {"dep:generic/libjpeg", "dep:generic/zlib"} <= set(toml["host-requires"])
+    optional = {p.id for p in pillow.proposals if p.optional and not p.bundled}
+    assert optional >= {f"dep:generic/{n}" for n in ("libtiff", "freetype", "lcms2", "openjpeg", "libavif")}
+    # no other pinned sdist has such a collection: nothing else turns required this way
+    assert not [
+        (name, e)
+        for name, inference in sdist_inferences.items()
+        if name != "pillow"
+        for p in inference.proposals
+        for e in p.evidence
+        if "[required by default:" in e
+    ]
 
 
 @pytest.mark.corpus
@@ -679,7 +707,7 @@ def test_real_sdist_defaults(sdist_inferences: dict[str, Inference]) -> None:
     # `if not feature.want_vendor("raqm")` (want_vendor: `feat in self.vendor`, vendor = set())
     assert default("pillow", "dep:generic/harfbuzz") == "off"
     assert default("pillow", "dep:generic/fribidi") == "off"
-    for url in ("libjpeg", "libtiff", "libxcb", "openjpeg", "lcms2", "freetype"):
+    for url in ("libtiff", "libxcb", "openjpeg", "lcms2", "freetype", "libavif", "libimagequant"):
         assert default("pillow", f"dep:generic/{url}") == "on-if-found"  # feature.want("x")
     harfbuzz = sdist_inferences["pillow"].get("dep:generic/harfbuzz")
     assert harfbuzz is not None
@@ -1303,3 +1331,32 @@ def _grouped(result: Inference) -> dict[str, set[str]]:
         key = f"optional-{p.category}" if p.optional else p.category
         groups.setdefault(key, set()).add(p.id)
     return groups
+
+
+SWITCH_VALUE_SETUP = (
+    'from setuptools import setup, Extension\nlibs = []\nif feature.want("jpeg2000"):\n{probe}'
+    'if feature.get("jpeg2000"):\n    libs.append(feature.get("jpeg2000"))\n'
+    'setup(ext_modules=[Extension("m", ["m.c"], libraries=libs)])\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("probe", "unmapped"),
+    [
+        pytest.param(
+            '    if _find_library_file(self, "openjp2"):\n        feature.set("jpeg2000", "openjp2")\n',
+            [],
+            id="switch-group-mapped",
+        ),
+        pytest.param("    pass\n", ["jpeg2000"], id="switch-group-empty"),
+    ],
+)
+def test_switch_value_is_not_an_unmapped_library(probe: str, unmapped: list[str]) -> None:
+    """``libs.append(feature.get("jpeg2000"))`` appends what the switch found: the switch's name
+    is reported as unmapped only when nothing else in its group was mapped (Pillow's jpeg2000, lcms)."""
+    inference = infer_from_tree(SourceTree.from_files({"setup.py": SWITCH_VALUE_SETUP.format(probe=probe)}))
+    assert [f.name for f in inference.unmapped] == unmapped
+    if not unmapped:
+        assert [(p.url, p.feature) for p in inference.proposals if "generic" in p.url] == [
+            ("dep:generic/openjpeg", "jpeg2000")
+        ]

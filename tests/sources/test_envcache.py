@@ -8,25 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from _envsite import install_demo
 from native_doctor.binary import BytesSource, read_binary
 from native_doctor.sources.env import read_environment
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json
 
 
-def _install(site: Path, data: bytes) -> None:
-    dist_info = site / "demo-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    (site / "demo").mkdir()
-    (site / "demo" / "_ext.cpython-311-x86_64-linux-gnu.so").write_bytes(data)
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
-    (dist_info / "INSTALLER").write_text("pip\n")
-    (dist_info / "RECORD").write_text("demo/_ext.cpython-311-x86_64-linux-gnu.so,,\n")
-
-
 @pytest.fixture
 def site(tmp_path: Path, elf_pair: dict[str, bytes]) -> Path:
     site = tmp_path / "site-packages"
-    _install(site, elf_pair["_ext.so"])
+    install_demo(site, elf_pair["_ext.so"])
     return site
 
 

@@ -11,25 +11,16 @@ from typing import Any
 
 import pytest
 
+from _envsite import install_demo
 from native_doctor import cli, doctor
 from native_doctor.sources.envresult import Inputs, _cpu_identity
-
-
-def _install(site: Path, data: bytes) -> None:
-    dist_info = site / "demo-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    (site / "demo").mkdir()
-    (site / "demo" / "_ext.cpython-311-x86_64-linux-gnu.so").write_bytes(data)
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
-    (dist_info / "INSTALLER").write_text("pip\n")
-    (dist_info / "RECORD").write_text("demo/_ext.cpython-311-x86_64-linux-gnu.so,,\n")
 
 
 @pytest.fixture
 def site(tmp_path: Path, elf_pair: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NATIVE_DOCTOR_ENV_CACHE", str(tmp_path / "cache"))
     site = tmp_path / "site-packages"
-    _install(site, elf_pair["_ext.so"])
+    install_demo(site, elf_pair["_ext.so"])
     return site
 
 

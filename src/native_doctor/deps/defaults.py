@@ -25,6 +25,18 @@ is false by default when it reads
 Anything else is unknown and treated as taken (on by default), so a library is never called
 "off" without a reason in the file.
 
+:func:`required_features` reads the opposite evidence: a literal collection of feature names
+(``required = {"jpeg", "zlib"}`` in a class body or at module level) that a failing-when-missing
+branch consults (``if not feature.get(f) and feature.require(f): raise ...``, with ``require``
+returning ``feat in self.required``): those features are required by a default build, however
+optional the code that looks for them seems; the switch that takes a name out of the
+collection (``self.feature.required.discard(x)`` under ``if getattr(self, f"disable_{x}"):``)
+is how a user turns one off.
+
+:func:`switch_value_branches` finds the bodies of ``if`` statements that test a name bound only
+to a build switch's value (``webp = feature.get("webp")``, ``if isinstance(webp, str):``):
+libraries there are optional under that feature, as under ``if feature.get("webp"):``.
+
 :func:`probed_loops` reads the other kind: a ``for`` loop over a literal list of library names
 that probes for each one (``if config_cmd.check_library(libname, ...):``) makes each name
 optional and on if found.
@@ -38,7 +50,17 @@ import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-__all__ = ["OffBranch", "ProbedLiteral", "configured_keys", "off_branches", "probed_loops"]
+__all__ = [
+    "OffBranch",
+    "ProbedLiteral",
+    "RequiredFeature",
+    "SwitchValueBranch",
+    "configured_keys",
+    "off_branches",
+    "probed_loops",
+    "required_features",
+    "switch_value_branches",
+]
 
 #: The one size budget of every ast-based pass over a Python build file (here and in
 #: :mod:`.infer`: platform markers, feature switches, default-off branches, probed loops): bigger
@@ -730,4 +752,314 @@ def probed_loops(text: str) -> list[ProbedLiteral]:
             last = literal.end_lineno or literal.lineno
             out.append(ProbedLiteral(literal.lineno, last, frozenset(items), _short(probe)))
     out.sort(key=lambda p: p.first)
+    return out
+
+
+# --------------------------------------------------------------------------- required features
+
+
+@dataclass(frozen=True, slots=True)
+class RequiredFeature:
+    """A feature a default build requires: named in a literal collection that a branch which
+    fails the build consults (Pillow's ``required = {"jpeg", "zlib"}`` and
+    ``if not feature.get(f) and feature.require(f): raise RequiredDependencyException(f)``)."""
+
+    name: str
+    #: the collection: its name and the line it is bound on
+    collection: str
+    line: int
+    #: the line of the ``if`` that fails the build when the feature is missing
+    check: int
+    #: how a user turns it off (``--disable-jpeg``), when the file says
+    switch: str | None
+
+
+_EXITS = frozenset({"sys.exit", "exit", "quit", "os._exit"})
+_REMOVERS = frozenset({"discard", "remove"})
+
+
+def _collection_items(node: ast.expr | None) -> list[str] | None:
+    """The strings of a literal collection: ``{"a", "b"}``, ``["a"]``, ``("a",)``, also wrapped
+    in ``set(...)``/``frozenset(...)``."""
+    if node is None:
+        return None
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in {"set", "frozenset", "list", "tuple"}
+        and len(node.args) == 1
+        and not node.keywords
+    ):
+        node = node.args[0]
+    return _string_items(node)
+
+
+def _bound_collections(tree: ast.Module) -> dict[str, tuple[int, list[str]]]:
+    """Names bound to a literal collection of strings at module level or in a class body:
+    name -> (line, items). A name bound to different values in several places is left out."""
+    bodies: list[list[ast.stmt]] = [list(_module_statements(tree.body))]
+    bodies += [node.body for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    out: dict[str, tuple[int, list[str]]] = {}
+    clashes: set[str] = set()
+    for body in bodies:
+        for stmt in body:
+            value: ast.expr | None
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                target, value = stmt.targets[0], stmt.value
+            elif isinstance(stmt, ast.AnnAssign | ast.AugAssign):
+                target, value = stmt.target, stmt.value if isinstance(stmt, ast.AnnAssign) else None
+            else:
+                continue
+            if not isinstance(target, ast.Name):
+                continue
+            items = _collection_items(value)
+            if items is None or (target.id in out and sorted(out[target.id][1]) != sorted(items)):
+                clashes.add(target.id)  # also bound to something else
+            elif target.id not in out:
+                out[target.id] = (stmt.lineno, items)
+    return {name: value for name, value in out.items() if name not in clashes}
+
+
+def _collection_name(node: ast.expr, collections: Mapping[str, object]) -> str | None:
+    """``required``, ``self.required`` or ``self.feature.required`` when it names one of
+    ``collections``."""
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+    return name if name in collections else None
+
+
+def _membership_helpers(tree: ast.Module, collections: Mapping[str, object]) -> dict[str, str]:
+    """One-line functions and methods that test membership of their argument in a collection
+    (``def require(self, feat): return feat in self.required``): name -> collection."""
+    out: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        returned = _one_return(node)
+        params = {a.arg for a in node.args.args}
+        if (
+            isinstance(returned, ast.Compare)
+            and len(returned.ops) == 1
+            and isinstance(returned.ops[0], ast.In)
+            and isinstance(returned.left, ast.Name)
+            and returned.left.id in params
+        ):
+            name = _collection_name(returned.comparators[0], collections)
+            if name is not None:
+                out[node.name] = name
+    return out
+
+
+def _fails(body: list[ast.stmt]) -> bool:
+    """The branch ends by failing the build: ``raise ...`` or ``sys.exit(...)``."""
+    last = body[-1] if body else None
+    if isinstance(last, ast.Raise):
+        return True
+    return (
+        isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and _dotted(last.value.func) in _EXITS
+    )
+
+
+def _conjuncts(test: ast.expr) -> Iterator[ast.expr]:
+    """The operands that must all hold for ``test`` to hold (``a and b``: a, b)."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        for value in test.values:
+            yield from _conjuncts(value)
+    else:
+        yield test
+
+
+def _required_by(test: ast.expr, collections: Mapping[str, object], helpers: Mapping[str, str]) -> set[str]:
+    """Collections whose membership ``test`` needs: ``f in required``, ``feature.require(f)``."""
+    out = set()
+    for part in _conjuncts(test):
+        if isinstance(part, ast.Compare) and len(part.ops) == 1 and isinstance(part.ops[0], ast.In):
+            name = _collection_name(part.comparators[0], collections)
+        elif isinstance(part, ast.Call) and len(part.args) == 1 and not part.keywords:
+            name = helpers.get(_call_name(part))
+        else:
+            name = None
+        if name is not None:
+            out.add(name)
+    return out
+
+
+def _switch_template(test: ast.expr, removed: ast.expr) -> str | None:
+    """How the user takes ``removed`` out of the collection, from the test of the branch that
+    does: ``getattr(self, f"disable_{x}")`` -> ``--disable-{}``; ``self.disable_jpeg`` ->
+    ``--disable-jpeg``; ``'--without-jpeg' in sys.argv`` -> ``--without-jpeg``."""
+    for node in ast.walk(test):
+        if isinstance(node, ast.JoinedStr) and isinstance(removed, ast.Name):
+            parts = []
+            for value in node.values:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    parts.append(value.value.replace("{", "{{").replace("}", "}}"))
+                elif (
+                    isinstance(value, ast.FormattedValue)
+                    and isinstance(value.value, ast.Name)
+                    and value.value.id == removed.id
+                ):
+                    parts.append("{}")
+                else:
+                    return None
+            if parts.count("{}") == 1:
+                return "--" + "".join(parts).replace("_", "-").lstrip("-")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("--"):
+            return node.value.replace("{", "{{").replace("}", "}}")
+        attr = _self_attribute(node)
+        if attr is not None and isinstance(removed, ast.Constant):
+            return "--" + attr.replace("_", "-").replace("{", "{{").replace("}", "}}")
+    return None
+
+
+def _opt_outs(index: _Index, collections: Mapping[str, object]) -> dict[str, dict[str | None, str]]:
+    """collection -> (feature name, or None for any) -> the switch that removes it from the
+    collection (``self.feature.required.discard(x)`` inside ``if getattr(self, f"disable_{x}"):``)."""
+    out: dict[str, dict[str | None, str]] = {}
+    for node, _ in index.ifs:
+        for stmt in node.body:
+            for call in ast.walk(stmt):
+                if not (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute)
+                    and call.func.attr in _REMOVERS
+                    and len(call.args) == 1
+                ):
+                    continue
+                name = _collection_name(call.func.value, collections)
+                if name is None:
+                    continue
+                removed = call.args[0]
+                template = _switch_template(node.test, removed)
+                if template is None:
+                    continue
+                if isinstance(removed, ast.Constant) and isinstance(removed.value, str):
+                    out.setdefault(name, {}).setdefault(removed.value, template)
+                elif "{}" in template:
+                    out.setdefault(name, {}).setdefault(None, template)
+    return out
+
+
+def required_features(text: str) -> dict[str, RequiredFeature]:
+    """Features a default build of ``text`` requires (see :class:`RequiredFeature`): feature
+    name -> where it is said. Only collections that a failing-when-missing branch in the same
+    file consults count."""
+    index = _index(text)
+    if index is None:
+        return {}
+    collections = _bound_collections(index.tree)
+    if not collections:
+        return {}
+    helpers = _membership_helpers(index.tree, collections)
+    checks: dict[str, int] = {}
+    for node, _ in index.ifs:
+        if _fails(node.body):
+            for name in _required_by(node.test, collections, helpers):
+                checks.setdefault(name, node.lineno)
+    opt_outs = _opt_outs(index, collections)
+    out: dict[str, RequiredFeature] = {}
+    for name, check in checks.items():
+        line, items = collections[name]
+        switches = opt_outs.get(name, {})
+        for item in items:
+            template = switches.get(item) or switches.get(None)
+            switch = template.format(item) if template else None
+            out.setdefault(item, RequiredFeature(item, name, line, check, switch))
+    return out
+
+
+# --------------------------------------------------------------------------- switch values
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchValueBranch:
+    """The body of an ``if`` whose test reads only a name bound to a build switch's value
+    (``webp = feature.get("webp")`` then ``if isinstance(webp, str):``): taken only when that
+    feature is on, like ``if feature.get("webp"):``."""
+
+    first: int
+    last: int
+    #: the string the switch call reads (``webp``)
+    name: str
+
+
+#: Calls that read a build feature's setting (Pillow's ``feature.get("webp")``).
+_SWITCH_VALUE_CALLS = frozenset({"get", "want"})
+
+
+def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a module or function body, not those of functions or classes in it."""
+    todo = list(ast.iter_child_nodes(scope))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, _SCOPES):
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def _switch_value(node: ast.expr) -> str | None:
+    """``feature.get("webp")`` -> ``webp``."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in _SWITCH_VALUE_CALLS
+        and len(node.args) == 1
+        and not node.keywords
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
+        return node.args[0].value
+    return None
+
+
+def _tested_name(test: ast.expr) -> str | None:
+    """The one name a test reads: ``x``, ``not x``, ``x is not None``, ``isinstance(x, str)``."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test = test.operand
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.comparators[0], ast.Constant):
+        test = test.left
+    elif (
+        isinstance(test, ast.Call)
+        and isinstance(test.func, ast.Name)
+        and test.func.id == "isinstance"
+        and len(test.args) == 2
+    ):
+        test = test.args[0]
+    return test.id if isinstance(test, ast.Name) else None
+
+
+def switch_value_branches(text: str) -> list[SwitchValueBranch]:
+    """The bodies of ``if`` statements that test a name every binding of which (in the same
+    function, or at module level) is a build switch's value (see :class:`SwitchValueBranch`)."""
+    tree = _parse(text)
+    if tree is None:
+        return []
+    scopes: list[ast.AST] = [tree]
+    scopes += [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    out = []
+    for scope in scopes:
+        nodes = list(_own_nodes(scope))
+        bound: dict[str, str | None] = {}
+        switch_stores: set[int] = set()
+        for node in nodes:
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+                continue
+            target, value = node.targets[0], _switch_value(node.value)
+            if isinstance(target, ast.Name) and value is not None:
+                switch_stores.add(id(target))
+                bound[target.id] = value if bound.get(target.id, value) == value else None
+        for node in nodes:  # bound to anything else too: not decided
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+                if id(node) not in switch_stores:
+                    bound[node.id] = None
+            elif isinstance(node, ast.arg):
+                bound[node.arg] = None
+        for node in nodes:
+            if not isinstance(node, ast.If) or not node.body:
+                continue
+            tested = _tested_name(node.test)
+            value = bound.get(tested) if tested else None
+            if value is not None:
+                last = node.body[-1].end_lineno or node.body[-1].lineno
+                out.append(SwitchValueBranch(node.body[0].lineno, last, value))
+    out.sort(key=lambda b: (b.first, -b.last))
     return out

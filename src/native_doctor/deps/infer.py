@@ -2098,8 +2098,9 @@ def _python_findings(files: Mapping[str, str], table: InferenceTable) -> list[Fi
     configured = defaults.configured_keys(_parsed_setup_cfg(files))
     for path in py_paths:
         more = [f for f in scan_python(path, files[path], table) if f.name.lower() not in own]
-        more = _with_probed_loops(more, files[path])
-        found += _with_off_branches(more, files[path], _imported_texts(files[path], files), configured)
+        more = _with_probed_loops(_with_switch_values(more, files[path]), files[path])
+        more = _with_off_branches(more, files[path], _imported_texts(files[path], files), configured)
+        found += _with_required_features(more, path, files[path])
     return found
 
 
@@ -2250,6 +2251,24 @@ class _Acc:
     off: bool = False
 
 
+def _without_switch_values(unmapped: list[Finding], mapped_features: set[str | None]) -> list[Finding]:
+    """``unmapped`` without the names that are a build switch whose value is the library.
+
+    ``libs.append(feature.get("jpeg2000"))`` appends what the ``jpeg2000`` switch found
+    (``openjp2``), not a library called ``jpeg2000``: when the switch's own group already has a
+    mapped library, the switch's name is not a further library to add by hand."""
+    return [
+        f
+        for f in unmapped
+        if not (
+            f.kind == "library"
+            and f.feature
+            and f.feature.lower() == f.name.lower()
+            and f.feature in mapped_features
+        )
+    ]
+
+
 def _lookup(finding: Finding, table: InferenceTable) -> tuple[str, ...] | None:
     name = finding.name.strip()
     key = name.lower()
@@ -2327,6 +2346,7 @@ def _build(
             and any(table.category(u) == "host" for u in urls)
         ):
             meson_libraries.append(finding)
+    unmapped = _without_switch_values(unmapped, {f for e in acc.values() for f in e.features})
     if implied_pkg_config and meson_libraries:
         first = next((f for f in meson_libraries if not f.optional), meson_libraries[0])
         add(
@@ -2974,6 +2994,56 @@ def _with_off_branches(
         out.append(
             dataclasses.replace(finding, optional=True, off_by_default=True, feature=feature, detail=detail)
         )
+    return out
+
+
+def _with_switch_values(found: list[Finding], text: str) -> list[Finding]:
+    """Libraries asked for only in the body of an ``if`` that tests a name bound to a build
+    switch's value (``webp = feature.get("webp")``, ``if isinstance(webp, str):``; see
+    :func:`.defaults.switch_value_branches`) are optional under that switch, as they are
+    under ``if feature.get("webp"):``."""
+    if not any(f.kind == "library" and not f.optional for f in found):
+        return found
+    branches = defaults.switch_value_branches(text)
+    if not branches:
+        return found
+    out = []
+    for finding in found:
+        line = _line_of(finding)
+        inside = [b for b in branches if b.first <= line <= b.last]
+        if finding.kind != "library" or finding.optional or not inside:
+            out.append(finding)
+            continue
+        innermost = max(inside, key=lambda b: b.first)
+        out.append(dataclasses.replace(finding, optional=True, feature=innermost.name))
+    return out
+
+
+def _with_required_features(found: list[Finding], path: str, text: str) -> list[Finding]:
+    """Optional findings under a feature switch whose feature the build requires by default
+    (see :func:`.defaults.required_features`: ``required = {"jpeg", "zlib"}`` and a branch
+    that raises when a required feature is missing) are required; the evidence says where, and
+    the switch that turns the feature off when the file has one."""
+    candidates = [
+        f for f in found if f.kind == "library" and f.optional and f.feature and not f.off_by_default
+    ]
+    if not candidates:
+        return found
+    required = defaults.required_features(text)
+    if not required:
+        return found
+    out = []
+    for finding in found:
+        feature = required.get(finding.feature or "") if finding in candidates else None
+        if feature is None:
+            out.append(finding)
+            continue
+        how = f"; off with {feature.switch}" if feature.switch else ""
+        detail = (
+            f"{finding.detail} [required by default: {path}:{feature.line} {feature.collection},"
+            f" missing fails the build at {path}:{feature.check}{how}]"
+        )
+        out.append(dataclasses.replace(finding, optional=False, feature=None, detail=detail))
     return out
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
@@ -23,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
-from native_doctor.sources.envresult import Inputs, cache_directory, file_key
+from native_doctor.sources.envresult import Inputs, cache_directory, file_key, write_json
 
 __all__ = ["EnvCache", "binary_from_json", "binary_to_json", "cache_directory", "file_key"]
 
@@ -95,18 +94,7 @@ class EnvCache:
         if not self.enabled or (self.misses == 0 and self._new.keys() <= self._old.keys()):
             return
         document = {"format": _FORMAT, "version": _VERSION, "tool": self._tool, "entries": self._new}
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    json.dump(document, out, separators=(",", ":"))
-                Path(temporary).replace(self._path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-        except OSError:
-            return
+        write_json(self._path, document)
 
 
 def _code_fingerprint() -> str:

@@ -26,7 +26,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Inputs", "ResultCache", "cache_directory", "file_key", "folder_mtime", "for_run", "run_identity"]
+__all__ = [
+    "Inputs",
+    "ResultCache",
+    "cache_directory",
+    "file_key",
+    "folder_mtime",
+    "for_run",
+    "run_identity",
+    "write_json",
+]
 
 _FORMAT = "native-doctor-env-result"
 _VERSION = 1
@@ -309,20 +318,26 @@ class ResultCache:
             "inputs": inputs.to_json(),
             "output": output,
         }
-        import tempfile
+        write_json(self.path, document)
 
+
+def write_json(path: Path, document: object) -> None:
+    """Write ``document`` to ``path`` atomically (a temporary file in the same folder, renamed);
+    a cache that cannot be written is not an error: nothing is written."""
+    import tempfile  # only a run that writes a cache pays for it
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    json.dump(document, out, separators=(",", ":"))
-                Path(temporary).replace(self.path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-        except OSError:
-            return
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(document, out, separators=(",", ":"))
+            Path(temporary).replace(path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return
 
 
 def for_run(options: Mapping[str, object], directories: Iterable[str]) -> ResultCache | None:
