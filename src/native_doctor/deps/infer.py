@@ -3007,10 +3007,10 @@ def _with_switch_values(found: list[Finding], text: str) -> list[Finding]:
     branches = defaults.switch_value_branches(text)
     if not branches:
         return found
+    at = _spans_at((_line_of(f) for f in found), branches)
     out = []
     for finding in found:
-        line = _line_of(finding)
-        inside = [b for b in branches if b.first <= line <= b.last]
+        inside = at.get(_line_of(finding), [])
         if finding.kind != "library" or finding.optional or not inside:
             out.append(finding)
             continue
@@ -3024,17 +3024,18 @@ def _with_required_features(found: list[Finding], path: str, text: str) -> list[
     (see :func:`.defaults.required_features`: ``required = {"jpeg", "zlib"}`` and a branch
     that raises when a required feature is missing) are required; the evidence says where, and
     the switch that turns the feature off when the file has one."""
-    candidates = [
-        f for f in found if f.kind == "library" and f.optional and f.feature and not f.off_by_default
-    ]
-    if not candidates:
+
+    def candidate(f: Finding) -> bool:
+        return f.kind == "library" and f.optional and bool(f.feature) and not f.off_by_default
+
+    if not any(candidate(f) for f in found):
         return found
     required = defaults.required_features(text)
     if not required:
         return found
     out = []
-    for finding in found:
-        feature = required.get(finding.feature or "") if finding in candidates else None
+    for finding in found:  # a test per finding, not a search of the candidates' list
+        feature = required.get(finding.feature or "") if candidate(finding) else None
         if feature is None:
             out.append(finding)
             continue
