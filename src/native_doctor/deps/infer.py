@@ -1054,7 +1054,9 @@ _PKG_SPEC = re.compile(r"^([A-Za-z0-9_.+-]+?)\s*+((?:>=|<=|=|>|<).*)?$", re.DOTA
 
 
 def _cmake_tokens(args: str) -> list[str]:
-    return [m.group(1) if m.group(1) is not None else m.group(2) for m in _CMAKE_TOKEN.finditer(args)]
+    # findall gives "" for the group that did not match; an unquoted token is never empty, so
+    # it is the token when not empty, else the (maybe empty) quoted one
+    return [bare or quoted for quoted, bare in _CMAKE_TOKEN.findall(args)]
 
 
 def _cmake_bracket_comments(text: str) -> list[tuple[int, int]]:
