@@ -391,3 +391,16 @@ def test_spans_at_is_the_naive_match(lines: list[int], spans: list[tuple[int, in
     at = infer._spans_at(lines, made)
     for line in lines:
         assert at.get(line, []) == [s for s in made if s.first <= line <= s.last]
+
+
+def test_unmapped_names_listed_up_to_a_cap() -> None:
+    """Thousands of distinct unknown names (a generated CMakeLists.txt) keep the proposed TOML
+    proportional to a human's reading: the first ``MAX_UNMAPPED_LISTED`` and a count of the rest."""
+    count = infer.MAX_UNMAPPED_LISTED + 250
+    text = "".join(f"find_package(Unknown{i})\n" for i in range(count))
+    inference = infer.infer_from_tree(infer.SourceTree.from_files({"CMakeLists.txt": text}))
+    assert len(inference.unmapped) == count  # the model keeps every name
+    toml = infer.to_toml(inference)
+    listed = [line for line in toml.splitlines() if line.startswith("#   library 'Unknown")]
+    assert len(listed) == infer.MAX_UNMAPPED_LISTED
+    assert "#   ... and 250 more, not listed" in toml.splitlines()

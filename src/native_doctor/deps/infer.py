@@ -90,6 +90,9 @@ MAX_TOTAL_BYTES = 64 << 20
 MAX_MEMBERS = 500_000
 #: A build file's findings of one name beyond this many are dropped (setup.py scanner).
 MAX_EVIDENCE_PER_NAME = 32
+#: The proposed TOML lists at most this many names found but not mapped (the rest are counted):
+#: a real project has a handful; thousands come from generated or hostile build files.
+MAX_UNMAPPED_LISTED = 100
 
 _BUILD_FILE_NAMES = frozenset(
     {
@@ -2636,7 +2639,10 @@ def to_toml(inference: Inference, *, evidence_per_entry: int = 2, group: str = "
         out += [f"#   {p.url}  # {_comment('; '.join(p.evidence[:2]))}" for p in bundled]
     if inference.unmapped:
         out += ["", "# Found, but not mapped to a DepURL (add by hand if needed):"]
-        out += [f"#   {f.kind} {_comment(repr(f.name))}: {_comment(f.evidence)}" for f in inference.unmapped]
+        listed = inference.unmapped[:MAX_UNMAPPED_LISTED]
+        out += [f"#   {f.kind} {_comment(repr(f.name))}: {_comment(f.evidence)}" for f in listed]
+        if len(inference.unmapped) > len(listed):
+            out.append(f"#   ... and {len(inference.unmapped) - len(listed):,} more, not listed")
     if inference.notes:
         out += ["", *(f"# note: {_comment(n)}" for n in inference.notes)]
     return "\n".join(out) + "\n"
