@@ -28,6 +28,7 @@ from native_doctor.repair import macos as mac
 from native_doctor.repair.model import CannotRepair
 from native_doctor.repair.stages import fail_verification
 from native_doctor.repair.wheelfile import Progress, write_wheel
+from native_doctor.repair.wheelmeta import open_wheel, retag_wheel, retagged_file_name
 
 __all__ = ["FuseResult", "fuse_wheels"]
 
@@ -65,7 +66,7 @@ def fuse_wheels(
     """Fuse two thin macOS wheels (either order) into ``out_dir``; a refusal is a result whose
     ``problem`` says why (nothing written). :raises UsageError: the inputs are not such a pair."""
     arm, intel = _pair(first, second)
-    with _open(arm) as a, _open(intel) as b:
+    with open_wheel(arm) as a, open_wheel(intel) as b:
         dist_info = _dist_info(a, arm)
         if _dist_info(b, intel) != dist_info:
             raise UsageError(f"{arm.name} and {intel.name} are not builds of one distribution version")
@@ -88,7 +89,7 @@ def fuse_wheels(
         wheel_text = a.read(f"{dist_info}/WHEEL").decode("utf-8", "replace")
     infos = _verify(fused)
     platform = _tag(infos, arm, intel)
-    out_name = _file_name(arm.name, platform)
+    out_name = retagged_file_name(arm.name, (platform,))
     result = FuseResult(str(arm), str(intel), None, platform, tuple(sorted(fused)), tuple(sorted(different)))
     if different and not allow_different:
         return _refused(result, different)
@@ -97,7 +98,7 @@ def fuse_wheels(
         return result
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / out_name
-    replace = {**fused, f"{dist_info}/WHEEL": _retag(wheel_text, out_name).encode()}
+    replace = {**fused, f"{dist_info}/WHEEL": retag_wheel(wheel_text, out_name, (platform,)).encode()}
     write_wheel(arm, target, dist_info=dist_info, replace=replace, add=added, progress=progress)
     return FuseResult(result.arm64, result.x86_64, str(target), platform, result.fused, result.different)
 
@@ -128,20 +129,6 @@ def _pair(first: Path, second: Path) -> tuple[Path, Path]:
     if set(archs) != {"arm64", "x86_64"}:
         raise UsageError("fuse needs one arm64 wheel and one x86_64 wheel")
     return archs["arm64"], archs["x86_64"]
-
-
-class _open:
-    def __init__(self, path: Path) -> None:
-        try:
-            self.archive = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise InvalidArchiveError(f"{path}: not a readable zip archive ({exc})") from exc
-
-    def __enter__(self) -> zipfile.ZipFile:
-        return self.archive
-
-    def __exit__(self, *exc: object) -> None:
-        self.archive.close()
 
 
 def _dist_info(archive: zipfile.ZipFile, path: Path) -> str:
@@ -218,17 +205,3 @@ def _check_universal(fused: dict[str, bytes], platform: str) -> None:
     for name, data in fused.items():
         if read_binary(data).arch != "universal2":
             raise CannotRepair(f"{name}: not universal2 after fusing")
-
-
-def _file_name(name: str, platform: str) -> str:
-    head = name[: -len(".whl")].rsplit("-", 1)[0]
-    return f"{head}-{platform}.whl"
-
-
-def _retag(text: str, file_name: str) -> str:
-    parts = file_name[: -len(".whl")].split("-")
-    tags = [f"Tag: {p}-{a}-{parts[-1]}" for p in parts[-3].split(".") for a in parts[-2].split(".")]
-    lines = [line for line in text.splitlines() if not line.startswith("Tag:")]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return "\n".join([*lines, *tags]) + "\n"
