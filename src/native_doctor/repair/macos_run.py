@@ -31,6 +31,7 @@ from native_doctor.repair.stages import (
     output_target,
     rewrite_each,
     unchanged_result,
+    with_sbom,
 )
 from native_doctor.repair.verify import repaired_artifact, unresolved
 from native_doctor.repair.wheelfile import Progress, copy_atomically, write_wheel
@@ -138,9 +139,7 @@ def _rewrite_and_write(
     replace_members = {m: outputs[m] for m in originals}
     if retagged:
         replace_members[f"{dist_info}/WHEEL"] = retag_wheel(wheel_text, path.name, platforms).encode()
-    # No PEP 770 SBOM here yet: `fuse` of two repaired thin wheels would have to merge the two
-    # documents (their hashes differ per architecture, and the fused dylibs differ from both).
-    add = {m: outputs.get(m, sources[m]) for m in grafted}
+    add = with_sbom(dist_info, artifact, plan, {m: outputs.get(m, sources[m]) for m in grafted})
     write_wheel(path, target, dist_info=dist_info, replace=replace_members, add=add, progress=progress)
     return replace(result, output=str(target))
 
