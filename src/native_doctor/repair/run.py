@@ -260,10 +260,6 @@ def _with_in_wheel(plan: RepairPlan, reached: list[tuple[str, str, NativeFile]])
     return replace(plan, in_wheel=tuple(entries[k] for k in sorted(entries)))
 
 
-def _is_graft(member: str, plan: RepairPlan) -> bool:
-    return any(g.member == member for g in plan.grafts)
-
-
 def _apply(
     specs: list[linux_part.EditSpec], sources: Mapping[str, bytes], inspection: Inspection, plan: RepairPlan
 ) -> _Rewrite:
