@@ -6,10 +6,16 @@ inspection model (the fused wheel qualifies for universal2), the independent sig
 
 from __future__ import annotations
 
+import hashlib
+import json
+import posixpath
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
 from _codesign_check import check_signed_slices
 from _corpus import CorpusWheel, corpus_params, ensure
@@ -18,7 +24,10 @@ from _toolchain import require, run
 from _wheels import make_wheel
 from native_doctor.analysis import inspect_artifact
 from native_doctor.cli import main
+from native_doctor.sbom.pep770 import SBOM_NAME
 from native_doctor.sources.wheel import read_wheel
+
+SBOM = f"demo-1.0.dist-info/sboms/{SBOM_NAME}"
 
 
 def fuse(*args: str | Path) -> int:
@@ -160,3 +169,73 @@ def test_json_output(
     assert "demo/_ext.cpython-312-darwin.so" in document["fused"]
     assert document["different"] == []
     assert not (tmp_path / "out").exists()
+
+
+def _graft_components(wheel: Path) -> dict[str, dict[str, Any]]:
+    text = members(wheel)[SBOM].decode()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    document = json.loads(text)
+    return {c["evidence"]["occurrences"][0]["location"]: c for c in document["components"]}
+
+
+def _sources(component: dict[str, Any]) -> list[str]:
+    return [p["value"] for p in component["properties"] if p["name"] == "native-doctor:grafted-from"]
+
+
+@pytest.mark.toolchain
+def test_fused_sbom_describes_the_fused_dylibs(repaired_pair: tuple[Path, Path], tmp_path: Path) -> None:
+    """Both repaired thin wheels carry a PEP 770 SBOM (their hashes differ per architecture): the
+    fused wheel's is written again, every graft hashed as fused, with both places it came from and
+    the grafts' dependencies kept."""
+    arm, intel = repaired_pair
+    thin_arm, thin_intel = _graft_components(arm), _graft_components(intel)
+    assert fuse("-w", tmp_path / "out", arm, intel) == 0
+    [wheel] = (tmp_path / "out").iterdir()
+    files = members(wheel)
+    components = _graft_components(wheel)
+    assert set(components) == set(thin_arm) == set(thin_intel) == {n for n in files if "/.dylibs/" in n}
+    for member, component in components.items():
+        digest = hashlib.sha256(files[member]).hexdigest()
+        assert component["hashes"] == [{"alg": "SHA-256", "content": digest}]
+        thin = {c[member]["hashes"][0]["content"] for c in (thin_arm, thin_intel)}
+        assert digest not in thin
+        assert _sources(component) == [*_sources(thin_arm[member]), *_sources(thin_intel[member])]
+        assert len(set(_sources(component))) == 2  # the arm64 and the x86_64 lib folders
+    document = json.loads(files[SBOM])
+    needs = {d["ref"]: sorted(d["dependsOn"]) for d in document["dependencies"]}
+    ref = {posixpath.basename(m): c["bom-ref"] for m, c in components.items()}
+    assert needs[ref["libbar.dylib"]] == sorted([ref["libfoo.dylib"], ref["libweak.dylib"]])
+    assert SBOM in files["demo-1.0.dist-info/RECORD"].decode()
+
+
+@pytest.mark.toolchain
+def test_a_foreign_sbom_is_compared_like_any_file(
+    repaired_pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A document at the same place that this tool did not write is not merged: it differs, and the
+    fuse is refused (or, with --allow-different, the arm64 one is kept, as for any file)."""
+    arm, intel = repaired_pair
+    files = {n: d for n, d in members(intel).items() if not n.startswith("demo-1.0.dist-info/")}
+    changed = make_wheel(tmp_path, intel.name, files, extra_dist_info={f"sboms/{SBOM_NAME}": b"{}"})
+    assert fuse("-w", tmp_path / "out", arm, changed) == 1
+    assert f"differs {SBOM}: the contents differ" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.toolchain
+def test_an_sbom_only_one_wheel_has_is_a_difference_written_again_when_kept(
+    repaired_pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arm, intel = repaired_pair
+    files = {n: d for n, d in members(intel).items() if not n.startswith("demo-1.0.dist-info/")}
+    bare = make_wheel(tmp_path, intel.name, files)
+    assert fuse("-w", tmp_path / "out", arm, bare) == 1
+    assert f"differs {SBOM}: only in {arm.name}" in capsys.readouterr().out
+    assert fuse("-w", tmp_path / "out", "--allow-different", arm, bare) == 0
+    [wheel] = (tmp_path / "out").iterdir()
+    fused = members(wheel)
+    components = _graft_components(wheel)
+    assert set(components) == {n for n in fused if "/.dylibs/" in n}
+    for member, component in components.items():
+        digest = hashlib.sha256(fused[member]).hexdigest()
+        assert component["hashes"] == [{"alg": "SHA-256", "content": digest}]

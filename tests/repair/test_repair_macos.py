@@ -4,11 +4,16 @@ are a no-op."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import posixpath
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
 from _codesign_check import check_signed_slices, images
 from _corpus import CorpusWheel, corpus_params, ensure
@@ -17,7 +22,10 @@ from _toolchain import require, run
 from _wheels import make_wheel
 from native_doctor.analysis import inspect_artifact
 from native_doctor.cli import main
+from native_doctor.sbom.pep770 import SBOM_NAME
 from native_doctor.sources.wheel import read_wheel
+
+SBOM = f"demo-1.0.dist-info/sboms/{SBOM_NAME}"
 
 pytestmark = pytest.mark.toolchain
 
@@ -243,3 +251,37 @@ def test_corrupt_library_on_lib_path(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert f"cannot find {BAR_ID}" in captured.err
     assert "not a readable library" in captured.out
     assert not out.exists()
+
+
+def _sbom(wheel: Path) -> dict[str, Any]:
+    text = members(wheel)[SBOM]
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text.decode()) is None
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+def _sources(component: dict[str, Any]) -> list[str]:
+    return [p["value"] for p in component["properties"] if p["name"] == "native-doctor:grafted-from"]
+
+
+def test_repair_writes_the_pep770_sbom_of_its_grafts(tmp_path: Path) -> None:
+    """As on Linux and Windows: every vendored dylib, hashed as written, where it came from, and
+    which vendored dylib needs which."""
+    built = build_mac_wheel(tmp_path, "arm64")
+    out = tmp_path / "out"
+    assert repair("-w", out, "--lib-path", built.lib, built.wheel) == 0
+    [wheel] = out.iterdir()
+    files = members(wheel)
+    document = _sbom(wheel)
+    assert document["metadata"]["component"]["purl"] == "pkg:pypi/demo@1.0"
+    by_path = {c["evidence"]["occurrences"][0]["location"]: c for c in document["components"]}
+    dylibs = {n for n in files if n.startswith("demo/.dylibs/")}
+    assert set(by_path) == dylibs == {f"demo/.dylibs/lib{n}.dylib" for n in ("bar", "foo", "weak")}
+    for member, component in by_path.items():
+        digest = hashlib.sha256(files[member]).hexdigest()
+        assert component["hashes"] == [{"alg": "SHA-256", "content": digest}]
+        assert _sources(component) == [str(built.lib / posixpath.basename(member))]
+    needs = {d["ref"]: d["dependsOn"] for d in document["dependencies"]}
+    ref = {posixpath.basename(m): c["bom-ref"] for m, c in by_path.items()}
+    assert sorted(needs[ref["libbar.dylib"]]) == sorted([ref["libfoo.dylib"], ref["libweak.dylib"]])
+    assert SBOM in files["demo-1.0.dist-info/RECORD"].decode()

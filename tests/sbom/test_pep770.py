@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _repair_build import build_extension_wheel, build_library
 from _toolchain import require
 from native_doctor.cli import main
 from native_doctor.model import Artifact, ArtifactKind
-from native_doctor.sbom.pep770 import SBOM_NAME, grafted_sbom
+from native_doctor.sbom.pep770 import SBOM_NAME, grafted_sbom, merged_grafts
 
 _SBOM = f"demo-1.0.dist-info/sboms/{SBOM_NAME}"
 
@@ -80,3 +82,45 @@ def test_sbom_says_where_each_graft_came_from_and_who_needs_it(repaired: Path) -
     assert Path(sources["libcrypto"]).name == "libcrypto.so.3"
     needs = {d["ref"]: d["dependsOn"] for d in document["dependencies"]}
     assert needs[refs["libssl"]["bom-ref"]] == [refs["libcrypto"]["bom-ref"]]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+_PROPERTY = st.fixed_dictionaries({"name": st.just("native-doctor:grafted-from") | _JSON, "value": _JSON})
+_COMPONENT = st.fixed_dictionaries(
+    {
+        "bom-ref": st.sampled_from(["r#a", "r#b"]) | _JSON,
+        "evidence": st.fixed_dictionaries(
+            {"occurrences": st.lists(st.fixed_dictionaries({"location": _JSON}), max_size=2)}
+        ),
+        "properties": st.lists(_PROPERTY, max_size=2) | _JSON,
+    }
+)
+_DEPENDENCY = st.fixed_dictionaries(
+    {"ref": st.sampled_from(["r#a", "r#b"]) | _JSON, "dependsOn": st.lists(st.sampled_from(["r#a", "r#b"]))}
+)
+_DOCUMENT = st.fixed_dictionaries(
+    {"components": st.lists(_COMPONENT, max_size=3), "dependencies": st.lists(_DEPENDENCY, max_size=3)}
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200) | (_JSON | _DOCUMENT).map(lambda v: json.dumps(v).encode()))
+def test_reading_back_any_bytes_gives_grafts_or_none(document: bytes) -> None:
+    """``fuse`` reads documents from wheels it did not make: anything is a result or None."""
+    found = merged_grafts([document])
+    assert found is None or all(isinstance(m, str) and r.member == m for m, r in found.items())
+
+
+def test_reading_back_merges_sources_and_users_in_order(repaired: Path) -> None:
+    document = zipfile.ZipFile(repaired).read(_SBOM)
+    once = merged_grafts([document])
+    assert once is not None and once == merged_grafts([document, document])  # nothing doubled
+    crypto = next(r for m, r in once.items() if "libcrypto" in m)
+    assert [Path(s).name for s in crypto.sources] == ["libcrypto.so.3"]
+    assert [m.split("/")[1].split("-")[0] for m in crypto.needed_by] == ["libssl"]

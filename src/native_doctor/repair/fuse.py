@@ -7,7 +7,11 @@ file that differs, or a file only one wheel has) is listed, and the fuse is refu
 ``allow_different`` (then the arm64 wheel's file is kept, and files only one wheel has are added).
 The tag is ``macosx_X_Y_universal2``: the highest minimum macOS of the x86_64 side (binaries and
 claimed tag), raised by the arm64 side only above 11.0. RECORD is regenerated; the output is
-canonical, reproducible, verified before writing and written atomically.
+canonical, reproducible, verified before writing and written atomically. The PEP 770 SBOM a
+repair writes (``.dist-info/sboms/native-doctor.cdx.json``) is not compared when both wheels carry
+one: the fused wheel gets one written again from the fused files, listing every graft either
+document lists, with the places both thin copies came from (the thin documents' hashes describe
+neither fused file).
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ from native_doctor.binary.codesign import signature_problems
 from native_doctor.binary.macho_write import FatSlice, build_fat, thin_images
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.errors import BinaryFormatError, InvalidArchiveError, UsageError
+from native_doctor.model import Artifact, ArtifactKind
 from native_doctor.platforms import macos
 from native_doctor.repair import macos as mac
 from native_doctor.repair.model import CannotRepair
 from native_doctor.repair.stages import fail_verification
 from native_doctor.repair.wheelfile import Progress, write_wheel
+from native_doctor.repair.wheelmeta import open_wheel, retag_wheel, retagged_file_name
+from native_doctor.sbom.pep770 import SBOM_NAME, Grafted, GraftRecord, grafted_sbom, merged_grafts
 
 __all__ = ["FuseResult", "fuse_wheels"]
 
@@ -65,11 +72,17 @@ def fuse_wheels(
     """Fuse two thin macOS wheels (either order) into ``out_dir``; a refusal is a result whose
     ``problem`` says why (nothing written). :raises UsageError: the inputs are not such a pair."""
     arm, intel = _pair(first, second)
-    with _open(arm) as a, _open(intel) as b:
+    with open_wheel(arm) as a, open_wheel(intel) as b:
         dist_info = _dist_info(a, arm)
         if _dist_info(b, intel) != dist_info:
             raise UsageError(f"{arm.name} and {intel.name} are not builds of one distribution version")
         names_a, names_b = _members(a, dist_info), _members(b, dist_info)
+        sbom = f"{dist_info}/sboms/{SBOM_NAME}"
+        grafts = _sbom_grafts(a, b, sbom, names_a, names_b)
+        sbom_in_a = sbom in names_a
+        if grafts is not None and sbom in names_a & names_b:  # written again below
+            names_a.discard(sbom)
+            names_b.discard(sbom)
         fused: dict[str, bytes] = {}
         different: list[tuple[str, str]] = []
         for name in sorted(names_a & names_b):
@@ -86,9 +99,12 @@ def fuse_wheels(
         different += [(n, f"only in {intel.name}") for n in only_b]
         added = {n: b.read(n) for n in only_b} if allow_different else {}
         wheel_text = a.read(f"{dist_info}/WHEEL").decode("utf-8", "replace")
+        graft_bytes = {
+            m: fused[m] if m in fused else a.read(m) if m in names_a else b.read(m) for m in grafts or ()
+        }
     infos = _verify(fused)
     platform = _tag(infos, arm, intel)
-    out_name = _file_name(arm.name, platform)
+    out_name = retagged_file_name(arm.name, (platform,))
     result = FuseResult(str(arm), str(intel), None, platform, tuple(sorted(fused)), tuple(sorted(different)))
     if different and not allow_different:
         return _refused(result, different)
@@ -97,7 +113,9 @@ def fuse_wheels(
         return result
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / out_name
-    replace = {**fused, f"{dist_info}/WHEEL": _retag(wheel_text, out_name).encode()}
+    replace = {**fused, f"{dist_info}/WHEEL": retag_wheel(wheel_text, out_name, (platform,)).encode()}
+    if grafts is not None:  # the thin documents' hashes describe neither fused file
+        (replace if sbom_in_a else added).update(_fused_sbom(dist_info, out_name, grafts, graft_bytes))
     write_wheel(arm, target, dist_info=dist_info, replace=replace, add=added, progress=progress)
     return FuseResult(result.arm64, result.x86_64, str(target), platform, result.fused, result.different)
 
@@ -130,20 +148,6 @@ def _pair(first: Path, second: Path) -> tuple[Path, Path]:
     return archs["arm64"], archs["x86_64"]
 
 
-class _open:
-    def __init__(self, path: Path) -> None:
-        try:
-            self.archive = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise InvalidArchiveError(f"{path}: not a readable zip archive ({exc})") from exc
-
-    def __enter__(self) -> zipfile.ZipFile:
-        return self.archive
-
-    def __exit__(self, *exc: object) -> None:
-        self.archive.close()
-
-
 def _dist_info(archive: zipfile.ZipFile, path: Path) -> str:
     dirs = sorted(
         {n.split("/", 1)[0] for n in archive.namelist() if n.count("/") == 1 and n.endswith("/WHEEL")}
@@ -156,6 +160,41 @@ def _dist_info(archive: zipfile.ZipFile, path: Path) -> str:
 def _members(archive: zipfile.ZipFile, dist_info: str) -> set[str]:
     skip = {f"{dist_info}/RECORD", f"{dist_info}/WHEEL", f"{dist_info}/RECORD.jws", f"{dist_info}/RECORD.p7s"}
     return {i.filename for i in archive.infolist() if not i.is_dir() and i.filename not in skip}
+
+
+def _sbom_grafts(
+    a: zipfile.ZipFile, b: zipfile.ZipFile, sbom: str, names_a: set[str], names_b: set[str]
+) -> dict[str, GraftRecord] | None:
+    """The grafts the wheels' PEP 770 documents list (merged; only members one of the wheels
+    holds), or None (no document, or one this tool did not write: compared like any other file).
+    A document only one wheel has is still a difference; kept, it is written again too."""
+    documents = [z.read(sbom) for z, names in ((a, names_a), (b, names_b)) if sbom in names]
+    merged = merged_grafts(documents) if documents else None
+    if merged is None:
+        return None
+    kept = {m: r for m, r in merged.items() if m in names_a or m in names_b}
+    return kept or None
+
+
+def _fused_sbom(
+    dist_info: str, out_name: str, grafts: dict[str, GraftRecord], contents: dict[str, bytes]
+) -> dict[str, bytes]:
+    """The fused wheel's SBOM: every graft hashed and scanned again as it is in the fused wheel,
+    with where both thin copies came from and which grafts need it."""
+    name, version = out_name.split("-")[:2]
+    artifact = Artifact(ArtifactKind.WHEEL, out_name, name, version, (), (), ())
+    listed = [
+        Grafted(
+            m,
+            m.rsplit("/", 1)[-1],
+            r.sources[0] if r.sources else "",
+            read_binary(contents[m]),
+            r.needed_by,
+            r.sources[1:],
+        )
+        for m, r in grafts.items()
+    ]
+    return grafted_sbom(dist_info, artifact, listed, contents)
 
 
 def _fuse_pair(arm_data: bytes, intel_data: bytes) -> tuple[bytes | None, str]:
@@ -218,17 +257,3 @@ def _check_universal(fused: dict[str, bytes], platform: str) -> None:
     for name, data in fused.items():
         if read_binary(data).arch != "universal2":
             raise CannotRepair(f"{name}: not universal2 after fusing")
-
-
-def _file_name(name: str, platform: str) -> str:
-    head = name[: -len(".whl")].rsplit("-", 1)[0]
-    return f"{head}-{platform}.whl"
-
-
-def _retag(text: str, file_name: str) -> str:
-    parts = file_name[: -len(".whl")].split("-")
-    tags = [f"Tag: {p}-{a}-{parts[-1]}" for p in parts[-3].split(".") for a in parts[-2].split(".")]
-    lines = [line for line in text.splitlines() if not line.startswith("Tag:")]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return "\n".join([*lines, *tags]) + "\n"

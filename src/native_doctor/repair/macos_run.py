@@ -30,9 +30,18 @@ from native_doctor.repair.stages import (
     missing_result,
     output_target,
     rewrite_each,
+    unchanged_result,
+    with_sbom,
 )
 from native_doctor.repair.verify import repaired_artifact, unresolved
 from native_doctor.repair.wheelfile import Progress, copy_atomically, write_wheel
+from native_doctor.repair.wheelmeta import (
+    dist_info_dir,
+    open_wheel,
+    read_member,
+    retag_wheel,
+    retagged_file_name,
+)
 
 __all__ = ["check_mac_edit", "repair_macos"]
 
@@ -49,8 +58,6 @@ def repair_macos(
     progress: Progress | None = None,
 ) -> RepairResult:
     """Repair the macOS wheel at ``path`` (already inspected) into ``out_dir``."""
-    from native_doctor.repair import run
-
     archs = inspection.platform.archs
     finder = mac.DylibFinder(options.lib_paths, archs, use_host=options.use_host)
     try:
@@ -61,7 +68,7 @@ def repair_macos(
         return missing
     claimed = inspection.platform.claimed_platforms
     if not plan.grafts and options.plat is None:
-        return replace(run._unchanged(path, out_dir, plan, inspection, dry_run), plan=plan)
+        return replace(unchanged_result(path, out_dir, plan, inspection, dry_run), plan=plan)
     try:
         return _rewrite_and_write(path, out_dir, inspection, plan, options, claimed, dry_run, progress)
     except CannotRepair as exc:
@@ -78,16 +85,14 @@ def _rewrite_and_write(
     dry_run: bool,
     progress: Progress | None,
 ) -> RepairResult:
-    from native_doctor.repair import run
-
     artifact = inspection.artifact
     external = external_names(inspection)
     edits = mac.plan_edits(plan, artifact.native, external)
     grafted = {g.member: g for g in plan.grafts}
-    with run._open(path) as archive:
-        dist_info = run._dist_info(archive, path)
-        originals = {e.member: run._read(archive, e.member) for e in edits if e.member not in grafted}
-        wheel_text = run._read(archive, f"{dist_info}/WHEEL").decode("utf-8", "replace")
+    with open_wheel(path) as archive:
+        dist_info = dist_info_dir(archive, path)
+        originals = {e.member: read_member(archive, e.member) for e in edits if e.member not in grafted}
+        wheel_text = read_member(archive, f"{dist_info}/WHEEL").decode("utf-8", "replace")
     sources = {**originals, **{m: graft_bytes(g.source) for m, g in grafted.items()}}
     befores: dict[str, BinaryInfo] = {m: g.info for m, g in grafted.items()}
     befores.update({n.path: n.info for n in artifact.native if n.info is not None})
@@ -106,7 +111,7 @@ def _rewrite_and_write(
         floor, claimed, options.plat, os.environ.get("MACOSX_DEPLOYMENT_TARGET"), frozenset(grafted)
     )
     retagged = sorted(platforms) != sorted(claimed)
-    target_name = run._file_name(path.name, platforms) if retagged else path.name
+    target_name = retagged_file_name(path.name, platforms) if retagged else path.name
     notes = tuple(
         f"LC_RPATH of {e.member}: dropped {entry} ({why})" for e in edits for entry, why in e.dropped
     )
@@ -133,10 +138,8 @@ def _rewrite_and_write(
         return replace(result, output=str(target), unchanged=True)
     replace_members = {m: outputs[m] for m in originals}
     if retagged:
-        replace_members[f"{dist_info}/WHEEL"] = run._retag_wheel(wheel_text, path.name, platforms).encode()
-    # No PEP 770 SBOM here yet: `fuse` of two repaired thin wheels would have to merge the two
-    # documents (their hashes differ per architecture, and the fused dylibs differ from both).
-    add = {m: outputs.get(m, sources[m]) for m in grafted}
+        replace_members[f"{dist_info}/WHEEL"] = retag_wheel(wheel_text, path.name, platforms).encode()
+    add = with_sbom(dist_info, artifact, plan, {m: outputs.get(m, sources[m]) for m in grafted})
     write_wheel(path, target, dist_info=dist_info, replace=replace_members, add=add, progress=progress)
     return replace(result, output=str(target))
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
-from native_doctor.errors import InvalidArchiveError, UsageError
+from native_doctor.errors import UsageError
 from native_doctor.model import NativeFile, Resolution, TargetOS
 from native_doctor.platforms.linux import Libc
 from native_doctor.repair import linux as linux_part
@@ -40,10 +40,19 @@ from native_doctor.repair.stages import (
     missing_result,
     output_target,
     rewrite_each,
+    unchanged_result,
     with_sbom,
 )
 from native_doctor.repair.verify import check_edit, repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
+from native_doctor.repair.wheelmeta import (
+    claimed_platforms,
+    dist_info_dir,
+    open_wheel,
+    read_member,
+    retag_wheel,
+    retagged_file_name,
+)
 from native_doctor.sources.wheel import read_wheel
 
 __all__ = ["repair_wheel"]
@@ -85,7 +94,7 @@ def repair_wheel(
     except CannotRepair as exc:
         return RepairResult(empty, None, (), problem=str(exc))
     if inspection.platform.os is None:  # no native file at all: nothing to repair
-        return _unchanged(path, out_dir, empty, inspection, dry_run)
+        return unchanged_result(path, out_dir, empty, inspection, dry_run)
     if inspection.platform.os is TargetOS.WINDOWS:
         from native_doctor.repair.windows_run import repair_windows
 
@@ -150,16 +159,16 @@ def _rewrite_and_write(
     grafted = {g.member: g for g in plan.grafts}
     originals: dict[str, bytes] = {}
     extra_notes: list[str] = []
-    with _open(path) as archive:
-        dist_info = _dist_info(archive, path)
+    with open_wheel(path) as archive:
+        dist_info = dist_info_dir(archive, path)
         metadata, added = _metadata(archive, dist_info, plan)
-        wheel_text = _read(archive, f"{dist_info}/WHEEL").decode("utf-8", "replace")
+        wheel_text = read_member(archive, f"{dist_info}/WHEEL").decode("utf-8", "replace")
         sources = {m: graft_bytes(g.source) for m, g in grafted.items()}
         for _ in range(_MAX_ROUNDS):
             specs = linux_part.plan_edits(plan, artifact.native, external)
             for spec in specs:
                 if spec.member not in grafted and spec.member not in originals:
-                    originals[spec.member] = _read(archive, spec.member)
+                    originals[spec.member] = read_member(archive, spec.member)
             rewrite = _apply(specs, {**originals, **sources}, inspection, plan)
             after = repaired_artifact(artifact, plan, rewrite.infos)
             after_inspection, problems = simulate(after, plan)
@@ -179,10 +188,10 @@ def _rewrite_and_write(
             raise fail_verification(problems)
     originals = {s.member: originals[s.member] for s in specs if s.member in originals}
     needs = _needs(after_inspection, plan)
-    claimed = _claimed_platforms(path)
+    claimed = claimed_platforms(path)
     platforms, _ = linux_part.choose_platforms(needs, claimed, options.plat)
     retagged = sorted(platforms) != sorted(claimed)
-    target_name = _file_name(path.name, platforms) if retagged else path.name
+    target_name = retagged_file_name(path.name, platforms) if retagged else path.name
     notes = tuple(
         f"RUNPATH of {c.member}: dropped {e} ({why})" for c in _changes(specs) for e, why in c.dropped
     ) + tuple(extra_notes)
@@ -209,7 +218,7 @@ def _rewrite_and_write(
         if metadata is not None:
             replace_members[f"{dist_info}/METADATA"] = metadata
         if retagged:
-            replace_members[f"{dist_info}/WHEEL"] = _retag_wheel(wheel_text, path.name, platforms).encode()
+            replace_members[f"{dist_info}/WHEEL"] = retag_wheel(wheel_text, path.name, platforms).encode()
         add = with_sbom(dist_info, artifact, plan, {m: rewrite.outputs.get(m, sources[m]) for m in grafted})
         write_wheel(path, target, dist_info=dist_info, replace=replace_members, add=add, progress=progress)
     return replace(result, output=str(target))
@@ -249,24 +258,6 @@ def _with_in_wheel(plan: RepairPlan, reached: list[tuple[str, str, NativeFile]])
         needed_by = (*old.needed_by, member) if old is not None else (member,)
         entries[name] = InWheel(name, copy.path, posixpath.dirname(copy.install_path), needed_by)
     return replace(plan, in_wheel=tuple(entries[k] for k in sorted(entries)))
-
-
-def _unchanged(
-    path: Path, out_dir: Path, plan: RepairPlan, inspection: Inspection, dry_run: bool
-) -> RepairResult:
-    platforms = inspection.platform.claimed_platforms
-    if dry_run:
-        return RepairResult(plan, None, platforms, unchanged=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / path.name
-    if target.exists() and target.samefile(path):
-        return RepairResult(plan, str(target), platforms, unchanged=True)
-    copy_atomically(path, target)
-    return RepairResult(plan, str(target), platforms, unchanged=True)
-
-
-def _is_graft(member: str, plan: RepairPlan) -> bool:
-    return any(g.member == member for g in plan.grafts)
 
 
 def _apply(
@@ -314,67 +305,14 @@ def _changes(specs: list[linux_part.EditSpec]) -> list[RunpathChange]:
     return [s.change for s in specs if s.change is not None]
 
 
-class _open:
-    def __init__(self, path: Path) -> None:
-        try:
-            self._archive = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise InvalidArchiveError(f"{path}: not a readable zip archive ({exc})") from exc
-
-    def __enter__(self) -> zipfile.ZipFile:
-        return self._archive
-
-    def __exit__(self, *exc: object) -> None:
-        self._archive.close()
-
-
-def _read(archive: zipfile.ZipFile, member: str) -> bytes:
-    try:
-        return archive.read(member)
-    except (KeyError, zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise InvalidArchiveError(f"{member}: cannot be read from the wheel ({exc})") from exc
-    except Exception as exc:  # zlib.error and friends from a corrupt member
-        raise InvalidArchiveError(f"{member}: cannot be read from the wheel ({exc})") from exc
-
-
-def _dist_info(archive: zipfile.ZipFile, path: Path) -> str:
-    names = {n.split("/", 1)[0] for n in archive.namelist() if n.count("/") == 1 and n.endswith("/WHEEL")}
-    dirs = sorted(n for n in names if n.endswith(".dist-info"))
-    if len(dirs) != 1:
-        raise InvalidArchiveError(
-            f"{path}: expected one .dist-info folder with a WHEEL file, found {len(dirs)}"
-        )
-    return dirs[0]
-
-
 def _metadata(
     archive: zipfile.ZipFile, dist_info: str, plan: RepairPlan
 ) -> tuple[bytes | None, tuple[str, ...]]:
     missing = sorted({lk.distribution for lk in plan.links if not lk.declared})
     if not missing:
         return None, ()
-    text = _read(archive, f"{dist_info}/METADATA").decode("utf-8")
+    text = read_member(archive, f"{dist_info}/METADATA").decode("utf-8")
     head, sep, body = text.partition("\n\n")
     head = head.rstrip("\n") + "\n" + "".join(f"Requires-Dist: {name}\n" for name in missing)
     new = head + ("\n" + body if sep else "")
     return new.encode("utf-8"), tuple(missing)
-
-
-def _claimed_platforms(path: Path) -> tuple[str, ...]:
-    return tuple(path.name[: -len(".whl")].split("-")[-1].split("."))
-
-
-def _file_name(name: str, platforms: tuple[str, ...]) -> str:
-    stem = name[: -len(".whl")]
-    head, _, _old = stem.rpartition("-")
-    return f"{head}-{'.'.join(sorted(platforms))}.whl"
-
-
-def _retag_wheel(text: str, file_name: str, platforms: tuple[str, ...]) -> str:
-    parts = file_name[: -len(".whl")].split("-")
-    pythons, abis = parts[-3].split("."), parts[-2].split(".")
-    tags = [f"Tag: {p}-{a}-{plat}" for p in pythons for a in abis for plat in platforms]
-    lines = [line for line in text.splitlines() if not line.startswith("Tag:")]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return "\n".join([*lines, *tags]) + "\n"

@@ -18,6 +18,7 @@ from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.errors import BinaryFormatError, UsageError
 from native_doctor.model import Artifact, Resolution
 from native_doctor.repair.model import CannotRepair, LocatedLibrary, RepairPlan, RepairResult
+from native_doctor.repair.wheelfile import copy_atomically
 
 __all__ = [
     "Rewritten",
@@ -30,6 +31,7 @@ __all__ = [
     "output_target",
     "read_candidate",
     "rewrite_each",
+    "unchanged_result",
     "with_sbom",
 ]
 
@@ -160,6 +162,22 @@ def output_target(path: Path, out_dir: Path, name: str, *, may_be_input: bool) -
             return target, True
         raise UsageError(f"{target}: the output would overwrite the input wheel; choose another -w folder")
     return target, False
+
+
+def unchanged_result(
+    path: Path, out_dir: Path, plan: RepairPlan, inspection: Inspection, dry_run: bool
+) -> RepairResult:
+    """The result of a repair with nothing to change: the wheel copied to ``out_dir`` as it is
+    (atomically; not at all when it is already there), with the platforms its name claims."""
+    platforms = inspection.platform.claimed_platforms
+    if dry_run:
+        return RepairResult(plan, None, platforms, unchanged=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / path.name
+    if target.exists() and target.samefile(path):
+        return RepairResult(plan, str(target), platforms, unchanged=True)
+    copy_atomically(path, target)
+    return RepairResult(plan, str(target), platforms, unchanged=True)
 
 
 def first_fit(

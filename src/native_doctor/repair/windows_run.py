@@ -31,6 +31,7 @@ from native_doctor.repair.stages import (
 )
 from native_doctor.repair.verify import repaired_artifact, simulate
 from native_doctor.repair.wheelfile import copy_atomically, write_wheel
+from native_doctor.repair.wheelmeta import dist_info_dir, open_wheel, read_member
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
 from native_doctor.sources._members import install_path
 
@@ -49,8 +50,6 @@ def repair_windows(
     progress: Progress | None = None,
 ) -> RepairResult:
     """Repair the Windows wheel at ``path`` (already inspected) into ``out_dir``."""
-    from native_doctor.repair.run import _dist_info, _open, _read
-
     first = first_binary(inspection, BinaryFormat.PE, "PE")
     lookup = win.locator(options.lib_paths, arch=first.arch, use_host=options.use_host)
     plan = win.redistributables_left(build_plan(inspection, options, lookup, rules=win.rules()))
@@ -63,10 +62,10 @@ def repair_windows(
     grafted = {g.member: g for g in plan.grafts}
     platforms = inspection.platform.claimed_platforms
     try:
-        with _open(path) as archive:
-            dist_info = _dist_info(archive, path)
+        with open_wheel(path) as archive:
+            dist_info = dist_info_dir(archive, path)
             members = archive.namelist()
-            sources = {s.member: _read(archive, s.member) for s in specs if s.member not in grafted}
+            sources = {s.member: read_member(archive, s.member) for s in specs if s.member not in grafted}
             hooks: tuple[dict[str, bytes], dict[str, bytes], tuple[str, ...]] = ({}, {}, ())
             preload: tuple[str, ...] = ()
             if plan.grafts or plan.in_wheel:
@@ -77,12 +76,14 @@ def repair_windows(
                 ]
                 preload = win.preloads(plan, options.includes, artifact.native)
                 hooks = win.hook_members(
-                    plan, win.dist_name(path.name), users, members, lambda m: _read(archive, m), preload
+                    plan, win.dist_name(path.name), users, members, lambda m: read_member(archive, m), preload
                 )
             # The wheel's own hook files, read again: a hook naming <dist>.libs before it existed
             # (an earlier repair's, kept) reaches it now.
             kept_hooks = {
-                m: _read(archive, m) for m in members if is_hook_file(install_path(m)) and m not in hooks[0]
+                m: read_member(archive, m)
+                for m in members
+                if is_hook_file(install_path(m)) and m not in hooks[0]
             }
         sources.update({m: graft_bytes(g.source) for m, g in grafted.items()})
         outputs, infos, warnings = _apply(specs, sources)
