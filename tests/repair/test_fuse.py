@@ -130,6 +130,19 @@ def test_not_a_pair_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert fuse("-w", tmp_path / "out", a, linux) == 2
 
 
+def test_a_package_file_named_wheel_is_not_a_second_dist_info(tmp_path: Path) -> None:
+    """Only a ``*.dist-info`` folder's WHEEL counts: ``demo/WHEEL`` (package data) is a file like
+    any other (fuse refused such a pair before)."""
+    files = {"demo/__init__.py": b"", "demo/WHEEL": b"package data\n"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "i").mkdir()
+    arm = make_wheel(tmp_path / "a", "demo-1.0-py3-none-macosx_11_0_arm64.whl", files)
+    intel = make_wheel(tmp_path / "i", "demo-1.0-py3-none-macosx_10_9_x86_64.whl", files)
+    assert fuse("-w", tmp_path / "out", arm, intel) == 0
+    [wheel] = (tmp_path / "out").iterdir()
+    assert members(wheel)["demo/WHEEL"] == b"package data\n"
+
+
 def _simplejson(arch: str) -> CorpusWheel:
     [param] = [p for p in corpus_params(family=f"macos-{arch}") if p.id.startswith("simplejson-")]
     entry = param.values[0]

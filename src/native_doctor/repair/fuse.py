@@ -26,14 +26,14 @@ from native_doctor.binary import read_binary
 from native_doctor.binary.codesign import signature_problems
 from native_doctor.binary.macho_write import FatSlice, build_fat, thin_images
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
-from native_doctor.errors import BinaryFormatError, InvalidArchiveError, UsageError
+from native_doctor.errors import BinaryFormatError, UsageError
 from native_doctor.model import Artifact, ArtifactKind
 from native_doctor.platforms import macos
 from native_doctor.repair import macos as mac
 from native_doctor.repair.model import CannotRepair
 from native_doctor.repair.stages import fail_verification
 from native_doctor.repair.wheelfile import Progress, write_wheel
-from native_doctor.repair.wheelmeta import open_wheel, retag_wheel, retagged_file_name
+from native_doctor.repair.wheelmeta import dist_info_dir, open_wheel, retag_wheel, retagged_file_name
 from native_doctor.sbom.pep770 import SBOM_NAME, Grafted, GraftRecord, grafted_sbom, merged_grafts
 
 __all__ = ["FuseResult", "fuse_wheels"]
@@ -73,8 +73,8 @@ def fuse_wheels(
     ``problem`` says why (nothing written). :raises UsageError: the inputs are not such a pair."""
     arm, intel = _pair(first, second)
     with open_wheel(arm) as a, open_wheel(intel) as b:
-        dist_info = _dist_info(a, arm)
-        if _dist_info(b, intel) != dist_info:
+        dist_info = dist_info_dir(a, arm)
+        if dist_info_dir(b, intel) != dist_info:
             raise UsageError(f"{arm.name} and {intel.name} are not builds of one distribution version")
         names_a, names_b = _members(a, dist_info), _members(b, dist_info)
         sbom = f"{dist_info}/sboms/{SBOM_NAME}"
@@ -146,15 +146,6 @@ def _pair(first: Path, second: Path) -> tuple[Path, Path]:
     if set(archs) != {"arm64", "x86_64"}:
         raise UsageError("fuse needs one arm64 wheel and one x86_64 wheel")
     return archs["arm64"], archs["x86_64"]
-
-
-def _dist_info(archive: zipfile.ZipFile, path: Path) -> str:
-    dirs = sorted(
-        {n.split("/", 1)[0] for n in archive.namelist() if n.count("/") == 1 and n.endswith("/WHEEL")}
-    )
-    if len(dirs) != 1 or not dirs[0].endswith(".dist-info"):
-        raise InvalidArchiveError(f"{path}: expected one .dist-info folder with a WHEEL file")
-    return dirs[0]
 
 
 def _members(archive: zipfile.ZipFile, dist_info: str) -> set[str]:
