@@ -25,9 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from _timing import best_seconds
 
 from native_doctor.binary import BytesSource
 from native_doctor.binary.elf import read_elf
@@ -47,15 +48,6 @@ src, dst, soname, old, new = sys.argv[1:]
 edit = ElfEdit(soname=soname, replace_needed={old: new}, runpath=("$ORIGIN",))
 Path(dst).write_bytes(edit_elf(Path(src).read_bytes(), edit))
 """
-
-
-def _best(repeat: int, run: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _mangled(name: str) -> str:
@@ -95,9 +87,9 @@ def _measure(path: Path, repeat: int, patchelf: str, work: Path) -> Row:
         options = ["--set-soname", soname, "--replace-needed", old, new, "--set-rpath", "$ORIGIN"]
         subprocess.run([patchelf, *options, "--output", str(theirs), str(path)], check=True)
 
-    t_patchelf = _best(repeat, with_patchelf)
-    t_command = _best(repeat, command)
-    t_in_process = _best(repeat, in_process)
+    t_patchelf = best_seconds(repeat, with_patchelf)
+    t_command = best_seconds(repeat, command)
+    t_in_process = best_seconds(repeat, in_process)
 
     def verify(result: bytes) -> tuple[str, ...]:
         problems = check_elf_invariants(result)

@@ -22,9 +22,7 @@ import argparse
 import posixpath
 import sys
 import tempfile
-import time
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 from native_doctor.binary import read_binary
@@ -32,16 +30,9 @@ from native_doctor.binary.macho_write import MachOEdit, MachOWriteError, edit_ma
 from native_doctor.platforms.macos import is_system_library
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from _timing import best_seconds
+
 from _corpus import ensure, wheels
-
-
-def _best(repeat: int, run: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _files() -> list[tuple[str, bytes]]:
@@ -98,8 +89,9 @@ def main() -> int:
                 refused += 1
                 continue
             edited += 1
-            total_ours += _best(args.repeat, lambda: (folder / "o.bin").write_bytes(edit_macho(data, edit)))  # noqa: B023
-            total_theirs += _best(args.repeat, lambda: _macholib(data, edit, folder))  # noqa: B023
+            write = lambda: (folder / "o.bin").write_bytes(edit_macho(data, edit))  # noqa: B023, E731
+            total_ours += best_seconds(args.repeat, write)
+            total_theirs += best_seconds(args.repeat, lambda: _macholib(data, edit, folder))  # noqa: B023
     size = sum(len(d) for _, d in files) / 1e6
     print(f"{edited} Mach-O files edited ({refused} refused: no header padding), {size:.1f} MB in all")
     print(f"native-doctor (edit + sign): {total_ours * 1000:8.1f} ms")

@@ -14,25 +14,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
+
+from _timing import best_seconds
 
 from native_doctor.binary import BytesSource
 from native_doctor.binary.pe import read_pe
 from native_doctor.binary.pe_write import PeEdit, check_pe_invariants, edit_pe
 
 CORPUS = Path.home() / ".cache" / "native-doctor" / "corpus"
-
-
-def _best(repeat: int, run: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _corpus_dlls() -> list[tuple[str, bytes]]:
@@ -58,7 +49,7 @@ def _pefile_time(data: bytes, repeat: int) -> float | None:
     def run() -> None:
         pefile.PE(data=data).write()
 
-    return _best(repeat, run)
+    return best_seconds(repeat, run)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         old = needed[0]
         stem, _, ext = old.rpartition(".")
         edit = PeEdit(replace_imports={old: f"{stem}-0123abcd.{ext}"}, drop_signature=True)
-        ours = _best(args.repeat, lambda: edit_pe(data, edit))  # noqa: B023 - used at once
+        ours = best_seconds(args.repeat, lambda: edit_pe(data, edit))  # noqa: B023 - used at once
         result = edit_pe(data, edit)
         ok = (
             not check_pe_invariants(result)
