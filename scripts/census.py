@@ -46,6 +46,7 @@ from packaging.version import InvalidVersion, Version
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _corpus import FAMILIES as CORPUS_FAMILIES  # noqa: E402
 from _corpus import family_for_platforms  # noqa: E402
 
 #: Chosen on this date from PyPI's download rankings (30-day downloads; projects that ship
@@ -132,18 +133,10 @@ PROJECTS: tuple[str, ...] = (
     "rapidfuzz",
 )
 
-#: The platform families censused (names of tests/_corpus.py), one wheel each per project.
-FAMILIES: tuple[str, ...] = (
-    "manylinux-x86_64",
-    "manylinux-aarch64",
-    "musllinux-x86_64",
-    "musllinux-aarch64",
-    "macos-x86_64",
-    "macos-arm64",
-    "macos-universal2",
-    "win-amd64",
-    "win32",
-    "win-arm64",
+#: The platform families censused, one wheel each per project: the corpus's families (in its order)
+#: but the catch-alls and the ones few projects publish.
+FAMILIES: tuple[str, ...] = tuple(
+    f for f in CORPUS_FAMILIES if f not in {"manylinux-i686", "manylinux-other", "pure"}
 )
 
 #: The CPython version whose wheel is preferred (then abi3, then py3, then the newest other).
