@@ -15,8 +15,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from native_doctor._names import canonical_name
 from native_doctor._package_data import read_package_text
@@ -39,8 +38,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Provider:
+class Provider(NamedTuple):
     """A PyPI distribution that installs a library other distributions' binaries load."""
 
     distribution: str
@@ -86,8 +84,7 @@ def _literal_prefix(pattern: str) -> str:
     return pattern
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderTable:
+class ProviderTable(NamedTuple):
     """The built-in knowledge: every provider, and what metapackage extras bring."""
 
     providers: tuple[Provider, ...]
@@ -165,8 +162,7 @@ def is_driver_library(name: str) -> bool:
 # --- what METADATA declares ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Declared:
+class Declared(NamedTuple):
     """What a distribution's ``Requires-Dist`` lines declare."""
 
     #: Canonical names of every declared distribution (extras and markers count).

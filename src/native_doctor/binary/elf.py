@@ -13,7 +13,7 @@ the x86-64 psABI (ISA level bits).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from enum import IntEnum, IntFlag
 from types import MappingProxyType
 from typing import NamedTuple
@@ -251,28 +251,33 @@ class _Segment(NamedTuple):
     align: int
 
 
-@dataclass(slots=True)
 class _Dynamic:
     """The raw values of the dynamic entries this reader uses (string-table indexes, addresses)."""
 
-    needed: list[int] = field(default_factory=list)
-    soname: int | None = None
-    rpath: int | None = None
-    runpath: int | None = None
-    strtab: int | None = None
-    strsz: int | None = None
-    verneed: int | None = None
-    verneednum: int | None = None
-    verdef: int | None = None
-    verdefnum: int | None = None
-    flags: int = 0
-    flags_1: int = 0
-    textrel: bool = False
-    #: Deep reading only: the dynamic symbol table and the hash tables that give its size.
-    symtab: int | None = None
-    syment: int | None = None
-    hash: int | None = None
-    gnu_hash: int | None = None
+    __slots__ = (
+        "flags", "flags_1", "gnu_hash", "hash", "needed", "rpath", "runpath", "soname", "strsz", "strtab",
+        "syment", "symtab", "textrel", "verdef", "verdefnum", "verneed", "verneednum",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.needed: list[int] = []
+        self.soname: int | None = None
+        self.rpath: int | None = None
+        self.runpath: int | None = None
+        self.strtab: int | None = None
+        self.strsz: int | None = None
+        self.verneed: int | None = None
+        self.verneednum: int | None = None
+        self.verdef: int | None = None
+        self.verdefnum: int | None = None
+        self.flags = 0
+        self.flags_1 = 0
+        self.textrel = False
+        #: Deep reading only: the dynamic symbol table and the hash tables that give its size.
+        self.symtab: int | None = None
+        self.syment: int | None = None
+        self.hash: int | None = None
+        self.gnu_hash: int | None = None
 
 
 class _Reader:
@@ -575,24 +580,23 @@ def _map_address(segments: list[_Segment], address: int, what: str) -> tuple[int
     raise BinaryFormatError(f"{what}: address {address:#x} is in no loadable segment")
 
 
-@dataclass(frozen=True, slots=True)
-class _Names:
+class _Names(NamedTuple):
     """What the dynamic string table resolves to."""
 
-    needed: tuple[str, ...] = ()
-    soname: str | None = None
-    rpath: tuple[str, ...] = ()
-    runpath: tuple[str, ...] = ()
-    symbol_versions: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    weak_symbol_versions: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    version_definitions: tuple[str, ...] = ()
+    needed: tuple[str, ...]
+    soname: str | None
+    rpath: tuple[str, ...]
+    runpath: tuple[str, ...]
+    symbol_versions: dict[str, tuple[str, ...]]
+    weak_symbol_versions: dict[str, tuple[str, ...]]
+    version_definitions: tuple[str, ...]
 
 
 def _read_names(reader: _Reader, layout: _Layout, segments: list[_Segment], dynamic: _Dynamic) -> _Names:
     """Resolve the dynamic entries that name strings, and the version chains."""
     singles = (dynamic.soname, dynamic.rpath, dynamic.runpath, dynamic.verneed, dynamic.verdef)
     if not dynamic.needed and all(value is None for value in singles):
-        return _Names()
+        return _Names((), None, (), (), {}, {}, ())
     if dynamic.strtab is None:
         raise BinaryFormatError("dynamic segment names strings but has no DT_STRTAB")
     offset, available = _map_address(segments, dynamic.strtab, "DT_STRTAB")

@@ -166,18 +166,22 @@ _FORMATS = {
 _EHDR_AT = 16
 
 
-@dataclass(slots=True)
 class _Phdr:
     """One program header, changed in place and packed back."""
 
-    type: int
-    flags: int
-    offset: int
-    vaddr: int
-    paddr: int
-    filesz: int
-    memsz: int
-    align: int
+    __slots__ = ("align", "filesz", "flags", "memsz", "offset", "paddr", "type", "vaddr")
+
+    def __init__(
+        self, type: int, flags: int, offset: int, vaddr: int, paddr: int, filesz: int, memsz: int, align: int
+    ) -> None:
+        self.type = type
+        self.flags = flags
+        self.offset = offset
+        self.vaddr = vaddr
+        self.paddr = paddr
+        self.filesz = filesz
+        self.memsz = memsz
+        self.align = align
 
     def pack(self, fmt: _Format) -> bytes:
         if fmt.bits == 64:
@@ -195,41 +199,66 @@ def _unpack_phdr(fmt: _Format, raw: tuple[int, ...]) -> _Phdr:
     return _Phdr(p_type, flags, offset, vaddr, paddr, filesz, memsz, align)
 
 
-@dataclass(slots=True)
 class _Shdr:
     """One section header and its index in the table."""
 
-    index: int
-    type: int
-    flags: int
-    addralign: int
-    addr: int
-    offset: int
-    size: int
-    link: int
-    entsize: int
+    __slots__ = ("addr", "addralign", "entsize", "flags", "index", "link", "offset", "size", "type")
+
+    def __init__(
+        self, index: int, type: int, flags: int, addralign: int, addr: int, offset: int, size: int, link: int,
+        entsize: int,
+    ) -> None:  # fmt: skip
+        self.index = index
+        self.type = type
+        self.flags = flags
+        self.addralign = addralign
+        self.addr = addr
+        self.offset = offset
+        self.size = size
+        self.link = link
+        self.entsize = entsize
 
 
-@dataclass(slots=True)
 class _Elf:
-    """The parts of one file the writer and the checker use."""
+    """The parts of one file the writer and the checker use (filled in by :func:`_parse`)."""
 
-    data: bytes
-    fmt: _Format
-    machine: int
-    phoff: int
-    phentsize: int
-    shoff: int
-    shentsize: int
-    phdrs: list[_Phdr]
-    shdrs: list[_Shdr]
-    dynamic: _Phdr | None = None
-    #: (tag, value) up to and without DT_NULL, and how many entries the array has room for.
-    entries: list[tuple[int, int]] = field(default_factory=list)
-    capacity: int = 0
-    strtab_offset: int = 0
-    strtab_addr: int = 0
-    strsz: int = 0
+    __slots__ = (
+        "capacity",
+        "data",
+        "dynamic",
+        "entries",
+        "fmt",
+        "machine",
+        "phdrs",
+        "phentsize",
+        "phoff",
+        "shdrs",
+        "shentsize",
+        "shoff",
+        "strsz",
+        "strtab_addr",
+        "strtab_offset",
+    )  # fmt: skip
+
+    def __init__(
+        self, data: bytes, fmt: _Format, machine: int, phoff: int, phentsize: int, shoff: int, shentsize: int
+    ) -> None:
+        self.data = data
+        self.fmt = fmt
+        self.machine = machine
+        self.phoff = phoff
+        self.phentsize = phentsize
+        self.shoff = shoff
+        self.shentsize = shentsize
+        self.phdrs: list[_Phdr] = []
+        self.shdrs: list[_Shdr] = []
+        self.dynamic: _Phdr | None = None
+        #: (tag, value) up to and without DT_NULL, and how many entries the array has room for.
+        self.entries: list[tuple[int, int]] = []
+        self.capacity = 0
+        self.strtab_offset = 0
+        self.strtab_addr = 0
+        self.strsz = 0
 
     def u(self, st: struct.Struct, offset: int, what: str) -> tuple[int, ...]:
         if offset < 0 or offset + st.size > len(self.data):
@@ -285,7 +314,7 @@ def _parse(data: bytes) -> _Elf:
         raise BinaryFormatError(f"program header entry size {phentsize} is too small")
     if phnum >= MAX_PHDRS:
         raise BinaryFormatError("extended program header count (PN_XNUM) is not supported")
-    elf = _Elf(data, fmt, machine, phoff, phentsize, shoff, shentsize, [], [])
+    elf = _Elf(data, fmt, machine, phoff, phentsize, shoff, shentsize)
     for i in range(phnum):
         raw = elf.u(fmt.phdr, phoff + i * phentsize, "program header")
         elf.phdrs.append(_unpack_phdr(fmt, raw))
@@ -494,15 +523,17 @@ def _string_references(elf: _Elf, edited: set[int]) -> list[int] | None:
     return refs
 
 
-@dataclass(slots=True)
 class _Strings:
     """Where each new string goes: offsets into the table, and bytes written into it or appended."""
 
-    offsets: dict[bytes, int] = field(default_factory=dict)
-    in_place: list[tuple[int, bytes]] = field(default_factory=list)
-    appended: bytearray = field(default_factory=bytearray)
-    #: The table with the in-place strings written (what a moved copy starts with).
-    table: bytes = b""
+    __slots__ = ("appended", "in_place", "offsets", "table")
+
+    def __init__(self) -> None:
+        self.offsets: dict[bytes, int] = {}
+        self.in_place: list[tuple[int, bytes]] = []
+        self.appended = bytearray()
+        #: The table with the in-place strings written (what a moved copy starts with).
+        self.table = b""
 
 
 def _place_strings(elf: _Elf, new: list[bytes], dropped: list[int], kept_refs: list[int] | None) -> _Strings:
@@ -741,14 +772,16 @@ def _align(value: int, alignment: int) -> int:
     return (value + alignment - 1) // alignment * alignment
 
 
-@dataclass(slots=True)
 class _NewSegment:
     """The PT_LOAD appended to the file: ``start`` in the file is mapped at ``base``."""
 
-    start: int
-    base: int
-    page: int
-    cursor: int = 0
+    __slots__ = ("base", "cursor", "page", "start")
+
+    def __init__(self, start: int, base: int, page: int) -> None:
+        self.start = start
+        self.base = base
+        self.page = page
+        self.cursor = 0
 
     def reserve(self, size: int, alignment: int = 1) -> tuple[int, int]:
         """File offset and address of ``size`` new bytes."""

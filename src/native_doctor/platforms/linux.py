@@ -19,7 +19,7 @@ import itertools
 import re
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias, get_args
 
 from native_doctor.errors import PolicyDataError
 from native_doctor.platforms._data import (
@@ -256,8 +256,7 @@ def musl_libc_sonames(arch: str | None = None) -> frozenset[str]:
     return loader_names("musl", arch)
 
 
-@dataclass(frozen=True, slots=True)
-class ForbiddenGroup:
+class ForbiddenGroup(NamedTuple):
     """Symbols a family's policies forbid importing from one library, up to a policy version."""
 
     #: The newest policy version that forbids them; None: every known policy and newer ones.

@@ -23,7 +23,7 @@ import posixpath
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.model import Dependency, NativeFile, Resolution
@@ -45,8 +45,7 @@ _PLATFORM = re.compile(r"\$(?:\{PLATFORM\}|PLATFORM(?![A-Za-z0-9_]))")
 _MAX_LOADER_DEPTH = 32
 
 
-@dataclass(frozen=True, slots=True)
-class LinuxContext:
+class LinuxContext(NamedTuple):
     """What provides libraries outside the artifact on Linux.
 
     For a wheel, the platform policy of its libc decides (``host_libraries`` is None). For an

@@ -17,7 +17,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.model import NativeFile, TargetOS
@@ -75,8 +75,7 @@ def rules(libc: linux.Libc) -> PlatformRules:
     return PlatformRules(TargetOS.LINUX, BinaryFormat.ELF, is_system, host_only, mangled_name, libs_dir_of)
 
 
-@dataclass(frozen=True, slots=True)
-class EditSpec:
+class EditSpec(NamedTuple):
     """One binary's intended edit (mirrors ``elf_write.ElfEdit``, plus what verification checks)."""
 
     #: Wheel member path (for a wheel binary) or graft member path (for a grafted library).
@@ -185,8 +184,7 @@ def _spec(
 # --- tags -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Needs:
+class Needs(NamedTuple):
     """What the repaired binaries still need from outside the wheel (for the tag)."""
 
     arch: str

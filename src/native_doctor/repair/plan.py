@@ -13,8 +13,8 @@ import posixpath
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, NamedTuple
 
 from native_doctor._names import canonical_name
 from native_doctor.analysis import Inspection
@@ -52,8 +52,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class LookupResult:
+class LookupResult(NamedTuple):
     """What the locator answered for one name."""
 
     found: LocatedLibrary | None
@@ -91,13 +90,15 @@ def libs_dir_of(wheel_path: str) -> str:
     return posixpath.basename(wheel_path.replace("\\", "/")).split("-", 1)[0] + ".libs"
 
 
-@dataclass(slots=True)
 class _Need:
     """A library some binaries need, with who needs it and through which chain."""
 
-    name: str
-    needed_by: list[str]
-    chain: tuple[str, ...]
+    __slots__ = ("chain", "name", "needed_by")
+
+    def __init__(self, name: str, needed_by: list[str], chain: tuple[str, ...]) -> None:
+        self.name = name
+        self.needed_by = needed_by
+        self.chain = chain
 
 
 def build_plan(

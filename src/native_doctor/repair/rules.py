@@ -9,7 +9,7 @@ libraries are named and where they go) and its own binary edits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from native_doctor.binary.model import BinaryFormat
 from native_doctor.model import TargetOS
@@ -17,8 +17,7 @@ from native_doctor.model import TargetOS
 __all__ = ["PlatformRules"]
 
 
-@dataclass(frozen=True, slots=True)
-class PlatformRules:
+class PlatformRules(NamedTuple):
     """The platform-specific decisions the plan needs."""
 
     os: TargetOS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from native_doctor._names import canonical_name
@@ -114,7 +114,7 @@ def _with_siblings(identities: Mapping[str, Identity | None]) -> dict[str, Ident
             note = Evidence(
                 found.library.name, "sibling", version, f"same upstream as {witness[found.library.name]}"
             )
-            result[path] = replace(found, version=version, evidence=(*found.evidence, note))
+            result[path] = found._replace(version=version, evidence=(*found.evidence, note))
     return result
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import mmap
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from native_doctor.sbom.catalog import Library
 
@@ -28,8 +28,7 @@ _BARE = re.compile(rb"\x00(\d{1,3}\.\d{1,3}\.\d{1,3})\x00")
 Buffer = bytes | mmap.mmap
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(NamedTuple):
     """One observation that names a library's version."""
 
     library: str
@@ -131,10 +130,13 @@ def _hits(buf: Buffer, anchor: bytes) -> Iterable[int]:
         start = buf.find(anchor, start + 1)
 
 
-def _match(buf: Buffer, anchor: bytes, pattern: re.Pattern[bytes], library: str, kind: str) -> list[Evidence]:
+def _match(buf: Buffer, anchor: bytes, pattern: bytes, library: str, kind: str) -> list[Evidence]:
+    """Matches of regex ``pattern`` at each place ``anchor`` occurs (compiled at the first)."""
     found = []
+    compiled = None
     for offset in _hits(buf, anchor):
-        match = pattern.match(buf[offset : offset + WINDOW])
+        compiled = compiled or re.compile(pattern)
+        match = compiled.match(buf[offset : offset + WINDOW])
         if match is not None:
             text = match.group(0).decode("ascii", "replace").strip()
             found.append(Evidence(library, kind, match.group(1).decode("ascii"), text))
@@ -153,7 +155,7 @@ def _paths(buf: Buffer, library: Library) -> list[Evidence]:
     for name in library.paths:
         anchor = b"/" + name.encode("ascii")
         sep = b"" if name.endswith(("-", "_", "-v")) else b"-v?"
-        pattern = re.compile(re.escape(anchor) + sep + rb"(\d+(?:\.\d+){1,3})/")
+        pattern = re.escape(anchor) + sep + rb"(\d+(?:\.\d+){1,3})/"
         found += _match(buf, anchor, pattern, library.name, "path")
     return found
 

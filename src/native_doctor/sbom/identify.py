@@ -13,7 +13,7 @@ import posixpath
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from native_doctor.binary.model import BinaryInfo
 from native_doctor.sbom.catalog import Library, libraries
@@ -49,8 +49,7 @@ _FREETYPE = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(NamedTuple):
     """What a file (or a copy statically linked into it) is."""
 
     library: Library

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 from native_doctor import __version__
 from native_doctor.binary.model import BinaryInfo
@@ -32,8 +32,7 @@ SBOM_NAME = "native-doctor.cdx.json"
 _GRAFTED_FROM = "native-doctor:grafted-from"
 
 
-@dataclass(frozen=True, slots=True)
-class Grafted:
+class Grafted(NamedTuple):
     """One library a repair copied into the wheel."""
 
     #: Artifact path of the copy (``<dist>.libs/libfoo-1a2b3c4d.so.1``).
@@ -50,8 +49,7 @@ class Grafted:
     also_from: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class GraftRecord:
+class GraftRecord(NamedTuple):
     """One grafted library as a document written by :func:`grafted_sbom` lists it."""
 
     member: str
