@@ -105,11 +105,8 @@ def _code(buf: Buffer, library: Library, soname: str) -> list[Evidence]:
         if match is not None:
             major = int(match.group(1))
             candidates = {major * 10000 + minor: f"{major}.{minor}" for minor in range(100)}
-    counts = {
-        text: _count(buf, b"\xb8" + value.to_bytes(4, "little") + b"\xc3")
-        for value, text in candidates.items()
-    }
-    hits = [text for text, count in counts.items() if count >= least]
+    counts = _immediates(buf, candidates)
+    hits = [text for value, text in candidates.items() if counts.get(value, 0) >= least]
     if len(hits) != 1:
         return []
     version = hits[0]
@@ -118,8 +115,25 @@ def _code(buf: Buffer, library: Library, soname: str) -> list[Evidence]:
     ]
 
 
-def _count(buf: Buffer, needle: bytes) -> int:
-    return sum(1 for _ in zip(_hits(buf, needle), range(8), strict=False))
+def _immediates(buf: Buffer, candidates: Iterable[int]) -> dict[int, int]:
+    """How often ``mov eax, imm32; ret`` (``B8 imm32 C3``) occurs with each candidate immediate,
+    overlapping occurrences included, at most 8 each. One scan: a regex whose four immediate bytes
+    are the byte values the candidates have at each position (a superset of the candidates, checked
+    after), instead of one ``find`` over the whole file per candidate (300 for brotli: ~0.1 s of a
+    repair grafting Pillow's libraries)."""
+    encoded = [value.to_bytes(4, "little") for value in candidates]
+    if not encoded:
+        return {}
+    sets = [sorted({e[at] for e in encoded}) for at in range(4)]
+    classes = b"".join(b"[" + b"".join(re.escape(bytes([v])) for v in values) + b"]" for values in sets)
+    wanted = set(encoded)
+    counts: dict[int, int] = {}
+    for match in re.finditer(rb"\xb8(?=(" + classes + rb")\xc3)", buf):
+        immediate = match.group(1)
+        if immediate in wanted:
+            value = int.from_bytes(immediate, "little")
+            counts[value] = min(counts.get(value, 0) + 1, 8)
+    return counts
 
 
 def _hits(buf: Buffer, anchor: bytes) -> Iterable[int]:
