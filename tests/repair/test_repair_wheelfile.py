@@ -195,3 +195,19 @@ def test_any_members_come_back_intact(
     again = tmp_path / "again.whl"
     write_wheel(source, again, dist_info=DIST, replace={first: replaced}, add={"zz/new.bin": added})
     assert again.read_bytes() == target.read_bytes()
+
+
+def test_members_packed_on_threads_are_the_bytes_packed_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the threshold new members are packed on threads; the wheel is the same bytes."""
+    source = make_wheel(tmp_path, "demo-1.0-py3-none-any.whl", {"demo/a.py": b"a"})
+    added = {f"demo/lib{n}.so": bytes(range(256)) * (n * 300) + b"x" * 5000 for n in range(1, 12)}
+    assert sum(map(len, added.values())) >= wheelfile._PARALLEL_MIN
+    threaded, serial = tmp_path / "threaded.whl", tmp_path / "serial.whl"
+    write_wheel(source, threaded, dist_info=DIST, replace={}, add=added)
+    monkeypatch.setattr(wheelfile, "_PARALLEL_MIN", 1 << 62)
+    write_wheel(source, serial, dist_info=DIST, replace={}, add=added)
+    assert threaded.read_bytes() == serial.read_bytes()
+    with zipfile.ZipFile(threaded) as archive:
+        assert all(archive.read(name) == data for name, data in added.items())
