@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from native_doctor.sbom.catalog import NamePattern, libraries, required_start
+from native_doctor.sbom.catalog import NamePattern, libraries, literal_starts
 
 _NAMES = (
     "libz.so.1",
@@ -48,25 +48,34 @@ def test_every_catalog_regex_compiles_and_string_patterns_have_one_group() -> No
 
 
 @pytest.mark.parametrize(
-    ("source", "start"),
+    ("source", "starts"),
     [
-        pytest.param(r"^libtiff([-.]|$)", "libtiff", id="literal-then-group"),
-        pytest.param(r"^lib(ssl|crypto)([-.]|$)", "lib", id="alternatives-in-a-group"),
-        pytest.param(r"^(lib)?png(1[0-9])?([-.]|$)", "", id="optional-group-first"),
-        pytest.param(r"^libstdc\+\+([-.]|$)", "libstdc", id="escape-stops"),
-        pytest.param(r"^libiomp5(md)?([-.]|$)", "libiomp5", id="optional-group-after"),
-        pytest.param(r"^libyamlx?([-.]|$)", "libyaml", id="optional-last-letter"),
-        pytest.param(r"^libab*c", "liba", id="starred-last-letter"),
-        pytest.param(r"^liba{0,2}", "lib", id="counted-last-letter"),
-        pytest.param(r"^libfoo|bar", "", id="top-level-alternative"),
-        pytest.param(r"^lib[|(]foo|bar", "", id="bar-after-a-class"),
-        pytest.param(r"^lib[]|]x", "lib", id="bracket-first-in-class"),
-        pytest.param(r"^lib\|x", "lib", id="escaped-bar"),
-        pytest.param(r"openblas\w*?_v(\d+)", "", id="not-anchored"),
+        pytest.param(r"^libtiff([-.]|$)", ("libtiff",), id="literal-then-group"),
+        pytest.param(r"^lib(ssl|crypto)([-.]|$)", ("libssl", "libcrypto"), id="alternatives-in-a-group"),
+        pytest.param(r"^(lib)?png(1[0-9])?([-.]|$)", ("libpng", "png"), id="optional-group-first"),
+        pytest.param(r"^(libz|zlib1?|libzlib)([-.]|$)", ("",), id="quantifier-inside-a-group"),
+        pytest.param(
+            r"^(lib)?(scipy_)?openblas(64_|p|o)?",
+            ("libscipy_openblas", "scipy_openblas", "libopenblas", "openblas"),
+            id="two-optional-groups",
+        ),
+        pytest.param(r"^libstdc\+\+([-.]|$)", ("libstdc",), id="escape-stops"),
+        pytest.param(r"^libiomp5(md)?([-.]|$)", ("libiomp5",), id="optional-group-after"),
+        pytest.param(r"^libyamlx?([-.]|$)", ("libyaml",), id="optional-last-letter"),
+        pytest.param(r"^libab*c", ("liba",), id="starred-last-letter"),
+        pytest.param(r"^liba{0,2}", ("lib",), id="counted-last-letter"),
+        pytest.param(r"^lib(ab)+c", ("lib",), id="repeated-group"),
+        pytest.param(r"^lib(?:ab)c", ("lib",), id="non-capturing-group"),
+        pytest.param(r"^lib((a|b)c)", ("lib",), id="nested-groups"),
+        pytest.param(r"^libfoo|bar", ("",), id="top-level-alternative"),
+        pytest.param(r"^lib[|(]foo|bar", ("",), id="bar-after-a-class"),
+        pytest.param(r"^lib[]|]x", ("lib",), id="bracket-first-in-class"),
+        pytest.param(r"^lib\|x", ("lib",), id="escaped-bar"),
+        pytest.param(r"openblas\w*?_v(\d+)", ("",), id="not-anchored"),
     ],
 )
-def test_required_start(source: str, start: str) -> None:
-    assert required_start(source) == start
+def test_literal_starts(source: str, starts: tuple[str, ...]) -> None:
+    assert literal_starts(source) == starts
 
 
 def _agrees(name: str) -> None:
@@ -87,6 +96,6 @@ def test_name_patterns_answer_as_their_regexes(name: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet="libzsjpegcryptoan64_-.+123", max_size=16))
+@given(st.text(alphabet="libzsjpegcryptoan64_-.+123mdcu", max_size=16))
 def test_name_patterns_answer_as_their_regexes_on_drawn_names(name: str) -> None:
     _agrees(name)

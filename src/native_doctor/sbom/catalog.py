@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from native_doctor._package_data import read_package_text
 from native_doctor.errors import PolicyDataError
 
-__all__ = ["Library", "NamePattern", "StringPattern", "libraries", "library_named"]
+__all__ = ["Library", "NamePattern", "StringPattern", "libraries", "library_named", "literal_starts"]
 
 _SOURCE = "sbom/data/libraries.json"
 _SONAME_RULES = ("same", "libpng", "harfbuzz", "lcms2", "avif", "zmq43", "freetype", "none")
@@ -28,16 +28,16 @@ class StringPattern(NamedTuple):
 
 
 class NamePattern:
-    """A file-name regex of the catalog, compiled on first use. A name without the literal text
-    every match starts with (``libtiff`` for ``^libtiff([-.]|$)``, derived from the regex) is
-    refused without compiling it: a repair's first SBOM looked 61 patterns up for each grafted
-    library's name and compiled them all (~1.8 ms)."""
+    """A file-name regex of the catalog, compiled on first use. A name that starts with none of
+    the literal texts every match starts with (``libtiff`` for ``^libtiff([-.]|$)``; ``libpng`` or
+    ``png`` for ``^(lib)?png``: :func:`literal_starts`) is refused without compiling it: a repair's
+    first SBOM looked 61 patterns up for each grafted library's name and compiled them all (~1.8 ms)."""
 
-    __slots__ = ("_compiled", "_start", "source")
+    __slots__ = ("_compiled", "_starts", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._start: str | None = None
+        self._starts: tuple[str, ...] | None = None
         self._compiled: re.Pattern[str] | None = None
 
     @property
@@ -52,15 +52,15 @@ class NamePattern:
 
     def search(self, name: str) -> re.Match[str] | None:
         """``re.search`` of the pattern in ``name``."""
-        if self._start is None:
-            self._start = required_start(self.source)
-        return self.compiled.search(name) if name.startswith(self._start) else None
+        if self._starts is None:
+            self._starts = literal_starts(self.source)
+        return self.compiled.search(name) if name.startswith(self._starts) else None
 
     def match(self, name: str) -> re.Match[str] | None:
         """``re.match`` of the pattern at the start of ``name``."""
-        if self._start is None:
-            self._start = required_start(self.source)
-        return self.compiled.match(name) if name.startswith(self._start) else None
+        if self._starts is None:
+            self._starts = literal_starts(self.source)
+        return self.compiled.match(name) if name.startswith(self._starts) else None
 
     def __repr__(self) -> str:
         return f"NamePattern({self.source!r})"
@@ -69,18 +69,36 @@ class NamePattern:
 _LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
-def required_start(source: str) -> str:
-    """The literal text every match of regex ``source`` starts with: the letters, digits, ``_``
-    and ``-`` after a leading ``^`` (without the last one when a quantifier follows it), and ``""``
-    when the regex is not anchored that way or has an alternative outside parentheses."""
+def literal_starts(source: str) -> tuple[str, ...]:
+    """Texts one of which every match of regex ``source`` starts with: after a leading ``^``, its
+    letters, digits, ``_`` and ``-``, and groups of alternatives made of those (optional ones too:
+    ``^(lib)?png`` -> ``libpng``, ``png``), up to anything else (a literal followed by a quantifier
+    is left out). ``("",)`` when the regex is not anchored so or has an alternative outside groups."""
     if not source.startswith("^") or _has_top_level_bar(source):
-        return ""
-    end = 1
-    while end < len(source) and source[end] in _LITERAL:
-        end += 1
-    if end < len(source) and source[end] in "?*{":
-        end -= 1  # the last literal is optional or repeated
-    return source[1:end]
+        return ("",)
+    starts, at = [""], 1
+    while at < len(source):
+        if source[at] in _LITERAL:
+            end = at
+            while end < len(source) and source[end] in _LITERAL:
+                end += 1
+            if end < len(source) and source[end] in "?*{":
+                starts = [s + source[at : end - 1] for s in starts]  # the last one is optional or repeated
+                break
+            starts = [s + source[at:end] for s in starts]
+            at = end
+        elif source[at] == "(":
+            close = source.find(")", at)
+            body = source[at + 1 : close]
+            after = source[close + 1 : close + 2]
+            if close < 0 or not set(body) <= _LITERAL | {"|"} or after in ("*", "+", "{"):
+                break
+            options = [s + option for s in starts for option in body.split("|")]
+            starts = options + starts if after == "?" else options
+            at = close + 1 + (after == "?")
+        else:
+            break
+    return tuple(dict.fromkeys(s for s in starts if not any(s != o and s.startswith(o) for o in starts)))
 
 
 def _has_top_level_bar(source: str) -> bool:
