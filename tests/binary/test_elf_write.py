@@ -635,6 +635,8 @@ _edits = st.builds(
     ElfEdit,
     soname=st.none() | _names,
     runpath=st.none() | st.lists(_names, max_size=4).map(tuple),
+    replace_needed=st.just({}),  # set below from the library's own DT_NEEDED
+    remove_needed=st.just(frozenset()),
 )
 
 

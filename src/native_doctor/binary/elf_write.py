@@ -31,7 +31,6 @@ import bisect
 import itertools
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -91,14 +90,13 @@ class ElfWriteError(NativeDoctorError, ValueError):
     """The edit cannot be made (the message says why)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ElfEdit:
+class ElfEdit(NamedTuple):
     """What to change in one ELF file; the defaults change nothing."""
 
     #: New DT_SONAME (added when the file has none); None keeps it.
     soname: str | None = None
     #: DT_NEEDED old name -> new name; the SHT_GNU_verneed entry naming the same file follows.
-    replace_needed: Mapping[str, str] = field(default_factory=lambda: _EMPTY_MAP)
+    replace_needed: Mapping[str, str] = _EMPTY_MAP
     #: New DT_RUNPATH, joined with ':' (() removes it); DT_RPATH is removed. None keeps both.
     runpath: tuple[str, ...] | None = None
     #: DT_NEEDED names to drop (libpython, a provider's library). A library that symbol versions
