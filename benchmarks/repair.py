@@ -273,6 +273,14 @@ def _windows_rows(folder: Path, repeat: int) -> list[dict[str, object]]:
     return rows
 
 
+def _output_digest(command: list[str], out: Path, env: dict[str, str] | None) -> str:
+    """sha256 of the one wheel ``command`` writes into an empty ``out`` (the repaired output, to
+    show two trees write the same bytes)."""
+    _measure(command, out, env, 1)
+    (wheel,) = out.glob("*.whl")
+    return hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+
 def _digest(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
@@ -358,10 +366,12 @@ def main() -> int:
                     "cpu_native_doctor_over_cp": round(ours_cpu / max(copy_cpu, 1e-3), 2),
                 }
             )
+            rows[-1]["native_doctor_sha256"] = _output_digest(nd_command, out, None)
             if baseline:
                 rows[-1]["baseline_s"] = round(baseline[0][0], 3)
                 rows[-1]["baseline_cpu_s"] = round(baseline[0][1], 3)
                 ratios[label] = (baseline[0][1] / max(copy_cpu, 1e-3), ours_cpu / max(copy_cpu, 1e-3))
+                rows[-1]["baseline_sha256"] = _output_digest(nd_command, out, commands[3][1])
             print(json.dumps(rows[-1]), flush=True)
         windows = _windows_rows(folder, args.repeat) if args.only != "linux" else []
     machine = (
@@ -380,6 +390,12 @@ def main() -> int:
                 f"| {r['wheel']} | {r['baseline_s']} s | {r['native_doctor_s']} s | "
                 f"{r['baseline_cpu_s']} s | {r['native_doctor_cpu_s']} s | {before:.2f}x | {after:.2f}x |"
             )
+    for r in rows:
+        same = "" if "baseline_sha256" not in r else (
+            " (baseline: the same bytes)" if r["baseline_sha256"] == r["native_doctor_sha256"]
+            else f" (baseline: DIFFERENT, {r['baseline_sha256']})"
+        )  # fmt: skip
+        print(f"output sha256 {r['wheel']}: {r['native_doctor_sha256']}{same}")
     print(f"\n{machine}, best of {args.repeat}")
     if rows:
         print(
