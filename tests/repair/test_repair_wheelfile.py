@@ -7,6 +7,8 @@ import base64
 import csv
 import hashlib
 import io
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -211,3 +213,21 @@ def test_members_packed_on_threads_are_the_bytes_packed_in_one(
     assert threaded.read_bytes() == serial.read_bytes()
     with zipfile.ZipFile(threaded) as archive:
         assert all(archive.read(name) == data for name, data in added.items())
+
+
+def test_packing_on_threads_loads_no_pool_module(tmp_path: Path) -> None:
+    """The threads are plain ``threading`` ones: no ``concurrent.futures`` (which imports
+    ``logging``) even when there is enough new content to pack in parallel."""
+    source = make_wheel(tmp_path, "demo-1.0-py3-none-any.whl", {"demo/a.py": b"a"})
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from native_doctor.repair.wheelfile import _PARALLEL_MIN, write_wheel\n"
+        "add = {f'demo/lib{n}.so': bytes(range(256)) * (_PARALLEL_MIN // 256) for n in range(4)}\n"
+        f"write_wheel(Path({str(source)!r}), Path({str(tmp_path / 'out.whl')!r}), dist_info={DIST!r},"
+        " replace={}, add=add)\n"
+        "print(' '.join(m for m in ('concurrent.futures', 'logging') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+    assert (tmp_path / "out.whl").stat().st_size > 0
