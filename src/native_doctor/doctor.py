@@ -51,6 +51,7 @@ def examine(
     progress: ProgressCallback | None = None,
     use_cache: bool = True,
     inputs: Inputs | None = None,
+    jobs: int = 1,
 ) -> EnvironmentInspection:
     """Examine the environment whose site-packages are ``directories``.
 
@@ -60,6 +61,8 @@ def examine(
         :mod:`native_doctor.sources.envcache`), and store what this run read.
     :param inputs: filled with every folder, file and host file the result depends on (for the
         whole-result cache, :mod:`native_doctor.sources.envresult`); needs ``use_cache``.
+    :param jobs: processes that read site-packages at once (Linux; the result does not depend on
+        it, see :func:`native_doctor.sources.env.read_environment`).
     """
     interpreter = python or sys.executable
     caches = [EnvCache(d, enabled=use_cache) for d in directories]
@@ -68,7 +71,8 @@ def examine(
         for store in caches:
             store.inputs = inputs
     environments = [
-        read_environment(d, progress=progress, cache=c) for d, c in zip(directories, caches, strict=True)
+        read_environment(d, progress=progress, cache=c, jobs=jobs)
+        for d, c in zip(directories, caches, strict=True)
     ]
     host = _with_conda_meta(_interpreter_facts(read_host_facts(site_dirs=directories), interpreter))
     if inputs is not None and host.prefix:

@@ -220,3 +220,13 @@ def test_which_runs_keep_a_report(options: dict[str, object], used: bool, tmp_pa
     from native_doctor.sources.envresult import for_run
 
     assert (for_run(options, [str(tmp_path)]) is not None) is used
+
+
+def test_jobs_is_not_part_of_the_identity(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report is the same for any number of processes: another ``--jobs`` replays it."""
+    runs = _Examinations(monkeypatch)
+    first = _run(site, capsys, "--jobs", "1")
+    assert _run(site, capsys, "--jobs", "2") == first
+    assert runs.count == 1

@@ -84,6 +84,33 @@ class EnvCache:
         if self.enabled:
             self._new.setdefault(key, {}).update(values)
 
+    # The parallel read (``sources.env``) replays what each group of distributions used, in the
+    # order a serial read would have used it: the entries are kept in first-use order.
+
+    def position(self) -> int:
+        """How many entries this run has used so far (a mark for :meth:`used_since`)."""
+        return len(self._new)
+
+    def used_since(self, position: int) -> dict[str, dict[str, Any]]:
+        """The entries first used after ``position``, in order (the live entries, not copies)."""
+        keys = list(self._new)[position:]
+        return {key: self._new[key] for key in keys}
+
+    def replay(self, position: int, used: list[dict[str, dict[str, Any]]], hits: int, misses: int) -> None:
+        """Keep the first ``position`` entries, then add each of ``used`` in turn (an entry used
+        twice gets the values of both uses), and count ``hits`` and ``misses`` more."""
+        rebuilt = dict(list(self._new.items())[:position])
+        for part in used:
+            for key, entry in part.items():
+                known = rebuilt.get(key)
+                if known is None:
+                    rebuilt[key] = entry
+                elif known is not entry:
+                    known.update(entry)
+        self._new = rebuilt
+        self.hits += hits
+        self.misses += misses
+
     def save(self) -> None:
         """Write the entries used in this run (atomically); errors are ignored.
 
