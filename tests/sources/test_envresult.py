@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from _envsite import install_demo
+from _envsite import add_loader_module, edit_in_place, install_demo
 from native_doctor import cli, doctor
 from native_doctor.sources.envresult import Inputs, _cpu_identity
 
@@ -230,3 +230,19 @@ def test_jobs_is_not_part_of_the_identity(
     first = _run(site, capsys, "--jobs", "1")
     assert _run(site, capsys, "--jobs", "2") == first
     assert runs.count == 1
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_python_file_edited_in_place_runs_it_again(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    """A user fixes ``ctypes.CDLL("libfoo.so")`` and reruns: not the stale verdict (the folder's
+    modification time does not change when a file is edited in place)."""
+    module = add_loader_module(site, "libfoo.so")
+    runs = _Examinations(monkeypatch)
+    _, first = _run(site, capsys, "--jobs", jobs)
+    assert "libfoo.so" in first
+    edit_in_place(module, "libfoo.so", "libbar.so")  # same size
+    _, second = _run(site, capsys, "--jobs", jobs)
+    assert runs.count == 2
+    assert "libbar.so" in second and "libfoo.so" not in second

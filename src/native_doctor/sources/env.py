@@ -6,6 +6,7 @@ import base64
 import csv
 import hashlib
 import io
+import itertools
 import os
 import posixpath
 import re
@@ -482,6 +483,7 @@ def _read_distribution(
                 if inputs is not None:
                     inputs.add_folders(entry["folders"])
                     inputs.add_files(entry["natives"])
+                    inputs.add_files(entry["sources"])
                 return found
     result = _read_distribution_files(site, dist_info, root, cache, listings)
     if key is not None and cache is not None and not isinstance(result, str):
@@ -491,6 +493,7 @@ def _read_distribution(
         if inputs is not None:
             inputs.add_folders(entry["folders"])  # type: ignore[arg-type]
             inputs.add_files(walk.native_keys)
+            inputs.add_files(walk.source_keys)
     return result if isinstance(result, str) else result[:2]
 
 
@@ -518,6 +521,7 @@ def _distribution_to_json(artifact: Artifact, state: DiskState, walk: _Walk) -> 
     return {
         "folders": {f: _folder_mtime(f) for f in [*walk.listed, os.fspath(artifact.path)]},
         "natives": walk.native_keys,
+        "sources": walk.source_keys,
         "artifact": {
             "path": artifact.path,
             "name": artifact.name,
@@ -549,15 +553,16 @@ def _distribution_from_json(entry: dict[str, object]) -> tuple[Artifact, DiskSta
     """The cached distribution, if the folders and native files it was read from are unchanged
     and the entry is well-formed; None otherwise (it is then read again)."""
     try:
-        folders, natives = entry["folders"], entry["natives"]
+        folders, natives, sources = entry["folders"], entry["natives"], entry["sources"]
         data, saved = entry["artifact"], entry["state"]
-        if not (isinstance(folders, dict) and isinstance(natives, dict)):
+        if not (isinstance(folders, dict) and isinstance(natives, dict) and isinstance(sources, dict)):
             return None
         if not (isinstance(data, dict) and isinstance(saved, dict)):
             return None
         if any(_folder_mtime(f) != m for f, m in folders.items()):
             return None
-        for full, key in natives.items():
+        for full, key in itertools.chain(natives.items(), sources.items()):
+            # A Python file edited in place changes no folder: its own state is checked too.
             if file_key(full, os.stat(full)) != key:  # noqa: PTH116
                 return None
         native: list[NativeFile] = []
@@ -736,6 +741,9 @@ class _Walk:
         self.load_calls: list[LoadCall] = []
         #: Full path -> cache key of each native file read (what a cached result depends on).
         self.native_keys: dict[str, str] = {}
+        #: Full path -> cache key of each Python file read (screened for loader calls, or a DLL
+        #: hook): edited in place, it changes no folder's modification time (with a cache only).
+        self.source_keys: dict[str, str] = {}
         #: Whole contents of the DLL-hook files the source scan read (not read a second time).
         self.hook_texts: dict[str, bytes] = {}
 
@@ -792,8 +800,11 @@ class _Walk:
         elif entry.is_dir(follow_symlinks=False) or (
             entry.is_file(follow_symlinks=False) and not may_be_native(path)
         ):
-            if path.endswith(".py") and not skipped_source(path):
-                self._scan_source(full, path, entry)
+            if path.endswith(".py"):
+                if not skipped_source(path):
+                    self._scan_source(full, path, entry)
+                elif self.cache is not None and is_hook_file(path):
+                    self._source_key(full, path, entry)
             return None  # a plain file that cannot be native: existence was all to check
         try:
             status = entry.stat()
@@ -829,6 +840,8 @@ class _Walk:
         try:
             # Without a cache (``--no-cache``) the key is never used: no stat.
             key = file_key(full, entry.stat()) if self.cache is not None else ""
+            if key:
+                self.source_keys[full] = key
             cached = self.cache.get(key) if self.cache is not None else None
             if cached is not None and "loads" in cached:
                 try:
@@ -846,6 +859,12 @@ class _Walk:
         self.load_calls.extend(calls)
         if self.cache is not None:
             self.cache.put(key, loads=calls_to_json(calls))
+
+    def _source_key(self, full: str, path: str, entry: os.DirEntry[str]) -> None:
+        try:
+            self.source_keys[full] = file_key(full, entry.stat())
+        except OSError as exc:
+            self.unreadable.append((path, _reason(exc)))
 
     def _native(self, full: str, path: str, key: str) -> NativeFile | None:
         entry = self.cache.get(key) if self.cache is not None else None
