@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         def without_markers() -> None:
             clear_caches()
             original = doctor._markers
-            doctor._markers = lambda environments, caches=(): ({}, [])  # type: ignore[assignment]
+            doctor._markers = lambda environments, caches=(), jobs=1: ({}, [])  # type: ignore[assignment]
             try:
                 doctor.examine([venv.site_packages], python=python, use_cache=False)
             finally:

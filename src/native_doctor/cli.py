@@ -459,13 +459,16 @@ def _split(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def _run_env(options: argparse.Namespace) -> int:
-    from native_doctor.sources.envresult import for_run
+    from native_doctor.sources.envresult import for_run, keeps_report
     from native_doctor.sources.sites import site_packages, site_packages_of
 
     if options.path:
         directories = options.path
     elif options.python:
-        directories = site_packages_of(options.python)
+        # A run that cannot be answered by the kept report imports the examining modules while the
+        # interpreter answers (a kept report is printed without them).
+        meanwhile = None if keeps_report(vars(options)) else _import_env_modules
+        directories = site_packages_of(options.python, meanwhile=meanwhile)
     else:
         directories = site_packages()
     for directory in directories:
@@ -507,6 +510,11 @@ def _run_env(options: argparse.Namespace) -> int:
     if results is not None and inputs is not None:
         results.store(code, "".join(written), inputs)
     return code
+
+
+def _import_env_modules() -> None:
+    import native_doctor.checks.registry
+    import native_doctor.doctor  # noqa: F401
 
 
 @contextmanager

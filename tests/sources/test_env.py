@@ -7,27 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from _envsite import add_varied_distributions, install
 from native_doctor import cli
 from native_doctor.analysis import inspect_artifact
 from native_doctor.model import ArtifactKind, Resolution
 from native_doctor.platforms.loader import FileIndex
 from native_doctor.sources.env import host_libraries, read_environment
-
-
-def install(site: Path, name: str, files: dict[str, bytes], *, tag: str = "cp311-cp311-linux_x86_64") -> None:
-    """Lay out an installed distribution the way an installer would: files plus a .dist-info."""
-    dist_info = site / f"{name}-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    for relative, data in files.items():
-        target = site / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (dist_info / "WHEEL").write_text(f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: {tag}\n")
-    (dist_info / "INSTALLER").write_text("pip\n")
-    record = [f"{relative},," for relative in files]
-    record += [f"{name}-1.0.dist-info/{n},," for n in ("METADATA", "WHEEL", "INSTALLER", "RECORD")]
-    (dist_info / "RECORD").write_text("\n".join(record) + "\n")
 
 
 @pytest.fixture
@@ -183,24 +168,7 @@ def test_the_unowned_walk_is_os_walk_with_listings_reused(tmp_path: Path) -> Non
 
 @pytest.fixture
 def varied_site(site: Path, elf_pair: dict[str, bytes]) -> Path:
-    """``site`` plus what each part of the read records: a library loaded by name from Python, a
-    RECORD entry whose file is gone, a native file no RECORD lists, a DLL-hook file, and more
-    distributions than processes."""
-    install(
-        site,
-        "loader",
-        {
-            "loader/__init__.py": b'import ctypes\nctypes.CDLL("libnot-here-anywhere.so.9")\n',
-            "loader/gone.py": b"",
-            "loader/_ext.so": elf_pair["_ext.so"],
-        },
-    )
-    (site / "loader" / "gone.py").unlink()
-    install(site, "hooked", {"hooked/__init__.py": b"", "_hooked_delvewheel.py": b"# hook\n"})
-    for number in range(5):
-        install(site, f"plain{number}", {f"plain{number}/__init__.py": b"x = 1\n" * (number + 1)})
-    (site / "stray").mkdir()
-    (site / "stray" / "_old.cpython-311-x86_64-linux-gnu.so").write_bytes(elf_pair["_ext.so"])
+    add_varied_distributions(site, elf_pair)
     return site
 
 

@@ -79,6 +79,12 @@ class EnvCache:
         self._new[key] = entry
         return entry
 
+    def peek(self, key: str) -> dict[str, Any] | None:
+        """What :meth:`get` would return, without counting or keeping it."""
+        if not self.enabled:
+            return None
+        return self._new.get(key) or self._old.get(key)
+
     def put(self, key: str, **values: Any) -> None:
         """Add ``values`` to the entry under ``key``."""
         if self.enabled:

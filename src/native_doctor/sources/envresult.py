@@ -33,6 +33,7 @@ __all__ = [
     "file_key",
     "folder_mtime",
     "for_run",
+    "keeps_report",
     "run_identity",
     "write_json",
 ]
@@ -340,12 +341,17 @@ def write_json(path: Path, document: object) -> None:
         return
 
 
+def keeps_report(options: Mapping[str, object]) -> bool:
+    """Whether an ``env`` run with ``options`` uses the whole-result cache (see :func:`for_run`)."""
+    return not (options.get("no_cache") or options.get("runtime") or options.get("output") is not None)
+
+
 def for_run(options: Mapping[str, object], directories: Iterable[str]) -> ResultCache | None:
     """The whole-result cache of one ``env`` run with ``options`` (the parsed command line), or
     None when the run must not use one: ``--no-cache``, ``--runtime`` (imports are run, not read)
     or ``--output`` (the report goes to a file, written by the command itself). ``--jobs`` is not
     part of the key: the report is the same for any number of processes."""
-    if options.get("no_cache") or options.get("runtime") or options.get("output") is not None:
+    if not keeps_report(options):
         return None
     from native_doctor.sources.sites import INTERPRETER_FACTS
 
