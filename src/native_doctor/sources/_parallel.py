@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copyreg
+import gc
 import io
 import os
 import pickle
@@ -134,6 +135,9 @@ def _child(  # pragma: no cover - runs in the child
 ) -> None:
     code = 1
     try:
+        # What the parent made is left to it: the collector never walks (and so never copies)
+        # the inherited objects' pages.
+        gc.freeze()
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child, not a traceback
         os.close(read_end)
         for descriptor in others:
