@@ -264,12 +264,16 @@ def _scan_markers(paths: Sequence[str], sizes: Sequence[int], jobs: int) -> list
 
     groups = balanced_groups(list(sizes), jobs) if jobs > 1 else [list(range(len(paths)))]
 
-    def valid(result: object) -> bool:
-        return isinstance(result, list) and all(isinstance(m, BinaryMarkers | str) for m in result)
+    def valid(group: list[int], result: object) -> bool:
+        return (
+            isinstance(result, list)
+            and len(result) == len(group)
+            and all(isinstance(m, BinaryMarkers | str) for m in result)
+        )
 
     results: list[BinaryMarkers | str] = [""] * len(paths)
     for group, sent in zip(groups, run_groups(scan, groups, valid), strict=True):
-        for index, markers in zip(group, sent if len(sent) == len(group) else scan(group), strict=True):
+        for index, markers in zip(group, sent, strict=True):
             results[index] = markers
     return results
 

@@ -40,7 +40,7 @@ def _square_all(numbers: list[int]) -> list[int]:
     return [n * n for n in numbers]
 
 
-def _is_list(found: object) -> bool:
+def _is_list(group: object, found: object) -> bool:
     return isinstance(found, list)
 
 
@@ -55,7 +55,7 @@ def test_read_only_mappings_travel_back() -> None:
     def work(keys: list[str]) -> MappingProxyType[str, int]:
         return MappingProxyType({k: len(k) for k in keys})
 
-    found = run_groups(work, [["a"], ["bb", "ccc"]], lambda x: isinstance(x, MappingProxyType))
+    found = run_groups(work, [["a"], ["bb", "ccc"]], lambda group, x: isinstance(x, MappingProxyType))
     assert found == [MappingProxyType({"a": 1}), MappingProxyType({"bb": 2, "ccc": 3})]
     assert isinstance(found[1], MappingProxyType)
 
@@ -124,3 +124,23 @@ def test_no_fork_off_linux_or_with_one_group(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_usable_cpus_is_the_affinity_mask() -> None:
     assert _parallel.usable_cpus() == len(os.sched_getaffinity(0))
+
+
+def test_a_child_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    """Output and warnings in a child are dropped: the parent's streams (and a progress display
+    drawing on them) are left alone."""
+    import warnings
+
+    parent = os.getpid()
+
+    def work(numbers: list[int]) -> list[int]:
+        if os.getpid() != parent:
+            print("from the child")
+            print("from the child", file=sys.stderr)
+            warnings.warn("from the child", UserWarning, stacklevel=1)
+        return [*numbers, os.getpid()]
+
+    first, second = run_groups(work, [[1], [2]], _is_list)
+    assert first == [1, parent] and second[0] == 2 and second[1] != parent  # the child's own result
+    out, err = capfd.readouterr()
+    assert "from the child" not in out + err

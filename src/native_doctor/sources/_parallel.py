@@ -70,14 +70,14 @@ def balanced_groups(weights: Sequence[int], count: int) -> list[list[int]]:
 def run_groups(
     work: Callable[[G], R],
     groups: Sequence[G],
-    valid: Callable[[object], bool],
+    valid: Callable[[G, object], bool],
     *,
     preload: Callable[[], None] | None = None,
 ) -> list[R]:
     """``[work(g) for g in groups]``, the groups after the first in forked children.
 
-    :param valid: whether what a child sent back is a result of ``work`` (else the parent redoes
-        the group).
+    :param valid: whether what a child sent back for a group is a result of ``work`` for it (else
+        the parent redoes the group).
     :param preload: called once before forking (imports the children need: a module being
         imported by another thread at the time of the fork could never be imported in the child).
     """
@@ -95,7 +95,7 @@ def run_groups(
         for number, group in enumerate(groups[1:]):
             child, children[number] = children[number], None
             found = _collect(child, wait) if child is not None else _FAILED
-            results.append(found if found is not _FAILED and valid(found) else work(group))  # type: ignore[arg-type]
+            results.append(found if found is not _FAILED and valid(group, found) else work(group))  # type: ignore[arg-type]
         return results
     finally:
         for child in children:
@@ -139,6 +139,10 @@ def _child(  # pragma: no cover - runs in the child
         # the inherited objects' pages.
         gc.freeze()
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child, not a traceback
+        # Nothing reaches the parent's streams: another thread (a progress display) may have held
+        # their locks when the process forked, and a warning written there would wait forever.
+        warnings.simplefilter("ignore")
+        sys.stdout = sys.stderr = _Discard()
         os.close(read_end)
         for descriptor in others:
             with contextlib.suppress(OSError):
@@ -151,6 +155,13 @@ def _child(  # pragma: no cover - runs in the child
         pass
     finally:
         os._exit(code)
+
+
+class _Discard(io.TextIOBase):
+    """A text stream that drops what is written to it."""
+
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 def _collect(child: tuple[int, int], wait: float) -> object:

@@ -236,18 +236,17 @@ def _read_parallel(
             read.listings = {folder: _light(listing) for folder, listing in listings.items()}
         return read
 
-    def valid(read: object) -> bool:
+    def valid(group: list[int], read: object) -> bool:
         return (
             isinstance(read, _GroupRead)
-            and len(read.found) == len(read.indices) == len(read.used) == len(read.folders) == len(read.files)
-            and all(isinstance(f, str) or (isinstance(f, tuple) and len(f) == 2) for f in read.found)
+            and read.indices == group
+            and len(read.found) == len(group) == len(read.used) == len(read.folders) == len(read.files)
+            and all(isinstance(f, str) or _is_read(f) for f in read.found)
         )
 
     reads = run_groups(read_group, groups, valid, preload=_preload)
     by_index: dict[int, tuple[_GroupRead, int]] = {}
     for read in reads:
-        if read.indices not in groups:  # a child's result for another group: never expected
-            raise RuntimeError("a parallel read returned a group it was not given")
         for number, index in enumerate(read.indices):
             by_index[index] = (read, number)
         for folder, entries in read.listings.items():
@@ -262,6 +261,15 @@ def _read_parallel(
     if progress is not None:
         progress(len(dist_infos), len(dist_infos))
     return [read.found[number] for read, number in order]
+
+
+def _is_read(found: object) -> bool:
+    return (
+        isinstance(found, tuple)
+        and len(found) == 2
+        and isinstance(found[0], Artifact)
+        and isinstance(found[1], DiskState)
+    )
 
 
 def _replay_inputs(
