@@ -420,7 +420,8 @@ def _unowned(
         native = []
         folders: dict[str, int] = {}
         for root, dirs, files in _walk(top, {} if listings is None else listings):
-            folders[root] = _folder_mtime(root)
+            if key is not None:
+                folders[root] = _folder_mtime(root)  # what a cached result depends on
             dirs[:] = [d for d in dirs if not d.endswith((".dist-info", ".egg-info")) and d not in _SKIP_DIRS]
             relative_root = root[len(top) :].strip(os.sep).replace(os.sep, "/")
             for name in files:
