@@ -16,16 +16,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from packaging.utils import canonicalize_name
-
-from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryInfo
 from native_doctor.environment import EnvironmentInspection, ImportPrediction, RuntimeLoad
 from native_doctor.model import Artifact
-from native_doctor.platforms.loader import FileIndex
-from native_doctor.requirements import unmet_requirements
 from native_doctor.sources._parallel import balanced_groups, run_groups
 from native_doctor.sources.env import DiskState, Environment, host_ld_cache, host_libraries, read_environment
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
@@ -35,6 +30,9 @@ from native_doctor.sources.ldcache import CacheEntry
 from native_doctor.sources.loadnames import LoadCall
 from native_doctor.sources.markers import BinaryMarkers, markers_from_json, markers_to_json, read_markers
 from native_doctor.sources.runtime import ImportProbe, module_of, probe_import, top_level_modules
+
+if TYPE_CHECKING:
+    from native_doctor.analysis import Inspection
 
 __all__ = ["examine"]
 
@@ -73,21 +71,35 @@ def examine(
         for store in caches:
             store.inputs = inputs
     probe = _start_facts(interpreter)  # the examined interpreter answers while the files are read
+    found: dict[str, Any] = {}
+
+    def meanwhile() -> None:
+        """What needs no distribution, done while forked children read (or before one reads)."""
+        if not found:
+            found["host"] = read_host_facts(site_dirs=directories)
+            found["cache"] = host_ld_cache()
+            found["system"] = host_libraries(found["cache"])
+            _import_analysis()
+
     try:
         environments = [
-            read_environment(d, progress=progress, cache=c, jobs=jobs)
+            read_environment(d, progress=progress, cache=c, jobs=jobs, meanwhile=meanwhile)
             for d, c in zip(directories, caches, strict=True)
         ]
-        host = _with_conda_meta(
-            _interpreter_facts(read_host_facts(site_dirs=directories), interpreter, probe)
-        )
+        meanwhile()  # no directory
+        host = _with_conda_meta(_interpreter_facts(found["host"], interpreter, probe))
     finally:
         _stop(probe)
     if inputs is not None and host.prefix:
         inputs.folder(host.prefix)
         inputs.folder(os.path.join(host.prefix, "conda-meta"))  # noqa: PTH118
-    cache = host_ld_cache()
-    system = host_libraries(cache)
+    cache: list[CacheEntry] = found["cache"]
+    system: dict[str, str] = found["system"]
+    from packaging.utils import canonicalize_name
+
+    from native_doctor.analysis import inspect_artifact
+    from native_doctor.platforms.loader import FileIndex
+
     inspections: list[Inspection] = []
     for environment in environments:
         index = FileIndex(
@@ -123,9 +135,20 @@ def examine(
     )
     if not runtime:
         return inspection
+    from native_doctor.requirements import unmet_requirements
+
     unmet = {state.dist_info for state, *_rest in unmet_requirements(inspection)}
     probes = _probe(environments, interpreter, predictions, markers, unmet)
     return dataclasses.replace(inspection, runtime=probes)
+
+
+def _import_analysis() -> None:
+    """The modules the steps after the read use (imported while children read, when they do)."""
+    import packaging.utils  # noqa: F401
+
+    import native_doctor.analysis
+    import native_doctor.platforms.loader
+    import native_doctor.requirements  # noqa: F401
 
 
 def _absolute(environment: Environment, path: str) -> str:
@@ -535,6 +558,8 @@ def _probe(
     simulation fails to load or built for NumPy 1.x, a module loading a library by name) and, for
     a distribution with an unmet requirement (``unmet``: ``.dist-info`` paths), each subpackage
     holding extension modules (``scipy.linalg``: ``import scipy`` alone may load none of them)."""
+    from packaging.utils import canonicalize_name
+
     modules: dict[str, None] = {}
     for environment in environments:
         for dist, state in zip(environment.distributions, _states(environment), strict=False):

@@ -82,7 +82,7 @@ def test_a_failing_child_means_the_parent_does_its_group(how: str) -> None:
     calls: list[int] = []
     found = run_groups(_failing(how, os.getpid(), calls), [[1], [2], [3]], _is_list)
     assert found == [[1], [4], [9]]
-    assert calls == [1, 2, 3]  # every group done here: the children's results were refused
+    assert calls == [3, 1, 2]  # every group done here (its own first): the children's results refused
 
 
 def test_garbage_from_a_child_means_the_parent_does_its_group(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +93,7 @@ def test_garbage_from_a_child_means_the_parent_does_its_group(monkeypatch: pytes
     )
     calls: list[int] = []
     found = run_groups(_failing("none", parent, calls), [[1], [2]], _is_list)
-    assert found == [[1], [4]] and calls == [1, 2]
+    assert found == [[1], [4]] and calls == [2, 1]
 
 
 def test_a_silent_child_is_killed_and_its_group_done_here(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,6 +141,19 @@ def test_a_child_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
         return [*numbers, os.getpid()]
 
     first, second = run_groups(work, [[1], [2]], _is_list)
-    assert first == [1, parent] and second[0] == 2 and second[1] != parent  # the child's own result
+    assert second == [2, parent] and first[0] == 1 and first[1] != parent  # the child's own result
     out, err = capfd.readouterr()
     assert "from the child" not in out + err
+
+
+def test_meanwhile_runs_here_before_the_own_group() -> None:
+    parent = os.getpid()
+    order: list[str] = []
+
+    def work(numbers: list[int]) -> list[int]:
+        if os.getpid() == parent:
+            order.append(f"group {numbers[0]}")
+        return numbers
+
+    assert run_groups(work, [[1], [2]], _is_list, meanwhile=lambda: order.append("meanwhile")) == [[1], [2]]
+    assert order == ["meanwhile", "group 2"]  # the last group is this process's; [1] was a child's

@@ -1,6 +1,6 @@
 """Run one function over groups of work in forked children (Linux), results pickled back.
 
-The caller's own process does the first group while the children do the others; each child
+The caller's own process does the last group while the children do the others; each child
 computes, writes its pickled result to a pipe and leaves with ``os._exit`` (no ``atexit``
 handlers, no buffered output flushed, nothing printed: a progress display may be running on a
 thread of the parent). Any failure of a child (an exception, a crash, a kill, a result that does
@@ -73,30 +73,39 @@ def run_groups(
     valid: Callable[[G, object], bool],
     *,
     preload: Callable[[], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[R]:
-    """``[work(g) for g in groups]``, the groups after the first in forked children.
+    """``[work(g) for g in groups]``: the last group here, the others in forked children.
 
     :param valid: whether what a child sent back for a group is a result of ``work`` for it (else
         the parent redoes the group).
     :param preload: called once before forking (imports the children need: a module being
         imported by another thread at the time of the fork could never be imported in the child).
+    :param meanwhile: called once here before this process's own group, while the children work
+        (give this process the lightest group: :func:`balanced_groups` puts it last).
     """
     if len(groups) <= 1 or not can_fork():
+        if meanwhile is not None:
+            meanwhile()
         return [work(group) for group in groups]
     if preload is not None:
         preload()
+    others, own = groups[:-1], groups[-1]
     children: list[tuple[int, int] | None] = []
     try:
-        for group in groups[1:]:
+        for group in others:
             children.append(_spawn(work, group, [c[1] for c in children if c is not None]))
         started = time.monotonic()
-        results = [work(groups[0])]
+        if meanwhile is not None:
+            meanwhile()
+        mine = work(own)
         wait = max(MIN_WAIT_SECONDS, 5 * (time.monotonic() - started))
-        for number, group in enumerate(groups[1:]):
+        results: list[R] = []
+        for number, group in enumerate(others):
             child, children[number] = children[number], None
             found = _collect(child, wait) if child is not None else _FAILED
             results.append(found if found is not _FAILED and valid(group, found) else work(group))  # type: ignore[arg-type]
-        return results
+        return [*results, mine]
     finally:
         for child in children:
             if child is not None:

@@ -121,6 +121,7 @@ def read_environment(
     progress: ProgressCallback | None = None,
     cache: EnvCache | None = None,
     jobs: int = 1,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Environment:
     """Read every ``*.dist-info`` distribution in ``directory``; unreadable ones are skipped.
 
@@ -128,6 +129,7 @@ def read_environment(
         file's path, size, modification time and inode are unchanged.
     :param jobs: processes that read distributions at once (Linux: forked children, see
         :mod:`native_doctor.sources._parallel`); the result is the same for any number.
+    :param meanwhile: called once in this process before it reads (while the children read).
     """
     dist_infos = sorted(p for p in directory.glob("*.dist-info") if p.is_dir())
     root = tree_root(directory)
@@ -135,8 +137,12 @@ def read_environment(
     groups = _groups(dist_infos, jobs, cache)
     walked: dict[str, Mapping[str, _Listed | os.DirEntry[str]]] = {}  # listings for the last walk
     if len(groups) > 1:
-        found = _read_parallel(directory, dist_infos, groups, root, cache, listings, progress, walked)
+        found = _read_parallel(
+            directory, dist_infos, groups, root, cache, listings, progress, walked, meanwhile
+        )
     else:
+        if meanwhile is not None:
+            meanwhile()
         found = []
         for done, dist_info in enumerate(dist_infos, 1):
             found.append(_read_distribution(directory, dist_info, root, cache, listings))
@@ -205,8 +211,9 @@ def _read_parallel(
     listings: _Listings,
     progress: ProgressCallback | None,
     walked: dict[str, Mapping[str, _Listed | os.DirEntry[str]]],
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[_Found]:
-    """Read the groups at once (the first here, the others in forked children) and merge what
+    """Read the groups at once (the last here, the others in forked children) and merge what
     each read and recorded in the original order: the same result as reading them in turn."""
     parent = os.getpid()
     inputs = cache.inputs if cache is not None and cache.enabled else None
@@ -244,7 +251,7 @@ def _read_parallel(
             and all(isinstance(f, str) or _is_read(f) for f in read.found)
         )
 
-    reads = run_groups(read_group, groups, valid, preload=_preload)
+    reads = run_groups(read_group, groups, valid, preload=_preload, meanwhile=meanwhile)
     by_index: dict[int, tuple[_GroupRead, int]] = {}
     for read in reads:
         for number, index in enumerate(read.indices):
