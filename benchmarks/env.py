@@ -248,15 +248,20 @@ def clear_caches() -> None:
 @contextlib.contextmanager
 def phases(into: dict[str, float]) -> Iterator[None]:
     """Accumulate the time spent in each step ``examine`` calls (module attributes patched)."""
+    import native_doctor.analysis
+
     names = {
-        "read_environment": "read site-packages (RECORD, ELF headers)",
+        # The host steps run inside the read (while children read): counted in both lines.
+        "read_environment": "read site-packages (RECORD, ELF headers; host steps inside)",
         "read_host_facts": "host facts",
         "host_libraries": "host libraries (ld.so cache)",
         "inspect_artifact": "static analysis per distribution",
         "_predict": "loader simulation per distribution",
         "_markers": "text markers of native files",
     }
-    originals = {name: getattr(doctor, name) for name in names}
+    # inspect_artifact is imported from its module when examine() runs: patched there.
+    owners = {name: native_doctor.analysis if name == "inspect_artifact" else doctor for name in names}
+    originals = {name: getattr(owners[name], name) for name in names}
 
     def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -270,12 +275,12 @@ def phases(into: dict[str, float]) -> Iterator[None]:
         return wrapper
 
     for name, function in originals.items():
-        setattr(doctor, name, timed(name, function))
+        setattr(owners[name], name, timed(name, function))
     try:
         yield
     finally:
         for name, function in originals.items():
-            setattr(doctor, name, function)
+            setattr(owners[name], name, function)
 
 
 # --------------------------------------------------------------------------- main
