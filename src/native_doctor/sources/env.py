@@ -16,7 +16,7 @@ import sysconfig
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from native_doctor.binary import SNIFF_BYTES, BinaryFormat, read_binary, sniff
 from native_doctor.errors import BinaryFormatError
@@ -165,6 +165,7 @@ def read_environment(
 
 
 _Found = tuple[Artifact, DiskState] | str
+_V = TypeVar("_V")
 
 
 def _groups(dist_infos: Sequence[Path], jobs: int, cache: EnvCache | None) -> list[list[int]]:
@@ -232,8 +233,13 @@ def _read_parallel(
             files = len(inputs.files) if inputs is not None else 0
             read.found.append(_read_distribution(site, dist_infos[index], root, cache, listings))
             read.used.append(cache.used_since(position) if cache is not None else {})
-            read.folders.append(list(inputs.folders.items())[folders:] if inputs is not None else [])
-            read.files.append(list(inputs.files.items())[files:] if inputs is not None else [])
+            # The newest items only: a walk from the start for each distribution would be quadratic.
+            if inputs is not None:
+                read.folders.append(_last(inputs.folders, len(inputs.folders) - folders))
+                read.files.append(_last(inputs.files, len(inputs.files) - files))
+            else:
+                read.folders.append([])
+                read.files.append([])
             if not child and progress is not None:
                 done[0] += 1
                 progress(done[0], len(dist_infos))
@@ -268,6 +274,11 @@ def _read_parallel(
     if progress is not None:
         progress(len(dist_infos), len(dist_infos))
     return [read.found[number] for read, number in order]
+
+
+def _last(items: dict[str, _V], count: int) -> list[tuple[str, _V]]:
+    """The last ``count`` items of ``items``, in order (without walking the ones before)."""
+    return list(itertools.islice(reversed(items.items()), max(count, 0)))[::-1]
 
 
 def _is_read(found: object) -> bool:
@@ -380,7 +391,6 @@ def _walk(
                     listing = {entry.name: entry for entry in entries}
             except OSError:
                 continue
-        assert listing is not None
         dirs: list[str] = []
         files: list[str] = []
         for name, entry in listing.items():

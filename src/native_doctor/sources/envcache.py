@@ -13,6 +13,7 @@ Nothing in the cache is executed: it is plain JSON, checked field by field on th
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Mapping
@@ -99,8 +100,7 @@ class EnvCache:
 
     def used_since(self, position: int) -> dict[str, dict[str, Any]]:
         """The entries first used after ``position``, in order (the live entries, not copies)."""
-        keys = list(self._new)[position:]
-        return {key: self._new[key] for key in keys}
+        return dict(_last(self._new, len(self._new) - position))
 
     def replay(self, position: int, used: list[dict[str, dict[str, Any]]], hits: int, misses: int) -> None:
         """Keep the first ``position`` entries, then add each of ``used`` in turn (an entry used
@@ -128,6 +128,11 @@ class EnvCache:
             return
         document = {"format": _FORMAT, "version": _VERSION, "tool": self._tool, "entries": self._new}
         write_json(self._path, document)
+
+
+def _last(items: dict[str, Any], count: int) -> list[tuple[str, Any]]:
+    """The last ``count`` items of ``items``, in order (without walking the ones before)."""
+    return list(itertools.islice(reversed(items.items()), max(count, 0)))[::-1]
 
 
 def _code_fingerprint() -> str:
