@@ -257,7 +257,8 @@ def phases(into: dict[str, float]) -> Iterator[None]:
         "host_libraries": "host libraries (ld.so cache)",
         "inspect_artifact": "static analysis per distribution",
         "_predict": "loader simulation per distribution",
-        "_markers": "text markers of native files",
+        # The static analysis and the simulation run inside it (beside the children's scan).
+        "_markers": "text markers of native files (analysis and simulation inside)",
     }
     # inspect_artifact is imported from its module when examine() runs: patched there.
     owners = {name: native_doctor.analysis if name == "inspect_artifact" else doctor for name in names}

@@ -101,17 +101,23 @@ def examine(
     from native_doctor.platforms.loader import FileIndex
 
     inspections: list[Inspection] = []
-    for environment in environments:
-        index = FileIndex(
-            [n for d in environment.distributions for n in d.native],
-            [p for d in environment.distributions for p in d.dll_directories],
-        )
-        for dist in environment.distributions:
-            if dist.native:
-                inspections.append(inspect_artifact(dist, index=index, host_libraries=system))
+    simulated: list[tuple[ImportPrediction, ...]] = []
+
+    def analyse() -> None:
+        """The static analysis and the loader simulation: done while children scan text markers."""
+        for environment in environments:
+            index = FileIndex(
+                [n for d in environment.distributions for n in d.native],
+                [p for d in environment.distributions for p in d.dll_directories],
+            )
+            for dist in environment.distributions:
+                if dist.native:
+                    inspections.append(inspect_artifact(dist, index=index, host_libraries=system))
+        simulated.append(_predict(environments, interpreter, host, cache, caches, inputs))
+
+    markers, unreadable = _markers(environments, caches, jobs, meanwhile=analyse)
+    predictions = simulated[0]
     distributions = [d for e in environments for d in e.distributions]
-    markers, unreadable = _markers(environments, caches, jobs)
-    predictions = _predict(environments, interpreter, host, cache, caches, inputs)
     for store in caches:
         store.save()
     inspection = EnvironmentInspection(
@@ -207,14 +213,18 @@ _MARKED_LIBRARY = re.compile(r"(?:openblas|gomp|libomp|iomp|mkl_rt|_multiarray_u
 
 
 def _markers(
-    environments: Sequence[Environment], caches: Sequence[EnvCache] = (), jobs: int = 1
+    environments: Sequence[Environment],
+    caches: Sequence[EnvCache] = (),
+    jobs: int = 1,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[dict[str, BinaryMarkers], list[tuple[str, str]]]:
     """Text markers (NumPy target and CPU baseline, pybind11 ABI, OpenBLAS build, OpenMP runtime)
     of extension modules and of BLAS/OpenMP libraries: where they live. Scanning every library
     byte by byte costs seconds on a torch-sized environment (docs/performance.md).
 
-    The files the scan cache has no markers for are scanned by ``jobs`` processes at once (Linux);
-    the cache is then asked and filled in file order, as one process would.
+    With ``jobs`` above 1 (Linux), ``jobs - 1`` children scan the files the scan cache has no
+    markers for while this process runs ``meanwhile``; the cache is then asked and filled in file
+    order, as one process would. With one job, ``meanwhile`` runs first, then the scan.
     """
     wanted: list[tuple[str, EnvCache | None, int]] = []
     for number, environment in enumerate(environments):
@@ -238,7 +248,7 @@ def _markers(
         if key is None or _marker_data(store.peek(key) if store is not None else None) is None:
             scan.append(index)
     paths, sizes = [wanted[i][0] for i in scan], [wanted[i][2] for i in scan]
-    scanned = dict(zip(scan, _scan_markers(paths, sizes, jobs), strict=True))
+    scanned = dict(zip(scan, _scan_markers(paths, sizes, jobs, meanwhile), strict=True))
     found: dict[str, BinaryMarkers] = {}
     unreadable: list[tuple[str, str]] = []
     for index, ((path, store, _size), key) in enumerate(zip(wanted, keys, strict=True)):
@@ -273,8 +283,11 @@ def _not_scanned(exc: BaseException) -> str:
     return f"text markers not scanned: {getattr(exc, 'strerror', None) or exc}"
 
 
-def _scan_markers(paths: Sequence[str], sizes: Sequence[int], jobs: int) -> list[BinaryMarkers | str]:
-    """The markers of each file, or why it cannot be read; by ``jobs`` processes (Linux)."""
+def _scan_markers(
+    paths: Sequence[str], sizes: Sequence[int], jobs: int, meanwhile: Callable[[], None] | None = None
+) -> list[BinaryMarkers | str]:
+    """The markers of each file, or why it cannot be read: by ``jobs - 1`` children (Linux) while
+    this process runs ``meanwhile`` (about as long, on a large environment), or here."""
 
     def scan(indices: list[int]) -> list[BinaryMarkers | str]:
         found: list[BinaryMarkers | str] = []
@@ -285,7 +298,7 @@ def _scan_markers(paths: Sequence[str], sizes: Sequence[int], jobs: int) -> list
                 found.append(_not_scanned(exc))
         return found
 
-    groups = balanced_groups(list(sizes), jobs) if jobs > 1 else [list(range(len(paths)))]
+    groups = [*balanced_groups(list(sizes), jobs - 1), []] if jobs > 1 else [list(range(len(paths)))]
 
     def valid(group: list[int], result: object) -> bool:
         return (
@@ -295,7 +308,7 @@ def _scan_markers(paths: Sequence[str], sizes: Sequence[int], jobs: int) -> list
         )
 
     results: list[BinaryMarkers | str] = [""] * len(paths)
-    for group, sent in zip(groups, run_groups(scan, groups, valid), strict=True):
+    for group, sent in zip(groups, run_groups(scan, groups, valid, meanwhile=meanwhile), strict=True):
         for index, markers in zip(group, sent, strict=True):
             results[index] = markers
     return results
