@@ -437,10 +437,17 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
 
+        def no_markers(
+            environments: Any, caches: Any = (), jobs: int = 1, meanwhile: Callable[[], None] | None = None
+        ) -> tuple[dict[str, Any], list[Any]]:
+            if meanwhile is not None:
+                meanwhile()  # the static analysis and the simulation still run
+            return {}, []
+
         def without_markers() -> None:
             clear_caches()
             original = doctor._markers
-            doctor._markers = lambda environments, caches=(), jobs=1: ({}, [])  # type: ignore[assignment]
+            doctor._markers = no_markers  # type: ignore[assignment]
             try:
                 doctor.examine([venv.site_packages], python=python, use_cache=False)
             finally:
