@@ -33,9 +33,10 @@ __all__ = ["balanced_groups", "can_fork", "run_groups", "usable_cpus"]
 G = TypeVar("G")
 R = TypeVar("R")
 
-#: A child that has written nothing for this long (after the parent finished its own group,
-#: which is about as much work) is taken as stuck: killed, its group done by the parent.
-MIN_WAIT_SECONDS = 30.0
+#: A child that has written nothing for this long after the parent finished its own group
+#: (about as much work; the wait is at least five times that) is taken as stuck: killed, its
+#: group done by the parent. Long enough for files read from a slow disk for the first time.
+MIN_WAIT_SECONDS = 120.0
 _CHUNK = 1 << 20
 
 
