@@ -60,3 +60,31 @@ def test_libraries_loaded_by_name_are_resolved_on_this_host(tmp_path: Path) -> N
     assert outcomes[("libnative-doctor-no-such-library.so.7",)] is None
     [finding] = [f for f in run_environment_checks(env) if f.code == "ND718"]
     assert "`import demo` fails" in finding.message and "dlopen searched LD_LIBRARY_PATH" in finding.message
+
+
+def _examined(site: Path, cache: Path, jobs: int, monkeypatch: pytest.MonkeyPatch) -> tuple[object, ...]:
+    from native_doctor.doctor import examine
+    from native_doctor.sources.envresult import Inputs
+
+    monkeypatch.setenv("NATIVE_DOCTOR_ENV_CACHE", str(cache))
+    inputs = Inputs()
+    inspection = examine([site], inputs=inputs, jobs=jobs)
+    saved = [path.read_bytes() for path in sorted(cache.glob("*.json"))]
+    return inspection, [(k, list(v.items())) for k, v in inputs.to_json().items()], saved
+
+
+def test_jobs_examine_the_same_and_fill_the_caches_alike(
+    tmp_path: Path, elf_pair: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading and marker scanning in several processes: the same inspection, the same inputs of
+    the kept report in the same order, the same scan cache written byte for byte; cold and warm."""
+    from _envsite import add_varied_distributions, install
+
+    site = tmp_path / "site-packages"
+    install(site, "app", {"demo/__init__.py": b"", "demo/_ext.so": elf_pair["_ext.so"]})
+    umath = "numpyish/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"
+    install(site, "numpyish", {umath: elf_pair["_ext.so"]})
+    add_varied_distributions(site, elf_pair)
+    for run in ("cold", "warm"):
+        serial = _examined(site, tmp_path / "one", 1, monkeypatch)
+        assert _examined(site, tmp_path / "two", 2, monkeypatch) == serial, run

@@ -400,6 +400,19 @@ def test_cli_lists_the_distributions(venv: RealVenv) -> None:
     assert loud == [] and done.returncode == 0
 
 
+def test_jobs_give_the_same_report_on_a_real_environment(venv: RealVenv, tmp_path: Path) -> None:
+    """Read by one process or by several (forked children, Linux): the same JSON report."""
+    from native_doctor import cli
+
+    reports = []
+    for jobs in ("1", "2"):
+        output = tmp_path / f"jobs-{jobs}.json"
+        argv = ["--python", str(venv.python), "--format", "json", "--no-cache", "--jobs", jobs]
+        reports.append((cli.main([*argv, "--output", str(output)]), output.read_bytes()))
+    assert reports[0] == reports[1]
+    assert b"scikit-learn" in reports[0][1]
+
+
 if __name__ == "__main__":  # build (or check) the venv ahead of a test run
     venv = build_venv(VENV_NAME, PINS)
     print(f"{venv.root} ({venv.build_seconds:.1f} s)")

@@ -119,6 +119,27 @@ def _parser(command: str) -> argparse.ArgumentParser:
     return _PARSERS[command]()
 
 
+#: The default of ``env --jobs``: the usable CPUs, at most this many.
+_MAX_JOBS = 4
+
+
+def _jobs(text: str) -> int:
+    """``--jobs N``: a whole number of processes, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a number of processes (1 or more)")
+    return value
+
+
+def _default_jobs() -> int:
+    from native_doctor.sources._parallel import usable_cpus
+
+    return min(usable_cpus(), _MAX_JOBS)
+
+
 def _env_parser() -> argparse.ArgumentParser:
     env = argparse.ArgumentParser(
         prog="native-doctor", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -135,6 +156,13 @@ def _env_parser() -> argparse.ArgumentParser:
         "--no-cache",
         action="store_true",
         help="read every file again (by default unchanged files reuse the last run's results)",
+    )
+    env.add_argument(
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="processes that read site-packages at once on Linux (1: one; default: the usable "
+        f"CPUs, at most {_MAX_JOBS}); the report is the same for any N",
     )
     _add_output_options(env, formats=("text", "json", "sarif", "github"))
     return env
@@ -431,13 +459,16 @@ def _split(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def _run_env(options: argparse.Namespace) -> int:
-    from native_doctor.sources.envresult import for_run
+    from native_doctor.sources.envresult import for_run, keeps_report
     from native_doctor.sources.sites import site_packages, site_packages_of
 
     if options.path:
         directories = options.path
     elif options.python:
-        directories = site_packages_of(options.python)
+        # A run that cannot be answered by the kept report imports the examining modules while the
+        # interpreter answers (a kept report is printed without them).
+        meanwhile = None if keeps_report(vars(options)) else _import_env_modules
+        directories = site_packages_of(options.python, meanwhile=meanwhile)
     else:
         directories = site_packages()
     for directory in directories:
@@ -461,6 +492,7 @@ def _run_env(options: argparse.Namespace) -> int:
             progress=tick,
             use_cache=not options.no_cache,
             inputs=inputs,
+            jobs=options.jobs or _default_jobs(),
         )
     findings = [f for i in environment.distributions for f in run_checks(i, _ENV_ARTIFACT_CHECKS)]
     findings.extend(run_environment_checks(environment))
@@ -478,6 +510,11 @@ def _run_env(options: argparse.Namespace) -> int:
     if results is not None and inputs is not None:
         results.store(code, "".join(written), inputs)
     return code
+
+
+def _import_env_modules() -> None:
+    import native_doctor.checks.registry
+    import native_doctor.doctor  # noqa: F401
 
 
 @contextmanager

@@ -12,19 +12,16 @@ import dataclasses
 import os
 import re
 import stat
+import subprocess
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from packaging.utils import canonicalize_name
-
-from native_doctor.analysis import Inspection, inspect_artifact
 from native_doctor.binary.model import BinaryInfo
 from native_doctor.environment import EnvironmentInspection, ImportPrediction, RuntimeLoad
 from native_doctor.model import Artifact
-from native_doctor.platforms.loader import FileIndex
-from native_doctor.requirements import unmet_requirements
+from native_doctor.sources._parallel import balanced_groups, run_groups
 from native_doctor.sources.env import DiskState, Environment, host_ld_cache, host_libraries, read_environment
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
 from native_doctor.sources.envresult import Inputs
@@ -33,6 +30,9 @@ from native_doctor.sources.ldcache import CacheEntry
 from native_doctor.sources.loadnames import LoadCall
 from native_doctor.sources.markers import BinaryMarkers, markers_from_json, markers_to_json, read_markers
 from native_doctor.sources.runtime import ImportProbe, module_of, probe_import, top_level_modules
+
+if TYPE_CHECKING:
+    from native_doctor.analysis import Inspection
 
 __all__ = ["examine"]
 
@@ -51,6 +51,7 @@ def examine(
     progress: ProgressCallback | None = None,
     use_cache: bool = True,
     inputs: Inputs | None = None,
+    jobs: int = 1,
 ) -> EnvironmentInspection:
     """Examine the environment whose site-packages are ``directories``.
 
@@ -60,6 +61,8 @@ def examine(
         :mod:`native_doctor.sources.envcache`), and store what this run read.
     :param inputs: filled with every folder, file and host file the result depends on (for the
         whole-result cache, :mod:`native_doctor.sources.envresult`); needs ``use_cache``.
+    :param jobs: processes that read site-packages at once (Linux; the result does not depend on
+        it, see :func:`native_doctor.sources.env.read_environment`).
     """
     interpreter = python or sys.executable
     caches = [EnvCache(d, enabled=use_cache) for d in directories]
@@ -67,27 +70,54 @@ def examine(
         _record_host(inputs, directories)
         for store in caches:
             store.inputs = inputs
-    environments = [
-        read_environment(d, progress=progress, cache=c) for d, c in zip(directories, caches, strict=True)
-    ]
-    host = _with_conda_meta(_interpreter_facts(read_host_facts(site_dirs=directories), interpreter))
+    probe = _start_facts(interpreter)  # the examined interpreter answers while the files are read
+    found: dict[str, Any] = {}
+
+    def meanwhile() -> None:
+        """What needs no distribution, done while forked children read (or before one reads)."""
+        if not found:
+            found["host"] = read_host_facts(site_dirs=directories)
+            found["cache"] = host_ld_cache()
+            found["system"] = host_libraries(found["cache"])
+            _import_analysis()
+
+    try:
+        environments = [
+            read_environment(d, progress=progress, cache=c, jobs=jobs, meanwhile=meanwhile)
+            for d, c in zip(directories, caches, strict=True)
+        ]
+        meanwhile()  # no directory
+        host = _with_conda_meta(_interpreter_facts(found["host"], interpreter, probe))
+    finally:
+        _stop(probe)
     if inputs is not None and host.prefix:
         inputs.folder(host.prefix)
         inputs.folder(os.path.join(host.prefix, "conda-meta"))  # noqa: PTH118
-    cache = host_ld_cache()
-    system = host_libraries(cache)
+    cache: list[CacheEntry] = found["cache"]
+    system: dict[str, str] = found["system"]
+    from packaging.utils import canonicalize_name
+
+    from native_doctor.analysis import inspect_artifact
+    from native_doctor.platforms.loader import FileIndex
+
     inspections: list[Inspection] = []
-    for environment in environments:
-        index = FileIndex(
-            [n for d in environment.distributions for n in d.native],
-            [p for d in environment.distributions for p in d.dll_directories],
-        )
-        for dist in environment.distributions:
-            if dist.native:
-                inspections.append(inspect_artifact(dist, index=index, host_libraries=system))
+    simulated: list[tuple[ImportPrediction, ...]] = []
+
+    def analyse() -> None:
+        """The static analysis and the loader simulation: done while children scan text markers."""
+        for environment in environments:
+            index = FileIndex(
+                [n for d in environment.distributions for n in d.native],
+                [p for d in environment.distributions for p in d.dll_directories],
+            )
+            for dist in environment.distributions:
+                if dist.native:
+                    inspections.append(inspect_artifact(dist, index=index, host_libraries=system))
+        simulated.append(_predict(environments, interpreter, host, cache, caches, inputs))
+
+    markers, unreadable = _markers(environments, caches, jobs, meanwhile=analyse)
+    predictions = simulated[0]
     distributions = [d for e in environments for d in e.distributions]
-    markers, unreadable = _markers(environments, caches)
-    predictions = _predict(environments, interpreter, host, cache, caches, inputs)
     for store in caches:
         store.save()
     inspection = EnvironmentInspection(
@@ -111,9 +141,20 @@ def examine(
     )
     if not runtime:
         return inspection
+    from native_doctor.requirements import unmet_requirements
+
     unmet = {state.dist_info for state, *_rest in unmet_requirements(inspection)}
     probes = _probe(environments, interpreter, predictions, markers, unmet)
     return dataclasses.replace(inspection, runtime=probes)
+
+
+def _import_analysis() -> None:
+    """The modules the steps after the read use (imported while children read, when they do)."""
+    import packaging.utils  # noqa: F401
+
+    import native_doctor.analysis
+    import native_doctor.platforms.loader
+    import native_doctor.requirements  # noqa: F401
 
 
 def _absolute(environment: Environment, path: str) -> str:
@@ -172,29 +213,105 @@ _MARKED_LIBRARY = re.compile(r"(?:openblas|gomp|libomp|iomp|mkl_rt|_multiarray_u
 
 
 def _markers(
-    environments: Sequence[Environment], caches: Sequence[EnvCache] = ()
+    environments: Sequence[Environment],
+    caches: Sequence[EnvCache] = (),
+    jobs: int = 1,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[dict[str, BinaryMarkers], list[tuple[str, str]]]:
     """Text markers (NumPy target and CPU baseline, pybind11 ABI, OpenBLAS build, OpenMP runtime)
     of extension modules and of BLAS/OpenMP libraries: where they live. Scanning every library
-    byte by byte costs seconds on a torch-sized environment (docs/performance.md)."""
-    found: dict[str, BinaryMarkers] = {}
-    unreadable: list[tuple[str, str]] = []
+    byte by byte costs seconds on a torch-sized environment (docs/performance.md).
+
+    With ``jobs`` above 1 (Linux), ``jobs - 1`` children scan the files the scan cache has no
+    markers for while this process runs ``meanwhile``; the cache is then asked and filled in file
+    order, as one process would. With one job, ``meanwhile`` runs first, then the scan.
+    """
+    wanted: list[tuple[str, EnvCache | None, int]] = []
     for number, environment in enumerate(environments):
         store = caches[number] if number < len(caches) else None
         for dist in environment.distributions:
             for native in dist.native:
-                if not (
-                    _EXTENSION.search(native.install_path) or _MARKED_LIBRARY.search(native.install_path)
-                ):
-                    continue
-                path = _absolute(environment, native.install_path)
-                try:
-                    found[path] = _cached_markers(path, store)
-                    if store is not None and store.inputs is not None:
-                        store.inputs.file(path)
-                except OSError as exc:
-                    unreadable.append((path, f"text markers not scanned: {exc.strerror or exc}"))
+                if _EXTENSION.search(native.install_path) or _MARKED_LIBRARY.search(native.install_path):
+                    wanted.append((_absolute(environment, native.install_path), store, native.size))
+    keys: list[str | BaseException | None] = []  # the scan-cache key, why there is none, or no cache
+    scan: list[int] = []  # the files to scan: not in the cache
+    for index, (path, store, _size) in enumerate(wanted):
+        key: str | BaseException | None = None
+        if store is not None and store.enabled:
+            try:
+                key = file_key(path, os.stat(path))  # noqa: PTH116 - the key needs the inode
+            except OSError as exc:
+                key = exc
+        keys.append(key)
+        if isinstance(key, BaseException):
+            continue
+        if key is None or _marker_data(store.peek(key) if store is not None else None) is None:
+            scan.append(index)
+    paths, sizes = [wanted[i][0] for i in scan], [wanted[i][2] for i in scan]
+    scanned = dict(zip(scan, _scan_markers(paths, sizes, jobs, meanwhile), strict=True))
+    found: dict[str, BinaryMarkers] = {}
+    unreadable: list[tuple[str, str]] = []
+    for index, ((path, store, _size), key) in enumerate(zip(wanted, keys, strict=True)):
+        if isinstance(key, BaseException):
+            unreadable.append((path, _not_scanned(key)))
+            continue
+        cached = _marker_data(store.get(key)) if store is not None and key is not None else None
+        markers = scanned[index] if cached is None else cached
+        if isinstance(markers, str):
+            unreadable.append((path, markers))
+            continue
+        if cached is None and store is not None and key is not None:
+            store.put(key, markers=markers_to_json(markers))
+        found[path] = markers
+        if store is not None and store.inputs is not None:
+            store.inputs.file(path)
     return found, unreadable
+
+
+def _marker_data(entry: dict[str, Any] | None) -> BinaryMarkers | None:
+    """The markers a scan-cache entry holds, or None (none, or not well-formed)."""
+    data = entry.get("markers") if entry is not None else None
+    if isinstance(data, dict):
+        try:
+            return markers_from_json(data)
+        except ValueError:
+            return None
+    return None
+
+
+def _not_scanned(exc: BaseException) -> str:
+    return f"text markers not scanned: {getattr(exc, 'strerror', None) or exc}"
+
+
+def _scan_markers(
+    paths: Sequence[str], sizes: Sequence[int], jobs: int, meanwhile: Callable[[], None] | None = None
+) -> list[BinaryMarkers | str]:
+    """The markers of each file, or why it cannot be read: by ``jobs - 1`` children (Linux) while
+    this process runs ``meanwhile`` (about as long, on a large environment), or here."""
+
+    def scan(indices: list[int]) -> list[BinaryMarkers | str]:
+        found: list[BinaryMarkers | str] = []
+        for index in indices:
+            try:
+                found.append(read_markers(paths[index]))
+            except OSError as exc:
+                found.append(_not_scanned(exc))
+        return found
+
+    groups = [*balanced_groups(list(sizes), jobs - 1), []] if jobs > 1 else [list(range(len(paths)))]
+
+    def valid(group: list[int], result: object) -> bool:
+        return (
+            isinstance(result, list)
+            and len(result) == len(group)
+            and all(isinstance(m, BinaryMarkers | str) for m in result)
+        )
+
+    results: list[BinaryMarkers | str] = [""] * len(paths)
+    for group, sent in zip(groups, run_groups(scan, groups, valid, meanwhile=meanwhile), strict=True):
+        for index, markers in zip(group, sent, strict=True):
+            results[index] = markers
+    return results
 
 
 _FIND_LIBRARY = "ctypes.util.find_library looked in the ld.so cache (ldconfig -p) and LD_LIBRARY_PATH"
@@ -352,23 +469,6 @@ def _imported_conditionally(site: str, files: Sequence[str], module: str) -> boo
     return bool(sites) and all(sites)
 
 
-def _cached_markers(path: str, store: EnvCache | None) -> BinaryMarkers:
-    """The markers of the file at ``path``, from ``store`` while the file is unchanged."""
-    if store is None or not store.enabled:
-        return read_markers(path)
-    key = file_key(path, os.stat(path))  # noqa: PTH116 - the key needs the inode
-    entry = store.get(key)
-    data = entry.get("markers") if entry is not None else None
-    if isinstance(data, dict):
-        try:
-            return markers_from_json(data)
-        except ValueError:
-            pass
-    found = read_markers(path)
-    store.put(key, markers=markers_to_json(found))
-    return found
-
-
 class _KnownFiles:
     """The loader simulation's file system: binaries the environment read already are not read
     again; others (the interpreter, system libraries) come from the scan cache while unchanged."""
@@ -471,6 +571,8 @@ def _probe(
     simulation fails to load or built for NumPy 1.x, a module loading a library by name) and, for
     a distribution with an unmet requirement (``unmet``: ``.dist-info`` paths), each subpackage
     holding extension modules (``scipy.linalg``: ``import scipy`` alone may load none of them)."""
+    from packaging.utils import canonicalize_name
+
     modules: dict[str, None] = {}
     for environment in environments:
         for dist, state in zip(environment.distributions, _states(environment), strict=False):
@@ -533,33 +635,59 @@ def _with_conda_meta(host: HostFacts) -> HostFacts:
     return dataclasses.replace(host, installers={**host.installers, "conda (conda-meta)": count})
 
 
-def _interpreter_facts(host: HostFacts, python: str) -> HostFacts:
-    """``host`` with the Python facts of ``python`` (when it is another interpreter than this one)."""
+_FACTS_SCRIPT = (
+    "import json, platform, sys, sysconfig; print(json.dumps({"
+    "'python_version': platform.python_version(), "
+    "'python_implementation': platform.python_implementation(), "
+    "'abiflags': getattr(sys, 'abiflags', ''), "
+    "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
+    "'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix}))"
+)
+
+
+def _start_facts(python: str) -> subprocess.Popen[str] | None:
+    """Start asking ``python`` for its facts (collected by :func:`_interpreter_facts`), unless it
+    is this interpreter or was asked already; None then, or when it cannot be started."""
+    from native_doctor.sources.env import INTERPRETER_FACTS
+
     # Not realpath: two venvs' pythons are links to one base interpreter, yet different environments.
+    if Path(python).absolute() == Path(sys.executable).absolute() or python in INTERPRETER_FACTS:
+        return None
+    try:
+        return subprocess.Popen(
+            [python, "-c", _FACTS_SCRIPT],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    except OSError:
+        return None
+
+
+def _interpreter_facts(host: HostFacts, python: str, probe: subprocess.Popen[str] | None = None) -> HostFacts:
+    """``host`` with the Python facts of ``python`` (when it is another interpreter than this one).
+
+    :param probe: the question :func:`_start_facts` started (else it is asked here).
+    """
     if Path(python).absolute() == Path(sys.executable).absolute():
         return host
     import json
-    import subprocess
 
-    script = (
-        "import json, platform, sys, sysconfig; print(json.dumps({"
-        "'python_version': platform.python_version(), "
-        "'python_implementation': platform.python_implementation(), "
-        "'abiflags': getattr(sys, 'abiflags', ''), "
-        "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
-        "'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix}))"
-    )
     from native_doctor.sources.env import INTERPRETER_FACTS
 
     facts: dict[str, Any] | None = INTERPRETER_FACTS.get(python)
     if facts is None:
+        probe = probe or _start_facts(python)
+        if probe is None:
+            return host
         try:
-            proc = subprocess.run(
-                [python, "-c", script], capture_output=True, text=True, timeout=60, check=False
-            )
-            facts = json.loads(proc.stdout)
+            out, _ = probe.communicate(timeout=60)
+            facts = json.loads(out)
         except (OSError, subprocess.SubprocessError, ValueError):
             return host
+        finally:
+            _stop(probe)
     if not isinstance(facts, dict) or not isinstance(facts.get("prefix"), str):
         return host
     kind = "venv" if facts["prefix"] != facts["base_prefix"] else host.environment_kind
@@ -568,3 +696,10 @@ def _interpreter_facts(host: HostFacts, python: str) -> HostFacts:
     elif facts["prefix"] == facts["base_prefix"]:
         kind = "system"
     return dataclasses.replace(host, environment_kind=kind, **facts)
+
+
+def _stop(probe: subprocess.Popen[str] | None) -> None:
+    """End ``probe`` if it still runs, and reap it."""
+    if probe is not None and probe.poll() is None:
+        probe.kill()
+        probe.wait()

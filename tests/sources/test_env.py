@@ -7,27 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from _envsite import add_varied_distributions, install
 from native_doctor import cli
 from native_doctor.analysis import inspect_artifact
 from native_doctor.model import ArtifactKind, Resolution
 from native_doctor.platforms.loader import FileIndex
 from native_doctor.sources.env import host_libraries, read_environment
-
-
-def install(site: Path, name: str, files: dict[str, bytes], *, tag: str = "cp311-cp311-linux_x86_64") -> None:
-    """Lay out an installed distribution the way an installer would: files plus a .dist-info."""
-    dist_info = site / f"{name}-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    for relative, data in files.items():
-        target = site / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (dist_info / "WHEEL").write_text(f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: {tag}\n")
-    (dist_info / "INSTALLER").write_text("pip\n")
-    record = [f"{relative},," for relative in files]
-    record += [f"{name}-1.0.dist-info/{n},," for n in ("METADATA", "WHEEL", "INSTALLER", "RECORD")]
-    (dist_info / "RECORD").write_text("\n".join(record) + "\n")
 
 
 @pytest.fixture
@@ -179,3 +164,79 @@ def test_the_unowned_walk_is_os_walk_with_listings_reused(tmp_path: Path) -> Non
         listings = {str(top / "a"): {e.name: e for e in entries}}
     assert collect(_walk(str(top), listings)) == expected
     assert ("link" in expected[0][1]) and all(root != str(top / "link") for root, _, _ in expected)
+
+
+@pytest.fixture
+def varied_site(site: Path, elf_pair: dict[str, bytes]) -> Path:
+    add_varied_distributions(site, elf_pair)
+    return site
+
+
+@pytest.mark.parametrize("jobs", [2, 3, 16])
+def test_jobs_give_the_same_report_as_one_process(
+    varied_site: Path, capsys: pytest.CaptureFixture[str], jobs: int
+) -> None:
+    from native_doctor.sources.env import UNOWNED
+
+    reports = []
+    for count in (1, jobs):
+        code = cli.main(["--path", str(varied_site), "--format", "json", "--no-cache", "--jobs", str(count)])
+        reports.append((code, capsys.readouterr().out))
+    assert reports[0] == reports[1]
+    document = json.loads(reports[0][1])
+    assert {"app", "loader", UNOWNED} <= {a["name"] for a in document["artifacts"]}
+    assert "libnot-here-anywhere.so.9" in reports[0][1]  # the load-by-name call was found
+    assert "loader/gone.py" in reports[0][1]  # and the file RECORD lists that is gone
+
+
+def _read_with_cache(site: Path, folder: Path, jobs: int) -> tuple[object, ...]:
+    from native_doctor.sources.envcache import EnvCache
+    from native_doctor.sources.envresult import Inputs
+
+    cache = EnvCache(site, directory=folder)
+    cache.inputs = Inputs()
+    cache.inputs.folder(str(site))  # recorded before the read: kept first
+    environment = read_environment(site, cache=cache, jobs=jobs)
+    cache.save()
+    inputs = cache.inputs
+    return (
+        environment.distributions,
+        environment.states,
+        environment.unreadable,
+        (cache.hits, cache.misses),
+        list(inputs.folders.items()),  # in order: as a serial read records them
+        list(inputs.files.items()),
+        cache.path.read_bytes(),  # the scan cache written, byte for byte
+    )
+
+
+def test_jobs_record_the_same_cache_entries_and_inputs_in_the_same_order(
+    varied_site: Path, tmp_path: Path
+) -> None:
+    serial = _read_with_cache(varied_site, tmp_path / "one", 1)
+    assert _read_with_cache(varied_site, tmp_path / "two", 2) == serial
+    assert _read_with_cache(varied_site, tmp_path / "two", 2)[:3] == serial[:3]  # warm: from the cache
+
+
+def test_a_child_that_fails_leaves_the_result_unchanged(
+    varied_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from native_doctor.sources import env
+
+    serial = _read_with_cache(varied_site, tmp_path / "one", 1)
+    parent, real = os.getpid(), env._read_distribution
+
+    def dies_in_a_child(*args: object, **kwargs: object) -> object:
+        if os.getpid() != parent:
+            os._exit(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(env, "_read_distribution", dies_in_a_child)
+    assert _read_with_cache(varied_site, tmp_path / "two", 2)[:4] == serial[:4]
+
+
+def test_jobs_must_be_a_positive_number(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--path", str(site), "--jobs", "0"]) == 2
+    assert "--jobs" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from _envsite import install_demo
+from _envsite import add_loader_module, edit_in_place, install_demo
 from native_doctor.binary import BytesSource, read_binary
 from native_doctor.sources.env import read_environment
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json
@@ -117,3 +117,22 @@ def test_the_env_command_uses_the_cache_folder_and_no_cache_skips_it(
     assert not folder.exists()
     cli.main(["env", "--path", str(site), "--format", "json"])
     assert len(list(folder.glob("*.json"))) == 1
+
+
+@pytest.mark.parametrize("new", ["libbar.so", "libfoo-fixed.so"], ids=["same-size", "other-size"])
+def test_a_python_file_edited_in_place_is_read_again(site: Path, tmp_path: Path, new: str) -> None:
+    """The distribution-level entry holds while folders and native files are unchanged; a Python
+    file edited in place changes neither, so its own state is part of the entry too."""
+    module = add_loader_module(site, "libfoo.so")
+    folder = tmp_path / "cache"
+
+    def names() -> list[str]:
+        cache = EnvCache(site, directory=folder)
+        environment = read_environment(site, cache=cache)
+        cache.save()
+        return [name for state in environment.states for call in state.load_calls for name in call.names]
+
+    assert names() == ["libfoo.so"]
+    assert names() == ["libfoo.so"]  # from the cache: the whole distribution reused
+    edit_in_place(module, "libfoo.so", new)
+    assert names() == [new]

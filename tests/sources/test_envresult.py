@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from _envsite import install_demo
+from _envsite import add_loader_module, edit_in_place, install_demo
 from native_doctor import cli, doctor
 from native_doctor.sources.envresult import Inputs, _cpu_identity
 
@@ -220,3 +220,29 @@ def test_which_runs_keep_a_report(options: dict[str, object], used: bool, tmp_pa
     from native_doctor.sources.envresult import for_run
 
     assert (for_run(options, [str(tmp_path)]) is not None) is used
+
+
+def test_jobs_is_not_part_of_the_identity(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report is the same for any number of processes: another ``--jobs`` replays it."""
+    runs = _Examinations(monkeypatch)
+    first = _run(site, capsys, "--jobs", "1")
+    assert _run(site, capsys, "--jobs", "2") == first
+    assert runs.count == 1
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_python_file_edited_in_place_runs_it_again(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    """A user fixes ``ctypes.CDLL("libfoo.so")`` and reruns: not the stale verdict (the folder's
+    modification time does not change when a file is edited in place)."""
+    module = add_loader_module(site, "libfoo.so")
+    runs = _Examinations(monkeypatch)
+    _, first = _run(site, capsys, "--jobs", jobs)
+    assert "libfoo.so" in first
+    edit_in_place(module, "libfoo.so", "libbar.so")  # same size
+    _, second = _run(site, capsys, "--jobs", jobs)
+    assert runs.count == 2
+    assert "libbar.so" in second and "libfoo.so" not in second

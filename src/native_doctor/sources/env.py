@@ -6,15 +6,17 @@ import base64
 import csv
 import hashlib
 import io
+import itertools
 import os
 import posixpath
 import re
 import stat
 import sys
 import sysconfig
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from native_doctor.binary import SNIFF_BYTES, BinaryFormat, read_binary, sniff
 from native_doctor.errors import BinaryFormatError
@@ -23,6 +25,7 @@ from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_
 from native_doctor.sources._file import FileSource, NotRegularFileError, open_regular, read_regular
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, may_be_native
+from native_doctor.sources._parallel import balanced_groups, can_fork, run_groups
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
 from native_doctor.sources.envresult import Inputs, folder_mtime
 from native_doctor.sources.ldcache import CacheEntry
@@ -113,32 +116,230 @@ class Environment:
 
 
 def read_environment(
-    directory: Path, *, progress: ProgressCallback | None = None, cache: EnvCache | None = None
+    directory: Path,
+    *,
+    progress: ProgressCallback | None = None,
+    cache: EnvCache | None = None,
+    jobs: int = 1,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Environment:
     """Read every ``*.dist-info`` distribution in ``directory``; unreadable ones are skipped.
 
     :param cache: per-file results of an earlier run (parsed binaries, digests), reused while a
         file's path, size, modification time and inode are unchanged.
+    :param jobs: processes that read distributions at once (Linux: forked children, see
+        :mod:`native_doctor.sources._parallel`); the result is the same for any number.
+    :param meanwhile: called once in this process before it reads (while the children read).
     """
     dist_infos = sorted(p for p in directory.glob("*.dist-info") if p.is_dir())
+    root = tree_root(directory)
+    listings: _Listings = {}  # each folder listed once, for every distribution and the last walk
+    groups = _groups(dist_infos, jobs, cache)
+    walked: dict[str, Mapping[str, _Listed | os.DirEntry[str]]] = {}  # listings for the last walk
+    if len(groups) > 1:
+        found = _read_parallel(
+            directory, dist_infos, groups, root, cache, listings, progress, walked, meanwhile
+        )
+    else:
+        if meanwhile is not None:
+            meanwhile()
+        found = []
+        for done, dist_info in enumerate(dist_infos, 1):
+            found.append(_read_distribution(directory, dist_info, root, cache, listings))
+            if progress is not None:
+                progress(done, len(dist_infos))
     distributions: list[Artifact] = []
     states: list[DiskState] = []
     unreadable: list[tuple[str, str]] = []
-    root = tree_root(directory)
-    listings: _Listings = {}  # each folder listed once, for every distribution and the last walk
-    for done, dist_info in enumerate(dist_infos, 1):
-        found = _read_distribution(directory, dist_info, root, cache, listings)
-        if isinstance(found, str):
-            unreadable.append((str(dist_info), found))
+    for dist_info, result in zip(dist_infos, found, strict=True):
+        if isinstance(result, str):
+            unreadable.append((str(dist_info), result))
         else:
-            distributions.append(found[0])
-            states.append(found[1])
-        if progress is not None:
-            progress(done, len(dist_infos))
-    unowned = _unowned(directory, {f for d in distributions for f in d.files}, cache, listings)
+            distributions.append(result[0])
+            states.append(result[1])
+    walked.update(listings)
+    unowned = _unowned(directory, {f for d in distributions for f in d.files}, cache, walked)
     if unowned is not None:
         distributions.append(unowned)
     return Environment(directory, tuple(distributions), tuple(states), tuple(unreadable))
+
+
+_Found = tuple[Artifact, DiskState] | str
+_V = TypeVar("_V")
+
+
+def _groups(dist_infos: Sequence[Path], jobs: int, cache: EnvCache | None) -> list[list[int]]:
+    """The distributions split into ``jobs`` groups of about equal work (RECORD's size: torch's
+    is half of a large environment's), or one group when the read stays serial."""
+    if jobs <= 1 or len(dist_infos) <= 1 or not can_fork() or (cache is not None and cache.position()):
+        return [list(range(len(dist_infos)))]
+    weights = []
+    for dist_info in dist_infos:
+        try:
+            weights.append(os.stat(os.path.join(dist_info, "RECORD")).st_size)  # noqa: PTH116, PTH118
+        except OSError:
+            weights.append(0)
+    return balanced_groups(weights, jobs)
+
+
+@dataclass(slots=True)
+class _GroupRead:
+    """What reading one group of distributions found, and what each one recorded on the way
+    (scan-cache entries used, folders and files the kept report depends on), so the parent can
+    replay it in the order a serial read would have."""
+
+    #: The process that read it, and which distributions.
+    pid: int
+    indices: list[int]
+    found: list[_Found]
+    #: Per distribution: the scan-cache entries it used first (in order).
+    used: list[dict[str, dict[str, Any]]]
+    hits: int
+    misses: int
+    #: Per distribution: the folders and files it added to the kept report's inputs.
+    folders: list[list[tuple[str, int]]]
+    files: list[list[tuple[str, str]]]
+    #: A child's folder listings (name, is a folder, is a link), for the walk for unowned files.
+    listings: dict[str, list[tuple[str, bool, bool]]]
+
+
+def _read_parallel(
+    site: Path,
+    dist_infos: Sequence[Path],
+    groups: list[list[int]],
+    root: Path,
+    cache: EnvCache | None,
+    listings: _Listings,
+    progress: ProgressCallback | None,
+    walked: dict[str, Mapping[str, _Listed | os.DirEntry[str]]],
+    meanwhile: Callable[[], None] | None = None,
+) -> list[_Found]:
+    """Read the groups at once (the last here, the others in forked children) and merge what
+    each read and recorded in the original order: the same result as reading them in turn."""
+    parent = os.getpid()
+    inputs = cache.inputs if cache is not None and cache.enabled else None
+    start = cache.position() if cache is not None else 0
+    folders_start = len(inputs.folders) if inputs is not None else 0
+    files_start = len(inputs.files) if inputs is not None else 0
+    done = [0]
+
+    def read_group(indices: list[int]) -> _GroupRead:
+        child = os.getpid() != parent
+        hits, misses = (cache.hits, cache.misses) if cache is not None else (0, 0)
+        read = _GroupRead(os.getpid(), indices, [], [], 0, 0, [], [], {})
+        for index in indices:
+            position = cache.position() if cache is not None else 0
+            folders = len(inputs.folders) if inputs is not None else 0
+            files = len(inputs.files) if inputs is not None else 0
+            read.found.append(_read_distribution(site, dist_infos[index], root, cache, listings))
+            read.used.append(cache.used_since(position) if cache is not None else {})
+            # The newest items only: a walk from the start for each distribution would be quadratic.
+            if inputs is not None:
+                read.folders.append(_last(inputs.folders, len(inputs.folders) - folders))
+                read.files.append(_last(inputs.files, len(inputs.files) - files))
+            else:
+                read.folders.append([])
+                read.files.append([])
+            if not child and progress is not None:
+                done[0] += 1
+                progress(done[0], len(dist_infos))
+        if cache is not None:
+            read.hits, read.misses = cache.hits - hits, cache.misses - misses
+        if child:
+            read.listings = {folder: _light(listing) for folder, listing in listings.items()}
+        return read
+
+    def valid(group: list[int], read: object) -> bool:
+        return (
+            isinstance(read, _GroupRead)
+            and read.indices == group
+            and len(read.found) == len(group) == len(read.used) == len(read.folders) == len(read.files)
+            and all(isinstance(f, str) or _is_read(f) for f in read.found)
+        )
+
+    reads = run_groups(read_group, groups, valid, preload=_preload, meanwhile=meanwhile)
+    by_index: dict[int, tuple[_GroupRead, int]] = {}
+    for read in reads:
+        for number, index in enumerate(read.indices):
+            by_index[index] = (read, number)
+        for folder, entries in read.listings.items():
+            walked.setdefault(folder, {name: _Listed(is_dir, is_link) for name, is_dir, is_link in entries})
+    order = [by_index[i] for i in range(len(dist_infos))]
+    if cache is not None:
+        children = [read for read in reads if read.pid != parent]  # the others counted here already
+        used = [read.used[number] for read, number in order]
+        cache.replay(start, used, sum(r.hits for r in children), sum(r.misses for r in children))
+    if inputs is not None:
+        _replay_inputs(inputs, folders_start, files_start, order)
+    if progress is not None:
+        progress(len(dist_infos), len(dist_infos))
+    return [read.found[number] for read, number in order]
+
+
+def _last(items: dict[str, _V], count: int) -> list[tuple[str, _V]]:
+    """The last ``count`` items of ``items``, in order (without walking the ones before)."""
+    return list(itertools.islice(reversed(items.items()), max(count, 0)))[::-1]
+
+
+def _is_read(found: object) -> bool:
+    return (
+        isinstance(found, tuple)
+        and len(found) == 2
+        and isinstance(found[0], Artifact)
+        and isinstance(found[1], DiskState)
+    )
+
+
+def _replay_inputs(
+    inputs: Inputs, folders_start: int, files_start: int, order: Sequence[tuple[_GroupRead, int]]
+) -> None:
+    """The kept report's inputs as a serial read would have recorded them: what was there before
+    the read, then each distribution's additions in turn."""
+    folders = dict(list(inputs.folders.items())[:folders_start])
+    files = dict(list(inputs.files.items())[:files_start])
+    for read, number in order:
+        for path, mtime in read.folders[number]:
+            folders.setdefault(path, mtime)
+        for path, key in read.files[number]:
+            files.setdefault(path, key)
+    inputs.folders, inputs.files = folders, files
+
+
+class _Listed:
+    """A directory entry as a child listed it: what the walk for unowned files asks of one."""
+
+    __slots__ = ("_is_dir", "_is_link")
+
+    def __init__(self, is_dir: bool, is_link: bool) -> None:
+        self._is_dir, self._is_link = bool(is_dir), bool(is_link)
+
+    def is_dir(self) -> bool:
+        return self._is_dir
+
+    def is_symlink(self) -> bool:
+        return self._is_link
+
+
+def _light(listing: Mapping[str, os.DirEntry[str]]) -> list[tuple[str, bool, bool]]:
+    """(name, is a folder (links followed), is a link) per entry, in listing order."""
+    found = []
+    for name, entry in listing.items():
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        found.append((name, is_dir, entry.is_symlink()))
+    return found
+
+
+def _preload() -> None:
+    """What reading distributions imports on first use, imported before forking (a module being
+    imported by another thread when the process forks could never be imported in the child)."""
+    import codecs
+
+    from native_doctor.binary import elf, macho, pe  # noqa: F401 - read_binary imports them lazily
+
+    codecs.lookup("utf-16-le")
 
 
 #: Directory names of a site directory below its installation prefix:
@@ -167,7 +368,17 @@ def tree_root(site: Path) -> Path:
 _Listings = dict[str, dict[str, os.DirEntry[str]]]
 
 
-def _walk(top: str, listings: _Listings) -> Iterator[tuple[str, list[str], list[str]]]:
+class _DirLike(Protocol):
+    """What :func:`_walk` asks of a directory entry (``os.DirEntry`` or a child's ``_Listed``)."""
+
+    def is_dir(self) -> bool: ...
+
+    def is_symlink(self) -> bool: ...
+
+
+def _walk(
+    top: str, listings: Mapping[str, Mapping[str, _DirLike]]
+) -> Iterator[tuple[str, list[str], list[str]]]:
     """``os.walk(top)`` (top-down, folders that cannot be listed skipped, links to folders not
     followed), taking each folder's entries from ``listings`` when it was listed already."""
     stack = [top]
@@ -201,7 +412,10 @@ _SKIP_DIRS = ("__pycache__",)
 
 
 def _unowned(
-    site: Path, owned: set[str], cache: EnvCache | None = None, listings: _Listings | None = None
+    site: Path,
+    owned: set[str],
+    cache: EnvCache | None = None,
+    listings: Mapping[str, Mapping[str, _DirLike]] | None = None,
 ) -> Artifact | None:
     """Native files under ``site`` that no RECORD lists, as one pseudo-distribution (or None).
 
@@ -223,7 +437,8 @@ def _unowned(
         native = []
         folders: dict[str, int] = {}
         for root, dirs, files in _walk(top, {} if listings is None else listings):
-            folders[root] = _folder_mtime(root)
+            if key is not None:
+                folders[root] = _folder_mtime(root)  # what a cached result depends on
             dirs[:] = [d for d in dirs if not d.endswith((".dist-info", ".egg-info")) and d not in _SKIP_DIRS]
             relative_root = root[len(top) :].strip(os.sep).replace(os.sep, "/")
             for name in files:
@@ -294,6 +509,7 @@ def _read_distribution(
                 if inputs is not None:
                     inputs.add_folders(entry["folders"])
                     inputs.add_files(entry["natives"])
+                    inputs.add_files(entry["sources"])
                 return found
     result = _read_distribution_files(site, dist_info, root, cache, listings)
     if key is not None and cache is not None and not isinstance(result, str):
@@ -303,6 +519,7 @@ def _read_distribution(
         if inputs is not None:
             inputs.add_folders(entry["folders"])  # type: ignore[arg-type]
             inputs.add_files(walk.native_keys)
+            inputs.add_files(walk.source_keys)
     return result if isinstance(result, str) else result[:2]
 
 
@@ -330,6 +547,7 @@ def _distribution_to_json(artifact: Artifact, state: DiskState, walk: _Walk) -> 
     return {
         "folders": {f: _folder_mtime(f) for f in [*walk.listed, os.fspath(artifact.path)]},
         "natives": walk.native_keys,
+        "sources": walk.source_keys,
         "artifact": {
             "path": artifact.path,
             "name": artifact.name,
@@ -361,15 +579,16 @@ def _distribution_from_json(entry: dict[str, object]) -> tuple[Artifact, DiskSta
     """The cached distribution, if the folders and native files it was read from are unchanged
     and the entry is well-formed; None otherwise (it is then read again)."""
     try:
-        folders, natives = entry["folders"], entry["natives"]
+        folders, natives, sources = entry["folders"], entry["natives"], entry["sources"]
         data, saved = entry["artifact"], entry["state"]
-        if not (isinstance(folders, dict) and isinstance(natives, dict)):
+        if not (isinstance(folders, dict) and isinstance(natives, dict) and isinstance(sources, dict)):
             return None
         if not (isinstance(data, dict) and isinstance(saved, dict)):
             return None
         if any(_folder_mtime(f) != m for f, m in folders.items()):
             return None
-        for full, key in natives.items():
+        for full, key in itertools.chain(natives.items(), sources.items()):
+            # A Python file edited in place changes no folder: its own state is checked too.
             if file_key(full, os.stat(full)) != key:  # noqa: PTH116
                 return None
         native: list[NativeFile] = []
@@ -548,6 +767,9 @@ class _Walk:
         self.load_calls: list[LoadCall] = []
         #: Full path -> cache key of each native file read (what a cached result depends on).
         self.native_keys: dict[str, str] = {}
+        #: Full path -> cache key of each Python file read (screened for loader calls, or a DLL
+        #: hook): edited in place, it changes no folder's modification time (with a cache only).
+        self.source_keys: dict[str, str] = {}
         #: Whole contents of the DLL-hook files the source scan read (not read a second time).
         self.hook_texts: dict[str, bytes] = {}
 
@@ -604,8 +826,11 @@ class _Walk:
         elif entry.is_dir(follow_symlinks=False) or (
             entry.is_file(follow_symlinks=False) and not may_be_native(path)
         ):
-            if path.endswith(".py") and not skipped_source(path):
-                self._scan_source(full, path, entry)
+            if path.endswith(".py"):
+                if not skipped_source(path):
+                    self._scan_source(full, path, entry)
+                elif self.cache is not None and is_hook_file(path):
+                    self._source_key(full, path, entry)
             return None  # a plain file that cannot be native: existence was all to check
         try:
             status = entry.stat()
@@ -641,6 +866,8 @@ class _Walk:
         try:
             # Without a cache (``--no-cache``) the key is never used: no stat.
             key = file_key(full, entry.stat()) if self.cache is not None else ""
+            if key:
+                self.source_keys[full] = key
             cached = self.cache.get(key) if self.cache is not None else None
             if cached is not None and "loads" in cached:
                 try:
@@ -658,6 +885,12 @@ class _Walk:
         self.load_calls.extend(calls)
         if self.cache is not None:
             self.cache.put(key, loads=calls_to_json(calls))
+
+    def _source_key(self, full: str, path: str, entry: os.DirEntry[str]) -> None:
+        try:
+            self.source_keys[full] = file_key(full, entry.stat())
+        except OSError as exc:
+            self.unreadable.append((path, _reason(exc)))
 
     def _native(self, full: str, path: str, key: str) -> NativeFile | None:
         entry = self.cache.get(key) if self.cache is not None else None

@@ -13,6 +13,7 @@ Nothing in the cache is executed: it is plain JSON, checked field by field on th
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Mapping
@@ -79,10 +80,42 @@ class EnvCache:
         self._new[key] = entry
         return entry
 
+    def peek(self, key: str) -> dict[str, Any] | None:
+        """What :meth:`get` would return, without counting or keeping it."""
+        if not self.enabled:
+            return None
+        return self._new.get(key) or self._old.get(key)
+
     def put(self, key: str, **values: Any) -> None:
         """Add ``values`` to the entry under ``key``."""
         if self.enabled:
             self._new.setdefault(key, {}).update(values)
+
+    # The parallel read (``sources.env``) replays what each group of distributions used, in the
+    # order a serial read would have used it: the entries are kept in first-use order.
+
+    def position(self) -> int:
+        """How many entries this run has used so far (a mark for :meth:`used_since`)."""
+        return len(self._new)
+
+    def used_since(self, position: int) -> dict[str, dict[str, Any]]:
+        """The entries first used after ``position``, in order (the live entries, not copies)."""
+        return dict(_last(self._new, len(self._new) - position))
+
+    def replay(self, position: int, used: list[dict[str, dict[str, Any]]], hits: int, misses: int) -> None:
+        """Keep the first ``position`` entries, then add each of ``used`` in turn (an entry used
+        twice gets the values of both uses), and count ``hits`` and ``misses`` more."""
+        rebuilt = dict(list(self._new.items())[:position])
+        for part in used:
+            for key, entry in part.items():
+                known = rebuilt.get(key)
+                if known is None:
+                    rebuilt[key] = entry
+                elif known is not entry:
+                    known.update(entry)
+        self._new = rebuilt
+        self.hits += hits
+        self.misses += misses
 
     def save(self) -> None:
         """Write the entries used in this run (atomically); errors are ignored.
@@ -95,6 +128,11 @@ class EnvCache:
             return
         document = {"format": _FORMAT, "version": _VERSION, "tool": self._tool, "entries": self._new}
         write_json(self._path, document)
+
+
+def _last(items: dict[str, Any], count: int) -> list[tuple[str, Any]]:
+    """The last ``count`` items of ``items``, in order (without walking the ones before)."""
+    return list(itertools.islice(reversed(items.items()), max(count, 0)))[::-1]
 
 
 def _code_fingerprint() -> str:

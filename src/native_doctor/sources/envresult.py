@@ -33,6 +33,7 @@ __all__ = [
     "file_key",
     "folder_mtime",
     "for_run",
+    "keeps_report",
     "run_identity",
     "write_json",
 ]
@@ -340,16 +341,23 @@ def write_json(path: Path, document: object) -> None:
         return
 
 
+def keeps_report(options: Mapping[str, object]) -> bool:
+    """Whether an ``env`` run with ``options`` uses the whole-result cache (see :func:`for_run`)."""
+    return not (options.get("no_cache") or options.get("runtime") or options.get("output") is not None)
+
+
 def for_run(options: Mapping[str, object], directories: Iterable[str]) -> ResultCache | None:
     """The whole-result cache of one ``env`` run with ``options`` (the parsed command line), or
     None when the run must not use one: ``--no-cache``, ``--runtime`` (imports are run, not read)
-    or ``--output`` (the report goes to a file, written by the command itself)."""
-    if options.get("no_cache") or options.get("runtime") or options.get("output") is not None:
+    or ``--output`` (the report goes to a file, written by the command itself). ``--jobs`` is not
+    part of the key: the report is the same for any number of processes."""
+    if not keeps_report(options):
         return None
     from native_doctor.sources.sites import INTERPRETER_FACTS
 
     python = options.get("python")
     facts = INTERPRETER_FACTS.get(python) if isinstance(python, str) else None
     names = [os.fspath(d) for d in directories]
-    kept = {k: v for k, v in options.items() if k != "no_cache"}
+    # --jobs changes how the environment is read, not the report: not part of the key.
+    kept = {k: v for k, v in options.items() if k not in ("no_cache", "jobs")}
     return ResultCache(names, run_identity(kept, names, facts))

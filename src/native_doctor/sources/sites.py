@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 __all__ = ["INTERPRETER_FACTS", "site_directories", "site_packages", "site_packages_of"]
@@ -55,9 +55,10 @@ def _holds_distributions(directory: Path) -> bool:
 INTERPRETER_FACTS: dict[str, dict[str, object]] = {}
 
 
-def site_packages_of(python: str) -> list[Path]:
+def site_packages_of(python: str, *, meanwhile: Callable[[], object] | None = None) -> list[Path]:
     """The site directories of another interpreter (asked, never guessed): see :func:`site_packages`.
 
+    :param meanwhile: called while the interpreter answers (the caller's own imports, say).
     :raises UsageError: the interpreter cannot be run or does not answer.
     """
     import json
@@ -74,11 +75,24 @@ def site_packages_of(python: str) -> list[Path]:
         "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
         "'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix}]))"
     )
+    answer = None
     try:
-        proc = subprocess.run(
-            [python, "-c", script], capture_output=True, text=True, timeout=60, check=False, cwd="/"
-        )
-        answer = json.loads(proc.stdout) if proc.returncode == 0 else None
+        with subprocess.Popen(
+            [python, "-c", script],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd="/",
+        ) as child:
+            try:
+                if meanwhile is not None:
+                    meanwhile()
+                out, _ = child.communicate(timeout=60)
+            except BaseException:
+                child.kill()
+                raise
+            answer = json.loads(out) if child.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
         answer = None
     if not (

@@ -1,0 +1,236 @@
+"""Run one function over groups of work in forked children (Linux), results pickled back.
+
+The caller's own process does the last group while the children do the others; each child
+computes, writes its pickled result to a pipe and leaves with ``os._exit`` (no ``atexit``
+handlers, no buffered output flushed, nothing printed: a progress display may be running on a
+thread of the parent). Any failure of a child (an exception, a crash, a kill, a result that does
+not unpickle or that ``valid`` rejects, a child silent for too long) means the parent does that
+group itself, so the results never depend on whether the children worked.
+
+Only where ``os.fork`` is the platform's own way (Linux); elsewhere, with one usable CPU or one
+group, everything runs in the calling process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copyreg
+import gc
+import io
+import os
+import pickle
+import select
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+__all__ = ["balanced_groups", "can_fork", "run_groups", "usable_cpus"]
+
+G = TypeVar("G")
+R = TypeVar("R")
+
+#: A child that has written nothing for this long after the parent finished its own group
+#: (about as much work; the wait is at least five times that) is taken as stuck: killed, its
+#: group done by the parent. Long enough for files read from a slow disk for the first time.
+MIN_WAIT_SECONDS = 120.0
+_CHUNK = 1 << 20
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def can_fork() -> bool:
+    """Whether work is split over forked children here (Linux only)."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+def balanced_groups(weights: Sequence[int], count: int) -> list[list[int]]:
+    """Indices of ``weights`` split into at most ``count`` non-empty groups of about equal total
+    weight (the heaviest item first into the lightest group); each group in index order, the
+    heaviest group first."""
+    count = max(1, min(count, len(weights)))
+    groups: list[list[int]] = [[] for _ in range(count)]
+    totals = [0] * count
+    for index in sorted(range(len(weights)), key=lambda i: (-weights[i], i)):
+        lightest = min(range(count), key=lambda g: (totals[g], g))
+        groups[lightest].append(index)
+        totals[lightest] += weights[index]
+    order = sorted(range(count), key=lambda g: (-totals[g], g))
+    return [sorted(groups[g]) for g in order if groups[g]]
+
+
+def run_groups(
+    work: Callable[[G], R],
+    groups: Sequence[G],
+    valid: Callable[[G, object], bool],
+    *,
+    preload: Callable[[], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> list[R]:
+    """``[work(g) for g in groups]``: the last group here, the others in forked children.
+
+    :param valid: whether what a child sent back for a group is a result of ``work`` for it (else
+        the parent redoes the group).
+    :param preload: called once before forking (imports the children need: a module being
+        imported by another thread at the time of the fork could never be imported in the child).
+    :param meanwhile: called once here before this process's own group, while the children work
+        (give this process the lightest group: :func:`balanced_groups` puts it last).
+    """
+    if len(groups) <= 1 or not can_fork():
+        if meanwhile is not None:
+            meanwhile()
+        return [work(group) for group in groups]
+    if preload is not None:
+        preload()
+    others, own = groups[:-1], groups[-1]
+    children: list[tuple[int, int] | None] = []
+    try:
+        for group in others:
+            children.append(_spawn(work, group, [c[1] for c in children if c is not None]))
+        started = time.monotonic()
+        if meanwhile is not None:
+            meanwhile()
+        mine = work(own)
+        wait = max(MIN_WAIT_SECONDS, 5 * (time.monotonic() - started))
+        results: list[R] = []
+        for number, group in enumerate(others):
+            child, children[number] = children[number], None
+            found = _collect(child, wait) if child is not None else _FAILED
+            results.append(found if found is not _FAILED and valid(group, found) else work(group))  # type: ignore[arg-type]
+        return [*results, mine]
+    finally:
+        for child in children:
+            if child is not None:
+                _kill(child)
+
+
+_FAILED = object()
+
+
+def _spawn(work: Callable[[G], R], group: G, others: Sequence[int]) -> tuple[int, int] | None:
+    """Fork a child that runs ``work(group)`` and writes the pickled result: (pid, pipe), or None
+    when no child could be started."""
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12+ warns that forking a process with threads may deadlock the child: the
+            # child here only computes (its imports were done before the fork) and never takes a
+            # lock another thread may hold (no printing, no logging).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
+        _child(work, group, read_end, write_end, others)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _child(  # pragma: no cover - runs in the child
+    work: Callable[[G], R], group: G, read_end: int, write_end: int, others: Sequence[int]
+) -> None:
+    code = 1
+    try:
+        # What the parent made is left to it: the collector never walks (and so never copies)
+        # the inherited objects' pages.
+        gc.freeze()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child, not a traceback
+        # Nothing reaches the parent's streams: another thread (a progress display) may have held
+        # their locks when the process forked, and a warning written there would wait forever.
+        warnings.simplefilter("ignore")
+        sys.stdout = sys.stderr = _Discard()
+        os.close(read_end)
+        for descriptor in others:
+            with contextlib.suppress(OSError):
+                os.close(descriptor)
+        data = memoryview(dumps(work(group)))
+        while data:
+            data = data[os.write(write_end, data) :]
+        code = 0
+    except BaseException:  # the parent redoes the group; nothing may be printed here
+        pass
+    finally:
+        os._exit(code)
+
+
+class _Discard(io.TextIOBase):
+    """A text stream that drops what is written to it."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def _collect(child: tuple[int, int], wait: float) -> object:
+    """The child's unpickled result, or ``_FAILED`` (it failed, died, was silent for ``wait``
+    seconds, or sent what does not unpickle). The child is reaped either way."""
+    pid, read_end = child
+    chunks: list[bytes] = []
+    try:
+        while True:
+            ready, _, _ = select.select([read_end], [], [], wait)
+            if not ready:
+                _kill(child)
+                return _FAILED
+            chunk = os.read(read_end, _CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError:
+        _kill(child)
+        return _FAILED
+    os.close(read_end)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return _FAILED
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        return _FAILED
+    try:
+        return pickle.loads(b"".join(chunks))  # from our own forked child
+    except Exception:  # any garbage: the parent redoes the group
+        return _FAILED
+
+
+def _kill(child: tuple[int, int]) -> None:
+    pid, read_end = child
+    with contextlib.suppress(OSError):
+        os.close(read_end)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
+
+
+def _proxy(items: dict[Any, Any]) -> Mapping[Any, Any]:
+    return MappingProxyType(items)
+
+
+def _reduce_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, ...]:
+    return _proxy, (dict(proxy),)
+
+
+_DISPATCH = copyreg.dispatch_table.copy()
+_DISPATCH[MappingProxyType] = _reduce_proxy
+
+
+def dumps(value: object) -> bytes:
+    """``value`` pickled, read-only mappings (``MappingProxyType``, in the binary models) included."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _DISPATCH
+    pickler.dump(value)
+    return buffer.getvalue()
