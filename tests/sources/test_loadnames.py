@@ -89,6 +89,8 @@ def test_literal_names_are_found(source: str, expected: tuple[str, tuple[str, ..
     [
         "import ctypes\nctypes.CDLL(path)",  # not a literal
         "import ctypes\nctypes.CDLL('msvcrt')",  # a Windows library
+        "import ctypes\nfor n in ('msvcr110', 'msvcp140', 'vcruntime140_1'):\n    ctypes.CDLL(n)",
+        "import ctypes, sys\nIS_WINDOWS = sys.platform == 'nt'\nif IS_WINDOWS:\n    ctypes.CDLL('libf.so')",
         "import ctypes, sys\nif sys.platform == 'win32':\n    ctypes.CDLL('libfoo.so')",
         "import ctypes, sys\nif sys.platform == 'darwin':\n    ctypes.CDLL('libfoo.so')",
         "import ctypes\ndef init_windows_clipboard():\n    ctypes.CDLL('libfoo.so')",
@@ -100,6 +102,8 @@ def test_literal_names_are_found(source: str, expected: tuple[str, tuple[str, ..
     ids=[
         "variable",
         "windows-name",
+        "versioned-msvc-runtimes",
+        "windows-constant-branch",
         "windows-branch",
         "macos-branch",
         "windows-function",
@@ -111,6 +115,16 @@ def test_literal_names_are_found(source: str, expected: tuple[str, tuple[str, ..
 )
 def test_calls_this_host_never_makes_or_cannot_decide_are_left_out(source: str) -> None:
     assert _scan(source) == []
+
+
+def test_an_elif_windows_constant_branch_is_left_out_and_the_else_kept() -> None:
+    """torch's redirects.py: ``if IS_MACOS: ... elif IS_WINDOWS: CDLL(crt) ... else: CDLL(libc)``."""
+    source = (
+        "import ctypes, sys\nIS_WINDOWS = sys.platform == 'win32'\nIS_MACOS = sys.platform == 'darwin'\n"
+        "def get_libc():\n    if IS_MACOS:\n        return None\n    elif IS_WINDOWS:\n"
+        "        return ctypes.CDLL('libwinonly.so')\n    else:\n        return ctypes.CDLL('libc.so.6')\n"
+    )
+    assert [c.names for c in _scan(source)] == [("libc.so.6",)]
 
 
 def test_the_else_branch_of_a_windows_test_is_this_platforms() -> None:

@@ -38,11 +38,12 @@ _ALIAS = re.compile(rb"(?:find_library|CDLL|PyDLL|cdll|load_library)\s+as\s+(\w+
 #: Source files larger than this are not parsed (generated code, vendored bundles).
 MAX_SOURCE = 2 << 20
 
-_FOREIGN_TEST = re.compile(r"win32|'nt'|\"nt\"|Windows|windows|darwin|Darwin|cygwin|msys|macos|MacOS|mac_ver")
+#: A test naming another OS (any case: torch's ``IS_WINDOWS``, ``IS_MACOS`` constants).
+_FOREIGN_TEST = re.compile(r"win32|'nt'|\"nt\"|windows|darwin|cygwin|msys|macos|mac_ver", re.IGNORECASE)
 _WINDOWS_NAME = re.compile(
     r"\.(?:dll|pyd)$|\\"
     r"|^(?:msvcrt|kernel32|user32|gdi32|advapi32|shell32|ole32|oleaut32|ws2_32|ntdll|comctl32|winmm"
-    r"|crypt32|secur32|dwmapi|shcore|psapi|setupapi|ucrtbase|vcruntime140)$",
+    r"|crypt32|secur32|dwmapi|shcore|psapi|setupapi|ucrtbase|msvc[rp]\d+|vcruntime\d+(?:_\d+)?)$",
     re.IGNORECASE,
 )
 _MAC_NAME = re.compile(
