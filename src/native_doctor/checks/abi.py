@@ -14,9 +14,9 @@ import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Final
 
+from native_doctor._package_data import read_package_text
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.checks.registry import Finding, Severity, register
 from native_doctor.errors import PolicyDataError
@@ -46,9 +46,8 @@ _CP_RE: Final = re.compile(r"cp(\d)(\d+)")
 
 
 def _read(name: str) -> Mapping[str, object]:
-    resource = resources.files("native_doctor.checks").joinpath("data").joinpath(name)
     try:
-        text = resource.read_text(encoding="utf-8")
+        text = read_package_text("checks", "data", name)
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyDataError(f"{name}: cannot be read: {exc}") from exc
     return parse_document(text, where=name)

@@ -14,12 +14,12 @@ import posixpath
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from native_doctor._package_data import read_package_text
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
 from native_doctor.checks.registry import Finding, Severity, Status, register
 from native_doctor.model import Dependency, NativeFile, Resolution
@@ -51,7 +51,7 @@ __all__ = [
 
 
 def _data(name: str) -> Any:
-    return json.loads(resources.files("native_doctor.checks").joinpath("data", name).read_text("utf-8"))
+    return json.loads(read_package_text("checks", "data", name))
 
 
 @dataclass(frozen=True, slots=True)
