@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from native_doctor.binary.model import BinaryInfo
 from native_doctor.environment import EnvironmentInspection, ImportPrediction, RuntimeLoad
 from native_doctor.model import Artifact
-from native_doctor.sources._parallel import balanced_groups, run_groups
+from native_doctor.sources._parallel import share_items
 from native_doctor.sources.env import DiskState, Environment, host_ld_cache, host_libraries, read_environment
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
 from native_doctor.sources.envresult import Inputs
@@ -286,31 +286,25 @@ def _not_scanned(exc: BaseException) -> str:
 def _scan_markers(
     paths: Sequence[str], sizes: Sequence[int], jobs: int, meanwhile: Callable[[], None] | None = None
 ) -> list[BinaryMarkers | str]:
-    """The markers of each file, or why it cannot be read: by ``jobs - 1`` children (Linux) while
-    this process runs ``meanwhile`` (about as long, on a large environment), or here."""
+    """The markers of each file, or why it cannot be read. With ``jobs`` above 1 (Linux),
+    ``jobs - 1`` children scan from the largest files down while this process runs ``meanwhile``
+    (the static analysis and the loader simulation), then scans from the smallest files up
+    until they meet (:func:`~native_doctor.sources._parallel.share_items`): no process waits."""
+    order = sorted(range(len(paths)), key=lambda i: (-sizes[i], i))  # the costly files first
 
-    def scan(indices: list[int]) -> list[BinaryMarkers | str]:
-        found: list[BinaryMarkers | str] = []
-        for index in indices:
-            try:
-                found.append(read_markers(paths[index]))
-            except OSError as exc:
-                found.append(_not_scanned(exc))
-        return found
+    def scan(number: int) -> BinaryMarkers | str:
+        try:
+            return read_markers(paths[order[number]])
+        except OSError as exc:
+            return _not_scanned(exc)
 
-    groups = [*balanced_groups(list(sizes), jobs - 1), []] if jobs > 1 else [list(range(len(paths)))]
+    def valid(result: object) -> bool:
+        return isinstance(result, BinaryMarkers | str)
 
-    def valid(group: list[int], result: object) -> bool:
-        return (
-            isinstance(result, list)
-            and len(result) == len(group)
-            and all(isinstance(m, BinaryMarkers | str) for m in result)
-        )
-
+    shared = share_items(scan, len(paths), valid, children=jobs - 1, meanwhile=meanwhile)
     results: list[BinaryMarkers | str] = [""] * len(paths)
-    for group, sent in zip(groups, run_groups(scan, groups, valid, meanwhile=meanwhile), strict=True):
-        for index, markers in zip(group, sent, strict=True):
-            results[index] = markers
+    for number, index in enumerate(order):
+        results[index] = shared[number]
     return results
 
 

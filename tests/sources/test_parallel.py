@@ -11,7 +11,7 @@ import pytest
 
 from _toolchain import unavailable
 from native_doctor.sources import _parallel
-from native_doctor.sources._parallel import balanced_groups, run_groups
+from native_doctor.sources._parallel import balanced_groups, run_groups, share_items
 
 
 @pytest.fixture(autouse=True)
@@ -157,3 +157,96 @@ def test_meanwhile_runs_here_before_the_own_group() -> None:
 
     assert run_groups(work, [[1], [2]], _is_list, meanwhile=lambda: order.append("meanwhile")) == [[1], [2]]
     assert order == ["meanwhile", "group 2"]  # the last group is this process's; [1] was a child's
+
+
+# --- share_items: children from the front of their share, this process from the back ------------
+
+
+def _is_int(found: object) -> bool:
+    return isinstance(found, int)
+
+
+@pytest.mark.parametrize(
+    ("count", "children"),
+    [(0, 1), (1, 1), (5, 1), (50, 1), (50, 3), (2, 4)],
+    ids=["nothing", "one-item", "few", "many", "three-children", "more-children-than-items"],
+)
+def test_shared_items_are_what_one_process_computes(count: int, children: int) -> None:
+    found = share_items(lambda n: n * n, count, _is_int, children=children)
+    assert found == [n * n for n in range(count)]
+
+
+def test_shared_items_come_from_both_ends() -> None:
+    """A child that answers at once takes items from the front; this process, busy first with
+    ``meanwhile``, finds them done and computes only from the back (here: nothing or a few)."""
+    import time
+
+    parent = os.getpid()
+    here: list[int] = []
+
+    def work(number: int) -> tuple[int, int]:
+        if os.getpid() == parent:
+            here.append(number)
+        return number, os.getpid()
+
+    found = share_items(work, 20, lambda x: isinstance(x, tuple), meanwhile=lambda: time.sleep(0.5))
+    assert [number for number, _ in found] == list(range(20))
+    by_child = [number for number, pid in found if pid != parent]
+    assert by_child == list(range(len(by_child))) and len(by_child) > 0  # a prefix, from the child
+    assert here == sorted(here, reverse=True)  # from the back
+    assert set(here) | set(by_child) == set(range(20))
+
+
+def _failing_item(how: str, parent: int) -> object:
+    def work(number: int) -> object:
+        if os.getpid() != parent and number >= 2:  # a child fails after two items
+            if how == "raises":
+                raise RuntimeError("boom")
+            if how == "exits":
+                os._exit(3)
+            if how == "killed":
+                os.kill(os.getpid(), signal.SIGKILL)
+            if how == "wrong-result":
+                return "not an int"
+            if how == "stuck":
+                signal.pause()  # never answers: this process never waits for it
+        return number * number
+
+    return work
+
+
+@pytest.mark.parametrize("how", ["raises", "exits", "killed", "wrong-result", "stuck"])
+def test_a_failing_child_means_this_process_does_its_items(how: str) -> None:
+    work = _failing_item(how, os.getpid())
+    assert share_items(work, 10, _is_int, children=2) == [n * n for n in range(10)]  # type: ignore[arg-type]
+
+
+def test_garbage_from_a_sharing_child_means_its_items_are_done_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    parent = os.getpid()
+    real = _parallel.dumps
+    monkeypatch.setattr(
+        _parallel, "dumps", lambda value: b"\x80\x05garbage" if os.getpid() != parent else real(value)
+    )
+    assert share_items(lambda n: n + 1, 6, _is_int) == [1, 2, 3, 4, 5, 6]
+
+
+def test_sharing_without_fork_runs_meanwhile_first(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    parent = os.getpid()
+    order: list[object] = []
+
+    def work(number: int) -> int:
+        if os.getpid() != parent:
+            print("from the child")
+            print("from the child", file=sys.stderr)
+        order.append(number)
+        return number
+
+    assert share_items(work, 3, _is_int) == [0, 1, 2]
+    out, err = capfd.readouterr()
+    assert "from the child" not in out + err
+    order.clear()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert share_items(work, 3, _is_int, meanwhile=lambda: order.append("meanwhile")) == [0, 1, 2]
+    assert order == ["meanwhile", 0, 1, 2]

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-__all__ = ["balanced_groups", "can_fork", "run_groups", "usable_cpus"]
+__all__ = ["balanced_groups", "can_fork", "run_groups", "share_items", "usable_cpus"]
 
 G = TypeVar("G")
 R = TypeVar("R")
@@ -116,6 +116,168 @@ def run_groups(
 _FAILED = object()
 
 
+def share_items(
+    work: Callable[[int], R],
+    count: int,
+    valid: Callable[[object], bool],
+    *,
+    children: int = 1,
+    meanwhile: Callable[[], None] | None = None,
+) -> list[R]:
+    """``[work(i) for i in range(count)]``, shared with ``children`` forked children so that no
+    process waits for another.
+
+    The items are cut into one consecutive share per child; each child computes its share from
+    the front and sends each result as soon as it has it. This process runs ``meanwhile``, then
+    computes from the back of the share with the most items left, taking what the children sent
+    on the way, until every item has a result: it never waits for a child (the item a child is
+    computing when they meet may be computed by both; put the costly items first). A child that
+    fails, dies or sends what does not unpickle or what ``valid`` rejects is ended and its items
+    are done here; children still running at the end are ended.
+    """
+    children = min(children, count)
+    if children < 1 or not can_fork():
+        if meanwhile is not None:
+            meanwhile()
+        return [work(index) for index in range(count)]
+    bounds = [count * number // children for number in range(children + 1)]
+    fronts, backs = bounds[:-1], [bound - 1 for bound in bounds[1:]]  # each share's next items
+    found: dict[int, R] = {}
+    streams: list[_Stream | None] = []
+    try:
+        for number in range(children):
+            others = [s.descriptor for s in streams if s is not None]
+            streams.append(_stream(work, range(bounds[number], bounds[number + 1]), others))
+        if meanwhile is not None:
+            meanwhile()
+        while True:
+            for number, stream in enumerate(streams):
+                if stream is None:
+                    continue
+                for index, value in stream.take():
+                    if index != fronts[number] or not valid(value):
+                        streams[number] = None
+                        _kill((stream.pid, stream.descriptor))
+                        break
+                    found.setdefault(index, value)
+                    fronts[number] += 1
+                if stream.ended:
+                    streams[number] = None
+                    _kill((stream.pid, stream.descriptor))
+            left = [backs[number] - fronts[number] for number in range(children)]
+            number = max(range(children), key=lambda n: left[n])
+            if left[number] < 0:
+                break
+            found.setdefault(backs[number], work(backs[number]))
+            backs[number] -= 1
+        return [found[index] for index in range(count)]
+    finally:
+        for stream in streams:
+            if stream is not None:
+                _kill((stream.pid, stream.descriptor))
+
+
+_FRAME = 8  # bytes of an item's header: its index and its pickle's length
+
+
+class _Stream:
+    """A child sending (index, result) frames, read here without waiting."""
+
+    def __init__(self, pid: int, descriptor: int) -> None:
+        self.pid, self.descriptor = pid, descriptor
+        self.ended = False
+        self._buffer = bytearray()
+
+    def take(self) -> list[tuple[int, Any]]:
+        """The frames that arrived since the last call (none when the child sent nothing yet);
+        ``ended`` once the pipe is closed or what came is not a frame."""
+        while not self.ended:
+            try:
+                ready, _, _ = select.select([self.descriptor], [], [], 0)
+                chunk = os.read(self.descriptor, _CHUNK) if ready else None
+            except OSError:
+                chunk = b""
+            if chunk is None:
+                break
+            if not chunk:
+                self.ended = True
+            self._buffer += chunk
+        frames: list[tuple[int, Any]] = []
+        start = 0
+        while len(self._buffer) - start >= _FRAME:
+            index = int.from_bytes(self._buffer[start : start + 4], "little")
+            size = int.from_bytes(self._buffer[start + 4 : start + _FRAME], "little")
+            if len(self._buffer) - start - _FRAME < size:
+                break
+            try:  # from our own forked child
+                value = pickle.loads(self._buffer[start + _FRAME : start + _FRAME + size])
+            except Exception:  # any garbage: the child's items are done here
+                self.ended = True
+                break
+            frames.append((index, value))
+            start += _FRAME + size
+        del self._buffer[:start]
+        return frames
+
+
+def _stream(work: Callable[[int], R], items: range, others: Sequence[int]) -> _Stream | None:
+    """Fork a child that sends an (index, ``work(index)``) frame for each of ``items`` in turn."""
+
+    def send(write_end: int) -> None:  # pragma: no cover - runs in the child
+        for index in items:
+            data = dumps(work(index))
+            frame = memoryview(index.to_bytes(4, "little") + len(data).to_bytes(4, "little") + data)
+            while frame:
+                frame = frame[os.write(write_end, frame) :]
+
+    child = _fork(send, others)
+    return None if child is None else _Stream(*child)
+
+
+def _fork(body: Callable[[int], None], others: Sequence[int]) -> tuple[int, int] | None:
+    """Fork a child that runs ``body(write end of a pipe)`` quietly: (pid, read end), or None
+    when no child could be started."""
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # see _spawn
+            pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
+        code = 1
+        try:
+            _quiet(read_end, others)
+            body(write_end)
+            code = 0
+        except BaseException:  # the parent does the items; nothing may be printed here
+            pass
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _quiet(read_end: int, others: Sequence[int]) -> None:  # pragma: no cover - runs in the child
+    """A child's set-up. What the parent made is left to it: the collector never walks (and so
+    never copies) the inherited objects' pages. Ctrl-C ends the child, not a traceback. Nothing
+    reaches the parent's streams: another thread (a progress display) may have held their locks
+    when the process forked, and a warning written there would wait forever."""
+    gc.freeze()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    warnings.simplefilter("ignore")
+    sys.stdout = sys.stderr = _Discard()
+    os.close(read_end)
+    for descriptor in others:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
+
+
 def _spawn(work: Callable[[G], R], group: G, others: Sequence[int]) -> tuple[int, int] | None:
     """Fork a child that runs ``work(group)`` and writes the pickled result: (pid, pipe), or None
     when no child could be started."""
@@ -145,18 +307,7 @@ def _child(  # pragma: no cover - runs in the child
 ) -> None:
     code = 1
     try:
-        # What the parent made is left to it: the collector never walks (and so never copies)
-        # the inherited objects' pages.
-        gc.freeze()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child, not a traceback
-        # Nothing reaches the parent's streams: another thread (a progress display) may have held
-        # their locks when the process forked, and a warning written there would wait forever.
-        warnings.simplefilter("ignore")
-        sys.stdout = sys.stderr = _Discard()
-        os.close(read_end)
-        for descriptor in others:
-            with contextlib.suppress(OSError):
-                os.close(descriptor)
+        _quiet(read_end, others)
         data = memoryview(dumps(work(group)))
         while data:
             data = data[os.write(write_end, data) :]
