@@ -141,7 +141,7 @@ def test_the_unowned_walk_is_os_walk_with_listings_reused(tmp_path: Path) -> Non
     import os
     from collections.abc import Iterable
 
-    from native_doctor.sources.env import _walk
+    from native_doctor.sources.env import _Listing, _split, _walk
 
     top = tmp_path / "site"
     for folder in ("a/b/c", "a/d", "e", "skip/inner"):
@@ -161,7 +161,13 @@ def test_the_unowned_walk_is_os_walk_with_listings_reused(tmp_path: Path) -> Non
     expected = collect(os.walk(str(top)))
     assert collect(_walk(str(top), {})) == expected
     with os.scandir(top / "a") as entries:
-        listings = {str(top / "a"): {e.name: e for e in entries}}
+        listings: dict[str, _Listing] = {str(top / "a"): {e.name: e for e in entries}}
+    assert collect(_walk(str(top), listings)) == expected
+    # A child's listings, split into folders, other entries and links (what it sends back).
+    for folder in (top, top / "a"):
+        with os.scandir(folder) as entries:
+            listings[str(folder)] = _split({e.name: e for e in entries})
+    assert listings[str(top)][2] == ["link"]
     assert collect(_walk(str(top), listings)) == expected
     assert ("link" in expected[0][1]) and all(root != str(top / "link") for root, _, _ in expected)
 

@@ -16,7 +16,7 @@ import sysconfig
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from native_doctor.binary import SNIFF_BYTES, BinaryFormat, read_binary, sniff
 from native_doctor.errors import BinaryFormatError
@@ -135,7 +135,7 @@ def read_environment(
     root = tree_root(directory)
     listings: _Listings = {}  # each folder listed once, for every distribution and the last walk
     groups = _groups(dist_infos, jobs, cache)
-    walked: dict[str, Mapping[str, _Listed | os.DirEntry[str]]] = {}  # listings for the last walk
+    walked: dict[str, _Listing] = {}  # listings for the last walk
     if len(groups) > 1:
         found = _read_parallel(
             directory, dist_infos, groups, root, cache, listings, progress, walked, meanwhile
@@ -199,8 +199,8 @@ class _GroupRead:
     #: Per distribution: the folders and files it added to the kept report's inputs.
     folders: list[list[tuple[str, int]]]
     files: list[list[tuple[str, str]]]
-    #: A child's folder listings (name, is a folder, is a link), for the walk for unowned files.
-    listings: dict[str, list[tuple[str, bool, bool]]]
+    #: A child's folder listings, split as the walk for unowned files needs them (:func:`_split`).
+    listings: dict[str, _Split]
 
 
 def _read_parallel(
@@ -211,7 +211,7 @@ def _read_parallel(
     cache: EnvCache | None,
     listings: _Listings,
     progress: ProgressCallback | None,
-    walked: dict[str, Mapping[str, _Listed | os.DirEntry[str]]],
+    walked: dict[str, _Listing],
     meanwhile: Callable[[], None] | None = None,
 ) -> list[_Found]:
     """Read the groups at once (the last here, the others in forked children) and merge what
@@ -246,7 +246,7 @@ def _read_parallel(
         if cache is not None:
             read.hits, read.misses = cache.hits - hits, cache.misses - misses
         if child:
-            read.listings = {folder: _light(listing) for folder, listing in listings.items()}
+            read.listings = {folder: _split(listing) for folder, listing in listings.items()}
         return read
 
     def valid(group: list[int], read: object) -> bool:
@@ -262,8 +262,8 @@ def _read_parallel(
     for read in reads:
         for number, index in enumerate(read.indices):
             by_index[index] = (read, number)
-        for folder, entries in read.listings.items():
-            walked.setdefault(folder, {name: _Listed(is_dir, is_link) for name, is_dir, is_link in entries})
+        for folder, split in read.listings.items():
+            walked.setdefault(folder, split)
     order = [by_index[i] for i in range(len(dist_infos))]
     if cache is not None:
         children = [read for read in reads if read.pid != parent]  # the others counted here already
@@ -305,31 +305,30 @@ def _replay_inputs(
     inputs.folders, inputs.files = folders, files
 
 
-class _Listed:
-    """A directory entry as a child listed it: what the walk for unowned files asks of one."""
-
-    __slots__ = ("_is_dir", "_is_link")
-
-    def __init__(self, is_dir: bool, is_link: bool) -> None:
-        self._is_dir, self._is_link = bool(is_dir), bool(is_link)
-
-    def is_dir(self) -> bool:
-        return self._is_dir
-
-    def is_symlink(self) -> bool:
-        return self._is_link
+#: A folder's entries as the walk for unowned files needs them: the names of its folders (links
+#: to folders included), of its other entries, and of its folders that are links, each in listing
+#: order. A child sends this (plain strings pickle and unpickle fast) rather than one object per
+#: entry.
+_Split = tuple[list[str], list[str], list[str]]
 
 
-def _light(listing: Mapping[str, os.DirEntry[str]]) -> list[tuple[str, bool, bool]]:
-    """(name, is a folder (links followed), is a link) per entry, in listing order."""
-    found = []
+def _split(listing: Mapping[str, os.DirEntry[str]]) -> _Split:
+    """``listing`` split into folders (links followed), other entries and links to folders."""
+    dirs: list[str] = []
+    files: list[str] = []
+    links: list[str] = []
     for name, entry in listing.items():
         try:
             is_dir = entry.is_dir()
         except OSError:
             is_dir = False
-        found.append((name, is_dir, entry.is_symlink()))
-    return found
+        if is_dir:
+            dirs.append(name)
+            if entry.is_symlink():
+                links.append(name)
+        else:
+            files.append(name)
+    return dirs, files, links
 
 
 def _preload() -> None:
@@ -368,23 +367,24 @@ def tree_root(site: Path) -> Path:
 _Listings = dict[str, dict[str, os.DirEntry[str]]]
 
 
-class _DirLike(Protocol):
-    """What :func:`_walk` asks of a directory entry (``os.DirEntry`` or a child's ``_Listed``)."""
-
-    def is_dir(self) -> bool: ...
-
-    def is_symlink(self) -> bool: ...
+#: A folder's listing: its directory entries by name (listed here), or a child's :data:`_Split`.
+_Listing = Mapping[str, os.DirEntry[str]] | _Split
 
 
-def _walk(
-    top: str, listings: Mapping[str, Mapping[str, _DirLike]]
-) -> Iterator[tuple[str, list[str], list[str]]]:
+def _walk(top: str, listings: Mapping[str, _Listing]) -> Iterator[tuple[str, list[str], list[str]]]:
     """``os.walk(top)`` (top-down, folders that cannot be listed skipped, links to folders not
     followed), taking each folder's entries from ``listings`` when it was listed already."""
     stack = [top]
     while stack:
         folder = stack.pop()
         listing = listings.get(folder)
+        if isinstance(listing, tuple):  # a child's: split already
+            folders, links = list(listing[0]), listing[2]
+            yield folder, folders, list(listing[1])  # the caller may prune ``folders`` in place
+            for name in reversed(folders):
+                if name not in links:
+                    stack.append(os.path.join(folder, name))  # noqa: PTH118 - strings
+            continue
         if listing is None:
             try:
                 with os.scandir(folder) as entries:
@@ -415,7 +415,7 @@ def _unowned(
     site: Path,
     owned: set[str],
     cache: EnvCache | None = None,
-    listings: Mapping[str, Mapping[str, _DirLike]] | None = None,
+    listings: Mapping[str, _Listing] | None = None,
 ) -> Artifact | None:
     """Native files under ``site`` that no RECORD lists, as one pseudo-distribution (or None).
 
