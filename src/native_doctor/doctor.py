@@ -298,7 +298,7 @@ def _scan_markers(
         except OSError as exc:
             return _not_scanned(exc)
 
-    def valid(result: object) -> bool:
+    def valid(number: int, result: object) -> bool:
         return isinstance(result, BinaryMarkers | str)
 
     shared = share_items(scan, len(paths), valid, children=jobs - 1, meanwhile=meanwhile)

@@ -162,7 +162,7 @@ def test_meanwhile_runs_here_before_the_own_group() -> None:
 # --- share_items: children from the front of their share, this process from the back ------------
 
 
-def _is_int(found: object) -> bool:
+def _is_int(index: int, found: object) -> bool:
     return isinstance(found, int)
 
 
@@ -178,7 +178,8 @@ def test_shared_items_are_what_one_process_computes(count: int, children: int) -
 
 def test_shared_items_come_from_both_ends() -> None:
     """A child that answers at once takes items from the front; this process, busy first with
-    ``meanwhile``, finds them done and computes only from the back (here: nothing or a few)."""
+    ``meanwhile``, finds them done and computes only from the back (here: nothing or a few); the
+    item the child is computing when they meet is waited for, not computed twice."""
     import time
 
     parent = os.getpid()
@@ -189,12 +190,12 @@ def test_shared_items_come_from_both_ends() -> None:
             here.append(number)
         return number, os.getpid()
 
-    found = share_items(work, 20, lambda x: isinstance(x, tuple), meanwhile=lambda: time.sleep(0.5))
+    found = share_items(work, 20, lambda index, x: isinstance(x, tuple), meanwhile=lambda: time.sleep(0.5))
     assert [number for number, _ in found] == list(range(20))
     by_child = [number for number, pid in found if pid != parent]
     assert by_child == list(range(len(by_child))) and len(by_child) > 0  # a prefix, from the child
     assert here == sorted(here, reverse=True)  # from the back
-    assert set(here) | set(by_child) == set(range(20))
+    assert sorted(here + by_child) == list(range(20))  # each item computed once: none twice
 
 
 def _failing_item(how: str, parent: int) -> object:
@@ -216,7 +217,8 @@ def _failing_item(how: str, parent: int) -> object:
 
 
 @pytest.mark.parametrize("how", ["raises", "exits", "killed", "wrong-result", "stuck"])
-def test_a_failing_child_means_this_process_does_its_items(how: str) -> None:
+def test_a_failing_child_means_this_process_does_its_items(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_parallel, "MIN_WAIT_SECONDS", 0.5)
     work = _failing_item(how, os.getpid())
     assert share_items(work, 10, _is_int, children=2) == [n * n for n in range(10)]  # type: ignore[arg-type]
 
@@ -250,3 +252,22 @@ def test_sharing_without_fork_runs_meanwhile_first(
     monkeypatch.setattr(sys, "platform", "darwin")
     assert share_items(work, 3, _is_int, meanwhile=lambda: order.append("meanwhile")) == [0, 1, 2]
     assert order == ["meanwhile", 0, 1, 2]
+
+
+def test_this_process_waits_for_the_item_a_child_is_computing() -> None:
+    """When only the child's current item is left, this process waits for it (a costly item is
+    not computed twice) rather than computing it too."""
+    import time
+
+    parent = os.getpid()
+    here: list[int] = []
+
+    def work(number: int) -> int:
+        if os.getpid() == parent:
+            here.append(number)
+        elif number == 0:
+            time.sleep(0.3)  # the costly first item
+        return number
+
+    assert share_items(work, 3, _is_int) == [0, 1, 2]
+    assert here == [2, 1]  # item 0 came from the child

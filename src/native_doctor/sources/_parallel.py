@@ -119,28 +119,37 @@ _FAILED = object()
 def share_items(
     work: Callable[[int], R],
     count: int,
-    valid: Callable[[object], bool],
+    valid: Callable[[int, object], bool],
     *,
     children: int = 1,
+    sizes: Sequence[int] | None = None,
+    preload: Callable[[], None] | None = None,
     meanwhile: Callable[[], None] | None = None,
 ) -> list[R]:
-    """``[work(i) for i in range(count)]``, shared with ``children`` forked children so that no
-    process waits for another.
+    """``[work(i) for i in range(count)]``, shared with ``children`` forked children so that
+    each process keeps busy until every item is done.
 
-    The items are cut into one consecutive share per child; each child computes its share from
-    the front and sends each result as soon as it has it. This process runs ``meanwhile``, then
-    computes from the back of the share with the most items left, taking what the children sent
-    on the way, until every item has a result: it never waits for a child (the item a child is
-    computing when they meet may be computed by both; put the costly items first). A child that
-    fails, dies or sends what does not unpickle or what ``valid`` rejects is ended and its items
-    are done here; children still running at the end are ended.
+    The items are cut into one consecutive share per child (``sizes``: how many items each share
+    holds; default: about as many in each); each child computes its share from the front and
+    sends each result as soon as it has it. This process runs ``meanwhile``, then computes from
+    the back of the share with the most items left, taking what the children sent on the way,
+    until only the items the children are computing are left, and waits for those (put the
+    costly items first). ``valid(index, result)``: whether what a child sent is a result of
+    ``work`` for that item. A child that fails, dies, sends what does not unpickle or what
+    ``valid`` rejects, or is silent for long (at least :data:`MIN_WAIT_SECONDS`, and five times
+    what this process took since ``meanwhile``) is ended and its items are done here. ``preload``
+    is called once before forking (see :func:`run_groups`).
     """
     children = min(children, count)
     if children < 1 or not can_fork():
         if meanwhile is not None:
             meanwhile()
         return [work(index) for index in range(count)]
-    bounds = [count * number // children for number in range(children + 1)]
+    if sizes is None or len(sizes) != children or sum(sizes) != count or min(sizes) < 1:
+        sizes = [count * (n + 1) // children - count * n // children for n in range(children)]
+    bounds = [sum(sizes[:number]) for number in range(children + 1)]
+    if preload is not None:
+        preload()
     fronts, backs = bounds[:-1], [bound - 1 for bound in bounds[1:]]  # each share's next items
     found: dict[int, R] = {}
     streams: list[_Stream | None] = []
@@ -150,26 +159,38 @@ def share_items(
             streams.append(_stream(work, range(bounds[number], bounds[number + 1]), others))
         if meanwhile is not None:
             meanwhile()
+        started = time.monotonic()
         while True:
             for number, stream in enumerate(streams):
                 if stream is None:
                     continue
                 for index, value in stream.take():
-                    if index != fronts[number] or not valid(value):
-                        streams[number] = None
-                        _kill((stream.pid, stream.descriptor))
+                    if index != fronts[number] or not valid(index, value):
+                        stream.ended = True
                         break
                     found.setdefault(index, value)
                     fronts[number] += 1
                 if stream.ended:
                     streams[number] = None
                     _kill((stream.pid, stream.descriptor))
-            left = [backs[number] - fronts[number] for number in range(children)]
-            number = max(range(children), key=lambda n: left[n])
-            if left[number] < 0:
+            # Items of each share not sent yet; a live child's next one is being computed there.
+            left = [backs[number] - fronts[number] + 1 for number in range(children)]
+            free = [left[n] - (streams[n] is not None and left[n] > 0) for n in range(children)]
+            number = max(range(children), key=lambda n: free[n])
+            if free[number] > 0:
+                found.setdefault(backs[number], work(backs[number]))
+                backs[number] -= 1
+                continue
+            waiting = [s for n, s in enumerate(streams) if s is not None and left[n] > 0]
+            if not waiting:
                 break
-            found.setdefault(backs[number], work(backs[number]))
-            backs[number] -= 1
+            # Only the items the children are computing are left: wait for one of them (a child
+            # silent for long is taken as stuck and its item done here).
+            wait = max(MIN_WAIT_SECONDS, 5 * (time.monotonic() - started))
+            ready, _, _ = select.select([s.descriptor for s in waiting], [], [], wait)
+            if not ready:
+                for stream in waiting:
+                    stream.ended = True
         return [found[index] for index in range(count)]
     finally:
         for stream in streams:

@@ -25,7 +25,7 @@ from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_
 from native_doctor.sources._file import FileSource, NotRegularFileError, open_regular, read_regular
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, may_be_native
-from native_doctor.sources._parallel import balanced_groups, can_fork, run_groups
+from native_doctor.sources._parallel import balanced_groups, can_fork, share_items
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
 from native_doctor.sources.envresult import Inputs, folder_mtime
 from native_doctor.sources.ldcache import CacheEntry
@@ -134,11 +134,11 @@ def read_environment(
     dist_infos = sorted(p for p in directory.glob("*.dist-info") if p.is_dir())
     root = tree_root(directory)
     listings: _Listings = {}  # each folder listed once, for every distribution and the last walk
-    groups = _groups(dist_infos, jobs, cache)
+    shares = _shares(dist_infos, jobs, cache)
     walked: dict[str, _Listing] = {}  # listings for the last walk
-    if len(groups) > 1:
-        found = _read_parallel(
-            directory, dist_infos, groups, root, cache, listings, progress, walked, meanwhile
+    if shares is not None:
+        found = _read_shared(
+            directory, dist_infos, shares, root, cache, listings, progress, walked, meanwhile
         )
     else:
         if meanwhile is not None:
@@ -168,45 +168,45 @@ _Found = tuple[Artifact, DiskState] | str
 _V = TypeVar("_V")
 
 
-def _groups(dist_infos: Sequence[Path], jobs: int, cache: EnvCache | None) -> list[list[int]]:
-    """The distributions split into ``jobs`` groups of about equal work (RECORD's size: torch's
-    is half of a large environment's), or one group when the read stays serial."""
+def _shares(dist_infos: Sequence[Path], jobs: int, cache: EnvCache | None) -> list[list[int]] | None:
+    """The distributions in ``jobs - 1`` shares of about equal work (RECORD's size: torch's is
+    half of a large environment's), each heaviest first, or None when the read stays serial."""
     if jobs <= 1 or len(dist_infos) <= 1 or not can_fork() or (cache is not None and cache.position()):
-        return [list(range(len(dist_infos)))]
+        return None
     weights = []
     for dist_info in dist_infos:
         try:
             weights.append(os.stat(os.path.join(dist_info, "RECORD")).st_size)  # noqa: PTH116, PTH118
         except OSError:
             weights.append(0)
-    return balanced_groups(weights, jobs)
+    return [sorted(share, key=lambda i: (-weights[i], i)) for share in balanced_groups(weights, jobs - 1)]
 
 
 @dataclass(slots=True)
-class _GroupRead:
-    """What reading one group of distributions found, and what each one recorded on the way
-    (scan-cache entries used, folders and files the kept report depends on), so the parent can
-    replay it in the order a serial read would have."""
+class _DistRead:
+    """What reading one distribution found, and what it recorded on the way (scan-cache entries
+    used, folders and files the kept report depends on), so the parent can replay it in the
+    order a serial read would have."""
 
-    #: The process that read it, and which distributions.
+    #: The process that read it, and which distribution.
     pid: int
-    indices: list[int]
-    found: list[_Found]
-    #: Per distribution: the scan-cache entries it used first (in order).
-    used: list[dict[str, dict[str, Any]]]
+    index: int
+    found: _Found
+    #: The scan-cache entries it used (in first-use order).
+    used: dict[str, dict[str, Any]]
     hits: int
     misses: int
-    #: Per distribution: the folders and files it added to the kept report's inputs.
-    folders: list[list[tuple[str, int]]]
-    files: list[list[tuple[str, str]]]
-    #: A child's folder listings, split as the walk for unowned files needs them (:func:`_split`).
+    #: The folders and files it added to the kept report's inputs.
+    folders: list[tuple[str, int]]
+    files: list[tuple[str, str]]
+    #: A child's folder listings made for it, split as the walk for unowned files needs them.
     listings: dict[str, _Split]
 
 
-def _read_parallel(
+def _read_shared(
     site: Path,
     dist_infos: Sequence[Path],
-    groups: list[list[int]],
+    shares: list[list[int]],
     root: Path,
     cache: EnvCache | None,
     listings: _Listings,
@@ -214,66 +214,84 @@ def _read_parallel(
     walked: dict[str, _Listing],
     meanwhile: Callable[[], None] | None = None,
 ) -> list[_Found]:
-    """Read the groups at once (the last here, the others in forked children) and merge what
-    each read and recorded in the original order: the same result as reading them in turn."""
+    """Read the distributions with forked children (one per share, heaviest first) and this
+    process (after ``meanwhile``, lightest first) until every one is read
+    (:func:`~native_doctor.sources._parallel.share_items`), and merge what each read and recorded
+    in the original order: the same result as reading them in turn. Each distribution records
+    on its own (as in a child), whichever process reads it, so the order they are read in does
+    not matter."""
     parent = os.getpid()
     inputs = cache.inputs if cache is not None and cache.enabled else None
     start = cache.position() if cache is not None else 0
-    folders_start = len(inputs.folders) if inputs is not None else 0
-    files_start = len(inputs.files) if inputs is not None else 0
+    order = [index for share in shares for index in share]
     done = [0]
 
-    def read_group(indices: list[int]) -> _GroupRead:
-        child = os.getpid() != parent
+    def read_one(number: int) -> _DistRead:
+        index = order[number]
         hits, misses = (cache.hits, cache.misses) if cache is not None else (0, 0)
-        read = _GroupRead(os.getpid(), indices, [], [], 0, 0, [], [], {})
-        for index in indices:
-            position = cache.position() if cache is not None else 0
-            folders = len(inputs.folders) if inputs is not None else 0
-            files = len(inputs.files) if inputs is not None else 0
-            read.found.append(_read_distribution(site, dist_infos[index], root, cache, listings))
-            read.used.append(cache.used_since(position) if cache is not None else {})
-            # The newest items only: a walk from the start for each distribution would be quadratic.
+        before = cache.apart() if cache is not None else {}
+        recorded = (inputs.folders, inputs.files) if inputs is not None else ({}, {})
+        if inputs is not None:
+            inputs.folders, inputs.files = {}, {}
+        listed = len(listings)
+        try:
+            found = _read_distribution(site, dist_infos[index], root, cache, listings)
+        finally:
+            used = cache.rejoin(before) if cache is not None else {}
+            folders, files = (
+                ([], []) if inputs is None else (list(inputs.folders.items()), list(inputs.files.items()))
+            )
             if inputs is not None:
-                read.folders.append(_last(inputs.folders, len(inputs.folders) - folders))
-                read.files.append(_last(inputs.files, len(inputs.files) - files))
-            else:
-                read.folders.append([])
-                read.files.append([])
-            if not child and progress is not None:
-                done[0] += 1
-                progress(done[0], len(dist_infos))
+                inputs.folders, inputs.files = recorded
+        read = _DistRead(os.getpid(), index, found, used, 0, 0, folders, files, {})
         if cache is not None:
             read.hits, read.misses = cache.hits - hits, cache.misses - misses
-        if child:
-            read.listings = {folder: _split(listing) for folder, listing in listings.items()}
+        if os.getpid() != parent:
+            read.listings = {
+                folder: _split(entries) for folder, entries in _last(listings, len(listings) - listed)
+            }
+        elif progress is not None:
+            done[0] += 1
+            progress(done[0], len(dist_infos))
         return read
 
-    def valid(group: list[int], read: object) -> bool:
+    def valid(number: int, read: object) -> bool:
         return (
-            isinstance(read, _GroupRead)
-            and read.indices == group
-            and len(read.found) == len(group) == len(read.used) == len(read.folders) == len(read.files)
-            and all(isinstance(f, str) or _is_read(f) for f in read.found)
+            isinstance(read, _DistRead)
+            and read.index == order[number]
+            and (isinstance(read.found, str) or _is_read(read.found))
         )
 
-    reads = run_groups(read_group, groups, valid, preload=_preload, meanwhile=meanwhile)
-    by_index: dict[int, tuple[_GroupRead, int]] = {}
+    reads = share_items(
+        read_one,
+        len(order),
+        valid,
+        children=len(shares),
+        sizes=[len(share) for share in shares],
+        preload=_preload,
+        meanwhile=meanwhile,
+    )
     for read in reads:
-        for number, index in enumerate(read.indices):
-            by_index[index] = (read, number)
         for folder, split in read.listings.items():
             walked.setdefault(folder, split)
-    order = [by_index[i] for i in range(len(dist_infos))]
+    serial = sorted(reads, key=lambda read: read.index)
     if cache is not None:
         children = [read for read in reads if read.pid != parent]  # the others counted here already
-        used = [read.used[number] for read, number in order]
-        cache.replay(start, used, sum(r.hits for r in children), sum(r.misses for r in children))
+        cache.replay(
+            start,
+            [read.used for read in serial],
+            sum(r.hits for r in children),
+            sum(r.misses for r in children),
+        )
     if inputs is not None:
-        _replay_inputs(inputs, folders_start, files_start, order)
+        for read in serial:
+            for path, mtime in read.folders:
+                inputs.folders.setdefault(path, mtime)
+            for path, key in read.files:
+                inputs.files.setdefault(path, key)
     if progress is not None:
         progress(len(dist_infos), len(dist_infos))
-    return [read.found[number] for read, number in order]
+    return [read.found for read in serial]
 
 
 def _last(items: dict[str, _V], count: int) -> list[tuple[str, _V]]:
@@ -288,21 +306,6 @@ def _is_read(found: object) -> bool:
         and isinstance(found[0], Artifact)
         and isinstance(found[1], DiskState)
     )
-
-
-def _replay_inputs(
-    inputs: Inputs, folders_start: int, files_start: int, order: Sequence[tuple[_GroupRead, int]]
-) -> None:
-    """The kept report's inputs as a serial read would have recorded them: what was there before
-    the read, then each distribution's additions in turn."""
-    folders = dict(list(inputs.folders.items())[:folders_start])
-    files = dict(list(inputs.files.items())[:files_start])
-    for read, number in order:
-        for path, mtime in read.folders[number]:
-            folders.setdefault(path, mtime)
-        for path, key in read.files[number]:
-            files.setdefault(path, key)
-    inputs.folders, inputs.files = folders, files
 
 
 #: A folder's entries as the walk for unowned files needs them: the names of its folders (links

@@ -102,6 +102,19 @@ class EnvCache:
         """The entries first used after ``position``, in order (the live entries, not copies)."""
         return dict(_last(self._new, len(self._new) - position))
 
+    def apart(self) -> dict[str, dict[str, Any]]:
+        """Start a part of the run that records the entries it uses on its own, as a forked child
+        does (:meth:`get` sees the stored entries and the part's own); returns what was recorded
+        before, for :meth:`rejoin`."""
+        before, self._new = self._new, {}
+        return before
+
+    def rejoin(self, before: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """End the part :meth:`apart` started: the entries it used, in first-use order (the
+        record is again ``before``: :meth:`replay` adds the parts)."""
+        part, self._new = self._new, before
+        return part
+
     def replay(self, position: int, used: list[dict[str, dict[str, Any]]], hits: int, misses: int) -> None:
         """Keep the first ``position`` entries, then add each of ``used`` in turn (an entry used
         twice gets the values of both uses), and count ``hits`` and ``misses`` more."""
