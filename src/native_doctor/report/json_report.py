@@ -15,7 +15,15 @@ from native_doctor.binary.model import BinaryFormat, BinaryInfo
 from native_doctor.checks.registry import Finding, sort_findings
 from native_doctor.platforms import windows
 
-__all__ = ["SCHEMA_VERSION", "document", "dumps", "finding_to_dict", "inspection_to_dict"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "document",
+    "dumps",
+    "finding_to_dict",
+    "inspection_to_dict",
+    "join_members",
+    "member",
+]
 
 SCHEMA_VERSION = 1
 
@@ -41,6 +49,20 @@ def document(
 def dumps(doc: Mapping[str, Any]) -> str:
     """Serialize a report (stable key order as built, two-space indent, ASCII-safe)."""
     return json.dumps(doc, indent=2) + "\n"
+
+
+def member(key: str, value: Any) -> str:
+    """One top-level member of a report, as :func:`dumps` writes it (without the comma): the
+    parts of a report can be encoded apart (in another process) and joined by
+    :func:`join_members` into the same text. JSON strings hold no raw line break, so indenting
+    every line after the first by one level is what the encoder does for a nested value."""
+    return "  " + json.dumps(key) + ": " + json.dumps(value, indent=2).replace("\n", "\n  ")
+
+
+def join_members(members: Sequence[str]) -> str:
+    """The report whose top-level members are ``members`` (each from :func:`member`, in order):
+    ``dumps(doc) == join_members([member(k, v) for k, v in doc.items()])`` for a non-empty doc."""
+    return "{\n" + ",\n".join(members) + "\n}\n"
 
 
 def inspection_to_dict(inspection: Inspection) -> dict[str, Any]:
