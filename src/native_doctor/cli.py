@@ -479,7 +479,6 @@ def _run_env(options: argparse.Namespace) -> int:
     if kept is not None:
         _write(None, kept[1])
         return kept[0]
-    from native_doctor.checks.registry import run_checks, run_environment_checks
     from native_doctor.doctor import examine
     from native_doctor.sources.envresult import Inputs
 
@@ -494,9 +493,12 @@ def _run_env(options: argparse.Namespace) -> int:
             inputs=inputs,
             jobs=options.jobs or _default_jobs(),
         )
-    findings = [f for i in environment.distributions for f in run_checks(i, _ENV_ARTIFACT_CHECKS)]
-    findings.extend(run_environment_checks(environment))
-    extra = {"environment": _environment_json(environment)}
+    json_head = None
+    if options.format == "json" and (options.jobs or _default_jobs()) > 1:
+        findings, json_head = _findings_beside_json(environment)
+    else:
+        findings = _env_findings(environment)
+    extra = {"environment": _environment_json(environment)} if json_head is None else None
     with _recording(results is not None) as written:
         code = _report(
             options,
@@ -506,10 +508,45 @@ def _run_env(options: argparse.Namespace) -> int:
             extra=extra,
             binaries=options.verbose,
             footer=[_env_verdict(environment, findings)],
+            json_head=json_head,
         )
     if results is not None and inputs is not None:
         results.store(code, "".join(written), inputs)
     return code
+
+
+def _env_findings(environment: Any) -> list[Finding]:
+    """What the checks ``env`` runs find in ``environment``."""
+    from native_doctor.checks.registry import run_checks, run_environment_checks
+
+    findings = [f for i in environment.distributions for f in run_checks(i, _ENV_ARTIFACT_CHECKS)]
+    findings.extend(run_environment_checks(environment))
+    return findings
+
+
+def _findings_beside_json(environment: Any) -> tuple[list[Finding], list[str] | None]:
+    """The findings, and the JSON report's members before ``findings`` (None: a forked child could
+    not encode them), encoded by a child while this process runs the checks (Linux; the same
+    text as encoding the whole report here: ``json_report.member``)."""
+    from native_doctor.report.json_report import document, member
+    from native_doctor.sources._parallel import can_fork, run_groups
+
+    if not can_fork():
+        return _env_findings(environment), None
+
+    def work(part: str) -> object:
+        if part == "checks":
+            return _env_findings(environment)
+        extra = {"environment": _environment_json(environment)}
+        head = document(list(environment.distributions), [], extra=extra)
+        del head["findings"]
+        return [member(key, value) for key, value in head.items()]
+
+    def valid(part: str, result: object) -> bool:
+        return part == "head" and isinstance(result, list) and all(isinstance(m, str) for m in result)
+
+    head, findings = run_groups(work, ["head", "checks"], valid)
+    return findings, head  # type: ignore[return-value]
 
 
 def _import_env_modules() -> None:
@@ -896,12 +933,20 @@ def _report(
     extra: dict[str, Any] | None = None,
     binaries: bool = True,
     footer: Sequence[str] = (),
+    json_head: Sequence[str] | None = None,
 ) -> int:
+    """Write the report; ``json_head``: the JSON report's members before ``findings``, encoded
+    already (``json_report.member``)."""
     from native_doctor.checks.registry import Severity
     from native_doctor.report.json_report import document, dumps, sorted_findings
 
     findings = sorted_findings(findings)
-    if options.format == "json":
+    if options.format == "json" and json_head is not None:
+        from native_doctor.report.json_report import finding_to_dict, join_members, member
+
+        listed = member("findings", [finding_to_dict(f) for f in findings])
+        _write(options.output, join_members([*json_head, listed]))
+    elif options.format == "json":
         _write(options.output, dumps(document(inspections, findings, extra=extra)))
     elif options.format == "sarif":
         _write(options.output, _sarif(findings))
