@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from native_doctor.binary.model import BinaryInfo
 from native_doctor.environment import EnvironmentInspection, ImportPrediction, RuntimeLoad
 from native_doctor.model import Artifact
-from native_doctor.sources._parallel import share_items
+from native_doctor.sources._parallel import share_items, share_order
 from native_doctor.sources.env import DiskState, Environment, host_ld_cache, host_libraries, read_environment
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
 from native_doctor.sources.envresult import Inputs
@@ -287,10 +287,10 @@ def _scan_markers(
     paths: Sequence[str], sizes: Sequence[int], jobs: int, meanwhile: Callable[[], None] | None = None
 ) -> list[BinaryMarkers | str]:
     """The markers of each file, or why it cannot be read. With ``jobs`` above 1 (Linux),
-    ``jobs - 1`` children scan from the largest files down while this process runs ``meanwhile``
-    (the static analysis and the loader simulation), then scans from the smallest files up
-    until they meet (:func:`~native_doctor.sources._parallel.share_items`): no process waits."""
-    order = sorted(range(len(paths)), key=lambda i: (-sizes[i], i))  # the costly files first
+    ``jobs - 1`` children scan while this process runs ``meanwhile`` (the static analysis and the
+    loader simulation), then it scans too, from the other end, until they meet
+    (:func:`~native_doctor.sources._parallel.share_items`)."""
+    order = share_order(range(len(paths)), sizes)  # the largest first, then the smallest
 
     def scan(number: int) -> BinaryMarkers | str:
         try:

@@ -271,3 +271,19 @@ def test_this_process_waits_for_the_item_a_child_is_computing() -> None:
 
     assert share_items(work, 3, _is_int) == [0, 1, 2]
     assert here == [2, 1]  # item 0 came from the child
+
+
+@pytest.mark.parametrize(
+    ("indices", "weights", "order"),
+    [
+        ([0, 1, 2, 3], [5, 9, 1, 3], [1, 2, 3, 0]),  # heaviest, then lightest up
+        ([2, 0], [4, 0, 4], [0, 2]),  # equal weights: index order breaks the tie
+        ([3], [0, 0, 0, 7], [3]),
+        ([], [], []),
+    ],
+    ids=["mixed", "tie", "one", "none"],
+)
+def test_share_order_puts_the_heaviest_first_then_the_lightest(
+    indices: list[int], weights: list[int], order: list[int]
+) -> None:
+    assert _parallel.share_order(indices, weights) == order

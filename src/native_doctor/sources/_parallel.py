@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-__all__ = ["balanced_groups", "can_fork", "run_groups", "share_items", "usable_cpus"]
+__all__ = ["balanced_groups", "can_fork", "run_groups", "share_items", "share_order", "usable_cpus"]
 
 G = TypeVar("G")
 R = TypeVar("R")
@@ -66,6 +66,15 @@ def balanced_groups(weights: Sequence[int], count: int) -> list[list[int]]:
         totals[lightest] += weights[index]
     order = sorted(range(count), key=lambda g: (-totals[g], g))
     return [sorted(groups[g]) for g in order if groups[g]]
+
+
+def share_order(indices: Sequence[int], weights: Sequence[int]) -> list[int]:
+    """``indices`` in the order :func:`share_items` shares them best: the heaviest first (the child
+    starts on it at once), then the others lightest first, so that this process, coming from
+    the back, takes the heavy ones and the two meet among light items (a heavy item last would
+    keep one process busy while the other has nothing left)."""
+    ranked = sorted(indices, key=lambda i: (-weights[i], i))
+    return ranked[:1] + ranked[:0:-1]
 
 
 def run_groups(

@@ -25,7 +25,7 @@ from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_
 from native_doctor.sources._file import FileSource, NotRegularFileError, open_regular, read_regular
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, may_be_native
-from native_doctor.sources._parallel import balanced_groups, can_fork, share_items
+from native_doctor.sources._parallel import balanced_groups, can_fork, share_items, share_order
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
 from native_doctor.sources.envresult import Inputs, folder_mtime
 from native_doctor.sources.ldcache import CacheEntry
@@ -170,7 +170,8 @@ _V = TypeVar("_V")
 
 def _shares(dist_infos: Sequence[Path], jobs: int, cache: EnvCache | None) -> list[list[int]] | None:
     """The distributions in ``jobs - 1`` shares of about equal work (RECORD's size: torch's is
-    half of a large environment's), each heaviest first, or None when the read stays serial."""
+    half of a large environment's), each in :func:`share_order`, or None when the read stays
+    serial."""
     if jobs <= 1 or len(dist_infos) <= 1 or not can_fork() or (cache is not None and cache.position()):
         return None
     weights = []
@@ -179,7 +180,7 @@ def _shares(dist_infos: Sequence[Path], jobs: int, cache: EnvCache | None) -> li
             weights.append(os.stat(os.path.join(dist_info, "RECORD")).st_size)  # noqa: PTH116, PTH118
         except OSError:
             weights.append(0)
-    return [sorted(share, key=lambda i: (-weights[i], i)) for share in balanced_groups(weights, jobs - 1)]
+    return [share_order(share, weights) for share in balanced_groups(weights, jobs - 1)]
 
 
 @dataclass(slots=True)
