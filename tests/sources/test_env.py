@@ -297,3 +297,23 @@ def test_a_child_that_fails_leaves_the_result_unchanged(
 def test_jobs_must_be_a_positive_number(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--path", str(site), "--jobs", "0"]) == 2
     assert "--jobs" in capsys.readouterr().err
+
+
+def test_readers_are_imported_before_forking_only_while_another_thread_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import threading
+
+    from native_doctor import binary
+    from native_doctor.sources import env
+
+    for name in ("macho", "pe"):  # as if never imported (both restored afterwards)
+        monkeypatch.delitem(sys.modules, f"native_doctor.binary.{name}", raising=False)
+        monkeypatch.delattr(binary, name, raising=False)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    env._preload()
+    assert "native_doctor.binary.pe" not in sys.modules  # no thread: the children import what they meet
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    env._preload()
+    assert {"native_doctor.binary.macho", "native_doctor.binary.pe"} <= set(sys.modules)
