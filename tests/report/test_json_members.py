@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from native_doctor.report.json_report import dumps, join_members, member
+from native_doctor.report.json_report import dumps, element, join_members, list_member, member
 
 _NESTED: dict[str, Any] = {
     "schema_version": 1,
@@ -43,3 +43,17 @@ _JSON = st.recursive(
 @given(st.dictionaries(st.text(), _JSON, min_size=1, max_size=5))
 def test_any_document_joins_to_dumps(doc: dict[str, Any]) -> None:
     assert join_members([member(key, value) for key, value in doc.items()]) == dumps(doc)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], [{}], [[], {"a": [1, {"b": "x\ny"}]}, "s"], _NESTED["artifacts"] * 3],
+    ids=["empty", "one-empty-map", "nested", "report-like"],
+)
+def test_a_list_member_from_its_elements_is_the_member(values: list[Any]) -> None:
+    assert list_member("artifacts", [element(v) for v in values]) == member("artifacts", values)
+
+
+@given(st.text(), st.lists(_JSON, max_size=5))
+def test_any_list_member_from_its_elements_is_the_member(key: str, values: list[Any]) -> None:
+    assert list_member(key, [element(v) for v in values]) == member(key, values)

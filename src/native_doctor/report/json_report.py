@@ -19,9 +19,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "document",
     "dumps",
+    "element",
     "finding_to_dict",
     "inspection_to_dict",
     "join_members",
+    "list_member",
     "member",
 ]
 
@@ -57,6 +59,21 @@ def member(key: str, value: Any) -> str:
     :func:`join_members` into the same text. JSON strings hold no raw line break, so indenting
     every line after the first by one level is what the encoder does for a nested value."""
     return "  " + json.dumps(key) + ": " + json.dumps(value, indent=2).replace("\n", "\n  ")
+
+
+def element(value: Any) -> str:
+    """One element of a top-level member's list, as :func:`dumps` writes it (without the
+    comma): a list's elements can be encoded apart too (:func:`list_member` joins them)."""
+    return "    " + json.dumps(value, indent=2).replace("\n", "\n    ")
+
+
+def list_member(key: str, elements: Sequence[str]) -> str:
+    """The top-level member ``key`` whose value is the list of ``elements`` (each from
+    :func:`element`, in order): ``member(key, values) == list_member(key, [element(v) for v in
+    values])``."""
+    if not elements:
+        return "  " + json.dumps(key) + ": []"
+    return "  " + json.dumps(key) + ": [\n" + ",\n".join(elements) + "\n  ]"
 
 
 def join_members(members: Sequence[str]) -> str:
