@@ -52,6 +52,7 @@ def examine(
     use_cache: bool = True,
     inputs: Inputs | None = None,
     jobs: int = 1,
+    prepare: Callable[[], None] | None = None,
 ) -> EnvironmentInspection:
     """Examine the environment whose site-packages are ``directories``.
 
@@ -63,6 +64,8 @@ def examine(
         whole-result cache, :mod:`native_doctor.sources.envresult`); needs ``use_cache``.
     :param jobs: processes that read site-packages at once (Linux; the result does not depend on
         it, see :func:`native_doctor.sources.env.read_environment`).
+    :param prepare: called once while forked children read (what the caller needs afterwards,
+        such as its imports: done there, it shares the read's two processes).
     """
     interpreter = python or sys.executable
     caches = [EnvCache(d, enabled=use_cache) for d in directories]
@@ -80,6 +83,8 @@ def examine(
             found["cache"] = host_ld_cache()
             found["system"] = host_libraries(found["cache"])
             _import_analysis()
+            if prepare is not None:
+                prepare()
 
     try:
         environments = [

@@ -198,8 +198,8 @@ def test_jobs_give_the_same_report_as_one_process(
 def test_the_json_report_encoded_beside_the_checks_is_the_same(
     varied_site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With more than one job the report's members before ``findings`` are encoded by a child
-    while the checks run; a child that fails leaves the report as one process writes it."""
+    """With more than one job most of the report's artifacts are encoded by a child while the
+    checks run; a child that fails leaves the report as one process writes it."""
     import os
 
     from native_doctor.report import json_report
@@ -208,14 +208,14 @@ def test_the_json_report_encoded_beside_the_checks_is_the_same(
     reports = []
     for jobs in ("1", "2"):
         reports.append((cli.main([*argv, "--jobs", jobs]), capsys.readouterr().out))
-    parent, real = os.getpid(), json_report.member
+    parent, real = os.getpid(), json_report.element
 
-    def fails_in_a_child(key: str, value: object) -> str:
+    def fails_in_a_child(value: object) -> str:
         if os.getpid() != parent:
             raise RuntimeError("boom")
-        return real(key, value)
+        return real(value)
 
-    monkeypatch.setattr(json_report, "member", fails_in_a_child)
+    monkeypatch.setattr(json_report, "element", fails_in_a_child)
     reports.append((cli.main([*argv, "--jobs", "2"]), capsys.readouterr().out))
     assert reports[0] == reports[1] == reports[2]
     assert json.loads(reports[0][1])["artifacts"]
