@@ -529,6 +529,9 @@ def _env_findings(environment: Any) -> list[Finding]:
 #: the checks, while a child encodes the rest: about what balances the two (measured on the
 #: large environment: checks ~20 ms, encoding every artifact ~24 ms).
 _OWN_ARTIFACTS = 0.2
+#: Fewer binaries than this in all artifacts: the report is encoded here (a child would cost more
+#: than the ~6 ms encoding them takes; the large environment has 396).
+_MIN_FORKED_BINARIES = 100
 
 
 def _findings_beside_json(environment: Any) -> tuple[list[Finding], list[str] | None]:
@@ -545,10 +548,10 @@ def _findings_beside_json(environment: Any) -> tuple[list[Finding], list[str] | 
     )
     from native_doctor.sources._parallel import can_fork, run_groups
 
-    if not can_fork():
-        return _env_findings(environment), None
     inspections = list(environment.distributions)
     weights = [len(i.binaries) + 1 for i in inspections]
+    if not can_fork() or sum(weights) - len(weights) < _MIN_FORKED_BINARIES:
+        return _env_findings(environment), None
     own: set[int] = set()  # the lightest artifacts, up to the share this process encodes
     for index in sorted(range(len(inspections)), key=lambda i: (weights[i], i)):
         if sum(weights[i] for i in own) + weights[index] > _OWN_ARTIFACTS * sum(weights):

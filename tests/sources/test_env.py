@@ -204,21 +204,25 @@ def test_the_json_report_encoded_beside_the_checks_is_the_same(
 
     from native_doctor.report import json_report
 
+    monkeypatch.setattr(cli, "_MIN_FORKED_BINARIES", 0)  # a child even for these few binaries
     argv = ["--path", str(varied_site), "--format", "json", "--no-cache"]
     reports = []
     for jobs in ("1", "2"):
         reports.append((cli.main([*argv, "--jobs", jobs]), capsys.readouterr().out))
     parent, real = os.getpid(), json_report.element
+    here: list[object] = []
 
     def fails_in_a_child(value: object) -> str:
         if os.getpid() != parent:
             raise RuntimeError("boom")
+        here.append(value)
         return real(value)
 
     monkeypatch.setattr(json_report, "element", fails_in_a_child)
     reports.append((cli.main([*argv, "--jobs", "2"]), capsys.readouterr().out))
     assert reports[0] == reports[1] == reports[2]
-    assert json.loads(reports[0][1])["artifacts"]
+    artifacts = json.loads(reports[0][1])["artifacts"]
+    assert artifacts and len(here) == len(artifacts)  # the child's share redone here, the rest too
 
 
 def _read_with_cache(site: Path, folder: Path, jobs: int) -> tuple[object, ...]:
