@@ -141,7 +141,7 @@ def test_the_unowned_walk_is_os_walk_with_listings_reused(tmp_path: Path) -> Non
     import os
     from collections.abc import Iterable
 
-    from native_doctor.sources.env import _Listing, _split, _walk
+    from native_doctor.sources.env import _Listing, _may_be_library, _split, _walk
 
     top = tmp_path / "site"
     for folder in ("a/b/c", "a/d", "e", "skip/inner"):
@@ -163,12 +163,17 @@ def test_the_unowned_walk_is_os_walk_with_listings_reused(tmp_path: Path) -> Non
     with os.scandir(top / "a") as entries:
         listings: dict[str, _Listing] = {str(top / "a"): {e.name: e for e in entries}}
     assert collect(_walk(str(top), listings)) == expected
-    # A child's listings, split into folders, other entries and links (what it sends back).
+    # A child's listings, split into folders, other entries that may be libraries, and links (what
+    # it sends back): the same walk but for the files no library can be.
     for folder in (top, top / "a"):
         with os.scandir(folder) as entries:
             listings[str(folder)] = _split({e.name: e for e in entries})
-    assert listings[str(top)][2] == ["link"]
-    assert collect(_walk(str(top), listings)) == expected
+    assert listings[str(top)][1:] == (["x.so"], ["link"])
+    split = {str(top), str(top / "a")}
+    assert collect(_walk(str(top), listings)) == [
+        (root, dirs, [f for f in files if root not in split or _may_be_library(f)])
+        for root, dirs, files in expected
+    ]
     assert ("link" in expected[0][1]) and all(root != str(top / "link") for root, _, _ in expected)
 
 

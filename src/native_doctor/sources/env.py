@@ -158,7 +158,7 @@ def read_environment(
             distributions.append(result[0])
             states.append(result[1])
     walked.update(listings)
-    unowned = _unowned(directory, {f for d in distributions for f in d.files}, cache, walked)
+    unowned = _unowned(directory, set().union(*(d.files for d in distributions)), cache, walked)
     if unowned is not None:
         distributions.append(unowned)
     return Environment(directory, tuple(distributions), tuple(states), tuple(unreadable))
@@ -310,14 +310,21 @@ def _is_read(found: object) -> bool:
 
 
 #: A folder's entries as the walk for unowned files needs them: the names of its folders (links
-#: to folders included), of its other entries, and of its folders that are links, each in listing
-#: order. A child sends this (plain strings pickle and unpickle fast) rather than one object per
-#: entry.
+#: to folders included), of its other entries that may be libraries (:func:`_may_be_library`:
+#: the only ones that walk looks at), and of its folders that are links, each in listing order. A
+#: child sends this (plain strings pickle and unpickle fast) rather than one object per entry.
 _Split = tuple[list[str], list[str], list[str]]
 
 
+def _may_be_library(name: str) -> bool:
+    """Whether a file named ``name`` may be a native library (the walk for unowned files reads
+    only those)."""
+    return name.endswith((".so", ".pyd", ".dylib", ".dll")) or ".so." in name
+
+
 def _split(listing: Mapping[str, os.DirEntry[str]]) -> _Split:
-    """``listing`` split into folders (links followed), other entries and links to folders."""
+    """``listing`` split into folders (links followed), other entries that may be libraries and
+    links to folders."""
     dirs: list[str] = []
     files: list[str] = []
     links: list[str] = []
@@ -330,7 +337,7 @@ def _split(listing: Mapping[str, os.DirEntry[str]]) -> _Split:
             dirs.append(name)
             if entry.is_symlink():
                 links.append(name)
-        else:
+        elif _may_be_library(name):
             files.append(name)
     return dirs, files, links
 
@@ -452,7 +459,7 @@ def _unowned(
             dirs[:] = [d for d in dirs if not d.endswith((".dist-info", ".egg-info")) and d not in _SKIP_DIRS]
             relative_root = root[len(top) :].strip(os.sep).replace(os.sep, "/")
             for name in files:
-                if not (name.endswith((".so", ".pyd", ".dylib", ".dll")) or ".so." in name):
+                if not _may_be_library(name):
                     continue  # tested first: most files are no library, and need no path built
                 path = f"{relative_root}/{name}" if relative_root else name
                 if path not in owned:
