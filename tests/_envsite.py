@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -41,8 +42,16 @@ def edit_in_place(path: Path, old: str, new: str) -> None:
     os.utime(path.parent, ns=(folder.st_atime_ns, folder.st_mtime_ns))
 
 
-def install(site: Path, name: str, files: dict[str, bytes], *, tag: str = "cp311-cp311-linux_x86_64") -> None:
-    """Lay out an installed distribution the way an installer would: files plus a .dist-info."""
+def install(
+    site: Path,
+    name: str,
+    files: dict[str, bytes],
+    *,
+    tag: str = "cp311-cp311-linux_x86_64",
+    record: Sequence[str] = (),
+) -> Path:
+    """Lay out an installed distribution the way an installer would: files plus a .dist-info (its
+    path); ``record``: more RECORD lines (files the installer listed that are not in ``files``)."""
     dist_info = site / f"{name}-1.0.dist-info"
     dist_info.mkdir(parents=True)
     for relative, data in files.items():
@@ -52,9 +61,10 @@ def install(site: Path, name: str, files: dict[str, bytes], *, tag: str = "cp311
     (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
     (dist_info / "WHEEL").write_text(f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: {tag}\n")
     (dist_info / "INSTALLER").write_text("pip\n")
-    record = [f"{relative},," for relative in files]
-    record += [f"{name}-1.0.dist-info/{n},," for n in ("METADATA", "WHEEL", "INSTALLER", "RECORD")]
-    (dist_info / "RECORD").write_text("\n".join(record) + "\n")
+    lines = [f"{relative},," for relative in files] + list(record)
+    lines += [f"{name}-1.0.dist-info/{n},," for n in ("METADATA", "WHEEL", "INSTALLER", "RECORD")]
+    (dist_info / "RECORD").write_text("\n".join(lines) + "\n")
+    return dist_info
 
 
 def add_varied_distributions(site: Path, elf_pair: dict[str, bytes]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from _envsite import install
 from native_doctor.sources import env as envsource
 from native_doctor.sources.env import read_environment
 from native_doctor.sources.markers import MAX_SCAN, elf_marker_regions, read_markers
@@ -24,18 +25,7 @@ TIMEOUT = 120
 
 
 def _install(site: Path, name: str, files: dict[str, bytes], record: list[str] | None = None) -> Path:
-    dist_info = site / f"{name}-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    for relative, data in files.items():
-        target = site / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (dist_info / "WHEEL").write_text("Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: py3-none-any\n")
-    (dist_info / "INSTALLER").write_text("pip\n")
-    lines = [f"{relative},," for relative in files] + (record or [])
-    (dist_info / "RECORD").write_text("\n".join(lines) + "\n")
-    return dist_info
+    return install(site, name, files, tag="py3-none-any", record=record or ())
 
 
 def _env_json(site: Path) -> tuple[int, dict[str, object]]:
