@@ -682,8 +682,15 @@ def _read_distribution_files(
         record_mtime: int | None = (dist_info / "RECORD").stat().st_mtime_ns
     except OSError:
         record_mtime = None
+    # A disabled cache (``--no-cache``) is no cache to the walk: no key made, nothing encoded.
+    walk_cache = cache if cache is not None and cache.enabled else None
     walk = _Walk(
-        site, root, verify=installer is not None, cache=cache, record_mtime=record_mtime, listings=listings
+        site,
+        root,
+        verify=installer is not None,
+        cache=walk_cache,
+        record_mtime=record_mtime,
+        listings=listings,
     )
     native: list[NativeFile] = []
     foreign: list[str] = []
