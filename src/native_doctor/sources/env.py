@@ -532,7 +532,7 @@ def _read_distribution(
     if key is not None and cache is not None and not isinstance(result, str):
         artifact, state, walk = result
         entry = _distribution_to_json(artifact, state, walk)
-        cache.put(key, **entry)
+        cache.put_final(key, entry)  # encoded here: by the child that read it, in parallel
         if inputs is not None:
             inputs.add_folders(entry["folders"])  # type: ignore[arg-type]
             inputs.add_files(walk.native_keys)
