@@ -136,3 +136,28 @@ def test_a_python_file_edited_in_place_is_read_again(site: Path, tmp_path: Path,
     assert names() == ["libfoo.so"]  # from the cache: the whole distribution reused
     edit_in_place(module, "libfoo.so", new)
     assert names() == [new]
+
+
+def test_entries_encoded_when_made_give_the_same_file_as_entries_encoded_at_save(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    entries = [
+        ("a\0k", {"native": {"size": 1, "info": None}}),
+        ("dist\0é\udcff", {"folders": {"/x": 3}, "artifact": {"files": ["a", "ü"]}}),
+        ("b\0k", {"loads": []}),
+        ("dist\0two", {"state": {"digests": {}}}),
+    ]
+    files = []
+    for final in (False, True):
+        cache = EnvCache(site, directory=tmp_path / str(final))
+        for key, entry in entries:
+            if final and key.startswith("dist"):
+                cache.put_final(key, entry)
+            else:
+                cache.put(key, **entry)
+        cache.put("a\0k", markers={"m": 1})  # added to later: kept as a mapping
+        cache.get("missing")  # a miss: the run learned something, the file is written
+        cache.save()
+        files.append(cache.path.read_bytes())
+    assert files[0] == files[1]
+    assert list(json.loads(files[1])["entries"]) == [key for key, _ in entries]

@@ -532,7 +532,7 @@ def _read_distribution(
     if key is not None and cache is not None and not isinstance(result, str):
         artifact, state, walk = result
         entry = _distribution_to_json(artifact, state, walk)
-        cache.put(key, **entry)
+        cache.put_final(key, entry)  # encoded here: by the child that read it, in parallel
         if inputs is not None:
             inputs.add_folders(entry["folders"])  # type: ignore[arg-type]
             inputs.add_files(walk.native_keys)
@@ -571,7 +571,10 @@ def _distribution_to_json(artifact: Artifact, state: DiskState, walk: _Walk) -> 
             "version": artifact.version,
             "claimed_tags": list(artifact.claimed_tags),
             "files": list(artifact.files),
-            "native": [{**(_native_to_json(n) or {}), "path": n.path} for n in artifact.native],
+            "native": [
+                {**(walk.native_json.get(id(n)) or _native_to_json(n) or {}), "path": n.path}
+                for n in artifact.native
+            ],
             "requires_dist": list(artifact.requires_dist),
             "root_is_purelib": artifact.root_is_purelib,
             "installer": artifact.installer,
@@ -679,8 +682,15 @@ def _read_distribution_files(
         record_mtime: int | None = (dist_info / "RECORD").stat().st_mtime_ns
     except OSError:
         record_mtime = None
+    # A disabled cache (``--no-cache``) is no cache to the walk: no key made, nothing encoded.
+    walk_cache = cache if cache is not None and cache.enabled else None
     walk = _Walk(
-        site, root, verify=installer is not None, cache=cache, record_mtime=record_mtime, listings=listings
+        site,
+        root,
+        verify=installer is not None,
+        cache=walk_cache,
+        record_mtime=record_mtime,
+        listings=listings,
     )
     native: list[NativeFile] = []
     foreign: list[str] = []
@@ -789,6 +799,9 @@ class _Walk:
         self.source_keys: dict[str, str] = {}
         #: Whole contents of the DLL-hook files the source scan read (not read a second time).
         self.hook_texts: dict[str, bytes] = {}
+        #: id of each native file read here -> its scan-cache form (made once, for the file's
+        #: entry and the distribution's).
+        self.native_json: dict[int, dict[str, object]] = {}
 
     @property
     def listed(self) -> list[str]:
@@ -917,7 +930,10 @@ class _Walk:
                 return cached
         found = _read_native(Path(full), path)
         if self.cache is not None:
-            self.cache.put(key, native=_native_to_json(found))
+            data = _native_to_json(found)
+            self.cache.put(key, native=data)
+            if found is not None and data is not None:
+                self.native_json[id(found)] = data
         return found
 
     def _compare(

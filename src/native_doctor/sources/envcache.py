@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
-from native_doctor.sources.envresult import Inputs, cache_directory, file_key, write_json
+from native_doctor.sources.envresult import Inputs, cache_directory, file_key, write_text
 
 __all__ = ["EnvCache", "binary_from_json", "binary_to_json", "cache_directory", "file_key"]
 
@@ -91,6 +91,17 @@ class EnvCache:
         if self.enabled:
             self._new.setdefault(key, {}).update(values)
 
+    def put_final(self, key: str, entry: Mapping[str, Any]) -> None:
+        """Keep ``entry`` under ``key`` as it is now, encoded at once (in the process that made it:
+        a forked child sends the text, and :meth:`save` encodes it no more); for entries nothing
+        adds to later (a distribution's). A key used already is added to as :meth:`put` does."""
+        if not self.enabled:
+            return
+        if key in self._new:
+            self.put(key, **entry)
+        else:
+            self._new[key] = _Encoded(json.dumps(entry, separators=_SEPARATORS))
+
     # The parallel read (``sources.env``) replays what each group of distributions used, in the
     # order a serial read would have used it: the entries are kept in first-use order.
 
@@ -139,8 +150,39 @@ class EnvCache:
         """
         if not self.enabled or (self.misses == 0 and self._new.keys() <= self._old.keys()):
             return
-        document = {"format": _FORMAT, "version": _VERSION, "tool": self._tool, "entries": self._new}
-        write_json(self._path, document)
+        write_text(self._path, self._text())
+
+    def _text(self) -> str:
+        """The cache file's text: ``json.dumps`` of the document, the entries :meth:`put_final`
+        encoded already put in as they are (the same text)."""
+        head = json.dumps(
+            {"format": _FORMAT, "version": _VERSION, "tool": self._tool}, separators=_SEPARATORS
+        )
+        parts: list[str] = []
+        run: dict[str, dict[str, Any]] = {}  # consecutive entries still to encode, encoded at once
+        for key, entry in self._new.items():
+            if isinstance(entry, _Encoded):
+                if run:
+                    parts.append(json.dumps(run, separators=_SEPARATORS)[1:-1])
+                    run = {}
+                parts.append(json.dumps(key) + ":" + entry.text)
+            else:
+                run[key] = entry
+        if run:
+            parts.append(json.dumps(run, separators=_SEPARATORS)[1:-1])
+        return head[:-1] + ',"entries":{' + ",".join(parts) + "}}"
+
+
+_SEPARATORS = (",", ":")
+
+
+class _Encoded(dict[str, Any]):
+    """An entry kept as its JSON text (:meth:`EnvCache.put_final`); empty as a mapping, so a
+    lookup of it in the same run finds nothing and reads again."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
 
 
 def _last(items: dict[str, Any], count: int) -> list[tuple[str, Any]]:

@@ -36,6 +36,7 @@ __all__ = [
     "keeps_report",
     "run_identity",
     "write_json",
+    "write_text",
 ]
 
 _FORMAT = "native-doctor-env-result"
@@ -325,6 +326,13 @@ class ResultCache:
 def write_json(path: Path, document: object) -> None:
     """Write ``document`` to ``path`` atomically (a temporary file in the same folder, renamed);
     a cache that cannot be written is not an error: nothing is written."""
+    # One string, then one write: ``json.dump`` writes the encoder's many small pieces one by one
+    # (measured on the large environment's 5.9 MB scan cache: 59 ms against 25 ms).
+    write_text(path, json.dumps(document, separators=(",", ":")))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as :func:`write_json` does."""
     import tempfile  # only a run that writes a cache pays for it
 
     try:
@@ -332,7 +340,7 @@ def write_json(path: Path, document: object) -> None:
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(document, out, separators=(",", ":"))
+                out.write(text)
             Path(temporary).replace(path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
