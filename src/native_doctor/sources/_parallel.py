@@ -273,7 +273,10 @@ def _fork(body: Callable[[int], None], others: Sequence[int]) -> tuple[int, int]
         return None
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # see _spawn
+            # Python 3.12+ warns that forking a process with threads may deadlock the child: the
+            # child here only computes (its imports were done before the fork) and never takes a
+            # lock another thread may hold (no printing, no logging).
+            warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
     except OSError:
         os.close(read_end)
@@ -285,7 +288,7 @@ def _fork(body: Callable[[int], None], others: Sequence[int]) -> tuple[int, int]
             _quiet(read_end, others)
             body(write_end)
             code = 0
-        except BaseException:  # the parent does the items; nothing may be printed here
+        except BaseException:  # the parent does the work instead; nothing may be printed here
             pass
         finally:
             os._exit(code)
@@ -311,41 +314,13 @@ def _quiet(read_end: int, others: Sequence[int]) -> None:  # pragma: no cover - 
 def _spawn(work: Callable[[G], R], group: G, others: Sequence[int]) -> tuple[int, int] | None:
     """Fork a child that runs ``work(group)`` and writes the pickled result: (pid, pipe), or None
     when no child could be started."""
-    try:
-        read_end, write_end = os.pipe()
-    except OSError:
-        return None
-    try:
-        with warnings.catch_warnings():
-            # Python 3.12+ warns that forking a process with threads may deadlock the child: the
-            # child here only computes (its imports were done before the fork) and never takes a
-            # lock another thread may hold (no printing, no logging).
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-    except OSError:
-        os.close(read_end)
-        os.close(write_end)
-        return None
-    if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
-        _child(work, group, read_end, write_end, others)
-    os.close(write_end)
-    return pid, read_end
 
-
-def _child(  # pragma: no cover - runs in the child
-    work: Callable[[G], R], group: G, read_end: int, write_end: int, others: Sequence[int]
-) -> None:
-    code = 1
-    try:
-        _quiet(read_end, others)
+    def send(write_end: int) -> None:  # pragma: no cover - runs in the child
         data = memoryview(dumps(work(group)))
         while data:
             data = data[os.write(write_end, data) :]
-        code = 0
-    except BaseException:  # the parent redoes the group; nothing may be printed here
-        pass
-    finally:
-        os._exit(code)
+
+    return _fork(send, others)
 
 
 class _Discard(io.TextIOBase):
