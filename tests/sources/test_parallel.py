@@ -60,17 +60,24 @@ def test_read_only_mappings_travel_back() -> None:
     assert isinstance(found[1], MappingProxyType)
 
 
+def _fail(how: str) -> object:
+    """Fail the way ``how`` says (in a child): raise, exit, be killed, never answer, or return
+    the wrong kind of result (what is returned)."""
+    if how == "raises":
+        raise RuntimeError("boom")
+    if how == "exits":
+        os._exit(3)
+    if how == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if how == "stuck":
+        signal.pause()  # never answers: this process never waits for it
+    return "not a number"
+
+
 def _failing(how: str, parent: int, calls: list[int]):  # type: ignore[no-untyped-def]
     def work(numbers: list[int]) -> object:
         if os.getpid() != parent:  # in a child: fail
-            if how == "raises":
-                raise RuntimeError("boom")
-            if how == "exits":
-                os._exit(3)
-            if how == "killed":
-                os.kill(os.getpid(), signal.SIGKILL)
-            if how == "wrong-result":
-                return "not a list"
+            return _fail(how)
         calls.append(numbers[0])
         return _square_all(numbers)
 
@@ -201,16 +208,7 @@ def test_shared_items_come_from_both_ends() -> None:
 def _failing_item(how: str, parent: int) -> object:
     def work(number: int) -> object:
         if os.getpid() != parent and number >= 2:  # a child fails after two items
-            if how == "raises":
-                raise RuntimeError("boom")
-            if how == "exits":
-                os._exit(3)
-            if how == "killed":
-                os.kill(os.getpid(), signal.SIGKILL)
-            if how == "wrong-result":
-                return "not an int"
-            if how == "stuck":
-                signal.pause()  # never answers: this process never waits for it
+            return _fail(how)
         return number * number
 
     return work
