@@ -21,6 +21,7 @@ from native_doctor.errors import InvalidArchiveError, NativeDoctorError, UsageEr
 if TYPE_CHECKING:
     from native_doctor.analysis import Inspection
     from native_doctor.checks.registry import Finding
+    from native_doctor.environment import EnvironmentInspection
 
 __all__ = ["entrypoint", "main"]
 
@@ -516,7 +517,7 @@ def _run_env(options: argparse.Namespace) -> int:
     return code
 
 
-def _env_findings(environment: Any) -> list[Finding]:
+def _env_findings(environment: EnvironmentInspection) -> list[Finding]:
     """What the checks ``env`` runs find in ``environment``."""
     from native_doctor.checks.registry import run_checks, run_environment_checks
 
@@ -534,7 +535,7 @@ _OWN_ARTIFACTS = 0.2
 _MIN_FORKED_BINARIES = 100
 
 
-def _findings_beside_json(environment: Any) -> tuple[list[Finding], list[str] | None]:
+def _findings_beside_json(environment: EnvironmentInspection) -> tuple[list[Finding], list[str] | None]:
     """The findings, and the JSON report's members before ``findings`` (None: a forked child could
     not encode them): a child encodes most of ``artifacts`` while this process runs the checks,
     and encodes the lightest artifacts and the other members (Linux; the same text as encoding the
@@ -625,7 +626,7 @@ class _Recorder:
         return getattr(self._stream, name)
 
 
-def _env_verdict(environment: Any, findings: Sequence[Finding]) -> str:
+def _env_verdict(environment: EnvironmentInspection, findings: Sequence[Finding]) -> str:
     """The closing line of ``env``: healthy, or how many errors and warnings."""
     from native_doctor.checks.registry import Severity
 
@@ -675,7 +676,7 @@ def _host_summary(environment: Any, examined: Sequence[Path] | None = None) -> l
     return lines
 
 
-def _environment_json(environment: Any) -> dict[str, Any]:
+def _environment_json(environment: EnvironmentInspection) -> dict[str, Any]:
     host = _plain(environment.host)
     return {
         "python": environment.host.executable,
