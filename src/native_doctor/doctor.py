@@ -634,32 +634,16 @@ def _with_conda_meta(host: HostFacts) -> HostFacts:
     return dataclasses.replace(host, installers={**host.installers, "conda (conda-meta)": count})
 
 
-_FACTS_SCRIPT = (
-    "import json, platform, sys, sysconfig; print(json.dumps({"
-    "'python_version': platform.python_version(), "
-    "'python_implementation': platform.python_implementation(), "
-    "'abiflags': getattr(sys, 'abiflags', ''), "
-    "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
-    "'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix}))"
-)
-
-
 def _start_facts(python: str) -> subprocess.Popen[str] | None:
     """Start asking ``python`` for its facts (collected by :func:`_interpreter_facts`), unless it
     is this interpreter or was asked already; None then, or when it cannot be started."""
-    from native_doctor.sources.env import INTERPRETER_FACTS
+    from native_doctor.sources.sites import FACTS_SCRIPT, INTERPRETER_FACTS, start_probe
 
     # Not realpath: two venvs' pythons are links to one base interpreter, yet different environments.
     if Path(python).absolute() == Path(sys.executable).absolute() or python in INTERPRETER_FACTS:
         return None
     try:
-        return subprocess.Popen(
-            [python, "-c", _FACTS_SCRIPT],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        return start_probe(python, FACTS_SCRIPT)
     except OSError:
         return None
 

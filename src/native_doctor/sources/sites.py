@@ -11,8 +11,19 @@ import sys
 import sysconfig
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["INTERPRETER_FACTS", "site_directories", "site_packages", "site_packages_of"]
+if TYPE_CHECKING:
+    import subprocess
+
+__all__ = [
+    "FACTS_SCRIPT",
+    "INTERPRETER_FACTS",
+    "site_directories",
+    "site_packages",
+    "site_packages_of",
+    "start_probe",
+]
 
 
 def site_packages() -> list[Path]:
@@ -50,6 +61,39 @@ def _holds_distributions(directory: Path) -> bool:
         return False
 
 
+#: What an interpreter is asked about itself (a Python expression it evaluates and prints as JSON).
+_FACTS = (
+    "{'python_version': platform.python_version(), "
+    "'python_implementation': platform.python_implementation(), "
+    "'abiflags': getattr(sys, 'abiflags', ''), "
+    "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
+    "'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix}"
+)
+_IMPORTS = "import json, platform, sys, sysconfig; "
+#: The script that prints an interpreter's facts alone.
+FACTS_SCRIPT = _IMPORTS + f"print(json.dumps({_FACTS}))"
+#: The script that prints its site schemes, ``sys.path`` and facts.
+_SITES_SCRIPT = (
+    _IMPORTS + "p = sysconfig.get_paths(); "
+    f"print(json.dumps([[p['purelib'], p['platlib']], sys.path, {_FACTS}]))"
+)
+
+
+def start_probe(python: str, script: str) -> subprocess.Popen[str]:
+    """Start ``python -c script`` from ``/`` (no module of the working directory shadows what the
+    script imports), its answer on a text pipe. Raises OSError when it cannot be started."""
+    import subprocess
+
+    return subprocess.Popen(
+        [python, "-c", script],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )
+
+
 #: Facts of interpreters :func:`site_packages_of` asked (Python version, prefix, ...), so the
 #: doctor need not start the interpreter a second time.
 INTERPRETER_FACTS: dict[str, dict[str, object]] = {}
@@ -66,25 +110,9 @@ def site_packages_of(python: str, *, meanwhile: Callable[[], object] | None = No
 
     from native_doctor.errors import UsageError
 
-    script = (
-        "import json, platform, sys, sysconfig; p = sysconfig.get_paths(); "
-        "print(json.dumps([[p['purelib'], p['platlib']], sys.path, {"
-        "'python_version': platform.python_version(), "
-        "'python_implementation': platform.python_implementation(), "
-        "'abiflags': getattr(sys, 'abiflags', ''), "
-        "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
-        "'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix}]))"
-    )
     answer = None
     try:
-        with subprocess.Popen(
-            [python, "-c", script],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd="/",
-        ) as child:
+        with start_probe(python, _SITES_SCRIPT) as child:
             try:
                 if meanwhile is not None:
                     meanwhile()
