@@ -322,9 +322,9 @@ def _may_be_library(name: str) -> bool:
     return name.endswith((".so", ".pyd", ".dylib", ".dll")) or ".so." in name
 
 
-def _split(listing: Mapping[str, os.DirEntry[str]]) -> _Split:
-    """``listing`` split into folders (links followed), other entries that may be libraries and
-    links to folders."""
+def _split(listing: Mapping[str, os.DirEntry[str]], keep: Callable[[str], bool] = _may_be_library) -> _Split:
+    """``listing`` split into folders (links followed), the other entries ``keep`` keeps (those
+    that may be libraries) and links to folders."""
     dirs: list[str] = []
     files: list[str] = []
     links: list[str] = []
@@ -337,7 +337,7 @@ def _split(listing: Mapping[str, os.DirEntry[str]]) -> _Split:
             dirs.append(name)
             if entry.is_symlink():
                 links.append(name)
-        elif _may_be_library(name):
+        elif keep(name):
             files.append(name)
     return dirs, files, links
 
@@ -395,31 +395,24 @@ def _walk(top: str, listings: Mapping[str, _Listing]) -> Iterator[tuple[str, lis
     while stack:
         folder = stack.pop()
         listing = listings.get(folder)
-        if isinstance(listing, tuple):  # a child's: split already
-            folders, links = list(listing[0]), listing[2]
-            yield folder, folders, list(listing[1])  # the caller may prune ``folders`` in place
-            for name in reversed(folders):
-                if name not in links:
-                    stack.append(os.path.join(folder, name))  # noqa: PTH118 - strings
-            continue
         if listing is None:
             try:
                 with os.scandir(folder) as entries:
                     listing = {entry.name: entry for entry in entries}
             except OSError:
                 continue
-        dirs: list[str] = []
-        files: list[str] = []
-        for name, entry in listing.items():
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                is_dir = False
-            (dirs if is_dir else files).append(name)
-        yield folder, dirs, files  # the caller may prune ``dirs`` in place
-        for name in reversed(dirs):
-            if name in listing and not listing[name].is_symlink():
+        # A child's listing is split already (its files: those that may be libraries).
+        split = listing if isinstance(listing, tuple) else _split(listing, keep=_every_name)
+        folders, links = list(split[0]), split[2]
+        yield folder, folders, list(split[1])  # the caller may prune ``folders`` in place
+        for name in reversed(folders):
+            if name not in links:
                 stack.append(os.path.join(folder, name))  # noqa: PTH118 - strings
+
+
+def _every_name(name: str) -> bool:
+    """Keeps every file of a listing this process made (the walk yields them all, as os.walk)."""
+    return True
 
 
 #: The name given to native files no installed distribution's RECORD lists (``.egg-info``
