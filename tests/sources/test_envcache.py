@@ -138,6 +138,67 @@ def test_a_python_file_edited_in_place_is_read_again(site: Path, tmp_path: Path,
     assert names() == [new]
 
 
+@pytest.mark.parametrize("change", ["edit-one-file", "add-a-file"])
+def test_a_changed_distribution_screens_only_its_changed_python_files_again(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """The distribution's entry no longer holds, but the Python files it screened are taken from
+    it while their own state is unchanged: only the edited one is read and screened again."""
+    from native_doctor.sources import env
+
+    module = add_loader_module(site, "libfoo.so")
+    other = site / "demo" / "helpers.py"
+    other.write_text('import ctypes\nctypes.CDLL("libhelper.so.1")\n')
+    record = site / "demo-1.0.dist-info" / "RECORD"
+    record.write_text(record.read_text() + "demo/helpers.py,,\n")
+    folder = tmp_path / "cache"
+    _scan(site, folder)
+    if change == "edit-one-file":
+        edit_in_place(module, "libfoo.so", "libbar.so")
+    else:
+        (site / "demo" / "new.py").write_text("x = 1\n")  # not in RECORD: the folder changed
+    screened: list[str] = []
+    real = env.scan_source
+
+    def counting(text: bytes, path: str) -> list[env.LoadCall]:
+        screened.append(path)
+        return real(text, path)
+
+    monkeypatch.setattr(env, "scan_source", counting)
+    cache = EnvCache(site, directory=folder)
+    environment = read_environment(site, cache=cache)
+    names = sorted(name for state in environment.states for call in state.load_calls for name in call.names)
+    new = "libbar.so" if change == "edit-one-file" else "libfoo.so"
+    assert names == sorted([new, "libhelper.so.1"])
+    assert screened == (["demo/__init__.py"] if change == "edit-one-file" else [])
+    # The distribution's entry did not hold: its native file's own entry was asked for too.
+    assert cache.hits >= 2
+
+
+def test_the_files_in_no_record_are_looked_for_again_when_a_record_changes(
+    site: Path, tmp_path: Path, elf_pair: dict[str, bytes]
+) -> None:
+    """A RECORD rewritten in place to list a stray file changes no folder the walk for unowned
+    files looked at: the RECORD's own state is part of that walk's entry."""
+    from native_doctor.sources.env import UNOWNED
+
+    (site / "stray").mkdir()
+    (site / "stray" / "_old.cpython-311-x86_64-linux-gnu.so").write_bytes(elf_pair["_ext.so"])
+    folder = tmp_path / "cache"
+
+    def unowned() -> list[str]:
+        cache = EnvCache(site, directory=folder)
+        environment = read_environment(site, cache=cache)
+        cache.save()
+        return [n.path for d in environment.distributions if d.name == UNOWNED for n in d.native]
+
+    assert unowned() == ["stray/_old.cpython-311-x86_64-linux-gnu.so"]
+    assert unowned() == ["stray/_old.cpython-311-x86_64-linux-gnu.so"]  # from the cache
+    record = site / "demo-1.0.dist-info" / "RECORD"
+    edit_in_place(record, "demo/", "stray/_old.cpython-311-x86_64-linux-gnu.so,,\ndemo/")
+    assert unowned() == []
+
+
 def test_entries_encoded_when_made_give_the_same_file_as_entries_encoded_at_save(tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()

@@ -27,7 +27,7 @@ from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, may_be_native
 from native_doctor.sources._parallel import balanced_groups, can_fork, share_items, share_order
 from native_doctor.sources.envcache import EnvCache, binary_from_json, binary_to_json, file_key
-from native_doctor.sources.envresult import Inputs, folder_mtime
+from native_doctor.sources.envresult import Inputs, file_state, folder_mtime, state_key
 from native_doctor.sources.ldcache import CacheEntry
 from native_doctor.sources.loadnames import (
     MAX_SOURCE,
@@ -158,7 +158,7 @@ def read_environment(
             distributions.append(result[0])
             states.append(result[1])
     walked.update(listings)
-    unowned = _unowned(directory, set().union(*(d.files for d in distributions)), cache, walked)
+    unowned = _unowned(directory, distributions, cache, walked)
     if unowned is not None:
         distributions.append(unowned)
     return Environment(directory, tuple(distributions), tuple(states), tuple(unreadable))
@@ -423,32 +423,37 @@ _SKIP_DIRS = ("__pycache__",)
 
 def _unowned(
     site: Path,
-    owned: set[str],
+    distributions: Sequence[Artifact],
     cache: EnvCache | None = None,
     listings: Mapping[str, _Listing] | None = None,
 ) -> Artifact | None:
-    """Native files under ``site`` that no RECORD lists, as one pseudo-distribution (or None).
+    """Native files under ``site`` that no RECORD of ``distributions`` lists, as one
+    pseudo-distribution (or None).
 
     With a cache, the walk is skipped while no folder under ``site`` changed (a file added or
-    removed changes its folder's modification time) and the RECORDs list the same files.
+    removed changes its folder's modification time) and the same RECORDs are unchanged.
     ``listings``: the folders the RECORD walks listed already (not listed again).
     """
     top = os.path.normpath(Path.cwd() / site)  # as the RECORD walks name folders
     key = None
     native: list[NativeFile] | None = None
     if cache is not None and cache.enabled:
-        digest = hashlib.sha256("\n".join(sorted(owned)).encode("utf-8", "surrogateescape")).hexdigest()
-        key = f"unowned\0{os.path.realpath(top)}\0{digest}"
+        key = f"unowned\0{os.path.realpath(top)}\0{_records_digest(distributions)}"
         entry = cache.get(key)
         native = _unowned_from_json(entry)
         if native is not None and entry is not None and cache.inputs is not None:
             cache.inputs.add_folders(entry["folders"])
     if native is None:
         native = []
+        owned = set().union(*(d.files for d in distributions))
         folders: dict[str, int] = {}
+        # What a cached result depends on: the modification times the run took already (for the
+        # kept report, as the RECORD walks listed the folders), the others taken here.
+        known = cache.inputs.folders if cache is not None and cache.inputs is not None else {}
         for root, dirs, files in _walk(top, {} if listings is None else listings):
             if key is not None:
-                folders[root] = _folder_mtime(root)  # what a cached result depends on
+                mtime = known.get(root)
+                folders[root] = _folder_mtime(root) if mtime is None else mtime
             dirs[:] = [d for d in dirs if not d.endswith((".dist-info", ".egg-info")) and d not in _SKIP_DIRS]
             relative_root = root[len(top) :].strip(os.sep).replace(os.sep, "/")
             for name in files:
@@ -476,6 +481,19 @@ def _unowned(
         native=tuple(native),
         size=sum(n.size for n in native),
     )
+
+
+def _records_digest(distributions: Sequence[Artifact]) -> str:
+    """What decides the files the RECORDs of ``distributions`` list: each one's RECORD, by path
+    and state (a RECORD rewritten, a distribution installed or removed changes it)."""
+    states: list[str] = []
+    for dist in distributions:
+        record = os.path.join(dist.path, "RECORD")  # noqa: PTH118 - strings
+        try:
+            states.append(state_key(record, file_state(os.stat(record))))  # noqa: PTH116
+        except OSError:
+            states.append(record)  # none: it lists no file
+    return hashlib.sha256("\n".join(states).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _unowned_from_json(entry: dict[str, object] | None) -> list[NativeFile] | None:
@@ -521,15 +539,16 @@ def _read_distribution(
                     inputs.add_files(entry["natives"])
                     inputs.add_files(entry["sources"])
                 return found
-    result = _read_distribution_files(site, dist_info, root, cache, listings)
+    earlier = _Earlier.of(cache.earlier(key)) if key is not None and cache is not None else None
+    result = _read_distribution_files(site, dist_info, root, cache, listings, earlier)
     if key is not None and cache is not None and not isinstance(result, str):
         artifact, state, walk = result
         entry = _distribution_to_json(artifact, state, walk)
         cache.put_final(key, entry)  # encoded here: by the child that read it, in parallel
         if inputs is not None:
             inputs.add_folders(entry["folders"])  # type: ignore[arg-type]
-            inputs.add_files(walk.native_keys)
-            inputs.add_files(walk.source_keys)
+            inputs.add_files(walk.native_states)
+            inputs.add_files(walk.source_states)
     return result if isinstance(result, str) else result[:2]
 
 
@@ -556,8 +575,8 @@ _folder_mtime = folder_mtime
 def _distribution_to_json(artifact: Artifact, state: DiskState, walk: _Walk) -> dict[str, object]:
     return {
         "folders": {f: _folder_mtime(f) for f in [*walk.listed, os.fspath(artifact.path)]},
-        "natives": walk.native_keys,
-        "sources": walk.source_keys,
+        "natives": walk.native_states,
+        "sources": walk.source_states,
         "artifact": {
             "path": artifact.path,
             "name": artifact.name,
@@ -600,9 +619,9 @@ def _distribution_from_json(entry: dict[str, object]) -> tuple[Artifact, DiskSta
             return None
         if any(_folder_mtime(f) != m for f, m in folders.items()):
             return None
-        for full, key in itertools.chain(natives.items(), sources.items()):
+        for full, state in itertools.chain(natives.items(), sources.items()):
             # A Python file edited in place changes no folder: its own state is checked too.
-            if file_key(full, os.stat(full)) != key:  # noqa: PTH116
+            if file_state(os.stat(full)) != state:  # noqa: PTH116
                 return None
         native: list[NativeFile] = []
         for item in data["native"]:
@@ -649,10 +668,54 @@ def _distribution_from_json(entry: dict[str, object]) -> tuple[Artifact, DiskSta
     return artifact, state
 
 
+class _Earlier:
+    """What the scan cache holds of an earlier state of a distribution whose entry no longer
+    holds (RECORD rewritten, a file added to one of its folders, a file edited): the Python
+    files it screened, each with its state and the loader calls found in it, so that the
+    unchanged ones are not read again."""
+
+    __slots__ = ("_calls", "_states")
+
+    def __init__(self, states: Mapping[str, object], calls: Mapping[str, list[object]]) -> None:
+        self._states = states
+        self._calls = calls
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any] | None) -> _Earlier | None:
+        """The earlier state in the distribution entry ``entry`` (None: none, or not well-formed)."""
+        sources = entry.get("sources") if entry is not None else None
+        saved = entry.get("state") if entry is not None else None
+        items = saved.get("load_calls") if isinstance(saved, dict) else None
+        if not isinstance(sources, dict) or not isinstance(items, list):
+            return None
+        calls: dict[str, list[object]] = {}
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("file"), str):
+                return None
+            calls.setdefault(item["file"], []).append(item)
+        return cls(sources, calls)
+
+    def calls(self, full: str, path: str, state: str) -> list[LoadCall] | None:
+        """The loader calls found in the Python file at ``full`` (RECORD path ``path``) when it
+        was in ``state``; None when it was not (changed, new) or the entry is not well-formed."""
+        if self._states.get(full) != state:
+            return None
+        try:
+            return list(calls_from_json(self._calls.get(path, []), path))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
 def _read_distribution_files(
-    site: Path, dist_info: Path, root: Path, cache: EnvCache | None = None, listings: _Listings | None = None
+    site: Path,
+    dist_info: Path,
+    root: Path,
+    cache: EnvCache | None = None,
+    listings: _Listings | None = None,
+    earlier: _Earlier | None = None,
 ) -> tuple[Artifact, DiskState, _Walk] | str:
-    """:func:`_read_distribution` without the distribution-level cache."""
+    """:func:`_read_distribution` without the distribution-level cache (``earlier``: what the
+    scan cache holds of an earlier state of the same distribution)."""
     try:
         metadata = parse_headers(_read_text_strict(dist_info / "METADATA"))
     except OSError as exc:
@@ -684,6 +747,7 @@ def _read_distribution_files(
         cache=walk_cache,
         record_mtime=record_mtime,
         listings=listings,
+        earlier=earlier,
     )
     native: list[NativeFile] = []
     foreign: list[str] = []
@@ -767,6 +831,7 @@ class _Walk:
         cache: EnvCache | None = None,
         record_mtime: int | None = None,
         listings: _Listings | None = None,
+        earlier: _Earlier | None = None,
     ) -> None:
         self.site = os.path.normpath(Path.cwd() / site)
         self._prefix = self.site.rstrip(os.sep) + os.sep  # + a relative path: os.path.join's result
@@ -774,6 +839,7 @@ class _Walk:
         self.record_mtime = record_mtime
         self.verify = verify
         self.cache = cache
+        self.earlier = earlier
         self.root = str(root).rstrip(os.sep) + os.sep
         self.real_root = os.path.realpath(root).rstrip(os.sep) + os.sep
         self.missing: list[str] = []
@@ -785,11 +851,13 @@ class _Walk:
         self._listings: _Listings = {} if listings is None else listings
         self._listed: dict[str, None] = {}  # the folders this walk looked into, in order
         self.load_calls: list[LoadCall] = []
-        #: Full path -> cache key of each native file read (what a cached result depends on).
-        self.native_keys: dict[str, str] = {}
-        #: Full path -> cache key of each Python file read (screened for loader calls, or a DLL
-        #: hook): edited in place, it changes no folder's modification time (with a cache only).
-        self.source_keys: dict[str, str] = {}
+        #: Full path -> :func:`file_state` of each native file read (what a cached result
+        #: depends on).
+        self.native_states: dict[str, str] = {}
+        #: Full path -> :func:`file_state` of each Python file read (screened for loader calls,
+        #: or a DLL hook): edited in place, it changes no folder's modification time (with a
+        #: cache only).
+        self.source_states: dict[str, str] = {}
         #: Whole contents of the DLL-hook files the source scan read (not read a second time).
         self.hook_texts: dict[str, bytes] = {}
         #: id of each native file read here -> its scan-cache form (made once, for the file's
@@ -853,7 +921,7 @@ class _Walk:
                 if not skipped_source(path):
                     self._scan_source(full, path, entry)
                 elif self.cache is not None and is_hook_file(path):
-                    self._source_key(full, path, entry)
+                    self._source_state(full, path, entry)
             return None  # a plain file that cannot be native: existence was all to check
         try:
             status = entry.stat()
@@ -870,8 +938,8 @@ class _Walk:
             return None
         if not may_be_native(path):
             return None
-        key = file_key(full, status)
-        self.native_keys[full] = key
+        state = self.native_states[full] = file_state(status)
+        key = state_key(full, state)
         try:
             found = self._native(full, path, key)
         except OSError as exc:
@@ -885,33 +953,27 @@ class _Walk:
         return found
 
     def _scan_source(self, full: str, path: str, entry: os.DirEntry[str]) -> None:
-        """Libraries the Python file loads by literal name (cached while the file is unchanged)."""
+        """Libraries the Python file loads by literal name (taken from the earlier state of the
+        distribution the scan cache holds while the file is unchanged)."""
         try:
-            # Without a cache (``--no-cache``) the key is never used: no stat.
-            key = file_key(full, entry.stat()) if self.cache is not None else ""
-            if key:
-                self.source_keys[full] = key
-            cached = self.cache.get(key) if self.cache is not None else None
-            if cached is not None and "loads" in cached:
-                try:
-                    self.load_calls.extend(calls_from_json(cached["loads"], path))
-                    return
-                except (ValueError, KeyError, TypeError):
-                    pass
+            if self.cache is not None:  # without one (``--no-cache``) the state is never used
+                state = self.source_states[full] = file_state(entry.stat())
+                if self.earlier is not None:
+                    calls = self.earlier.calls(full, path, state)
+                    if calls is not None:
+                        self.load_calls.extend(calls)
+                        return
             text = read_regular(full, MAX_SOURCE + 1)
         except OSError as exc:
             self.unreadable.append((path, _reason(exc)))
             return
         if len(text) <= MAX_SOURCE and is_hook_file(path):
             self.hook_texts[path] = text  # the whole file (a longer one is read again, whole)
-        calls = scan_source(text, path)
-        self.load_calls.extend(calls)
-        if self.cache is not None:
-            self.cache.put(key, loads=calls_to_json(calls))
+        self.load_calls.extend(scan_source(text, path))
 
-    def _source_key(self, full: str, path: str, entry: os.DirEntry[str]) -> None:
+    def _source_state(self, full: str, path: str, entry: os.DirEntry[str]) -> None:
         try:
-            self.source_keys[full] = file_key(full, entry.stat())
+            self.source_states[full] = file_state(entry.stat())
         except OSError as exc:
             self.unreadable.append((path, _reason(exc)))
 

@@ -28,7 +28,7 @@ from native_doctor.sources.envresult import Inputs, cache_directory, file_key, w
 __all__ = ["EnvCache", "binary_from_json", "binary_to_json", "cache_directory", "file_key"]
 
 _FORMAT = "native-doctor-env-cache"
-_VERSION = 1
+_VERSION = 2
 
 
 class EnvCache:
@@ -43,6 +43,7 @@ class EnvCache:
         )
         self._old: dict[str, dict[str, Any]] = self._load() if enabled else {}
         self._new: dict[str, dict[str, Any]] = {}
+        self._kinds: dict[str, dict[str, Any]] | None = None  # for :meth:`earlier`, made once
         self.hits = 0
         self.misses = 0
         #: What the run read, for the whole-result cache (:mod:`native_doctor.sources.envresult`).
@@ -79,6 +80,19 @@ class EnvCache:
         self.hits += 1
         self._new[key] = entry
         return entry
+
+    def earlier(self, key: str) -> dict[str, Any] | None:
+        """The stored entry of an earlier state of what ``key`` names (not counted, not kept):
+        the entry under ``key``, else the last one whose key starts with the same two
+        NUL-separated fields (for a distribution: ``dist`` and its RECORD's path)."""
+        if not self.enabled or not self._old:
+            return None
+        found = self._old.get(key)
+        if found is None:
+            if self._kinds is None:
+                self._kinds = {_kind(k): v for k, v in self._old.items()}
+            found = self._kinds.get(_kind(key))
+        return found
 
     def peek(self, key: str) -> dict[str, Any] | None:
         """What :meth:`get` would return, without counting or keeping it."""
@@ -183,6 +197,11 @@ class _Encoded(dict[str, Any]):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+def _kind(key: str) -> str:
+    """The first two NUL-separated fields of ``key``."""
+    return "\0".join(key.split("\0", 2)[:2])
 
 
 def _last(items: dict[str, Any], count: int) -> list[tuple[str, Any]]:

@@ -31,16 +31,18 @@ __all__ = [
     "ResultCache",
     "cache_directory",
     "file_key",
+    "file_state",
     "folder_mtime",
     "for_run",
     "keeps_report",
     "run_identity",
+    "state_key",
     "write_json",
     "write_text",
 ]
 
 _FORMAT = "native-doctor-env-result"
-_VERSION = 1
+_VERSION = 2
 #: Environment variables that differ between two shells without changing anything the doctor
 #: reads (the working directory is part of the identity on its own).
 _VOLATILE = frozenset({"_", "OLDPWD", "PWD", "SHLVL"})
@@ -66,9 +68,19 @@ def cache_directory() -> Path:
     return Path(base) / "native-doctor" / "env"
 
 
+def file_state(status: os.stat_result) -> str:
+    """What a cache keeps of a file's state: its size, modification time (ns) and inode."""
+    return f"{status.st_size}\0{status.st_mtime_ns}\0{status.st_ino}"
+
+
 def file_key(path: str, status: os.stat_result) -> str:
     """The cache key of the file at ``path`` in the state ``status`` describes."""
-    return f"{path}\0{status.st_size}\0{status.st_mtime_ns}\0{status.st_ino}"
+    return state_key(path, file_state(status))
+
+
+def state_key(path: str, state: str) -> str:
+    """The cache key of the file at ``path`` in the :func:`file_state` ``state``."""
+    return f"{path}\0{state}"
 
 
 def folder_mtime(folder: str) -> int:
@@ -80,9 +92,10 @@ def folder_mtime(folder: str) -> int:
         return -1
 
 
-def _current_file(path: str) -> str:
+def _current_state(path: str) -> str:
+    """The :func:`file_state` of the file at ``path`` now, "" when it cannot be read."""
     try:
-        return file_key(path, os.stat(path))  # noqa: PTH116
+        return file_state(os.stat(path))  # noqa: PTH116
     except OSError:
         return ""
 
@@ -149,10 +162,10 @@ class Inputs:
         if path not in self.links:
             self.links[path] = _link(path)
 
-    def file(self, path: str, key: str | None = None) -> None:
-        """Depend on the file at ``path`` (``key``: its :func:`file_key` when already known)."""
+    def file(self, path: str, state: str | None = None) -> None:
+        """Depend on the file at ``path`` (``state``: its :func:`file_state` when already known)."""
         if path not in self.files:
-            self.files[path] = _current_file(path) if key is None else key
+            self.files[path] = _current_state(path) if state is None else state
 
     def add_folders(self, folders: Mapping[str, object]) -> None:
         """Depend on folders whose modification times were taken already."""
@@ -161,10 +174,10 @@ class Inputs:
                 self.folders.setdefault(path, mtime)
 
     def add_files(self, files: Mapping[str, object]) -> None:
-        """Depend on files whose keys were taken already."""
-        for path, key in files.items():
-            if isinstance(key, str):
-                self.files.setdefault(path, key)
+        """Depend on files whose states (:func:`file_state`) were taken already."""
+        for path, state in files.items():
+            if isinstance(state, str):
+                self.files.setdefault(path, state)
 
     def host(self) -> None:
         """Depend on the host facts: the OS release, the CPU, the NVIDIA driver, the interpreter."""
@@ -177,7 +190,7 @@ class Inputs:
         """Whether every folder, file and host file is as it was when recorded."""
         return (
             all(folder_mtime(path) == mtime for path, mtime in self.folders.items())
-            and all(_current_file(path) == key for path, key in self.files.items())
+            and all(_current_state(path) == state for path, state in self.files.items())
             and all(_link(path) == key for path, key in self.links.items())
             and all(_content(path) == digest for path, digest in self.contents.items())
         )
@@ -240,7 +253,7 @@ def _libraries() -> list[object]:
         except (ImportError, ValueError):
             spec = None
         origin = spec.origin if spec is not None else None
-        found.append([name, _current_file(origin) if origin else ""])
+        found.append([name, _current_state(origin) if origin else ""])
     return found
 
 
