@@ -441,6 +441,8 @@ def _unowned(
         key = f"unowned\0{os.path.realpath(top)}\0{_records_digest(distributions)}"
         entry = cache.get(key)
         native = _unowned_from_json(entry)
+        if native is None and entry is not None:
+            cache.outdated()
         if native is not None and entry is not None and cache.inputs is not None:
             cache.inputs.add_folders(entry["folders"])
     if native is None:
@@ -539,6 +541,7 @@ def _read_distribution(
                     inputs.add_files(entry["natives"])
                     inputs.add_files(entry["sources"])
                 return found
+            cache.outdated()
     earlier = _Earlier.of(cache.earlier(key)) if key is not None and cache is not None else None
     result = _read_distribution_files(site, dist_info, root, cache, listings, earlier)
     if key is not None and cache is not None and not isinstance(result, str):
@@ -674,26 +677,46 @@ class _Earlier:
     files it screened, each with its state and the loader calls found in it, so that the
     unchanged ones are not read again."""
 
-    __slots__ = ("_calls", "_states")
+    __slots__ = ("_calls", "_natives", "_states")
 
-    def __init__(self, states: Mapping[str, object], calls: Mapping[str, list[object]]) -> None:
+    def __init__(
+        self,
+        states: Mapping[str, object],
+        calls: Mapping[str, list[object]],
+        natives: Mapping[str, dict[str, object]] | None = None,
+    ) -> None:
         self._states = states
         self._calls = calls
+        self._natives = {} if natives is None else natives
 
     @classmethod
     def of(cls, entry: Mapping[str, Any] | None) -> _Earlier | None:
         """The earlier state in the distribution entry ``entry`` (None: none, or not well-formed)."""
-        sources = entry.get("sources") if entry is not None else None
-        saved = entry.get("state") if entry is not None else None
+        if entry is None:
+            return None
+        sources, natives, saved, data = (entry.get(k) for k in ("sources", "natives", "state", "artifact"))
         items = saved.get("load_calls") if isinstance(saved, dict) else None
-        if not isinstance(sources, dict) or not isinstance(items, list):
+        listed = data.get("native") if isinstance(data, dict) else None
+        if not (isinstance(sources, dict) and isinstance(natives, dict)):
+            return None
+        if not (isinstance(items, list) and isinstance(listed, list)):
             return None
         calls: dict[str, list[object]] = {}
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("file"), str):
                 return None
             calls.setdefault(item["file"], []).append(item)
-        return cls(sources, calls)
+        native = {
+            item["path"]: item
+            for item in listed
+            if isinstance(item, dict) and isinstance(item.get("path"), str)
+        }
+        return cls({**sources, **natives}, calls, native)
+
+    def native(self, full: str, path: str, state: str) -> dict[str, object] | None:
+        """What the native file at ``full`` (RECORD path ``path``) was read as when it was in
+        ``state`` (scan-cache form); None when it was not, or was no native file for this OS."""
+        return self._natives.get(path) if self._states.get(full) == state else None
 
     def calls(self, full: str, path: str, state: str) -> list[LoadCall] | None:
         """The loader calls found in the Python file at ``full`` (RECORD path ``path``) when it
@@ -939,9 +962,8 @@ class _Walk:
         if not may_be_native(path):
             return None
         state = self.native_states[full] = file_state(status)
-        key = state_key(full, state)
         try:
-            found = self._native(full, path, key)
+            found = self._native(full, path, state)
         except OSError as exc:
             self.unreadable.append((path, _reason(exc)))
             return None
@@ -949,7 +971,7 @@ class _Walk:
             if digest:
                 self.digests[path] = digest
             if self.verify:
-                self._compare(full, path, key, found.size, digest, size, status.st_mtime_ns)
+                self._compare(full, path, state, found.size, digest, size, status.st_mtime_ns)
         return found
 
     def _scan_source(self, full: str, path: str, entry: os.DirEntry[str]) -> None:
@@ -977,22 +999,24 @@ class _Walk:
         except OSError as exc:
             self.unreadable.append((path, _reason(exc)))
 
-    def _native(self, full: str, path: str, key: str) -> NativeFile | None:
-        entry = self.cache.get(key) if self.cache is not None else None
-        if entry is not None and "native" in entry:
-            usable, cached = _native_from_json(entry["native"], path)
-            if usable:
+    def _native(self, full: str, path: str, state: str) -> NativeFile | None:
+        """The native file at ``full`` (taken from the earlier state of the distribution the scan
+        cache holds while the file is unchanged), None when it is no native binary."""
+        data = self.earlier.native(full, path, state) if self.earlier is not None else None
+        if data is not None:
+            usable, cached = _native_from_json(data, path)
+            if usable and cached is not None:
+                self.native_json[id(cached)] = data
                 return cached
         found = _read_native(Path(full), path)
-        if self.cache is not None:
-            data = _native_to_json(found)
-            self.cache.put(key, native=data)
-            if found is not None and data is not None:
-                self.native_json[id(found)] = data
+        if self.cache is not None and found is not None:
+            made = _native_to_json(found)
+            if made is not None:
+                self.native_json[id(found)] = made
         return found
 
     def _compare(
-        self, full: str, path: str, key: str, actual: int, digest: str, size: str, mtime: int
+        self, full: str, path: str, state: str, actual: int, digest: str, size: str, mtime: int
     ) -> None:
         if size.isdigit() and int(size) != actual:
             self.modified.append((path, f"size is {actual:,} bytes, RECORD says {int(size):,}"))
@@ -1004,6 +1028,7 @@ class _Walk:
             # Installers write RECORD after every file: a file changed in place since is newer
             # than RECORD. Hashing only those keeps a 1 GB environment's scan from reading it all.
             return
+        key = state_key(full, state)
         entry = self.cache.get(key) if self.cache is not None else None
         got = entry.get(algorithm) if entry is not None else None
         if not isinstance(got, str):

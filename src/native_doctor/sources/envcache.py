@@ -94,6 +94,12 @@ class EnvCache:
             found = self._kinds.get(_kind(key))
         return found
 
+    def outdated(self) -> None:
+        """The entry :meth:`get` just returned no longer holds (what it depends on changed): a
+        miss, not a hit (the run learns something, and :meth:`save` writes it)."""
+        self.hits -= 1
+        self.misses += 1
+
     def peek(self, key: str) -> dict[str, Any] | None:
         """What :meth:`get` would return, without counting or keeping it."""
         if not self.enabled:
