@@ -481,27 +481,54 @@ def _run_env(options: argparse.Namespace) -> int:
         _write(None, kept[1])
         return kept[0]
     from native_doctor.doctor import examine
+    from native_doctor.sources._parallel import run_groups
+    from native_doctor.sources.envcache import EnvCache
     from native_doctor.sources.envresult import Inputs
 
     inputs = Inputs() if results is not None else None
+    jobs = options.jobs or _default_jobs()
+    caches = [EnvCache(d, enabled=not options.no_cache) for d in directories]
     with _progress("examining the environment") as tick:
         environment = examine(
             directories,
             python=options.python,
             runtime=options.runtime,
             progress=tick,
-            use_cache=not options.no_cache,
             inputs=inputs,
-            jobs=options.jobs or _default_jobs(),
+            jobs=jobs,
             prepare=_import_checks,
+            caches=caches,
         )
+
+    def work(part: str) -> object:
+        if part == "keep":  # the caches: saved while the report is made (a child, with --jobs)
+            for store in caches:
+                store.save()
+            return results.encode(inputs) if results is not None and inputs is not None else ""
+        return _env_report(options, environment, jobs, record=results is not None)
+
+    parts = ["keep", "report"]
+    if jobs > 1 and (results is not None or any(store.enabled for store in caches)):
+        encoded, made = run_groups(work, parts, lambda part, found: part == "keep" and isinstance(found, str))
+    else:
+        encoded, made = (work(part) for part in parts)
+    code, output = cast("tuple[int, str]", made)
+    if results is not None:
+        results.store(code, output, cast("str", encoded))
+    return code
+
+
+def _env_report(
+    options: argparse.Namespace, environment: EnvironmentInspection, jobs: int, *, record: bool
+) -> tuple[int, str]:
+    """Write the ``env`` report; its exit code and, when ``record``, what was written."""
     json_head = None
-    if options.format == "json" and (options.jobs or _default_jobs()) > 1:
+    if options.format == "json" and jobs > 1:
         findings, json_head = _findings_beside_json(environment)
     else:
         findings = _env_findings(environment)
     extra = {"environment": _environment_json(environment)} if json_head is None else None
-    with _recording(results is not None) as written:
+    with _recording(record) as written:
         code = _report(
             options,
             list(environment.distributions),
@@ -512,9 +539,7 @@ def _run_env(options: argparse.Namespace) -> int:
             footer=[_env_verdict(environment, findings)],
             json_head=json_head,
         )
-    if results is not None and inputs is not None:
-        results.store(code, "".join(written), inputs)
-    return code
+    return code, "".join(written)
 
 
 def _env_findings(environment: EnvironmentInspection) -> list[Finding]:

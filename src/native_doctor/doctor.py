@@ -53,6 +53,7 @@ def examine(
     inputs: Inputs | None = None,
     jobs: int = 1,
     prepare: Callable[[], None] | None = None,
+    caches: Sequence[EnvCache] | None = None,
 ) -> EnvironmentInspection:
     """Examine the environment whose site-packages are ``directories``.
 
@@ -66,9 +67,14 @@ def examine(
         it, see :func:`native_doctor.sources.env.read_environment`).
     :param prepare: called once while forked children read (what the caller needs afterwards,
         such as its imports: done there, it shares the read's two processes).
+    :param caches: the scan caches to use, one per directory, which the caller saves (the
+        command saves them while it runs the checks); by default each directory's cache in the
+        user cache folder (``use_cache``), saved before this returns.
     """
     interpreter = python or sys.executable
-    caches = [EnvCache(d, enabled=use_cache) for d in directories]
+    caches, save = (
+        (caches, False) if caches else ([EnvCache(d, enabled=use_cache) for d in directories], True)
+    )
     if inputs is not None:
         _record_host(inputs, directories)
         for store in caches:
@@ -123,7 +129,7 @@ def examine(
     markers, unreadable = _markers(environments, caches, jobs, meanwhile=analyse)
     predictions = simulated[0]
     distributions = [d for e in environments for d in e.distributions]
-    for store in caches:
+    for store in caches if save else ():
         store.save()
     inspection = EnvironmentInspection(
         host=host,

@@ -130,11 +130,13 @@ def test_a_corrupt_or_foreign_result_file_is_ignored_and_rebuilt(
     site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, content: bytes
 ) -> None:
     first = _run(site, capsys)
-    [kept] = (site.parent / "cache" / "results").glob("*.json")
+    [kept] = (site.parent / "cache" / "results").glob("*.report")
     kept.write_bytes(content)
     runs = _Examinations(monkeypatch)
     assert _run(site, capsys) == first and runs.count == 1
-    assert json.loads(kept.read_bytes())["format"] == "native-doctor-env-result"
+    head, _, output = kept.read_bytes().partition(b"\n")
+    assert json.loads(head)["format"] == "native-doctor-env-result"
+    assert output.decode() == first[1]
     assert _run(site, capsys) == first and runs.count == 1
 
 
@@ -142,10 +144,11 @@ def test_a_tampered_state_is_a_miss(
     site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _run(site, capsys)
-    [kept] = (site.parent / "cache" / "results").glob("*.json")
-    document = json.loads(kept.read_text())
+    [kept] = (site.parent / "cache" / "results").glob("*.report")
+    head, _, output = kept.read_text().partition("\n")
+    document = json.loads(head)
     document["inputs"]["files"] = dict.fromkeys(document["inputs"]["files"], "0")
-    kept.write_text(json.dumps(document))
+    kept.write_text(json.dumps(document) + "\n" + output)
     runs = _Examinations(monkeypatch)
     _run(site, capsys)
     assert runs.count == 1
@@ -246,3 +249,38 @@ def test_a_python_file_edited_in_place_runs_it_again(
     _, second = _run(site, capsys, "--jobs", jobs)
     assert runs.count == 2
     assert "libbar.so" in second and "libfoo.so" not in second
+
+
+def test_jobs_write_the_same_caches(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With ``--jobs 2`` a child saves the scan cache and encodes the kept report's inputs while
+    the report is made: the same files as one process writes (the identity aside: it names
+    the cache folder, an environment variable)."""
+    add_loader_module(site, "libfoo.so")
+    kept: dict[str, tuple[object, ...]] = {}
+    for jobs in ("1", "2"):
+        folder = tmp_path / f"cache-{jobs}"
+        monkeypatch.setenv("NATIVE_DOCTOR_ENV_CACHE", str(folder))
+        _run(site, capsys, "--jobs", jobs)
+        [scan] = folder.glob("*.json")
+        [report] = (folder / "results").glob("*.report")
+        head, _, output = report.read_bytes().partition(b"\n")
+        document = json.loads(head)
+        del document["identity"]
+        kept[jobs] = (scan.read_bytes(), document, output)
+    assert kept["1"] == kept["2"]
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["", "plain\n", "é ü\r\n{}\n", "lone \udcff surrogate\n"],
+    ids=["empty", "ascii", "utf-8", "surrogate"],
+)
+def test_the_kept_report_is_printed_as_it_was_written(tmp_path: Path, output: str) -> None:
+    from native_doctor.sources.envresult import ResultCache
+
+    cache = ResultCache([str(tmp_path)], "identity", directory=tmp_path / "cache")
+    cache.store(1, output, Inputs())
+    assert cache.replay() == (1, output)
+    assert ResultCache([str(tmp_path)], "another", directory=tmp_path / "cache").replay() is None
