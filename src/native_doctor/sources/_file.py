@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["FileSource", "NotRegularFileError", "open_regular", "read_regular"]
+__all__ = ["FileSource", "NotRegularFileError", "open_regular", "read_regular", "read_regular_status"]
 
 
 class NotRegularFileError(OSError):
@@ -64,6 +64,12 @@ def read_regular(path: str, limit: int) -> bytes:
     :raises NotRegularFileError: it is not a regular file (nothing was read from it).
     :raises OSError: it cannot be opened or read.
     """
+    return read_regular_status(path, limit)[0]
+
+
+def read_regular_status(path: str, limit: int) -> tuple[bytes, os.stat_result]:
+    """:func:`read_regular`, and the state of the file read, taken on the open descriptor before
+    reading (no ``stat`` of the path besides: the state of exactly the file read)."""
     descriptor = os.open(path, _FLAGS)
     try:
         status = os.fstat(descriptor)
@@ -73,7 +79,7 @@ def read_regular(path: str, limit: int) -> bytes:
         data = os.read(descriptor, wanted)  # a regular file: short only at its end
         if len(data) == wanted < limit:
             data += os.read(descriptor, limit - wanted)  # it grew since fstat
-        return data
+        return data, status
     finally:
         os.close(descriptor)
 

@@ -22,7 +22,12 @@ from native_doctor.binary import SNIFF_BYTES, BinaryFormat, read_binary, sniff
 from native_doctor.errors import BinaryFormatError
 from native_doctor.model import Artifact, ArtifactKind, NativeFile
 from native_doctor.sources._dll_dirs import directories_of, dll_directories, is_hook_file
-from native_doctor.sources._file import FileSource, NotRegularFileError, open_regular, read_regular
+from native_doctor.sources._file import (
+    FileSource,
+    NotRegularFileError,
+    open_regular,
+    read_regular_status,
+)
 from native_doctor.sources._headers import Headers, parse_headers
 from native_doctor.sources._members import REPAIR_MARKERS, may_be_native
 from native_doctor.sources._parallel import balanced_groups, can_fork, share_items, share_order
@@ -978,14 +983,16 @@ class _Walk:
         """Libraries the Python file loads by literal name (taken from the earlier state of the
         distribution the scan cache holds while the file is unchanged)."""
         try:
-            if self.cache is not None:  # without one (``--no-cache``) the state is never used
+            if self.cache is not None and self.earlier is not None:
                 state = self.source_states[full] = file_state(entry.stat())
-                if self.earlier is not None:
-                    calls = self.earlier.calls(full, path, state)
-                    if calls is not None:
-                        self.load_calls.extend(calls)
-                        return
-            text = read_regular(full, MAX_SOURCE + 1)
+                calls = self.earlier.calls(full, path, state)
+                if calls is not None:
+                    self.load_calls.extend(calls)
+                    return
+            text, status = read_regular_status(full, MAX_SOURCE + 1)
+            if self.cache is not None:  # without one (``--no-cache``) the state is never used
+                # The state of the file read (taken before reading it; no second ``stat``).
+                self.source_states.setdefault(full, file_state(status))
         except OSError as exc:
             self.unreadable.append((path, _reason(exc)))
             return

@@ -2,9 +2,15 @@
 changed.
 
 One JSON file per examined site directory under the user cache folder (see
-:func:`cache_directory`). An entry is keyed by
-the file's absolute path, size, modification time (ns) and inode: any change to the file, or a
-new file at the same path, misses. A cache that is unreadable, corrupt, of another format version
+:func:`cache_directory`). A distribution's entry is keyed by its RECORD's and METADATA's path,
+size, modification time (ns) and inode, and holds what the walk of its RECORD found: each native
+file read and each Python file screened for loader calls, with that file's state (size,
+modification time, inode), and the modification times of the folders listed; it holds while all
+of them are unchanged. When it no longer holds, the files whose state is unchanged are taken from
+it (:meth:`EnvCache.earlier`) and only the others are read again. The other entries are keyed by
+a file's absolute path and state (:func:`file_key`): the text markers of a library, a system
+library the loader simulation read, a digest: any change to the file, or a new file at the same
+path, misses. A cache that is unreadable, corrupt, of another format version
 or of another native-doctor version is ignored and rebuilt; writing is atomic (a temporary file
 renamed over the old one) and a failure to write is silent (the cache is an optimisation only).
 Nothing in the cache is executed: it is plain JSON, checked field by field on the way in.
