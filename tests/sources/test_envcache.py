@@ -33,6 +33,37 @@ def test_binary_info_round_trips_through_json(elf_pair: dict[str, bytes]) -> Non
     assert binary_from_json(json.loads(json.dumps(binary_to_json(info)))) == info
 
 
+def test_every_field_round_trips_through_json_defaults_left_out() -> None:
+    from types import MappingProxyType
+
+    from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
+
+    thin = BinaryInfo(
+        format=BinaryFormat.ELF,
+        arch="x86_64",
+        bits=64,
+        byteorder="little",
+        kind=FileKind.SHARED_LIBRARY,
+        needed=("libc.so.6",),
+        symbol_versions=MappingProxyType({"libc.so.6": ("GLIBC_2.14",)}),
+        weak_symbol_versions=MappingProxyType({"libc.so.6": ("GLIBC_2.34",)}),
+        executable_stack=False,
+    )
+    fat = BinaryInfo(
+        format=BinaryFormat.MACHO,
+        arch="universal2",
+        bits=64,
+        byteorder="little",
+        kind=thin.kind,
+        slices=(thin,),
+    )
+    for info in (thin, fat):
+        assert binary_from_json(json.loads(json.dumps(binary_to_json(info)))) == info
+    data = binary_to_json(thin)
+    assert "soname" not in data and "needed" in data  # a default is left out
+    assert data["executable_stack"] is False  # not the default (None)
+
+
 def test_second_scan_hits_and_a_changed_file_misses(site: Path, tmp_path: Path) -> None:
     folder = tmp_path / "cache"
     first = _scan(site, folder)

@@ -176,27 +176,31 @@ class EnvCache:
         """
         if not self.enabled or (self.misses == 0 and self._new.keys() <= self._old.keys()):
             return
-        write_text(self._path, self._text())
+        write_text(self._path, *self._text())
 
-    def _text(self) -> str:
-        """The cache file's text: ``json.dumps`` of the document, the entries :meth:`put_final`
-        encoded already put in as they are (the same text)."""
+    def _text(self) -> list[str]:
+        """The cache file's text, in pieces (written one after the other, not joined: the
+        distributions' entries are most of it): ``json.dumps`` of the document, the entries
+        :meth:`put_final` encoded already put in as they are (the same text)."""
         head = json.dumps(
             {"format": _FORMAT, "version": _VERSION, "tool": self._tool}, separators=_SEPARATORS
         )
-        parts: list[str] = []
+        parts: list[str] = [head[:-1], ',"entries":{']
         run: dict[str, dict[str, Any]] = {}  # consecutive entries still to encode, encoded at once
         for key, entry in self._new.items():
             if isinstance(entry, _Encoded):
                 if run:
-                    parts.append(json.dumps(run, separators=_SEPARATORS)[1:-1])
+                    parts += (json.dumps(run, separators=_SEPARATORS)[1:-1], ",")
                     run = {}
-                parts.append(json.dumps(key) + ":" + entry.text)
+                parts += (json.dumps(key), ":", entry.text, ",")
             else:
                 run[key] = entry
         if run:
-            parts.append(json.dumps(run, separators=_SEPARATORS)[1:-1])
-        return head[:-1] + ',"entries":{' + ",".join(parts) + "}}"
+            parts += (json.dumps(run, separators=_SEPARATORS)[1:-1], ",")
+        if parts[-1] == ",":
+            parts.pop()
+        parts.append("}}")
+        return parts
 
 
 _SEPARATORS = (",", ":")
@@ -240,14 +244,32 @@ def _code_fingerprint() -> str:
 
 # --------------------------------------------------------------------------- BinaryInfo <-> JSON
 
-_MAPPINGS = ("symbol_versions", "imports_by_library")
+
+def _defaults() -> dict[str, object]:
+    """Each :class:`BinaryInfo` field's default (fields without one are always written)."""
+    from dataclasses import MISSING
+
+    found: dict[str, object] = {}
+    for name, spec in BinaryInfo.__dataclass_fields__.items():
+        if spec.default is not MISSING:
+            found[name] = spec.default
+        elif spec.default_factory is not MISSING:
+            found[name] = spec.default_factory()
+    return found
+
+
+_DEFAULTS = _defaults()
+_NO_DEFAULT = object()
 
 
 def binary_to_json(info: BinaryInfo) -> dict[str, Any]:
-    """``info`` as JSON-ready data (every field; enums by value, tuples as lists)."""
+    """``info`` as JSON-ready data: every field that differs from its default (enums by value,
+    tuples as lists, mappings as objects of lists)."""
     out: dict[str, Any] = {}
     for name in BinaryInfo.__dataclass_fields__:
         value = getattr(info, name)
+        if value == _DEFAULTS.get(name, _NO_DEFAULT):
+            continue
         if name == "slices":
             out[name] = [binary_to_json(s) for s in value]
         elif isinstance(value, Enum):
@@ -262,7 +284,7 @@ def binary_to_json(info: BinaryInfo) -> dict[str, Any]:
 
 
 def binary_from_json(data: Mapping[str, Any]) -> BinaryInfo:
-    """The :class:`BinaryInfo` :func:`binary_to_json` wrote.
+    """The :class:`BinaryInfo` :func:`binary_to_json` wrote (a field left out has its default).
 
     :raises ValueError: ``data`` is not such a document (a corrupt or foreign cache entry).
     """
@@ -277,7 +299,7 @@ def binary_from_json(data: Mapping[str, Any]) -> BinaryInfo:
                 fields[name] = FileKind(value)
             elif name == "slices":
                 fields[name] = tuple(binary_from_json(s) for s in value)
-            elif name in _MAPPINGS:
+            elif isinstance(value, dict):  # symbol_versions, imports_by_library, ...
                 fields[name] = MappingProxyType({str(k): tuple(map(str, v)) for k, v in value.items()})
             elif isinstance(value, list):
                 fields[name] = tuple(value)

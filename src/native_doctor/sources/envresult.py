@@ -338,14 +338,14 @@ class ResultCache:
             {"format": _FORMAT, "version": _VERSION, "identity": self.identity, "exit": exit_code},
             separators=(",", ":"),
         )
-        write_text(self.path, f'{head[:-1]},"inputs":{encoded}}}\n{output}')
+        write_text(self.path, head[:-1], ',"inputs":', encoded, "}\n", output)
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, renamed); a
-    cache that cannot be written is not an error: nothing is written. One string, one write
-    (``json.dump`` writes the encoder's many small pieces one by one: measured on a 5.9 MB scan
-    cache, 59 ms against 25 ms)."""
+def write_text(path: Path, *pieces: str) -> None:
+    """Write ``pieces`` one after the other to ``path`` atomically (a temporary file in the same
+    folder, renamed); a cache that cannot be written is not an error: nothing is written. Few,
+    large pieces, not joined first (``json.dump`` writes the encoder's many small pieces one by
+    one: measured on a 5.9 MB scan cache, 59 ms against 25 ms for one string)."""
     import tempfile  # only a run that writes a cache pays for it
 
     try:
@@ -354,7 +354,7 @@ def write_text(path: Path, text: str) -> None:
         try:
             # As written: no newline translated; a lone surrogate in a report survives the trip.
             with os.fdopen(handle, "w", encoding="utf-8", errors="surrogatepass", newline="") as out:
-                out.write(text)
+                out.writelines(pieces)
             Path(temporary).replace(path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
