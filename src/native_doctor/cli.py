@@ -481,7 +481,6 @@ def _run_env(options: argparse.Namespace) -> int:
         _write(None, kept[1])
         return kept[0]
     from native_doctor.doctor import examine
-    from native_doctor.sources._parallel import run_groups
     from native_doctor.sources.envcache import EnvCache
     from native_doctor.sources.envresult import Inputs
 
@@ -500,32 +499,41 @@ def _run_env(options: argparse.Namespace) -> int:
             caches=caches,
         )
 
-    def work(part: str) -> object:
-        if part == "keep":  # the caches: saved while the report is made (a child, with --jobs)
-            for store in caches:
-                store.save()
-            return results.encode(inputs) if results is not None and inputs is not None else ""
-        return _env_report(options, environment, jobs, record=results is not None)
+    encoded: list[str] = []
 
-    parts = ["keep", "report"]
-    if jobs > 1 and (results is not None or any(store.enabled for store in caches)):
-        encoded, made = run_groups(work, parts, lambda part, found: part == "keep" and isinstance(found, str))
-    else:
-        encoded, made = (work(part) for part in parts)
-    code, output = cast("tuple[int, str]", made)
+    def keep() -> None:
+        """Save the scan caches, encode the kept report's inputs (while a child encodes the JSON
+        report, with --jobs)."""
+        for store in caches:
+            store.save()
+        if results is not None and inputs is not None:
+            encoded.append(results.encode(inputs))
+
+    keeps = results is not None or any(store.enabled for store in caches)
+    code, output = _env_report(
+        options, environment, jobs, record=results is not None, meanwhile=keep if keeps else None
+    )
     if results is not None:
-        results.store(code, output, cast("str", encoded))
+        results.store(code, output, encoded[0])
     return code
 
 
 def _env_report(
-    options: argparse.Namespace, environment: EnvironmentInspection, jobs: int, *, record: bool
+    options: argparse.Namespace,
+    environment: EnvironmentInspection,
+    jobs: int,
+    *,
+    record: bool,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[int, str]:
-    """Write the ``env`` report; its exit code and, when ``record``, what was written."""
+    """Call ``meanwhile``, write the ``env`` report; its exit code and, when ``record``, what was
+    written."""
     json_head = None
     if options.format == "json" and jobs > 1:
-        findings, json_head = _findings_beside_json(environment)
+        findings, json_head = _findings_beside_json(environment, meanwhile)
     else:
+        if meanwhile is not None:
+            meanwhile()
         findings = _env_findings(environment)
     extra = {"environment": _environment_json(environment)} if json_head is None else None
     with _recording(record) as written:
@@ -553,18 +561,22 @@ def _env_findings(environment: EnvironmentInspection) -> list[Finding]:
 
 #: The share of the JSON report's ``artifacts`` (counted in binaries) this process encodes after
 #: the checks, while a child encodes the rest: about what balances the two (measured on the
-#: large environment: checks ~20 ms, encoding every artifact ~24 ms).
+#: large environment: checks ~20 ms, encoding every artifact ~24 ms). When this process has other
+#: work to do meanwhile (saving the caches: ~10 ms), the child encodes them all.
 _OWN_ARTIFACTS = 0.2
 #: Fewer binaries than this in all artifacts: the report is encoded here (a child would cost more
 #: than the ~6 ms encoding them takes; the large environment has 396).
 _MIN_FORKED_BINARIES = 100
 
 
-def _findings_beside_json(environment: EnvironmentInspection) -> tuple[list[Finding], list[str] | None]:
-    """The findings, and the JSON report's members before ``findings`` (None: a forked child could
-    not encode them): a child encodes most of ``artifacts`` while this process runs the checks,
-    and encodes the lightest artifacts and the other members (Linux; the same text as encoding the
-    whole report here: ``json_report.member``, ``json_report.list_member``)."""
+def _findings_beside_json(
+    environment: EnvironmentInspection, meanwhile: Callable[[], None] | None = None
+) -> tuple[list[Finding], list[str] | None]:
+    """Call ``meanwhile``; the findings, and the JSON report's members before ``findings`` (None: a
+    forked child could not encode them): a child encodes most of ``artifacts`` while this process
+    calls ``meanwhile``, runs the checks, and encodes the lightest artifacts and the other members
+    (Linux; the same text as encoding the whole report here: ``json_report.member``,
+    ``json_report.list_member``)."""
     from native_doctor.report.json_report import (
         document,
         element,
@@ -577,10 +589,13 @@ def _findings_beside_json(environment: EnvironmentInspection) -> tuple[list[Find
     inspections = list(environment.distributions)
     weights = [len(i.binaries) + 1 for i in inspections]
     if not can_fork() or sum(weights) - len(weights) < _MIN_FORKED_BINARIES:
+        if meanwhile is not None:
+            meanwhile()
         return _env_findings(environment), None
+    share = _OWN_ARTIFACTS if meanwhile is None else 0.0
     own: set[int] = set()  # the lightest artifacts, up to the share this process encodes
     for index in sorted(range(len(inspections)), key=lambda i: (weights[i], i)):
-        if sum(weights[i] for i in own) + weights[index] > _OWN_ARTIFACTS * sum(weights):
+        if sum(weights[i] for i in own) + weights[index] > share * sum(weights):
             break
         own.add(index)
     theirs = [i for i in range(len(inspections)) if i not in own]
@@ -588,6 +603,8 @@ def _findings_beside_json(environment: EnvironmentInspection) -> tuple[list[Find
     def work(part: str) -> object:
         if part == "child":
             return [element(inspection_to_dict(inspections[i])) for i in theirs]
+        if meanwhile is not None:
+            meanwhile()
         findings = _env_findings(environment)  # then the rest of the report, while the child encodes
         head = document([], [], extra={"environment": _environment_json(environment)})
         del head["artifacts"], head["findings"]

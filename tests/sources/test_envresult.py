@@ -254,9 +254,9 @@ def test_a_python_file_edited_in_place_runs_it_again(
 def test_jobs_write_the_same_caches(
     site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """With ``--jobs 2`` a child saves the scan cache and encodes the kept report's inputs while
-    the report is made: the same files as one process writes (the identity aside: it names
-    the cache folder, an environment variable)."""
+    """With ``--jobs 2`` the caches are saved while a child encodes the report: the same files as
+    one process writes (the identity aside: it names the cache folder, an environment
+    variable)."""
     add_loader_module(site, "libfoo.so")
     kept: dict[str, tuple[object, ...]] = {}
     for jobs in ("1", "2"):
