@@ -544,7 +544,9 @@ def main(argv: list[str] | None = None) -> int:
         f"({'met' if in_process < TARGET_SECONDS else 'NOT met'})"
     )
     warm_run = next(t for t in results if t.label == "native-doctor --python PY --format json")
-    for timing, target in ((results[0], TARGET_COLD), (warm_run, TARGET_WARM)):
+    first_run = next(t for t in results if t.label.endswith("(first run)"))
+    # A user's first run is cold too (everything read), and writes both caches besides.
+    for timing, target in ((results[0], TARGET_COLD), (first_run, TARGET_COLD), (warm_run, TARGET_WARM)):
         # What a user waits for: wall-clock time (with several processes CPU time is higher).
         met = "met" if timing.best <= target else "NOT met"
         print(

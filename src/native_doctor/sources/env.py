@@ -678,9 +678,9 @@ def _distribution_from_json(entry: dict[str, object]) -> tuple[Artifact, DiskSta
 
 class _Earlier:
     """What the scan cache holds of an earlier state of a distribution whose entry no longer
-    holds (RECORD rewritten, a file added to one of its folders, a file edited): the Python
-    files it screened, each with its state and the loader calls found in it, so that the
-    unchanged ones are not read again."""
+    holds (RECORD rewritten, a file added to one of its folders, a file edited): the native files
+    it read and the Python files it screened, each with its state and what was found in it (the
+    binary, the loader calls), so that the unchanged ones are not read again."""
 
     __slots__ = ("_calls", "_natives", "_states")
 
@@ -888,8 +888,8 @@ class _Walk:
         self.source_states: dict[str, str] = {}
         #: Whole contents of the DLL-hook files the source scan read (not read a second time).
         self.hook_texts: dict[str, bytes] = {}
-        #: id of each native file read here -> its scan-cache form (made once, for the file's
-        #: entry and the distribution's).
+        #: id of each native file read or taken from the earlier state -> its scan-cache form
+        #: (for the distribution's entry: made once).
         self.native_json: dict[int, dict[str, object]] = {}
 
     @property
