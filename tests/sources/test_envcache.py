@@ -34,6 +34,7 @@ def test_binary_info_round_trips_through_json(elf_pair: dict[str, bytes]) -> Non
 
 
 def test_every_field_round_trips_through_json_defaults_left_out() -> None:
+    import dataclasses
     from types import MappingProxyType
 
     from native_doctor.binary.model import BinaryFormat, BinaryInfo, FileKind
@@ -49,14 +50,7 @@ def test_every_field_round_trips_through_json_defaults_left_out() -> None:
         weak_symbol_versions=MappingProxyType({"libc.so.6": ("GLIBC_2.34",)}),
         executable_stack=False,
     )
-    fat = BinaryInfo(
-        format=BinaryFormat.MACHO,
-        arch="universal2",
-        bits=64,
-        byteorder="little",
-        kind=thin.kind,
-        slices=(thin,),
-    )
+    fat = dataclasses.replace(thin, format=BinaryFormat.MACHO, arch="universal2", slices=(thin,))
     for info in (thin, fat):
         assert binary_from_json(json.loads(json.dumps(binary_to_json(info)))) == info
     data = binary_to_json(thin)
