@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _envsite import add_loader_module, edit_in_place, install_demo
 from native_doctor.binary import BytesSource, read_binary
@@ -249,3 +251,45 @@ def test_entries_encoded_when_made_give_the_same_file_as_entries_encoded_at_save
         files.append(cache.path.read_bytes())
     assert files[0] == files[1]
     assert list(json.loads(files[1])["entries"]) == [key for key, _ in entries]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+_PATHS = st.sampled_from(["/site/a.py", "/site/a.so", "a.py", "a.so"])
+_STATES = st.sampled_from(["1\x002\x003", "4\x005\x006"])
+
+
+def _item(named: str, others: list[str]) -> st.SearchStrategy[dict[str, object]]:
+    """A dictionary with ``named`` (mostly a path) and any of ``others`` (anything)."""
+    return st.fixed_dictionaries({named: _PATHS | _JSON}, optional=dict.fromkeys(others, _JSON))
+
+
+#: Entries shaped like a distribution's (the right containers, anything inside), or anything.
+_ENTRIES = st.fixed_dictionaries(
+    {
+        "sources": st.dictionaries(_PATHS, _STATES | _JSON, max_size=3),
+        "natives": st.dictionaries(_PATHS, _STATES | _JSON, max_size=3),
+        "state": st.fixed_dictionaries({"load_calls": st.lists(_item("file", ["mode", "line", "names"]))}),
+        "artifact": st.fixed_dictionaries({"native": st.lists(_item("path", ["size", "info"]))}),
+    }
+) | st.dictionaries(st.sampled_from(["sources", "natives", "state", "artifact", "other"]), _JSON, max_size=5)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_ENTRIES, _STATES)
+def test_an_earlier_entry_of_any_shape_is_used_or_ignored(entry: dict[str, object], state: str) -> None:
+    """A corrupt or foreign distribution entry found as an earlier state: never an exception,
+    at most nothing taken from it."""
+    from native_doctor.sources.env import _Earlier
+
+    earlier = _Earlier.of(entry)
+    if earlier is not None:
+        calls = earlier.calls("/site/a.py", "a.py", state)
+        assert calls is None or all(call.file == "a.py" for call in calls)
+        native = earlier.native("/site/a.so", "a.so", state)
+        assert native is None or isinstance(native, dict)

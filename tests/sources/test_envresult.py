@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from _envsite import add_loader_module, edit_in_place, install_demo
 from native_doctor import cli, doctor
@@ -284,3 +286,27 @@ def test_the_kept_report_is_printed_as_it_was_written(tmp_path: Path, output: st
     cache.store(1, output, Inputs())
     assert cache.replay() == (1, output)
     assert ResultCache([str(tmp_path)], "another", directory=tmp_path / "cache").replay() is None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=400), st.booleans())
+def test_any_kept_report_file_replays_or_is_a_miss(tmp_path: Path, content: bytes, with_head: bool) -> None:
+    """Whatever bytes the file holds after a valid head line or instead of one: the kept report
+    when they are one, else a miss; never an exception."""
+    from native_doctor.sources.envresult import ResultCache
+
+    cache = ResultCache([str(tmp_path)], "identity", directory=tmp_path / "fuzz")
+    cache.path.parent.mkdir(parents=True, exist_ok=True)
+    head = b'{"format":"native-doctor-env-result","version":3,"identity":"identity","exit":1,'
+    cache.path.write_bytes(
+        (head + b'"inputs":{"folders":{},"files":{},"links":{},"contents":{}}}\n' if with_head else b"")
+        + content
+    )
+    found = cache.replay()
+    assert found is None or (isinstance(found[0], int) and isinstance(found[1], str))
+    if with_head:
+        try:
+            expected: tuple[int, str] | None = (1, content.decode("utf-8", "surrogatepass"))
+        except UnicodeDecodeError:
+            expected = None  # not what a report is written as: a miss
+        assert found == expected
