@@ -34,6 +34,39 @@ def codes(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, set[str]
     return code, {f["code"] for f in doc["findings"]}
 
 
+@pytest.mark.parametrize(
+    ("init", "expected", "exit_code"),
+    [
+        pytest.param(b"from demo import _ext\n", "ND201", 1, id="imported-plainly"),
+        pytest.param(
+            b"try:\n    from . import _ext\nexcept ImportError:\n    _ext = None\n", "ND211", 0, id="optional"
+        ),
+        pytest.param(
+            b"def layer():\n    from . import _ext\n    return _ext\n", "ND201", 1, id="in-a-function-only"
+        ),
+        pytest.param(
+            b"try:\n    from . import _ext\nexcept KeyError:\n    pass\n", "ND201", 1, id="other-handler"
+        ),
+    ],
+)
+def test_an_optional_extension_module_lacking_a_library_is_a_warning(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    demo_wheel_members: dict[str, bytes],
+    init: bytes,
+    expected: str,
+    exit_code: int,
+) -> None:
+    """numba's OpenMP and TBB threading layers: every import of the module is inside a ``try`` that
+    catches ImportError, so the package imports without the library; ND211 (a warning) says so
+    instead of ND201. Imported anywhere else, the module is not optional."""
+    members = {k: v for k, v in demo_wheel_members.items() if not k.startswith("demo.libs/")}
+    members["demo/__init__.py"] = init
+    code, found = codes(capsys, str(make_wheel(tmp_path, WHEEL, members)))
+    assert expected in found and ({"ND201", "ND211"} - {expected}).isdisjoint(found)
+    assert code == exit_code
+
+
 def test_check_runs_the_catalog(capsys: pytest.CaptureFixture[str], broken_wheel: Path) -> None:
     code, found = codes(capsys, str(broken_wheel))
     assert code == 1

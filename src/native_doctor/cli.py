@@ -416,10 +416,31 @@ def _read_wheels(
                     raise  # not reported as a finding: an input error (exit 2) rather than silence
                 findings.append(UNREADABLE_ARCHIVE.finding(str(exc), str(path)))
                 continue
-        inspection = inspect_artifact(artifact)
+        inspection = _with_optional_extensions(path, inspect_artifact(artifact))
         inspections.append(inspection)
         findings.extend(run_checks(inspection, selected))
     return inspections, findings
+
+
+def _with_optional_extensions(path: Path, inspection: Inspection) -> Inspection:
+    """``inspection`` with the extension modules that need an external library and that the
+    package imports only where it catches ``ImportError`` (read from the wheel's Python files only
+    when there are such modules: most wheels have none)."""
+    import dataclasses
+
+    from native_doctor.model import Resolution
+    from native_doctor.sources.wheel import optional_extensions
+
+    needing = [
+        b.native.path
+        for b in inspection.binaries
+        if any(d.resolution is Resolution.EXTERNAL for d in b.dependencies)
+    ]
+    optional = optional_extensions(path, needing) if needing else frozenset()
+    if not optional:
+        return inspection
+    artifact = dataclasses.replace(inspection.artifact, optional_extensions=tuple(sorted(optional)))
+    return dataclasses.replace(inspection, artifact=artifact)
 
 
 def _what_it_is(path: Path) -> str:

@@ -125,6 +125,10 @@ class Artifact:
     #: named files), each read no further than a bounded prefix; None when the source was not
     #: asked to read them (then checks that need them say nothing).
     license_texts: tuple[tuple[str, str], ...] | None = None
+    #: Installed paths of extension modules the package imports only inside a ``try`` that
+    #: catches ``ImportError`` (it goes on without them), among those that need a library the
+    #: artifact does not bundle (``sources.wheel.optional_extensions``; empty when not asked).
+    optional_extensions: tuple[str, ...] = ()
 
 
 class Resolution(StrEnum):

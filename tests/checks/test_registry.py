@@ -34,9 +34,12 @@ def _elf(needed: tuple[str, ...] = (), rpath: tuple[str, ...] = ()) -> BinaryInf
     )
 
 
-def _wheel(*files: NativeFile, read_limits: tuple[str, ...] = ()) -> Inspection:
+def _wheel(
+    *files: NativeFile, read_limits: tuple[str, ...] = (), optional: tuple[str, ...] = ()
+) -> Inspection:
     artifact = Artifact(
         read_limits=read_limits,
+        optional_extensions=optional,
         kind=ArtifactKind.WHEEL,
         path="demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
         name="demo",
@@ -72,6 +75,10 @@ CASES: dict[str, tuple[Factory, Factory]] = {
             _file(EXT, _elf(("libfoo.so.1",), rpath=("$ORIGIN/../demo.libs",))),
             _file("demo.libs/libfoo.so.1", _elf(("libc.so.6",))),
         ),
+    ),
+    "ND211": (
+        lambda: _wheel(_file(EXT, _elf(("libfoo.so.1", "libc.so.6"))), optional=(EXT,)),
+        lambda: _wheel(_file(EXT, _elf(("libfoo.so.1", "libc.so.6")))),  # not optional: ND201
     ),
 }
 

@@ -196,6 +196,57 @@ def test_import_sites_of_an_extension_module(source: str, sites: list[bool]) -> 
     assert import_sites(source.encode(), "a.b._x", "a.b") == sites
 
 
+@pytest.mark.parametrize(
+    ("source", "sites"),
+    [
+        ("try:\n    from a.b import _x\nexcept ImportError:\n    _x = None\n", [True]),
+        ("try:\n    import a.b._x\nexcept (OSError, builtins.Exception):\n    pass\n", [True]),
+        ("try:\n    from . import _x\nexcept:\n    pass\n", [True]),
+        ("try:\n    from . import _x\nexcept KeyError:\n    pass\n", [False]),
+        ("def layer():\n    from a.b import _x as lib\n    return lib\n", [False]),
+        ("def layer():\n    try:\n        from . import _x\n    except ImportError:\n        pass\n", [True]),
+        ("try:\n    pass\nexcept ImportError:\n    from . import _x\n", [False]),
+        (
+            "try:\n    from . import _x\nexcept ImportError as e:\n    raise ImportError('rebuild') from e\n",
+            [False],
+        ),
+        ("try:\n    from . import _x\nexcept ImportError:\n    if STRICT:\n        raise\n", [False]),
+        ("try:\n    from . import _x\nexcept ImportError:\n    def later():\n        raise\n", [True]),
+    ],
+    ids=[
+        "except-import-error",
+        "except-exception-attribute",
+        "bare-except",
+        "other-handler",
+        "in-a-function",
+        "try-in-a-function",
+        "in-the-handler",
+        "handler-raises-again",
+        "handler-may-raise",
+        "raise-in-a-function-of-the-handler",
+    ],
+)
+def test_strict_import_sites_count_only_a_try_that_catches_import_error(
+    source: str, sites: list[bool]
+) -> None:
+    from native_doctor.sources.loadnames import import_sites
+
+    assert import_sites(source.encode(), "a.b._x", "a.b", strict=True) == sites
+
+
+def test_optional_modules_are_imported_only_where_import_error_is_caught() -> None:
+    from native_doctor.sources.loadnames import optional_modules
+
+    guarded = b"try:\n    from . import omppool\nexcept ImportError:\n    pass\n"
+    sources = [
+        ("pkg/parallel.py", guarded + b"from pkg import workqueue\n"),
+        ("pkg/sysinfo.py", guarded.replace(b"omppool", b"tbbpool")),
+        ("pkg/other.py", b"import pkg.tbbpool\n"),
+    ]
+    modules = ["pkg.omppool", "pkg.tbbpool", "pkg.workqueue", "pkg.unused"]
+    assert optional_modules(sources, modules) == {"pkg.omppool"}
+
+
 #: Layouts where a top-level statement is not where a line in column 0 suggests: strings,
 #: brackets, continuations, decorators, ``else``/``except``; and variables assigned far away.
 LAYOUTS = {

@@ -90,6 +90,13 @@ def read_limit_reached(inspection: Inspection) -> Iterator[Finding]:
         yield read_limit_reached.finding(limit, inspection.artifact.path, None, limit)
 
 
+def is_optional(binary: BinaryReport, inspection: Inspection) -> bool:
+    """Whether ``binary`` is an extension module its package imports only where it catches
+    ``ImportError`` (ND211 reports the libraries it cannot find, instead of ND201, ND402, ND502 and
+    ND503)."""
+    return binary.native.path in inspection.artifact.optional_extensions
+
+
 @register(
     "ND201",
     "external-library",
@@ -137,15 +144,65 @@ def external_library(inspection: Inspection) -> Iterator[Finding]:
                 )
 
 
+@register(
+    "ND211",
+    "optional-module-library-missing",
+    Severity.WARNING,
+    summary=(
+        "An extension module the package imports only where it catches ImportError needs a library "
+        "that is neither bundled nor provided by the platform."
+    ),
+    what=(
+        "Extension modules that need a library the target platform's loader does not find (what ND201, "
+        "ND402, ND502 and ND503 report for other binaries), when every statement of the wheel's Python "
+        "files that imports the module sits inside a `try` whose handler catches `ImportError` "
+        "(`ImportError`, `Exception`, `BaseException` or a bare `except`): the package goes on without "
+        "it, as numba does without its OpenMP and TBB threading layers. Found by reading the Python "
+        "files, never running them; a module imported anywhere else, or inside a function without such "
+        "a `try`, is not optional. One finding per module, naming every library it lacks."
+    ),
+    why=(
+        "`import` of the package works on a machine without the library, and what the module provides "
+        'does not: the package catches "ImportError: libgomp.so.1: cannot open shared object file" '
+        "and falls back (numba to its own workqueue threading layer) or turns the feature off, often "
+        "silently."
+    ),
+    fix=(
+        "Nothing, when the fallback is what the package wants. Otherwise bundle the library "
+        "(`auditwheel repair`, `delocate-wheel`, `delvewheel repair` without excluding it), or declare "
+        "the distribution that provides it as an extra (`pip install pkg[tbb]`), and say in the "
+        "documentation how users get the feature (`apt install libgomp1`, `brew install libomp`)."
+    ),
+    page="native-dependencies",
+    references=("https://numba.readthedocs.io/en/stable/user/threading-layer.html",),
+)
+def optional_module_library_missing(inspection: Inspection) -> Iterator[Finding]:
+    """One finding per optional extension module that lacks a library."""
+    for binary in inspection.binaries:
+        if not is_optional(binary, inspection):
+            continue
+        missing = [dep.name for dep in binary.dependencies if dep.resolution is Resolution.EXTERNAL]
+        if missing:
+            yield optional_module_library_missing.finding(
+                f"{binary.native.path} needs {', '.join(missing)}, which the wheel does not bundle and the "
+                "platform does not provide; the package imports the module only where it catches "
+                "ImportError: importing the package works without it, what the module provides does not",
+                inspection.artifact.path,
+                binary.native.path,
+                missing[0],
+            )
+
+
 def _reported_elsewhere(dep: Dependency, binary: BinaryReport, inspection: Inspection) -> bool:
     """An external library a more specific check explains better (and reports instead): one a known
     distribution provides (ND202/ND203), an unresolved ``@rpath`` (ND402), a Mach-O install name on
     the build machine (ND401), a missing MinGW or MSVC runtime DLL (ND502/ND503), a GPU driver
-    library (ND210)."""
+    library (ND210), any library of an optional extension module (ND211)."""
     from native_doctor.checks import dependencies, macos, windows
 
     return (
-        dependencies.provided_by(dep.name, inspection.platform.os) is not None
+        is_optional(binary, inspection)
+        or dependencies.provided_by(dep.name, inspection.platform.os) is not None
         or dependencies.is_driver_library(dep.name)
         or macos.is_unresolved_rpath(dep)
         or macos.is_build_machine_install_name(dep, binary.native.info)

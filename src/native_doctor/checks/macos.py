@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
+from native_doctor.checks.builtin import is_optional
 from native_doctor.checks.registry import Finding, Severity, register
 from native_doctor.model import Dependency, Resolution
 
@@ -222,8 +223,8 @@ def unresolved_rpath(inspection: Inspection) -> Iterator[Finding]:
     """One finding per Mach-O file and @rpath dependency no LC_RPATH resolves in the wheel."""
     for binary, info in _macho_binaries(inspection):
         for dep in binary.dependencies:
-            if not is_unresolved_rpath(dep):
-                continue
+            if not is_unresolved_rpath(dep) or is_optional(binary, inspection):
+                continue  # an optional extension module's: ND211
             entries = ", ".join(info.rpath) if info.rpath else "none"
             lazy = " (weak: the import succeeds without it)" if dep.lazy else ""
             yield unresolved_rpath.finding(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from native_doctor.binary.model import BinaryFormat, BinaryInfo
+from native_doctor.checks.builtin import is_optional
 from native_doctor.checks.registry import Finding, Severity, register
 from native_doctor.model import Dependency, Resolution
 from native_doctor.platforms import windows
@@ -126,7 +127,7 @@ def mingw_runtime_not_bundled(inspection: Inspection) -> Iterator[Finding]:
     """One finding per PE file and MinGW runtime DLL it needs that nothing provides."""
     for binary, _ in _pe_binaries(inspection):
         for dep in binary.dependencies:
-            if is_missing_mingw_runtime(dep):
+            if is_missing_mingw_runtime(dep) and not is_optional(binary, inspection):
                 lazy = " (delay-loaded: fails on first use)" if dep.lazy else ""
                 yield mingw_runtime_not_bundled.finding(
                     f"{binary.native.path} needs the MinGW runtime DLL {dep.name}, which the wheel does not "
@@ -180,8 +181,8 @@ def msvc_runtime_not_bundled(inspection: Inspection) -> Iterator[Finding]:
     """One finding per PE file and Visual C++ runtime DLL it needs that nothing provides."""
     for binary, _ in _pe_binaries(inspection):
         for dep in binary.dependencies:
-            if not is_missing_msvc_runtime(dep):
-                continue
+            if not is_missing_msvc_runtime(dep) or is_optional(binary, inspection):
+                continue  # an optional extension module's: ND211
             debug = _DEBUG_RUNTIME.match(dep.name) is not None
             what = (
                 "a debug runtime, which is not redistributable (a Debug build was packaged)"

@@ -18,7 +18,7 @@ import ast
 import bisect
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -529,10 +529,15 @@ def calls_from_json(data: object, path: str) -> Iterator[LoadCall]:
         )
 
 
-def import_sites(text: bytes, module: str, package: str) -> list[bool]:
+def import_sites(text: bytes, module: str, package: str, *, strict: bool = False) -> list[bool]:
     """For each statement in one source file that imports ``module`` (dotted), whether it is
     conditional: inside a function, or inside a ``try`` that handles an exception. ``package`` is
-    the dotted package of the file (for relative imports). Unparsable files give no sites."""
+    the dotted package of the file (for relative imports). Unparsable files give no sites.
+
+    :param strict: conditional only inside a ``try`` whose handlers catch the ``ImportError`` a
+        failed load raises (``ImportError``, ``Exception``, ``BaseException``, a bare ``except``):
+        the package goes on without the module, wherever the statement is.
+    """
     short = module.rpartition(".")[2]
     if short.encode() not in text or len(text) > MAX_SOURCE:
         return []
@@ -556,8 +561,10 @@ def import_sites(text: bytes, module: str, package: str) -> list[bool]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.Import | ast.ImportFrom) and module in names(child):
                 sites.append(conditional)
-            inner = conditional or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
-            if isinstance(child, ast.Try) and child.handlers:
+            inner = conditional or (
+                not strict and isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            )
+            if isinstance(child, ast.Try) and child.handlers and (not strict or _catches_import_error(child)):
                 for statement in child.body:
                     walk_one(statement, True)
                 for part in (*child.handlers, *child.orelse, *child.finalbody):
@@ -568,10 +575,51 @@ def import_sites(text: bytes, module: str, package: str) -> list[bool]:
     def walk_one(node: ast.AST, conditional: bool) -> None:
         if isinstance(node, ast.Import | ast.ImportFrom) and module in names(node):
             sites.append(conditional)
-        walk(node, conditional or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef))
+        walk(node, conditional or (not strict and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)))
 
     try:
         walk(tree, False)
     except RecursionError:
         return []
     return sites
+
+
+#: Exception names whose handler catches the ImportError of a module that fails to load.
+_CATCH_IMPORT_ERROR = frozenset({"ImportError", "Exception", "BaseException"})
+
+
+def _catches_import_error(statement: ast.Try) -> bool:
+    """Whether a handler of ``statement`` catches ``ImportError`` and goes on: one that raises
+    anywhere in its body (numba's ``_typeconv``: a friendlier ImportError) does not."""
+    for handler in statement.handlers:
+        kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        names = {kind.attr if isinstance(kind, ast.Attribute) else getattr(kind, "id", "") for kind in kinds}
+        if (handler.type is None or not names.isdisjoint(_CATCH_IMPORT_ERROR)) and not _raises(handler):
+            return True
+    return False
+
+
+def _raises(handler: ast.ExceptHandler) -> bool:
+    """Whether a ``raise`` statement is part of ``handler`` (not of a function defined in it)."""
+    pending: list[ast.AST] = list(handler.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Raise):
+            return True
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            pending.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def optional_modules(sources: Iterable[tuple[str, bytes]], modules: Iterable[str]) -> frozenset[str]:
+    """The ``modules`` (dotted) a package imports only inside a ``try`` that catches
+    ``ImportError``: imported at least once in ``sources`` ((RECORD path, text) of its Python
+    files), never otherwise (see :func:`import_sites` with ``strict``)."""
+    wanted = {module: module.rpartition(".")[2].encode() for module in modules}
+    sites: dict[str, list[bool]] = {module: [] for module in wanted}
+    for path, text in sources:
+        package = path.rpartition("/")[0].replace("/", ".")
+        for module, short in wanted.items():
+            if short in text:
+                sites[module].extend(import_sites(text, module, package, strict=True))
+    return frozenset(module for module, found in sites.items() if found and all(found))

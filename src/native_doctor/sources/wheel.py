@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,7 +27,7 @@ from native_doctor.sources._record import report as record_report
 from native_doctor.sources._zip import ZipMemberSource
 from native_doctor.sources.contents import MAX_LICENSE_BYTES, MAX_LICENSE_FILES, is_license_file
 
-__all__ = ["ProgressCallback", "read_wheel"]
+__all__ = ["ProgressCallback", "optional_extensions", "read_wheel"]
 
 #: Called with (members done, members total) while a wheel is read.
 ProgressCallback = Callable[[int, int], None]
@@ -97,6 +97,31 @@ def read_wheel(
         read_limits=(budget.describe(),) if budget.skipped else (),
         license_texts=license_texts,
     )
+
+
+def optional_extensions(path: str | Path, extensions: Sequence[str]) -> frozenset[str]:
+    """Those of ``extensions`` (installed paths of extension modules in the wheel at ``path``) that
+    the package imports only inside a ``try`` that catches ``ImportError``: it goes on without
+    them (numba's OpenMP and TBB threading layers). Found in the wheel's Python files, never run;
+    an archive that cannot be read, or Python files the inflation budget stops, give none."""
+    from native_doctor.sources.loadnames import MAX_SOURCE, optional_modules, skipped_source
+    from native_doctor.sources.runtime import module_of
+
+    by_module = {m: e for e in extensions if (m := module_of(e)) is not None}
+    if not by_module:
+        return frozenset()
+    path = Path(path)
+    try:
+        with archive_errors(path.name), zipfile.ZipFile(path) as archive:
+            budget = InflationBudget.for_archive(path.stat().st_size)
+            sources = [
+                (install_path(info.filename), read_small(archive, info, budget, limit=MAX_SOURCE))
+                for info in archive.infolist()
+                if info.file_size <= MAX_SOURCE and not skipped_source(install_path(info.filename))
+            ]
+    except (InvalidArchiveError, ReadLimitError, OSError):
+        return frozenset()
+    return frozenset(by_module[m] for m in optional_modules(sources, by_module))
 
 
 def _parse_file_name(filename: str) -> tuple[str, str, tuple[str, ...]]:
