@@ -110,7 +110,8 @@ def is_optional(binary: BinaryReport, inspection: Inspection) -> bool:
         "check explains is reported by that check instead, once: one a known distribution provides "
         "(ND202/ND203), a GPU driver library (ND210), a Mach-O install name on the build machine such as "
         "`/opt/homebrew/...` (ND401), an unresolved `@rpath/` name (ND402), a missing MinGW or MSVC "
-        "runtime DLL (ND502/ND503)."
+        "runtime DLL (ND502/ND503), any library of an extension module the package imports only where it "
+        "catches `ImportError` (ND211, a warning)."
     ),
     why=(
         'On a machine without that library the import fails: "ImportError: libfoo.so.1: cannot open shared '
