@@ -194,7 +194,8 @@ def build_machine_install_name(inspection: Inspection) -> Iterator[Finding]:
         "the file and of every image that loads it (as dyld does); an entry counts when it leads to the "
         "library inside the installed wheel (`@loader_path/...`). It reports what the generic "
         "external-library check (ND201) would, more precisely: whether a copy is in the wheel but no "
-        "LC_RPATH reaches it, or no copy is bundled at all."
+        "LC_RPATH reaches it, or no copy is bundled at all. An extension module the package imports only "
+        "where it catches `ImportError` is reported by ND211 instead."
     ),
     why=(
         "The import fails on a user's Mac: \"ImportError: dlopen(..._ext.cpython-312-darwin.so, 0x0002): "

@@ -99,7 +99,8 @@ def msvcrt_linked(inspection: Inspection) -> Iterator[Finding]:
         "Needed DLLs of the GCC/MinGW-w64 runtime - `libgcc_s_seh-1.dll`, `libgcc_s_dw2-1.dll`, "
         "`libstdc++-6.dll`, `libwinpthread-1.dll`, `libgfortran-5.dll`, `libgomp-1.dll`, "
         "`libquadmath-0.dll`, `libatomic-1.dll`, `libssp-0.dll`, libc++/libunwind of LLVM-MinGW - that "
-        "are not bundled where the Windows loader finds them."
+        "are not bundled where the Windows loader finds them (those of an extension module the package "
+        "imports only where it catches `ImportError`: ND211)."
     ),
     why=(
         "No Windows installation and no CPython provides these; they exist on the build machine "
@@ -151,7 +152,8 @@ _DEBUG_RUNTIME = re.compile(r"^[a-z_0-9]+\d+(?:_\d)?d(?:-[0-9a-f]{32})?\.dll$", 
         "(`vcruntime140.dll`, `vcruntime140_1.dll`): the C++ standard library `msvcp140.dll`, "
         "`msvcp140_1.dll`, `msvcp140_2.dll`, `msvcp140_atomic_wait.dll`, `msvcp140_codecvt_ids.dll`, the "
         "concurrency runtime `concrt140.dll`, OpenMP `vcomp140.dll`, and debug runtimes "
-        "(`msvcp140d.dll`, `vcruntime140d.dll`), when the wheel does not bundle them."
+        "(`msvcp140d.dll`, `vcruntime140d.dll`), when the wheel does not bundle them (those of an "
+        "extension module the package imports only where it catches `ImportError`: ND211)."
     ),
     why=(
         "They are installed only by the Visual C++ Redistributable, which many machines have (games, "
