@@ -245,3 +245,13 @@ def test_inspect_still_reports_the_homebrew_library(
     assert main(["inspect", str(ensure(entry))]) == 1
     findings = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ND")]
     assert findings == ["ND401"]
+
+
+def test_an_optional_extension_modules_unresolved_rpath_is_nd211() -> None:
+    """numba's ``omppool`` on macOS loads ``@rpath/libomp.dylib`` with no LC_RPATH: ND211, not ND402."""
+    ext = "demo/omppool.cpython-312-darwin.so"
+    plain = _wheel((ext, _macho(needed=("@rpath/libomp.dylib", SYSTEM))))
+    optional = replace(plain, artifact=replace(plain.artifact, optional_extensions=(ext,)))
+    assert _codes(plain, "ND402") and not _codes(plain, "ND211")
+    [finding] = _codes(optional, "ND211")
+    assert finding.detail == "@rpath/libomp.dylib" and not _codes(optional, "ND402")

@@ -338,3 +338,22 @@ def test_corpus_scikit_learn_vendors_a_current_runtime() -> None:
     Microsoft builds them) for modules linked by 14.51: new enough (pycurl 7.49's case too)."""
     findings = _corpus("scikit_learn-1.9.1-cp311-cp311-win_amd64.whl")
     assert [f for f in findings if f.code == "ND504"] == []
+
+
+@pytest.mark.parametrize(
+    ("needed", "instead_of"),
+    [
+        pytest.param((*UCRT, "VCOMP140.DLL"), "ND503", id="msvc-openmp"),
+        pytest.param((*UCRT, "libgomp-1.dll"), "ND502", id="mingw-openmp"),
+        pytest.param((*UCRT, "tbb12.dll"), "ND201", id="external"),
+    ],
+)
+def test_an_optional_extension_modules_missing_dlls_are_nd211(
+    needed: tuple[str, ...], instead_of: str
+) -> None:
+    """numba's ``omppool``/``tbbpool`` on Windows: one ND211 warning, none of the errors."""
+    plain = _wheel((EXT, _pe(needed=needed)))
+    optional = replace(plain, artifact=replace(plain.artifact, optional_extensions=(EXT,)))
+    assert _codes(plain, instead_of) and not _codes(plain, "ND211")
+    [finding] = _codes(optional, "ND211")
+    assert needed[-1] in finding.message and not _codes(optional, instead_of)
