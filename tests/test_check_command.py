@@ -151,14 +151,18 @@ def test_unreadable_wheel_without_nd001_is_an_input_error(
     assert "not a readable zip" in capsys.readouterr().err
 
 
-def test_numbas_optional_threading_layers_are_warnings_not_errors(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("command", ["check", "inspect"])
+def test_numbas_optional_threading_layers_are_warnings_not_errors(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
     """The real numba wheel: its OpenMP and TBB threading layers need libgomp and libtbb, which
     it does not bundle, and numba imports them only inside ``try: ... except ImportError: pass``
-    (it falls back to its workqueue layer): ND211 warnings, no ND201 error, exit 0."""
+    (it falls back to its workqueue layer): ND211 warnings, no ND201 error, exit 0; ``inspect``
+    says so too."""
     from _corpus import ensure, wheels
 
     [entry] = wheels(tag="optional-extension-module")
-    code = cli.main(["check", str(ensure(entry)), "--format", "json"])
+    code = cli.main([command, str(ensure(entry)), "--format", "json"])
     findings = json.loads(capsys.readouterr().out)["findings"]
     optional = {(f["code"], f["member"].rpartition("/")[2].split(".")[0]) for f in findings}
     assert {("ND211", "omppool"), ("ND211", "tbbpool")} <= optional

@@ -49,7 +49,20 @@ exit codes: 0 clean, 1 findings, 2 usage or input error, 3 internal error
 #: The checks ``inspect`` and ``env`` run: reading problems, and needed libraries that nothing in
 #: the artifact or the platform provides (ND201 and the checks that explain special cases of it).
 _BASIC_CHECKS = frozenset(
-    {"ND001", "ND002", "ND003", "ND201", "ND202", "ND203", "ND210", "ND401", "ND402", "ND502", "ND503"}
+    {
+        "ND001",
+        "ND002",
+        "ND003",
+        "ND201",
+        "ND202",
+        "ND203",
+        "ND210",
+        "ND211",
+        "ND401",
+        "ND402",
+        "ND502",
+        "ND503",
+    }
 )
 
 #: ``native-doctor env --help`` (``native-doctor --help`` gives the overview of every command).
