@@ -187,8 +187,12 @@ def test_calls_round_trip_through_json() -> None:
         ("try:\n    from a.b import _x\nexcept ImportError:\n    _x = None\n", [True]),
         ("def layer():\n    from a.b import _x as lib\n    return lib\n", [True]),
         ("import os\n", []),
+        (
+            "try:\n    from a.b import _x\nexcept ImportError as e:\n    raise ImportError('x') from e\n",
+            [False],
+        ),
     ],
-    ids=["relative", "absolute", "try-except", "in-a-function", "not-imported"],
+    ids=["relative", "absolute", "try-except", "in-a-function", "not-imported", "handler-raises-again"],
 )
 def test_import_sites_of_an_extension_module(source: str, sites: list[bool]) -> None:
     from native_doctor.sources.loadnames import import_sites

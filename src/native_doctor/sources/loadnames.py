@@ -531,8 +531,10 @@ def calls_from_json(data: object, path: str) -> Iterator[LoadCall]:
 
 def import_sites(text: bytes, module: str, package: str, *, strict: bool = False) -> list[bool]:
     """For each statement in one source file that imports ``module`` (dotted), whether it is
-    conditional: inside a function, or inside a ``try`` that handles an exception. ``package`` is
-    the dotted package of the file (for relative imports). Unparsable files give no sites.
+    conditional: inside a function, or inside a ``try`` with a handler that goes on (raises
+    nothing: numba's ``_typeconv`` import raises a friendlier ImportError, and is not
+    conditional). ``package`` is the dotted package of the file (for relative imports).
+    Unparsable files give no sites.
 
     :param strict: conditional only inside a ``try`` whose handlers catch the ``ImportError`` a
         failed load raises (``ImportError``, ``Exception``, ``BaseException``, a bare ``except``):
@@ -564,7 +566,7 @@ def import_sites(text: bytes, module: str, package: str, *, strict: bool = False
             inner = conditional or (
                 not strict and isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
             )
-            if isinstance(child, ast.Try) and child.handlers and (not strict or _catches_import_error(child)):
+            if isinstance(child, ast.Try) and _goes_on(child, strict):
                 for statement in child.body:
                     walk_one(statement, True)
                 for part in (*child.handlers, *child.orelse, *child.finalbody):
@@ -588,13 +590,17 @@ def import_sites(text: bytes, module: str, package: str, *, strict: bool = False
 _CATCH_IMPORT_ERROR = frozenset({"ImportError", "Exception", "BaseException"})
 
 
-def _catches_import_error(statement: ast.Try) -> bool:
-    """Whether a handler of ``statement`` catches ``ImportError`` and goes on: one that raises
-    anywhere in its body (numba's ``_typeconv``: a friendlier ImportError) does not."""
+def _goes_on(statement: ast.Try, strict: bool) -> bool:
+    """Whether a handler of ``statement`` raises nothing (one that raises anywhere in its body
+    does not go on) and, when ``strict``, catches ``ImportError``."""
     for handler in statement.handlers:
+        if _raises(handler):
+            continue
+        if not strict or handler.type is None:
+            return True
         kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
         names = {kind.attr if isinstance(kind, ast.Attribute) else getattr(kind, "id", "") for kind in kinds}
-        if (handler.type is None or not names.isdisjoint(_CATCH_IMPORT_ERROR)) and not _raises(handler):
+        if not names.isdisjoint(_CATCH_IMPORT_ERROR):
             return True
     return False
 
