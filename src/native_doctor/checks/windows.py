@@ -42,7 +42,7 @@ def is_missing_msvc_runtime(dep: Dependency) -> bool:
 @register(
     "ND501",
     "msvcrt-linked",
-    Severity.ERROR,
+    Severity.WARNING,
     summary="A DLL or extension links the legacy msvcrt.dll C runtime instead of the UCRT CPython uses.",
     what=(
         "PE files whose import table names `msvcrt.dll` (or `crtdll.dll`): the C runtime MinGW-w64 "
@@ -55,7 +55,9 @@ def is_missing_msvc_runtime(dep: Dependency) -> bool:
         "`errno` and locale. Anything that crosses the boundary breaks: memory `malloc`ed on one side "
         "and `free`d on the other, a `FILE*` or fd handed over, `setlocale` affecting only one side. The "
         "symptoms are crashes (0xC0000374 heap corruption, access violations) and output that silently "
-        "goes nowhere, rarely at import and often only in some code paths."
+        "goes nowhere, rarely at import and often only in some code paths. A warning, not an error: the "
+        "import works, and libraries that keep their C runtime objects to themselves (most of them) "
+        "never meet the hazard."
     ),
     fix=(
         "Build with a toolchain that targets the UCRT: MSVC (setuptools and scikit-build-core use it by "
