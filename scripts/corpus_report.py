@@ -27,8 +27,13 @@ END = "<!-- generated: end -->"
 
 
 def findings_for(path: Path, selected: frozenset[str]) -> list[Finding]:
-    """What `native-doctor check` reports for one wheel (deep reading, RECORD verified)."""
-    inspection = inspect_artifact(read_wheel(path, deep=True, verify_record=True))
+    """What `native-doctor check` reports for one wheel (deep reading, RECORD verified, and the
+    command's look at the Python files for optional extension modules)."""
+    from native_doctor.cli import _with_optional_extensions
+
+    inspection = _with_optional_extensions(
+        path, inspect_artifact(read_wheel(path, deep=True, verify_record=True))
+    )
     return sorted(run_checks(inspection, selected), key=lambda f: (f.code, f.member or "", f.detail or ""))
 
 
