@@ -73,7 +73,9 @@ def examine(
     """
     interpreter = python or sys.executable
     caches, save = (
-        (caches, False) if caches else ([EnvCache(d, enabled=use_cache) for d in directories], True)
+        (caches, False)
+        if caches is not None
+        else ([EnvCache(d, enabled=use_cache) for d in directories], True)
     )
     if inputs is not None:
         _record_host(inputs, directories)
