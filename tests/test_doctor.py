@@ -88,3 +88,38 @@ def test_jobs_examine_the_same_and_fill_the_caches_alike(
     for run in ("cold", "warm"):
         serial = _examined(site, tmp_path / "one", 1, monkeypatch)
         assert _examined(site, tmp_path / "two", 2, monkeypatch) == serial, run
+
+
+@pytest.mark.parametrize(
+    ("init", "conditional"),
+    [
+        pytest.param(
+            "try:\n    from . import _ext\nexcept ImportError:\n    _ext = None\n", True, id="try-except"
+        ),
+        pytest.param("def load():\n    from . import _ext\n    return _ext\n", True, id="in-a-function"),
+        pytest.param(
+            "try:\n    from . import _ext\nexcept ImportError as e:\n    raise ImportError('x') from e\n",
+            False,
+            id="handler-raises-again",
+        ),
+        pytest.param("from . import _ext\n", False, id="plain"),
+    ],
+)
+def test_a_failing_extension_imported_only_conditionally_is_said_so(
+    tmp_path: Path, elf_pair: dict[str, bytes], init: str, conditional: bool
+) -> None:
+    """The package's own Python files, read from disk, decide whether an extension whose import
+    the loader simulation predicts to fail is imported only conditionally (issue 9 item 6)."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the loader simulation of this host is Linux's")
+    from _envsite import install
+    from native_doctor.doctor import examine
+
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    ext = "demo/_ext.cpython-311-x86_64-linux-gnu.so"  # needs libdep.so.1, which is not installed
+    install(site, "demo", {ext: elf_pair["_ext.so"], "demo/__init__.py": init.encode()})
+    env = examine([site], use_cache=False)
+    assert (os.path.normpath(site / ext) in env.conditional_extensions) is conditional

@@ -14,7 +14,7 @@ import re
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -460,20 +460,19 @@ def _conditional(
 
 def _imported_conditionally(site: str, files: Sequence[str], module: str) -> bool:
     from native_doctor.sources._file import open_regular
-    from native_doctor.sources.loadnames import MAX_SOURCE, import_sites
+    from native_doctor.sources.loadnames import MAX_SOURCE, conditional_modules
 
-    sites: list[bool] = []
-    for path in files:
-        if not path.endswith(".py") or path.startswith("../") or "/tests/" in path:
-            continue
-        package = module_of(path.rpartition("/")[0] + "/__init__.py") or ""
-        try:
-            with open_regular(os.path.join(site, path)) as handle:  # noqa: PTH118
-                text = handle.read(MAX_SOURCE + 1) or b""
-        except OSError:
-            continue
-        sites.extend(import_sites(text, module, package))
-    return bool(sites) and all(sites)
+    def sources() -> Iterator[tuple[str, bytes]]:
+        for path in files:
+            if not path.endswith(".py") or path.startswith("../") or "/tests/" in path:
+                continue
+            try:
+                with open_regular(os.path.join(site, path)) as handle:  # noqa: PTH118
+                    yield path, handle.read(MAX_SOURCE + 1) or b""
+            except OSError:
+                continue
+
+    return module in conditional_modules(sources(), [module])
 
 
 class _KnownFiles:

@@ -239,7 +239,7 @@ def test_strict_import_sites_count_only_a_try_that_catches_import_error(
 
 
 def test_optional_modules_are_imported_only_where_import_error_is_caught() -> None:
-    from native_doctor.sources.loadnames import optional_modules
+    from native_doctor.sources.loadnames import conditional_modules
 
     guarded = b"try:\n    from . import omppool\nexcept ImportError:\n    pass\n"
     sources = [
@@ -248,7 +248,7 @@ def test_optional_modules_are_imported_only_where_import_error_is_caught() -> No
         ("pkg/other.py", b"import pkg.tbbpool\n"),
     ]
     modules = ["pkg.omppool", "pkg.tbbpool", "pkg.workqueue", "pkg.unused"]
-    assert optional_modules(sources, modules) == {"pkg.omppool"}
+    assert conditional_modules(sources, modules, strict=True) == {"pkg.omppool"}
 
 
 #: Layouts where a top-level statement is not where a line in column 0 suggests: strings,

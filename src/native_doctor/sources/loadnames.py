@@ -617,15 +617,17 @@ def _raises(handler: ast.ExceptHandler) -> bool:
     return False
 
 
-def optional_modules(sources: Iterable[tuple[str, bytes]], modules: Iterable[str]) -> frozenset[str]:
-    """The ``modules`` (dotted) a package imports only inside a ``try`` that catches
-    ``ImportError``: imported at least once in ``sources`` ((RECORD path, text) of its Python
-    files), never otherwise (see :func:`import_sites` with ``strict``)."""
+def conditional_modules(
+    sources: Iterable[tuple[str, bytes]], modules: Iterable[str], *, strict: bool = False
+) -> frozenset[str]:
+    """The ``modules`` (dotted) a package imports only conditionally (:func:`import_sites`, with
+    ``strict``): imported at least once in ``sources`` ((RECORD path, text) of its Python files,
+    read as they are iterated), never otherwise."""
     wanted = {module: module.rpartition(".")[2].encode() for module in modules}
     sites: dict[str, list[bool]] = {module: [] for module in wanted}
     for path, text in sources:
         package = path.rpartition("/")[0].replace("/", ".")
         for module, short in wanted.items():
             if short in text:
-                sites[module].extend(import_sites(text, module, package, strict=True))
+                sites[module].extend(import_sites(text, module, package, strict=strict))
     return frozenset(module for module, found in sites.items() if found and all(found))

@@ -104,7 +104,7 @@ def optional_extensions(path: str | Path, extensions: Sequence[str]) -> frozense
     the package imports only inside a ``try`` that catches ``ImportError``: it goes on without
     them (numba's OpenMP and TBB threading layers). Found in the wheel's Python files, never run;
     an archive that cannot be read, or Python files the inflation budget stops, give none."""
-    from native_doctor.sources.loadnames import MAX_SOURCE, optional_modules, skipped_source
+    from native_doctor.sources.loadnames import MAX_SOURCE, conditional_modules, skipped_source
     from native_doctor.sources.runtime import module_of
 
     by_module = {m: e for e in extensions if (m := module_of(e)) is not None}
@@ -114,14 +114,15 @@ def optional_extensions(path: str | Path, extensions: Sequence[str]) -> frozense
     try:
         with archive_errors(path.name), zipfile.ZipFile(path) as archive:
             budget = InflationBudget.for_archive(path.stat().st_size)
-            sources = [
+            sources = (  # read one at a time, as they are screened
                 (install_path(info.filename), read_small(archive, info, budget, limit=MAX_SOURCE))
                 for info in archive.infolist()
                 if info.file_size <= MAX_SOURCE and not skipped_source(install_path(info.filename))
-            ]
+            )
+            optional = conditional_modules(sources, by_module, strict=True)
     except (InvalidArchiveError, ReadLimitError, OSError):
         return frozenset()
-    return frozenset(by_module[m] for m in optional_modules(sources, by_module))
+    return frozenset(by_module[m] for m in optional)
 
 
 def _parse_file_name(filename: str) -> tuple[str, str, tuple[str, ...]]:
